@@ -1,0 +1,167 @@
+// Raft's safety invariants (Ongaro's dissertation, Figure 3.2, and etcd's TLA+
+// spec), checked online as the replicas of one group report what they do. Each
+// check is incremental, so it costs little per event.
+import type { ConfChange, Entry } from '../../raft/index.js';
+import type { DurableLog } from '../raft-storage.js';
+import { violation } from './violation.js';
+
+/** What the checker may look at in a replica. */
+export interface ReplicaProbe {
+  readonly host: number;
+  readonly durable: DurableLog;
+  termAt(index: number): number | null;
+  snapshotIndex(): number;
+}
+
+interface CommittedEntry { term: number; data: string }
+
+export class RaftInvariants {
+  /** term -> the host that led it. */
+  private leaders = new Map<number, number>();
+  /** Entries applied anywhere, by index (1-based; slot 0 unused). */
+  private committed: (CommittedEntry | undefined)[] = [undefined];
+  /** index -> term -> [data, term of the entry before it] seen persisted anywhere. */
+  private persistedAt = new Map<number, Map<number, [string, number | null]>>();
+  /** Voter sets in force from an index on (single-server changes: successive sets overlap). */
+  private confs: { from: number; voters: number[] }[];
+  /** host -> [term, last index] at its last Ready as leader. */
+  private leaderProgress = new Map<number, [number, number]>();
+
+  constructor(readonly group: number, genesisVoters: number[], private readonly replicas: () => Iterable<ReplicaProbe>) {
+    this.confs = [{ from: 0, voters: [...genesisVoters] }];
+  }
+
+  get committedIndex(): number {
+    return this.committed.length - 1;
+  }
+
+  committedAt(index: number): CommittedEntry | undefined {
+    return this.committed[index];
+  }
+
+  /** Election Safety: at most one leader per term. Leader Completeness on top. */
+  becameLeader(r: ReplicaProbe, term: number): void {
+    const previous = this.leaders.get(term);
+    if (previous !== undefined && previous !== r.host) {
+      violation('election-safety', `group ${this.group}: hosts ${previous} and ${r.host} both lead term ${term}`);
+    }
+    this.leaders.set(term, r.host);
+    const from = Math.max(1, r.snapshotIndex() + 1);
+    for (let i = from; i <= this.committedIndex; i++) {
+      const c = this.committed[i]!;
+      const t = r.termAt(i);
+      if (t !== c.term) {
+        violation('leader-completeness',
+          `group ${this.group}: host ${r.host} leads term ${term} without committed entry ${i} (term ${c.term}; it has ${t ?? 'none'})`);
+      }
+    }
+  }
+
+  /**
+   * Leader Append-Only (a leader never overwrites or deletes its entries) and
+   * Log Matching (entries with the same index and term hold the same data and
+   * follow the same previous term; by induction, logs agree up to them).
+   */
+  persisted(r: ReplicaProbe, entries: readonly Entry[], leaderOfTerm: number | null): void {
+    if (entries.length === 0) return;
+    if (leaderOfTerm !== null) {
+      const last = this.leaderProgress.get(r.host);
+      if (last !== undefined && last[0] === leaderOfTerm && entries[0]!.index <= last[1]) {
+        violation('leader-append-only',
+          `group ${this.group}: leader ${r.host} of term ${leaderOfTerm} rewrote its log from index ${entries[0]!.index} (had ${last[1]})`);
+      }
+      this.leaderProgress.set(r.host, [leaderOfTerm, entries[entries.length - 1]!.index]);
+    }
+    for (const e of entries) {
+      const prev = e.index === 1 ? 0 : r.durable.termAt(e.index - 1);
+      let byTerm = this.persistedAt.get(e.index);
+      if (byTerm === undefined) this.persistedAt.set(e.index, (byTerm = new Map()));
+      const seen = byTerm.get(e.term);
+      if (seen === undefined) {
+        byTerm.set(e.term, [e.data, prev]);
+        continue;
+      }
+      if (seen[0] !== e.data) {
+        violation('log-matching', `group ${this.group}: two entries at index ${e.index} term ${e.term} differ (host ${r.host})`);
+      }
+      if (seen[1] !== null && prev !== null && seen[1] !== prev) {
+        violation('log-matching',
+          `group ${this.group}: entry ${e.index} term ${e.term} follows term ${prev} on host ${r.host} but term ${seen[1]} elsewhere`);
+      }
+    }
+  }
+
+  /**
+   * State Machine Safety (no two hosts apply different entries at one index)
+   * and durability (an entry is durable on a quorum when it is first applied,
+   * which is when its commitment can first be observed).
+   */
+  applied(r: ReplicaProbe, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const known = this.committed[e.index];
+      if (known !== undefined) {
+        if (known.term !== e.term || known.data !== e.data) {
+          violation('state-machine-safety',
+            `group ${this.group}: host ${r.host} applied entry ${e.index} term ${e.term}, but term ${known.term} was applied there before`);
+        }
+        continue;
+      }
+      if (e.index !== this.committed.length) {
+        violation('state-machine-safety', `group ${this.group}: host ${r.host} applied entry ${e.index} before entry ${this.committed.length}`);
+      }
+      this.checkDurableOnQuorum(e);
+      this.committed.push({ term: e.term, data: e.data });
+      if (e.kind === 'conf') this.noteConfChange(e);
+    }
+  }
+
+  /** Entries at or below a snapshot a host installed were applied through it. */
+  installedSnapshot(r: ReplicaProbe, index: number, term: number): void {
+    const known = this.committed[index];
+    if (known !== undefined && known.term !== term) {
+      violation('state-machine-safety', `group ${this.group}: host ${r.host} installed a snapshot at ${index} term ${term}, but term ${known.term} was applied there`);
+    }
+    if (index > this.committedIndex) {
+      violation('state-machine-safety', `group ${this.group}: host ${r.host} installed a snapshot at ${index} beyond anything applied (${this.committedIndex})`);
+    }
+  }
+
+  /** Every write acknowledged to a client is the committed entry at its index. */
+  acknowledged(index: number, term: number, matches: (data: string) => boolean, what: string): void {
+    const c = this.committed[index];
+    if (c === undefined || c.term !== term || !matches(c.data)) {
+      violation('acked-write-committed', `group ${this.group}: ${what} was acknowledged at index ${index} term ${term}, but the committed log does not hold it there`);
+    }
+  }
+
+  private checkDurableOnQuorum(e: Entry): void {
+    const current = this.confFor(e.index);
+    const candidates = [current, this.previousConf(current)];
+    const holders = new Set<number>();
+    for (const r of this.replicas()) if (r.durable.holds(e.index, e.term)) holders.add(r.host);
+    const ok = candidates.some((c) => c !== undefined && c.voters.filter((v) => holders.has(v)).length * 2 > c.voters.length);
+    if (!ok) {
+      violation('committed-durable-on-quorum',
+        `group ${this.group}: entry ${e.index} term ${e.term} was applied while durable only on hosts [${[...holders].sort((a, b) => a - b).join(', ')}] of voters [${current.voters.join(', ')}]`);
+    }
+  }
+
+  private confFor(index: number): { from: number; voters: number[] } {
+    let c = this.confs[0]!;
+    for (const x of this.confs) if (x.from < index) c = x;
+    return c;
+  }
+
+  private previousConf(c: { from: number }): { from: number; voters: number[] } | undefined {
+    const i = this.confs.findIndex((x) => x.from === c.from);
+    return i > 0 ? this.confs[i - 1] : undefined;
+  }
+
+  private noteConfChange(e: Entry): void {
+    const cc = JSON.parse(e.data) as ConfChange;
+    const voters = new Set(this.confs[this.confs.length - 1]!.voters);
+    if (cc.type === 'addNode') voters.add(cc.node);
+    else voters.delete(cc.node); // a removed voter, or one demoted to learner
+    this.confs.push({ from: e.index, voters: [...voters].sort((a, b) => a - b) });
+  }
+}

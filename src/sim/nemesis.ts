@@ -1,0 +1,223 @@
+// Faults: the scenario's explicit schedule plus a random nemesis. With swarm
+// testing each seed enables its own subset of fault kinds, so a campaign
+// explores runs dominated by one kind as well as mixtures. Every fault heals
+// when its time is up, and all of them heal when the quiet period starts.
+import type { FaultKind, Scenario, ScheduledFault } from './scenario.js';
+import { FAULT_KINDS } from './scenario.js';
+import type { Network } from './network.js';
+import type { Envelope } from './messages.js';
+import type { Rng } from './rng.js';
+import type { Scheduler } from './scheduler.js';
+import type { SimHost } from './host.js';
+
+/** The parts of the world faults act on. */
+export interface FaultWorld {
+  readonly scheduler: Scheduler;
+  readonly scenario: Scenario;
+  readonly network: Network<Envelope>;
+  readonly hosts: readonly SimHost[];
+  trace(kind: string, host: number, a: number, b: number): void;
+}
+
+const NETWORK_KINDS: ReadonlySet<FaultKind> = new Set(['partition', 'partition-one-way', 'partition-partial', 'clog', 'flaky']);
+
+export class Nemesis {
+  readonly enabled: FaultKind[];
+  injected = 0;
+  private heals = new Map<number, () => void>();
+  private nextHealId = 0;
+  private networkHeal: (() => void) | null = null;
+  private quiet = false;
+
+  constructor(private readonly world: FaultWorld, private readonly rng: Rng) {
+    const nemesis = world.scenario.faults.nemesis;
+    const kinds = nemesis ? [...new Set(nemesis.kinds)].sort((a, b) => FAULT_KINDS.indexOf(a) - FAULT_KINDS.indexOf(b)) : [];
+    this.enabled = nemesis?.swarm && kinds.length > 0 ? rng.subset(kinds) : kinds;
+  }
+
+  start(): void {
+    const { scheduler, scenario } = this.world;
+    for (const f of scenario.faults.schedule) scheduler.at(f.atMs * 1000, () => this.inject(f));
+    if (this.enabled.length > 0) this.scheduleRandom();
+    const until = scenario.faults.untilS;
+    if (until !== undefined) scheduler.at(until * 1e6, () => this.healAll());
+  }
+
+  /** Whether the run is past the fault period. */
+  get isQuiet(): boolean {
+    return this.quiet;
+  }
+
+  private scheduleRandom(): void {
+    const n = this.world.scenario.faults.nemesis!;
+    this.world.scheduler.after(Math.round(this.rng.exponential(n.meanIntervalMs * 1000)), () => {
+      if (this.quiet) return;
+      const kind = this.rng.pick(this.enabled);
+      const forMs = this.rng.between(n.minDurationMs, n.maxDurationMs);
+      this.inject({ atMs: this.world.scheduler.now / 1000, kind, forMs });
+      this.scheduleRandom();
+    });
+  }
+
+  private inject(f: ScheduledFault): void {
+    if (this.quiet) return;
+    const heal = this.apply(f);
+    if (heal === null) return;
+    this.injected++;
+    this.world.trace(`fault:${f.kind}`, 0, this.injected, Math.round(f.forMs));
+    if (NETWORK_KINDS.has(f.kind)) {
+      // One network fault at a time: a new one replaces the last.
+      this.networkHeal?.();
+      this.networkHeal = heal;
+      this.world.scheduler.after(f.forMs * 1000, () => {
+        if (this.networkHeal === heal) {
+          heal();
+          this.networkHeal = null;
+        }
+      });
+      return;
+    }
+    const id = this.nextHealId++;
+    this.heals.set(id, heal);
+    this.world.scheduler.after(f.forMs * 1000, () => {
+      const h = this.heals.get(id);
+      if (h === undefined) return;
+      this.heals.delete(id);
+      h();
+    });
+  }
+
+  /** Applies a fault; returns how to heal it, or null if it could not apply. */
+  private apply(f: ScheduledFault): (() => void) | null {
+    const { network, scenario, scheduler } = this.world;
+    const ids = this.world.hosts.map((h) => h.id);
+    const pickHost = (pred: (h: SimHost) => boolean): SimHost | null => {
+      const given = f.hosts?.map((id) => this.world.hosts[id - 1]!).filter(pred);
+      const pool = given ?? this.world.hosts.filter(pred);
+      return pool.length === 0 ? null : this.rng.pick(pool);
+    };
+    switch (f.kind) {
+      case 'partition': {
+        const side = f.hosts ?? this.rng.subset(ids).slice(0, Math.max(1, Math.floor(ids.length / 2)));
+        const other = ids.filter((id) => !side.includes(id));
+        network.partition(side, other);
+        return () => network.heal();
+      }
+      case 'partition-one-way': {
+        const h = pickHost(() => true)!;
+        for (const id of this.rng.subset(ids.filter((x) => x !== h.id))) network.block(h.id, id);
+        return () => network.heal();
+      }
+      case 'partition-partial': {
+        const h = pickHost(() => true)!;
+        const others = ids.filter((x) => x !== h.id);
+        const cut = this.rng.subset(others).slice(0, Math.max(1, others.length - 1));
+        network.partial(cut.flatMap((id) => [[h.id, id], [id, h.id]] as [number, number][]));
+        return () => network.heal();
+      }
+      case 'clog': {
+        const links: [number, number][] = [];
+        for (const a of ids) for (const b of ids) if (a !== b && this.rng.bool(0.3)) links.push([a, b]);
+        for (const [a, b] of links) network.clog(a, b);
+        return () => network.unclogAll();
+      }
+      case 'flaky': {
+        const base = scenario.network;
+        network.setLoss(Math.max(base.loss, 0.2));
+        network.setDuplicate(Math.max(base.duplicate, 0.1));
+        network.setReorder(Math.max(base.reorder, 0.3));
+        return () => {
+          network.setLoss(base.loss);
+          network.setDuplicate(base.duplicate);
+          network.setReorder(base.reorder);
+        };
+      }
+      case 'crash': {
+        const h = pickHost((x) => x.state !== 'down');
+        if (h === null) return null;
+        h.crash(scenario.disk.tornWrites);
+        return () => h.start();
+      }
+      case 'pause': {
+        const h = pickHost((x) => x.state === 'up');
+        if (h === null) return null;
+        h.pause();
+        return () => h.resume();
+      }
+      case 'clock-jump': {
+        const h = pickHost(() => true)!;
+        const max = scenario.clock.maxJumpMs * 1000;
+        const delta = f.amount !== undefined ? f.amount * 1000 : Math.round(this.rng.between(-max, max));
+        h.clock.jump(delta, scheduler.now);
+        this.world.trace('clock-jump', h.id, delta, 0);
+        return () => undefined;
+      }
+      case 'clock-drift': {
+        const h = pickHost(() => true)!;
+        const max = scenario.clock.maxDriftPpm;
+        const ppm = f.amount ?? this.rng.between(-max, max);
+        h.clock.setDrift(ppm, scheduler.now);
+        return () => undefined;
+      }
+      case 'membership':
+        return this.changeMembership(f) ? () => undefined : null;
+      case 'transfer': {
+        let done = false;
+        for (const h of this.world.hosts) {
+          for (const r of h.replicas) {
+            if (r.role !== 'leader') continue;
+            const voters = r.node.status().conf.voters.filter((v) => v !== h.id);
+            if (voters.length === 0) continue;
+            r.node.transferLeadership(this.rng.pick(voters));
+            r.pump();
+            done = true;
+          }
+        }
+        return done ? () => undefined : null;
+      }
+    }
+  }
+
+  /**
+   * Adds a host to, or removes one from, each group through its leader. Keeps
+   * at least three voters, so a single crash cannot stop the group for good.
+   */
+  private changeMembership(f: ScheduledFault): boolean {
+    let changed = false;
+    for (const h of this.world.hosts) {
+      if (h.state !== 'up') continue;
+      for (const r of h.replicas) {
+        if (r.role !== 'leader') continue;
+        const voters = r.node.status().conf.voters;
+        const outside = this.world.hosts.filter((x) => !voters.includes(x.id)).map((x) => x.id);
+        const action = f.action ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
+        if (action === 'add' && outside.length > 0) {
+          const node = f.hosts?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
+          changed = r.node.proposeConfChange({ type: 'addNode', node }) || changed;
+        } else if (action === 'remove' && voters.length > 3) {
+          const node = f.hosts?.find((id) => voters.includes(id)) ?? this.rng.pick(voters);
+          changed = r.node.proposeConfChange({ type: 'removeNode', node }) || changed;
+        }
+        r.pump();
+      }
+    }
+    return changed;
+  }
+
+  /** The quiet period: heal everything and inject nothing more. */
+  healAll(): void {
+    this.quiet = true;
+    this.networkHeal?.();
+    this.networkHeal = null;
+    const heals = [...this.heals.values()];
+    this.heals.clear();
+    for (const h of heals) h();
+    this.world.network.heal();
+    this.world.network.unclogAll();
+    for (const h of this.world.hosts) {
+      if (h.state === 'down') h.start();
+      else if (h.state === 'paused') h.resume();
+    }
+    this.world.trace('quiet', 0, 0, 0);
+  }
+}

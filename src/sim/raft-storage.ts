@@ -1,0 +1,104 @@
+// Raft's durable state as records in a file of the simulated disk: hard state,
+// appended entries and snapshots, replayed in order at restart. The same record
+// shapes could go to a real file; only the disk differs.
+import type { BootState, ConfState, Entry, HardState, Snapshot } from '../raft/index.js';
+
+export type RaftRecord =
+  | { t: 'hs'; hs: HardState }
+  | { t: 'ents'; e: Entry[] }
+  | { t: 'snap'; s: Snapshot };
+
+export function encodeRecord(r: RaftRecord): string {
+  return JSON.stringify(r);
+}
+
+/** Rebuilds what a restarting node knows from its file's durable records. */
+export function loadBootState(records: readonly string[], genesis: ConfState): BootState {
+  let hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  let snapshot: Snapshot | null = null;
+  let entries: Entry[] = [];
+  for (const line of records) {
+    const r = JSON.parse(line) as RaftRecord;
+    if (r.t === 'hs') hardState = r.hs;
+    else if (r.t === 'snap') {
+      // A snapshot replaces the whole log; a compaction rewrites the entries after it.
+      snapshot = r.s;
+      entries = [];
+    } else entries = appendEntries(entries, r.e);
+  }
+  if (snapshot !== null && hardState.commit < snapshot.index) {
+    hardState = { ...hardState, commit: snapshot.index };
+  }
+  const applied = snapshot?.index ?? 0;
+  return { hardState, snapshot, entries, conf: genesis, applied };
+}
+
+/** An entry at index i replaces every stored entry at i or after. */
+function appendEntries(log: Entry[], add: readonly Entry[]): Entry[] {
+  if (add.length === 0) return log;
+  const first = add[0]!.index;
+  const kept = log.length > 0 && log[0]!.index < first ? log.slice(0, first - log[0]!.index) : [];
+  return kept.concat(add);
+}
+
+/**
+ * Which (index, term) pairs a node has made durable: the checkers' view of its
+ * disk, kept up to date on every sync and rebuilt at restart.
+ */
+export class DurableLog {
+  snapIndex = 0;
+  snapTerm = 0;
+  /** terms[i] is the term of the entry at snapIndex + 1 + i. */
+  private terms: number[] = [];
+
+  get lastIndex(): number {
+    return this.snapIndex + this.terms.length;
+  }
+
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (first <= this.snapIndex) {
+      // Entries already covered by the snapshot are only re-confirmations.
+      const skip = this.snapIndex + 1 - first;
+      this.append(entries.slice(skip));
+      return;
+    }
+    this.terms.length = Math.min(this.terms.length, first - this.snapIndex - 1);
+    if (this.terms.length !== first - this.snapIndex - 1) {
+      throw new Error(`durable log gap: appending ${first} after ${this.lastIndex}`);
+    }
+    for (const e of entries) this.terms.push(e.term);
+  }
+
+  /** A snapshot from the leader replaces the log; a local compaction keeps the suffix. */
+  installSnapshot(index: number, term: number, keepSuffix: boolean): void {
+    if (index <= this.snapIndex) return;
+    const keep = keepSuffix && this.termAt(index) === term ? this.terms.slice(index - this.snapIndex) : [];
+    this.snapIndex = index;
+    this.snapTerm = term;
+    this.terms = keep;
+  }
+
+  termAt(index: number): number | null {
+    if (index === this.snapIndex) return this.snapTerm;
+    if (index < this.snapIndex || index > this.lastIndex) return null;
+    return this.terms[index - this.snapIndex - 1]!;
+  }
+
+  /** True if the entry is durable here, itself or inside a snapshot. */
+  holds(index: number, term: number): boolean {
+    if (index <= this.snapIndex) return true;
+    return this.termAt(index) === term;
+  }
+
+  static fromBoot(boot: BootState): DurableLog {
+    const d = new DurableLog();
+    if (boot.snapshot) {
+      d.snapIndex = boot.snapshot.index;
+      d.snapTerm = boot.snapshot.term;
+    }
+    d.append(boot.entries);
+    return d;
+  }
+}

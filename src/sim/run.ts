@@ -1,0 +1,199 @@
+// Runs one seed of a scenario: builds the world from (scenario, seed), lets the
+// scheduler drive it, checks invariants as it goes and liveness once the
+// faults stop, and reports the trace hash that a replay must reproduce.
+import type { ConfState } from '../raft/index.js';
+import { RaftInvariants } from './check/raft-invariants.js';
+import type { ReplicaProbe } from './check/raft-invariants.js';
+import { InvariantViolation, violation } from './check/violation.js';
+import { KvClient } from './client.js';
+import { HostClock } from './clock.js';
+import { SimHost } from './host.js';
+import type { Envelope } from './messages.js';
+import { Nemesis } from './nemesis.js';
+import { Network } from './network.js';
+import type { RunOptions, RunResult } from './result.js';
+import { streamFor } from './rng.js';
+import type { Rng } from './rng.js';
+import type { Scenario } from './scenario.js';
+import { Scheduler } from './scheduler.js';
+import { Trace } from './trace.js';
+
+export class World {
+  readonly scheduler = new Scheduler(4096);
+  readonly traceLog: Trace;
+  readonly network: Network<Envelope>;
+  readonly hosts: SimHost[] = [];
+  readonly clients: KvClient[] = [];
+  readonly checkers: RaftInvariants[] = [];
+  readonly genesis: ConfState;
+  readonly nemesis: Nemesis;
+  private readonly syncRng: Rng;
+  private readonly endUs: number;
+
+  constructor(readonly scenario: Scenario, readonly seed: number, options: RunOptions) {
+    this.traceLog = new Trace({ window: 48, sink: options.traceSink });
+    this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
+    const voters = scenario.initialVoters ?? scenario.hosts;
+    this.genesis = { voters: range(1, voters), learners: [] };
+    const net = scenario.network;
+    const us = (ms: number): number => Math.round(ms * 1000);
+    this.network = new Network<Envelope>(this.scheduler, this.stream('network'), {
+      latencyUs: { min: us(net.latency.minMs), mean: us(net.latency.meanMs), max: us(net.latency.maxMs) },
+      loss: net.loss,
+      duplicate: net.duplicate,
+      reorder: net.reorder,
+      maxHosts: scenario.hosts + scenario.workload.clients,
+    }, (from, to, env) => this.deliver(from, to, env));
+    this.syncRng = this.stream('disk-sync');
+    for (let g = 0; g < scenario.groups; g++) {
+      this.checkers.push(new RaftInvariants(g, this.genesis.voters, () => this.probes(g)));
+    }
+    const clockRng = this.stream('clocks');
+    for (const id of range(1, scenario.hosts)) {
+      const c = scenario.clock;
+      const clock = new HostClock(
+        Math.round(clockRng.between(-c.maxOffsetMs, c.maxOffsetMs) * 1000),
+        clockRng.between(-c.maxDriftPpm, c.maxDriftPpm),
+      );
+      this.hosts.push(new SimHost(id, clock, this));
+    }
+    const w = scenario.workload;
+    for (let i = 0; i < w.clients; i++) {
+      const id = scenario.hosts + 1 + i;
+      this.clients.push(new KvClient(id, this.stream(`client-${id}`), {
+        scheduler: this.scheduler,
+        hosts: scenario.hosts,
+        groups: scenario.groups,
+        keys: w.keys,
+        rateHz: w.rateHz,
+        timeoutUs: us(w.timeoutMs),
+        send: (from, to, env) => this.send(from, to, env),
+        trace: (kind, host, a, b) => this.trace(kind, host, a, b),
+        acknowledged: (group, index, term, client, seq) => this.checkers[group]!.acknowledged(
+          index, term, (data) => data.startsWith(`{"client":${client},"seq":${seq},`), `client ${client} request ${seq}`),
+        accepting: () => this.scheduler.now < this.endUs,
+      }));
+    }
+    this.nemesis = new Nemesis(this, this.stream('nemesis'));
+  }
+
+  stream(name: string): Rng {
+    return streamFor(this.seed, name);
+  }
+
+  // HostEnv
+
+  send(from: number, to: number, env: Envelope): void {
+    this.network.send(from, to, env);
+  }
+
+  trace(kind: string, host: number, a: number, b: number): void {
+    this.traceLog.record(this.scheduler.now, kind, host, a, b);
+  }
+
+  syncDelayUs(): number {
+    const s = this.scenario.disk.syncMs;
+    return Math.round(Math.min(s.maxMs, s.minMs + this.syncRng.exponential(s.meanMs - s.minMs)) * 1000);
+  }
+
+  raftRandom(host: number, group: number, incarnation: number): () => number {
+    const rng = this.stream(`raft-${host}-${group}-${incarnation}`);
+    return () => rng.next();
+  }
+
+  diskRng(host: number): Rng {
+    return this.stream(`disk-${host}`);
+  }
+
+  private deliver(from: number, to: number, env: Envelope): void {
+    if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
+    else this.traceLog.record(this.scheduler.now, env.kind, to, from, env.seq);
+    if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
+    else this.clients[to - this.hosts.length - 1]?.receive(env);
+  }
+
+  private *probes(group: number): Generator<ReplicaProbe> {
+    for (const h of this.hosts) {
+      const p = h.probe(group);
+      if (p !== undefined) yield p;
+    }
+  }
+
+  run(): RunResult {
+    const s = this.scenario;
+    let found: RunResult['violation'] = null;
+    try {
+      for (const h of this.hosts) h.start();
+      for (const c of this.clients) c.start();
+      this.nemesis.start();
+      this.scheduleLiveness();
+      this.scheduler.runUntil(this.endUs);
+    } catch (e) {
+      if (!(e instanceof InvariantViolation)) throw e;
+      found = { invariant: e.invariant, message: e.message.slice(e.invariant.length + 2), timeUs: this.scheduler.now, lastEvents: this.traceLog.last() };
+    }
+    for (const c of this.clients) c.finish();
+    return {
+      scenario: s.name,
+      seed: this.seed,
+      traceHash: this.traceLog.hash(),
+      events: this.scheduler.eventsRun,
+      simSeconds: this.scheduler.now / 1e6,
+      violation: found,
+      faultKinds: [...this.nemesis.enabled],
+      stats: {
+        faults: this.nemesis.injected,
+        messages: this.network.stats.sent,
+        committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
+        requests: this.clients.reduce((n, c) => n + c.completed, 0),
+      },
+    };
+  }
+
+  /**
+   * Liveness: once faults stop, within the scenario's bound every group has a
+   * leader that a quorum of its voters follows, and every request pending when
+   * the quiet period began has been answered.
+   */
+  private scheduleLiveness(): void {
+    const l = this.scenario.liveness;
+    if (l === undefined) return;
+    const quietUs = Math.round((this.scenario.faults.untilS ?? 0) * 1e6);
+    const checkUs = quietUs + Math.round(l.withinS * 1e6);
+    if (checkUs > this.endUs) return;
+    this.scheduler.at(checkUs, () => {
+      for (let g = 0; g < this.scenario.groups; g++) this.checkLeader(g, l.withinS);
+      for (const c of this.clients) {
+        const since = c.outstandingSince;
+        if (since !== null && since < quietUs) {
+          violation('liveness', `client ${c.id}'s request sent at ${(since / 1e6).toFixed(3)} s is still unanswered ${l.withinS} s after faults stopped`);
+        }
+        if (c.lastCompletionUs < quietUs && this.scenario.workload.rateHz * l.withinS >= 3) {
+          violation('liveness', `client ${c.id} completed no request in the ${l.withinS} s after faults stopped`);
+        }
+      }
+    });
+  }
+
+  private checkLeader(group: number, withinS: number): void {
+    for (const h of this.hosts) {
+      const r = h.replicas[group];
+      if (r === undefined || r.role !== 'leader') continue;
+      const st = r.node.status();
+      const followers = st.conf.voters.filter((v) => {
+        const x = this.hosts[v - 1]?.replicas[group];
+        return x !== undefined && x.lead === h.id && x.node.status().term === st.term;
+      });
+      if (followers.length * 2 > st.conf.voters.length) return;
+    }
+    violation('liveness', `group ${group} has no leader followed by a quorum ${withinS} s after faults stopped`);
+  }
+}
+
+function range(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
+
+export function runSeed(scenario: Scenario, seed: number, options: RunOptions = {}): RunResult {
+  return new World(scenario, seed, options).run();
+}

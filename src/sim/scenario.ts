@@ -1,0 +1,197 @@
+// The scenario: everything about a run except the seed. Files are YAML (read in
+// src/cli); this module only validates the parsed value, so the simulator stays
+// free of I/O. Durations in files are milliseconds or seconds as the field name
+// says; the simulator converts them to integer microseconds.
+import { z } from 'zod';
+
+export const FAULT_KINDS = [
+  'partition',        // two-way split of the hosts into two sides
+  'partition-one-way',// one host cannot send to (some) others, but still hears them
+  'partition-partial',// one host sees some peers but not others
+  'clog',             // messages on some links are held, then released together
+  'flaky',            // a burst of loss, duplication and reordering
+  'crash',            // a host stops, loses unsynced writes, restarts from its disk later
+  'pause',            // a host stops processing (a GC pause, SIGSTOP), then resumes
+  'clock-jump',       // a host's clock steps forward or back
+  'clock-drift',      // a host's clock rate changes (within the configured bound)
+  'membership',       // a host leaves or (re)joins the Raft groups
+  'transfer',         // leadership transfer to a random peer
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+const ms = z.number().nonnegative();
+const probability = z.number().min(0).max(1);
+
+const latencySchema = z
+  .object({ minMs: ms, meanMs: ms, maxMs: ms })
+  .strict()
+  .refine((l) => l.minMs <= l.meanMs && l.meanMs <= l.maxMs, {
+    message: 'expected minMs <= meanMs <= maxMs',
+  });
+
+const scheduledFaultSchema = z
+  .object({
+    atMs: ms,
+    kind: z.enum(FAULT_KINDS),
+    /** How long the fault lasts before it heals (a crash: until restart). */
+    forMs: ms.default(0),
+    /** Hosts the fault applies to; chosen at random from the live hosts if absent. */
+    hosts: z.array(z.number().int().positive()).optional(),
+    /** clock-jump: the step; clock-drift: the new rate in ppm. */
+    amount: z.number().optional(),
+    /** membership: whether a host is added or removed (random if absent). */
+    action: z.enum(['add', 'remove']).optional(),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    /** Simulated length of a run, in seconds. */
+    durationS: z.number().positive().max(3600),
+    hosts: z.number().int().min(1).max(32),
+    /** Hosts that start as voters; the rest wait to be added by membership faults. */
+    initialVoters: z.number().int().min(1).max(32).optional(),
+    /** Raft groups run side by side on every host (the page table runs one per company). */
+    groups: z.number().int().min(1).max(16).default(1),
+    raft: z
+      .object({
+        tickMs: z.number().int().positive().default(100),
+        electionTicks: z.number().int().min(2).default(10),
+        heartbeatTicks: z.number().int().min(1).default(1),
+        preVote: z.boolean().default(true),
+        checkQuorum: z.boolean().default(true),
+        snapshotEveryEntries: z.number().int().min(2).default(100),
+        maxEntriesPerMsg: z.number().int().positive().default(64),
+      })
+      .strict()
+      .default({
+        tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true,
+        snapshotEveryEntries: 100, maxEntriesPerMsg: 64,
+      }),
+    network: z
+      .object({
+        latency: latencySchema.default({ minMs: 0.2, meanMs: 1, maxMs: 10 }),
+        loss: probability.default(0),
+        duplicate: probability.default(0),
+        reorder: probability.default(0),
+      })
+      .strict()
+      .default({ latency: { minMs: 0.2, meanMs: 1, maxMs: 10 }, loss: 0, duplicate: 0, reorder: 0 }),
+    disk: z
+      .object({
+        syncMs: latencySchema.default({ minMs: 0.05, meanMs: 0.2, maxMs: 2 }),
+        tornWrites: z.boolean().default(false),
+      })
+      .strict()
+      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false }),
+    clock: z
+      .object({
+        /** Initial offsets are drawn from [-maxOffsetMs, maxOffsetMs]. */
+        maxOffsetMs: ms.default(0),
+        /** Drift rates are drawn from [-maxDriftPpm, maxDriftPpm]. */
+        maxDriftPpm: z.number().nonnegative().default(0),
+        maxJumpMs: ms.default(0),
+      })
+      .strict()
+      .default({ maxOffsetMs: 0, maxDriftPpm: 0, maxJumpMs: 0 }),
+    workload: z
+      .object({
+        kind: z.literal('kv'),
+        clients: z.number().int().min(0).max(64).default(3),
+        /** Requests a client sends per simulated second (each waits for its answer). */
+        rateHz: z.number().positive().default(5),
+        keys: z.number().int().positive().default(8),
+        /** A client gives up on a request it got no answer for and retries elsewhere. */
+        timeoutMs: z.number().positive().default(1000),
+      })
+      .strict()
+      .default({ kind: 'kv', clients: 3, rateHz: 5, keys: 8, timeoutMs: 1000 }),
+    faults: z
+      .object({
+        /** After this time no new fault starts and every fault heals: the quiet period. */
+        untilS: z.number().nonnegative().optional(),
+        schedule: z.array(scheduledFaultSchema).default([]),
+        nemesis: z
+          .object({
+            kinds: z.array(z.enum(FAULT_KINDS)).min(1),
+            /** Mean time between fault starts. */
+            meanIntervalMs: z.number().positive().default(2000),
+            /** Faults last between these bounds. */
+            minDurationMs: ms.default(200),
+            maxDurationMs: ms.default(3000),
+            /** Swarm testing: each seed enables a random non-empty subset of kinds. */
+            swarm: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ schedule: [] }),
+    liveness: z
+      .object({
+        /** After faults stop, a leader and all pending requests must be done within this. */
+        withinS: z.number().positive(),
+      })
+      .strict()
+      .optional(),
+    /** Deliberate bugs, to show that the checkers catch them (never on in a real scenario). */
+    bugs: z
+      .object({
+        /** Send messages before the disk sync that should precede them. */
+        sendBeforeSync: z.boolean().default(false),
+        /** Let a node vote twice in one term after a restart (it forgets its vote). */
+        forgetVote: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** A scenario that must find a violation: a seed without one is the failure. */
+    expect: z.object({ violation: z.string().min(1) }).strict().optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.initialVoters !== undefined && s.initialVoters > s.hosts) {
+      ctx.addIssue({ code: 'custom', path: ['initialVoters'], message: `expected at most hosts (${s.hosts})` });
+    }
+    if (s.faults.untilS !== undefined && s.faults.untilS > s.durationS) {
+      ctx.addIssue({ code: 'custom', path: ['faults', 'untilS'], message: `expected at most durationS (${s.durationS})` });
+    }
+    if (s.liveness && (s.faults.untilS ?? 0) + s.liveness.withinS > s.durationS) {
+      ctx.addIssue({
+        code: 'custom', path: ['liveness', 'withinS'],
+        message: 'expected faults.untilS + liveness.withinS <= durationS, so the run lasts long enough to judge liveness',
+      });
+    }
+    for (const [i, f] of s.faults.schedule.entries()) {
+      for (const h of f.hosts ?? []) {
+        if (h > s.hosts) {
+          ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'hosts'], message: `expected host ids from 1 to ${s.hosts}` });
+        }
+      }
+    }
+  });
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
+
+export interface ScenarioIssue { path: string; message: string }
+
+/** Validates a parsed scenario; issues name the field (a.b[2].c) and what was expected. */
+export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: ScenarioIssue[] } {
+  const parsed = scenarioSchema.safeParse(value);
+  if (parsed.success) return { ok: true, scenario: parsed.data };
+  return {
+    ok: false,
+    issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+  };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
