@@ -1,0 +1,369 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import {
+  checkLinearizable,
+  kvModel,
+  registerModel,
+  registerPrecheck,
+  type KvOp,
+  type Model,
+  type RegisterInput,
+  type RegisterOp,
+  type RegisterOutput,
+} from '../../src/sim/check/linearizability.js';
+import { parseHistory } from '../../src/sim/check/history-formats.js';
+
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+const dataDir = path.resolve(repoRoot(), '..', 'shared', 'data', 'linearizability');
+
+// --- helpers for hand-built histories --------------------------------------
+
+const R = (client: number, call: number, ret: number, value: number | null): RegisterOp => ({
+  client,
+  input: { kind: 'read' },
+  output: { kind: 'read', value },
+  call,
+  ret,
+});
+const W = (client: number, call: number, ret: number, value: number): RegisterOp => ({
+  client,
+  input: { kind: 'write', value },
+  output: { kind: 'write' },
+  call,
+  ret,
+});
+const CAS = (client: number, call: number, ret: number, from: number | null, to: number, ok: boolean): RegisterOp => ({
+  client,
+  input: { kind: 'cas', from, to },
+  output: { kind: 'cas', ok },
+  call,
+  ret,
+});
+
+/** Check with and without the precheck; both must agree. */
+function check(history: RegisterOp[]) {
+  const withPre = checkLinearizable(registerModel, history);
+  const searchOnly = checkLinearizable(registerModel, history, { noPrecheck: true });
+  assert.is(withPre.ok, searchOnly.ok, 'precheck and search disagree');
+  return searchOnly;
+}
+
+// --- the shared histories with known answers -------------------------------
+
+const expected = JSON.parse(readFileSync(path.join(dataDir, 'expected.json'), 'utf8')) as Record<string, boolean>;
+
+test('shared histories: every file agrees with expected.json (with and without precheck)', () => {
+  const files = Object.keys(expected).sort();
+  assert.ok(files.length >= 50, `expected.json lists ${files.length} files`);
+  const times: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(path.join(dataDir, file), 'utf8');
+    const t0 = performance.now();
+    const parsed = parseHistory(text);
+    const r = parsed.format === 'jepsen-register' ? checkLinearizable(registerModel, parsed.operations) : checkLinearizable(kvModel, parsed.operations);
+    const ms = performance.now() - t0;
+    times.push(`${file}=${ms.toFixed(1)}ms`);
+    assert.is(r.ok, expected[file], `${file}: got ${r.verdict}, expected ${expected[file] ? 'linearizable' : 'not linearizable'}`);
+    assert.is.not(r.verdict, 'unknown');
+    if (!r.ok) {
+      assert.ok((r.unordered ?? []).length > 0, `${file}: a violation names the operations it could not order`);
+    }
+    const bare = parsed.format === 'jepsen-register' ? checkLinearizable(registerModel, parsed.operations, { noPrecheck: true }) : r;
+    assert.is(bare.ok, expected[file], `${file}: search alone disagrees`);
+  }
+  console.log('  lincheck times: ' + times.join(' '));
+});
+
+test('shared kv histories are split by key', () => {
+  const text = readFileSync(path.join(dataDir, 'kv', 'c10-ok.txt'), 'utf8');
+  const parsed = parseHistory(text);
+  assert.is(parsed.format, 'kv-edn');
+  const r = checkLinearizable(kvModel, parsed.operations as KvOp[]);
+  const keys = new Set((parsed.operations as KvOp[]).map((o) => o.input.key));
+  assert.is(r.partitions, keys.size);
+  assert.ok(keys.size > 1);
+});
+
+// --- hand-built histories ---------------------------------------------------
+
+test('sequential history is linearizable', () => {
+  const r = check([W(0, 1, 2, 1), R(1, 3, 4, 1), CAS(0, 5, 6, 1, 2, true), R(1, 7, 8, 2), CAS(1, 9, 10, 1, 3, false), R(0, 11, 12, 2)]);
+  assert.ok(r.ok);
+  assert.is(r.verdict, 'linearizable');
+  assert.is(r.unordered, undefined);
+});
+
+test('concurrent write and read may go either way', () => {
+  assert.ok(check([W(0, 1, 4, 1), R(1, 2, 3, 1)]).ok);
+  assert.ok(check([W(0, 1, 4, 1), R(1, 2, 3, null)]).ok);
+});
+
+test('stale read after a completed overwrite is not linearizable; the stuck read is reported', () => {
+  const h = [W(0, 1, 2, 1), W(0, 3, 4, 2), R(1, 5, 6, 1)];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.is(r.verdict, 'not-linearizable');
+  assert.is(r.failedPartition, 0);
+  assert.equal(r.linearizedPrefix, [h[0], h[1]]);
+  assert.equal(r.unordered, [h[2]]);
+});
+
+test('read of a never-written value: precheck names it; search names it too', () => {
+  const h = [W(0, 1, 2, 1), R(1, 3, 4, 7)];
+  const pre = checkLinearizable(registerModel, h);
+  assert.not.ok(pre.ok);
+  assert.equal(pre.unordered, [h[1]]);
+  const search = checkLinearizable(registerModel, h, { noPrecheck: true });
+  assert.not.ok(search.ok);
+  assert.equal(search.linearizedPrefix, [h[0]]);
+  assert.equal(search.unordered, [h[1]]);
+});
+
+test('read of a value before its write was called is caught by the precheck', () => {
+  const h = [R(1, 1, 2, 5), W(0, 3, 4, 5)];
+  assert.equal(registerPrecheck(h), [h[0], h[1]]);
+  assert.not.ok(check(h).ok);
+});
+
+test('null read after a completed write is caught by the precheck', () => {
+  const h = [W(0, 1, 2, 5), R(1, 3, 4, null)];
+  assert.equal(registerPrecheck(h), [h[0], h[1]]);
+  assert.not.ok(check(h).ok);
+});
+
+test('precheck does not judge reads when written values repeat', () => {
+  // Value 1 is written twice, so the writer of a read of 1 is not known.
+  const h = [W(0, 1, 2, 1), W(0, 3, 4, 2), W(0, 5, 6, 1), R(1, 7, 8, 1)];
+  assert.is(registerPrecheck(h), undefined);
+  assert.ok(check(h).ok);
+});
+
+test('two readers seeing two writes in opposite orders: not linearizable', () => {
+  // Writes of 1 and 2 concurrent; client 2 sees 1 then 2, client 3 sees 2 then 1.
+  const h = [W(0, 1, 10, 1), W(1, 2, 11, 2), R(2, 3, 4, 1), R(2, 5, 6, 2), R(3, 3, 4, 2), R(3, 7, 8, 1)];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.ok((r.unordered ?? []).length >= 1);
+});
+
+test('indeterminate write may take effect late', () => {
+  // The write of 2 timed out (ret = Infinity) but a read much later sees it.
+  const h = [W(0, 1, 2, 1), W(1, 3, Infinity, 2), R(2, 10, 11, 1), R(2, 20, 21, 2)];
+  assert.ok(check(h).ok);
+});
+
+test('indeterminate write may never take effect', () => {
+  const h = [W(0, 1, 2, 1), W(1, 3, Infinity, 2), R(2, 10, 11, 1), R(2, 20, 21, 1)];
+  assert.ok(check(h).ok);
+});
+
+test('indeterminate write cannot take effect before it was called', () => {
+  const h = [W(0, 1, 2, 1), R(2, 3, 4, 2), W(1, 5, Infinity, 2)];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.equal(r.linearizedPrefix, [h[0]]);
+  assert.equal(r.unordered, [h[1]]);
+});
+
+test('indeterminate write cannot take effect twice', () => {
+  // 1, then the lost write of 2, then 3, then 2 again: impossible.
+  const h = [W(0, 1, 2, 1), W(1, 3, Infinity, 2), R(2, 5, 6, 2), W(0, 7, 8, 3), R(2, 9, 10, 3), R(2, 11, 12, 2)];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.equal(r.unordered, [h[5]]);
+});
+
+test('indeterminate cas takes effect only if its comparison held', () => {
+  const ok = [W(0, 1, 2, 1), CAS(1, 3, Infinity, 1, 9, false), R(2, 5, 6, 9)];
+  assert.ok(check(ok).ok);
+  const bad = [W(0, 1, 2, 4), CAS(1, 3, Infinity, 1, 9, false), R(2, 5, 6, 9)];
+  const r = check(bad);
+  assert.not.ok(r.ok);
+  assert.equal(r.unordered, [bad[2], bad[1]]);
+});
+
+test('failed cas changes nothing and means the register did not hold `from`', () => {
+  // The cas failed, so it did not write 9.
+  assert.not.ok(check([W(0, 1, 2, 1), CAS(1, 3, 4, 1, 9, false), R(2, 5, 6, 9)]).ok);
+  // It failed while the register provably held 1 throughout: not linearizable.
+  const h = [W(0, 1, 2, 1), CAS(1, 3, 4, 1, 9, false), R(2, 5, 6, 1)];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.equal(r.unordered, [h[1]]);
+  // Concurrent with an overwrite, the failure is explained.
+  assert.ok(check([W(0, 1, 2, 1), W(0, 3, 6, 2), CAS(1, 4, 5, 1, 9, false), R(2, 7, 8, 2)]).ok);
+});
+
+test('only indeterminate operations: trivially linearizable', () => {
+  assert.ok(check([W(0, 1, Infinity, 1), CAS(1, 2, Infinity, 3, 4, false)]).ok);
+  assert.ok(check([]).ok);
+});
+
+test('call after return is rejected', () => {
+  assert.throws(() => checkLinearizable(registerModel, [W(0, 5, 4, 1)]), /call 5 after return 4/);
+});
+
+test('registers with keys are checked independently; the failing one is named', () => {
+  const k = (op: RegisterOp, key: string): RegisterOp => ({ ...op, input: { ...op.input, key } as RegisterInput });
+  const h = [k(W(0, 1, 2, 1), 'a'), k(W(0, 3, 4, 1), 'b'), k(R(1, 5, 6, 1), 'a'), k(R(1, 7, 8, null), 'b')];
+  const r = check(h);
+  assert.not.ok(r.ok);
+  assert.is(r.partitions, 2);
+  assert.is(r.failedPartition, 1);
+  assert.equal(r.unordered, [h[3]]);
+});
+
+test('kv model: append order is observable', () => {
+  const op = (client: number, call: number, ret: number, kind: 'get' | 'put' | 'append', value: string): KvOp =>
+    kind === 'get'
+      ? { client, input: { kind, key: 'k' }, output: value, call, ret }
+      : { client, input: { kind, key: 'k', value }, output: null, call, ret };
+  assert.ok(checkLinearizable(kvModel, [op(0, 1, 4, 'append', 'a'), op(1, 2, 5, 'append', 'b'), op(2, 6, 7, 'get', 'ba')]).ok);
+  const bad = [op(0, 1, 2, 'append', 'a'), op(1, 3, 4, 'append', 'b'), op(2, 6, 7, 'get', 'ba')];
+  const r = checkLinearizable(kvModel, bad);
+  assert.not.ok(r.ok);
+  assert.equal(r.unordered, [bad[2]]);
+  assert.ok(checkLinearizable(kvModel, [op(0, 1, 2, 'get', ''), op(0, 3, 4, 'put', 'x'), op(1, 5, 6, 'get', 'x')]).ok);
+});
+
+test('step budget: exceeding it gives unknown, never a wrong verdict', () => {
+  const text = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_002.log'), 'utf8');
+  const ops = parseHistory(text).operations as RegisterOp[];
+  const r = checkLinearizable(registerModel, ops, { maxSteps: 10 });
+  assert.is(r.verdict, 'unknown');
+  assert.not.ok(r.ok);
+  const full = checkLinearizable(registerModel, ops);
+  assert.is(full.ok, expected['jepsen-etcd/etcd_002.log']);
+  assert.ok(full.steps > 10);
+});
+
+test('models without key() memoize with equal()', () => {
+  const m: Model<{ v: number | null }, RegisterInput, RegisterOutput> = {
+    init: () => ({ v: null }),
+    step: (s, i, o) => {
+      const [ok, v] = registerModel.step(s.v, i, o);
+      return [ok, { v }];
+    },
+    equal: (a, b) => a.v === b.v,
+  };
+  const text = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_007.log'), 'utf8');
+  const ops = parseHistory(text).operations as RegisterOp[];
+  assert.is(checkLinearizable(m, ops).ok, expected['jepsen-etcd/etcd_007.log']);
+  const text0 = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_000.log'), 'utf8');
+  assert.is(checkLinearizable(m, parseHistory(text0).operations as RegisterOp[]).ok, expected['jepsen-etcd/etcd_000.log']);
+});
+
+// --- property: executions of a real register are linearizable --------------
+
+interface Step {
+  client: number;
+  kind: 'read' | 'write' | 'cas';
+  pick: number; // which written value a cas compares with
+  think: number; // gap before the call
+  before: number; // call -> linearization point
+  after: number; // linearization point -> return
+  lost: boolean; // outcome reported as unknown
+}
+
+const stepArb = fc.record({
+  client: fc.integer({ min: 0, max: 3 }),
+  kind: fc.constantFrom<'read' | 'write' | 'cas'>('read', 'write', 'cas'),
+  pick: fc.nat(),
+  think: fc.integer({ min: 0, max: 6 }),
+  before: fc.integer({ min: 0, max: 6 }),
+  after: fc.integer({ min: 0, max: 6 }),
+  lost: fc.boolean(),
+});
+
+/**
+ * Run the steps on a sequential register: each client issues its steps one
+ * after another, each takes effect at a point inside its [call, ret]
+ * interval; executing in the order of those points gives the outputs. Lost
+ * operations (unknown outcome) take effect or not, by `pick` parity.
+ */
+function execute(steps: Step[]): RegisterOp[] {
+  const clock = [0, 0, 0, 0];
+  const timed = steps.map((s, idx) => {
+    const call = clock[s.client]! + s.think + 1;
+    const lp = call + s.before;
+    const ret = lp + s.after;
+    clock[s.client] = ret;
+    return { s, idx, call, lp, ret };
+  });
+  const order = [...timed].sort((a, b) => a.lp - b.lp || a.idx - b.idx);
+  let value: number | null = null;
+  let nextValue = 100;
+  const written: number[] = [];
+  const ops: RegisterOp[] = new Array<RegisterOp>(steps.length);
+  for (const t of order) {
+    const effective = !t.s.lost || t.s.pick % 2 === 0;
+    const ret = t.s.lost ? Infinity : t.ret;
+    let op: RegisterOp;
+    if (t.s.kind === 'read') {
+      op = { client: t.s.client, input: { kind: 'read' }, output: { kind: 'read', value }, call: t.call, ret };
+    } else if (t.s.kind === 'write') {
+      const v = nextValue++;
+      if (effective) value = v;
+      written.push(v);
+      op = { client: t.s.client, input: { kind: 'write', value: v }, output: { kind: 'write' }, call: t.call, ret };
+    } else {
+      const from = written.length === 0 || t.s.pick % 3 === 0 ? null : written[t.s.pick % written.length]!;
+      const to = nextValue++;
+      const holds = value === from;
+      if (holds && effective) value = to;
+      written.push(to);
+      op = { client: t.s.client, input: { kind: 'cas', from, to }, output: { kind: 'cas', ok: holds }, call: t.call, ret };
+    }
+    ops[t.idx] = op;
+  }
+  return ops;
+}
+
+test('property: executions of a sequential register are linearizable; a never-written read value is not', () => {
+  fc.assert(
+    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.nat(), (steps, which) => {
+      const ops = execute(steps);
+      const r = checkLinearizable(registerModel, ops, { noPrecheck: true });
+      if (!r.ok) return false;
+      if (!checkLinearizable(registerModel, ops).ok) return false;
+      const reads = ops.map((o, i) => [o, i] as const).filter(([o]) => o.input.kind === 'read' && o.ret !== Infinity);
+      if (reads.length === 0) return true;
+      const [victim, at] = reads[which % reads.length]!;
+      const mutated = ops.slice();
+      mutated[at] = { ...victim, output: { kind: 'read', value: -1 } };
+      return !checkLinearizable(registerModel, mutated, { noPrecheck: true }).ok && !checkLinearizable(registerModel, mutated).ok;
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('property: a successful cas from a never-written value is not linearizable', () => {
+  fc.assert(
+    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), fc.nat(), (steps, which) => {
+      const ops = execute(steps);
+      const cas = ops.map((o, i) => [o, i] as const).filter(([o]) => o.input.kind === 'cas' && o.ret !== Infinity);
+      if (cas.length === 0) return true;
+      const [victim, at] = cas[which % cas.length]!;
+      if (victim.input.kind !== 'cas') return false;
+      const mutated = ops.slice();
+      mutated[at] = { ...victim, input: { ...victim.input, from: -1 }, output: { kind: 'cas', ok: true } };
+      return !checkLinearizable(registerModel, mutated, { noPrecheck: true }).ok;
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test.run();
