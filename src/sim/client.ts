@@ -63,7 +63,7 @@ export class KvClient {
       this.env.scheduler.after(env.leader !== 0 ? 0 : 50_000, () => this.resend(out.attempt));
       return;
     }
-    this.env.acknowledged(out.group, env.index, env.term, this.id, out.seq);
+    if (out.op.op !== 'get') this.env.acknowledged(out.group, env.index, env.term, this.id, out.seq);
     const now = this.env.scheduler.now;
     this.history.push({ client: this.id, op: out.op, call: out.call, ret: now, output: out.op.op === 'get' ? env.value : null });
     this.outstanding = null;
@@ -107,8 +107,10 @@ export class KvClient {
 
   private send(): void {
     const out = this.outstanding!;
+    // Mostly the known leader; sometimes any host, as a load-balanced client
+    // would, so followers and deposed leaders see requests too.
     let target = this.leaderOf[out.group]!;
-    if (target === 0 || out.attempt > 0 && out.attempt % 3 === 0) target = this.rng.int(1, this.env.hosts + 1);
+    if (target === 0 || this.rng.bool(0.2) || (out.attempt > 0 && out.attempt % 3 === 0)) target = this.rng.int(1, this.env.hosts + 1);
     this.leaderOf[out.group] = target;
     this.env.send(this.id, target, { kind: 'kv-request', group: out.group, client: this.id, seq: out.seq, op: out.op });
     const attempt = out.attempt;

@@ -160,6 +160,11 @@ export class SimHost implements ReplicaHost {
   private propose(from: number, req: Extract<Envelope, { kind: 'kv-request' }>): void {
     const r = this.replicas[req.group];
     if (r === undefined) return;
+    if (req.op.op === 'get' && this.env.scenario.bugs?.localReads) {
+      const value = r.kv.get(req.op.key);
+      this.send(from, { kind: 'kv-response', client: req.client, seq: req.seq, status: 'ok', index: 0, term: 0, value });
+      return;
+    }
     if (r.role !== 'leader' || !r.node.propose(encodeCommand({ client: req.client, seq: req.seq, cmd: req.op }))) {
       this.send(from, { kind: 'kv-response', client: req.client, seq: req.seq, status: 'not-leader', leader: r.lead });
       return;

@@ -4,6 +4,8 @@
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
+import { checkLinearizable, kvModel } from './check/linearizability.js';
+import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { HostClock } from './clock.js';
@@ -29,6 +31,8 @@ export class World {
   readonly nemesis: Nemesis;
   private readonly syncRng: Rng;
   private readonly endUs: number;
+  /** The verdict of the end-of-run history check ('unknown' if it ran out of steps). */
+  linearizability = 'not checked';
 
   constructor(readonly scenario: Scenario, readonly seed: number, options: RunOptions) {
     this.traceLog = new Trace({ window: 48, sink: options.traceSink });
@@ -133,6 +137,7 @@ export class World {
       found = { invariant: e.invariant, message: e.message.slice(e.invariant.length + 2), timeUs: this.scheduler.now, lastEvents: this.traceLog.last() };
     }
     for (const c of this.clients) c.finish();
+    if (found === null && this.endUs >= Math.round(s.durationS * 1e6)) found = this.checkHistory();
     return {
       scenario: s.name,
       seed: this.seed,
@@ -146,7 +151,32 @@ export class World {
         messages: this.network.stats.sent,
         committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
+        linearizable: this.linearizability === 'linearizable' ? 1 : 0,
       },
+    };
+  }
+
+  /**
+   * The clients' history must be linearizable: every get returns what the
+   * puts and appends before it, in some order consistent with real time, made.
+   */
+  private checkHistory(): RunResult['violation'] {
+    const history: KvHistoryOp[] = [];
+    for (const c of this.clients) {
+      for (const h of c.history) {
+        const input: KvInput = h.op.op === 'get' ? { kind: 'get', key: h.op.key } : { kind: h.op.op, key: h.op.key, value: h.op.value };
+        history.push({ client: h.client, input, output: h.output, call: h.call, ret: h.ret });
+      }
+    }
+    const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
+    this.linearizability = result.verdict;
+    if (result.verdict !== 'not-linearizable') return null;
+    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${JSON.stringify(o.input)} -> ${JSON.stringify(o.output)} [${o.call}, ${o.ret}] us`);
+    return {
+      invariant: 'linearizability',
+      message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}`,
+      timeUs: this.scheduler.now,
+      lastEvents: this.traceLog.last(),
     };
   }
 

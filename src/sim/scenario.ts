@@ -143,6 +143,8 @@ export const scenarioSchema = z
         sendBeforeSync: z.boolean().default(false),
         /** Let a node vote twice in one term after a restart (it forgets its vote). */
         forgetVote: z.boolean().default(false),
+        /** Answer gets from the local state machine without going through the log. */
+        localReads: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -1,0 +1,156 @@
+// `gallocy replay`: reruns one seed in this process and prints its trace hash,
+// which must match every other run of the same (code, scenario, seed).
+// Optionally streams the trace to a file and checks determinism by running
+// the seed twice. Exit 1 if the seed fails (per judge) or is not deterministic.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { judge, type RunOptions, type RunResult, type Violation } from '../sim/result.js';
+import type { Scenario } from '../sim/scenario.js';
+import { runSeed as realRunSeed } from '../sim/run.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import { formatCount, formatSeconds, type Io } from './output.js';
+import { loadScenario } from './scenario-file.js';
+
+/** runSeed threw: a crash in the simulator, reported like a failed check. */
+export class SimulatorCrash extends Error {
+  constructor(readonly seed: number, cause: unknown) {
+    super(`seed ${seed} crashed in the simulator: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`, { cause });
+    this.name = 'SimulatorCrash';
+  }
+}
+
+export interface ReplayArgs {
+  scenario: string;
+  seed: number;
+  trace?: string;
+  json: boolean;
+  checkDeterminism: boolean;
+  stopAt?: number;
+}
+
+export interface ReplayDeps {
+  io: Io;
+  runSeed?: (scenario: Scenario, seed: number, options: RunOptions) => RunResult;
+}
+
+export interface ReplayReport {
+  scenario: string;
+  seed: number;
+  traceHash: string;
+  events: number;
+  simSeconds: number;
+  violation: Violation | null;
+  /** Only with --check-determinism. */
+  deterministic?: boolean;
+}
+
+export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise<number> {
+  const { io } = deps;
+  const run = deps.runSeed ?? realRunSeed;
+  // A throw inside the simulator is a failed run (exit 1) with its stack, as in fuzz.
+  const runSeed = (sc: Scenario, seed: number, options: RunOptions): RunResult => {
+    try {
+      return run(sc, seed, options);
+    } catch (err) {
+      throw new SimulatorCrash(seed, err);
+    }
+  };
+  const { scenario } = loadScenario(args.scenario);
+  if (args.stopAt !== undefined && args.stopAt > scenario.durationS) {
+    throw new InputError(`--stop-at: expected at most the scenario's durationS (${scenario.durationS}), got ${args.stopAt}`);
+  }
+  const base: RunOptions = args.stopAt !== undefined ? { stopAtS: args.stopAt } : {};
+
+  const result = args.trace !== undefined ? runWithTrace(args.trace, (sink) => runSeed(scenario, args.seed, { ...base, traceSink: sink })) : runSeed(scenario, args.seed, base);
+  const second = args.checkDeterminism ? runSeed(scenario, args.seed, base) : null;
+  const deterministic = second === null ? undefined : second.traceHash === result.traceHash && second.events === result.events;
+
+  const verdict = judge(scenario, result);
+  if (args.json) {
+    const report: ReplayReport = {
+      scenario: scenario.name,
+      seed: args.seed,
+      traceHash: result.traceHash,
+      events: result.events,
+      simSeconds: result.simSeconds,
+      violation: result.violation,
+      ...(deterministic !== undefined ? { deterministic } : {}),
+    };
+    io.out(`${JSON.stringify(report)}\n`);
+  } else {
+    io.out(formatReplayText(scenario, args, result, verdict.reason, second));
+  }
+  if (second !== null && !deterministic) {
+    io.err(
+      `gallocy: NOT DETERMINISTIC: seed ${args.seed} of ${scenario.name} gave trace hash ${result.traceHash} (${result.events} events) ` +
+        `then ${second.traceHash} (${second.events} events) in the same process\n`,
+    );
+    return EXIT_CHECK_FAILED;
+  }
+  return verdict.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+}
+
+/**
+ * Streams trace lines to `file` as they are produced, in order, buffering up
+ * to 64 KiB between synchronous writes so memory stays bounded however long
+ * the run is.
+ */
+function runWithTrace(file: string, run: (sink: (line: string) => void) => RunResult): RunResult {
+  let fd: number;
+  try {
+    fd = openSync(file, 'w');
+  } catch (err) {
+    throw new InputError(`${path.resolve(file)}: cannot write trace file: ${(err as Error).message}`);
+  }
+  let buf = '';
+  const flush = (): void => {
+    const chunk = buf;
+    buf = '';
+    if (chunk !== '') writeSync(fd, chunk);
+  };
+  try {
+    const result = run((line) => {
+      buf += line.endsWith('\n') ? line : `${line}\n`;
+      if (buf.length >= 65536) flush();
+    });
+    flush();
+    return result;
+  } finally {
+    // Keep what was traced up to a crash in the simulator: it is the useful part.
+    try {
+      flush();
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, reason: string, second: RunResult | null): string {
+  const lines = [
+    `${scenario.name}, seed ${args.seed}${args.stopAt !== undefined ? ` (stopped at ${args.stopAt} s)` : ''}`,
+    `  trace hash  ${r.traceHash}`,
+    `  events      ${formatCount(r.events)}`,
+    `  simulated   ${formatSeconds(r.simSeconds)}`,
+  ];
+  if (r.faultKinds.length > 0) lines.push(`  faults      ${r.faultKinds.join(', ')}`);
+  if (args.trace !== undefined) lines.push(`  trace       ${args.trace}`);
+  const v = r.violation;
+  if (v === null) {
+    lines.push('  no violation');
+  } else {
+    lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
+    if (v.lastEvents.length > 0) {
+      lines.push(`  last ${v.lastEvents.length} events:`);
+      for (const e of v.lastEvents) lines.push(`    ${e}`);
+    }
+  }
+  if (reason !== '' && scenario.expect) lines.push(`  FAILED: ${reason}`);
+  if (second !== null) {
+    lines.push(
+      second.traceHash === r.traceHash && second.events === r.events
+        ? '  determinism: a second run gave the same trace hash'
+        : `  determinism: FAILED: a second run gave ${second.traceHash} (${formatCount(second.events)} events)`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

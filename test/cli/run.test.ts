@@ -1,0 +1,89 @@
+// End-to-end through the real simulator (src/sim/run.ts): the fuzz --json
+// report, replay determinism across separate processes, and a deliberately
+// buggy scenario that must fail with a replay command that reproduces it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { findRepoRoot } from '../../src/cli/repo-root.js';
+
+const repoRoot = findRepoRoot();
+const bin = path.join(repoRoot, 'bin', 'gallocy.js');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-run-'));
+
+function gallocy(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Replay { scenario: string; seed: number; traceHash: string; events: number; simSeconds: number; violation: unknown }
+
+test('fuzz --json on raft-basic: one JSON object, no failures, exit 0', () => {
+  const r = gallocy('fuzz', '--scenario', 'raft-basic', '--seeds', '4', '--start', '10', '--jobs', '2', '--json');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const report = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(Object.keys(report).sort(), ['events', 'failures', 'scenario', 'seeds', 'simSeconds', 'start', 'wallSeconds']);
+  assert.is(report.scenario, 'raft-basic');
+  assert.is(report.seeds, 4);
+  assert.is(report.start, 10);
+  assert.equal(report.failures, []);
+  assert.ok((report.events as number) > 0);
+  assert.is(report.simSeconds, 4 * 30);
+});
+
+test('replay: the same seed gives the same trace hash in two processes; another seed differs', () => {
+  const a = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '5', '--json').stdout) as Replay;
+  const b = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '5', '--json').stdout) as Replay;
+  const c = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '6', '--json').stdout) as Replay;
+  assert.equal(Object.keys(a).sort(), ['events', 'scenario', 'seed', 'simSeconds', 'traceHash', 'violation']);
+  assert.is(a.violation, null);
+  assert.ok(a.traceHash.length > 0);
+  assert.is(a.traceHash, b.traceHash);
+  assert.is(a.events, b.events);
+  assert.is.not(a.traceHash, c.traceHash);
+});
+
+test('replay --check-determinism --trace: exit 0, and the trace file is JSON lines', () => {
+  const trace = path.join(tmp, 'trace.jsonl');
+  const r = gallocy('replay', '--scenario', 'raft-basic', '--seed', '2', '--check-determinism', '--trace', trace, '--stop-at', '5');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, 'a second run gave the same trace hash');
+  const lines = readFileSync(trace, 'utf8').trimEnd().split('\n');
+  assert.ok(lines.length > 10, `${lines.length} trace lines`);
+  for (const l of lines.slice(0, 50)) JSON.parse(l);
+});
+
+test('a buggy scenario (send before sync, with crashes) fails with a replay command that reproduces it', () => {
+  const file = path.join(tmp, 'buggy.yaml');
+  writeFileSync(
+    file,
+    [
+      'name: buggy-send-before-sync',
+      'durationS: 20',
+      'hosts: 3',
+      'disk: { syncMs: { minMs: 1, meanMs: 5, maxMs: 20 } }',
+      'bugs: { sendBeforeSync: true }',
+      'faults:',
+      '  untilS: 15',
+      '  nemesis: { kinds: [crash], meanIntervalMs: 500, minDurationMs: 100, maxDurationMs: 1000 }',
+    ].join('\n'),
+  );
+  const r = gallocy('fuzz', '--scenario', file, '--seeds', '10', '--jobs', '2', '--json');
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  const report = JSON.parse(r.stdout) as { failures: Array<{ seed: number; invariant: string; message: string; replay: string }> };
+  assert.ok(report.failures.length > 0);
+  const first = report.failures[0]!;
+  assert.is.not(first.invariant, 'crash', first.message);
+  assert.is(first.replay, `gallocy replay --scenario ${file} --seed ${first.seed}`);
+  // The printed command, run as printed, reproduces the same violation.
+  const args = first.replay.split(' ').slice(1);
+  const again = gallocy(...args, '--json');
+  assert.is(again.status, 1, again.stderr);
+  const replayed = JSON.parse(again.stdout) as { violation: { invariant: string; message: string } };
+  assert.is(replayed.violation.invariant, first.invariant);
+  assert.is(replayed.violation.message, first.message);
+});
+
+test.run();
