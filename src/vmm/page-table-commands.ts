@@ -1,0 +1,178 @@
+// Commands of the page table (the Raft state machine of the shared memory) and
+// their validation. Commands arrive from Raft logs, snapshots and the network,
+// where a Byzantine node or a torn record can put anything, so every command is
+// checked field by field before it touches the tables, and a bad one becomes an
+// error result rather than an exception (an exception while applying a
+// committed entry would stop the host, and a divergent one would split the
+// members of a company).
+
+export type LeaseMode = 'read' | 'write';
+
+export type PageCommand =
+  /** This host now keeps this company's range of pages (idempotent for the same range). */
+  | { op: 'create-company'; company: number; firstPage: number; pages: number }
+  /** This host is no longer a member of the company: drop all its rows. */
+  | { op: 'drop-company'; company: number }
+  /** First-fit run of `pages` free contiguous pages in the company's range. */
+  | { op: 'allocate'; company: number; id: string; pages: number; owner: number }
+  /** Frees the run that starts at `firstPage`. */
+  | { op: 'free'; company: number; firstPage: number; by: number }
+  /** Records a lease holder. */
+  | { op: 'grant'; page: number; host: number; mode: LeaseMode; term: number; leaseUs: number; grantedAtUs: number }
+  /** A holder acknowledged invalidation: remove its lease. */
+  | { op: 'revoke'; page: number; host: number }
+  /** Write-back of a page's contents by its write holder. `data` is base64 of the page bytes. */
+  | {
+      op: 'release';
+      page: number;
+      host: number;
+      version: number;
+      hash: string;
+      data: string;
+      keep: LeaseMode | null;
+    }
+  /** The leader waited out a silent holder's lease: remove it. */
+  | { op: 'expire'; page: number; host: number };
+
+export type PageOp = PageCommand['op'];
+
+/** Longest allocation id accepted; ids are keys, not payloads. */
+export const MAX_ID_LENGTH = 256;
+
+/** Form of the content hash carried by release: see pageHash. */
+export const PAGE_HASH_RE = /^[0-9a-f]{16}$/;
+
+type Fields = Record<string, unknown>;
+
+/** A failed check: the message says which field and what was wrong with it. */
+class Bad {
+  constructor(readonly error: string) {}
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return `${v}`;
+  if (typeof v === 'string') return v.length > 40 ? `a string of ${v.length} chars` : JSON.stringify(v);
+  return `a ${Array.isArray(v) ? 'array' : typeof v}`;
+}
+
+function int(o: Fields, op: string, key: string, min: number): number | Bad {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    const what = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : 'an integer';
+    return new Bad(`${op}: field '${key}' must be ${what}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function mode(o: Fields, op: string, key: string, nullable: boolean): LeaseMode | null | Bad {
+  const v = o[key];
+  if (v === 'read' || v === 'write') return v;
+  if (nullable && v === null) return null;
+  return new Bad(`${op}: field '${key}' must be 'read' or 'write'${nullable ? ' or null' : ''}, got ${describe(v)}`);
+}
+
+/** Pages up to Number.MAX_SAFE_INTEGER: a range end past it could not be compared exactly. */
+function range(op: string, first: number, pages: number): Bad | null {
+  return Number.isSafeInteger(first + pages) ? null : new Bad(`${op}: range ${first}+${pages} overflows`);
+}
+
+/**
+ * Checks that `value` is a well-formed command and returns a fresh copy
+ * holding only the known fields (so extra fields a sender attached can never
+ * reach the tables or the hash), or `{ error }` naming the first bad field.
+ */
+export function validateCommand(value: unknown): PageCommand | { error: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { error: `command must be an object, got ${describe(value)}` };
+  }
+  const o = value as Fields;
+  const op = o['op'];
+  const r = build(o, op);
+  return r instanceof Bad ? { error: r.error } : r;
+}
+
+function build(o: Fields, op: unknown): PageCommand | Bad {
+  switch (op) {
+    case 'create-company': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      const firstPage = int(o, op, 'firstPage', 0);
+      if (firstPage instanceof Bad) return firstPage;
+      const pages = int(o, op, 'pages', 1);
+      if (pages instanceof Bad) return pages;
+      return range(op, firstPage, pages) ?? { op, company, firstPage, pages };
+    }
+    case 'drop-company': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      return { op, company };
+    }
+    case 'allocate': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      const id = o['id'];
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+        return new Bad(`${op}: field 'id' must be a non-empty string of at most ${MAX_ID_LENGTH} chars, got ${describe(id)}`);
+      }
+      const pages = int(o, op, 'pages', 1);
+      if (pages instanceof Bad) return pages;
+      const owner = int(o, op, 'owner', 0);
+      if (owner instanceof Bad) return owner;
+      return { op, company, id, pages, owner };
+    }
+    case 'free': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      const firstPage = int(o, op, 'firstPage', 0);
+      if (firstPage instanceof Bad) return firstPage;
+      const by = int(o, op, 'by', 0);
+      if (by instanceof Bad) return by;
+      return { op, company, firstPage, by };
+    }
+    case 'grant': {
+      const page = int(o, op, 'page', 0);
+      if (page instanceof Bad) return page;
+      const host = int(o, op, 'host', 0);
+      if (host instanceof Bad) return host;
+      const m = mode(o, op, 'mode', false);
+      if (m instanceof Bad) return m;
+      const term = int(o, op, 'term', 0);
+      if (term instanceof Bad) return term;
+      const leaseUs = int(o, op, 'leaseUs', 0);
+      if (leaseUs instanceof Bad) return leaseUs;
+      // A host's local clock may read below zero (offset and drift), so any integer.
+      const grantedAtUs = int(o, op, 'grantedAtUs', Number.MIN_SAFE_INTEGER);
+      if (grantedAtUs instanceof Bad) return grantedAtUs;
+      return { op, page, host, mode: m as LeaseMode, term, leaseUs, grantedAtUs };
+    }
+    case 'revoke':
+    case 'expire': {
+      const page = int(o, op, 'page', 0);
+      if (page instanceof Bad) return page;
+      const host = int(o, op, 'host', 0);
+      if (host instanceof Bad) return host;
+      return { op, page, host };
+    }
+    case 'release': {
+      const page = int(o, op, 'page', 0);
+      if (page instanceof Bad) return page;
+      const host = int(o, op, 'host', 0);
+      if (host instanceof Bad) return host;
+      const version = int(o, op, 'version', 1);
+      if (version instanceof Bad) return version;
+      const hash = o['hash'];
+      if (typeof hash !== 'string' || !PAGE_HASH_RE.test(hash)) {
+        return new Bad(`${op}: field 'hash' must be 16 lowercase hex digits, got ${describe(hash)}`);
+      }
+      const data = o['data'];
+      if (typeof data !== 'string') return new Bad(`${op}: field 'data' must be a base64 string, got ${describe(data)}`);
+      const keep = mode(o, op, 'keep', true);
+      if (keep instanceof Bad) return keep;
+      return { op, page, host, version, hash, data, keep };
+    }
+    default:
+      return new Bad(`unknown op ${describe(op)}`);
+  }
+}

@@ -1,0 +1,540 @@
+// The page table: the Raft state machine of the distributed shared memory.
+//
+// One in-memory SQLite database per host holds the rows of the companies this
+// host belongs to. Raft applies committed commands (page-table-commands.ts) one
+// at a time; each apply is one transaction and is a pure function of the
+// tables and the command, so members of a company at the same applied index
+// hold the same rows, which hash() checks. Snapshots are the serialized
+// database.
+//
+// Determinism: no clock, randomness, timers or I/O here; every multi-row read
+// has an ORDER BY on a unique key; results never depend on rowids (tables are
+// keyed by page, (page, host) or allocation id) nor on which row SQLite happens
+// to visit first. All checks that can fail run before the first write, so an
+// error result leaves the tables untouched.
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { type LeaseMode, type PageCommand, validateCommand } from './page-table-commands.js';
+
+export { type LeaseMode, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
+
+export type ApplyError = 'conflict' | 'no-space' | 'not-allocated' | 'not-holder' | 'unknown-company' | 'bad-command';
+
+export type ApplyResult =
+  | { ok: true; firstPage?: number; version?: number }
+  | { ok: false; error: ApplyError; detail: string };
+
+/** A page's row. `data` null means never written since allocation: the page reads as zeros. */
+export interface PageRow {
+  page: number;
+  company: number;
+  allocation: string | null;
+  version: number;
+  hash: string;
+  data: string | null;
+}
+
+export interface LeaseRow {
+  page: number;
+  host: number;
+  mode: LeaseMode;
+  term: number;
+  leaseUs: number;
+  grantedAtUs: number;
+}
+
+export interface CompanyRow {
+  company: number;
+  firstPage: number;
+  pages: number;
+}
+
+export interface AllocationRow {
+  id: string;
+  company: number;
+  firstPage: number;
+  pages: number;
+  owner: number;
+}
+
+export interface PageTableDump {
+  companies: CompanyRow[];
+  pages: PageRow[];
+  leases: LeaseRow[];
+  allocations: AllocationRow[];
+}
+
+export interface PageTableOptions {
+  pageSize: number;
+}
+
+/** Content hash carried by release: sha256 hex, first 16 chars (64 bits is plenty to tell versions apart). */
+export function pageHash(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex').slice(0, 16);
+}
+
+/** Bumped when the schema changes, so a snapshot from another schema is refused rather than misread. */
+const SCHEMA_VERSION = '1';
+
+// WITHOUT ROWID everywhere a natural key exists: rows are stored in key order
+// and no rowid exists that a query could come to depend on.
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE companies (
+  company INTEGER PRIMARY KEY,
+  first_page INTEGER NOT NULL UNIQUE,
+  pages INTEGER NOT NULL
+);
+CREATE TABLE pages (
+  page INTEGER PRIMARY KEY,
+  company INTEGER NOT NULL,
+  allocation TEXT,
+  version INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  data TEXT
+);
+CREATE TABLE allocations (
+  id TEXT PRIMARY KEY,
+  company INTEGER NOT NULL,
+  first_page INTEGER NOT NULL UNIQUE,
+  pages INTEGER NOT NULL,
+  owner INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX allocations_by_company ON allocations (company, first_page);
+CREATE TABLE leases (
+  page INTEGER NOT NULL,
+  host INTEGER NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('read', 'write')),
+  term INTEGER NOT NULL,
+  lease_us INTEGER NOT NULL,
+  granted_at_us INTEGER NOT NULL,
+  PRIMARY KEY (page, host)
+) WITHOUT ROWID;
+CREATE INDEX leases_by_host ON leases (host, page);
+`;
+
+type Row = Record<string, unknown>;
+
+function toPage(r: Row): PageRow {
+  return {
+    page: r['page'] as number,
+    company: r['company'] as number,
+    allocation: r['allocation'] as string | null,
+    version: r['version'] as number,
+    hash: r['hash'] as string,
+    data: r['data'] as string | null,
+  };
+}
+
+function toLease(r: Row): LeaseRow {
+  return {
+    page: r['page'] as number,
+    host: r['host'] as number,
+    mode: r['mode'] as LeaseMode,
+    term: r['term'] as number,
+    leaseUs: r['lease_us'] as number,
+    grantedAtUs: r['granted_at_us'] as number,
+  };
+}
+
+function toAllocation(r: Row): AllocationRow {
+  return {
+    id: r['id'] as string,
+    company: r['company'] as number,
+    firstPage: r['first_page'] as number,
+    pages: r['pages'] as number,
+    owner: r['owner'] as number,
+  };
+}
+
+function toCompany(r: Row): CompanyRow {
+  return { company: r['company'] as number, firstPage: r['first_page'] as number, pages: r['pages'] as number };
+}
+
+function fail(error: ApplyError, detail: string): ApplyResult {
+  return { ok: false, error, detail };
+}
+
+const OK: ApplyResult = Object.freeze({ ok: true }) as ApplyResult;
+
+const PAGE_COLS = 'page, company, allocation, version, hash, data';
+const LEASE_COLS = 'page, host, mode, term, lease_us, granted_at_us';
+const ALLOC_COLS = 'id, company, first_page, pages, owner';
+
+/** Prepared once per database and reused: applies are on the simulator's hot path. */
+function prepare(db: Database.Database) {
+  const s = (sql: string) => db.prepare(sql);
+  return {
+    companies: s('SELECT company, first_page, pages FROM companies ORDER BY first_page'),
+    insertCompany: s('INSERT INTO companies (company, first_page, pages) VALUES (?, ?, ?)'),
+    deleteCompany: s('DELETE FROM companies WHERE company = ?'),
+    deleteAllocationsOf: s('DELETE FROM allocations WHERE company = ?'),
+    deletePagesIn: s('DELETE FROM pages WHERE page >= ? AND page < ?'),
+    deleteLeasesIn: s('DELETE FROM leases WHERE page >= ? AND page < ?'),
+
+    allocationById: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE id = ?`),
+    allocationAt: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE company = ? AND first_page = ?`),
+    runsOf: s('SELECT first_page, pages FROM allocations WHERE company = ? ORDER BY first_page').raw(),
+    insertAllocation: s(`INSERT INTO allocations (${ALLOC_COLS}) VALUES (?, ?, ?, ?, ?)`),
+    deleteAllocation: s('DELETE FROM allocations WHERE id = ?'),
+    // One statement marks a whole run, however long: pages never seen get a
+    // fresh row (version 0, zero contents); pages freed before keep their
+    // version so it only ever grows. The WHERE true is SQLite's required
+    // disambiguation for an upsert fed by a SELECT.
+    markRun: s(`WITH RECURSIVE run(p) AS (SELECT ? UNION ALL SELECT p + 1 FROM run WHERE p + 1 < ?)
+      INSERT INTO pages (${PAGE_COLS}) SELECT p, ?, ?, 0, ?, NULL FROM run WHERE true
+      ON CONFLICT (page) DO UPDATE SET allocation = excluded.allocation`),
+    // Free bumps the version so a copy cached before the free can never pass
+    // for the contents of the next allocation, and resets the contents to zeros.
+    clearRun: s('UPDATE pages SET allocation = NULL, version = version + 1, hash = ?, data = NULL WHERE page >= ? AND page < ?'),
+
+    page: s(`SELECT ${PAGE_COLS} FROM pages WHERE page = ?`),
+    pageState: s('SELECT allocation, version FROM pages WHERE page = ?'),
+    writePage: s('UPDATE pages SET version = ?, hash = ?, data = ? WHERE page = ?'),
+    pagesAll: s(`SELECT ${PAGE_COLS} FROM pages ORDER BY page`),
+
+    holderModes: s('SELECT host, mode FROM leases WHERE page = ? ORDER BY host').raw(),
+    leaseMode: s('SELECT mode FROM leases WHERE page = ? AND host = ?').pluck(),
+    upsertLease: s(`INSERT INTO leases (${LEASE_COLS}) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (page, host) DO UPDATE SET mode = excluded.mode, term = excluded.term,
+        lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us`),
+    setLeaseMode: s('UPDATE leases SET mode = ? WHERE page = ? AND host = ?'),
+    deleteLease: s('DELETE FROM leases WHERE page = ? AND host = ?'),
+    holders: s(`SELECT ${LEASE_COLS} FROM leases WHERE page = ? ORDER BY host`),
+    leasesOf: s(`SELECT ${LEASE_COLS} FROM leases WHERE host = ? ORDER BY page`),
+    leasesAll: s(`SELECT ${LEASE_COLS} FROM leases ORDER BY page, host`),
+
+    allocations: s(`SELECT ${ALLOC_COLS} FROM allocations ORDER BY first_page`),
+    allocationsOf: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE company = ? ORDER BY first_page`),
+
+    // Hash feeds: every table in key order, as raw arrays.
+    hMeta: s('SELECT key, value FROM meta ORDER BY key').raw(),
+    hCompanies: s('SELECT company, first_page, pages FROM companies ORDER BY company').raw(),
+    hCompany: s('SELECT company, first_page, pages FROM companies WHERE company = ?').raw(),
+    hPages: s(`SELECT ${PAGE_COLS} FROM pages ORDER BY page`).raw(),
+    hPagesIn: s(`SELECT ${PAGE_COLS} FROM pages WHERE page >= ? AND page < ? ORDER BY page`).raw(),
+    hLeases: s(`SELECT ${LEASE_COLS} FROM leases ORDER BY page, host`).raw(),
+    hLeasesIn: s(`SELECT ${LEASE_COLS} FROM leases WHERE page >= ? AND page < ? ORDER BY page, host`).raw(),
+    hAllocations: s(`SELECT ${ALLOC_COLS} FROM allocations ORDER BY first_page`).raw(),
+    hAllocationsOf: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE company = ? ORDER BY first_page`).raw(),
+  };
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+export class PageTable {
+  readonly pageSize: number;
+  /** Hash of a page of zeros: the hash of every page never written since allocation. */
+  readonly zeroHash: string;
+  private readonly db: Database.Database;
+  private readonly st: Statements;
+  private readonly tx: (cmd: PageCommand) => ApplyResult;
+  /** The companies table, by first page; re-read after every command that changes it. */
+  private ranges: CompanyRow[] = [];
+
+  constructor(opts: PageTableOptions, restoreFrom?: Buffer) {
+    if (!Number.isSafeInteger(opts.pageSize) || opts.pageSize < 1) {
+      throw new RangeError(`pageSize must be a positive integer, got ${opts.pageSize}`);
+    }
+    this.pageSize = opts.pageSize;
+    this.zeroHash = pageHash(new Uint8Array(opts.pageSize));
+    if (restoreFrom === undefined) {
+      this.db = new Database(':memory:');
+      this.db.exec(SCHEMA);
+      const meta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      meta.run('schema', SCHEMA_VERSION);
+      meta.run('page_size', String(opts.pageSize));
+    } else {
+      this.db = new Database(restoreFrom);
+      this.checkMeta();
+    }
+    this.st = prepare(this.db);
+    this.tx = this.db.transaction((cmd: PageCommand) => this.run(cmd));
+    this.reloadRanges();
+  }
+
+  /** Rebuilds a table from snapshot(). Throws if the snapshot is not one, or was taken with another page size. */
+  static restore(snapshotBase64: string, opts: PageTableOptions): PageTable {
+    return new PageTable(opts, Buffer.from(snapshotBase64, 'base64'));
+  }
+
+  private checkMeta(): void {
+    let rows: { key: string; value: string }[];
+    try {
+      rows = this.db.prepare('SELECT key, value FROM meta ORDER BY key').all() as { key: string; value: string }[];
+    } catch (e) {
+      this.db.close();
+      throw new Error(`not a page-table snapshot: ${(e as Error).message}`);
+    }
+    const meta = new Map(rows.map((r) => [r.key, r.value]));
+    const problem =
+      meta.get('schema') !== SCHEMA_VERSION
+        ? `schema ${meta.get('schema')}, expected ${SCHEMA_VERSION}`
+        : meta.get('page_size') !== String(this.pageSize)
+          ? `page size ${meta.get('page_size')}, expected ${this.pageSize}`
+          : null;
+    if (problem !== null) {
+      this.db.close();
+      throw new Error(`page-table snapshot has ${problem}`);
+    }
+  }
+
+  private reloadRanges(): void {
+    this.ranges = (this.st.companies.all() as Row[]).map(toCompany);
+  }
+
+  /** The held company whose range contains `page`, if any. Ranges are disjoint and few per host. */
+  private companyOf(page: number): CompanyRow | null {
+    for (const c of this.ranges) {
+      if (page < c.firstPage) return null;
+      if (page < c.firstPage + c.pages) return c;
+    }
+    return null;
+  }
+
+  /**
+   * Validates and applies one committed command. Values decoded from a log or
+   * the network may be passed as they are (cast): a bad shape never throws,
+   * it becomes a 'bad-command' result, identically on every member.
+   */
+  apply(cmd: PageCommand): ApplyResult {
+    const v = validateCommand(cmd);
+    if ('error' in v) return fail('bad-command', v.error);
+    if (v.op === 'create-company' || v.op === 'drop-company') {
+      try {
+        return this.tx(v);
+      } finally {
+        this.reloadRanges(); // also after a rollback, so the cache never runs ahead of the tables
+      }
+    }
+    return this.tx(v);
+  }
+
+  private run(c: PageCommand): ApplyResult {
+    switch (c.op) {
+      case 'create-company':
+        return this.createCompany(c.company, c.firstPage, c.pages);
+      case 'drop-company':
+        return this.dropCompany(c.company);
+      case 'allocate':
+        return this.allocate(c.company, c.id, c.pages, c.owner);
+      case 'free':
+        return this.free(c.company, c.firstPage);
+      case 'grant':
+        return this.grant(c.page, c.host, c.mode, c.term, c.leaseUs, c.grantedAtUs);
+      case 'revoke':
+      case 'expire':
+        return this.dropLease(c.op, c.page, c.host);
+      case 'release':
+        return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep);
+    }
+  }
+
+  private createCompany(company: number, firstPage: number, pages: number): ApplyResult {
+    const same = this.ranges.find((r) => r.company === company);
+    if (same !== undefined) {
+      if (same.firstPage === firstPage && same.pages === pages) return OK;
+      return fail('conflict', `company ${company} already holds pages ${same.firstPage}..${same.firstPage + same.pages - 1}`);
+    }
+    const end = firstPage + pages;
+    const clash = this.ranges.find((r) => r.firstPage < end && firstPage < r.firstPage + r.pages);
+    if (clash !== undefined) {
+      return fail(
+        'conflict',
+        `pages ${firstPage}..${end - 1} overlap company ${clash.company} (pages ${clash.firstPage}..${clash.firstPage + clash.pages - 1})`,
+      );
+    }
+    this.st.insertCompany.run(company, firstPage, pages);
+    return OK;
+  }
+
+  private dropCompany(company: number): ApplyResult {
+    const c = this.ranges.find((r) => r.company === company);
+    if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    const end = c.firstPage + c.pages;
+    this.st.deleteLeasesIn.run(c.firstPage, end);
+    this.st.deletePagesIn.run(c.firstPage, end);
+    this.st.deleteAllocationsOf.run(company);
+    this.st.deleteCompany.run(company);
+    return OK;
+  }
+
+  private allocate(company: number, id: string, pages: number, owner: number): ApplyResult {
+    const c = this.ranges.find((r) => r.company === company);
+    if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    const existing = this.st.allocationById.get(id) as Row | undefined;
+    if (existing !== undefined) {
+      // A client retrying a proposal can get the same allocate committed
+      // twice: the second one answers with the run the first one made.
+      const a = toAllocation(existing);
+      if (a.company === company && a.pages === pages && a.owner === owner) return { ok: true, firstPage: a.firstPage };
+      return fail('conflict', `allocation id ${JSON.stringify(id)} is already used by pages ${a.firstPage}..${a.firstPage + a.pages - 1} of company ${a.company}`);
+    }
+    // First fit: walk the live runs in page order and take the first gap wide enough.
+    let start = c.firstPage;
+    const end = c.firstPage + c.pages;
+    let found = -1;
+    for (const [first, n] of this.st.runsOf.iterate(company) as IterableIterator<[number, number]>) {
+      if (first - start >= pages) {
+        found = start;
+        break;
+      }
+      start = first + n;
+    }
+    if (found < 0 && end - start >= pages) found = start;
+    if (found < 0) return fail('no-space', `company ${company} has no run of ${pages} free pages`);
+    this.st.insertAllocation.run(id, company, found, pages, owner);
+    this.st.markRun.run(found, found + pages, company, id, this.zeroHash);
+    return { ok: true, firstPage: found };
+  }
+
+  private free(company: number, firstPage: number): ApplyResult {
+    const c = this.ranges.find((r) => r.company === company);
+    if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    const row = this.st.allocationAt.get(company, firstPage) as Row | undefined;
+    if (row === undefined) return fail('not-allocated', `no allocated run starts at page ${firstPage} in company ${company}`);
+    const a = toAllocation(row);
+    const end = a.firstPage + a.pages;
+    this.st.deleteAllocation.run(a.id);
+    this.st.clearRun.run(this.zeroHash, a.firstPage, end);
+    this.st.deleteLeasesIn.run(a.firstPage, end);
+    return { ok: true, firstPage: a.firstPage };
+  }
+
+  /** Checks that shared by the lease commands: the page is held here and allocated. Returns its version. */
+  private allocatedVersion(page: number): number | ApplyResult {
+    if (this.companyOf(page) === null) return fail('unknown-company', `page ${page} is in no company held here`);
+    const s = this.st.pageState.get(page) as { allocation: string | null; version: number } | undefined;
+    if (s === undefined || s.allocation === null) return fail('not-allocated', `page ${page} is not allocated`);
+    return s.version;
+  }
+
+  private grant(page: number, host: number, mode: LeaseMode, term: number, leaseUs: number, grantedAtUs: number): ApplyResult {
+    const version = this.allocatedVersion(page);
+    if (typeof version !== 'number') return version;
+    let own: LeaseMode | null = null;
+    for (const [h, m] of this.st.holderModes.iterate(page) as IterableIterator<[number, LeaseMode]>) {
+      if (h === host) {
+        own = m;
+      } else if (mode === 'write') {
+        return fail('conflict', `page ${page}: host ${h} holds a ${m} lease`);
+      } else if (m === 'write') {
+        return fail('conflict', `page ${page}: host ${h} holds the write lease`);
+      }
+    }
+    // Re-granting the same or a weaker mode refreshes the lease and keeps the stronger mode.
+    const kept: LeaseMode = own === 'write' ? 'write' : mode;
+    this.st.upsertLease.run(page, host, kept, term, leaseUs, grantedAtUs);
+    return { ok: true, version };
+  }
+
+  private dropLease(op: 'revoke' | 'expire', page: number, host: number): ApplyResult {
+    if (this.companyOf(page) === null) return fail('unknown-company', `page ${page} is in no company held here`);
+    if (this.st.deleteLease.run(page, host).changes === 0) {
+      return fail('not-holder', `${op}: host ${host} holds no lease on page ${page}`);
+    }
+    return OK;
+  }
+
+  private release(page: number, host: number, version: number, hash: string, data: string, keep: LeaseMode | null): ApplyResult {
+    // Checks on the command itself first, so a malformed release is reported
+    // as such whatever the state of the page.
+    const bytes = Buffer.from(data, 'base64');
+    if (bytes.length !== this.pageSize || bytes.toString('base64') !== data) {
+      return fail('bad-command', `release: field 'data' must be canonical base64 of ${this.pageSize} bytes (decoded ${bytes.length})`);
+    }
+    // A holder that lies about its contents is caught here, on every member alike.
+    const actual = pageHash(bytes);
+    if (actual !== hash) return fail('bad-command', `release: hash ${hash} does not match the data (${actual})`);
+    const current = this.allocatedVersion(page);
+    if (typeof current !== 'number') return current;
+    const held = this.st.leaseMode.get(page, host) as LeaseMode | undefined;
+    if (held !== 'write') {
+      return fail('not-holder', `release: host ${host} holds ${held === undefined ? 'no' : 'only a read'} lease on page ${page}`);
+    }
+    if (version !== current + 1) {
+      return fail('conflict', `release: page ${page} is at version ${current}, so the next is ${current + 1}, not ${version}`);
+    }
+    this.st.writePage.run(version, hash, data, page);
+    if (keep === null) this.st.deleteLease.run(page, host);
+    else if (keep === 'read') this.st.setLeaseMode.run('read', page, host);
+    return { ok: true, version };
+  }
+
+  /** base64 of the serialized database; restore with PageTable.restore. */
+  snapshot(): string {
+    return this.db.serialize().toString('base64');
+  }
+
+  /**
+   * sha256 hex over every row, table by table, in key order. With `company`,
+   * only that company's rows (plus the page size): a host belongs to several
+   * companies, and its fellow members in one of them hold different others,
+   * so compare members of a company with hash(company).
+   */
+  hash(company?: number): string {
+    const h = createHash('sha256');
+    const feed = (tag: string, rows: IterableIterator<unknown[]>): void => {
+      h.update(`${tag}\n`);
+      for (const r of rows) h.update(`${JSON.stringify(r)}\n`);
+    };
+    const st = this.st;
+    feed('meta', st.hMeta.iterate() as IterableIterator<unknown[]>);
+    if (company === undefined) {
+      feed('companies', st.hCompanies.iterate() as IterableIterator<unknown[]>);
+      feed('pages', st.hPages.iterate() as IterableIterator<unknown[]>);
+      feed('leases', st.hLeases.iterate() as IterableIterator<unknown[]>);
+      feed('allocations', st.hAllocations.iterate() as IterableIterator<unknown[]>);
+    } else {
+      feed('companies', st.hCompany.iterate(company) as IterableIterator<unknown[]>);
+      const c = this.ranges.find((r) => r.company === company);
+      if (c !== undefined) {
+        const end = c.firstPage + c.pages;
+        feed('pages', st.hPagesIn.iterate(c.firstPage, end) as IterableIterator<unknown[]>);
+        feed('leases', st.hLeasesIn.iterate(c.firstPage, end) as IterableIterator<unknown[]>);
+      }
+      feed('allocations', st.hAllocationsOf.iterate(company) as IterableIterator<unknown[]>);
+    }
+    return h.digest('hex');
+  }
+
+  /** The page's row; a page of a held company that was never allocated reads as version 0, zeros. Null if no held company has it. */
+  page(page: number): PageRow | null {
+    const r = this.st.page.get(page) as Row | undefined;
+    if (r !== undefined) return toPage(r);
+    const c = this.companyOf(page);
+    if (c === null) return null;
+    return { page, company: c.company, allocation: null, version: 0, hash: this.zeroHash, data: null };
+  }
+
+  holders(page: number): LeaseRow[] {
+    return (this.st.holders.all(page) as Row[]).map(toLease);
+  }
+
+  leasesOf(host: number): LeaseRow[] {
+    return (this.st.leasesOf.all(host) as Row[]).map(toLease);
+  }
+
+  allocations(company?: number): AllocationRow[] {
+    const rows = company === undefined ? this.st.allocations.all() : this.st.allocationsOf.all(company);
+    return (rows as Row[]).map(toAllocation);
+  }
+
+  companies(): CompanyRow[] {
+    return this.ranges.map((c) => ({ ...c }));
+  }
+
+  /** Everything, in key order. `pages` holds the pages ever allocated (allocated now, or freed but with a version to keep). */
+  dump(): PageTableDump {
+    return {
+      companies: this.companies(),
+      pages: (this.st.pagesAll.all() as Row[]).map(toPage),
+      leases: (this.st.leasesAll.all() as Row[]).map(toLease),
+      allocations: this.allocations(),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
