@@ -6,8 +6,11 @@
 //   pending   an optional whole-file replacement (rewrite) plus appended
 //             records; visible to readVisible(), made durable by sync(),
 //             lost by crash()
-// Every record carries a 32-bit checksum computed at append time (FNV-1a
-// over the UTF-16 code units, which detects any single changed code unit).
+// Every record carries a 32-bit checksum (FNV-1a over the UTF-16 code units,
+// which detects any single changed code unit) of what was appended. It is
+// computed when first needed (a crash tearing the record, or a read), since
+// appends are on the simulator's hot path and the stored text of an intact
+// record cannot differ from what was appended.
 //
 // Faults:
 //   crash(rng, { tornWrites: true }): for each file with pending appends, with
@@ -53,7 +56,13 @@ export interface DiskStats {
 
 interface Rec {
   data: string;
+  /** Checksum of the record as appended; -1 until computed. */
   sum: number;
+}
+
+function sumOf(r: Rec): number {
+  if (r.sum < 0) r.sum = checksum(r.data);
+  return r.sum;
 }
 
 interface SimFile {
@@ -93,7 +102,7 @@ export class SimDisk {
 
   /** Append a record (pending until sync). Creates the file if needed. */
   append(file: string, record: string): void {
-    this.open(file).appends.push({ data: record, sum: checksum(record) });
+    this.open(file).appends.push({ data: record, sum: -1 });
     this.stats.appends++;
   }
 
@@ -115,7 +124,7 @@ export class SimDisk {
    */
   rewrite(file: string, records: readonly string[]): void {
     const f = this.open(file);
-    f.base = records.map((data) => ({ data, sum: checksum(data) }));
+    f.base = records.map((data) => ({ data, sum: -1 }));
     f.appends = [];
     this.stats.rewrites++;
   }
@@ -147,7 +156,7 @@ export class SimDisk {
     let n = recs.length;
     if (n > 0) {
       const tail = recs[n - 1]!;
-      if (checksum(tail.data) !== tail.sum) {
+      if (checksum(tail.data) !== sumOf(tail)) {
         recs.pop();
         n--;
         f.tornTail = false;
@@ -173,7 +182,7 @@ export class SimDisk {
     for (let i = 0; i < n; i++) {
       const r = recs[i]!;
       const data = i === flipAt ? flipped : r.data;
-      if (checksum(data) !== r.sum) {
+      if (checksum(data) !== sumOf(r)) {
         this.stats.corruptReads++;
         throw new DiskCorruptionError(file, i);
       }
@@ -225,7 +234,7 @@ export class SimDisk {
         // A strict prefix of the record, with the checksum of the whole one.
         const keep = first.data.length === 0 ? 0 : rng.int(0, first.data.length);
         const data = first.data.slice(0, keep);
-        let sum = first.sum;
+        let sum = sumOf(first);
         // An empty record torn to nothing, or a 2^-32 checksum collision.
         if (checksum(data) === sum) sum = (sum ^ 1) >>> 0;
         if (f.tornTail) f.durable.pop(); // at most one torn fragment, at the tail

@@ -21,6 +21,21 @@ export function decodeCommand(data: string): KvCommand | null {
   return JSON.parse(data) as KvCommand;
 }
 
+/**
+ * Decoded commands by entry: in the simulator every replica applies the very
+ * same (immutable) entry object, so each is parsed once, not once per replica.
+ */
+const decoded = new WeakMap<object, KvCommand | null>();
+
+export function commandOf(entry: { data: string }): KvCommand | null {
+  let c = decoded.get(entry);
+  if (c === undefined) {
+    c = decodeCommand(entry.data);
+    decoded.set(entry, c);
+  }
+  return c;
+}
+
 export class KvStore {
   private data = new Map<string, string>();
   /** client -> [last applied seq, its result], for exactly-once retries. */

@@ -4,7 +4,7 @@
 import { RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
-import { decodeCommand, KvStore } from './kv.js';
+import { commandOf, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
@@ -153,7 +153,7 @@ export class Replica implements ReplicaProbe {
         this.node.applyConfChange(JSON.parse(e.data) as ConfChange);
         continue;
       }
-      const cmd = decodeCommand(e.data);
+      const cmd = commandOf(e);
       if (cmd === null) continue;
       this.hostRef.applied(this.opts.group, e, this.kv.apply(cmd));
     }

@@ -1,0 +1,159 @@
+// RawNode: the driver-facing wrapper (etcd's RawNode). The driver loops:
+//   if (node.hasReady()) { rd = node.ready(); persist(rd); send(rd.messages); apply(rd.committedEntries); node.advance(rd) }
+// with tick()/step()/propose() allowed at any time, including while a Ready is being persisted.
+// Only one Ready is outstanding at a time, and every message is released in the same Ready as
+// (or a later Ready than) the durable state it depends on.
+
+import { cloneConf } from './confchange.js';
+import { Raft } from './raft.js';
+import type { BootState, ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, Ready, Snapshot, SoftState, Status } from './types.js';
+
+export class RawNode {
+  private readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  /** The Ready handed out and not yet advanced. */
+  private inflight: Ready | null = null;
+
+  constructor(config: RaftConfig, boot: BootState) {
+    this.raft = new Raft(config, boot);
+    this.prevSoft = this.softState();
+    this.prevHard = this.hardState();
+  }
+
+  private softState(): SoftState {
+    return { lead: this.raft.lead, role: this.raft.role };
+  }
+
+  private hardState(): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Feed a message from the network. Malformed, misaddressed or irrelevant input is dropped. */
+  step(m: Message): void {
+    this.raft.step(m);
+  }
+
+  propose(data: string): boolean {
+    return this.raft.propose(data);
+  }
+
+  proposeConfChange(cc: ConfChange): boolean {
+    return this.raft.proposeConfChange(cc);
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
+  hasReady(): boolean {
+    if (this.inflight) return false;
+    const r = this.raft;
+    const log = r.log;
+    const s = this.softState();
+    const h = this.hardState();
+    return (
+      s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ||
+      !hardEqual(h, this.prevHard) ||
+      log.pendingSnapshot !== null ||
+      log.handedOut < log.lastIndex() ||
+      r.msgs.length > 0 ||
+      log.appliedHandedOut < log.committed
+    );
+  }
+
+  ready(): Ready {
+    if (this.inflight) {
+      // One Ready at a time: a second call before advance() gets nothing new.
+      return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committedEntries: [] };
+    }
+    const r = this.raft;
+    const log = r.log;
+    const s = this.softState();
+    const h = this.hardState();
+    const rd: Ready = {
+      softState: s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ? s : null,
+      hardState: hardEqual(h, this.prevHard) ? null : h,
+      entries: log.unhandedEntries(),
+      snapshot: log.pendingSnapshot,
+      messages: r.msgs,
+      // Every committed entry is <= lastIndex, hence persisted already or in rd.entries.
+      committedEntries: log.unappliedCommitted(),
+    };
+    r.msgs = [];
+    this.prevSoft = s;
+    this.prevHard = h;
+    log.handedOut = log.lastIndex();
+    log.pendingSnapshot = null;
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted) log.appliedHandedOut = lastCommitted.index;
+    this.inflight = rd;
+    return rd;
+  }
+
+  /** The driver persisted, sent and applied exactly what the outstanding Ready held. */
+  advance(_rd: Ready): void {
+    const rd = this.inflight;
+    if (!rd) return;
+    this.inflight = null;
+    const log = this.raft.log;
+    const lastEntry: Entry | undefined = rd.entries[rd.entries.length - 1];
+    if (lastEntry) log.stableTo(lastEntry.index);
+    if (rd.snapshot) log.applied = Math.max(log.applied, rd.snapshot.index);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied) log.applied = Math.max(log.applied, lastApplied.index);
+    this.raft.onPersisted();
+  }
+
+  compact(index: number, data: string): void {
+    this.raft.compact(index, data);
+  }
+
+  /** The latest snapshot this node holds (taken by compact() or received), for storage. */
+  lastSnapshot(): Snapshot | null {
+    return this.raft.log.snapshot;
+  }
+
+  status(): Status {
+    const r = this.raft;
+    const log = r.log;
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      role: r.role,
+      lead: r.lead,
+      commit: log.committed,
+      applied: log.applied,
+      lastIndex: log.lastIndex(),
+      firstIndex: log.firstIndex(),
+      conf: cloneConf(r.conf),
+      snapshotIndex: log.offset(),
+      leadTransferee: r.leadTransferee,
+    };
+  }
+
+  termAt(index: number): number | null {
+    return this.raft.log.termAt(index);
+  }
+
+  entriesFrom(lo: number, hi: number): Entry[] {
+    return this.raft.log.slice(lo, hi);
+  }
+}
+
+function hardEqual(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
