@@ -145,6 +145,16 @@ export class RawNode {
     };
   }
 
+  /** The current term, without building a whole Status (hot path for drivers and checkers). */
+  term(): number {
+    return this.raft.term;
+  }
+
+  /** Index of the last snapshot (0 if none), likewise cheap. */
+  snapshotIndex(): number {
+    return this.raft.log.offset();
+  }
+
   termAt(index: number): number | null {
     return this.raft.log.termAt(index);
   }

@@ -66,7 +66,7 @@ export class Replica implements ReplicaProbe {
   }
 
   snapshotIndex(): number {
-    return this.node.status().snapshotIndex;
+    return this.node.snapshotIndex();
   }
 
   /** Handles every Ready there is, one at a time; call after any input. */
@@ -101,7 +101,7 @@ export class Replica implements ReplicaProbe {
     const was = this.role;
     this.role = rd.softState.role;
     if (this.role === 'leader' && was !== 'leader') {
-      const term = this.node.status().term;
+      const term = this.node.term();
       this.hostRef.trace('leader', this.opts.group, term);
       this.opts.checker.becameLeader(this, term);
     }
@@ -121,8 +121,7 @@ export class Replica implements ReplicaProbe {
       this.opts.checker.installedSnapshot(this, rd.snapshot.index, rd.snapshot.term);
     }
     this.durable.append(rd.entries);
-    const status = this.node.status();
-    const leaderOfTerm = this.role === 'leader' ? status.term : null;
+    const leaderOfTerm = this.role === 'leader' ? this.node.term() : null;
     this.opts.checker.persisted(this, rd.entries, leaderOfTerm);
   }
 

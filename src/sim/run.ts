@@ -124,20 +124,44 @@ export class World {
   }
 
   run(): RunResult {
-    const s = this.scenario;
-    let found: RunResult['violation'] = null;
-    try {
+    this.start();
+    this.advance(this.endUs);
+    return this.finish();
+  }
+
+  /** Boots every host and client and arms the faults and the liveness check. */
+  start(): void {
+    this.guard(() => {
       for (const h of this.hosts) h.start();
       for (const c of this.clients) c.start();
       this.nemesis.start();
       this.scheduleLiveness();
-      this.scheduler.runUntil(this.endUs);
+    });
+  }
+
+  /** Runs events up to a simulated time (bounded by the run's end); stops at a violation. */
+  advance(untilUs: number): void {
+    this.guard(() => this.scheduler.runUntil(Math.min(untilUs, this.endUs)));
+  }
+
+  private found: RunResult['violation'] = null;
+
+  private guard(fn: () => void): void {
+    if (this.found !== null) return;
+    try {
+      fn();
     } catch (e) {
       if (!(e instanceof InvariantViolation)) throw e;
-      found = { invariant: e.invariant, message: e.message.slice(e.invariant.length + 2), timeUs: this.scheduler.now, lastEvents: this.traceLog.last() };
+      this.found = { invariant: e.invariant, message: e.message.slice(e.invariant.length + 2), timeUs: this.scheduler.now, lastEvents: this.traceLog.last() };
     }
+  }
+
+  /** Ends the run: end-of-run checks, then the report. */
+  finish(): RunResult {
+    const s = this.scenario;
+    let found = this.found;
     for (const c of this.clients) c.finish();
-    if (found === null && this.endUs >= Math.round(s.durationS * 1e6)) found = this.checkHistory();
+    if (found === null && this.scheduler.now >= Math.round(s.durationS * 1e6)) found = this.checkHistory();
     return {
       scenario: s.name,
       seed: this.seed,

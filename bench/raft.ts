@@ -1,0 +1,65 @@
+// The simulator running Raft under every fault: how much simulated time and
+// how many events one core gets through, how much memory a run holds, and
+// whether every replay reproduces its trace hash.
+import { pathToFileURL } from 'node:url';
+import { loadScenario } from '../src/cli/scenario-file.js';
+import { runSeed, World } from '../src/sim/run.js';
+import type { Scenario } from '../src/sim/scenario.js';
+import { figure } from './result.js';
+import type { BenchResult } from './result.js';
+
+/** Runs consecutive seeds on this thread for about `seconds` of wall time. */
+function campaign(scenario: Scenario, seconds: number): { seeds: number; events: number; sim: number; wall: number; hashes: Map<number, string> } {
+  const hashes = new Map<number, string>();
+  let events = 0;
+  let sim = 0;
+  const start = performance.now();
+  let seed = 1;
+  while ((performance.now() - start) / 1000 < seconds) {
+    const r = runSeed(scenario, seed);
+    if (r.violation) throw new Error(`bench: ${scenario.name} seed ${seed} found ${r.violation.invariant}: ${r.violation.message}`);
+    hashes.set(seed, r.traceHash);
+    events += r.events;
+    sim += r.simSeconds;
+    seed++;
+  }
+  return { seeds: seed - 1, events, sim, wall: (performance.now() - start) / 1000, hashes };
+}
+
+function heapMb(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+export function benchRaft(quick: boolean): BenchResult[] {
+  const { scenario } = loadScenario('raft-chaos');
+  campaign(scenario, quick ? 1 : 2); // warm up the JIT
+  const c = campaign(scenario, quick ? 6 : 20);
+  let same = 0;
+  const replayed = [...c.hashes.entries()].slice(0, quick ? 5 : 20);
+  for (const [seed, hash] of replayed) if (runSeed(scenario, seed).traceHash === hash) same++;
+  // Memory over a run: the heap after 60 s of a long run and at its end
+  // should be about the same (the trace is a bounded window; logs compact).
+  const long = { ...scenario, durationS: quick ? 300 : 1200, faults: { ...scenario.faults, untilS: quick ? 285 : 1185 } };
+  const world = new World(long, 1, {});
+  world.start();
+  world.advance(60e6);
+  const heapAt60 = heapMb();
+  world.advance(long.durationS * 1e6);
+  const heapAtEnd = heapMb();
+  world.finish();
+  return [
+    figure('raft-chaos.sim_seconds_per_wall_second', c.sim / c.wall, 'sim s / wall s'),
+    figure('raft-chaos.events_per_second', c.events / c.wall, 'events / s'),
+    figure('raft-chaos.seeds_per_second', c.seeds / c.wall, 'seeds / s'),
+    figure('raft-chaos.peak_rss_mb', process.resourceUsage().maxRSS / 1024, 'MB'),
+    figure('raft-chaos.heap_mb_at_60s', heapAt60, 'MB'),
+    figure(`raft-chaos.heap_mb_at_${long.durationS}s`, heapAtEnd, 'MB'),
+    figure('replay.reproduced_ratio', same / replayed.length, 'ratio'),
+  ];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of benchRaft(process.argv.includes('--quick'))) console.log(JSON.stringify(r));
+}

@@ -1,0 +1,20 @@
+// npm run bench [-- --quick]: every benchmark, one JSON line per figure.
+// Figures never pass or fail; compare ratios measured in the same run.
+import { benchLincheck } from './lincheck.js';
+import { benchPageTable } from './page-table.js';
+import { benchRaft } from './raft.js';
+import type { BenchResult } from './result.js';
+import { benchScheduler } from './scheduler.js';
+
+const quick = process.argv.includes('--quick');
+const suites: [string, (quick: boolean) => BenchResult[]][] = [
+  ['scheduler', benchScheduler],
+  ['raft', benchRaft],
+  ['lincheck', benchLincheck],
+  ['page-table', benchPageTable],
+];
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+for (const [name, run] of suites) {
+  if (only !== undefined && !only.split(',').includes(name)) continue;
+  for (const r of run(quick)) console.log(JSON.stringify(r));
+}
