@@ -116,6 +116,7 @@ export class KvClient {
     const attempt = out.attempt;
     this.env.scheduler.after(this.env.timeoutUs, () => {
       if (this.outstanding === out && out.attempt === attempt) {
+        this.env.trace('kv-timeout', this.id, out.seq, attempt);
         this.leaderOf[out.group] = 0;
         this.resend(attempt);
       }

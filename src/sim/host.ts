@@ -127,7 +127,10 @@ export class SimHost implements ReplicaHost {
   }
 
   afterSync(fn: () => void): void {
-    this.env.scheduler.after(this.env.syncDelayUs(), fn);
+    this.env.scheduler.after(this.env.syncDelayUs(), () => {
+      this.env.trace('sync', this.id, this.epoch, 0);
+      fn();
+    });
   }
 
   applied(group: number, entry: Entry, result: KvResult): void {
