@@ -5,9 +5,10 @@
 //  - lincheck.shared_max_ms: parse + check time of the slowest file of
 //    shared/data/linearizability.
 // Prints one JSON line per figure when run directly.
+import { sharedDataDir } from '../src/cli/repo-root.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import seedrandom from 'seedrandom';
 import { checkLinearizable, registerModel, type RegisterOp } from '../src/sim/check/linearizability.js';
@@ -78,15 +79,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
 
 export function benchLincheck(quick: boolean): BenchResult[] {
   const reps = quick ? 2 : 7;
@@ -100,7 +92,7 @@ export function benchLincheck(quick: boolean): BenchResult[] {
     if (r > 0) rates.push(h.length / (ms / 1000)); // first run warms up the JIT
   }
 
-  const dataDir = path.resolve(repoRoot(), '..', 'shared', 'data', 'linearizability');
+  const dataDir = sharedDataDir('linearizability');
   const results: BenchResult[] = [{ name: 'lincheck.ops_per_second', value: Math.round(median(rates)), unit: 'ops/s' }];
   const expectedPath = path.join(dataDir, 'expected.json');
   if (existsSync(expectedPath)) {

@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findRepoRoot } from '../../src/cli/repo-root.js';
+import { findRepoRoot, sharedDataDir } from '../../src/cli/repo-root.js';
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
-const data = path.resolve(repoRoot, '..', 'shared', 'data', 'linearizability');
+const data = sharedDataDir('linearizability');
 const expected = JSON.parse(readFileSync(path.join(data, 'expected.json'), 'utf8')) as Record<string, boolean>;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-lincheck-'));
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repoRoot } from '../repo-root.js';
+import { findRepoRoot as repoRoot } from '../../src/cli/repo-root.js';
 
 const FORBIDDEN: [RegExp, string][] = [
   [/\bMath\.random\b/, 'Math.random'],

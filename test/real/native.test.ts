@@ -18,7 +18,7 @@ import {
   type FaultRequest,
   type NativeMemory,
 } from '../../src/real/native-memory.js';
-import { repoRoot } from '../repo-root.js';
+import { findRepoRoot as repoRoot } from '../../src/cli/repo-root.js';
 import type { WorkerOp, WorkerReply } from './native-worker.js';
 import { wasmOutOfBounds } from './native-wasm.js';
 
@@ -144,11 +144,6 @@ async function withHeap(pages: number, fn: (mem: NativeMemory, faults: Faults, w
   }
 }
 
-function one<T>(xs: T[]): T {
-  const x = xs[0];
-  if (x === undefined) throw new Error('expected an element');
-  return x;
-}
 
 test('the native shim is built and loadable (fails with the reason otherwise)', () => {
   assert.ok(availability.ok, availability.ok ? '' : `real mode unavailable: ${availability.reason} (repo ${repoRoot()})`);

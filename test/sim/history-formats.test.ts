@@ -1,8 +1,8 @@
+import { sharedDataDir } from '../../src/cli/repo-root.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   describeOperation,
   detectFormat,
@@ -12,16 +12,7 @@ import {
   parseKvEdnLog,
 } from '../../src/sim/check/history-formats.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
-const dataDir = path.resolve(repoRoot(), '..', 'shared', 'data', 'linearizability');
+const dataDir = sharedDataDir('linearizability');
 
 const J = (p: number, type: string, f: string, v: string): string => `INFO  jepsen.util - ${p}\t:${type}\t:${f}\t${v}`;
 

@@ -1,9 +1,9 @@
+import { sharedDataDir } from '../../src/cli/repo-root.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
   checkLinearizable,
@@ -18,16 +18,7 @@ import {
 } from '../../src/sim/check/linearizability.js';
 import { parseHistory } from '../../src/sim/check/history-formats.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
-const dataDir = path.resolve(repoRoot(), '..', 'shared', 'data', 'linearizability');
+const dataDir = sharedDataDir('linearizability');
 
 // --- helpers for hand-built histories --------------------------------------
 
