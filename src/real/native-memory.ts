@@ -20,28 +20,9 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 
-export type Protection = 'none' | 'read' | 'write';
+import type { FaultRequest, MemoryBackend, Protection } from '../vmm/memory.js';
 
-export interface FaultRequest {
-  page: number;
-  access: 'read' | 'write';
-}
-
-export interface MemoryBackend {
-  readonly pageSize: number;
-  readonly pages: number;
-  protection(page: number): Protection;
-  /** Copy data into the page (through the shadow), then open it with prot and wake waiters. */
-  fill(page: number, data: Uint8Array, prot: Protection): void;
-  /** Current contents (a copy, read through the shadow: never faults). */
-  read(page: number): Uint8Array;
-  /** Invalidate ('none'), downgrade ('read') or upgrade without copying ('write'); wakes waiters. */
-  setProtection(page: number, prot: Protection): void;
-  /** Called on the main thread's event loop for each request read from the pipe. */
-  onFault(handler: (req: FaultRequest) => void): void;
-  /** Open every page, wake every waiter, stop reading the pipe, release the event loop. */
-  close(): void;
-}
+export type { FaultRequest, MemoryBackend, Protection };
 
 /** What a worker thread needs to build its own view of the application mapping. */
 export interface HeapHandle {

@@ -6,11 +6,10 @@ import type { ConfState, Entry } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import type { KvResult } from './kv.js';
-import { encodeCommand } from './kv.js';
 import type { Envelope } from './messages.js';
 import { Replica } from './replica.js';
 import type { ReplicaHost } from './replica.js';
+import type { HostService, ServiceHost } from './service.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
@@ -21,8 +20,13 @@ export type HostState = 'up' | 'down' | 'paused';
 export interface HostEnv {
   readonly scheduler: Scheduler;
   readonly scenario: Scenario;
-  readonly genesis: ConfState;
   readonly checkers: readonly RaftInvariants[];
+  /** The configuration a group starts from (its first members). */
+  genesis(group: number): ConfState;
+  /** The groups a host keeps a replica of when it boots with an empty disk. */
+  groupsAtBoot(host: number): number[];
+  /** The service this host runs over its replicas. */
+  service(host: ServiceHost): HostService;
   send(from: number, to: number, env: Envelope): void;
   trace(kind: string, host: number, a: number, b: number): void;
   /** A simulated fsync's duration, in microseconds. */
@@ -32,29 +36,48 @@ export interface HostEnv {
   diskRng(host: number): Rng;
 }
 
-export class SimHost implements ReplicaHost {
+export class SimHost implements ReplicaHost, ServiceHost {
   state: HostState = 'down';
   epoch = 0;
-  replicas: Replica[] = [];
+  /** By group; a host keeps replicas only of the groups it belongs to. */
+  replicas: (Replica | undefined)[] = [];
+  readonly service: HostService;
   readonly disk = new SimDisk();
   private inbox: [number, Envelope][] = [];
   /** While down, the checkers still see what each group's log made durable. */
-  private downProbes: ReplicaProbe[] = [];
-  /** Client requests this host proposed as leader: "client:seq" -> the client to answer. */
-  private pending = new Map<string, number>();
+  private downProbes: (ReplicaProbe | undefined)[] = [];
   /** Only the newest chain of tick events runs: a resume or restart starts a new one. */
   private tickChain = 0;
 
-  constructor(readonly id: number, readonly clock: HostClock, private readonly env: HostEnv) {}
+  constructor(readonly id: number, readonly clock: HostClock, private readonly env: HostEnv) {
+    this.service = env.service(this);
+  }
 
   /** Boots (or reboots) the process from what its disk holds. */
   start(): void {
     this.state = 'up';
     this.epoch++;
+    this.replicas = [];
+    // A group's file on disk means this host was (or became) a member of it.
+    const groups = new Set(this.env.groupsAtBoot(this.id));
+    for (const file of this.disk.files()) if (file.startsWith('raft-')) groups.add(Number(file.slice(5)));
+    for (const group of [...groups].sort((a, b) => a - b)) this.openReplica(group);
+    this.env.trace('start', this.id, this.epoch, 0);
+    this.scheduleTick();
+    for (const r of this.replicas) r?.pump();
+  }
+
+  replica(group: number): Replica | undefined {
+    return this.replicas[group];
+  }
+
+  /** Starts a replica of a group from this host's disk (empty if it never had one). */
+  private openReplica(group: number): Replica {
     const { scenario } = this.env;
     const raft = scenario.raft;
-    this.replicas = this.env.checkers.map((checker, group) => new Replica(this, {
+    const r = new Replica(this, {
       group,
+      machine: this.service.machine,
       raft: {
         electionTick: raft.electionTicks,
         heartbeatTick: raft.heartbeatTicks,
@@ -63,15 +86,14 @@ export class SimHost implements ReplicaHost {
         maxEntriesPerMsg: raft.maxEntriesPerMsg,
       },
       random: this.env.raftRandom(this.id, group, this.epoch),
-      genesis: this.env.genesis,
+      genesis: this.env.genesis(group),
       snapshotEveryEntries: raft.snapshotEveryEntries,
-      checker,
+      checker: this.env.checkers[group]!,
       sendBeforeSync: scenario.bugs?.sendBeforeSync ?? false,
       forgetVote: (scenario.bugs?.forgetVote ?? false) && this.epoch > 1,
-    }));
-    this.env.trace('start', this.id, this.epoch, 0);
-    this.scheduleTick();
-    for (const r of this.replicas) r.pump();
+    });
+    this.replicas[group] = r;
+    return r;
   }
 
   crash(tornWrites: boolean): void {
@@ -79,12 +101,13 @@ export class SimHost implements ReplicaHost {
     this.state = 'down';
     this.epoch++;
     this.downProbes = this.replicas.map((r) => {
+      if (r === undefined) return undefined;
       const durable = r.durable;
       return { host: this.id, durable, termAt: (i: number) => durable.termAt(i), snapshotIndex: () => durable.snapIndex };
     });
     this.replicas = [];
     this.inbox = [];
-    this.pending.clear();
+    this.service.reset();
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
     this.env.trace('crash', this.id, this.epoch, 0);
@@ -133,16 +156,8 @@ export class SimHost implements ReplicaHost {
     });
   }
 
-  applied(group: number, entry: Entry, result: KvResult): void {
-    const key = `${result.client}:${result.seq}`;
-    const client = this.pending.get(key);
-    if (client === undefined) return;
-    this.pending.delete(key);
-    this.send(client, {
-      kind: 'kv-response', client: result.client, seq: result.seq, status: 'ok',
-      index: entry.index, term: entry.term, value: result.value,
-    });
-    void group;
+  applied(group: number, entry: Entry, result: unknown): void {
+    this.service.applied(group, entry, result);
   }
 
   trace(kind: string, a: number, b: number): void {
@@ -150,29 +165,15 @@ export class SimHost implements ReplicaHost {
   }
 
   private receive(from: number, env: Envelope): void {
-    if (env.kind === 'raft') {
-      const r = this.replicas[env.group];
-      if (r === undefined) return;
-      r.node.step(env.msg);
-      r.pump();
-    } else if (env.kind === 'kv-request') {
-      this.propose(from, env);
+    if (env.kind !== 'raft') {
+      this.service.receive(from, env);
+      return;
     }
-  }
-
-  private propose(from: number, req: Extract<Envelope, { kind: 'kv-request' }>): void {
-    const r = this.replicas[req.group];
+    // A group's leader reaching a host without a replica is adding it: start
+    // an empty one, which catches up from the leader's log or snapshot.
+    const r = this.replicas[env.group] ?? (this.env.checkers[env.group] ? this.openReplica(env.group) : undefined);
     if (r === undefined) return;
-    if (req.op.op === 'get' && this.env.scenario.bugs?.localReads) {
-      const value = r.kv.get(req.op.key);
-      this.send(from, { kind: 'kv-response', client: req.client, seq: req.seq, status: 'ok', index: 0, term: 0, value });
-      return;
-    }
-    if (r.role !== 'leader' || !r.node.propose(encodeCommand({ client: req.client, seq: req.seq, cmd: req.op }))) {
-      this.send(from, { kind: 'kv-response', client: req.client, seq: req.seq, status: 'not-leader', leader: r.lead });
-      return;
-    }
-    this.pending.set(`${req.client}:${req.seq}`, from);
+    r.node.step(env.msg);
     r.pump();
   }
 
@@ -184,6 +185,7 @@ export class SimHost implements ReplicaHost {
       if (this.tickChain !== chain || this.state !== 'up') return;
       this.env.trace('tick', this.id, 0, 0);
       for (const r of this.replicas) {
+        if (r === undefined) continue;
         r.node.tick();
         r.pump();
       }

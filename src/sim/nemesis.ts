@@ -165,7 +165,7 @@ export class Nemesis {
         let done = false;
         for (const h of this.world.hosts) {
           for (const r of h.replicas) {
-            if (r.role !== 'leader') continue;
+            if (r === undefined || r.role !== 'leader') continue;
             const voters = r.node.status().conf.voters.filter((v) => v !== h.id);
             if (voters.length === 0) continue;
             r.node.transferLeadership(this.rng.pick(voters));
@@ -187,7 +187,7 @@ export class Nemesis {
     for (const h of this.world.hosts) {
       if (h.state !== 'up') continue;
       for (const r of h.replicas) {
-        if (r.role !== 'leader') continue;
+        if (r === undefined || r.role !== 'leader') continue;
         const voters = r.node.status().conf.voters;
         const outside = this.world.hosts.filter((x) => !voters.includes(x.id)).map((x) => x.id);
         const action = f.action ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));

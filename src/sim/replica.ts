@@ -1,11 +1,9 @@
-// One Raft group's replica on a simulated host: the RawNode, the key-value
+// One Raft group's replica on a simulated host: the RawNode, the state
 // state machine it drives, and the Ready loop in the order the design demands:
 // persist, (wait for the disk's sync), send, apply, advance.
 import { RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
-import { commandOf, KvStore } from './kv.js';
-import type { KvResult } from './kv.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
 import type { Envelope } from './messages.js';
@@ -19,13 +17,25 @@ export interface ReplicaHost {
   send(to: number, env: Envelope): void;
   /** Runs fn when a disk sync started now completes (after a simulated delay). */
   afterSync(fn: () => void): void;
-  /** Told about every applied command, to answer the client that asked for it. */
-  applied(group: number, entry: Entry, result: KvResult): void;
+  /** Told about every applied command and its result, to answer whoever asked for it. */
+  applied(group: number, entry: Entry, result: unknown): void;
   trace(kind: string, a: number, b: number): void;
 }
 
+/** The replicated application a group's log is applied to. */
+export interface StateMachine {
+  /** Applies a committed normal entry (a leader's empty no-op included); the result goes to the host. */
+  apply(entry: Entry): unknown;
+  /** The whole state, for a Raft snapshot. */
+  snapshot(): string;
+}
+
+/** Builds a group's state machine, empty or from a snapshot's data. */
+export type StateMachineFactory = (group: number, snapshot: string | null) => StateMachine;
+
 export interface ReplicaOptions {
   group: number;
+  machine: StateMachineFactory;
   raft: Omit<RaftConfig, 'id' | 'random'>;
   random: () => number;
   genesis: ConfState;
@@ -39,7 +49,7 @@ export class Replica implements ReplicaProbe {
   readonly node: RawNode;
   readonly durable: DurableLog;
   readonly file: string;
-  kv: KvStore;
+  machine: StateMachine;
   role: Role = 'follower';
   lead = 0;
   private applyIndex: number;
@@ -51,7 +61,7 @@ export class Replica implements ReplicaProbe {
     const boot = loadBootState(hostRef.disk.read(this.file), opts.genesis);
     if (opts.forgetVote) boot.hardState = { ...boot.hardState, vote: 0 };
     this.durable = DurableLog.fromBoot(boot);
-    this.kv = boot.snapshot ? KvStore.deserialize(boot.snapshot.data) : new KvStore();
+    this.machine = opts.machine(opts.group, boot.snapshot?.data ?? null);
     this.applyIndex = boot.snapshot?.index ?? 0;
     this.snapIndex = this.applyIndex;
     this.node = new RawNode({ ...opts.raft, id: hostRef.id, random: opts.random }, boot);
@@ -127,7 +137,7 @@ export class Replica implements ReplicaProbe {
 
   private finish(rd: Ready, alreadySent: boolean): void {
     if (rd.snapshot !== null) {
-      this.kv = KvStore.deserialize(rd.snapshot.data);
+      this.machine = this.opts.machine(this.opts.group, rd.snapshot.data);
       this.applyIndex = rd.snapshot.index;
       this.snapIndex = rd.snapshot.index;
     }
@@ -152,9 +162,7 @@ export class Replica implements ReplicaProbe {
         this.node.applyConfChange(JSON.parse(e.data) as ConfChange);
         continue;
       }
-      const cmd = commandOf(e);
-      if (cmd === null) continue;
-      this.hostRef.applied(this.opts.group, e, this.kv.apply(cmd));
+      this.hostRef.applied(this.opts.group, e, this.machine.apply(e));
     }
   }
 
@@ -168,7 +176,7 @@ export class Replica implements ReplicaProbe {
     if (index - this.snapIndex < this.opts.snapshotEveryEntries) return;
     const term = this.node.termAt(index);
     if (term === null) return;
-    const data = this.kv.serialize();
+    const data = this.machine.snapshot();
     const status = this.node.status();
     const rest = this.node.entriesFrom(index + 1, status.lastIndex + 1);
     this.node.compact(index, data);

@@ -8,6 +8,8 @@ import { checkLinearizable, kvModel } from './check/linearizability.js';
 import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
+import { KvService } from './kv-service.js';
+import type { HostService, ServiceHost } from './service.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
 import type { Envelope } from './messages.js';
@@ -27,7 +29,7 @@ export class World {
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
-  readonly genesis: ConfState;
+  private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
   private readonly syncRng: Rng;
   private readonly endUs: number;
@@ -38,7 +40,7 @@ export class World {
     this.traceLog = new Trace({ window: 48, sink: options.traceSink });
     this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
     const voters = scenario.initialVoters ?? scenario.hosts;
-    this.genesis = { voters: range(1, voters), learners: [] };
+    this.genesisConf = { voters: range(1, voters), learners: [] };
     const net = scenario.network;
     const us = (ms: number): number => Math.round(ms * 1000);
     this.network = new Network<Envelope>(this.scheduler, this.stream('network'), {
@@ -50,7 +52,7 @@ export class World {
     }, (from, to, env) => this.deliver(from, to, env));
     this.syncRng = this.stream('disk-sync');
     for (let g = 0; g < scenario.groups; g++) {
-      this.checkers.push(new RaftInvariants(g, this.genesis.voters, () => this.probes(g)));
+      this.checkers.push(new RaftInvariants(g, this.genesisConf.voters, () => this.probes(g)));
     }
     const clockRng = this.stream('clocks');
     for (const id of range(1, scenario.hosts)) {
@@ -86,6 +88,19 @@ export class World {
   }
 
   // HostEnv
+
+  genesis(): ConfState {
+    return this.genesisConf;
+  }
+
+  /** Every host keeps every group: hosts outside the first voters wait to be added. */
+  groupsAtBoot(): number[] {
+    return range(0, this.scenario.groups);
+  }
+
+  service(host: ServiceHost): HostService {
+    return new KvService(host, this.scenario.bugs?.localReads ?? false);
+  }
 
   send(from: number, to: number, env: Envelope): void {
     this.network.send(from, to, env);

@@ -1,0 +1,66 @@
+// The key-value service: a host proposes client requests when it leads the
+// key's group and answers the client once the request is applied.
+import type { Entry } from '../raft/index.js';
+import { commandOf, encodeCommand, KvStore } from './kv.js';
+import type { KvResult } from './kv.js';
+import type { Envelope } from './messages.js';
+import type { StateMachine, StateMachineFactory } from './replica.js';
+import type { HostService, ServiceHost } from './service.js';
+
+class KvMachine implements StateMachine {
+  constructor(readonly store: KvStore) {}
+
+  apply(entry: Entry): KvResult | null {
+    const cmd = commandOf(entry);
+    return cmd === null ? null : this.store.apply(cmd);
+  }
+
+  snapshot(): string {
+    return this.store.serialize();
+  }
+}
+
+const kvMachine: StateMachineFactory = (_group, snapshot) =>
+  new KvMachine(snapshot === null ? new KvStore() : KvStore.deserialize(snapshot));
+
+export class KvService implements HostService {
+  readonly machine = kvMachine;
+  /** Requests this host proposed as leader: "client:seq" -> the client to answer. */
+  private pending = new Map<string, number>();
+
+  constructor(private readonly host: ServiceHost, private readonly localReads: boolean) {}
+
+  applied(_group: number, entry: Entry, result: unknown): void {
+    if (result === null) return;
+    const r = result as KvResult;
+    const key = `${r.client}:${r.seq}`;
+    const client = this.pending.get(key);
+    if (client === undefined) return;
+    this.pending.delete(key);
+    this.host.send(client, {
+      kind: 'kv-response', client: r.client, seq: r.seq, status: 'ok', index: entry.index, term: entry.term, value: r.value,
+    });
+  }
+
+  receive(from: number, env: Envelope): void {
+    if (env.kind !== 'kv-request') return;
+    const r = this.host.replica(env.group);
+    if (r === undefined) return;
+    if (env.op.op === 'get' && this.localReads) {
+      // A deliberate bug: answer from local state without going through the log.
+      const value = (r.machine as KvMachine).store.get(env.op.key);
+      this.host.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'ok', index: 0, term: 0, value });
+      return;
+    }
+    if (r.role !== 'leader' || !r.node.propose(encodeCommand({ client: env.client, seq: env.seq, cmd: env.op }))) {
+      this.host.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'not-leader', leader: r.lead });
+      return;
+    }
+    this.pending.set(`${env.client}:${env.seq}`, from);
+    r.pump();
+  }
+
+  reset(): void {
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,25 @@
+// What a simulated host runs on top of its Raft replicas: the key-value
+// service (Raft scenarios) or the distributed shared memory (DSM scenarios).
+// The host owns processes, disks and the Ready loop; a service owns the
+// state machine and everything that is not a Raft message.
+import type { Entry } from '../raft/index.js';
+import type { Envelope } from './messages.js';
+import type { Replica, StateMachineFactory } from './replica.js';
+
+/** The host as a service sees it. */
+export interface ServiceHost {
+  readonly id: number;
+  replica(group: number): Replica | undefined;
+  send(to: number, env: Envelope): void;
+  trace(kind: string, a: number, b: number): void;
+}
+
+export interface HostService {
+  readonly machine: StateMachineFactory;
+  /** A committed entry was applied to group's state machine with this result. */
+  applied(group: number, entry: Entry, result: unknown): void;
+  /** A message that is not for Raft. */
+  receive(from: number, env: Envelope): void;
+  /** The process lost its memory (a crash): forget everything volatile. */
+  reset(): void;
+}
