@@ -2,7 +2,7 @@
 // replica per group side by side. It can crash (losing unsynced writes and all
 // memory), restart from its disk, and pause (messages wait in its socket
 // buffers until it resumes).
-import type { ConfState, Entry } from '../raft/index.js';
+import type { ConfState, Entry, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { SimDisk } from './disk.js';
@@ -49,7 +49,11 @@ export class SimHost implements ReplicaHost, ServiceHost {
   /** Only the newest chain of tick events runs: a resume or restart starts a new one. */
   private tickChain = 0;
 
-  constructor(readonly id: number, readonly clock: HostClock, private readonly env: HostEnv) {
+  /**
+   * `clock` is the wall clock (it drifts and jumps: Raft's ticks follow it);
+   * `mono` the monotonic clock (it only drifts: leases are judged on it).
+   */
+  constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {
     this.service = env.service(this);
   }
 
@@ -64,6 +68,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     for (const group of [...groups].sort((a, b) => a - b)) this.openReplica(group);
     this.env.trace('start', this.id, this.epoch, 0);
     this.scheduleTick();
+    this.service.started();
     for (const r of this.replicas) r?.pump();
   }
 
@@ -117,12 +122,14 @@ export class SimHost implements ReplicaHost, ServiceHost {
     if (this.state !== 'up') return;
     this.state = 'paused';
     this.env.trace('pause', this.id, 0, 0);
+    this.service.paused();
   }
 
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'up';
     this.env.trace('resume', this.id, 0, 0);
+    this.service.resumed();
     const waiting = this.inbox;
     this.inbox = [];
     for (const [from, env] of waiting) this.receive(from, env);
@@ -158,6 +165,10 @@ export class SimHost implements ReplicaHost, ServiceHost {
 
   applied(group: number, entry: Entry, result: unknown): void {
     this.service.applied(group, entry, result);
+  }
+
+  roleChanged(group: number, role: Role): void {
+    this.service.roleChanged(group, role);
   }
 
   trace(kind: string, a: number, b: number): void {

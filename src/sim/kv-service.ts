@@ -4,7 +4,7 @@ import type { Entry } from '../raft/index.js';
 import { commandOf, encodeCommand, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
 import type { Envelope } from './messages.js';
-import type { StateMachine, StateMachineFactory } from './replica.js';
+import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { HostService, ServiceHost } from './service.js';
 
 class KvMachine implements StateMachine {
@@ -63,4 +63,9 @@ export class KvService implements HostService {
   reset(): void {
     this.pending.clear();
   }
+
+  roleChanged(): void {}
+  started(): void {}
+  paused(): void {}
+  resumed(): void {}
 }

@@ -157,6 +157,7 @@ export class Nemesis {
         const max = scenario.clock.maxDriftPpm;
         const ppm = f.amount ?? this.rng.between(-max, max);
         h.clock.setDrift(ppm, scheduler.now);
+        h.mono.setDrift(ppm, scheduler.now);
         return () => undefined;
       }
       case 'membership':

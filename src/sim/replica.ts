@@ -6,6 +6,7 @@ import type { ConfChange, ConfState, Entry, RaftConfig, Ready, Role } from '../r
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
+import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from './messages.js';
 
 /** What a replica needs from its host: the seam between a group and the world. */
@@ -19,19 +20,10 @@ export interface ReplicaHost {
   afterSync(fn: () => void): void;
   /** Told about every applied command and its result, to answer whoever asked for it. */
   applied(group: number, entry: Entry, result: unknown): void;
+  /** Told when this replica's role changes (it became leader, or stopped being it). */
+  roleChanged(group: number, role: Role): void;
   trace(kind: string, a: number, b: number): void;
 }
-
-/** The replicated application a group's log is applied to. */
-export interface StateMachine {
-  /** Applies a committed normal entry (a leader's empty no-op included); the result goes to the host. */
-  apply(entry: Entry): unknown;
-  /** The whole state, for a Raft snapshot. */
-  snapshot(): string;
-}
-
-/** Builds a group's state machine, empty or from a snapshot's data. */
-export type StateMachineFactory = (group: number, snapshot: string | null) => StateMachine;
 
 export interface ReplicaOptions {
   group: number;
@@ -115,6 +107,7 @@ export class Replica implements ReplicaProbe {
       this.hostRef.trace('leader', this.opts.group, term);
       this.opts.checker.becameLeader(this, term);
     }
+    if (this.role !== was) this.hostRef.roleChanged(this.opts.group, this.role);
   }
 
   private persist(rd: Ready): void {

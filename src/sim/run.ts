@@ -9,6 +9,8 @@ import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { KvService } from './kv-service.js';
+import { DsmService } from './dsm-service.js';
+import { DsmPart } from './dsm-world.js';
 import type { HostService, ServiceHost } from './service.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
@@ -31,6 +33,7 @@ export class World {
   readonly checkers: RaftInvariants[] = [];
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
+  readonly dsm: DsmPart | null;
   private readonly syncRng: Rng;
   private readonly endUs: number;
   /** The verdict of the end-of-run history check ('unknown' if it ran out of steps). */
@@ -51,8 +54,10 @@ export class World {
       maxHosts: scenario.hosts + scenario.workload.clients,
     }, (from, to, env) => this.deliver(from, to, env));
     this.syncRng = this.stream('disk-sync');
-    for (let g = 0; g < scenario.groups; g++) {
-      this.checkers.push(new RaftInvariants(g, this.genesisConf.voters, () => this.probes(g)));
+    this.dsm = scenario.dsm === undefined ? null : new DsmPart(scenario, scenario.dsm, this);
+    const groups = this.dsm?.groups ?? scenario.groups;
+    for (let g = 0; g < groups; g++) {
+      this.checkers.push(new RaftInvariants(g, this.genesis(g).voters, () => this.probes(g)));
     }
     const clockRng = this.stream('clocks');
     for (const id of range(1, scenario.hosts)) {
@@ -61,10 +66,11 @@ export class World {
         Math.round(clockRng.between(-c.maxOffsetMs, c.maxOffsetMs) * 1000),
         clockRng.between(-c.maxDriftPpm, c.maxDriftPpm),
       );
-      this.hosts.push(new SimHost(id, clock, this));
+      const mono = new HostClock(clock.offsetAt(0), clock.driftPpm);
+      this.hosts.push(new SimHost(id, clock, mono, this));
     }
     const w = scenario.workload;
-    for (let i = 0; i < w.clients; i++) {
+    for (let i = 0; i < (this.dsm === null ? w.clients : 0); i++) {
       const id = scenario.hosts + 1 + i;
       this.clients.push(new KvClient(id, this.stream(`client-${id}`), {
         scheduler: this.scheduler,
@@ -89,17 +95,33 @@ export class World {
 
   // HostEnv
 
-  genesis(): ConfState {
-    return this.genesisConf;
+  genesis(group: number): ConfState {
+    if (this.dsm === null) return this.genesisConf;
+    return { voters: this.dsm.plans.find((p) => p.company === group)?.members ?? [], learners: [] };
   }
 
-  /** Every host keeps every group: hosts outside the first voters wait to be added. */
-  groupsAtBoot(): number[] {
-    return range(0, this.scenario.groups);
+  /** Key-value groups: every host keeps every group (hosts outside the first voters wait to be added). */
+  groupsAtBoot(host: number): number[] {
+    return this.dsm?.groupsOf(host) ?? range(0, this.scenario.groups);
   }
 
   service(host: ServiceHost): HostService {
+    if (this.dsm !== null) return new DsmService(host, this.dsm);
     return new KvService(host, this.scenario.bugs?.localReads ?? false);
+  }
+
+  // DsmHosts
+
+  hostState(host: number): 'up' | 'down' | 'paused' {
+    return this.hosts[host - 1]!.state;
+  }
+
+  serviceOf(host: number): DsmService {
+    return this.hosts[host - 1]!.service as DsmService;
+  }
+
+  monotonicClock(host: number): HostClock {
+    return this.hosts[host - 1]!.mono;
   }
 
   send(from: number, to: number, env: Envelope): void {
@@ -126,6 +148,7 @@ export class World {
 
   private deliver(from: number, to: number, env: Envelope): void {
     if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
+    else if (env.kind === 'vmm') this.traceLog.record(this.scheduler.now, env.msg.t, to, from, 'page' in env.msg ? env.msg.page : env.msg.req);
     else this.traceLog.record(this.scheduler.now, env.kind, to, from, env.seq);
     if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
     else this.clients[to - this.hosts.length - 1]?.receive(env);
@@ -176,7 +199,15 @@ export class World {
     const s = this.scenario;
     let found = this.found;
     for (const c of this.clients) c.finish();
-    if (found === null && this.scheduler.now >= Math.round(s.durationS * 1e6)) found = this.checkHistory();
+    if (found === null && this.scheduler.now >= Math.round(s.durationS * 1e6)) {
+      const dsm = this.dsm;
+      if (dsm !== null) {
+        this.guard(() => dsm.checkEnd(s.liveness !== undefined));
+        found = this.found;
+      } else {
+        found = this.checkHistory();
+      }
+    }
     return {
       scenario: s.name,
       seed: this.seed,
@@ -191,6 +222,7 @@ export class World {
         committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
         linearizable: this.linearizability === 'linearizable' ? 1 : 0,
+        ...(this.dsm === null ? {} : this.dsm.stats),
       },
     };
   }
@@ -231,7 +263,10 @@ export class World {
     const checkUs = quietUs + Math.round(l.withinS * 1e6);
     if (checkUs > this.endUs) return;
     this.scheduler.at(checkUs, () => {
-      for (let g = 0; g < this.scenario.groups; g++) this.checkLeader(g, l.withinS);
+      for (let g = 0; g < this.checkers.length; g++) {
+        if (this.genesis(g).voters.length > 0) this.checkLeader(g, l.withinS);
+      }
+      this.dsm?.checkLiveness(quietUs, l.withinS);
       for (const c of this.clients) {
         const since = c.outstandingSince;
         if (since !== null && since < quietUs) {

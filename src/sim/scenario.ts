@@ -108,6 +108,32 @@ export const scenarioSchema = z
       })
       .strict()
       .default({ kind: 'kv', clients: 3, rateHz: 5, keys: 8, timeoutMs: 1000 }),
+    /**
+     * The distributed shared memory. With it, the hosts run companies of page
+     * tables instead of the key-value groups, and application threads run a
+     * workload on the shared heap.
+     */
+    dsm: z
+      .object({
+        pageSize: z.number().int().min(64).max(65536).default(256)
+          .refine((n) => n % 8 === 0, { message: 'expected a multiple of 8' }),
+        pages: z.number().int().min(4).max(65536).default(64),
+        /** The root region at address 0, reserved at genesis for the workload's shared words. */
+        rootPages: z.number().int().min(1).default(4),
+        replication: z.number().int().min(1).max(7).default(3),
+        leaseMs: z.number().positive().default(1000),
+        /** The drift the leases are judged with; clock.maxDriftPpm beyond it is unsafe. */
+        driftBoundPpm: z.number().nonnegative().default(1000),
+        retryMs: z.number().positive().default(50),
+        workload: z.enum(['registers', 'counter', 'matrix', 'alloc-churn']).default('registers'),
+        /** Options of the workload, e.g. { opsPerThread: 50 } (see src/vmm/workloads). */
+        workloadOptions: z.record(z.string(), z.number()).default({}),
+        threadsPerHost: z.number().int().min(0).max(16).default(2),
+        /** Hosts that run application threads (default: all). */
+        appHosts: z.array(z.number().int().positive()).optional(),
+      })
+      .strict()
+      .optional(),
     faults: z
       .object({
         /** After this time no new fault starts and every fault heals: the quiet period. */
@@ -164,6 +190,14 @@ export const scenarioSchema = z
         code: 'custom', path: ['liveness', 'withinS'],
         message: 'expected faults.untilS + liveness.withinS <= durationS, so the run lasts long enough to judge liveness',
       });
+    }
+    if (s.dsm !== undefined) {
+      if (s.dsm.rootPages >= s.dsm.pages) {
+        ctx.addIssue({ code: 'custom', path: ['dsm', 'rootPages'], message: `expected fewer than dsm.pages (${s.dsm.pages})` });
+      }
+      for (const h of s.dsm.appHosts ?? []) {
+        if (h > s.hosts) ctx.addIssue({ code: 'custom', path: ['dsm', 'appHosts'], message: `expected host ids from 1 to ${s.hosts}` });
+      }
     }
     for (const [i, f] of s.faults.schedule.entries()) {
       for (const h of f.hosts ?? []) {

@@ -2,13 +2,16 @@
 // service (Raft scenarios) or the distributed shared memory (DSM scenarios).
 // The host owns processes, disks and the Ready loop; a service owns the
 // state machine and everything that is not a Raft message.
-import type { Entry } from '../raft/index.js';
+import type { Entry, Role } from '../raft/index.js';
 import type { Envelope } from './messages.js';
-import type { Replica, StateMachineFactory } from './replica.js';
+import type { StateMachineFactory } from '../vmm/state-machine.js';
+import type { Replica } from './replica.js';
 
 /** The host as a service sees it. */
 export interface ServiceHost {
   readonly id: number;
+  readonly epoch: number;
+  readonly state: 'up' | 'down' | 'paused';
   replica(group: number): Replica | undefined;
   send(to: number, env: Envelope): void;
   trace(kind: string, a: number, b: number): void;
@@ -20,6 +23,13 @@ export interface HostService {
   applied(group: number, entry: Entry, result: unknown): void;
   /** A message that is not for Raft. */
   receive(from: number, env: Envelope): void;
+  /** A replica's role changed. */
+  roleChanged(group: number, role: Role): void;
+  /** The process (re)started, its replicas open. */
+  started(): void;
   /** The process lost its memory (a crash): forget everything volatile. */
   reset(): void;
+  /** The process was paused, or resumed. */
+  paused(): void;
+  resumed(): void;
 }

@@ -395,6 +395,11 @@ export class PageTable {
     if (row === undefined) return fail('not-allocated', `no allocated run starts at page ${firstPage} in company ${company}`);
     const a = toAllocation(row);
     const end = a.firstPage + a.pages;
+    // A host still holding a page of the run still has it mapped: the manager revokes first.
+    for (let page = a.firstPage; page < end; page++) {
+      const holders = this.holders(page);
+      if (holders.length > 0) return fail('conflict', `page ${page} of the run is still held by host ${holders[0]!.host}`);
+    }
     this.st.deleteAllocation.run(a.id);
     this.st.clearRun.run(this.zeroHash, a.firstPage, end);
     this.st.deleteLeasesIn.run(a.firstPage, end);

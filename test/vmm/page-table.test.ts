@@ -86,7 +86,7 @@ test('allocate is first fit, free makes room, and a full company answers no-spac
   t.close();
 });
 
-test('free errors: no run starts there, unknown company; free drops leases and zeroes contents', () => {
+test('free errors: no run starts there, unknown company, pages still held; free zeroes contents', () => {
   const t = table();
   ok(t.apply(alloc('a', 3)));
   err(t.apply({ op: 'free', company: 1, firstPage: 101, by: 7 }), 'not-allocated');
@@ -95,6 +95,9 @@ test('free errors: no run starts there, unknown company; free drops leases and z
   ok(t.apply(release(101, 2, 1, 0xaa, 'write')));
   ok(t.apply(grant(102, 3, 'read')));
   assert.is(t.page(101)!.version, 1);
+  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }), 'conflict');
+  ok(t.apply({ op: 'revoke', page: 101, host: 2 }));
+  ok(t.apply({ op: 'expire', page: 102, host: 3 }));
   ok(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }));
   err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }), 'not-allocated');
   assert.equal(t.holders(101), []);
@@ -389,6 +392,7 @@ function script(): PageCommand[] {
     release(201, 3, 1, 8, 'write'),
     { op: 'revoke', page: 100, host: 2 },
     { op: 'expire', page: 201, host: 3 },
+    { op: 'revoke', page: 100, host: 1 },
     { op: 'free', company: 1, firstPage: 100, by: 1 },
     alloc('c', 2),
     grant(101, 5, 'read'),

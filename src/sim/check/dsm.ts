@@ -1,0 +1,190 @@
+// The shared memory's invariants: one writer or many readers per page at
+// every instant; no host observes a write whose predecessors are not yet
+// durable; blocks handed out never overlap; members of a company agree on the
+// page table; and, at the end, each register's history is linearizable.
+import type { Protection } from '../../vmm/memory.js';
+import type { Access } from '../threads.js';
+import { checkRegisters } from './linearizability.js';
+import type { RegisterOp } from './linearizability.js';
+import { violation } from './violation.js';
+
+/** Single writer or many readers per page, judged on the protections hosts actually have. */
+export class SingleWriter {
+  /** page -> host -> protection (absent: none). */
+  private open = new Map<number, Map<number, Protection>>();
+
+  /** Paused hosts cannot touch memory: they are judged when they resume. */
+  constructor(private readonly active: (host: number) => boolean) {}
+
+  changed(host: number, page: number, prot: Protection): void {
+    let hosts = this.open.get(page);
+    if (prot === 'none') {
+      hosts?.delete(host);
+      return;
+    }
+    if (hosts === undefined) this.open.set(page, (hosts = new Map()));
+    hosts.set(host, prot);
+    if (this.active(host)) this.check(page, host, prot);
+  }
+
+  /** A resumed host may use what it still has open: check it all now. */
+  resumed(host: number): void {
+    for (const [page, hosts] of this.open) {
+      const prot = hosts.get(host);
+      if (prot !== undefined) this.check(page, host, prot);
+    }
+  }
+
+  private check(page: number, host: number, prot: Protection): void {
+    for (const [other, p] of this.open.get(page)!) {
+      if (other === host || !this.active(other)) continue;
+      if (prot === 'write' || p === 'write') {
+        violation('single-writer', `page ${page}: host ${host} has it ${prot === 'write' ? 'writable' : 'readable'} while host ${other} has it ${p === 'write' ? 'writable' : 'readable'}`);
+      }
+    }
+  }
+}
+
+/**
+ * Durability of writes as others observe them. A host's write becomes durable
+ * when a committed write-back of its page covers it. When a host reads a value
+ * another host wrote, every write the writer made before it must be durable:
+ * otherwise a crash of the writer could lose a write that the reader's
+ * observation depends on.
+ */
+export class ObservedWrites {
+  /** host -> page -> write seqs not yet durable, ascending. */
+  private pending = new Map<number, Map<number, number[]>>();
+  /** value -> [host, seq] of its (unique) write. */
+  private writers = new Map<number, [number, number]>();
+  /** "host:page" -> highest op seq a committed write-back covers. */
+  readonly durableSeq = new Map<string, number>();
+
+  wrote(a: Access, uniqueValue: boolean): void {
+    let pages = this.pending.get(a.host);
+    if (pages === undefined) this.pending.set(a.host, (pages = new Map()));
+    let seqs = pages.get(a.page);
+    if (seqs === undefined) pages.set(a.page, (seqs = []));
+    seqs.push(a.seq);
+    if (uniqueValue) this.writers.set(a.value, [a.host, a.seq]);
+  }
+
+  /** A write-back of `page` by `host` covering its ops up to `seq` was committed. */
+  durable(host: number, page: number, seq: number): void {
+    const key = `${host}:${page}`;
+    if ((this.durableSeq.get(key) ?? 0) < seq) this.durableSeq.set(key, seq);
+    const seqs = this.pending.get(host)?.get(page);
+    if (seqs === undefined) return;
+    let drop = 0;
+    while (drop < seqs.length && seqs[drop]! <= seq) drop++;
+    seqs.splice(0, drop);
+  }
+
+  /** `reader` read `value`: the writer's earlier writes must all be durable. */
+  read(reader: number, value: number): void {
+    const w = this.writers.get(value);
+    if (w === undefined || w[0] === reader) return;
+    const [writer, seq] = w;
+    for (const [page, seqs] of this.pending.get(writer) ?? []) {
+      if (seqs.length > 0 && seqs[0]! < seq) {
+        violation('observed-write-durable',
+          `host ${reader} read ${value}, written by host ${writer} (op ${seq}), while its earlier write to page ${page} (op ${seqs[0]}) was not yet durable`);
+      }
+    }
+  }
+
+  /** Whether a host's access is after a write of the page that was never made durable (lost in a crash or with a lease). */
+  lostAfter(host: number, page: number): number {
+    const seqs = this.pending.get(host)?.get(page);
+    return seqs !== undefined && seqs.length > 0 ? seqs[0]! : Infinity;
+  }
+}
+
+/** Blocks handed out by malloc never overlap each other or the root region. */
+export class AllocatorSafety {
+  /** Live blocks, sorted by address: [addr, end, host]. */
+  private live: [number, number, number][] = [];
+
+  constructor(private readonly rootBytes: number) {}
+
+  allocated(host: number, addr: number, size: number): void {
+    const end = addr + Math.max(1, size);
+    if (addr < this.rootBytes) violation('allocator-safety', `host ${host} got block ${addr} inside the root region (${this.rootBytes} bytes)`);
+    const i = this.indexOf(addr);
+    const before = this.live[i - 1];
+    const after = this.live[i];
+    for (const b of [before, after]) {
+      if (b !== undefined && b[0] < end && addr < b[1]) {
+        violation('allocator-safety', `host ${host} got block [${addr}, ${end}) overlapping live block [${b[0]}, ${b[1]}) of host ${b[2]}`);
+      }
+    }
+    this.live.splice(i, 0, [addr, end, host]);
+  }
+
+  freed(addr: number): void {
+    const i = this.indexOf(addr);
+    if (this.live[i]?.[0] === addr) this.live.splice(i, 1);
+  }
+
+  get liveBlocks(): number {
+    return this.live.length;
+  }
+
+  /** First index whose block starts at or after addr. */
+  private indexOf(addr: number): number {
+    let lo = 0;
+    let hi = this.live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.live[mid]![0] < addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** Members of a company at the same applied index hold the same page table. */
+export class TableAgreement {
+  private hashes = new Map<string, [string, number]>();
+
+  record(company: number, index: number, hash: string, host: number): void {
+    const key = `${company}:${index}`;
+    const seen = this.hashes.get(key);
+    if (seen === undefined) {
+      this.hashes.set(key, [hash, host]);
+      return;
+    }
+    if (seen[0] !== hash) {
+      violation('page-table-agreement', `company ${company}: hosts ${seen[1]} and ${host} hold different page tables at index ${index}`);
+    }
+  }
+}
+
+/**
+ * Builds the registers' history for the linearizability check. A host's
+ * accesses to a page after a write of it that never became durable are
+ * indeterminate: writes may or may not have happened, reads are dropped.
+ */
+export function registerHistory(accesses: readonly Access[], observed: ObservedWrites): RegisterOp[] {
+  const ops: RegisterOp[] = [];
+  for (const a of accesses) {
+    const key = String(a.addr);
+    const lost = a.seq >= observed.lostAfter(a.host, a.page);
+    if (a.kind === 'write') {
+      ops.push({ client: a.thread, input: { kind: 'write', key, value: a.value }, output: { kind: 'write' }, call: a.call, ret: lost ? Infinity : a.ret });
+    } else if (a.kind === 'read' && !lost) {
+      ops.push({ client: a.thread, input: { kind: 'read', key }, output: { kind: 'read', value: a.value === 0 ? null : a.value }, call: a.call, ret: a.ret });
+    }
+  }
+  return ops;
+}
+
+export function checkRegisterHistory(ops: RegisterOp[]): void {
+  const r = checkRegisters(ops, { maxSteps: 5_000_000 });
+  if (r.verdict !== 'not-linearizable') return;
+  const what = (r.unordered ?? []).slice(0, 6).map((o) => {
+    const v = o.input.kind === 'write' ? `write ${o.input.value}` : `read -> ${o.output.kind === 'read' ? o.output.value : '?'}`;
+    return `thread ${o.client} ${v} at word ${o.input.key} [${o.call}, ${o.ret}] us`;
+  });
+  violation('linearizability', `a register's history is not linearizable; these could not be ordered: ${what.join('; ')}`);
+}

@@ -1,0 +1,214 @@
+// The shared memory's part of a simulated world: the companies' placement,
+// the application threads and where they run, the workload's end check, and
+// the memory checkers fed by every host.
+import { registerAddresses } from '../vmm/workloads/registers.js';
+import { registersWorkload, counterWorkload, matrixWorkload, allocChurnWorkload } from '../vmm/workloads/index.js';
+import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
+import { planCompanies } from '../vmm/placement.js';
+import type { CompanyPlan } from '../vmm/placement.js';
+import type { ThreadContext, Workload } from '../vmm/thread.js';
+import type { VmmConfig } from '../vmm/vmm-env.js';
+import { AllocatorSafety, checkRegisterHistory, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
+import { violation } from './check/violation.js';
+import type { HostClock } from './clock.js';
+import type { DsmService, DsmWorld } from './dsm-service.js';
+import type { ProtectionObserver } from './memory.js';
+import type { Rng } from './rng.js';
+import type { Scenario } from './scenario.js';
+import type { Scheduler } from './scheduler.js';
+import type { Access } from './threads.js';
+
+type DsmScenario = NonNullable<Scenario['dsm']>;
+
+/** What the DSM part needs of the rest of the world. */
+export interface DsmHosts {
+  readonly scheduler: Scheduler;
+  hostState(host: number): 'up' | 'down' | 'paused';
+  serviceOf(host: number): DsmService;
+  monotonicClock(host: number): HostClock;
+  stream(name: string): Rng;
+  trace(kind: string, host: number, a: number, b: number): void;
+}
+
+function makeWorkload(d: DsmScenario): Workload {
+  const o = d.workloadOptions;
+  switch (d.workload) {
+    case 'registers': return registersWorkload(o);
+    case 'counter': return counterWorkload(o);
+    case 'matrix': return matrixWorkload(o);
+    case 'alloc-churn': return allocChurnWorkload(o);
+  }
+}
+
+export class DsmPart implements DsmWorld {
+  readonly plans: CompanyPlan[];
+  readonly vmm: Omit<VmmConfig, 'host'>;
+  readonly protections: ProtectionObserver;
+  readonly singleWriter: SingleWriter;
+  readonly observed = new ObservedWrites();
+  readonly allocator: AllocatorSafety;
+  readonly agreement = new TableAgreement();
+  readonly workload: Workload;
+  private readonly contexts: ThreadContext[] = [];
+  private readonly registers: Set<number>;
+  private readonly accesses: Access[] = [];
+  private finished = 0;
+  private lostThreads = 0;
+  private hostsLostMemory = new Set<number>();
+  readonly failures: string[] = [];
+  /** The workload's end check: undefined until it ran, null if it passed. */
+  verdict: string | null | undefined = undefined;
+  private verifying = false;
+  readonly stats = { accesses: 0, mallocs: 0, threadsDone: 0, threadsLost: 0, verified: 0 };
+
+  constructor(scenario: Scenario, private readonly d: DsmScenario, private readonly hosts: DsmHosts) {
+    const owners = Array.from({ length: scenario.hosts }, (_, i) => i + 1);
+    this.plans = planCompanies({ pages: d.pages, owners, replication: d.replication });
+    this.vmm = {
+      pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
+      leaseUs: Math.round(d.leaseMs * 1000), driftBoundPpm: d.driftBoundPpm, retryUs: Math.round(d.retryMs * 1000),
+    };
+    this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up');
+    this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
+    this.allocator = new AllocatorSafety(d.rootPages * d.pageSize);
+    this.workload = makeWorkload(d);
+    const rootBytes = d.rootPages * d.pageSize;
+    const appHosts = d.appHosts ?? owners;
+    const total = appHosts.length * d.threadsPerHost;
+    for (const host of appHosts) {
+      for (let t = 0; t < d.threadsPerHost; t++) {
+        const index = this.contexts.length;
+        const rng = hosts.stream(`thread-${index}`);
+        this.contexts.push({ host, index, threads: total, rootBytes, pageSize: d.pageSize, random: () => rng.next() });
+      }
+    }
+    this.registers = new Set(d.workload === 'registers'
+      ? registerAddresses(rootBytes, d.pageSize, (this.workload as ReturnType<typeof registersWorkload>).options.words)
+      : []);
+  }
+
+  /** Company groups are 1..C; group 0 is unused. */
+  get groups(): number {
+    return this.plans.length + 1;
+  }
+
+  groupsOf(host: number): number[] {
+    return this.plans.filter((p) => p.members.includes(host)).map((p) => p.company);
+  }
+
+  monotonicClock(host: number): HostClock {
+    return this.hosts.monotonicClock(host);
+  }
+
+  get scheduler(): Scheduler {
+    return this.hosts.scheduler;
+  }
+
+  threadsOf(host: number): ThreadContext[] {
+    return this.contexts.filter((c) => c.host === host);
+  }
+
+  runThread(service: DsmService, ctx: ThreadContext): void {
+    service.threads!.start(ctx, this.workload.thread(ctx), () => this.threadDone(ctx));
+  }
+
+  threadDone(ctx: ThreadContext): void {
+    void ctx;
+    this.finished++;
+    this.stats.threadsDone++;
+    this.maybeVerify();
+  }
+
+  threadFailed(ctx: ThreadContext | number, why: string): void {
+    const index = typeof ctx === 'number' ? ctx : ctx.index;
+    this.failures.push(`thread ${index}: ${why}`);
+    this.finished++;
+    this.maybeVerify();
+  }
+
+  lostMemory(host: number, threads: number): void {
+    this.hostsLostMemory.add(host);
+    this.lostThreads += threads;
+    this.stats.threadsLost += threads;
+    this.hosts.trace('lost-threads', host, threads, 0);
+    this.maybeVerify();
+  }
+
+  segfault(host: number, page: number, why: string): void {
+    this.failures.push(`host ${host}: access to page ${page} failed: ${why}`);
+  }
+
+  accessed(a: Access): void {
+    this.stats.accesses++;
+    const register = this.registers.has(a.addr);
+    if (register) this.accesses.push(a);
+    if (a.kind !== 'read') this.observed.wrote(a, register && a.kind === 'write');
+    else if (register && a.value !== 0) this.observed.read(a.host, a.value);
+  }
+
+  allocated(host: number, addr: number, size: number): void {
+    this.stats.mallocs++;
+    this.allocator.allocated(host, addr, size);
+  }
+
+  freed(_host: number, addr: number): void {
+    this.allocator.freed(addr);
+  }
+
+  companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
+    if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
+    if (index % 16 === 0) this.agreement.record(a.company, index, machine.table.hash(a.company), host);
+  }
+
+  /** Once every thread is done (or lost), one host runs the workload's end check. */
+  private maybeVerify(): void {
+    if (this.verifying || this.finished + this.lostThreads < this.contexts.length) return;
+    this.verifying = true;
+    this.tryVerify();
+  }
+
+  private tryVerify(): void {
+    const host = [...new Set(this.contexts.map((c) => c.host)), 1].find((h) => this.hosts.hostState(h) === 'up');
+    const service = host === undefined ? undefined : this.hosts.serviceOf(host);
+    if (host === undefined || service?.threads == null) {
+      this.hosts.scheduler.after(100_000, () => this.tryVerify());
+      return;
+    }
+    const ctx: ThreadContext = { ...this.contexts[0]!, host, index: this.contexts.length };
+    service.threads.start(ctx, this.workload.verify(ctx), (result) => {
+      this.verdict = result ?? null;
+      this.stats.verified = this.verdict === null ? 1 : 0;
+    });
+  }
+
+  /** Liveness once faults stopped: no thread still waits on a fault from before. */
+  checkLiveness(quietUs: number, withinS: number): void {
+    for (const h of new Set(this.contexts.map((c) => c.host))) {
+      if (this.hosts.hostState(h) !== 'up') continue;
+      for (const [thread, since] of this.hosts.serviceOf(h).threads?.waitingSince ?? []) {
+        if (since < quietUs) {
+          violation('liveness', `thread ${thread} on host ${h} has waited for a page since ${(since / 1e6).toFixed(3)} s, ${withinS} s after faults stopped`);
+        }
+      }
+    }
+  }
+
+  /** Whether a crash took memory (and so threads or unflushed writes) with it. */
+  get lostWrites(): boolean {
+    return this.hostsLostMemory.size > 0;
+  }
+
+  /** End of the run: the workload must have finished and passed its own check; registers must be linearizable. */
+  checkEnd(mustFinish: boolean): void {
+    if (this.failures.length > 0 && !this.lostWrites) violation('workload', this.failures.slice(0, 3).join('; '));
+    if (this.verdict === undefined) {
+      if (mustFinish) {
+        violation('liveness', `the ${this.workload.name} workload did not finish: ${this.finished} of ${this.contexts.length} threads done, ${this.lostThreads} lost`);
+      }
+    } else if (this.verdict !== null && (this.d.workload === 'registers' || !this.lostWrites)) {
+      // A crash loses writes by design, and threads with them: then only the registers' check is exact.
+      violation('workload', `${this.workload.name}: ${this.verdict}`);
+    }
+    if (this.registers.size > 0) checkRegisterHistory(registerHistory(this.accesses, this.observed));
+  }
+}

@@ -1,0 +1,157 @@
+// Application threads on a simulated host: generators that yield memory
+// operations, resumed by the scheduler. An access the page's protection does
+// not allow faults into the VMM and the thread waits for the page; malloc and
+// free go through the VMM's heap. Every access is numbered per host (its op
+// sequence), which write-backs refer to.
+import type { ThreadContext, ThreadOp, ThreadProgram, VerifyProgram } from '../vmm/thread.js';
+import type { SimMemory } from './memory.js';
+import type { Scheduler } from './scheduler.js';
+
+/** One completed memory access, for the checkers. */
+export interface Access {
+  host: number;
+  thread: number;
+  kind: 'read' | 'write' | 'add';
+  addr: number;
+  page: number;
+  /** The value read, written, or (add) the old value. */
+  value: number;
+  /** Per-host op sequence number of this access. */
+  seq: number;
+  call: number;
+  ret: number;
+}
+
+export interface ThreadEnv {
+  readonly scheduler: Scheduler;
+  readonly host: number;
+  readonly pageSize: number;
+  memory(): SimMemory;
+  malloc(size: number, done: (addr: number) => void): void;
+  free(addr: number, done: (error: string | null) => void): void;
+  /** Whether the host runs (not paused, not crashed in this incarnation). */
+  runnable(epoch: number): boolean;
+  epoch(): number;
+  /** Called for every completed access. */
+  accessed(a: Access): void;
+  /** Called for every block malloc handed out and every free done. */
+  allocated(host: number, addr: number, size: number): void;
+  freed(host: number, addr: number): void;
+  /** A thread failed (a bad free, an access outside memory, a crash of the workload code). */
+  failed(thread: number, why: string): void;
+  trace(kind: string, a: number, b: number): void;
+}
+
+/** Microseconds one memory access takes when the page is present. */
+const ACCESS_US = 1;
+
+type Program = ThreadProgram | VerifyProgram;
+
+export class ThreadRunner {
+  opSeq = 0;
+  private running = 0;
+  /** Threads waiting on a fault, by thread index: since when. */
+  readonly waitingSince = new Map<number, number>();
+  /** Threads paused with the host, to be resumed. */
+  private parked: (() => void)[] = [];
+
+  constructor(private readonly env: ThreadEnv) {}
+
+  get active(): number {
+    return this.running;
+  }
+
+  /** Starts a program; `done` gets its result (a verify program's verdict) when it returns. */
+  start(ctx: ThreadContext, program: Program, done: (result: string | null | void) => void): void {
+    this.running++;
+    const epoch = this.env.epoch();
+    const resume = (input: number): void => {
+      if (!this.env.runnable(epoch)) {
+        if (this.env.epoch() === epoch) this.parked.push(() => resume(input)); // paused: carry on at resume
+        return;
+      }
+      let r: IteratorResult<ThreadOp, string | null | void>;
+      try {
+        r = program.next(input);
+      } catch (e) {
+        this.running--;
+        this.env.failed(ctx.index, `threw: ${(e as Error).message}`);
+        return;
+      }
+      if (r.done) {
+        this.running--;
+        done(r.value);
+        return;
+      }
+      this.perform(ctx, r.value, this.env.scheduler.now, resume);
+    };
+    this.env.scheduler.after(0, () => resume(0));
+  }
+
+  /** The host resumed after a pause: threads carry on. */
+  unpark(): void {
+    const p = this.parked;
+    this.parked = [];
+    for (const f of p) this.env.scheduler.after(0, f);
+  }
+
+  private perform(ctx: ThreadContext, op: ThreadOp, call: number, resume: (v: number) => void): void {
+    const env = this.env;
+    const later = (us: number, v: number): void => {
+      env.scheduler.after(us, () => resume(v));
+    };
+    switch (op.op) {
+      case 'compute':
+        later(Math.max(0, Math.round(op.us)), 0);
+        return;
+      case 'malloc':
+        env.malloc(op.size, (addr) => {
+          if (addr !== 0) env.allocated(env.host, addr, op.size);
+          later(0, addr);
+        });
+        return;
+      case 'free':
+        env.freed(env.host, op.addr);
+        env.free(op.addr, (error) => {
+          if (error !== null) env.failed(ctx.index, `free(${op.addr}): ${error}`);
+          later(0, 0);
+        });
+        return;
+      default:
+        this.access(ctx, op, call, resume);
+    }
+  }
+
+  private access(ctx: ThreadContext, op: Extract<ThreadOp, { op: 'read' | 'write' | 'add' }>, call: number, resume: (v: number) => void): void {
+    const env = this.env;
+    const epoch = env.epoch();
+    if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
+      env.failed(ctx.index, `${op.op} at a bad address ${op.addr}`);
+      return;
+    }
+    const retry = (): void => {
+      if (env.epoch() !== epoch) return;
+      if (!env.runnable(epoch)) {
+        this.parked.push(retry);
+        return;
+      }
+      this.access(ctx, op, call, resume);
+    };
+    const mem = env.memory();
+    let value: number | null;
+    if (op.op === 'read') value = mem.loadWord(op.addr, retry);
+    else if (op.op === 'write') value = mem.storeWord(op.addr, op.value, retry) ? op.value >>> 0 : null;
+    else value = mem.addWord(op.addr, op.delta, retry);
+    if (value === null) {
+      if (!this.waitingSince.has(ctx.index)) this.waitingSince.set(ctx.index, env.scheduler.now);
+      return;
+    }
+    this.waitingSince.delete(ctx.index);
+    const seq = ++this.opSeq;
+    env.accessed({
+      host: env.host, thread: ctx.index, kind: op.op, addr: op.addr, page: Math.floor(op.addr / env.pageSize),
+      value, seq, call, ret: env.scheduler.now,
+    });
+    env.scheduler.after(ACCESS_US, () => resume(op.op === 'write' ? 0 : value));
+  }
+}

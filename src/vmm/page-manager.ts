@@ -1,0 +1,287 @@
+// The manager of one company's pages, on the host that leads the company's
+// Raft group. Requests for one page are served one at a time, in arrival
+// order; every change of who holds a page is committed through Raft before
+// anyone is told. A write lease first revokes every other holder; a holder
+// that stays silent is waited out: its lease, stretched by the drift bound,
+// counted from the grant (or, for leases an earlier leader granted, from when
+// this manager took over).
+import type { CompanyApplied, CompanyEntry } from './company.js';
+import { ownerOf } from './heap-routing.js';
+import { pageHash } from './page-table.js';
+import type { LeaseMode, PageCommand } from './page-table-commands.js';
+import type { CompanyPlan } from './placement.js';
+import type { VmmMessage } from './protocol.js';
+import { decodePage } from './page-client.js';
+import type { CompanyAccess, VmmConfig, VmmEnv } from './vmm-env.js';
+
+type Acquire = Extract<VmmMessage, { t: 'acquire' }>;
+
+interface Task {
+  /** The requesting host; 0 for the manager's own reclaim of a page before its run is freed. */
+  from: number;
+  msg: Acquire;
+  /** A reclaim: called once no host holds the page, instead of granting it. */
+  reclaimed?: () => void;
+}
+
+interface Revoking {
+  rev: number;
+  deadline: number;
+}
+
+interface PageQueue {
+  tasks: Task[];
+  /** Holders being revoked for the task at the head, by host. */
+  revoking: Map<number, Revoking>;
+  /** A proposal for the head task is in flight. */
+  proposing: boolean;
+}
+
+/** Beyond this many waiting requests a page answers busy. */
+const MAX_QUEUE = 64;
+
+export class PageManager {
+  private queues = new Map<number, PageQueue>();
+  /** Local time each lease was granted at, by "page:host", for leases this manager granted. */
+  private grantedAt = new Map<string, number>();
+  private continuations = new Map<string, (a: CompanyApplied) => void>();
+  private nextPid = 1;
+  private nextRev = 1;
+  private readonly since: number;
+  private closed = false;
+
+  constructor(
+    private readonly cfg: VmmConfig,
+    private readonly env: VmmEnv,
+    readonly plan: CompanyPlan,
+    private readonly company: CompanyAccess,
+  ) {
+    this.since = env.now();
+  }
+
+  /** Leadership ended: forget everything; requesters time out and ask the new leader. */
+  close(): void {
+    this.closed = true;
+    this.queues.clear();
+    this.continuations.clear();
+  }
+
+  /** How long past its grant a silent holder's lease surely ended, on this host's clock. */
+  private waitOut(page: number, host: number): number {
+    const granted = this.grantedAt.get(`${page}:${host}`) ?? this.since;
+    const stretch = 1 + (2 * this.cfg.driftBoundPpm) / 1e6;
+    return granted + Math.ceil(this.cfg.leaseUs * stretch) + this.cfg.retryUs;
+  }
+
+  // Messages
+
+  acquire(from: number, msg: Acquire): void {
+    const q = this.queues.get(msg.page);
+    if (q !== undefined && q.tasks.some((t) => t.from === from && t.msg.mode === msg.mode)) {
+      // A retry of a request already queued: answer the newest attempt.
+      for (const t of q.tasks) if (t.from === from && t.msg.mode === msg.mode) t.msg = msg;
+      return;
+    }
+    if (q !== undefined && q.tasks.length >= MAX_QUEUE) {
+      this.refuse(from, msg.req, msg.page, 'busy');
+      return;
+    }
+    this.enqueue(msg.page, { from, msg });
+  }
+
+  revoked(from: number, msg: Extract<VmmMessage, { t: 'revoked' }>): void {
+    const q = this.queues.get(msg.page);
+    const r = q?.revoking.get(from);
+    if (q === undefined || r === undefined || r.rev !== msg.rev) return;
+    q.revoking.delete(from);
+    // A writer's contents were written back before it answered: the host now holds nothing.
+    const cmd: PageCommand = msg.data !== null
+      ? this.releaseCommand(msg.page, from, msg.data, null) ?? { op: 'revoke', page: msg.page, host: from }
+      : { op: 'revoke', page: msg.page, host: from };
+    this.propose(cmd, msg.data !== null ? { host: from, seq: msg.seq } : undefined, () => this.step(msg.page));
+  }
+
+  /** A write-back from a write holder: committed at once, outside the page's queue (it never waits on one). */
+  release(from: number, msg: Extract<VmmMessage, { t: 'release' }>): void {
+    const cmd = this.releaseCommand(msg.page, from, msg.data, msg.keep);
+    if (cmd === null) {
+      this.refuse(from, msg.req, msg.page, 'conflict');
+      return;
+    }
+    const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
+      if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0 });
+      else this.refuse(from, msg.req, msg.page, 'conflict');
+      if (msg.keep === null) this.step(msg.page);
+    });
+    if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');
+  }
+
+  alloc(from: number, msg: Extract<VmmMessage, { t: 'alloc' }>): void {
+    const ok = this.propose({ op: 'allocate', company: this.plan.company, id: msg.id, pages: msg.pages, owner: from }, undefined, (a) => {
+      if (a.result.ok && a.result.firstPage !== undefined) this.env.send(from, { t: 'alloc-ok', req: msg.req, firstPage: a.result.firstPage });
+      else this.refuse(from, msg.req, 0, a.result.ok ? 'invalid' : a.result.error === 'no-space' ? 'no-space' : 'invalid');
+    });
+    if (!ok) this.refuse(from, msg.req, 0, 'not-leader');
+  }
+
+  /** A free of a block in this company goes to the owner of its run; the owner's own give-back of a run is done here. */
+  free(from: number, msg: Extract<VmmMessage, { t: 'free' }>): void {
+    const page = Math.floor(msg.addr / this.cfg.pageSize);
+    const alloc = this.company.table().allocations(this.plan.company)
+      .find((a) => page >= a.firstPage && page < a.firstPage + a.pages);
+    const owner = alloc === undefined ? null : ownerOf(alloc.id);
+    if (owner === null || alloc === undefined) {
+      this.refuse(from, msg.req, page, 'invalid');
+      return;
+    }
+    if (!(msg.run && owner === from && msg.addr === alloc.firstPage * this.cfg.pageSize)) {
+      this.env.send(owner, { t: 'free-owner', req: msg.req, addr: msg.addr, host: from });
+      return;
+    }
+    this.freeRun(alloc.firstPage, alloc.pages, from, (answer) => {
+      if (answer === 'ok') this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
+      else this.refuse(from, msg.req, page, answer);
+    });
+  }
+
+  /** Takes every page of the run back from its holders, then frees the run (again, if a lease slipped in). */
+  private freeRun(firstPage: number, pages: number, by: number, done: (answer: 'ok' | 'invalid' | 'not-leader') => void): void {
+    const table = this.company.table();
+    let held = 0;
+    const propose = (): void => {
+      const ok = this.propose({ op: 'free', company: this.plan.company, firstPage, by }, undefined, (a) => {
+        if (a.result.ok) done('ok');
+        else if (a.result.error === 'conflict') this.freeRun(firstPage, pages, by, done);
+        else done('invalid');
+      });
+      if (!ok) done('not-leader');
+    };
+    for (let page = firstPage; page < firstPage + pages; page++) {
+      if (table.holders(page).length === 0) continue;
+      held++;
+      this.enqueue(page, { from: 0, msg: { t: 'acquire', req: -1, page, mode: 'write', have: -1 }, reclaimed: () => {
+        if (--held === 0) propose();
+      } });
+    }
+    if (held === 0) propose();
+  }
+
+  private enqueue(page: number, task: Task): void {
+    let q = this.queues.get(page);
+    if (q === undefined) this.queues.set(page, (q = { tasks: [], revoking: new Map(), proposing: false }));
+    q.tasks.push(task);
+    if (q.tasks.length === 1) this.step(page);
+  }
+
+  /** A committed entry of this company, applied on this host: continue whoever proposed it. */
+  applied(a: CompanyApplied): void {
+    const k = this.continuations.get(a.pid);
+    if (k === undefined) return;
+    this.continuations.delete(a.pid);
+    if (a.cmd.op === 'grant' && a.result.ok) this.grantedAt.set(`${a.cmd.page}:${a.cmd.host}`, this.env.now());
+    k(a);
+  }
+
+  // The head task of a page's queue
+
+  private step(page: number): void {
+    if (this.closed) return;
+    const q = this.queues.get(page);
+    if (q === undefined || q.proposing) return;
+    const task = q.tasks[0];
+    if (task === undefined) {
+      this.queues.delete(page);
+      return;
+    }
+    const { from, msg } = task;
+    const table = this.company.table();
+    const row = table.page(page);
+    if (row === null || row.allocation === null) {
+      this.finishTask(page, () => this.refuse(from, msg.req, page, 'not-allocated'));
+      return;
+    }
+    const conflicting = table.holders(page).filter((h) => h.host !== from && (msg.mode === 'write' || h.mode === 'write'));
+    if (conflicting.length === 0) {
+      if (task.reclaimed !== undefined) this.finishTask(page, task.reclaimed);
+      else this.grant(page, q, task);
+      return;
+    }
+    const now = this.env.now();
+    for (const h of conflicting) {
+      if (q.revoking.has(h.host)) continue;
+      const r: Revoking = { rev: this.nextRev++, deadline: this.waitOut(page, h.host) };
+      q.revoking.set(h.host, r);
+      this.sendRevoke(page, h.host, r, now);
+    }
+  }
+
+  /** Asks a holder again and again until it answers or its lease has surely ended. */
+  private sendRevoke(page: number, host: number, r: Revoking, now: number): void {
+    const q = this.queues.get(page);
+    if (this.closed || q?.revoking.get(host) !== r) return;
+    if (now >= r.deadline) {
+      q.revoking.delete(host);
+      this.propose({ op: 'expire', page, host }, undefined, () => this.step(page));
+      return;
+    }
+    this.env.send(host, { t: 'revoke', rev: r.rev, page, index: this.company.appliedIndex() });
+    const next = Math.min(r.deadline, now + this.cfg.retryUs);
+    this.env.timer(next, () => this.sendRevoke(page, host, r, this.env.now()));
+  }
+
+  private grant(page: number, q: PageQueue, task: Task): void {
+    const { from, msg } = task;
+    q.proposing = true;
+    const cmd: PageCommand = {
+      op: 'grant', page, host: from, mode: msg.mode, term: this.company.term(), leaseUs: this.cfg.leaseUs, grantedAtUs: this.env.now(),
+    };
+    const ok = this.propose(cmd, undefined, (a) => {
+      q.proposing = false;
+      if (!a.result.ok) {
+        this.step(page); // the holders changed meanwhile: look again
+        return;
+      }
+      const row = this.company.table().page(page)!;
+      const data = msg.have === row.version ? null : row.data ?? '';
+      this.finishTask(page, () => this.env.send(from, {
+        t: 'grant', req: msg.req, page, mode: msg.mode, version: row.version, data, leaseUs: this.cfg.leaseUs, index: a.index,
+      }));
+    });
+    if (!ok) {
+      q.proposing = false;
+      this.finishTask(page, () => this.refuse(from, msg.req, page, 'not-leader'));
+    }
+  }
+
+  private finishTask(page: number, answer: () => void): void {
+    const q = this.queues.get(page);
+    q?.tasks.shift();
+    q?.revoking.clear();
+    answer();
+    this.step(page);
+  }
+
+  /** A release of `data` by `host`, as the next version; null if the page is not in this company. */
+  private releaseCommand(page: number, host: number, data: string, keep: LeaseMode | null): PageCommand | null {
+    const row = this.company.table().page(page);
+    if (row === null) return null;
+    const bytes = decodePage(data, this.cfg.pageSize);
+    return {
+      op: 'release', page, host, version: row.version + 1, hash: pageHash(bytes),
+      data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), keep,
+    };
+  }
+
+  private propose(cmd: PageCommand, mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
+    const pid = `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`;
+    const entry: CompanyEntry = mark === undefined ? { pid, cmd } : { pid, cmd, mark };
+    if (!this.company.propose(entry)) return false;
+    this.continuations.set(pid, then);
+    return true;
+  }
+
+  private refuse(to: number, req: number, page: number, why: Extract<VmmMessage, { t: 'refuse' }>['why']): void {
+    const version = this.company.table().page(page)?.version ?? 0;
+    this.env.send(to, { t: 'refuse', req, page, why, leader: this.company.lead(), version });
+  }
+}

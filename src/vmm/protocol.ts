@@ -1,0 +1,39 @@
+// The messages of the coherence protocol between hosts, after gallocy's
+// original negotiation: a fault asks the page's manager (its company's
+// leader) for a lease, and the answer is granted, not-leader (go there),
+// conflict (the state changed: retry with this state) or busy (retry later).
+// Plain data, so the same messages cross the simulated and the real network.
+import type { LeaseMode } from './page-table-commands.js';
+
+export type RefuseReason = 'not-leader' | 'busy' | 'conflict' | 'not-allocated' | 'no-space' | 'invalid';
+
+export type VmmMessage =
+  /** Host -> manager: a lease on a page; `have` is the version of the copy the host still has (-1: none). */
+  | { t: 'acquire'; req: number; page: number; mode: LeaseMode; have: number }
+  /**
+   * Manager -> host: the lease, committed at log index `index`; data (base64) unless the host's copy is
+   * current ('' is a page of zeros).
+   */
+  | { t: 'grant'; req: number; page: number; mode: LeaseMode; version: number; data: string | null; leaseUs: number; index: number }
+  /** Manager -> host: the request was not done; `leader` is a hint where to go, `version` the current version (conflict). */
+  | { t: 'refuse'; req: number; page: number; why: RefuseReason; leader: number; version: number }
+  /**
+   * Manager -> holder: give the page up; a writer first writes its contents (and every other page it
+   * wrote) back. It revokes every lease granted at log index `index` or before: a grant still in
+   * flight from before it is void (messages may overtake each other).
+   */
+  | { t: 'revoke'; rev: number; page: number; index: number }
+  /** Holder -> manager: done, the page is closed here; data (base64), if any, is contents to write back. */
+  | { t: 'revoked'; rev: number; page: number; data: string | null; seq: number }
+  /** Host -> manager: a write-back of a page held writable (the manager numbers the version); `keep` is the lease kept afterwards. */
+  | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number }
+  /** Manager -> host: the write-back is committed as `version`. */
+  | { t: 'released'; req: number; page: number; version: number }
+  /** Host -> manager: a run of pages for an allocation. */
+  | { t: 'alloc'; req: number; company: number; id: string; pages: number }
+  | { t: 'alloc-ok'; req: number; firstPage: number }
+  /** Host -> manager: free the block at addr (the manager routes a small block to its owner); `run`: the owner gives back a whole run. */
+  | { t: 'free'; req: number; addr: number; run: boolean }
+  /** Manager -> owner: free this block of yours, on behalf of `host` (answer that host with free-ok). */
+  | { t: 'free-owner'; req: number; addr: number; host: number }
+  | { t: 'free-ok'; req: number; addr: number };

@@ -1,0 +1,51 @@
+// The seam between a host's VMM and its world: the clock, timers, the network,
+// the page memory and this host's replicas of companies. The simulator and the
+// real host runtime each implement it; the VMM never reaches around it.
+import type { CompanyEntry } from './company.js';
+import type { MemoryBackend } from './memory.js';
+import type { PageTable } from './page-table.js';
+import type { CompanyPlan } from './placement.js';
+import type { VmmMessage } from './protocol.js';
+
+/** This host's replica of one company, as the VMM may use it. */
+export interface CompanyAccess {
+  isLeader(): boolean;
+  term(): number;
+  /** The leader this replica follows (0: none known). */
+  lead(): number;
+  /** Proposes an entry; false if this replica cannot (not the leader, a transfer in progress). */
+  propose(entry: CompanyEntry): boolean;
+  /** The page table as applied here (committed state). */
+  table(): PageTable;
+  /** The log index the table is at. */
+  appliedIndex(): number;
+}
+
+export interface VmmConfig {
+  host: number;
+  pageSize: number;
+  pages: number;
+  rootPages: number;
+  plans: readonly CompanyPlan[];
+  /** How long a lease lasts on the holder's clock. */
+  leaseUs: number;
+  /** The clock-drift bound the leases are judged with (ppm): managers wait leaseUs * (1 + 2 * bound) past a silent holder. */
+  driftBoundPpm: number;
+  /** How long to wait for an answer before asking again (another member, or the same request again). */
+  retryUs: number;
+}
+
+export interface VmmEnv {
+  readonly memory: MemoryBackend;
+  /** The local monotonic clock, microseconds. */
+  now(): number;
+  /** Calls fn once the local clock reads at least atLocalUs. */
+  timer(atLocalUs: number, fn: () => void): void;
+  send(to: number, msg: VmmMessage): void;
+  /** This host's replica of a company, or null if it is not a member. */
+  company(company: number): CompanyAccess | null;
+  /** The number of memory operations application threads on this host have done so far. */
+  opSeq(): number;
+  /** A page-level failure an application thread must see (an access to unallocated memory). */
+  segfault(page: number, why: string): void;
+}

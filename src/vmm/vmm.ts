@@ -1,0 +1,163 @@
+// A host's virtual memory manager: the page client (faults, leases), a page
+// manager for each company this host leads, and the heap (malloc and free
+// across hosts). Sans-I/O: everything it needs comes through VmmEnv.
+import type { CompanyApplied } from './company.js';
+import { HostHeap } from './heap.js';
+import { PageClient } from './page-client.js';
+import { PageManager } from './page-manager.js';
+import type { LeaseMode } from './page-table-commands.js';
+import { companyOfPage } from './placement.js';
+import type { VmmMessage } from './protocol.js';
+import type { Reply } from './requests.js';
+import type { VmmConfig, VmmEnv } from './vmm-env.js';
+
+export class Vmm {
+  readonly client: PageClient;
+  readonly heap: HostHeap;
+  private managers = new Map<number, { term: number; manager: PageManager }>();
+  /** Companies tried in turn for new runs, starting at a different one on each host. */
+  private nextCompany: number;
+
+  constructor(readonly cfg: VmmConfig, private readonly env: VmmEnv) {
+    this.client = new PageClient(cfg, env);
+    this.heap = new HostHeap({ host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages });
+    this.nextCompany = cfg.host % cfg.plans.length;
+  }
+
+  fault(page: number, access: LeaseMode): void {
+    this.client.fault(page, access);
+  }
+
+  /** Leadership of a company here began or ended (or its term changed): a fresh manager per term. */
+  leadership(company: number, leader: boolean, term: number): void {
+    const m = this.managers.get(company);
+    if (m !== undefined && (!leader || m.term !== term)) {
+      m.manager.close();
+      this.managers.delete(company);
+    }
+    if (leader && !this.managers.has(company)) {
+      const access = this.env.company(company);
+      const plan = this.cfg.plans.find((p) => p.company === company);
+      if (access === null || plan === undefined) return;
+      this.managers.set(company, { term, manager: new PageManager(this.cfg, this.env, plan, access) });
+    }
+  }
+
+  /** A committed entry of a company applied on this host. */
+  applied(a: CompanyApplied): void {
+    this.managers.get(a.company)?.manager.applied(a);
+  }
+
+  receive(from: number, msg: VmmMessage): void {
+    switch (msg.t) {
+      case 'grant':
+      case 'refuse':
+      case 'released':
+      case 'alloc-ok':
+      case 'free-ok':
+        this.client.requests.reply(from, msg as Reply);
+        return;
+      case 'revoke':
+        this.client.revoke(from, msg);
+        return;
+      case 'free-owner':
+        this.freeForOther(msg);
+        return;
+      case 'acquire':
+      case 'revoked':
+      case 'release':
+      case 'alloc':
+      case 'free':
+        this.toManager(from, msg);
+        return;
+    }
+  }
+
+  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' }>): void {
+    const page = msg.t === 'alloc' ? -1 : msg.t === 'free' ? Math.floor(msg.addr / this.cfg.pageSize) : msg.page;
+    const company = msg.t === 'alloc' ? msg.company : companyOfPage(this.cfg.plans, page)?.company ?? 0;
+    const m = this.managers.get(company)?.manager;
+    if (m === undefined) {
+      if (msg.t === 'revoked') return; // its manager is gone; the new one asks again
+      const lead = this.env.company(company)?.lead() ?? 0;
+      this.env.send(from, { t: 'refuse', req: msg.req, page: Math.max(page, 0), why: 'not-leader', leader: lead, version: 0 });
+      return;
+    }
+    if (msg.t === 'acquire') m.acquire(from, msg);
+    else if (msg.t === 'revoked') m.revoked(from, msg);
+    else if (msg.t === 'release') m.release(from, msg);
+    else if (msg.t === 'alloc') m.alloc(from, msg);
+    else m.free(from, msg);
+  }
+
+  // The heap
+
+  /** Allocates a block; `done` gets its address, or 0 if the heap is full. */
+  malloc(size: number, done: (addr: number) => void): void {
+    const step = this.heap.malloc(size);
+    if (step.kind === 'done') {
+      done(step.addr);
+      return;
+    }
+    this.allocRun(step.id, step.pages, 0, done);
+  }
+
+  /** Asks the companies in turn for a run of pages until one has room. */
+  private allocRun(id: string, pages: number, tried: number, done: (addr: number) => void): void {
+    const plans = this.cfg.plans;
+    if (tried >= plans.length) {
+      this.heap.runFailed(id);
+      done(0);
+      return;
+    }
+    const plan = plans[(this.nextCompany + tried) % plans.length]!;
+    this.client.requests.start(plan, (req) => ({ t: 'alloc', req, company: plan.company, id, pages }), (reply) => {
+      if (reply.t === 'alloc-ok') {
+        this.nextCompany = (this.nextCompany + tried) % plans.length;
+        done(this.heap.runAllocated(id, reply.firstPage));
+      } else {
+        this.allocRun(id, pages, tried + 1, done);
+      }
+      return 'done';
+    });
+  }
+
+  /** Frees a block this or any host allocated; `done` gets null, or what was wrong. */
+  free(addr: number, done: (error: string | null) => void): void {
+    const step = this.heap.free(addr);
+    if (step.kind === 'done') done(null);
+    else if (step.kind === 'invalid') done(step.reason);
+    else if (step.kind === 'free-run') this.freeRemotely(step.firstPage * this.cfg.pageSize, true, done);
+    else this.freeRemotely(addr, false, done);
+  }
+
+  /** Through the block's company: it frees a run, or sends a small block to its owner. */
+  private freeRemotely(addr: number, run: boolean, done: (error: string | null) => void): void {
+    const plan = companyOfPage(this.cfg.plans, Math.floor(addr / this.cfg.pageSize));
+    if (plan === undefined) {
+      done(`address ${addr} is outside the heap`);
+      return;
+    }
+    this.client.requests.start(plan, (req) => ({ t: 'free', req, addr, run }), (reply) => {
+      done(reply.t === 'free-ok' ? null : `free of ${addr}: ${reply.t === 'refuse' ? reply.why : reply.t}`);
+      return 'done';
+    });
+  }
+
+  /** Another host frees a block of ours: free it here and answer that host. */
+  private freeForOther(msg: Extract<VmmMessage, { t: 'free-owner' }>): void {
+    const step = this.heap.freeFor(msg.addr);
+    if (step.kind === 'invalid' || step.kind === 'remote') {
+      this.env.send(msg.host, { t: 'refuse', req: msg.req, page: Math.floor(msg.addr / this.cfg.pageSize), why: 'invalid', leader: 0, version: 0 });
+      return;
+    }
+    this.env.send(msg.host, { t: 'free-ok', req: msg.req, addr: msg.addr });
+    if (step.kind === 'free-run') this.freeRemotely(step.firstPage * this.cfg.pageSize, true, () => undefined);
+  }
+
+  close(): void {
+    for (const m of this.managers.values()) m.manager.close();
+    this.managers.clear();
+    this.client.close();
+  }
+}
