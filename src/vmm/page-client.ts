@@ -94,11 +94,7 @@ export class PageClient {
       return;
     }
     this.acquiring.set(page, mode);
-    let sentAt = 0;
-    this.requests.start(plan, (req) => {
-      sentAt = this.env.now();
-      return { t: 'acquire', req, page, mode, have: this.frames.get(page) ?? -1 };
-    }, (reply) => {
+    this.requests.start(plan, (req) => ({ t: 'acquire', req, page, mode, have: this.frames.get(page) ?? -1 }), (reply, sentAt) => {
       if (reply.t === 'grant') return this.granted(reply, sentAt);
       if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
       this.acquiring.delete(page);

@@ -37,6 +37,8 @@ interface PageQueue {
   proposing: boolean;
 }
 
+type FreeAnswer = 'ok' | 'invalid' | 'not-leader';
+
 /** Beyond this many waiting requests a page answers busy. */
 const MAX_QUEUE = 64;
 
@@ -45,6 +47,8 @@ export class PageManager {
   /** Local time each lease was granted at, by "page:host", for leases this manager granted. */
   private grantedAt = new Map<string, number>();
   private continuations = new Map<string, (a: CompanyApplied) => void>();
+  /** Runs being freed, by allocation id: everyone waiting for the answer. */
+  private freeing = new Map<string, ((answer: FreeAnswer) => void)[]>();
   private nextPid = 1;
   private nextRev = 1;
   private readonly since: number;
@@ -138,20 +142,35 @@ export class PageManager {
       this.env.send(owner, { t: 'free-owner', req: msg.req, addr: msg.addr, host: from });
       return;
     }
-    this.freeRun(alloc.firstPage, alloc.pages, from, (answer) => {
+    this.freeRun(alloc.id, alloc.firstPage, alloc.pages, from, (answer) => {
       if (answer === 'ok') this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
       else this.refuse(from, msg.req, page, answer);
     });
   }
 
-  /** Takes every page of the run back from its holders, then frees the run (again, if a lease slipped in). */
-  private freeRun(firstPage: number, pages: number, by: number, done: (answer: 'ok' | 'invalid' | 'not-leader') => void): void {
+  /** Takes every page of the run back from its holders, then frees the run; a retried free joins the one under way. */
+  private freeRun(id: string, firstPage: number, pages: number, by: number, done: (answer: FreeAnswer) => void): void {
+    const waiting = this.freeing.get(id);
+    if (waiting !== undefined) {
+      waiting.push(done);
+      return;
+    }
+    this.freeing.set(id, [done]);
+    this.reclaimAndFree(id, firstPage, pages, by, (answer) => {
+      const all = this.freeing.get(id) ?? [];
+      this.freeing.delete(id);
+      for (const d of all) d(answer);
+    });
+  }
+
+  /** Again if a lease slipped in between the reclaim and the free. */
+  private reclaimAndFree(id: string, firstPage: number, pages: number, by: number, done: (answer: FreeAnswer) => void): void {
     const table = this.company.table();
     let held = 0;
     const propose = (): void => {
-      const ok = this.propose({ op: 'free', company: this.plan.company, firstPage, by }, undefined, (a) => {
+      const ok = this.propose({ op: 'free', company: this.plan.company, firstPage, by, id }, undefined, (a) => {
         if (a.result.ok) done('ok');
-        else if (a.result.error === 'conflict') this.freeRun(firstPage, pages, by, done);
+        else if (a.result.error === 'conflict') this.reclaimAndFree(id, firstPage, pages, by, done);
         else done('invalid');
       });
       if (!ok) done('not-leader');

@@ -15,8 +15,11 @@ export type PageCommand =
   | { op: 'drop-company'; company: number }
   /** First-fit run of `pages` free contiguous pages in the company's range. */
   | { op: 'allocate'; company: number; id: string; pages: number; owner: number }
-  /** Frees the run that starts at `firstPage`. */
-  | { op: 'free'; company: number; firstPage: number; by: number }
+  /**
+   * Frees the run that starts at `firstPage`: only the allocation `id`, so a retried free never frees
+   * a later allocation of the same pages.
+   */
+  | { op: 'free'; company: number; firstPage: number; by: number; id: string }
   /** Records a lease holder. */
   | { op: 'grant'; page: number; host: number; mode: LeaseMode; term: number; leaseUs: number; grantedAtUs: number }
   /** A holder acknowledged invalidation: remove its lease. */
@@ -129,7 +132,11 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (firstPage instanceof Bad) return firstPage;
       const by = int(o, op, 'by', 0);
       if (by instanceof Bad) return by;
-      return { op, company, firstPage, by };
+      const id = o['id'];
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+        return new Bad(`${op}: field 'id' must be a non-empty string of at most ${MAX_ID_LENGTH} chars, got ${describe(id)}`);
+      }
+      return { op, company, firstPage, by, id };
     }
     case 'grant': {
       const page = int(o, op, 'page', 0);

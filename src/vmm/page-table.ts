@@ -319,7 +319,7 @@ export class PageTable {
       case 'allocate':
         return this.allocate(c.company, c.id, c.pages, c.owner);
       case 'free':
-        return this.free(c.company, c.firstPage);
+        return this.free(c.company, c.firstPage, c.id);
       case 'grant':
         return this.grant(c.page, c.host, c.mode, c.term, c.leaseUs, c.grantedAtUs);
       case 'revoke':
@@ -388,12 +388,13 @@ export class PageTable {
     return { ok: true, firstPage: found };
   }
 
-  private free(company: number, firstPage: number): ApplyResult {
+  private free(company: number, firstPage: number, id: string): ApplyResult {
     const c = this.ranges.find((r) => r.company === company);
     if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
     const row = this.st.allocationAt.get(company, firstPage) as Row | undefined;
     if (row === undefined) return fail('not-allocated', `no allocated run starts at page ${firstPage} in company ${company}`);
     const a = toAllocation(row);
+    if (a.id !== id) return fail('not-allocated', `the run at page ${firstPage} is allocation ${a.id}, not ${id}`);
     const end = a.firstPage + a.pages;
     // A host still holding a page of the run still has it mapped: the manager revokes first.
     for (let page = a.firstPage; page < end; page++) {

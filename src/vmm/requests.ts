@@ -1,7 +1,8 @@
 // Requests from a host to a company's manager, with the negotiation's retry
 // rules: go where a not-leader answer points, wait a little on busy, and ask
 // another member when nothing comes back in time. Each attempt has its own
-// request id, so a late answer to an old attempt is recognised and dropped.
+// request id; the first answer to any attempt settles the request (a slow
+// answer is still an answer), and answers after that are dropped.
 import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
@@ -14,9 +15,11 @@ export type Next = 'done' | 'again';
 interface Open {
   plan: CompanyPlan;
   build: (req: number) => VmmMessage;
-  onReply: (reply: Reply) => Next;
+  onReply: (reply: Reply, sentAt: number) => Next;
   attempt: number;
-  target: number;
+  /** Every attempt's request id, with when it was sent: an answer to any of them counts. */
+  sent: Map<number, number>;
+  done: boolean;
 }
 
 export class Requests {
@@ -27,42 +30,58 @@ export class Requests {
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv) {}
 
-  /** Sends a request to the manager of `plan`'s company and keeps at it until onReply says done. */
-  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply) => Next): void {
-    this.attempt({ plan, build, onReply, attempt: 0, target: 0 });
+  /**
+   * Sends a request to the manager of `plan`'s company and keeps at it until onReply says done.
+   * onReply gets the local time the answered attempt was sent (a lease counts from it).
+   */
+  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number) => Next): void {
+    this.attempt({ plan, build, onReply, attempt: 0, sent: new Map(), done: false });
   }
 
   /** Routes a reply to its request; returns false if it answers no open request. */
   reply(from: number, msg: Reply): boolean {
     const o = this.open.get(msg.req);
     if (o === undefined) return false;
-    this.open.delete(msg.req);
+    const sentAt = o.sent.get(msg.req)!;
     if (msg.t === 'refuse') {
       if (msg.why === 'not-leader') {
         this.leaders.set(o.plan.company, msg.leader);
-        this.attempt(o);
+        this.retry(o, msg.req);
         return true;
       }
       if (msg.why === 'busy') {
-        this.env.timer(this.env.now() + Math.max(1, Math.round(this.cfg.retryUs / 4)), () => this.attempt(o));
+        this.env.timer(this.env.now() + Math.max(1, Math.round(this.cfg.retryUs / 4)), () => this.retry(o, msg.req));
         return true;
       }
     } else {
       this.leaders.set(o.plan.company, from);
     }
-    if (o.onReply(msg) === 'again') this.attempt(o);
+    if (o.onReply(msg, sentAt) === 'again') this.attempt(o);
+    else this.close(o);
     return true;
   }
 
+  /** Another attempt, unless a newer one is already out (an old attempt's refusal says nothing new). */
+  private retry(o: Open, req: number): void {
+    if (o.done || Math.max(...o.sent.keys()) !== req) return;
+    this.attempt(o);
+  }
+
+  private close(o: Open): void {
+    o.done = true;
+    for (const req of o.sent.keys()) this.open.delete(req);
+  }
+
   private attempt(o: Open): void {
+    if (o.done) return;
     const req = this.nextReq++;
     o.attempt++;
-    o.target = this.targetFor(o.plan, o.attempt);
+    const target = this.targetFor(o.plan, o.attempt);
     this.open.set(req, o);
-    this.env.send(o.target, o.build(req));
+    o.sent.set(req, this.env.now());
+    this.env.send(target, o.build(req));
     this.env.timer(this.env.now() + this.cfg.retryUs, () => {
-      if (this.open.get(req) !== o) return;
-      this.open.delete(req);
+      if (o.done || Math.max(...o.sent.keys()) !== req) return;
       this.leaders.set(o.plan.company, 0); // it did not answer: try someone else
       this.attempt(o);
     });
@@ -73,7 +92,7 @@ export class Requests {
     const local = this.env.company(plan.company);
     if (local?.isLeader()) return this.cfg.host;
     const hint = local?.lead() || this.leaders.get(plan.company) || 0;
-    if (hint !== 0 && plan.members.includes(hint)) return hint;
+    if (hint !== 0) return hint; // possibly a member added since the placement
     return plan.members[(attempt + this.cfg.host) % plan.members.length]!;
   }
 }

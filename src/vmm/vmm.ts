@@ -127,8 +127,11 @@ export class Vmm {
     const step = this.heap.free(addr);
     if (step.kind === 'done') done(null);
     else if (step.kind === 'invalid') done(step.reason);
-    else if (step.kind === 'free-run') this.freeRemotely(step.firstPage * this.cfg.pageSize, true, done);
-    else this.freeRemotely(addr, false, done);
+    else if (step.kind === 'free-run') {
+      // Freed here; giving the run back to the page table is housekeeping the caller need not wait for.
+      done(null);
+      this.freeRemotely(step.firstPage * this.cfg.pageSize, true, () => undefined);
+    } else this.freeRemotely(addr, false, done);
   }
 
   /** Through the block's company: it frees a run, or sends a small block to its owner. */

@@ -71,7 +71,7 @@ test('allocate is first fit, free makes room, and a full company answers no-spac
   assert.is(ok(t.apply(alloc('a', 5))).firstPage, 100);
   assert.is(ok(t.apply(alloc('b', 5))).firstPage, 105);
   assert.is(ok(t.apply(alloc('c', 5))).firstPage, 110);
-  assert.is(ok(t.apply({ op: 'free', company: 1, firstPage: 105, by: 7 })).firstPage, 105);
+  assert.is(ok(t.apply({ op: 'free', company: 1, firstPage: 105, by: 7, id: 'b' })).firstPage, 105);
   // A run of 6 does not fit in the 5-page hole, so it goes to the tail... which has only 5.
   err(t.apply(alloc('d', 6)), 'no-space');
   assert.is(ok(t.apply(alloc('d', 3))).firstPage, 105);
@@ -89,17 +89,18 @@ test('allocate is first fit, free makes room, and a full company answers no-spac
 test('free errors: no run starts there, unknown company, pages still held; free zeroes contents', () => {
   const t = table();
   ok(t.apply(alloc('a', 3)));
-  err(t.apply({ op: 'free', company: 1, firstPage: 101, by: 7 }), 'not-allocated');
-  err(t.apply({ op: 'free', company: 9, firstPage: 100, by: 7 }), 'unknown-company');
+  err(t.apply({ op: 'free', company: 1, firstPage: 101, by: 7, id: 'a' }), 'not-allocated');
+  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 7, id: 'other' }), 'not-allocated');
+  err(t.apply({ op: 'free', company: 9, firstPage: 100, by: 7, id: 'a' }), 'unknown-company');
   ok(t.apply(grant(101, 2, 'write')));
   ok(t.apply(release(101, 2, 1, 0xaa, 'write')));
   ok(t.apply(grant(102, 3, 'read')));
   assert.is(t.page(101)!.version, 1);
-  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }), 'conflict');
+  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9, id: 'a' }), 'conflict');
   ok(t.apply({ op: 'revoke', page: 101, host: 2 }));
   ok(t.apply({ op: 'expire', page: 102, host: 3 }));
-  ok(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }));
-  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9 }), 'not-allocated');
+  ok(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9, id: 'a' }));
+  err(t.apply({ op: 'free', company: 1, firstPage: 100, by: 9, id: 'a' }), 'not-allocated');
   assert.equal(t.holders(101), []);
   assert.equal(t.leasesOf(3), []);
   const p = t.page(101)!;
@@ -188,7 +189,7 @@ test('property: random allocate/free sequences match a first-fit model and runs 
           const target = op.pick < model.length * 2 && model.length > 0 ? model[op.pick % model.length]! : null;
           const page = target ? target.first : FIRST + (op.pick % SIZE);
           const idx = model.findIndex((r) => r.first === page);
-          const r = t.apply({ op: 'free', company: 3, firstPage: page, by: 1 });
+          const r = t.apply({ op: 'free', company: 3, firstPage: page, by: 1, id: model[idx]?.id ?? 'none' });
           if (idx < 0) err(r, 'not-allocated');
           else {
             ok(r);
@@ -393,7 +394,7 @@ function script(): PageCommand[] {
     { op: 'revoke', page: 100, host: 2 },
     { op: 'expire', page: 201, host: 3 },
     { op: 'revoke', page: 100, host: 1 },
-    { op: 'free', company: 1, firstPage: 100, by: 1 },
+    { op: 'free', company: 1, firstPage: 100, by: 1, id: 'a' },
     alloc('c', 2),
     grant(101, 5, 'read'),
   ];
@@ -455,7 +456,7 @@ test('snapshot/restore gives an equal hash and equal query results, and the copy
   assert.equal(b.leasesOf(5), a.leasesOf(5));
   assert.equal(b.allocations(2), a.allocations(2));
   // After restore both go on identically (statements and the company cache were rebuilt).
-  const more: PageCommand[] = [alloc('d', 5), grant(220, 1, 'read'), { op: 'free', company: 2, firstPage: 200, by: 1 }];
+  const more: PageCommand[] = [alloc('d', 5), grant(220, 1, 'read'), { op: 'free', company: 2, firstPage: 200, by: 1, id: 'b' }];
   for (const c of more) assert.equal(b.apply(c), a.apply(c));
   assert.is(b.hash(), a.hash());
   assert.throws(() => PageTable.restore(snap, { pageSize: PAGE * 2 }), /page size/);
@@ -466,7 +467,7 @@ test('snapshot/restore gives an equal hash and equal query results, and the copy
 
 const anyCommand: fc.Arbitrary<PageCommand> = fc.oneof(
   fc.record({ op: fc.constant('allocate' as const), company: fc.integer({ min: 1, max: 2 }), id: fc.constantFrom('a', 'b', 'c', 'd', 'e'), pages: fc.integer({ min: 1, max: 6 }), owner: fc.nat(3) }),
-  fc.record({ op: fc.constant('free' as const), company: fc.integer({ min: 1, max: 2 }), firstPage: fc.integer({ min: 100, max: 125 }), by: fc.nat(3) }),
+  fc.record({ op: fc.constant('free' as const), company: fc.integer({ min: 1, max: 2 }), firstPage: fc.integer({ min: 100, max: 125 }), by: fc.nat(3), id: fc.constantFrom('a', 'b', 'c', 'd', 'e') }),
   fc.record({ op: fc.constant('grant' as const), page: fc.integer({ min: 100, max: 125 }), host: fc.nat(3), mode: fc.constantFrom<LeaseMode>('read', 'write'), term: fc.nat(5), leaseUs: fc.nat(1000), grantedAtUs: fc.integer({ min: -100, max: 10_000 }) }),
   fc.record({ op: fc.constantFrom('revoke' as const, 'expire' as const), page: fc.integer({ min: 100, max: 125 }), host: fc.nat(3) }),
   fc.tuple(fc.integer({ min: 100, max: 125 }), fc.nat(3), fc.integer({ min: 1, max: 3 }), fc.nat(255), fc.constantFrom<LeaseMode | null>('read', 'write', null)).map(
