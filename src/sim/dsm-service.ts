@@ -41,6 +41,8 @@ export interface DsmWorld {
   companyApplied(host: number, a: CompanyApplied, index: number, table: CompanyMachine): void;
   segfault(host: number, page: number, why: string): void;
   lostMemory(host: number, threads: number): void;
+  /** A host lost the writes of a page with its lease; its application threads were ended. */
+  lostWrites(host: number, page: number, threads: number): void;
   runThread(host: DsmService, ctx: ThreadContext): void;
 }
 
@@ -66,7 +68,7 @@ export class DsmService implements HostService {
     const w = this.world;
     const id = this.host.id;
     const cfg: VmmConfig = { ...w.vmm, host: id };
-    const memory = new SimMemory(id, cfg.pageSize, cfg.pages, w.protections);
+    const memory = new SimMemory(id, cfg.pageSize, cfg.pages, w.protections, (fn) => w.scheduler.after(0, fn));
     const epoch = this.host.epoch;
     const clock = w.monotonicClock(id);
     const env: VmmEnv = {
@@ -77,6 +79,10 @@ export class DsmService implements HostService {
       company: (company) => this.access(company),
       opSeq: () => this.threads?.opSeq ?? 0,
       segfault: (page, why) => w.segfault(id, page, why),
+      lostWrites: (page) => {
+        const n = this.threads?.abort() ?? 0;
+        w.lostWrites(id, page, n);
+      },
     };
     const vmm = new Vmm(cfg, env);
     memory.onFault((req) => vmm.fault(req.page, req.access));

@@ -8,7 +8,7 @@ import { planCompanies } from '../vmm/placement.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { ThreadContext, Workload } from '../vmm/thread.js';
 import type { VmmConfig } from '../vmm/vmm-env.js';
-import { AllocatorSafety, checkRegisterHistory, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
+import { AllocatorSafety, checkRegisterHistory, Coherence, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
 import { violation } from './check/violation.js';
 import type { HostClock } from './clock.js';
 import type { DsmService, DsmWorld } from './dsm-service.js';
@@ -48,10 +48,13 @@ export class DsmPart implements DsmWorld {
   readonly observed = new ObservedWrites();
   readonly allocator: AllocatorSafety;
   readonly agreement = new TableAgreement();
+  readonly coherence: Coherence;
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
   private readonly registers: Set<number>;
   private readonly accesses: Access[] = [];
+  /** Allocation ids already seen applied, so each resets the shadow once. */
+  private readonly allocationsSeen = new Set<string>();
   private finished = 0;
   private lostThreads = 0;
   private hostsLostMemory = new Set<number>();
@@ -71,6 +74,7 @@ export class DsmPart implements DsmWorld {
     this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up');
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
     this.allocator = new AllocatorSafety(d.rootPages * d.pageSize);
+    this.coherence = new Coherence();
     this.workload = makeWorkload(d);
     const rootBytes = d.rootPages * d.pageSize;
     const appHosts = d.appHosts ?? owners;
@@ -134,12 +138,18 @@ export class DsmPart implements DsmWorld {
     this.maybeVerify();
   }
 
+  lostWrites(host: number, page: number, threads: number): void {
+    this.coherence.lost(page);
+    this.lostMemory(host, threads);
+  }
+
   segfault(host: number, page: number, why: string): void {
     this.failures.push(`host ${host}: access to page ${page} failed: ${why}`);
   }
 
   accessed(a: Access): void {
     this.stats.accesses++;
+    this.coherence.access(a);
     const register = this.registers.has(a.addr);
     if (register) this.accesses.push(a);
     if (a.kind !== 'read') this.observed.wrote(a, register && a.kind === 'write');
@@ -157,6 +167,13 @@ export class DsmPart implements DsmWorld {
 
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
+    // A silent holder's lease waited out: any writes it had not written back are gone.
+    if (a.cmd.op === 'expire' && a.result.ok) this.coherence.lost(a.cmd.page);
+    // A new allocation's pages read as zeros (a retried allocate returns the same run: not new).
+    if (a.cmd.op === 'allocate' && a.result.ok && a.result.firstPage !== undefined && !this.allocationsSeen.has(a.cmd.id)) {
+      this.allocationsSeen.add(a.cmd.id);
+      this.coherence.reset(a.result.firstPage, a.cmd.pages);
+    }
     if (index % 16 === 0) this.agreement.record(a.company, index, machine.table.hash(a.company), host);
   }
 
@@ -193,19 +210,19 @@ export class DsmPart implements DsmWorld {
     }
   }
 
-  /** Whether a crash took memory (and so threads or unflushed writes) with it. */
-  get lostWrites(): boolean {
+  /** Whether a crash or a lost lease took writes (and the threads that made them) away. */
+  get anyLost(): boolean {
     return this.hostsLostMemory.size > 0;
   }
 
   /** End of the run: the workload must have finished and passed its own check; registers must be linearizable. */
   checkEnd(mustFinish: boolean): void {
-    if (this.failures.length > 0 && !this.lostWrites) violation('workload', this.failures.slice(0, 3).join('; '));
+    if (this.failures.length > 0 && !this.anyLost) violation('workload', this.failures.slice(0, 3).join('; '));
     if (this.verdict === undefined) {
       if (mustFinish) {
         violation('liveness', `the ${this.workload.name} workload did not finish: ${this.finished} of ${this.contexts.length} threads done, ${this.lostThreads} lost`);
       }
-    } else if (this.verdict !== null && (this.d.workload === 'registers' || !this.lostWrites)) {
+    } else if (this.verdict !== null && (this.d.workload === 'registers' || !this.anyLost)) {
       // A crash loses writes by design, and threads with them: then only the registers' check is exact.
       violation('workload', `${this.workload.name}: ${this.verdict}`);
     }

@@ -19,7 +19,17 @@ export class SimMemory implements MemoryBackend {
   private waiters = new Map<number, (() => void)[]>();
   private closed = false;
 
-  constructor(readonly host: number, readonly pageSize: number, readonly pages: number, private readonly observer: ProtectionObserver) {
+  /**
+   * `defer` runs a woken thread's retry later, as a scheduler would: never
+   * inside the VMM call that changed the protection.
+   */
+  constructor(
+    readonly host: number,
+    readonly pageSize: number,
+    readonly pages: number,
+    private readonly observer: ProtectionObserver,
+    private readonly defer: (fn: () => void) => void,
+  ) {
     this.frames = new Array<Uint8Array | undefined>(pages).fill(undefined);
     this.views = new Array<DataView | undefined>(pages).fill(undefined);
     this.prot = new Uint8Array(pages);
@@ -48,7 +58,7 @@ export class SimMemory implements MemoryBackend {
     const w = this.waiters.get(page);
     if (w !== undefined) {
       this.waiters.delete(page);
-      for (const f of w) f();
+      for (const f of w) this.defer(f);
     }
   }
 

@@ -16,6 +16,8 @@ export interface Access {
   page: number;
   /** The value read, written, or (add) the old value. */
   value: number;
+  /** What the word holds after the access (a write's or an add's result). */
+  stored: number;
   /** Per-host op sequence number of this access. */
   seq: number;
   call: number;
@@ -65,7 +67,9 @@ export class ThreadRunner {
   start(ctx: ThreadContext, program: Program, done: (result: string | null | void) => void): void {
     this.running++;
     const epoch = this.env.epoch();
+    const generation = this.generation;
     const resume = (input: number): void => {
+      if (this.generation !== generation) return;
       if (!this.env.runnable(epoch)) {
         if (this.env.epoch() === epoch) this.parked.push(() => resume(input)); // paused: carry on at resume
         return;
@@ -83,10 +87,23 @@ export class ThreadRunner {
         done(r.value);
         return;
       }
-      this.perform(ctx, r.value, this.env.scheduler.now, resume);
+      this.perform(ctx, r.value, this.env.scheduler.now, resume, generation);
     };
     this.env.scheduler.after(0, () => resume(0));
   }
+
+  /** Ends every thread at once (their memory can no longer be trusted); returns how many were running. */
+  abort(): number {
+    const n = this.running;
+    this.generation++;
+    this.running = 0;
+    this.parked = [];
+    this.waitingSince.clear();
+    return n;
+  }
+
+  /** Bumped by abort(): threads of an older generation never run again. */
+  private generation = 0;
 
   /** The host resumed after a pause: threads carry on. */
   unpark(): void {
@@ -95,7 +112,7 @@ export class ThreadRunner {
     for (const f of p) this.env.scheduler.after(0, f);
   }
 
-  private perform(ctx: ThreadContext, op: ThreadOp, call: number, resume: (v: number) => void): void {
+  private perform(ctx: ThreadContext, op: ThreadOp, call: number, resume: (v: number) => void, generation: number): void {
     const env = this.env;
     const later = (us: number, v: number): void => {
       env.scheduler.after(us, () => resume(v));
@@ -118,11 +135,17 @@ export class ThreadRunner {
         });
         return;
       default:
-        this.access(ctx, op, call, resume);
+        this.access(ctx, op, call, resume, generation);
     }
   }
 
-  private access(ctx: ThreadContext, op: Extract<ThreadOp, { op: 'read' | 'write' | 'add' }>, call: number, resume: (v: number) => void): void {
+  private access(
+    ctx: ThreadContext,
+    op: Extract<ThreadOp, { op: 'read' | 'write' | 'add' }>,
+    call: number,
+    resume: (v: number) => void,
+    generation: number,
+  ): void {
     const env = this.env;
     const epoch = env.epoch();
     if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
@@ -130,12 +153,12 @@ export class ThreadRunner {
       return;
     }
     const retry = (): void => {
-      if (env.epoch() !== epoch) return;
+      if (env.epoch() !== epoch || this.generation !== generation) return;
       if (!env.runnable(epoch)) {
         this.parked.push(retry);
         return;
       }
-      this.access(ctx, op, call, resume);
+      this.access(ctx, op, call, resume, generation);
     };
     const mem = env.memory();
     let value: number | null;
@@ -148,9 +171,10 @@ export class ThreadRunner {
     }
     this.waitingSince.delete(ctx.index);
     const seq = ++this.opSeq;
+    const stored = op.op === 'add' ? (value + op.delta) >>> 0 : value;
     env.accessed({
       host: env.host, thread: ctx.index, kind: op.op, addr: op.addr, page: Math.floor(op.addr / env.pageSize),
-      value, seq, call, ret: env.scheduler.now,
+      value, stored, seq, call, ret: env.scheduler.now,
     });
     env.scheduler.after(ACCESS_US, () => resume(op.op === 'write' ? 0 : value));
   }

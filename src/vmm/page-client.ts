@@ -1,90 +1,105 @@
 // The fault side of coherence on one host: a fault becomes a lease request to
-// the page's manager; a grant fills and opens the page; a revoke closes it and
-// sends a writer's contents back. Leases end on this host's clock: shortly
-// before its lease runs out a host gives the page up by itself.
+// the page's manager; a grant fills and opens the page; a revoke closes it.
+// Leases end on this host's clock: shortly before its lease runs out a host
+// gives the page up by itself.
 //
-// The durability rule: before a page this host wrote leaves it (revoked, or
-// given up), it and every other page this host wrote are written back and
-// committed, so no host ever sees a write whose predecessors a crash here
-// could still lose.
+// The durability rule, kept by construction: at most one page is dirty (has
+// writes not yet committed) on a host at a time. A write-leased page is mapped
+// read-only until the host writes it; before another page may be written, the
+// dirty one is written back and the commit confirmed. So every committed
+// contents of a page holds only writes whose predecessors are committed too:
+// whatever another host sees, a crash here cannot take its past away.
 import type { LeaseMode } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import { Requests } from './requests.js';
-import type { Reply } from './requests.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
 
 interface Held {
   mode: LeaseMode;
   /** Log index of the grant. */
   index: number;
-  /** Version of the committed contents the lease was granted on. */
+  /** Version of the committed contents (the grant's, or this host's last write-back). */
   version: number;
   /** Local time the lease runs out (counted from when it was asked for). */
   expires: number;
 }
 
-/** A page on its way out: closed, its contents captured, waiting for the write-backs. */
-interface Leaving {
-  data: Uint8Array;
-  seq: number;
-  /** Hand the page back once everything is durable (answer the revoke, or release the lease). */
-  finish: () => void;
-  /** A later revoke while leaving replies to the newest revoke id. */
-  rev: number;
-}
-
-/** Write-backs in flight for one page, oldest first; each resolves its waiters. */
-interface Flush {
-  seq: number;
-  waiters: ((ok: boolean) => void)[];
+/** The write-back of the dirty page in flight, and who waits for it. */
+interface Cleaning {
+  page: number;
+  waiters: (() => void)[];
 }
 
 export class PageClient {
   private held = new Map<number, Held>();
-  /** Version of a local copy kept after losing the lease (read leases only: the copy is committed data). */
+  /** Version of a local copy kept after losing a read lease (a committed version). */
   private frames = new Map<number, number>();
   /** Pages with an acquire in flight, and the strongest mode asked. */
   private acquiring = new Map<number, LeaseMode>();
-  private leaving = new Map<number, Leaving>();
   /** Per page, the highest log index a revoke covered: grants at or before it are void. */
   private revokedUpTo = new Map<number, number>();
-  /** Faults on pages that were leaving, to ask for once they have left. */
-  private deferred = new Map<number, LeaseMode>();
-  private flushes = new Map<number, Flush>();
+  /** Pages this host is handing back, and the fault (if any) to ask for once that is settled. */
+  private releasing = new Map<number, LeaseMode | null>();
+  /** The one page with writes not yet committed, if any. */
+  private dirty: number | null = null;
+  private cleaning: Cleaning | null = null;
   readonly requests: Requests;
   /** Counters for /metrics and reports. */
-  readonly stats = { faults: 0, grants: 0, revokes: 0, writeBacks: 0, expired: 0 };
+  readonly stats = { faults: 0, grants: 0, revokes: 0, writeBacks: 0, expired: 0, lostWrites: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv) {
     this.requests = new Requests(cfg, env);
   }
 
-  /** The lease this host holds on a page, if any (for inspection). */
-  lease(page: number): Held | undefined {
-    return this.held.get(page);
-  }
-
+  /** The leases this host holds, by page (for inspection). */
   heldPages(): [number, Held][] {
     return [...this.held.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  get dirtyPage(): number | null {
+    return this.dirty;
   }
 
   fault(page: number, access: LeaseMode): void {
     this.stats.faults++;
     const h = this.held.get(page);
-    if (h !== undefined && (h.mode === 'write' || access === 'read') && this.env.now() < h.expires) {
-      // A stale fault: the page was opened after the access faulted.
-      this.env.memory.setProtection(page, h.mode);
-      return;
+    if (h !== undefined && this.env.now() < h.expires) {
+      if (access === 'read') {
+        // A stale fault: the page was opened after the access faulted.
+        this.env.memory.setProtection(page, this.dirty === page ? 'write' : 'read');
+        return;
+      }
+      if (h.mode === 'write') {
+        this.startWriting(page);
+        return;
+      }
     }
-    if (this.leaving.has(page)) {
-      // On its way out: ask again once it has left.
-      if (this.deferred.get(page) !== 'write') this.deferred.set(page, access);
+    if (this.releasing.has(page)) {
+      // A new lease could be committed before the release and be dropped by it: wait.
+      if (this.releasing.get(page) !== 'write') this.releasing.set(page, access);
       return;
     }
     const asking = this.acquiring.get(page);
     if (asking === 'write' || asking === access) return;
     this.acquire(page, access);
+  }
+
+  /** The first write to a write-leased page: the dirty page (if another) is written back first. */
+  private startWriting(page: number): void {
+    if (this.dirty === page && this.cleaning === null) {
+      this.env.memory.setProtection(page, 'write');
+      return;
+    }
+    this.clean(() => {
+      if (this.held.get(page)?.mode !== 'write') return; // lost meanwhile: the thread faults again
+      if (this.dirty !== null || this.cleaning !== null) {
+        this.startWriting(page); // another page got dirty first: clean that one too
+        return;
+      }
+      this.dirty = page;
+      this.env.memory.setProtection(page, 'write');
+    });
   }
 
   private acquire(page: number, mode: LeaseMode): void {
@@ -105,10 +120,12 @@ export class PageClient {
 
   private granted(g: Extract<VmmMessage, { t: 'grant' }>, sentAt: number): 'done' | 'again' {
     const page = g.page;
-    const current = this.held.get(page);
-    // A read grant overtaken by a write grant (or a duplicate): the page here has writes
-    // of this host's that refilling it would throw away; the table keeps the stronger lease.
-    if (current?.mode === 'write') return 'done';
+    // A read grant overtaken by a write grant (or a duplicate): never refill a page this
+    // host may have written; the table keeps the stronger lease.
+    if (this.held.get(page)?.mode === 'write') {
+      this.acquiring.delete(page);
+      return 'done';
+    }
     // The lease counts from when it was asked for, so it ends here no later than the manager thinks.
     const expires = sentAt + g.leaseUs;
     const margin = this.giveUpMargin(g.leaseUs);
@@ -120,35 +137,40 @@ export class PageClient {
     }
     this.acquiring.delete(page);
     this.stats.grants++;
-    const prot = g.mode;
-    if (g.data !== null) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), prot);
-    else this.env.memory.setProtection(page, prot);
+    // Even a write lease opens read-only: the first write marks the page dirty.
+    if (g.data !== null) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
+    else this.env.memory.setProtection(page, 'read');
     this.frames.set(page, g.version);
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires };
     this.held.set(page, h);
     this.env.timer(expires - margin, () => {
-      if (this.held.get(page) === h) this.giveUpVoluntarily(page);
+      if (this.held.get(page) === h) this.giveUp(page);
     });
     return 'done';
   }
 
-  /** Give-up starts early enough that its write-backs land while the lease still holds. */
+  /** Give-up starts early enough that its write-back lands while the lease still holds. */
   private giveUpMargin(leaseUs: number): number {
     return Math.min(Math.round(leaseUs / 4), 4 * this.cfg.retryUs);
   }
 
-  /** The lease is about to run out: close the page, and send a writer's contents back. */
-  private giveUpVoluntarily(page: number): void {
+  /** The lease is about to run out: close the page; a writer hands it back, written back. */
+  private giveUp(page: number): void {
     const h = this.held.get(page)!;
     this.stats.expired++;
-    if (h.mode === 'read') {
-      this.held.delete(page);
-      this.env.memory.setProtection(page, 'none');
-      return;
-    }
+    this.closePage(page);
+    if (h.mode === 'read') return;
     const plan = companyOfPage(this.cfg.plans, page)!;
-    this.leave(page, 0, (data, seq) => {
-      this.requests.start(plan, (req) => ({ t: 'release', req, page, data: encodePage(data), keep: null, seq }), () => 'done');
+    this.releasing.set(page, null);
+    this.afterCleaning(page, () => {
+      const data = encodePage(this.env.memory.read(page));
+      const seq = this.env.opSeq();
+      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq }), () => {
+        const wanted = this.releasing.get(page);
+        this.releasing.delete(page);
+        if (wanted) this.fault(page, wanted);
+        return 'done';
+      });
     });
   }
 
@@ -156,95 +178,65 @@ export class PageClient {
     this.stats.revokes++;
     const { page, rev } = msg;
     if ((this.revokedUpTo.get(page) ?? 0) < msg.index) this.revokedUpTo.set(page, msg.index);
-    const h0 = this.held.get(page);
-    if (h0 !== undefined && h0.index > msg.index) return; // a revoke of an older lease, overtaken by this one
-    const leaving = this.leaving.get(page);
-    if (leaving !== undefined) {
-      leaving.rev = rev;
-      leaving.finish = () => this.env.send(from, { t: 'revoked', rev: leaving.rev, page, data: null, seq: leaving.seq });
-      return;
-    }
     const h = this.held.get(page);
-    if (h === undefined || h.mode === 'read') {
-      // Not a writer here, whatever the manager's table says: give up everything, so the
-      // answer (no contents) means the same for both kinds of revoke.
-      if (h !== undefined) {
-        this.held.delete(page);
-        this.env.memory.setProtection(page, 'none');
-      }
-      this.env.send(from, { t: 'revoked', rev, page, data: null, seq: this.env.opSeq() });
-      return;
-    }
-    this.leave(page, rev, (_data, seq) => this.env.send(from, { t: 'revoked', rev, page, data: null, seq }));
+    if (h !== undefined && h.index > msg.index) return; // a revoke of an older lease, overtaken by this one
+    if (h !== undefined) this.closePage(page);
+    // Answer once nothing of the page is left uncommitted here.
+    this.afterCleaning(page, () => this.env.send(from, { t: 'revoked', rev, page, data: null, seq: this.env.opSeq() }));
+  }
+
+  /** Closes a page and forgets its lease (a copy of uncommitted writes is no version anyone knows). */
+  private closePage(page: number): void {
+    this.held.delete(page);
+    if (this.dirty === page) this.frames.delete(page);
+    this.env.memory.setProtection(page, 'none');
+  }
+
+  /** Runs then() once `page` is not dirty, writing it back first if it is. */
+  private afterCleaning(page: number, then: () => void): void {
+    if (this.dirty === page || this.cleaning?.page === page) this.clean(then);
+    else then();
   }
 
   /**
-   * A written page leaves: close it, capture its contents, write it and every
-   * other page this host wrote back (each commit confirmed), and only then
-   * hand the page over.
+   * Writes the dirty page back, keeping its write lease, and runs then() once
+   * the commit is confirmed, or once the write-back proved impossible (the
+   * lease is gone: those writes, which nobody saw, are lost).
    */
-  private leave(page: number, rev: number, finish: (data: Uint8Array, seq: number) => void): void {
-    this.env.memory.setProtection(page, 'none');
-    const data = this.env.memory.read(page);
+  private clean(then: () => void): void {
+    if (this.cleaning !== null) {
+      this.cleaning.waiters.push(then);
+      return;
+    }
+    const page = this.dirty;
+    if (page === null) {
+      then();
+      return;
+    }
+    const c: Cleaning = { page, waiters: [then] };
+    this.cleaning = c;
+    // No write may slip in after the contents are captured.
+    if (this.held.has(page)) this.env.memory.setProtection(page, 'read');
+    const data = encodePage(this.env.memory.read(page));
     const seq = this.env.opSeq();
-    this.held.delete(page);
-    // A copy of uncommitted contents is not a version anyone else knows.
-    this.frames.delete(page);
-    const l: Leaving = { data, seq, finish: () => finish(data, seq), rev };
-    this.leaving.set(page, l);
-    const others = [...this.held.entries()].filter(([, x]) => x.mode === 'write').map(([p]) => p);
-    for (const [p] of this.leaving) if (!others.includes(p)) others.push(p);
-    let waiting = others.length; // at least this page itself
-    let failed = false;
-    const done = (): void => {
-      if (this.leaving.get(page) !== l) return;
-      this.leaving.delete(page);
-      this.stats.writeBacks++;
-      if (!failed) l.finish();
-      const wanted = this.deferred.get(page);
-      if (wanted !== undefined) {
-        this.deferred.delete(page);
-        this.fault(page, wanted);
-      }
-      // On a failed write-back the contents stay here: the manager waits the lease out, and
-      // these writes, which nobody saw, are lost as a crash would lose them.
-    };
-    for (const p of others.sort((a, b) => a - b)) {
-      this.flush(p, seq, (ok) => {
-        if (!ok) failed = true;
-        if (--waiting === 0) done();
-      });
-    }
-  }
-
-  /** Makes a page's writes up to op `seq` durable: a write-back that keeps the write lease. */
-  private flush(page: number, seq: number, then: (ok: boolean) => void): void {
-    const inFlight = this.flushes.get(page);
-    if (inFlight !== undefined && inFlight.seq >= seq) {
-      inFlight.waiters.push(then);
-      return;
-    }
-    if (inFlight !== undefined) {
-      // One write-back per page at a time: the next one follows the current.
-      inFlight.waiters.push(() => this.flush(page, seq, then));
-      return;
-    }
-    const l = this.leaving.get(page);
-    const data = l?.data ?? this.env.memory.read(page);
-    const captured = l?.seq ?? this.env.opSeq();
-    const f: Flush = { seq: captured, waiters: [then] };
-    this.flushes.set(page, f);
     const plan = companyOfPage(this.cfg.plans, page)!;
-    let tries = 0;
-    this.requests.start(plan, (req) => ({ t: 'release', req, page, data: encodePage(data), keep: 'write', seq: captured }), (reply: Reply) => {
-      const ok = reply.t === 'released';
-      if (!ok && ++tries < 3 && reply.t === 'refuse' && reply.why === 'conflict') return 'again';
-      if (ok) {
-        const h = this.held.get(page);
+    this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: 'write', seq }), (reply) => {
+      const h = this.held.get(page);
+      if (reply.t === 'released') {
+        this.stats.writeBacks++;
         if (h !== undefined) h.version = reply.version;
+        this.frames.set(page, reply.version);
+      } else {
+        // The lease is gone: these writes are lost, and what this host's threads did after
+        // them rests on them. Like a crash, it ends them (real mode: a SIGBUS).
+        this.stats.lostWrites++;
+        if (h !== undefined) this.closePage(page);
+        this.frames.delete(page);
+        this.env.lostWrites(page);
       }
-      this.flushes.delete(page);
-      for (const w of f.waiters) w(ok);
+      this.dirty = null;
+      this.cleaning = null;
+      for (const w of c.waiters) w();
       return 'done';
     });
   }
@@ -252,7 +244,8 @@ export class PageClient {
   /** Drops everything (the process is going away); nothing is sent. */
   close(): void {
     this.held.clear();
-    this.leaving.clear();
+    this.cleaning = null;
+    this.dirty = null;
   }
 }
 

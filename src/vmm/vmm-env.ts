@@ -48,4 +48,6 @@ export interface VmmEnv {
   opSeq(): number;
   /** A page-level failure an application thread must see (an access to unallocated memory). */
   segfault(page: number, why: string): void;
+  /** Writes to a page could not be written back (the lease was lost): the application cannot go on. */
+  lostWrites(page: number): void;
 }

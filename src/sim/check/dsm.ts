@@ -188,3 +188,44 @@ export function checkRegisterHistory(ops: RegisterOp[]): void {
   });
   violation('linearizability', `a register's history is not linearizable; these could not be ordered: ${what.join('; ')}`);
 }
+
+/**
+ * Coherence, word by word: with one writer or many readers per page and
+ * invalidation before every write, memory behaves as one copy, so every read
+ * returns the last value written to that word anywhere (0 in a page freshly
+ * allocated). Pages whose unflushed writes a host lost are unknown until
+ * written again.
+ */
+export class Coherence {
+  /** page -> word address -> value (absent: 0, unless the page is unknown). */
+  private words = new Map<number, Map<number, number>>();
+  private unknown = new Set<number>();
+
+  access(a: Access): void {
+    let page = this.words.get(a.page);
+    if (a.kind === 'read' || a.kind === 'add') {
+      const expected = page?.get(a.addr);
+      const known = expected !== undefined || !this.unknown.has(a.page);
+      if (known && (expected ?? 0) !== a.value) {
+        violation('coherence', `host ${a.host} ${a.kind === 'add' ? 'added to' : 'read'} word ${a.addr} and found ${a.value}, but the last value written there is ${expected ?? 0}`);
+      }
+    }
+    if (a.kind === 'read') return;
+    if (page === undefined) this.words.set(a.page, (page = new Map()));
+    page.set(a.addr, a.stored);
+  }
+
+  /** A run was freed (or allocated): its pages read as zeros. */
+  reset(firstPage: number, pages: number): void {
+    for (let p = firstPage; p < firstPage + pages; p++) {
+      this.words.delete(p);
+      this.unknown.delete(p);
+    }
+  }
+
+  /** A host lost unflushed writes of a page: its words are unknown until written again. */
+  lost(page: number): void {
+    this.words.delete(page);
+    this.unknown.add(page);
+  }
+}
