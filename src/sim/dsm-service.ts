@@ -175,6 +175,8 @@ export class DsmService implements HostService {
 
   reset(): void {
     const lost = this.threads?.active ?? 0;
+    const dirty = this.vmm?.client.dirtyPage ?? null;
+    if (dirty !== null) this.world.lostWrites(this.host.id, dirty, 0);
     this.vmm?.close();
     this.memory?.close();
     this.vmm = null;

@@ -41,6 +41,8 @@ export class PageClient {
   private revokedUpTo = new Map<number, number>();
   /** Pages this host is handing back, and the fault (if any) to ask for once that is settled. */
   private releasing = new Map<number, LeaseMode | null>();
+  /** Grants that arrived while their page was being handed back: judged once that is settled. */
+  private heldBack = new Map<number, [Extract<VmmMessage, { t: 'grant' }>, number]>();
   /** The one page with writes not yet committed, if any. */
   private dirty: number | null = null;
   private cleaning: Cleaning | null = null;
@@ -126,6 +128,11 @@ export class PageClient {
       this.acquiring.delete(page);
       return 'done';
     }
+    if (this.releasing.has(page)) {
+      // Committed before or after our release? Only the release's index will tell.
+      this.heldBack.set(page, [g, sentAt]);
+      return 'done';
+    }
     // The lease counts from when it was asked for, so it ends here no later than the manager thinks.
     const expires = sentAt + g.leaseUs;
     const margin = this.giveUpMargin(g.leaseUs);
@@ -165,10 +172,15 @@ export class PageClient {
     this.afterCleaning(page, () => {
       const data = encodePage(this.env.memory.read(page));
       const seq = this.env.opSeq();
-      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq }), () => {
+      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq }), (reply) => {
+        // The release drops every lease of ours granted before it.
+        if (reply.t === 'released' && (this.revokedUpTo.get(page) ?? 0) < reply.index) this.revokedUpTo.set(page, reply.index);
         const wanted = this.releasing.get(page);
         this.releasing.delete(page);
-        if (wanted) this.fault(page, wanted);
+        const back = this.heldBack.get(page);
+        this.heldBack.delete(page);
+        if (back !== undefined && this.granted(back[0], back[1]) === 'again') this.acquire(page, back[0].mode);
+        else if (wanted) this.fault(page, wanted);
         return 'done';
       });
     });

@@ -113,7 +113,7 @@ export class PageManager {
       return;
     }
     const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
-      if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0 });
+      if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
       else this.refuse(from, msg.req, msg.page, 'conflict');
       if (msg.keep === null) this.step(msg.page);
     });

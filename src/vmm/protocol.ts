@@ -27,8 +27,8 @@ export type VmmMessage =
   | { t: 'revoked'; rev: number; page: number; data: string | null; seq: number }
   /** Host -> manager: a write-back of a page held writable (the manager numbers the version); `keep` is the lease kept afterwards. */
   | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number }
-  /** Manager -> host: the write-back is committed as `version`. */
-  | { t: 'released'; req: number; page: number; version: number }
+  /** Manager -> host: the write-back is committed as `version`, at log index `index`. */
+  | { t: 'released'; req: number; page: number; version: number; index: number }
   /** Host -> manager: a run of pages for an allocation. */
   | { t: 'alloc'; req: number; company: number; id: string; pages: number }
   | { t: 'alloc-ok'; req: number; firstPage: number }
