@@ -62,6 +62,7 @@ export class DsmPart implements DsmWorld {
   /** The workload's end check: undefined until it ran, null if it passed. */
   verdict: string | null | undefined = undefined;
   private verifying = false;
+  private verifyHost: number | null = null;
   readonly stats = { accesses: 0, mallocs: 0, threadsDone: 0, threadsLost: 0, verified: 0 };
 
   constructor(scenario: Scenario, private readonly d: DsmScenario, private readonly hosts: DsmHosts) {
@@ -132,6 +133,12 @@ export class DsmPart implements DsmWorld {
 
   lostMemory(host: number, threads: number): void {
     this.hostsLostMemory.add(host);
+    if (this.verifyHost === host && this.verdict === undefined && threads > 0) {
+      // The end check itself was lost with its host: run it again elsewhere.
+      threads--;
+      this.verifyHost = null;
+      this.hosts.scheduler.after(100_000, () => this.tryVerify());
+    }
     this.lostThreads += threads;
     this.stats.threadsLost += threads;
     this.hosts.trace('lost-threads', host, threads, 0);
@@ -192,6 +199,7 @@ export class DsmPart implements DsmWorld {
       return;
     }
     const ctx: ThreadContext = { ...this.contexts[0]!, host, index: this.contexts.length };
+    this.verifyHost = host;
     service.threads.start(ctx, this.workload.verify(ctx), (result) => {
       this.verdict = result ?? null;
       this.stats.verified = this.verdict === null ? 1 : 0;

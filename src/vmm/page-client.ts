@@ -9,7 +9,7 @@
 // dirty one is written back and the commit confirmed. So every committed
 // contents of a page holds only writes whose predecessors are committed too:
 // whatever another host sees, a crash here cannot take its past away.
-import type { LeaseMode } from './page-table-commands.js';
+import type { LeaseMode, LeaseToken } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import { Requests } from './requests.js';
@@ -23,12 +23,15 @@ interface Held {
   version: number;
   /** Local time the lease runs out (counted from when it was asked for). */
   expires: number;
+  /** The grant's fencing token: a write-back under this lease names it. */
+  lease: LeaseToken;
 }
 
 /** The write-back of the dirty page in flight, and who waits for it. */
 interface Cleaning {
   page: number;
   waiters: (() => void)[];
+  lease: LeaseToken;
 }
 
 export class PageClient {
@@ -43,8 +46,9 @@ export class PageClient {
   private releasing = new Map<number, LeaseMode | null>();
   /** Grants that arrived while their page was being handed back: judged once that is settled. */
   private heldBack = new Map<number, [Extract<VmmMessage, { t: 'grant' }>, number]>();
-  /** The one page with writes not yet committed, if any. */
+  /** The one page with writes not yet committed, if any, and the lease it was written under. */
   private dirty: number | null = null;
+  private dirtyLease: LeaseToken | null = null;
   private cleaning: Cleaning | null = null;
   readonly requests: Requests;
   /** Counters for /metrics and reports. */
@@ -100,6 +104,7 @@ export class PageClient {
         return;
       }
       this.dirty = page;
+      this.dirtyLease = this.held.get(page)!.lease;
       this.env.memory.setProtection(page, 'write');
     });
   }
@@ -123,9 +128,18 @@ export class PageClient {
   private granted(g: Extract<VmmMessage, { t: 'grant' }>, sentAt: number): 'done' | 'again' {
     const page = g.page;
     // A read grant overtaken by a write grant (or a duplicate): never refill a page this
-    // host may have written; the table keeps the stronger lease.
-    if (this.held.get(page)?.mode === 'write') {
+    // host may have written. The table keeps the stronger lease, renewed by the later grant:
+    // adopt its fencing token, and its time if later.
+    const current = this.held.get(page);
+    if (current?.mode === 'write') {
       this.acquiring.delete(page);
+      if (g.index > current.index) {
+        current.index = g.index;
+        current.lease = g.lease;
+        if (this.dirty === page) this.dirtyLease = g.lease;
+        const expires = sentAt + g.leaseUs;
+        if (expires > current.expires) current.expires = expires;
+      }
       return 'done';
     }
     if (this.releasing.has(page)) {
@@ -148,7 +162,7 @@ export class PageClient {
     if (g.data !== null) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
     else this.env.memory.setProtection(page, 'read');
     this.frames.set(page, g.version);
-    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires };
+    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, lease: g.lease };
     this.held.set(page, h);
     this.env.timer(expires - margin, () => {
       if (this.held.get(page) === h) this.giveUp(page);
@@ -172,7 +186,7 @@ export class PageClient {
     this.afterCleaning(page, () => {
       const data = encodePage(this.env.memory.read(page));
       const seq = this.env.opSeq();
-      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq }), (reply) => {
+      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq, lease: h.lease }), (reply) => {
         // The release drops every lease of ours granted before it.
         if (reply.t === 'released' && (this.revokedUpTo.get(page) ?? 0) < reply.index) this.revokedUpTo.set(page, reply.index);
         const wanted = this.releasing.get(page);
@@ -225,15 +239,21 @@ export class PageClient {
       then();
       return;
     }
-    const c: Cleaning = { page, waiters: [then] };
+    const c: Cleaning = { page, waiters: [then], lease: this.dirtyLease! };
     this.cleaning = c;
     // No write may slip in after the contents are captured.
     if (this.held.has(page)) this.env.memory.setProtection(page, 'read');
     const data = encodePage(this.env.memory.read(page));
     const seq = this.env.opSeq();
     const plan = companyOfPage(this.cfg.plans, page)!;
-    this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: 'write', seq }), (reply) => {
+    let tries = 0;
+    this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: 'write', seq, lease: c.lease }), (reply) => {
       const h = this.held.get(page);
+      if (reply.t === 'refuse' && reply.why === 'conflict' && ++tries < 4) {
+        // A renewal may have changed the lease's token, or a retry raced the first attempt.
+        if (h !== undefined && h.mode === 'write') c.lease = h.lease;
+        return 'again';
+      }
       if (reply.t === 'released') {
         this.stats.writeBacks++;
         if (h !== undefined) h.version = reply.version;
@@ -247,6 +267,7 @@ export class PageClient {
         this.env.lostWrites(page);
       }
       this.dirty = null;
+      this.dirtyLease = null;
       this.cleaning = null;
       for (const w of c.waiters) w();
       return 'done';
@@ -258,6 +279,7 @@ export class PageClient {
     this.held.clear();
     this.cleaning = null;
     this.dirty = null;
+    this.dirtyLease = null;
   }
 }
 

@@ -112,6 +112,7 @@ export class PageManager {
       this.refuse(from, msg.req, msg.page, 'conflict');
       return;
     }
+    if (cmd.op === 'release') cmd.lease = msg.lease;
     const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
       if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
       else this.refuse(from, msg.req, msg.page, 'conflict');
@@ -251,8 +252,8 @@ export class PageManager {
   private grant(page: number, q: PageQueue, task: Task): void {
     const { from, msg } = task;
     q.proposing = true;
-    const cmd: PageCommand = {
-      op: 'grant', page, host: from, mode: msg.mode, term: this.company.term(), leaseUs: this.cfg.leaseUs, grantedAtUs: this.env.now(),
+    const cmd = {
+      op: 'grant' as const, page, host: from, mode: msg.mode, term: this.company.term(), leaseUs: this.cfg.leaseUs, grantedAtUs: this.env.now(),
     };
     const ok = this.propose(cmd, undefined, (a) => {
       q.proposing = false;
@@ -262,8 +263,11 @@ export class PageManager {
       }
       const row = this.company.table().page(page)!;
       const data = msg.have === row.version ? null : row.data ?? '';
+      // The lease as the table holds it (a renewal keeps the first grant's token).
+      const holder = this.company.table().holders(page).find((h) => h.host === from);
+      const lease = holder === undefined ? { term: cmd.term, grantedAtUs: cmd.grantedAtUs } : { term: holder.term, grantedAtUs: holder.grantedAtUs };
       this.finishTask(page, () => this.env.send(from, {
-        t: 'grant', req: msg.req, page, mode: msg.mode, version: row.version, data, leaseUs: this.cfg.leaseUs, index: a.index,
+        t: 'grant', req: msg.req, page, mode: msg.mode, version: row.version, data, leaseUs: this.cfg.leaseUs, index: a.index, lease,
       }));
     });
     if (!ok) {
@@ -281,7 +285,7 @@ export class PageManager {
   }
 
   /** A release of `data` by `host`, as the next version; null if the page is not in this company. */
-  private releaseCommand(page: number, host: number, data: string, keep: LeaseMode | null): PageCommand | null {
+  private releaseCommand(page: number, host: number, data: string, keep: LeaseMode | null): Extract<PageCommand, { op: 'release' }> | null {
     const row = this.company.table().page(page);
     if (row === null) return null;
     const bytes = decodePage(data, this.cfg.pageSize);

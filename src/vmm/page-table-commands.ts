@@ -33,9 +33,16 @@ export type PageCommand =
       hash: string;
       data: string;
       keep: LeaseMode | null;
+      /**
+       * The lease the write-back was made under (its grant's term and time): a fencing token, so a
+       * late write-back from an earlier lease of the same host cannot overwrite newer contents.
+       */
+      lease?: LeaseToken;
     }
   /** The leader waited out a silent holder's lease: remove it. */
   | { op: 'expire'; page: number; host: number };
+
+export interface LeaseToken { term: number; grantedAtUs: number }
 
 export type PageOp = PageCommand['op'];
 
@@ -177,7 +184,13 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (typeof data !== 'string') return new Bad(`${op}: field 'data' must be a base64 string, got ${describe(data)}`);
       const keep = mode(o, op, 'keep', true);
       if (keep instanceof Bad) return keep;
-      return { op, page, host, version, hash, data, keep };
+      const lease = o['lease'];
+      if (lease === undefined) return { op, page, host, version, hash, data, keep };
+      const l = lease as Fields;
+      if (typeof lease !== 'object' || lease === null || !Number.isSafeInteger(l['term']) || !Number.isSafeInteger(l['grantedAtUs'])) {
+        return new Bad(`${op}: field 'lease' must be { term, grantedAtUs } integers, got ${describe(lease)}`);
+      }
+      return { op, page, host, version, hash, data, keep, lease: { term: l['term'] as number, grantedAtUs: l['grantedAtUs'] as number } };
     }
     default:
       return new Bad(`unknown op ${describe(op)}`);

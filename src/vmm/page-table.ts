@@ -14,9 +14,9 @@
 // error result leaves the tables untouched.
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { type LeaseMode, type PageCommand, validateCommand } from './page-table-commands.js';
+import { type LeaseMode, type LeaseToken, type PageCommand, validateCommand } from './page-table-commands.js';
 
-export { type LeaseMode, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
+export { type LeaseMode, type LeaseToken, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
 
 export type ApplyError = 'conflict' | 'no-space' | 'not-allocated' | 'not-holder' | 'unknown-company' | 'bad-command';
 
@@ -326,7 +326,7 @@ export class PageTable {
       case 'expire':
         return this.dropLease(c.op, c.page, c.host);
       case 'release':
-        return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep);
+        return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep, c.lease);
     }
   }
 
@@ -428,9 +428,11 @@ export class PageTable {
         return fail('conflict', `page ${page}: host ${h} holds the write lease`);
       }
     }
-    // Re-granting the same or a weaker mode refreshes the lease and keeps the stronger mode.
-    const kept: LeaseMode = own === 'write' ? 'write' : mode;
-    this.st.upsertLease.run(page, host, kept, term, leaseUs, grantedAtUs);
+    // Re-granting the same or a weaker mode renews the lease but keeps it the same lease: its
+    // fencing token (term, grantedAtUs) stays, so the holder's write-backs keep matching it.
+    // Only an upgrade from read to write makes a new lease.
+    if (own === 'write' || own === mode) return { ok: true, version };
+    this.st.upsertLease.run(page, host, mode, term, leaseUs, grantedAtUs);
     return { ok: true, version };
   }
 
@@ -442,7 +444,9 @@ export class PageTable {
     return OK;
   }
 
-  private release(page: number, host: number, version: number, hash: string, data: string, keep: LeaseMode | null): ApplyResult {
+  private release(
+    page: number, host: number, version: number, hash: string, data: string, keep: LeaseMode | null, lease: LeaseToken | undefined,
+  ): ApplyResult {
     // Checks on the command itself first, so a malformed release is reported
     // as such whatever the state of the page.
     const bytes = Buffer.from(data, 'base64');
@@ -457,6 +461,12 @@ export class PageTable {
     const held = this.st.leaseMode.get(page, host) as LeaseMode | undefined;
     if (held !== 'write') {
       return fail('not-holder', `release: host ${host} holds ${held === undefined ? 'no' : 'only a read'} lease on page ${page}`);
+    }
+    if (lease !== undefined) {
+      const row = this.holders(page).find((h) => h.host === host);
+      if (row === undefined || row.term !== lease.term || row.grantedAtUs !== lease.grantedAtUs) {
+        return fail('conflict', `release: host ${host}'s lease on page ${page} is not the one granted in term ${lease.term} at ${lease.grantedAtUs}`);
+      }
     }
     if (version !== current + 1) {
       return fail('conflict', `release: page ${page} is at version ${current}, so the next is ${current + 1}, not ${version}`);

@@ -3,7 +3,7 @@
 // leader) for a lease, and the answer is granted, not-leader (go there),
 // conflict (the state changed: retry with this state) or busy (retry later).
 // Plain data, so the same messages cross the simulated and the real network.
-import type { LeaseMode } from './page-table-commands.js';
+import type { LeaseMode, LeaseToken } from './page-table-commands.js';
 
 export type RefuseReason = 'not-leader' | 'busy' | 'conflict' | 'not-allocated' | 'no-space' | 'invalid';
 
@@ -14,7 +14,7 @@ export type VmmMessage =
    * Manager -> host: the lease, committed at log index `index`; data (base64) unless the host's copy is
    * current ('' is a page of zeros).
    */
-  | { t: 'grant'; req: number; page: number; mode: LeaseMode; version: number; data: string | null; leaseUs: number; index: number }
+  | { t: 'grant'; req: number; page: number; mode: LeaseMode; version: number; data: string | null; leaseUs: number; index: number; lease: LeaseToken }
   /** Manager -> host: the request was not done; `leader` is a hint where to go, `version` the current version (conflict). */
   | { t: 'refuse'; req: number; page: number; why: RefuseReason; leader: number; version: number }
   /**
@@ -26,7 +26,7 @@ export type VmmMessage =
   /** Holder -> manager: done, the page is closed here; data (base64), if any, is contents to write back. */
   | { t: 'revoked'; rev: number; page: number; data: string | null; seq: number }
   /** Host -> manager: a write-back of a page held writable (the manager numbers the version); `keep` is the lease kept afterwards. */
-  | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number }
+  | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number; lease: LeaseToken }
   /** Manager -> host: the write-back is committed as `version`, at log index `index`. */
   | { t: 'released'; req: number; page: number; version: number; index: number }
   /** Host -> manager: a run of pages for an allocation. */

@@ -232,16 +232,16 @@ test('readers share; a write grant excludes every other holder', () => {
   t.close();
 });
 
-test('upgrade when the only holder; re-grant of the same or weaker mode refreshes and keeps the mode', () => {
+test('upgrade when the only holder; re-grant of the same or weaker mode keeps the lease and its token', () => {
   const t = table();
   ok(t.apply(alloc('a', 2)));
   ok(t.apply(grant(100, 1, 'read')));
   ok(t.apply(grant(100, 1, 'write', 2)));
   assert.equal(t.holders(100), [{ page: 100, host: 1, mode: 'write', term: 2, leaseUs: 1000, grantedAtUs: 50 }]);
   ok(t.apply({ op: 'grant', page: 100, host: 1, mode: 'read', term: 3, leaseUs: 500, grantedAtUs: 900 }));
-  assert.equal(t.holders(100), [{ page: 100, host: 1, mode: 'write', term: 3, leaseUs: 500, grantedAtUs: 900 }]);
+  assert.equal(t.holders(100), [{ page: 100, host: 1, mode: 'write', term: 2, leaseUs: 1000, grantedAtUs: 50 }]);
   ok(t.apply({ op: 'grant', page: 100, host: 1, mode: 'write', term: 4, leaseUs: 600, grantedAtUs: 1000 }));
-  assert.equal(t.holders(100)[0]!.term, 4);
+  assert.equal(t.holders(100)[0]!.term, 2);
   assert.is(t.holders(100).length, 1);
   t.close();
 });
@@ -419,8 +419,8 @@ test('two tables applying the same commands have equal hashes, and differ after 
     c.apply(cmd);
     d.apply(cmd);
   }
-  ok(c.apply({ op: 'grant', page: 101, host: 5, mode: 'read', term: 1, leaseUs: 1000, grantedAtUs: 51 }));
-  ok(d.apply({ op: 'grant', page: 101, host: 5, mode: 'read', term: 1, leaseUs: 1000, grantedAtUs: 52 }));
+  ok(c.apply({ op: 'grant', page: 101, host: 6, mode: 'read', term: 1, leaseUs: 1000, grantedAtUs: 51 }));
+  ok(d.apply({ op: 'grant', page: 101, host: 6, mode: 'read', term: 1, leaseUs: 1000, grantedAtUs: 52 }));
   assert.is.not(c.hash(), d.hash());
   for (const t of [a, b, c, d]) t.close();
 });
