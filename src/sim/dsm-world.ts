@@ -147,6 +147,7 @@ export class DsmPart implements DsmWorld {
 
   lostWrites(host: number, page: number, threads: number): void {
     this.coherence.lost(page);
+    this.observed.lose(host, page);
     this.lostMemory(host, threads);
   }
 
@@ -175,7 +176,10 @@ export class DsmPart implements DsmWorld {
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
     // A silent holder's lease waited out: any writes it had not written back are gone.
-    if (a.cmd.op === 'expire' && a.result.ok) this.coherence.lost(a.cmd.page);
+    if (a.cmd.op === 'expire' && a.result.ok) {
+      this.coherence.lost(a.cmd.page);
+      this.observed.lose(a.cmd.host, a.cmd.page);
+    }
     // A new allocation's pages read as zeros (a retried allocate returns the same run: not new).
     if (a.cmd.op === 'allocate' && a.result.ok && a.result.firstPage !== undefined && !this.allocationsSeen.has(a.cmd.id)) {
       this.allocationsSeen.add(a.cmd.id);

@@ -142,8 +142,9 @@ export class PageClient {
       }
       return 'done';
     }
-    if (this.releasing.has(page)) {
-      // Committed before or after our release? Only the release's index will tell.
+    if (this.releasing.has(page) || this.dirty === page) {
+      // Committed before or after our release? Only the release's index will tell. Or the page
+      // has writes of ours on their way to the table: judge the grant once they are committed.
       this.heldBack.set(page, [g, sentAt]);
       return 'done';
     }
@@ -152,16 +153,18 @@ export class PageClient {
     const margin = this.giveUpMargin(g.leaseUs);
     if (this.env.now() >= expires - margin) return 'again'; // arrived too late to use
     if (g.index <= (this.revokedUpTo.get(page) ?? 0)) return 'again'; // revoked before it arrived
-    if (g.data === null && this.frames.get(page) !== g.version) {
+    if (g.data === null && (this.frames.get(page) ?? -1) < g.version) {
       this.frames.delete(page);
       return 'again'; // the manager thought our copy current; it is not: ask for the data
     }
     this.acquiring.delete(page);
     this.stats.grants++;
-    // Even a write lease opens read-only: the first write marks the page dirty.
-    if (g.data !== null) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
+    // Even a write lease opens read-only: the first write marks the page dirty. A copy here
+    // newer than the grant's (our own write-back, committed after it) is kept.
+    const mine = this.frames.get(page) ?? -1;
+    if (g.data !== null && mine <= g.version) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
     else this.env.memory.setProtection(page, 'read');
-    this.frames.set(page, g.version);
+    this.frames.set(page, Math.max(mine, g.version));
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, lease: g.lease };
     this.held.set(page, h);
     this.env.timer(expires - margin, () => {
@@ -191,13 +194,19 @@ export class PageClient {
         if (reply.t === 'released' && (this.revokedUpTo.get(page) ?? 0) < reply.index) this.revokedUpTo.set(page, reply.index);
         const wanted = this.releasing.get(page);
         this.releasing.delete(page);
-        const back = this.heldBack.get(page);
-        this.heldBack.delete(page);
-        if (back !== undefined && this.granted(back[0], back[1]) === 'again') this.acquire(page, back[0].mode);
-        else if (wanted) this.fault(page, wanted);
+        if (!this.judgeHeldBack(page) && wanted) this.fault(page, wanted);
         return 'done';
       });
     });
+  }
+
+  /** A grant held back while the page was being written back or handed back: judge it now. */
+  private judgeHeldBack(page: number): boolean {
+    const back = this.heldBack.get(page);
+    if (back === undefined || this.releasing.has(page) || this.dirty === page) return false;
+    this.heldBack.delete(page);
+    if (this.granted(back[0], back[1]) === 'again') this.acquire(page, back[0].mode);
+    return true;
   }
 
   revoke(from: number, msg: Extract<VmmMessage, { t: 'revoke' }>): void {
@@ -270,6 +279,7 @@ export class PageClient {
       this.dirtyLease = null;
       this.cleaning = null;
       for (const w of c.waiters) w();
+      this.judgeHeldBack(page);
       return 'done';
     });
   }

@@ -59,6 +59,8 @@ export class ObservedWrites {
   private writers = new Map<number, [number, number]>();
   /** "host:page" -> highest op seq a committed write-back covers. */
   readonly durableSeq = new Map<string, number>();
+  /** "host:page" -> the first write that was lost (a crash, an expired lease): never durable. */
+  private lostFrom = new Map<string, number>();
 
   wrote(a: Access, uniqueValue: boolean): void {
     let pages = this.pending.get(a.host);
@@ -93,10 +95,23 @@ export class ObservedWrites {
     }
   }
 
-  /** Whether a host's access is after a write of the page that was never made durable (lost in a crash or with a lease). */
+  /** The host's writes of the page not yet durable are gone for good (it crashed, or its lease was waited out). */
+  lose(host: number, page: number): void {
+    const seqs = this.pending.get(host)?.get(page);
+    if (seqs === undefined || seqs.length === 0) return;
+    const key = `${host}:${page}`;
+    this.lostFrom.set(key, Math.min(this.lostFrom.get(key) ?? Infinity, seqs[0]!));
+    seqs.length = 0;
+  }
+
+  /**
+   * The op seq from which a host's accesses to a page rest on writes that never
+   * became durable (lost, or still unflushed at the end): Infinity if none.
+   */
   lostAfter(host: number, page: number): number {
     const seqs = this.pending.get(host)?.get(page);
-    return seqs !== undefined && seqs.length > 0 ? seqs[0]! : Infinity;
+    const pending = seqs !== undefined && seqs.length > 0 ? seqs[0]! : Infinity;
+    return Math.min(pending, this.lostFrom.get(`${host}:${page}`) ?? Infinity);
   }
 }
 
