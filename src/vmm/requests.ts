@@ -91,7 +91,9 @@ export class Requests {
   private targetFor(plan: CompanyPlan, attempt: number): number {
     const local = this.env.company(plan.company);
     if (local?.isLeader()) return this.cfg.host;
-    const hint = local?.lead() || this.leaders.get(plan.company) || 0;
+    // A leader learned from a refusal is fresher than what a replica here (perhaps removed
+    // from the company, no longer told anything) believes.
+    const hint = this.leaders.get(plan.company) || local?.lead() || 0;
     if (hint !== 0) return hint; // possibly a member added since the placement
     return plan.members[(attempt + this.cfg.host) % plan.members.length]!;
   }
