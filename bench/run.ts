@@ -1,5 +1,6 @@
 // npm run bench [-- --quick]: every benchmark, one JSON line per figure.
 // Figures never pass or fail; compare ratios measured in the same run.
+import { benchDsm } from './dsm.js';
 import { benchLincheck } from './lincheck.js';
 import { benchPageTable } from './page-table.js';
 import { benchRaft } from './raft.js';
@@ -10,6 +11,7 @@ const quick = process.argv.includes('--quick');
 const suites: [string, (quick: boolean) => BenchResult[]][] = [
   ['scheduler', benchScheduler],
   ['raft', benchRaft],
+  ['dsm', benchDsm],
   ['lincheck', benchLincheck],
   ['page-table', benchPageTable],
 ];

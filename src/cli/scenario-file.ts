@@ -10,7 +10,7 @@ import { InputError } from './errors.js';
 import { findRepoRoot } from './repo-root.js';
 
 /** The scenario `fuzz` and `replay` run when --scenario is omitted. */
-export const DEFAULT_SCENARIO = 'raft-chaos';
+export const DEFAULT_SCENARIO = 'dsm-chaos';
 
 export interface LoadedScenario {
   scenario: Scenario;

@@ -35,6 +35,7 @@ export interface DsmWorld {
   threadDone(ctx: ThreadContext): void;
   threadFailed(ctx: ThreadContext | number, why: string): void;
   accessed(a: Access): void;
+  faultServed(kind: 'read' | 'write', waitedUs: number): void;
   allocated(host: number, addr: number, size: number): void;
   freed(host: number, addr: number): void;
   /** A committed company entry, applied on some member (the checkers look at write-backs). */
@@ -96,6 +97,7 @@ export class DsmService implements HostService {
       runnable: (e) => this.host.epoch === e && this.host.state === 'up',
       epoch: () => this.host.epoch,
       accessed: (a) => w.accessed(a),
+      faultServed: (kind, us) => w.faultServed(kind, us),
       allocated: (h, addr, size) => w.allocated(h, addr, size),
       freed: (h, addr) => w.freed(h, addr),
       failed: (thread, why) => w.threadFailed(thread, why),

@@ -9,7 +9,23 @@ export type RaftRecord =
   | { t: 'snap'; s: Snapshot };
 
 export function encodeRecord(r: RaftRecord): string {
-  return JSON.stringify(r);
+  if (r.t !== 'ents') return JSON.stringify(r);
+  return `{"t":"ents","e":[${r.e.map(encodeEntry).join(',')}]}`;
+}
+
+/**
+ * Each entry's JSON, once: in the simulator every replica persists the very
+ * same (immutable) entry object, and page contents make entries large.
+ */
+const encoded = new WeakMap<Entry, string>();
+
+function encodeEntry(e: Entry): string {
+  let s = encoded.get(e);
+  if (s === undefined) {
+    s = JSON.stringify(e);
+    encoded.set(e, s);
+  }
+  return s;
 }
 
 /** Rebuilds what a restarting node knows from its file's durable records. */

@@ -36,6 +36,8 @@ export interface ThreadEnv {
   epoch(): number;
   /** Called for every completed access. */
   accessed(a: Access): void;
+  /** An access that faulted completed: how long its thread waited for the page. */
+  faultServed(kind: 'read' | 'write', waitedUs: number): void;
   /** Called for every block malloc handed out and every free done. */
   allocated(host: number, addr: number, size: number): void;
   freed(host: number, addr: number): void;
@@ -169,7 +171,11 @@ export class ThreadRunner {
       if (!this.waitingSince.has(ctx.index)) this.waitingSince.set(ctx.index, env.scheduler.now);
       return;
     }
-    this.waitingSince.delete(ctx.index);
+    const since = this.waitingSince.get(ctx.index);
+    if (since !== undefined) {
+      this.waitingSince.delete(ctx.index);
+      env.faultServed(op.op === 'read' ? 'read' : 'write', env.scheduler.now - since);
+    }
     const seq = ++this.opSeq;
     const stored = op.op === 'add' ? (value + op.delta) >>> 0 : value;
     env.accessed({

@@ -19,6 +19,8 @@ interface Open {
   attempt: number;
   /** Every attempt's request id, with when it was sent: an answer to any of them counts. */
   sent: Map<number, number>;
+  /** The newest attempt's request id. */
+  latest: number;
   done: boolean;
 }
 
@@ -35,7 +37,7 @@ export class Requests {
    * onReply gets the local time the answered attempt was sent (a lease counts from it).
    */
   start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number) => Next): void {
-    this.attempt({ plan, build, onReply, attempt: 0, sent: new Map(), done: false });
+    this.attempt({ plan, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
   }
 
   /** Routes a reply to its request; returns false if it answers no open request. */
@@ -63,7 +65,7 @@ export class Requests {
 
   /** Another attempt, unless a newer one is already out (an old attempt's refusal says nothing new). */
   private retry(o: Open, req: number): void {
-    if (o.done || Math.max(...o.sent.keys()) !== req) return;
+    if (o.done || o.latest !== req) return;
     this.attempt(o);
   }
 
@@ -79,9 +81,10 @@ export class Requests {
     const target = this.targetFor(o.plan, o.attempt);
     this.open.set(req, o);
     o.sent.set(req, this.env.now());
+    o.latest = req;
     this.env.send(target, o.build(req));
     this.env.timer(this.env.now() + this.cfg.retryUs, () => {
-      if (o.done || Math.max(...o.sent.keys()) !== req) return;
+      if (o.done || o.latest !== req) return;
       this.leaders.set(o.plan.company, 0); // it did not answer: try someone else
       this.attempt(o);
     });
