@@ -73,6 +73,7 @@ export class DsmPart implements DsmWorld {
     this.vmm = {
       pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
       leaseUs: Math.round(d.leaseMs * 1000), driftBoundPpm: d.driftBoundPpm, retryUs: Math.round(d.retryMs * 1000),
+      bugs: { skipWriteBack: scenario.bugs?.skipWriteBack ?? false },
     };
     this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up');
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };

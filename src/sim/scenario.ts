@@ -171,6 +171,8 @@ export const scenarioSchema = z
         forgetVote: z.boolean().default(false),
         /** Answer gets from the local state machine without going through the log. */
         localReads: z.boolean().default(false),
+        /** Answer a revoke of a written page without writing it back first. */
+        skipWriteBack: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -216,8 +216,14 @@ export class PageClient {
     const h = this.held.get(page);
     if (h !== undefined && h.index > msg.index) return; // a revoke of an older lease, overtaken by this one
     if (h !== undefined) this.closePage(page);
+    const answer = (): void => this.env.send(from, { t: 'revoked', rev, page, data: null, seq: this.env.opSeq() });
+    if (this.cfg.bugs?.skipWriteBack && this.dirty === page) {
+      this.dirty = null; // the deliberate bug: these writes are simply dropped
+      answer();
+      return;
+    }
     // Answer once nothing of the page is left uncommitted here.
-    this.afterCleaning(page, () => this.env.send(from, { t: 'revoked', rev, page, data: null, seq: this.env.opSeq() }));
+    this.afterCleaning(page, answer);
   }
 
   /** Closes a page and forgets its lease (a copy of uncommitted writes is no version anyone knows). */

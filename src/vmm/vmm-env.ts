@@ -33,6 +33,8 @@ export interface VmmConfig {
   driftBoundPpm: number;
   /** How long to wait for an answer before asking again (another member, or the same request again). */
   retryUs: number;
+  /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */
+  bugs?: { skipWriteBack?: boolean };
 }
 
 export interface VmmEnv {
