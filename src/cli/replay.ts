@@ -7,6 +7,8 @@ import path from 'node:path';
 import { judge, type RunOptions, type RunResult, type Violation } from '../sim/result.js';
 import type { Scenario } from '../sim/scenario.js';
 import { runSeed as realRunSeed } from '../sim/run.js';
+import { formatInspection } from '../sim/inspect.js';
+import type { HostInspection } from '../sim/inspect.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatCount, formatSeconds, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
@@ -26,6 +28,7 @@ export interface ReplayArgs {
   json: boolean;
   checkDeterminism: boolean;
   stopAt?: number;
+  inspect?: boolean;
 }
 
 export interface ReplayDeps {
@@ -42,6 +45,8 @@ export interface ReplayReport {
   violation: Violation | null;
   /** Only with --check-determinism. */
   deterministic?: boolean;
+  /** Only with --inspect. */
+  inspection?: HostInspection[];
 }
 
 export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise<number> {
@@ -59,7 +64,7 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
   if (args.stopAt !== undefined && args.stopAt > scenario.durationS) {
     throw new InputError(`--stop-at: expected at most the scenario's durationS (${scenario.durationS}), got ${args.stopAt}`);
   }
-  const base: RunOptions = args.stopAt !== undefined ? { stopAtS: args.stopAt } : {};
+  const base: RunOptions = { ...(args.stopAt !== undefined ? { stopAtS: args.stopAt } : {}), ...(args.inspect ? { inspect: true } : {}) };
 
   const result = args.trace !== undefined ? runWithTrace(args.trace, (sink) => runSeed(scenario, args.seed, { ...base, traceSink: sink })) : runSeed(scenario, args.seed, base);
   const second = args.checkDeterminism ? runSeed(scenario, args.seed, base) : null;
@@ -75,10 +80,12 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
       simSeconds: result.simSeconds,
       violation: result.violation,
       ...(deterministic !== undefined ? { deterministic } : {}),
+      ...(result.inspection !== undefined ? { inspection: result.inspection } : {}),
     };
     io.out(`${JSON.stringify(report)}\n`);
   } else {
     io.out(formatReplayText(scenario, args, result, verdict.reason, second));
+    if (result.inspection !== undefined) io.out(formatInspection(result.inspection));
   }
   if (second !== null && !deterministic) {
     io.err(

@@ -1,5 +1,6 @@
 // What one simulated run reports, and how a run is judged. Shared by the
 // simulator (which produces it) and the command line (which prints it).
+import type { HostInspection } from './inspect.js';
 import type { Scenario } from './scenario.js';
 
 export interface Violation {
@@ -23,6 +24,8 @@ export interface RunResult {
   faultKinds: string[];
   /** Counters worth printing: commits, messages, faults injected, ... */
   stats: Record<string, number>;
+  /** Each host's state at the end (or at stopAtS), if asked for. */
+  inspection?: HostInspection[];
 }
 
 export interface RunOptions {
@@ -30,6 +33,8 @@ export interface RunOptions {
   traceSink?: (line: string) => void;
   /** Stop the run at this simulated time instead of the scenario's end. */
   stopAtS?: number;
+  /** Report each host's replicas, page tables and held pages at the end. */
+  inspect?: boolean;
 }
 
 /**

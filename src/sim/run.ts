@@ -15,6 +15,7 @@ import type { HostService, ServiceHost } from './service.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
 import type { Envelope } from './messages.js';
+import { inspectHost } from './inspect.js';
 import { Nemesis } from './nemesis.js';
 import { Network } from './network.js';
 import type { RunOptions, RunResult } from './result.js';
@@ -39,7 +40,7 @@ export class World {
   /** The verdict of the end-of-run history check ('unknown' if it ran out of steps). */
   linearizability = 'not checked';
 
-  constructor(readonly scenario: Scenario, readonly seed: number, options: RunOptions) {
+  constructor(readonly scenario: Scenario, readonly seed: number, private readonly options: RunOptions) {
     this.traceLog = new Trace({ window: 48, sink: options.traceSink });
     this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
     const voters = scenario.initialVoters ?? scenario.hosts;
@@ -209,6 +210,7 @@ export class World {
       }
     }
     return {
+      ...(this.options.inspect ? { inspection: this.hosts.map((h) => inspectHost(h, h.mono.local(this.scheduler.now), this.dsm !== null)) } : {}),
       scenario: s.name,
       seed: this.seed,
       traceHash: this.traceLog.hash(),

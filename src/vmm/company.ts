@@ -44,12 +44,12 @@ export class CompanyMachine implements StateMachine {
       this.table = PageTable.restore(snapshot, { pageSize });
       return;
     }
-    // Genesis, the same on every member: the range, and the root region if it is ours.
+    // Genesis, the same on every member: the range, and the part of the root region in it
+    // (a root region larger than one company's range spans several companies).
     this.table = new PageTable({ pageSize });
     this.mustApply({ op: 'create-company', company: plan.company, firstPage: plan.firstPage, pages: plan.pages });
-    if (plan.firstPage === 0 && rootPages > 0) {
-      this.mustApply({ op: 'allocate', company: plan.company, id: ROOT_ALLOCATION, pages: rootPages, owner: 0 });
-    }
+    const rootHere = Math.min(plan.firstPage + plan.pages, rootPages) - plan.firstPage;
+    if (rootHere > 0) this.mustApply({ op: 'allocate', company: plan.company, id: ROOT_ALLOCATION, pages: rootHere, owner: 0 });
   }
 
   private mustApply(cmd: PageCommand): void {

@@ -1,0 +1,209 @@
+// Framing of host-to-host messages over a TCP byte stream (design section 8,
+// "Transport"). TCP delivers bytes, not messages: a read can hold half a frame
+// or several, so every frame carries its length up front.
+//
+// On the wire:   [u32 BE payload length][payload]
+// Payload:       [u8 magic 0x47 'G'][u8 version][u8 cluster id length][cluster id, UTF-8]
+//                [u32 BE sender host id][UTF-8 JSON of the message]
+//
+// The cluster id travels as the string itself, not a hash, so two clusters
+// can never be confused by a collision, and a dropped frame's log line can name
+// the cluster it came from. The header is read before the JSON, so frames from
+// a stranger are rejected without parsing their body.
+//
+// Nothing here trusts its input: a peer may be buggy, out of date or hostile,
+// so decoding never throws; it reports a reason.
+
+export const FRAME_MAGIC = 0x47;
+export const FRAME_VERSION = 1;
+/** Bytes of the length prefix in front of every payload. */
+export const LENGTH_BYTES = 4;
+/** Longest cluster id, in UTF-8 bytes: its length travels in one byte. */
+export const MAX_CLUSTER_ID_BYTES = 255;
+/** Default limit on a payload: big enough for a snapshot of a page table, small enough to bound memory per connection. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+export interface FrameHeader {
+  clusterId: string;
+  /** Sender host id, an unsigned 32-bit integer. */
+  from: number;
+}
+
+export type DecodeFailure = 'short' | 'bad-magic' | 'bad-version' | 'bad-cluster-id' | 'bad-utf8' | 'bad-json';
+
+export type DecodedFrame =
+  | { ok: true; header: FrameHeader; version: number; message: unknown }
+  | { ok: false; reason: DecodeFailure };
+
+// Fatal decoders: a silently replaced invalid byte sequence (U+FFFD) would let
+// two different byte strings compare equal as cluster ids.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Checks a header before it is encoded; throws RangeError, since a bad header is a local programming error. */
+export function checkHeader(header: FrameHeader): void {
+  if (!Number.isInteger(header.from) || header.from < 0 || header.from > 0xffffffff) {
+    throw new RangeError(`frame header: sender id must be an integer in [0, 2^32), got ${header.from}`);
+  }
+  if (Buffer.byteLength(header.clusterId, 'utf8') > MAX_CLUSTER_ID_BYTES) {
+    throw new RangeError(`frame header: cluster id longer than ${MAX_CLUSTER_ID_BYTES} UTF-8 bytes`);
+  }
+}
+
+/**
+ * Encodes one message as a complete frame, length prefix included, ready to
+ * write to a socket. Throws on a bad header or a message JSON cannot encode
+ * (a cycle, a BigInt, undefined): both are bugs of the sender, not input.
+ */
+export function encodeFrame(header: FrameHeader, message: unknown): Buffer {
+  checkHeader(header);
+  const json = JSON.stringify(message) as string | undefined;
+  if (json === undefined) throw new TypeError('frame: message is not JSON-serializable');
+  const cluster = Buffer.from(header.clusterId, 'utf8');
+  const bodyBytes = Buffer.byteLength(json, 'utf8');
+  const payloadBytes = 3 + cluster.length + 4 + bodyBytes;
+  const out = Buffer.allocUnsafe(LENGTH_BYTES + payloadBytes);
+  let at = out.writeUInt32BE(payloadBytes, 0);
+  at = out.writeUInt8(FRAME_MAGIC, at);
+  at = out.writeUInt8(FRAME_VERSION, at);
+  at = out.writeUInt8(cluster.length, at);
+  at += cluster.copy(out, at);
+  at = out.writeUInt32BE(header.from, at);
+  out.write(json, at, 'utf8');
+  return out;
+}
+
+/** Length of the payload inside a frame made by encodeFrame (what the decoder's limit compares against). */
+export function payloadLength(frame: Buffer): number {
+  return frame.length - LENGTH_BYTES;
+}
+
+/** Reads a payload (without its length prefix) back into header and parsed JSON. Never throws. */
+export function decodeFrame(payload: Uint8Array): DecodedFrame {
+  const p = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (p.length < 3) return { ok: false, reason: 'short' };
+  if (p[0] !== FRAME_MAGIC) return { ok: false, reason: 'bad-magic' };
+  // One version today; a later one would add a case here rather than guess at the layout.
+  const version = p[1] as number;
+  if (version !== FRAME_VERSION) return { ok: false, reason: 'bad-version' };
+  const clusterBytes = p[2] as number;
+  const bodyAt = 3 + clusterBytes + 4;
+  if (p.length < bodyAt) return { ok: false, reason: 'short' };
+  let clusterId: string;
+  let text: string;
+  try {
+    clusterId = utf8.decode(p.subarray(3, 3 + clusterBytes));
+  } catch {
+    return { ok: false, reason: 'bad-cluster-id' };
+  }
+  const from = p.readUInt32BE(3 + clusterBytes);
+  try {
+    text = utf8.decode(p.subarray(bodyAt));
+  } catch {
+    return { ok: false, reason: 'bad-utf8' };
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'bad-json' };
+  }
+  return { ok: true, header: { clusterId, from }, version, message };
+}
+
+export interface PushResult {
+  /** Complete payloads, in order, without their length prefixes. */
+  frames: Buffer[];
+  /** Set once a frame announced more than the limit: the stream cannot be resynchronized. */
+  error: 'oversized' | null;
+}
+
+/**
+ * Cuts a byte stream into payloads. Accepts chunks of any size and split
+ * anywhere. A payload lying whole inside one chunk is returned as a view of it
+ * (no copy); one spanning chunks is copied, once, into a buffer that grows with
+ * the bytes that actually arrived. Chunks are never kept by reference, because
+ * a tiny read can pin a much larger backing store: a peer dripping one byte at a
+ * time must not make us hold more than it sent.
+ *
+ * A length above the limit marks the decoder failed for good: after it, byte
+ * boundaries are unknown, so the only safe answer is to drop the connection.
+ * The limit is checked on the announced length, before buffering the body, so
+ * a peer cannot make us hold more than one limit's worth per connection.
+ */
+export class FrameDecoder {
+  private readonly head = Buffer.alloc(LENGTH_BYTES);
+  private headLen = 0;
+  /** Payload length announced by the prefix just read; -1 while reading a prefix. */
+  private need = -1;
+  private acc: Buffer | null = null;
+  private accLen = 0;
+  private failure: 'oversized' | null = null;
+
+  constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 0 || maxFrameBytes > 0xffffffff) {
+      throw new RangeError(`maxFrameBytes must be an integer in [0, 2^32), got ${maxFrameBytes}`);
+    }
+  }
+
+  get failed(): 'oversized' | null {
+    return this.failure;
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get pending(): number {
+    return this.headLen + this.accLen;
+  }
+
+  push(chunk: Uint8Array): PushResult {
+    const frames: Buffer[] = [];
+    if (this.failure !== null) return { frames, error: this.failure };
+    const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let off = 0;
+    for (;;) {
+      if (this.need < 0) {
+        if (off >= c.length) break;
+        const k = Math.min(LENGTH_BYTES - this.headLen, c.length - off);
+        c.copy(this.head, this.headLen, off, off + k);
+        this.headLen += k;
+        off += k;
+        if (this.headLen < LENGTH_BYTES) break;
+        this.headLen = 0;
+        const len = this.head.readUInt32BE(0);
+        if (len > this.maxFrameBytes) {
+          this.failure = 'oversized';
+          this.acc = null;
+          this.accLen = 0;
+          return { frames, error: this.failure };
+        }
+        this.need = len;
+      }
+      if (this.accLen === 0 && c.length - off >= this.need) {
+        frames.push(c.subarray(off, off + this.need));
+        off += this.need;
+        this.need = -1;
+        continue;
+      }
+      const k = Math.min(this.need - this.accLen, c.length - off);
+      if (k === 0) break;
+      this.reserve(this.accLen + k);
+      c.copy(this.acc as Buffer, this.accLen, off, off + k);
+      this.accLen += k;
+      off += k;
+      if (this.accLen < this.need) break;
+      frames.push((this.acc as Buffer).subarray(0, this.need));
+      this.acc = null;
+      this.accLen = 0;
+      this.need = -1;
+    }
+    return { frames, error: null };
+  }
+
+  /** Grows the body buffer geometrically (amortized one copy per byte), never past the announced length. */
+  private reserve(bytes: number): void {
+    const cap = this.acc?.length ?? 0;
+    if (cap >= bytes) return;
+    const next = Buffer.allocUnsafe(Math.min(this.need, Math.max(bytes, cap * 2, 4096)));
+    if (this.acc !== null) this.acc.copy(next, 0, 0, this.accLen);
+    this.acc = next;
+  }
+}

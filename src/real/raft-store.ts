@@ -1,0 +1,257 @@
+// Durable Raft state for one real host: hard state, log entries and snapshots
+// of every Raft group the host runs, in one SQLite database in its data
+// directory (design section 8). It is the real counterpart of the simulator's
+// record file (src/sim/raft-storage.ts) and rebuilds the same BootState.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, and each
+// persist() is one transaction, so when persist returns its records have been
+// fsynced and the driver may send the messages that depend on them. A crash at
+// any point leaves either all of a persist or none of it.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
+
+/** What a Ready asks to make durable (a Ready itself fits). */
+export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[] };
+
+/** Bumped when the tables change shape; a file from a newer version is refused rather than misread. */
+const SCHEMA_VERSION = 1;
+
+// "group" is an SQL keyword, hence the quotes; idx/term/commit_index avoid the
+// keywords INDEX and COMMIT. Entries are not WITHOUT ROWID: their data carries
+// page contents, and large rows are what rowid tables are for.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hard_state (
+  "group" INTEGER PRIMARY KEY,
+  term INTEGER NOT NULL,
+  vote INTEGER NOT NULL,
+  commit_index INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+  "group" INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('normal', 'conf')),
+  data TEXT NOT NULL,
+  PRIMARY KEY ("group", idx)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+  "group" INTEGER PRIMARY KEY,
+  idx INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  conf TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+`;
+
+interface HardStateRow { term: number; vote: number; commit_index: number }
+interface EntryRow { idx: number; term: number; kind: string; data: string }
+interface SnapshotRow { idx: number; term: number; conf: string; data: string }
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export class RaftStore {
+  private closed = false;
+  // Prepared once: persist runs for every Ready, so parsing SQL each time would show.
+  private readonly st: {
+    getHard: Statement;
+    putHard: Statement;
+    getSnap: Statement;
+    snapIndex: Statement;
+    putSnap: Statement;
+    entries: Statement;
+    lastIndex: Statement;
+    termAt: Statement;
+    putEntry: Statement;
+    deleteFrom: Statement;
+    deleteThrough: Statement;
+    deleteAll: Statement;
+    groups: Statement;
+  };
+  private readonly persistTx: (group: number, rd: PersistBatch) => void;
+  private readonly compactTx: (group: number, snapshot: Snapshot) => void;
+
+  private constructor(private readonly db: Database.Database, readonly file: string) {
+    this.st = {
+      getHard: db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE "group" = ?'),
+      putHard: db.prepare(
+        'INSERT INTO hard_state ("group", term, vote, commit_index) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT ("group") DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index',
+      ),
+      getSnap: db.prepare('SELECT idx, term, conf, data FROM snapshots WHERE "group" = ?'),
+      // The index alone, so checks on every append do not read the snapshot's data.
+      snapIndex: db.prepare('SELECT idx FROM snapshots WHERE "group" = ?'),
+      putSnap: db.prepare(
+        'INSERT INTO snapshots ("group", idx, term, conf, data) VALUES (?, ?, ?, ?, ?) ' +
+          'ON CONFLICT ("group") DO UPDATE SET idx = excluded.idx, term = excluded.term, conf = excluded.conf, data = excluded.data',
+      ),
+      entries: db.prepare('SELECT idx, term, kind, data FROM entries WHERE "group" = ? ORDER BY idx'),
+      lastIndex: db.prepare('SELECT MAX(idx) AS last FROM entries WHERE "group" = ?'),
+      termAt: db.prepare('SELECT term FROM entries WHERE "group" = ? AND idx = ?'),
+      putEntry: db.prepare('INSERT INTO entries ("group", idx, term, kind, data) VALUES (?, ?, ?, ?, ?)'),
+      deleteFrom: db.prepare('DELETE FROM entries WHERE "group" = ? AND idx >= ?'),
+      deleteThrough: db.prepare('DELETE FROM entries WHERE "group" = ? AND idx <= ?'),
+      deleteAll: db.prepare('DELETE FROM entries WHERE "group" = ?'),
+      groups: db.prepare(
+        'SELECT "group" AS g FROM hard_state UNION SELECT "group" FROM snapshots UNION SELECT "group" FROM entries ORDER BY g',
+      ),
+    };
+    this.persistTx = db.transaction((group: number, rd: PersistBatch) => this.persistIn(group, rd));
+    this.compactTx = db.transaction((group: number, snapshot: Snapshot) => this.compactIn(group, snapshot));
+  }
+
+  /** Opens (creating if needed, along with its folder) the database file at `file`. */
+  static open(file: string): RaftStore {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const db = new Database(file);
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      // WAL can be refused (e.g. some network file systems); running on without it would break the durability promise.
+      if (String(mode).toLowerCase() !== 'wal') throw new Error(`${file}: cannot use WAL journal mode (got ${String(mode)})`);
+      db.pragma('synchronous = FULL');
+      if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: cannot set synchronous = FULL`);
+      const version = Number(db.pragma('user_version', { simple: true }));
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`${file}: Raft store schema version ${version} is newer than this gallocy understands (${SCHEMA_VERSION})`);
+      }
+      db.exec(SCHEMA);
+      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return new RaftStore(db, file);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * What the group's node restarts from: as loadBootState does for the
+   * simulator, commit is at least the snapshot's index and applied is the
+   * snapshot's index (the state machine restarts from the snapshot).
+   */
+  load(group: number, genesis: ConfState): BootState {
+    this.check(group);
+    const hs = this.st.getHard.get(group) as HardStateRow | undefined;
+    const snapshot = this.snapshotOf(group);
+    const entries = (this.st.entries.all(group) as EntryRow[]).map(toEntry);
+    // Every write keeps the log contiguous after the snapshot; anything else is a damaged file.
+    const first = (snapshot?.index ?? 0) + 1;
+    entries.forEach((e, i) => {
+      if (e.index !== first + i) {
+        throw new Error(`${this.file}: group ${group}: log is not contiguous: expected index ${first + i}, found ${e.index}`);
+      }
+    });
+    let hardState: HardState = hs ? { term: hs.term, vote: hs.vote, commit: hs.commit_index } : { term: 0, vote: 0, commit: 0 };
+    if (snapshot !== null && hardState.commit < snapshot.index) hardState = { ...hardState, commit: snapshot.index };
+    return { hardState, snapshot, entries, conf: genesis, applied: snapshot?.index ?? 0 };
+  }
+
+  /**
+   * Makes a Ready's records durable in one transaction: a snapshot replaces the
+   * group's whole log, an entry at index i replaces stored entries >= i, and
+   * the hard state replaces the previous one. Durable when it returns.
+   */
+  persist(group: number, rd: PersistBatch): void {
+    this.check(group);
+    // Nothing to write: skip the transaction and its fsync.
+    if (rd.hardState === null && rd.snapshot === null && rd.entries.length === 0) return;
+    this.persistTx(group, rd);
+  }
+
+  /**
+   * Stores the application's snapshot at its applied index and deletes the
+   * entries it covers, keeping the suffix after it. A snapshot no newer than
+   * the stored one changes nothing.
+   */
+  compact(group: number, snapshot: Snapshot): void {
+    this.check(group);
+    this.compactTx(group, snapshot);
+  }
+
+  /** Groups with any durable state, ascending. */
+  groups(): number[] {
+    this.checkOpen();
+    return (this.st.groups.all() as Array<{ g: number }>).map((r) => r.g);
+  }
+
+  /** Closes the database (checkpointing the WAL); later calls other than close throw. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private persistIn(group: number, rd: PersistBatch): void {
+    // Order as etcd's storage: the snapshot first, then the entries that follow it, then the hard state.
+    if (rd.snapshot !== null) {
+      this.st.deleteAll.run(group);
+      this.putSnapshot(group, rd.snapshot);
+    }
+    if (rd.entries.length > 0) this.append(group, rd.entries);
+    if (rd.hardState !== null) {
+      const hs = rd.hardState;
+      this.st.putHard.run(group, hs.term, hs.vote, hs.commit);
+    }
+  }
+
+  private append(group: number, entries: readonly Entry[]): void {
+    const snapIndex = this.snapshotIndex(group);
+    // Entries the snapshot already covers are re-confirmations (as in DurableLog.append): nothing to store.
+    const start = entries.findIndex((e) => e.index > snapIndex);
+    if (start < 0) return;
+    const add = entries.slice(start);
+    const first = add[0]!.index;
+    add.forEach((e, i) => {
+      if (e.index !== first + i) throw new Error(`persist: group ${group}: entries not contiguous at ${e.index} (expected ${first + i})`);
+    });
+    const last = (this.st.lastIndex.get(group) as { last: number | null }).last ?? snapIndex;
+    // A hole would make load() refuse the file; refusing the write keeps the damage at the bug that caused it.
+    if (first > last + 1) throw new Error(`persist: group ${group}: gap in the log: appending ${first} after ${last}`);
+    this.st.deleteFrom.run(group, first);
+    for (const e of add) this.st.putEntry.run(group, e.index, e.term, e.kind, e.data);
+  }
+
+  private compactIn(group: number, snapshot: Snapshot): void {
+    if (snapshot.index <= this.snapshotIndex(group)) return;
+    const at = this.st.termAt.get(group, snapshot.index) as { term: number } | undefined;
+    // Keep the suffix only if it continues this snapshot's history (as DurableLog.installSnapshot does).
+    if (at !== undefined && at.term === snapshot.term) this.st.deleteThrough.run(group, snapshot.index);
+    else this.st.deleteAll.run(group);
+    this.putSnapshot(group, snapshot);
+  }
+
+  private putSnapshot(group: number, s: Snapshot): void {
+    this.st.putSnap.run(group, s.index, s.term, JSON.stringify(s.conf), s.data);
+  }
+
+  private snapshotOf(group: number): Snapshot | null {
+    const row = this.st.getSnap.get(group) as SnapshotRow | undefined;
+    if (row === undefined) return null;
+    return { index: row.idx, term: row.term, conf: parseConf(row.conf, this.file, group), data: row.data };
+  }
+
+  private snapshotIndex(group: number): number {
+    const row = this.st.snapIndex.get(group) as { idx: number } | undefined;
+    return row?.idx ?? 0;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`${this.file}: Raft store is closed`);
+  }
+
+  private check(group: number): void {
+    this.checkOpen();
+    if (!Number.isSafeInteger(group) || group < 0) throw new RangeError(`Raft store: group must be a non-negative integer, got ${group}`);
+  }
+}
+
+function toEntry(r: EntryRow): Entry {
+  return { term: r.term, index: r.idx, kind: r.kind === 'conf' ? 'conf' : 'normal', data: r.data };
+}
+
+function parseConf(text: string, file: string, group: number): ConfState {
+  const v = JSON.parse(text) as Partial<ConfState>;
+  const ids = (a: unknown): a is number[] => Array.isArray(a) && a.every((x) => Number.isInteger(x));
+  if (!ids(v.voters) || !ids(v.learners)) throw new Error(`${file}: group ${group}: damaged snapshot configuration ${text}`);
+  return { voters: v.voters, learners: v.learners };
+}
