@@ -42,6 +42,8 @@ export interface DsmWorld {
   companyApplied(host: number, a: CompanyApplied, index: number, table: CompanyMachine): void;
   segfault(host: number, page: number, why: string): void;
   lostMemory(host: number, threads: number): void;
+  /** A crashed incarnation's page-client counters, to add to the run's. */
+  retired(stats: Readonly<Record<string, number>>): void;
   /** A host lost the writes of a page with its lease; its application threads were ended. */
   lostWrites(host: number, page: number, threads: number): void;
   runThread(host: DsmService, ctx: ThreadContext): void;
@@ -179,6 +181,7 @@ export class DsmService implements HostService {
     const lost = this.threads?.active ?? 0;
     const dirty = this.vmm?.client.dirtyPage ?? null;
     if (dirty !== null) this.world.lostWrites(this.host.id, dirty, 0);
+    if (this.vmm !== null) this.world.retired(this.vmm.client.stats);
     this.vmm?.close();
     this.memory?.close();
     this.vmm = null;

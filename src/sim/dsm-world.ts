@@ -74,6 +74,7 @@ export class DsmPart implements DsmWorld {
       pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
       leaseUs: Math.round(d.leaseMs * 1000), driftBoundPpm: d.driftBoundPpm, retryUs: Math.round(d.retryMs * 1000),
       bugs: { skipWriteBack: scenario.bugs?.skipWriteBack ?? false },
+      ...(d.memoryLimitPages !== undefined ? { memoryLimitPages: d.memoryLimitPages } : {}),
     };
     this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up');
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
@@ -165,6 +166,23 @@ export class DsmPart implements DsmWorld {
     if (register) this.accesses.push(a);
     if (a.kind !== 'read') this.observed.wrote(a, register && a.kind === 'write');
     else if (register && a.value !== 0) this.observed.read(a.host, a.value);
+  }
+
+  /** Page-client counters of incarnations that crashed. */
+  private retiredStats: Record<string, number> = {};
+
+  retired(stats: Readonly<Record<string, number>>): void {
+    for (const [k, v] of Object.entries(stats)) this.retiredStats[k] = (this.retiredStats[k] ?? 0) + v;
+  }
+
+  /** The run's page-client counters: write-backs, evictions, lost writes, ... */
+  clientStats(): Record<string, number> {
+    const total = { ...this.retiredStats };
+    for (const h of new Set(this.plans.flatMap((p) => p.members).concat(this.contexts.map((c) => c.host)))) {
+      const s = this.hosts.hostState(h) === 'down' ? undefined : this.hosts.serviceOf(h).vmm?.client.stats;
+      for (const [k, v] of Object.entries(s ?? {})) total[k] = (total[k] ?? 0) + v;
+    }
+    return total;
   }
 
   faultServed(kind: 'read' | 'write', waitedUs: number): void {

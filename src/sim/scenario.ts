@@ -129,6 +129,8 @@ export const scenarioSchema = z
         /** Options of the workload, e.g. { opsPerThread: 50 } (see src/vmm/workloads). */
         workloadOptions: z.record(z.string(), z.number()).default({}),
         threadsPerHost: z.number().int().min(0).max(16).default(2),
+        /** Pages a host keeps at most; past it, it drops pages it holds only for reading. */
+        memoryLimitPages: z.number().int().positive().optional(),
         /** Hosts that run application threads (default: all). */
         appHosts: z.array(z.number().int().positive()).optional(),
       })

@@ -52,7 +52,7 @@ export class PageClient {
   private cleaning: Cleaning | null = null;
   readonly requests: Requests;
   /** Counters for /metrics and reports. */
-  readonly stats = { faults: 0, grants: 0, revokes: 0, writeBacks: 0, expired: 0, lostWrites: 0 };
+  readonly stats = { faults: 0, grants: 0, revokes: 0, writeBacks: 0, expired: 0, lostWrites: 0, evictions: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv) {
     this.requests = new Requests(cfg, env);
@@ -170,7 +170,24 @@ export class PageClient {
     this.env.timer(expires - margin, () => {
       if (this.held.get(page) === h) this.giveUp(page);
     });
+    this.keepUnderLimit(page);
     return 'done';
+  }
+
+  /**
+   * Under memory pressure, drops pages held only for reading, oldest grant
+   * first; never the page just granted, never one held for writing (its
+   * contents may be the only copy of this host's writes).
+   */
+  private keepUnderLimit(justGranted: number): void {
+    const limit = this.cfg.memoryLimitPages;
+    if (limit === undefined || this.held.size <= limit) return;
+    const readers = [...this.held.entries()].filter(([p, x]) => p !== justGranted && x.mode === 'read').sort((a, b) => a[1].index - b[1].index);
+    for (const [p] of readers) {
+      if (this.held.size <= limit) return;
+      this.closePage(p);
+      this.stats.evictions++;
+    }
   }
 
   /** Give-up starts early enough that its write-back lands while the lease still holds. */

@@ -33,6 +33,8 @@ export interface VmmConfig {
   driftBoundPpm: number;
   /** How long to wait for an answer before asking again (another member, or the same request again). */
   retryUs: number;
+  /** Pages this host keeps at most; past it, it drops pages it holds only for reading. */
+  memoryLimitPages?: number;
   /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */
   bugs?: { skipWriteBack?: boolean };
 }

@@ -22,6 +22,13 @@ for (const workload of ['registers', 'counter', 'matrix', 'alloc-churn']) {
   });
 }
 
+test('under a memory limit a host drops pages it only reads, and memory stays correct', () => {
+  const r = runSeed(dsm('registers', { memoryLimitPages: 1, workloadOptions: { opsPerThread: 60, writeRatio: 0.2 } }), 2);
+  assert.is(r.violation, null, r.violation?.message);
+  assert.ok(r.stats.evictions! > 0, `pages were dropped (${r.stats.evictions})`);
+  assert.is(r.stats.verified, 1);
+});
+
 test('the same seed replays to the same trace hash; another seed differs', () => {
   const { scenario } = loadScenario('dsm-chaos');
   const short = { ...scenario, durationS: 20, faults: { ...scenario.faults, untilS: 10 }, liveness: { withinS: 10 } };

@@ -2,40 +2,14 @@
 // program can write `const v = yield* read(a)` and get a number back), u32
 // arithmetic, and option/layout checks that fail loudly at the start of a run
 // rather than corrupting the root region of another workload.
-import type { ThreadContext, ThreadOp } from '../thread.js';
+import type { ThreadContext } from '../thread.js';
 
 /** Bytes per heap word. */
 export const WORD = 4;
 /** fetch-and-add is mod 2^32, so adding 2^32 - 1 subtracts 1 while keeping delta a u32. */
 export const MINUS_ONE = 0xffffffff;
 
-export type Op<R> = Generator<ThreadOp, R, number>;
-
-export function* read(addr: number): Op<number> {
-  return yield { op: 'read', addr };
-}
-
-export function* write(addr: number, value: number): Op<void> {
-  yield { op: 'write', addr, value: value >>> 0 };
-}
-
-/** Atomic fetch-and-add; returns the old value. */
-export function* add(addr: number, delta: number): Op<number> {
-  return yield { op: 'add', addr, delta: delta >>> 0 };
-}
-
-export function* malloc(size: number): Op<number> {
-  return yield { op: 'malloc', size };
-}
-
-export function* free(addr: number): Op<void> {
-  yield { op: 'free', addr };
-}
-
-/** Skips zero-length pauses: they would only add scheduler steps. */
-export function* compute(us: number): Op<void> {
-  if (us > 0) yield { op: 'compute', us };
-}
+export { type Op, read, write, add, malloc, free, compute, calloc, realloc } from '../thread-api.js';
 
 /** An integer in [lo, hi], from the thread's own stream. */
 export function randInt(ctx: Pick<ThreadContext, 'random'>, lo: number, hi: number): number {

@@ -1,0 +1,217 @@
+// The cluster file of real mode: which hosts there are and where they listen,
+// the shared heap, replication, leases and Raft timing. Files are YAML, read
+// by cluster-file.ts; this module only validates the parsed value and resolves
+// defaults (admin ports, data directories), so it does no I/O.
+import path from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../cli/errors.js';
+
+export interface Address {
+  /** A host name, an IPv4 address, or an IPv6 address without its brackets. */
+  host: string;
+  port: number;
+}
+
+// A DNS name or IPv4 (labels of letters, digits and hyphens), or [IPv6]; then a port.
+const ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)):(\d{1,5})$/;
+
+/** Parses "host:port" (IPv6 as "[::1]:7000"); null unless the port is 1..65535. */
+export function parseAddress(s: string): Address | null {
+  const m = ADDRESS.exec(s);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** The form addresses are compared in: two spellings of one endpoint must not pass as different. */
+function endpointKey(a: Address): string {
+  return `${a.host.toLowerCase()}:${a.port}`;
+}
+
+const ADDRESS_EXPECTED = 'expected "host:port" (a host name, IPv4 address or [IPv6] address, and a port from 1 to 65535)';
+const address = z.string().refine((s) => parseAddress(s) !== null, { message: ADDRESS_EXPECTED });
+
+/** The admin/metrics HTTP port is the host's port plus this unless the host names its own. */
+export const ADMIN_PORT_OFFSET = 1000;
+
+const hostSchema = z
+  .object({
+    id: z.number().int().positive(),
+    /** Where peers reach this host's Raft and page traffic (TCP). */
+    address,
+    /** HTTP admin and metrics (default: the same host, port + 1000). */
+    admin: address.optional(),
+    /** This host's data directory (default: <dataDir>/host-<id>). */
+    dataDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+const RAFT_DEFAULTS = { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000 };
+const LEASE_DEFAULTS = { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50 };
+const HEAP_DEFAULTS = { pageSize: 4096, pages: 1024, rootPages: 4 };
+
+export const clusterSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    /** Sent in every connection handshake, so hosts of different clusters never talk. */
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+      message: 'expected a cluster id of letters, digits, ".", "_" and "-", starting with a letter or digit',
+    }),
+    hosts: z.array(hostSchema).min(1),
+    heap: z
+      .object({
+        // Real pages are protected with mprotect, so a heap page is a whole number of OS pages.
+        pageSize: z.number().int().min(4096).max(1 << 24)
+          .refine(isPowerOfTwo, { message: 'expected a power of two (a whole number of 4096-byte OS pages)' })
+          .default(HEAP_DEFAULTS.pageSize),
+        pages: z.number().int().min(2).max(1 << 24).default(HEAP_DEFAULTS.pages),
+        /** The root region at address 0, reserved at genesis for the application's shared words. */
+        rootPages: z.number().int().min(1).default(HEAP_DEFAULTS.rootPages),
+      })
+      .strict()
+      .prefault({}),
+    /** Owners per company (the Raft group replicating a range of the page table). */
+    replication: z.number().int().min(1).max(7).default(3),
+    leases: z
+      .object({
+        leaseMs: z.number().positive().default(LEASE_DEFAULTS.leaseMs),
+        /** The drift real clocks stay within; leases are judged with it. */
+        driftBoundPpm: z.number().nonnegative().max(100_000).default(LEASE_DEFAULTS.driftBoundPpm),
+        retryMs: z.number().positive().default(LEASE_DEFAULTS.retryMs),
+      })
+      .strict()
+      .prefault({}),
+    raft: z
+      .object({
+        tickMs: z.number().int().positive().default(RAFT_DEFAULTS.tickMs),
+        electionTicks: z.number().int().min(2).default(RAFT_DEFAULTS.electionTicks),
+        heartbeatTicks: z.number().int().min(1).default(RAFT_DEFAULTS.heartbeatTicks),
+        preVote: z.boolean().default(RAFT_DEFAULTS.preVote),
+        checkQuorum: z.boolean().default(RAFT_DEFAULTS.checkQuorum),
+        snapshotEveryEntries: z.number().int().min(2).default(RAFT_DEFAULTS.snapshotEveryEntries),
+      })
+      .strict()
+      .prefault({}),
+    /** Where hosts keep their Raft store (relative paths: from the cluster file's folder). */
+    dataDir: z.string().min(1).default('./data'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.heap.rootPages >= c.heap.pages) {
+      ctx.addIssue({ code: 'custom', path: ['heap', 'rootPages'], message: `expected fewer than heap.pages (${c.heap.pages})` });
+    }
+    if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
+      ctx.addIssue({
+        code: 'custom', path: ['raft', 'heartbeatTicks'],
+        message: `expected fewer than raft.electionTicks (${c.raft.electionTicks}), else followers time out between heartbeats`,
+      });
+    }
+    if (c.replication > c.hosts.length) {
+      ctx.addIssue({ code: 'custom', path: ['replication'], message: `expected at most the number of hosts (${c.hosts.length})` });
+    }
+    const ids = new Map<number, number>();
+    // Every listening endpoint (peer address or admin) belongs to one host and one role.
+    const endpoints = new Map<string, string>();
+    const claim = (addr: Address, field: string, i: number, key: 'address' | 'admin'): void => {
+      const k = endpointKey(addr);
+      const prev = endpoints.get(k);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: 'custom', path: ['hosts', i, key],
+          message: `expected a unique address, got "${addr.host}:${addr.port}" again (also ${prev})`,
+        });
+      } else endpoints.set(k, field);
+    };
+    c.hosts.forEach((h, i) => {
+      const first = ids.get(h.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['hosts', i, 'id'], message: `expected a unique host id, got ${h.id} again (also hosts[${first}].id)` });
+      } else ids.set(h.id, i);
+      // zod runs this even when an address failed its own check; those are reported already.
+      const addr = parseAddress(h.address);
+      if (addr === null) return;
+      claim(addr, `hosts[${i}].address`, i, 'address');
+      if (h.admin !== undefined) {
+        const admin = parseAddress(h.admin);
+        if (admin !== null) claim(admin, `hosts[${i}].admin`, i, 'admin');
+      } else if (addr.port + ADMIN_PORT_OFFSET > 65535) {
+        ctx.addIssue({
+          code: 'custom', path: ['hosts', i, 'admin'],
+          message: `expected an admin address: the default, port + ${ADMIN_PORT_OFFSET} = ${addr.port + ADMIN_PORT_OFFSET}, is above 65535`,
+        });
+      } else claim({ host: addr.host, port: addr.port + ADMIN_PORT_OFFSET }, `hosts[${i}].admin (default)`, i, 'admin');
+    });
+  });
+
+/** The cluster file as written, defaults filled in. */
+export type ClusterInput = z.infer<typeof clusterSchema>;
+
+export interface ClusterHost {
+  id: number;
+  address: string;
+  /** HTTP admin and metrics, "host:port" (defaulted). */
+  admin: string;
+  /** Absolute path of this host's data directory (defaulted and resolved). */
+  dataDir: string;
+}
+
+/** A validated cluster with every default resolved: what `serve` runs from. */
+export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir'> {
+  /** Absolute path. */
+  dataDir: string;
+  /** In file order. */
+  hosts: ClusterHost[];
+}
+
+export interface ClusterIssue { path: string; message: string }
+
+/** Validates a parsed cluster file; issues name the field (a.b[2].c) and what was expected. */
+export function validateCluster(value: unknown): { ok: true; cluster: ClusterInput } | { ok: false; issues: ClusterIssue[] } {
+  const parsed = clusterSchema.safeParse(value);
+  if (parsed.success) return { ok: true, cluster: parsed.data };
+  return { ok: false, issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+/**
+ * Fills in what hosts leave out: the admin address (same host, port + 1000)
+ * and the data directory (<dataDir>/host-<id>). Relative paths are resolved
+ * against `baseDir`, the cluster file's folder, so a file means the same
+ * thing whatever directory `serve` is started from.
+ */
+export function resolveCluster(input: ClusterInput, baseDir: string): Cluster {
+  const dataDir = path.resolve(baseDir, input.dataDir);
+  const hosts = input.hosts.map((h): ClusterHost => {
+    const addr = parseAddress(h.address);
+    if (addr === null) throw new Error(`cluster: hosts id ${h.id}: address ${h.address} was not validated`);
+    const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+    return {
+      id: h.id,
+      address: h.address,
+      admin: h.admin ?? `${host}:${addr.port + ADMIN_PORT_OFFSET}`,
+      dataDir: h.dataDir !== undefined ? path.resolve(baseDir, h.dataDir) : path.join(dataDir, `host-${h.id}`),
+    };
+  });
+  return { ...input, dataDir, hosts };
+}
+
+/** The host with this id; an unknown id is bad input (a --host flag, say), named with the ids there are. */
+export function hostById(cluster: Cluster, id: number): ClusterHost {
+  const host = cluster.hosts.find((h) => h.id === id);
+  if (host !== undefined) return host;
+  throw new InputError(
+    `unknown host id ${id} in cluster "${cluster.name}": expected one of ${cluster.hosts.map((h) => h.id).join(', ')}`,
+  );
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of p) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out === '' ? String(s) : `.${String(s)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}

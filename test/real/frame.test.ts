@@ -1,0 +1,465 @@
+// Framing and envelope validation: what a host does with bytes from the network.
+// The envelope checks are compared against an independent oracle (a zod schema
+// of the Envelope types, with isValidMessage for Raft semantics), so the
+// property tests do not grade validateEnvelope with itself.
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import type { Entry, Message, MessageType, Snapshot } from '../../src/raft/types.js';
+import { isValidMessage } from '../../src/raft/validate.js';
+import { validateEnvelope } from '../../src/real/envelope-codec.js';
+import { decodeFrame, encodeFrame, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameHeader } from '../../src/real/frame.js';
+import type { Envelope } from '../../src/sim/messages.js';
+
+// --- examples -----------------------------------------------------------------
+
+const H: FrameHeader = { clusterId: 'c1', from: 7 };
+
+function raftMsg(over: Partial<Message> = {}): Message {
+  return {
+    type: 'app', from: 1, to: 2, term: 3, logTerm: 2, index: 4,
+    entries: [{ term: 2, index: 5, kind: 'normal', data: 'x' }, { term: 3, index: 6, kind: 'conf', data: '{"type":"addNode","node":4}' }],
+    commit: 4, reject: false, rejectHint: 0, snapshot: null, transfer: false, ...over,
+  };
+}
+
+const lease = { term: 3, grantedAtUs: 12345 };
+const EXAMPLES: Envelope[] = [
+  { kind: 'raft', group: 0, msg: raftMsg() },
+  { kind: 'raft', group: 5, msg: raftMsg({ type: 'snap', entries: [], snapshot: { index: 9, term: 3, conf: { voters: [1, 2, 3], learners: [4] }, data: 'snap' } }) },
+  { kind: 'kv-request', group: 1, client: 100, seq: 3, op: { op: 'put', key: 'k', value: 'v' } },
+  { kind: 'kv-request', group: 1, client: 100, seq: 4, op: { op: 'append', key: 'k', value: 'w' } },
+  { kind: 'kv-request', group: 1, client: 100, seq: 5, op: { op: 'get', key: 'k' } },
+  { kind: 'kv-response', client: 100, seq: 3, status: 'ok', index: 8, term: 2, value: '' },
+  { kind: 'kv-response', client: 100, seq: 3, status: 'not-leader', leader: 0 },
+  { kind: 'vmm', msg: { t: 'acquire', req: 1, page: 10, mode: 'read', have: -1 } },
+  { kind: 'vmm', msg: { t: 'grant', req: 1, page: 10, mode: 'write', version: 2, data: null, leaseUs: 500000, index: 17, lease } },
+  { kind: 'vmm', msg: { t: 'grant', req: 1, page: 10, mode: 'read', version: 2, data: 'AAAA', leaseUs: 500000, index: 17, lease } },
+  { kind: 'vmm', msg: { t: 'refuse', req: 2, page: 11, why: 'not-leader', leader: 3, version: 0 } },
+  { kind: 'vmm', msg: { t: 'revoke', rev: 4, page: 10, index: 20 } },
+  { kind: 'vmm', msg: { t: 'revoked', rev: 4, page: 10, data: null, seq: 9 } },
+  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: 'AAAA', keep: null, seq: 10, lease } },
+  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: '', keep: 'write', seq: 10, lease } },
+  { kind: 'vmm', msg: { t: 'released', req: 5, page: 10, version: 3, index: 21 } },
+  { kind: 'vmm', msg: { t: 'alloc', req: 6, company: 2, id: 'h1-6', pages: 3 } },
+  { kind: 'vmm', msg: { t: 'alloc-ok', req: 6, firstPage: 120 } },
+  { kind: 'vmm', msg: { t: 'free', req: 7, addr: 4096, run: true } },
+  { kind: 'vmm', msg: { t: 'free-owner', req: 7, addr: 4096, host: 2 } },
+  { kind: 'vmm', msg: { t: 'free-ok', req: 7, addr: 4096 } },
+];
+
+// --- the oracle -----------------------------------------------------------------
+
+const n0 = z.int().min(0);
+const mode = z.enum(['read', 'write']);
+const leaseZ = z.object({ term: n0, grantedAtUs: n0 });
+const entryZ = z.object({ term: z.int(), index: z.int(), kind: z.enum(['normal', 'conf']), data: z.string() });
+const confZ = z.object({ voters: z.array(z.int()), learners: z.array(z.int()) });
+const snapZ = z.object({ index: z.int(), term: z.int(), conf: confZ, data: z.string() });
+// The shape (so extra fields are stripped as validateEnvelope does); the rules are the core's own.
+const messageZ = z.object({
+  type: z.string(), from: z.int(), to: z.int(), term: z.int(), logTerm: z.int(), index: z.int(), entries: z.array(entryZ),
+  commit: z.int(), reject: z.boolean(), rejectHint: z.int(), snapshot: snapZ.nullable(), transfer: z.boolean(),
+}).refine((m) => isValidMessage(m));
+const vmmZ = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('acquire'), req: n0, page: n0, mode, have: z.int().min(-1) }),
+  z.object({ t: z.literal('grant'), req: n0, page: n0, mode, version: n0, data: z.string().nullable(), leaseUs: n0, index: n0, lease: leaseZ }),
+  z.object({ t: z.literal('refuse'), req: n0, page: n0, why: z.enum(['not-leader', 'busy', 'conflict', 'not-allocated', 'no-space', 'invalid']), leader: n0, version: n0 }),
+  z.object({ t: z.literal('revoke'), rev: n0, page: n0, index: n0 }),
+  z.object({ t: z.literal('revoked'), rev: n0, page: n0, data: z.string().nullable(), seq: n0 }),
+  z.object({ t: z.literal('release'), req: n0, page: n0, data: z.string(), keep: mode.nullable(), seq: n0, lease: leaseZ }),
+  z.object({ t: z.literal('released'), req: n0, page: n0, version: n0, index: n0 }),
+  z.object({ t: z.literal('alloc'), req: n0, company: n0, id: z.string().max(256), pages: z.int().min(1) }),
+  z.object({ t: z.literal('alloc-ok'), req: n0, firstPage: n0 }),
+  z.object({ t: z.literal('free'), req: n0, addr: n0, run: z.boolean() }),
+  z.object({ t: z.literal('free-owner'), req: n0, addr: n0, host: n0 }),
+  z.object({ t: z.literal('free-ok'), req: n0, addr: n0 }),
+]);
+const kvOpZ = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('put'), key: z.string(), value: z.string() }),
+  z.object({ op: z.literal('append'), key: z.string(), value: z.string() }),
+  z.object({ op: z.literal('get'), key: z.string() }),
+]);
+const envelopeZ = z.union([
+  z.object({ kind: z.literal('raft'), group: n0, msg: messageZ }),
+  z.object({ kind: z.literal('kv-request'), group: n0, client: n0, seq: n0, op: kvOpZ }),
+  z.object({ kind: z.literal('kv-response'), client: n0, seq: n0, status: z.literal('ok'), index: n0, term: n0, value: z.string() }),
+  z.object({ kind: z.literal('kv-response'), client: n0, seq: n0, status: z.literal('not-leader'), leader: n0 }),
+  z.object({ kind: z.literal('vmm'), msg: vmmZ }),
+]);
+
+/** validateEnvelope and the oracle must agree on acceptance and on the (stripped) result. */
+function agrees(value: unknown): void {
+  const mine = validateEnvelope(value);
+  const theirs = envelopeZ.safeParse(value);
+  assert.is(mine !== null, theirs.success, `disagree on ${JSON.stringify(value)}`);
+  if (theirs.success) assert.equal(mine, theirs.data);
+}
+
+// --- arbitraries ----------------------------------------------------------------
+
+const TYPES: MessageType[] = ['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow'];
+const small = fc.nat({ max: 1000 });
+const pos = fc.integer({ min: 1, max: 1000 });
+
+const snapshotArb: fc.Arbitrary<Snapshot> = fc.record({
+  index: small, term: small, data: fc.string(),
+  conf: fc.record({ voters: fc.uniqueArray(pos, { maxLength: 4 }), learners: fc.uniqueArray(pos, { maxLength: 2 }) })
+    .map(({ voters, learners }) => ({
+      voters: [...voters].sort((a, b) => a - b),
+      learners: learners.filter((l) => !voters.includes(l)).sort((a, b) => a - b),
+    })),
+});
+
+const messageArb: fc.Arbitrary<Message> = fc.record({
+  type: fc.constantFrom(...TYPES), from: pos, to: pos, term: fc.nat({ max: 20 }), index: small, commit: small,
+  reject: fc.boolean(), rejectHint: small, transfer: fc.boolean(), logTermFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+  steps: fc.array(fc.nat({ max: 1 }), { maxLength: 4 }), data: fc.array(fc.string({ maxLength: 8 }), { minLength: 4, maxLength: 4 }),
+  snapshot: fc.option(snapshotArb, { nil: null }),
+}).map((r) => {
+  const logTerm = Math.floor(r.logTermFrac * r.term);
+  const entries: Entry[] = [];
+  let term = Math.max(logTerm, 1);
+  if (r.term >= 1) {
+    r.steps.forEach((s, i) => {
+      term = Math.min(r.term, term + s);
+      entries.push({ term, index: r.index + i + 1, kind: i % 2 === 0 ? 'normal' : 'conf', data: r.data[i] as string });
+    });
+  }
+  const snapshot = r.type === 'snap' && r.snapshot === null ? { index: 0, term: 0, conf: { voters: [1], learners: [] }, data: '' } : r.snapshot;
+  return {
+    type: r.type, from: r.from, to: r.to, term: r.term, logTerm, index: r.index, entries, commit: r.commit,
+    reject: r.reject, rejectHint: r.rejectHint, snapshot, transfer: r.transfer,
+  };
+});
+
+const modeArb = fc.constantFrom('read' as const, 'write' as const);
+const dataArb = fc.option(fc.base64String({ maxLength: 12 }), { nil: null });
+const leaseArb = fc.record({ term: small, grantedAtUs: fc.nat() });
+const vmmArb = fc.oneof(
+  fc.record({ t: fc.constant('acquire' as const), req: small, page: small, mode: modeArb, have: fc.integer({ min: -1, max: 50 }) }),
+  fc.record({ t: fc.constant('grant' as const), req: small, page: small, mode: modeArb, version: small, data: dataArb, leaseUs: small, index: small, lease: leaseArb }),
+  fc.record({ t: fc.constant('refuse' as const), req: small, page: small, why: fc.constantFrom('not-leader' as const, 'busy' as const, 'conflict' as const, 'not-allocated' as const, 'no-space' as const, 'invalid' as const), leader: small, version: small }),
+  fc.record({ t: fc.constant('revoke' as const), rev: small, page: small, index: small }),
+  fc.record({ t: fc.constant('revoked' as const), rev: small, page: small, data: dataArb, seq: small }),
+  fc.record({ t: fc.constant('release' as const), req: small, page: small, data: fc.base64String({ maxLength: 12 }), keep: fc.option(modeArb, { nil: null }), seq: small, lease: leaseArb }),
+  fc.record({ t: fc.constant('released' as const), req: small, page: small, version: small, index: small }),
+  fc.record({ t: fc.constant('alloc' as const), req: small, company: small, id: fc.string({ maxLength: 20 }), pages: pos }),
+  fc.record({ t: fc.constant('alloc-ok' as const), req: small, firstPage: small }),
+  fc.record({ t: fc.constant('free' as const), req: small, addr: fc.nat(), run: fc.boolean() }),
+  fc.record({ t: fc.constant('free-owner' as const), req: small, addr: fc.nat(), host: pos }),
+  fc.record({ t: fc.constant('free-ok' as const), req: small, addr: fc.nat() }),
+);
+const kvOpArb = fc.oneof(
+  fc.record({ op: fc.constantFrom('put' as const, 'append' as const), key: fc.string(), value: fc.string() }),
+  fc.record({ op: fc.constant('get' as const), key: fc.string() }),
+);
+const envelopeArb: fc.Arbitrary<Envelope> = fc.oneof(
+  fc.record({ kind: fc.constant('raft' as const), group: small, msg: messageArb }),
+  fc.record({ kind: fc.constant('kv-request' as const), group: small, client: small, seq: small, op: kvOpArb }),
+  fc.record({ kind: fc.constant('kv-response' as const), client: small, seq: small, status: fc.constant('ok' as const), index: small, term: small, value: fc.string() }),
+  fc.record({ kind: fc.constant('kv-response' as const), client: small, seq: small, status: fc.constant('not-leader' as const), leader: small }),
+  fc.record({ kind: fc.constant('vmm' as const), msg: vmmArb }),
+// fast-check may build null-prototype objects; decoded JSON never has them, and deep equality compares prototypes.
+).map((e) => JSON.parse(JSON.stringify(e)) as Envelope);
+
+/** Every path to a value inside a JSON tree (objects and arrays), the root included. */
+function paths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
+  const out = [at];
+  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
+  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
+  return out;
+}
+
+type Mutation = { kind: 'set'; value: unknown } | { kind: 'delete' } | { kind: 'add'; key: string; value: unknown };
+
+/** Applies a mutation at a path of a deep copy; the root can only be replaced. */
+function mutate(v: unknown, path: (string | number)[], m: Mutation): unknown {
+  const copy = JSON.parse(JSON.stringify(v)) as unknown;
+  if (path.length === 0) return m.kind === 'set' ? m.value : copy;
+  let parent = copy as Record<string | number, unknown>;
+  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+  const last = path[path.length - 1] as string | number;
+  if (m.kind === 'set') parent[last] = m.value;
+  else if (m.kind === 'delete') {
+    if (Array.isArray(parent)) parent.splice(last as number, 1);
+    else delete parent[last];
+  } else {
+    const target = parent[last];
+    if (typeof target === 'object' && target !== null && !Array.isArray(target)) (target as Record<string, unknown>)[m.key] = m.value;
+  }
+  return copy;
+}
+
+// Values likely to sit near a boundary of some field's rule.
+const nasty = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom(-1, -2, 0, 1, 0.5, 1e21, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, null, '', 'read', 'write', 'raft', 'vmm', true, [], {}),
+);
+const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('set' as const), value: nasty }),
+  fc.constant({ kind: 'delete' as const }),
+  fc.record({ kind: fc.constant('add' as const), key: fc.constantFrom('extra', '__proto__', 'kind', 't'), value: nasty }),
+);
+
+function concat(frames: Buffer[]): Buffer {
+  return Buffer.concat(frames);
+}
+
+// --- frames -----------------------------------------------------------------------
+
+test('encodeFrame and decodeFrame round-trip the header and every example envelope', () => {
+  for (const env of EXAMPLES) {
+    const frame = encodeFrame(H, env);
+    assert.is(frame.readUInt32BE(0), frame.length - 4);
+    const d = decodeFrame(frame.subarray(4));
+    if (!d.ok) throw new Error(`decode failed: ${d.reason}`);
+    assert.equal(d.header, H);
+    assert.is(d.version, FRAME_VERSION);
+    assert.equal(d.message, env);
+    assert.equal(validateEnvelope(d.message), env);
+  }
+  const wide = decodeFrame(encodeFrame({ clusterId: 'ü-cluster-☃', from: 0xffffffff }, 1).subarray(4));
+  assert.equal(wide.ok && wide.header, { clusterId: 'ü-cluster-☃', from: 0xffffffff });
+  assert.throws(() => encodeFrame({ clusterId: 'x'.repeat(256), from: 1 }, 1), RangeError);
+  assert.throws(() => encodeFrame({ clusterId: 'c', from: -1 }, 1), RangeError);
+  assert.throws(() => encodeFrame({ clusterId: 'c', from: 2 ** 32 }, 1), RangeError);
+  assert.throws(() => encodeFrame(H, undefined), TypeError);
+});
+
+test('the decoder returns the same payloads for a split at every byte boundary', () => {
+  const frames = [encodeFrame(H, EXAMPLES[0]), encodeFrame(H, EXAMPLES[8]), Buffer.from([0, 0, 0, 0]), encodeFrame(H, 'x')];
+  const all = concat(frames);
+  const expected = frames.map((f) => f.subarray(4));
+  const whole = new FrameDecoder(1 << 20).push(all);
+  assert.is(whole.error, null);
+  assert.equal(whole.frames, expected);
+  for (let i = 0; i <= all.length; i++) {
+    const d = new FrameDecoder(1 << 20);
+    const got = [...d.push(all.subarray(0, i)).frames, ...d.push(all.subarray(i)).frames];
+    assert.equal(got, expected, `split at ${i}`);
+    assert.is(d.pending, 0);
+  }
+  // Three pieces, every pair of cut points, over a shorter stream.
+  const short = concat([encodeFrame(H, 1), Buffer.from([0, 0, 0, 0]), encodeFrame(H, [2, 3])]);
+  const shortExpected = [encodeFrame(H, 1).subarray(4), Buffer.alloc(0), encodeFrame(H, [2, 3]).subarray(4)];
+  for (let i = 0; i <= short.length; i++) {
+    for (let j = i; j <= short.length; j++) {
+      const d = new FrameDecoder(100);
+      const got = [short.subarray(0, i), short.subarray(i, j), short.subarray(j)].flatMap((c) => d.push(c).frames);
+      assert.equal(got, shortExpected, `split at ${i}, ${j}`);
+    }
+  }
+  // One byte at a time.
+  const d = new FrameDecoder(1 << 20);
+  const got: Buffer[] = [];
+  for (const b of all) got.push(...d.push(Buffer.from([b])).frames);
+  assert.equal(got, expected);
+});
+
+test('a payload spanning chunks is not corrupted when the chunks are reused afterwards', () => {
+  const frame = encodeFrame(H, EXAMPLES[1]);
+  const d = new FrameDecoder(1 << 20);
+  const a = Buffer.from(frame.subarray(0, 10));
+  const b = Buffer.from(frame.subarray(10));
+  const out = [...d.push(a).frames, ...d.push(b).frames];
+  a.fill(0);
+  b.fill(0);
+  assert.is(out.length, 1);
+  const dec = decodeFrame(out[0] as Buffer);
+  assert.ok(dec.ok && validateEnvelope(dec.message) !== null);
+});
+
+test('an oversized frame marks the decoder failed; frames before it are kept; the limit itself is allowed', () => {
+  const ok = encodeFrame(H, 'fits');
+  const limit = ok.length - 4;
+  const d = new FrameDecoder(limit);
+  const big = encodeFrame(H, 'fits!');
+  const r = d.push(concat([ok, big, ok]));
+  assert.is(r.error, 'oversized');
+  assert.equal(r.frames, [ok.subarray(4)]);
+  assert.is(d.failed, 'oversized');
+  assert.is(d.pending, 0);
+  const after = d.push(ok);
+  assert.equal(after, { frames: [], error: 'oversized' });
+  // Rejected on the length alone, before its body arrives.
+  const e = new FrameDecoder(1000);
+  assert.is(e.push(Buffer.from([0, 0, 0x03])).error, null);
+  assert.is(e.push(Buffer.from([0xe9])).error, 'oversized');
+  assert.throws(() => new FrameDecoder(-1), RangeError);
+});
+
+test('decodeFrame names what is wrong with a bad payload', () => {
+  const good = encodeFrame(H, { a: 1 }).subarray(4);
+  const withByte = (i: number, v: number): Buffer => {
+    const b = Buffer.from(good);
+    b[i] = v;
+    return b;
+  };
+  const reason = (p: Uint8Array): string => {
+    const d = decodeFrame(p);
+    return d.ok ? 'ok' : d.reason;
+  };
+  assert.is(reason(good), 'ok');
+  assert.is(reason(new Uint8Array(good)), 'ok');
+  assert.is(reason(Buffer.alloc(0)), 'short');
+  assert.is(reason(good.subarray(0, 2)), 'short');
+  assert.is(reason(good.subarray(0, 6)), 'short');
+  assert.is(reason(withByte(0, FRAME_MAGIC + 1)), 'bad-magic');
+  assert.is(reason(withByte(1, FRAME_VERSION + 1)), 'bad-version');
+  assert.is(reason(withByte(3, 0xff)), 'bad-cluster-id');
+  assert.is(reason(Buffer.concat([good.subarray(0, 9), Buffer.from([0xc3, 0x28])])), 'bad-utf8');
+  assert.is(reason(Buffer.concat([good.subarray(0, 9), Buffer.from('{"a":')])), 'bad-json');
+  assert.is(reason(good.subarray(0, 9)), 'bad-json'); // an empty body is not JSON
+});
+
+// --- envelopes ----------------------------------------------------------------------
+
+test('validateEnvelope accepts every variant, returns a copy, and sheds extra fields', () => {
+  for (const env of EXAMPLES) {
+    const v = validateEnvelope(env);
+    assert.equal(v, env);
+    assert.ok(v !== env);
+    const extra = JSON.parse(JSON.stringify(env)) as Record<string, Record<string, unknown>>;
+    extra['junk'] = { x: 1 };
+    const inner = extra['msg'] ?? extra['op'];
+    if (inner !== undefined) inner['junk'] = 1;
+    assert.equal(validateEnvelope(extra), env);
+    agrees(env);
+  }
+});
+
+test('validateEnvelope rejects each missing or mistyped field of every variant', () => {
+  const wrong: unknown[] = [undefined, null, '1', 1.5, -1, true, {}, [], Number.MAX_SAFE_INTEGER + 1];
+  let rejected = 0;
+  for (const env of EXAMPLES) {
+    for (const path of paths(env).filter((p) => p.length > 0)) {
+      const del = mutate(env, path, { kind: 'delete' });
+      agrees(del);
+      for (const w of wrong) {
+        const changed = mutate(env, path, w === undefined ? { kind: 'delete' } : { kind: 'set', value: w });
+        agrees(changed);
+        if (validateEnvelope(changed) === null) rejected++;
+      }
+    }
+  }
+  assert.ok(rejected > 1000, `only ${rejected} rejections`);
+  // Spot checks of the rules the oracle encodes, so a shared mistake would still show.
+  const acq = { kind: 'vmm', msg: { t: 'acquire', req: 1, page: 10, mode: 'read', have: -1 } };
+  assert.is(validateEnvelope({ ...acq, msg: { ...acq.msg, have: -2 } }), null);
+  assert.is(validateEnvelope({ ...acq, msg: { ...acq.msg, mode: 'exec' } }), null);
+  assert.is(validateEnvelope({ ...acq, msg: { ...acq.msg, page: 1.5 } }), null);
+  assert.is(validateEnvelope({ ...acq, msg: { ...acq.msg, req: '1' } }), null);
+  assert.is(validateEnvelope({ kind: 'vmm', msg: { t: 'alloc', req: 1, company: 0, id: 'x'.repeat(257), pages: 1 } }), null);
+  assert.is(validateEnvelope({ kind: 'vmm', msg: { t: 'alloc', req: 1, company: 0, id: 'x', pages: 0 } }), null);
+  assert.is(validateEnvelope({ kind: 'vmm', msg: { t: 'nope', req: 1 } }), null);
+  assert.is(validateEnvelope({ kind: 'raft', group: 0, msg: raftMsg({ type: 'snap', entries: [] }) }), null);
+  assert.is(validateEnvelope({ kind: 'raft', group: 0, msg: raftMsg({ from: 0 }) }), null);
+  assert.is(validateEnvelope({ kind: 'kv-response', client: 1, seq: 1, status: 'maybe', leader: 0 }), null);
+  const proxy = new Proxy({}, { get: () => { throw new Error('boom'); } });
+  assert.is(validateEnvelope(proxy), null);
+  assert.is(validateEnvelope({ kind: 'vmm', msg: proxy }), null);
+});
+
+test('property: random valid envelopes survive encode, any chunking, decode and validation unchanged', () => {
+  fc.assert(
+    fc.property(fc.array(envelopeArb, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 6 }), (envs, cuts) => {
+      const stream = concat(envs.map((e) => encodeFrame(H, e)));
+      const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+      const d = new FrameDecoder(1 << 20);
+      const out: Buffer[] = [];
+      let prev = 0;
+      for (const p of [...points, stream.length]) {
+        out.push(...d.push(stream.subarray(prev, p)).frames);
+        prev = p;
+      }
+      assert.is(out.length, envs.length);
+      out.forEach((payload, i) => {
+        const dec = decodeFrame(payload);
+        if (!dec.ok) throw new Error(dec.reason);
+        assert.equal(validateEnvelope(dec.message), envs[i]);
+        agrees(dec.message);
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('property: validateEnvelope agrees with the oracle on structural mutations of valid envelopes', () => {
+  fc.assert(
+    fc.property(envelopeArb, fc.nat(), mutationArb, (env, pick, m) => {
+      const ps = paths(env);
+      const mutated = mutate(env, ps[pick % ps.length] as (string | number)[], m);
+      agrees(mutated);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+/** Runs decoder, decodeFrame and validateEnvelope over a stream; anything accepted must satisfy the oracle. */
+function digest(stream: Uint8Array, max: number, cuts: number[]): void {
+  const d = new FrameDecoder(max);
+  let prev = 0;
+  const points = [...cuts.map((c) => c % (stream.length + 1)).sort((a, b) => a - b), stream.length];
+  for (const p of points) {
+    const r = d.push(stream.subarray(prev, Math.max(prev, p)));
+    prev = Math.max(prev, p);
+    for (const payload of r.frames) {
+      assert.ok(payload.length <= max);
+      const dec = decodeFrame(payload);
+      if (!dec.ok) continue;
+      const env = validateEnvelope(dec.message);
+      if (env !== null) assert.ok(envelopeZ.safeParse(dec.message).success, `accepted ${JSON.stringify(dec.message)}`);
+    }
+    if (r.error !== null) assert.is(d.push(Buffer.from([0, 0, 0, 0])).frames.length, 0);
+  }
+}
+
+test('property: random bytes never throw out of the decoder, decodeFrame or validateEnvelope', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 400 }), fc.array(fc.nat(), { maxLength: 5 }), (bytes, max, cuts) => {
+      digest(bytes, max, cuts);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+const byteMutation = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
+  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.nat({ max: 255 }) }),
+  fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  fc.record({ kind: fc.constant('remove' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
+);
+
+test('property: random mutations of valid frames never throw and only yield valid envelopes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(envelopeArb, { minLength: 1, maxLength: 3 }),
+      fc.array(byteMutation, { minLength: 1, maxLength: 4 }),
+      fc.boolean(),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      (envs, muts, fixLength, cuts) => {
+        let b = concat(envs.map((e) => encodeFrame(H, e)));
+        for (const m of muts) {
+          const at = m.at % (b.length + 1);
+          if (m.kind === 'flip' && at < b.length) b[at] = (b[at] as number) ^ (1 << m.bit);
+          else if (m.kind === 'set' && at < b.length) b[at] = m.value;
+          else if (m.kind === 'cut') b = b.subarray(0, at);
+          else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+          else if (m.kind === 'remove') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
+        }
+        // Half the time, repair the first length prefix so the mutation reaches the payload rather than the framing.
+        if (fixLength && b.length >= 4) {
+          b = Buffer.from(b);
+          b.writeUInt32BE(b.length - 4, 0);
+        }
+        digest(b, 1 << 16, cuts);
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test.run();

@@ -1,0 +1,276 @@
+// The real host's Raft store: what goes in comes back (also after a reopen, as
+// after a restart), the log rules of a Ready hold (suffix overwrite, snapshot
+// replaces the log, compaction keeps the suffix), it agrees with the
+// simulator's record file on random histories, and nothing acknowledged is
+// lost when the writing process is killed with SIGKILL.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
+import { RaftStore } from '../../src/real/raft-store.js';
+import { encodeRecord, loadBootState, type RaftRecord } from '../../src/sim/raft-storage.js';
+import { CHILD_GROUP, childData } from './raft-store-child.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-raft-store-'));
+let dbs = 0;
+const newFile = (): string => path.join(tmp, `db-${++dbs}`, 'raft.sqlite');
+
+const GENESIS: ConfState = { voters: [1, 2, 3], learners: [] };
+const ent = (index: number, term: number, data = `e${index}t${term}`): Entry => ({ term, index, kind: 'normal', data });
+const range = (from: number, to: number, term: number): Entry[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ent(from + i, term));
+const snap = (index: number, term: number, data = `s${index}`): Snapshot => ({ index, term, conf: { voters: [1, 2], learners: [3] }, data });
+const indexes = (es: readonly Entry[]): number[] => es.map((e) => e.index);
+
+test('a new store is empty: the genesis configuration and a zero hard state', () => {
+  const store = RaftStore.open(newFile());
+  assert.equal(store.load(1, GENESIS), {
+    hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [], conf: GENESIS, applied: 0,
+  });
+  assert.equal(store.groups(), []);
+  store.close();
+});
+
+test('round trip: hard state and entries of several groups come back as written, groups apart', () => {
+  const store = RaftStore.open(newFile());
+  const conf: Entry = { term: 1, index: 2, kind: 'conf', data: '{"type":"addNode","node":4}' };
+  store.persist(7, { hardState: { term: 1, vote: 2, commit: 1 }, entries: [ent(1, 1), conf], snapshot: null });
+  store.persist(2, { hardState: { term: 5, vote: 0, commit: 0 }, entries: [], snapshot: null });
+  store.persist(7, { hardState: null, entries: [ent(3, 1, 'é ünïcode and "quotes"\n')], snapshot: null });
+  const seven = store.load(7, GENESIS);
+  assert.equal(seven.hardState, { term: 1, vote: 2, commit: 1 });
+  assert.equal(seven.entries, [ent(1, 1), conf, ent(3, 1, 'é ünïcode and "quotes"\n')]);
+  assert.equal(store.load(2, GENESIS).hardState, { term: 5, vote: 0, commit: 0 });
+  assert.equal(store.load(2, GENESIS).entries, []);
+  assert.equal(store.groups(), [2, 7]);
+  store.close();
+});
+
+test('an entry at index i replaces every stored entry from i on', () => {
+  const store = RaftStore.open(newFile());
+  store.persist(1, { hardState: null, entries: range(1, 6, 1), snapshot: null });
+  store.persist(1, { hardState: null, entries: range(3, 4, 2), snapshot: null });
+  const log = store.load(1, GENESIS).entries;
+  assert.equal(indexes(log), [1, 2, 3, 4]);
+  assert.equal(log.map((e) => e.term), [1, 1, 2, 2]);
+  // Appending right after the end extends the log.
+  store.persist(1, { hardState: null, entries: [ent(5, 3)], snapshot: null });
+  assert.equal(store.load(1, GENESIS).entries.map((e) => e.term), [1, 1, 2, 2, 3]);
+  store.close();
+});
+
+test('a gap in the log is refused and the whole persist rolls back', () => {
+  const store = RaftStore.open(newFile());
+  store.persist(1, { hardState: { term: 1, vote: 1, commit: 0 }, entries: range(1, 2, 1), snapshot: null });
+  assert.throws(
+    () => store.persist(1, { hardState: { term: 9, vote: 9, commit: 9 }, entries: [ent(5, 9)], snapshot: null }),
+    /gap in the log: appending 5 after 2/,
+  );
+  assert.throws(
+    () => store.persist(1, { hardState: { term: 9, vote: 9, commit: 9 }, entries: [ent(3, 9), ent(5, 9)], snapshot: null }),
+    /not contiguous/,
+  );
+  const boot = store.load(1, GENESIS);
+  assert.equal(boot.hardState, { term: 1, vote: 1, commit: 0 });
+  assert.equal(indexes(boot.entries), [1, 2]);
+  store.close();
+});
+
+test('a snapshot from the leader replaces the whole log; entries in the same Ready follow it', () => {
+  const store = RaftStore.open(newFile());
+  store.persist(1, { hardState: { term: 1, vote: 1, commit: 3 }, entries: range(1, 20, 1), snapshot: null });
+  store.persist(1, { hardState: { term: 2, vote: 0, commit: 3 }, entries: range(11, 12, 2), snapshot: snap(10, 2) });
+  const boot = store.load(1, GENESIS);
+  assert.equal(boot.snapshot, snap(10, 2));
+  assert.equal(indexes(boot.entries), [11, 12]);
+  // The snapshot holds committed state, so commit is at least its index; the state machine restarts from it.
+  assert.is(boot.hardState.commit, 10);
+  assert.is(boot.applied, 10);
+  assert.is(boot.conf, GENESIS);
+  // Entries the snapshot already covers are not stored again.
+  store.persist(1, { hardState: null, entries: range(9, 13, 2), snapshot: null });
+  assert.equal(indexes(store.load(1, GENESIS).entries), [11, 12, 13]);
+  // A snapshot alone leaves an empty log after it.
+  store.persist(1, { hardState: null, entries: [], snapshot: snap(30, 3) });
+  assert.equal(store.load(1, GENESIS).entries, []);
+  assert.equal(store.load(1, GENESIS).snapshot?.index, 30);
+  store.close();
+});
+
+test('compaction stores the snapshot and drops the entries it covers, keeping the suffix', () => {
+  const store = RaftStore.open(newFile());
+  store.persist(4, { hardState: { term: 1, vote: 1, commit: 8 }, entries: range(1, 10, 1), snapshot: null });
+  store.compact(4, snap(6, 1, 'state@6'));
+  let boot = store.load(4, GENESIS);
+  assert.equal(boot.snapshot, snap(6, 1, 'state@6'));
+  assert.equal(indexes(boot.entries), [7, 8, 9, 10]);
+  assert.is(boot.hardState.commit, 8);
+  // An older snapshot changes nothing.
+  store.compact(4, snap(3, 1, 'old'));
+  assert.equal(store.load(4, GENESIS).snapshot, snap(6, 1, 'state@6'));
+  // Appending continues after the compacted prefix.
+  store.persist(4, { hardState: null, entries: range(11, 12, 1), snapshot: null });
+  assert.equal(indexes(store.load(4, GENESIS).entries), [7, 8, 9, 10, 11, 12]);
+  // A suffix that does not continue the snapshot's history (term differs at its index) goes with the prefix.
+  store.compact(4, snap(9, 7));
+  boot = store.load(4, GENESIS);
+  assert.is(boot.snapshot?.index, 9);
+  assert.equal(boot.entries, []);
+  store.close();
+});
+
+test('reopening after close gives the same BootState, as a restarted host would see', () => {
+  const file = newFile();
+  const store = RaftStore.open(file);
+  store.persist(1, { hardState: { term: 3, vote: 2, commit: 14 }, entries: range(1, 15, 3), snapshot: null });
+  store.compact(1, snap(12, 3));
+  store.persist(2, { hardState: { term: 1, vote: 1, commit: 0 }, entries: range(1, 2, 1), snapshot: null });
+  const before = [store.load(1, GENESIS), store.load(2, GENESIS)];
+  store.close();
+  assert.throws(() => store.load(1, GENESIS), /closed/);
+  store.close(); // a second close is harmless
+
+  // The file itself says WAL (journal_mode is persistent), whoever opens it.
+  const raw = new Database(file, { readonly: true });
+  assert.is(raw.pragma('journal_mode', { simple: true }), 'wal');
+  raw.close();
+
+  const again = RaftStore.open(file);
+  assert.equal([again.load(1, GENESIS), again.load(2, GENESIS)], before);
+  assert.equal(again.groups(), [1, 2]);
+  again.close();
+});
+
+test('a file from a newer schema version is refused, not misread', () => {
+  const file = newFile();
+  RaftStore.open(file).close();
+  const raw = new Database(file);
+  raw.pragma('user_version = 99');
+  raw.close();
+  assert.throws(() => RaftStore.open(file), /schema version 99 is newer/);
+});
+
+// Random histories, compared with the simulator's record file (loadBootState),
+// which is the reference for what a restart must see.
+type Op =
+  | { t: 'append'; at: number; n: number; term: number; hs: boolean }
+  | { t: 'snapshot'; ahead: number; term: number; n: number }
+  | { t: 'compact'; at: number; wrongTerm: boolean };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('append' as const), at: fc.nat(50), n: fc.integer({ min: 1, max: 4 }), term: fc.integer({ min: 1, max: 6 }), hs: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('snapshot' as const), ahead: fc.nat(4), term: fc.integer({ min: 1, max: 6 }), n: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('compact' as const), at: fc.nat(50), wrongTerm: fc.boolean() }) },
+);
+
+test('on random histories the store rebuilds what the simulator\'s record file rebuilds, also after a reopen', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
+      const file = newFile();
+      let store = RaftStore.open(file);
+      const records: RaftRecord[] = [];
+      try {
+        for (const [k, op] of ops.entries()) {
+          const model = loadBootState(records.map(encodeRecord), GENESIS);
+          const snapIndex = model.snapshot?.index ?? 0;
+          const last = model.entries.at(-1)?.index ?? snapIndex;
+          if (op.t === 'append') {
+            const from = snapIndex + 1 + (op.at % (last - snapIndex + 1));
+            const entries = range(from, from + op.n - 1, op.term);
+            const hardState: HardState | null = op.hs ? { term: op.term, vote: 1, commit: from - 1 } : null;
+            store.persist(1, { hardState, entries, snapshot: null });
+            records.push({ t: 'ents', e: entries });
+            if (hardState) records.push({ t: 'hs', hs: hardState });
+          } else if (op.t === 'snapshot') {
+            const s = snap(Math.max(snapIndex + 1, last + op.ahead), op.term, `leader-${k}`);
+            const entries = range(s.index + 1, s.index + op.n, op.term);
+            store.persist(1, { hardState: null, entries, snapshot: s });
+            records.push({ t: 'snap', s }, { t: 'ents', e: entries });
+          } else {
+            if (last === snapIndex) continue; // nothing to compact
+            const at = snapIndex + 1 + (op.at % (last - snapIndex));
+            const term = model.entries.find((e) => e.index === at)!.term + (op.wrongTerm ? 100 : 0);
+            const s = snap(at, term, `app-${k}`);
+            store.compact(1, s);
+            // The simulator writes a compaction as the snapshot followed by the suffix it keeps.
+            const kept = op.wrongTerm ? [] : model.entries.filter((e) => e.index > at);
+            records.push({ t: 'snap', s }, { t: 'ents', e: kept });
+          }
+          assert.equal(store.load(1, GENESIS), loadBootState(records.map(encodeRecord), GENESIS), `after op ${k}`);
+        }
+        store.close();
+        store = RaftStore.open(file);
+        assert.equal(store.load(1, GENESIS), loadBootState(records.map(encodeRecord), GENESIS), 'after reopen');
+      } finally {
+        store.close();
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('SIGKILL mid-run loses nothing the child acknowledged', async () => {
+  const file = newFile();
+  const child = spawn(process.execPath, [path.join(here, 'raft-store-child.js'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  // Kill once enough has been acknowledged that compactions happened too, at an arbitrary point in the loop.
+  const WANT = 300;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child acknowledged too little in 30 s: ${out.slice(-200)} ${err}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = [...out.slice(-200).matchAll(/ack (\d+)\n/g)].at(-1);
+      if (m && Number(m[1]) >= WANT) {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      if (signal !== 'SIGKILL') reject(new Error(`child exited by itself (code ${code}, signal ${signal}): ${err}`));
+    });
+  });
+  const { signal } = await exited;
+  assert.is(signal, 'SIGKILL');
+  // Everything the child wrote before it died; reading after exit catches lines still in the pipe.
+  await new Promise<void>((r) => (child.stdout.readableEnded ? r() : child.stdout.once('end', () => r())));
+  const acked = [...out.matchAll(/^ack (\d+)$/gm)].map((m) => Number(m[1]));
+  assert.ok(acked.length > 0 && acked.at(-1)! >= WANT, `acknowledged: ${acked.length}`);
+  assert.ok(/^compacted \d+$/m.test(out), 'the run included compactions');
+
+  const store = RaftStore.open(file);
+  const boot = store.load(CHILD_GROUP, { voters: [1], learners: [] });
+  store.close();
+  const snapIndex = boot.snapshot?.index ?? 0;
+  const byIndex = new Map(boot.entries.map((e) => [e.index, e]));
+  const lastAck = acked.at(-1)!;
+  // Every index up to the last acknowledged batch is in the log itself or under the snapshot.
+  for (let i = 1; i <= lastAck; i++) {
+    if (i <= snapIndex) continue;
+    const e = byIndex.get(i);
+    assert.ok(e !== undefined, `acknowledged index ${i} is missing (snapshot ${snapIndex}, log ${boot.entries[0]?.index}..${boot.entries.at(-1)?.index})`);
+    assert.is(e.data, childData(i), `data at ${i}`);
+  }
+  assert.ok(boot.hardState.commit >= lastAck, `commit ${boot.hardState.commit} < acknowledged ${lastAck}`);
+  // Compactions the child finished are durable as well.
+  const compacted = [...out.matchAll(/^compacted (\d+)$/gm)].map((m) => Number(m[1]));
+  assert.ok(snapIndex >= compacted.at(-1)!, `snapshot ${snapIndex} < acknowledged compaction ${compacted.at(-1)}`);
+  assert.is(boot.snapshot?.data, `snap-${snapIndex}`);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test.run();
