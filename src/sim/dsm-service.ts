@@ -4,6 +4,7 @@
 // network, as the real host runtime will with the operating system's.
 import type { Entry, Role } from '../raft/index.js';
 import { CompanyMachine } from '../vmm/company.js';
+import { nextConfChange, RegistryMachine, targetMembers } from '../vmm/registry.js';
 import type { CompanyApplied, CompanyEntry } from '../vmm/company.js';
 import { encodeCompanyEntry } from '../vmm/company.js';
 import type { CompanyPlan } from '../vmm/placement.js';
@@ -27,6 +28,9 @@ export interface DsmWorld {
   readonly plans: readonly CompanyPlan[];
   /** The VMM configuration, but for the host id. */
   readonly vmm: Omit<VmmConfig, 'host'>;
+  /** The owners at genesis, and how many serve each company. */
+  readonly owners: readonly number[];
+  readonly replication: number;
   /** The host's monotonic clock (drifts, never jumps): leases are judged on it. */
   monotonicClock(host: number): HostClock;
   protections: ProtectionObserver;
@@ -58,7 +62,9 @@ export class DsmService implements HostService {
 
   constructor(private readonly host: ServiceHost, private readonly world: DsmWorld) {
     const { pageSize, rootPages } = world.vmm;
-    this.machine = (group, snapshot) => new CompanyMachine(this.plan(group), pageSize, rootPages, snapshot);
+    this.machine = (group, snapshot) => group === 0
+      ? new RegistryMachine(world.owners, snapshot, world.replication)
+      : new CompanyMachine(this.plan(group), pageSize, rootPages, snapshot);
   }
 
   private plan(company: number): CompanyPlan {
@@ -80,6 +86,7 @@ export class DsmService implements HostService {
       timer: (at, fn) => this.timer(clock, epoch, at, fn),
       send: (to, msg) => this.host.send(to, { kind: 'vmm', msg }),
       company: (company) => this.access(company),
+      members: (company) => this.members(company),
       opSeq: () => this.threads?.opSeq ?? 0,
       segfault: (page, why) => w.segfault(id, page, why),
       lostWrites: (page) => {
@@ -138,6 +145,33 @@ export class DsmService implements HostService {
 
   private whenResumed: (() => void)[] = [];
 
+  /** The owners as this host's registry replica knows them (the genesis owners if it has none). */
+  private owners(): number[] {
+    const r = this.host.replica(0);
+    return r === undefined ? [...this.world.owners] : (r.machine as RegistryMachine).owners;
+  }
+
+  private members(company: number): number[] {
+    return targetMembers(company, this.owners(), this.world.replication);
+  }
+
+  /**
+   * A company's leader moves its group toward the members the registry says it
+   * should have, one change at a time (Raft refuses a second while one is pending).
+   */
+  ticked(): void {
+    for (const plan of this.world.plans) {
+      const r = this.host.replica(plan.company);
+      if (r === undefined || r.role !== 'leader') continue;
+      const voters = r.node.status().conf.voters;
+      const change = nextConfChange(voters, this.members(plan.company), this.host.id);
+      if (change !== null && r.node.proposeConfChange(change)) {
+        this.host.trace(`company-${change.type}`, plan.company, change.node);
+        r.pump();
+      }
+    }
+  }
+
   private access(company: number): CompanyAccess | null {
     const r = this.host.replica(company);
     if (r === undefined) return null;
@@ -163,7 +197,7 @@ export class DsmService implements HostService {
       this.vmm?.leadership(group, true, entry.term);
       return;
     }
-    if (result === null) return;
+    if (result === null || group === 0) return;
     const a = result as CompanyApplied;
     this.world.companyApplied(this.host.id, a, entry.index, r.machine as CompanyMachine);
     this.vmm?.applied(a);

@@ -42,6 +42,8 @@ function makeWorkload(d: DsmScenario): Workload {
 
 export class DsmPart implements DsmWorld {
   readonly plans: CompanyPlan[];
+  readonly owners: number[];
+  readonly replication: number;
   readonly vmm: Omit<VmmConfig, 'host'>;
   readonly protections: ProtectionObserver;
   readonly singleWriter: SingleWriter;
@@ -69,6 +71,8 @@ export class DsmPart implements DsmWorld {
 
   constructor(scenario: Scenario, private readonly d: DsmScenario, private readonly hosts: DsmHosts) {
     const owners = Array.from({ length: scenario.hosts }, (_, i) => i + 1);
+    this.owners = owners;
+    this.replication = d.replication;
     this.plans = planCompanies({ pages: d.pages, owners, replication: d.replication });
     this.vmm = {
       pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
@@ -96,13 +100,13 @@ export class DsmPart implements DsmWorld {
       : []);
   }
 
-  /** Company groups are 1..C; group 0 is unused. */
+  /** Group 0 is the registry (every owner); companies are groups 1..C. */
   get groups(): number {
     return this.plans.length + 1;
   }
 
   groupsOf(host: number): number[] {
-    return this.plans.filter((p) => p.members.includes(host)).map((p) => p.company);
+    return [0, ...this.plans.filter((p) => p.members.includes(host)).map((p) => p.company)];
   }
 
   monotonicClock(host: number): HostClock {

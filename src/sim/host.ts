@@ -200,6 +200,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
         r.node.tick();
         r.pump();
       }
+      this.service.ticked();
       this.scheduleTick(chain);
     });
   }

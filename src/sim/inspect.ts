@@ -2,7 +2,7 @@
 // host, its replicas (role, term, commit, voters), the page tables of the
 // companies it belongs to, and the pages it holds, so one can tell why a page
 // was granted.
-import type { CompanyMachine } from '../vmm/company.js';
+import { CompanyMachine } from '../vmm/company.js';
 import type { DsmService } from './dsm-service.js';
 import type { SimHost } from './host.js';
 
@@ -36,8 +36,8 @@ export function inspectHost(h: SimHost, nowLocalUs: number, dsm: boolean): HostI
     if (r === undefined) return;
     const st = r.node.status();
     const g: GroupInspection = { group, role: st.role, term: st.term, commit: st.commit, applied: st.applied, voters: st.conf.voters };
-    if (dsm) {
-      const d = (r.machine as CompanyMachine).table.dump();
+    if (dsm && r.machine instanceof CompanyMachine) {
+      const d = r.machine.table.dump();
       g.table = {
         allocations: d.allocations.map((a) => ({ id: a.id, firstPage: a.firstPage, pages: a.pages, owner: a.owner })),
         leases: d.leases.map((l) => ({ page: l.page, host: l.host, mode: l.mode, term: l.term, grantedAtUs: l.grantedAtUs })),

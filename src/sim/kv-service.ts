@@ -65,6 +65,7 @@ export class KvService implements HostService {
   }
 
   roleChanged(): void {}
+  ticked(): void {}
   started(): void {}
   paused(): void {}
   resumed(): void {}

@@ -17,6 +17,11 @@ export interface FaultWorld {
   readonly network: Network<Envelope>;
   readonly hosts: readonly SimHost[];
   trace(kind: string, host: number, a: number, b: number): void;
+  /**
+   * Where membership lives elsewhere (the shared memory's registry): an owner
+   * joins or leaves there, and the groups follow. Returns false if it could not.
+   */
+  changeOwners?(rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean;
 }
 
 const NETWORK_KINDS: ReadonlySet<FaultKind> = new Set(['partition', 'partition-one-way', 'partition-partial', 'clog', 'flaky']);
@@ -160,8 +165,12 @@ export class Nemesis {
         h.mono.setDrift(ppm, scheduler.now);
         return () => undefined;
       }
-      case 'membership':
-        return this.changeMembership(f) ? () => undefined : null;
+      case 'membership': {
+        const done = this.world.changeOwners !== undefined
+          ? this.world.changeOwners(this.rng, f.action, f.hosts)
+          : this.changeMembership(f);
+        return done ? () => undefined : null;
+      }
       case 'transfer': {
         let done = false;
         for (const h of this.world.hosts) {

@@ -16,6 +16,8 @@ import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
 import type { Envelope } from './messages.js';
 import { inspectHost } from './inspect.js';
+import { encodeRegistryCommand } from '../vmm/registry.js';
+import type { RegistryMachine } from '../vmm/registry.js';
 import { Nemesis } from './nemesis.js';
 import { Network } from './network.js';
 import type { RunOptions, RunResult } from './result.js';
@@ -98,6 +100,7 @@ export class World {
 
   genesis(group: number): ConfState {
     if (this.dsm === null) return this.genesisConf;
+    if (group === 0) return { voters: [...this.dsm.owners], learners: [] };
     return { voters: this.dsm.plans.find((p) => p.company === group)?.members ?? [], learners: [] };
   }
 
@@ -109,6 +112,27 @@ export class World {
   service(host: ServiceHost): HostService {
     if (this.dsm !== null) return new DsmService(host, this.dsm);
     return new KvService(host, this.scenario.bugs?.localReads ?? false);
+  }
+
+  /** DSM membership: an owner joins or leaves through the registry's leader. */
+  changeOwners(rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean {
+    if (this.dsm === null) return false;
+    const leader = this.hosts.find((h) => h.state === 'up' && h.replicas[0]?.role === 'leader');
+    const r = leader?.replicas[0];
+    if (r === undefined) return false;
+    const owners = (r.machine as RegistryMachine).owners;
+    const outside = this.hosts.map((h) => h.id).filter((id) => !owners.includes(id));
+    const canLeave = owners.length > this.dsm.replication;
+    const act = action ?? (outside.length === 0 ? 'remove' : !canLeave ? 'add' : rng.pick(['add', 'remove'] as const));
+    const pool = act === 'add' ? outside : canLeave ? owners : [];
+    const chosen = hosts?.find((h) => pool.includes(h)) ?? (pool.length > 0 ? rng.pick(pool) : undefined);
+    if (chosen === undefined) return false;
+    const ok = r.node.propose(encodeRegistryCommand({ op: act === 'add' ? 'join' : 'leave', host: chosen }));
+    if (ok) {
+      this.trace(`owner-${act}`, chosen, 0, 0);
+      r.pump();
+    }
+    return ok;
   }
 
   // DsmHosts

@@ -29,6 +29,8 @@ export interface HostService {
   started(): void;
   /** The process lost its memory (a crash): forget everything volatile. */
   reset(): void;
+  /** A tick of the host's clock went by (after the replicas' ticks). */
+  ticked(): void;
   /** The process was paused, or resumed. */
   paused(): void;
   resumed(): void;

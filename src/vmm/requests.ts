@@ -98,6 +98,7 @@ export class Requests {
     // from the company, no longer told anything) believes.
     const hint = this.leaders.get(plan.company) || local?.lead() || 0;
     if (hint !== 0) return hint; // possibly a member added since the placement
-    return plan.members[(attempt + this.cfg.host) % plan.members.length]!;
+    const members = this.env.members(plan.company);
+    return members[(attempt + this.cfg.host) % members.length]!;
   }
 }

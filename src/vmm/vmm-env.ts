@@ -48,6 +48,8 @@ export interface VmmEnv {
   send(to: number, msg: VmmMessage): void;
   /** This host's replica of a company, or null if it is not a member. */
   company(company: number): CompanyAccess | null;
+  /** Who should serve a company now (from the registry), as best this host knows. */
+  members(company: number): readonly number[];
   /** The number of memory operations application threads on this host have done so far. */
   opSeq(): number;
   /** A page-level failure an application thread must see (an access to unallocated memory). */

@@ -271,6 +271,20 @@ test('a payload spanning chunks is not corrupted when the chunks are reused afte
   assert.ok(dec.ok && validateEnvelope(dec.message) !== null);
 });
 
+test('a large payload arriving in many small chunks is reassembled byte for byte', () => {
+  const env: Envelope = { kind: 'vmm', msg: { t: 'release', req: 1, page: 2, data: 'ABCDEFGHIJ'.repeat(20_000), keep: null, seq: 3, lease } };
+  const stream = concat([encodeFrame(H, env), encodeFrame(H, EXAMPLES[0]), encodeFrame(H, env)]);
+  for (const size of [1000, 4093, 65536, 7]) {
+    const d = new FrameDecoder(1 << 20);
+    const out: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += size) out.push(...d.push(stream.subarray(at, at + size)).frames);
+    assert.equal(out.map((p) => {
+      const dec = decodeFrame(p);
+      return dec.ok ? validateEnvelope(dec.message) : dec.reason;
+    }), [env, EXAMPLES[0], env], `chunks of ${size}`);
+  }
+});
+
 test('an oversized frame marks the decoder failed; frames before it are kept; the limit itself is allowed', () => {
   const ok = encodeFrame(H, 'fits');
   const limit = ok.length - 4;
