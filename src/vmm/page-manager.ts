@@ -295,11 +295,22 @@ export class PageManager {
     };
   }
 
+  /**
+   * Proposes a command and continues with its result once committed. A leader
+   * may refuse proposals for a while (a leadership transfer under way): then
+   * the proposal is retried until it is taken or this manager closes, so no
+   * page's queue waits forever on a continuation that never comes. Returns
+   * false only if this manager is closed.
+   */
   private propose(cmd: PageCommand, mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
+    if (this.closed) return false;
     const pid = `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`;
     const entry: CompanyEntry = mark === undefined ? { pid, cmd } : { pid, cmd, mark };
-    if (!this.company.propose(entry)) return false;
-    this.continuations.set(pid, then);
+    if (this.company.propose(entry)) {
+      this.continuations.set(pid, then);
+    } else {
+      this.env.timer(this.env.now() + this.cfg.retryUs, () => this.propose(cmd, mark, then));
+    }
     return true;
   }
 

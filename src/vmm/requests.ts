@@ -90,15 +90,18 @@ export class Requests {
     });
   }
 
-  /** The known leader, else the members in turn. */
+  /**
+   * The known leader, else the members in turn. Hints are trusted only when
+   * they name a current member: a host removed from a company keeps a stale
+   * replica whose idea of the leader leads nowhere.
+   */
   private targetFor(plan: CompanyPlan, attempt: number): number {
     const local = this.env.company(plan.company);
     if (local?.isLeader()) return this.cfg.host;
-    // A leader learned from a refusal is fresher than what a replica here (perhaps removed
-    // from the company, no longer told anything) believes.
-    const hint = this.leaders.get(plan.company) || local?.lead() || 0;
-    if (hint !== 0) return hint; // possibly a member added since the placement
     const members = this.env.members(plan.company);
+    for (const hint of [this.leaders.get(plan.company) ?? 0, local?.lead() ?? 0]) {
+      if (hint !== 0 && members.includes(hint)) return hint;
+    }
     return members[(attempt + this.cfg.host) % members.length]!;
   }
 }
