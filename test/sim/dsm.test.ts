@@ -47,6 +47,14 @@ test('crashes and partitions keep registers linearizable, with lost writes left 
   }
 });
 
+test('owners leave and join through the registry; companies follow without losing a page', () => {
+  const { scenario } = loadScenario('dsm-churn');
+  const r = runSeed(scenario, 2, { inspect: true });
+  assert.is(r.violation, null, r.violation?.message);
+  const voters = r.inspection!.flatMap((h) => h.groups.filter((g) => g.group > 0 && g.role === 'leader').map((g) => g.voters.join(',')));
+  assert.ok(voters.some((v) => v !== '1,2,3' && v !== '1,4,5'), `some company moved (leaders' voters: ${voters.join(' | ')})`);
+});
+
 test('drift beyond the lease bound is caught by the single-writer check', () => {
   const { scenario } = loadScenario('dsm-clock-unsafe');
   const found = [1, 2, 3, 4, 5].map((seed) => runSeed(scenario, seed).violation?.invariant);
