@@ -3,7 +3,7 @@
 // replays them. Exit 1 if any seed failed, 0 otherwise.
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatSeconds, rate, replayCommand, type Io } from './output.js';
 import { runPool, type SeedOutcome } from './pool.js';
 import { createProgress } from './progress.js';

@@ -3,7 +3,7 @@
 // 1 if any is not, 2 if a file cannot be read or parsed (naming the file).
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import type { Io } from './output.js';
 
 export interface LincheckArgs {

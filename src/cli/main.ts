@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
-import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InputError } from './errors.js';
+import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
 import { intFlag, positiveNumberFlag, stringFlag } from './flags.js';
 import { processIo, type Io } from './output.js';
 import { findRepoRoot } from './repo-root.js';

@@ -9,7 +9,7 @@ import type { Scenario } from '../sim/scenario.js';
 import { runSeed as realRunSeed } from '../sim/run.js';
 import { formatInspection } from '../sim/inspect.js';
 import type { HostInspection } from '../sim/inspect.js';
-import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatSeconds, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
 

@@ -4,7 +4,7 @@
 // defaults (admin ports, data directories), so it does no I/O.
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../cli/errors.js';
+import { InputError } from '../input/errors.js';
 
 export interface Address {
   /** A host name, an IPv4 address, or an IPv6 address without its brackets. */

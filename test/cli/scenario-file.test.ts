@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { InputError } from '../../src/cli/errors.js';
+import { InputError } from '../../src/input/errors.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { DEFAULT_SCENARIO, listScenarioNames, loadScenario, parseScenarioText } from '../../src/cli/scenario-file.js';
 import { FAULT_KINDS, validateScenario } from '../../src/sim/scenario.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InputError } from '../../src/cli/errors.js';
+import { InputError } from '../../src/input/errors.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { hostById, parseAddress } from '../../src/real/cluster.js';
 import { loadCluster, parseClusterText } from '../../src/real/cluster-file.js';
