@@ -3,18 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AllocatorSafety, Coherence, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from '../../src/sim/check/dsm.js';
-import { InvariantViolation } from '../../src/sim/check/violation.js';
+import { violationOf } from './violation-of.js';
 import type { Access } from '../../src/sim/threads.js';
 
-function violationOf(fn: () => void): string | null {
-  try {
-    fn();
-    return null;
-  } catch (err) {
-    if (err instanceof InvariantViolation) return err.invariant;
-    throw err;
-  }
-}
 
 let seq = 0;
 function access(host: number, kind: Access['kind'], addr: number, value: number, stored = value, at = seq * 10): Access {

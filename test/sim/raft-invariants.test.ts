@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import type { Entry } from '../../src/raft/index.js';
 import { RaftInvariants } from '../../src/sim/check/raft-invariants.js';
 import type { ReplicaProbe } from '../../src/sim/check/raft-invariants.js';
-import { InvariantViolation } from '../../src/sim/check/violation.js';
+import { violationOf } from './violation-of.js';
 import { DurableLog } from '../../src/sim/raft-storage.js';
 
 const e = (index: number, term: number, data = `d${index}`): Entry => ({ index, term, kind: 'normal', data });
@@ -17,15 +17,6 @@ function replica(host: number, entries: Entry[]): ReplicaProbe {
   return { host, durable, termAt: (i) => (i === 0 ? 0 : durable.termAt(i)), snapshotIndex: () => 0 };
 }
 
-function violationOf(fn: () => void): string | null {
-  try {
-    fn();
-    return null;
-  } catch (err) {
-    if (err instanceof InvariantViolation) return err.invariant;
-    throw err;
-  }
-}
 
 function cluster(replicas: ReplicaProbe[]): RaftInvariants {
   return new RaftInvariants(0, [1, 2, 3], () => replicas);
