@@ -19,6 +19,7 @@ import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
 import { Nemesis } from './nemesis.js';
+import type { FaultWorld } from './nemesis.js';
 import { Network } from './network.js';
 import type { RunOptions, RunResult } from './result.js';
 import { streamFor } from './rng.js';
@@ -89,6 +90,8 @@ export class World {
         accepting: () => this.scheduler.now < this.endUs,
       }));
     }
+    const dsm = this.dsm;
+    this.changeOwners = dsm === null ? undefined : (rng, action, hosts) => this.changeOwnersInDsm(dsm, rng, action, hosts);
     this.nemesis = new Nemesis(this, this.stream('nemesis'));
   }
 
@@ -114,15 +117,16 @@ export class World {
     return new KvService(host, this.scenario.bugs?.localReads ?? false);
   }
 
-  /** DSM membership: an owner joins or leaves through the registry's leader. */
-  changeOwners(rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean {
-    if (this.dsm === null) return false;
+  /** DSM membership: an owner joins or leaves through the registry's leader (absent for key-value runs). */
+  readonly changeOwners: FaultWorld['changeOwners'];
+
+  private changeOwnersInDsm(dsm: DsmPart, rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean {
     const leader = this.hosts.find((h) => h.state === 'up' && h.replicas[0]?.role === 'leader');
     const r = leader?.replicas[0];
     if (r === undefined) return false;
     const owners = (r.machine as RegistryMachine).owners;
     const outside = this.hosts.map((h) => h.id).filter((id) => !owners.includes(id));
-    const canLeave = owners.length > this.dsm.replication;
+    const canLeave = owners.length > dsm.replication;
     const act = action ?? (outside.length === 0 ? 'remove' : !canLeave ? 'add' : rng.pick(['add', 'remove'] as const));
     const pool = act === 'add' ? outside : canLeave ? owners : [];
     const chosen = hosts?.find((h) => pool.includes(h)) ?? (pool.length > 0 ? rng.pick(pool) : undefined);

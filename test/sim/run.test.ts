@@ -37,6 +37,18 @@ test('the same seed gives the same trace hash; different seeds differ', () => {
   assert.is.not(a.traceHash, c.traceHash);
 });
 
+test('membership faults add and remove voters while requests flow', () => {
+  const s = scenario({
+    durationS: 40, hosts: 6, initialVoters: 3,
+    faults: { untilS: 30, nemesis: { kinds: ['membership'], meanIntervalMs: 1000 } }, liveness: { withinS: 10 },
+  });
+  const r = runSeed(s, 3, { inspect: true });
+  assert.is(r.violation, null, r.violation?.message);
+  const leader = r.inspection!.flatMap((h) => h.groups).find((g) => g.role === 'leader');
+  assert.ok(leader !== undefined);
+  assert.is.not(leader.voters.join(','), '1,2,3', 'the voters changed');
+});
+
 test('sending before the disk sync is caught as a committed entry not durable on a quorum', () => {
   const s = scenario({
     durationS: 30, hosts: 5, bugs: { sendBeforeSync: true },
