@@ -108,7 +108,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     this.downProbes = this.replicas.map((r) => {
       if (r === undefined) return undefined;
       const durable = r.durable;
-      return { host: this.id, durable, termAt: (i: number) => durable.termAt(i), snapshotIndex: () => durable.snapIndex };
+      return { host: this.id, durable, termAt: (i: number) => durable.termAt(i), snapshotIndex: () => durable.snapIndex, currentTerm: () => 0 };
     });
     this.replicas = [];
     this.inbox = [];

@@ -71,6 +71,10 @@ export class Replica implements ReplicaProbe {
     return this.node.snapshotIndex();
   }
 
+  currentTerm(): number {
+    return this.node.term();
+  }
+
   /** Handles every Ready there is, one at a time; call after any input. */
   pump(): void {
     while (!this.inFlight && this.node.hasReady()) {

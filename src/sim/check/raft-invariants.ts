@@ -11,6 +11,8 @@ export interface ReplicaProbe {
   readonly durable: DurableLog;
   termAt(index: number): number | null;
   snapshotIndex(): number;
+  /** The replica's current term (0 where it does not run: a crashed host's disk). */
+  currentTerm(): number;
 }
 
 
@@ -27,6 +29,12 @@ export class RaftInvariants {
   private leaders = new Map<number, number>();
   /** Terms of the entries applied anywhere, by index (1-based; slot 0 unused). */
   private committedTerms: number[] = [0];
+  /**
+   * For each, an upper bound of the term it was committed in: the term of the
+   * replica that applied it first (a leader applying its own commit gives the
+   * exact term; a follower may already have moved on).
+   */
+  private commitTerms: number[] = [0];
   /** Their data, for the last DATA_WINDOW indexes only. */
   private committedData = new Map<number, string>();
   /** index -> term -> [data, term of the entry before it] seen persisted anywhere. */
@@ -50,7 +58,11 @@ export class RaftInvariants {
     return { term: this.committedTerms[index]!, data: this.committedData.get(index) };
   }
 
-  /** Election Safety: at most one leader per term. Leader Completeness on top. */
+  /**
+   * Election Safety: at most one leader per term. Leader Completeness on top:
+   * a leader holds every entry committed in an earlier term (a stale leader of
+   * an older term need not: it cannot commit anything).
+   */
   becameLeader(r: ReplicaProbe, term: number): void {
     const previous = this.leaders.get(term);
     if (previous !== undefined && previous !== r.host) {
@@ -59,6 +71,7 @@ export class RaftInvariants {
     this.leaders.set(term, r.host);
     const from = Math.max(1, r.snapshotIndex() + 1);
     for (let i = from; i <= this.committedIndex; i++) {
+      if (this.commitTerms[i]! >= term) continue;
       const committedTerm = this.committedTerms[i]!;
       const t = r.termAt(i);
       if (t !== committedTerm) {
@@ -122,6 +135,7 @@ export class RaftInvariants {
       }
       this.checkDurableOnQuorum(e);
       this.committedTerms.push(e.term);
+      this.commitTerms.push(r.currentTerm());
       this.committedData.set(e.index, e.data);
       this.committedData.delete(e.index - DATA_WINDOW);
       this.persistedAt.delete(e.index - DATA_WINDOW);
