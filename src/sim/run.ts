@@ -251,8 +251,7 @@ export class World {
         messages: this.network.stats.sent,
         committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
-        linearizable: this.linearizability === 'linearizable' ? 1 : 0,
-        ...(this.dsm === null ? {} : { ...this.dsm.stats, writeBacks: this.dsm.clientStats().writeBacks ?? 0,
+        ...(this.dsm === null ? { linearizable: this.linearizability === 'linearizable' ? 1 : 0 } : { ...this.dsm.stats, writeBacks: this.dsm.clientStats().writeBacks ?? 0,
           evictions: this.dsm.clientStats().evictions ?? 0, lostWrites: this.dsm.clientStats().lostWrites ?? 0 }),
       },
     };

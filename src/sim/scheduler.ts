@@ -76,19 +76,7 @@ export class Scheduler {
 
   /** Run the next event. Returns false if there is none. */
   step(): boolean {
-    while (this.size > 0) {
-      const slot = this.hSlot[0]!;
-      const time = this.hTime[0]!;
-      this.popTop();
-      const fn = this.fns[slot];
-      this.releaseSlot(slot);
-      if (fn === null) continue;
-      this.live--;
-      this.now = time;
-      this.eventsRun++;
-      fn();
-      return true;
-    }
+    while (this.size > 0) if (this.runTop()) return true;
     return false;
   }
 
@@ -99,22 +87,26 @@ export class Scheduler {
    * timeUs is later than now and finite; runUntil(Infinity) drains the queue).
    */
   runUntil(timeUs: number, stop?: () => boolean): void {
-    while (this.size > 0) {
-      // Re-read the arrays each round: a callback may have grown them.
-      const time = this.hTime[0]!;
-      if (time > timeUs) break;
-      const slot = this.hSlot[0]!;
-      this.popTop();
-      const fn = this.fns[slot];
-      this.releaseSlot(slot);
-      if (fn === null) continue;
-      this.live--;
-      this.now = time;
-      this.eventsRun++;
-      fn();
-      if (stop !== undefined && stop()) return;
+    // Re-read the arrays each round: a callback may have grown them.
+    while (this.size > 0 && this.hTime[0]! <= timeUs) {
+      if (this.runTop() && stop !== undefined && stop()) return;
     }
     if (timeUs > this.now && timeUs <= MAX_TIME) this.now = Math.floor(timeUs);
+  }
+
+  /** Pops the earliest event and runs it; false if it had been cancelled. */
+  private runTop(): boolean {
+    const slot = this.hSlot[0]!;
+    const time = this.hTime[0]!;
+    this.popTop();
+    const fn = this.fns[slot];
+    this.releaseSlot(slot);
+    if (fn === null) return false;
+    this.live--;
+    this.now = time;
+    this.eventsRun++;
+    fn();
+    return true;
   }
 
   /** Number of scheduled events that are not cancelled and have not run. */
