@@ -36,7 +36,7 @@ export interface DsmWorld {
   protections: ProtectionObserver;
   /** The application threads this host starts when it first boots. */
   threadsOf(host: number): ThreadContext[];
-  threadDone(ctx: ThreadContext): void;
+  threadDone(): void;
   threadFailed(ctx: ThreadContext | number, why: string): void;
   accessed(a: Access): void;
   faultServed(kind: 'read' | 'write', waitedUs: number): void;

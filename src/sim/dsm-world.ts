@@ -122,11 +122,10 @@ export class DsmPart implements DsmWorld {
   }
 
   runThread(service: DsmService, ctx: ThreadContext): void {
-    service.threads!.start(ctx, this.workload.thread(ctx), () => this.threadDone(ctx));
+    service.threads!.start(ctx, this.workload.thread(ctx), () => this.threadDone());
   }
 
-  threadDone(ctx: ThreadContext): void {
-    void ctx;
+  threadDone(): void {
     this.finished++;
     this.stats.threadsDone++;
     this.maybeVerify();
