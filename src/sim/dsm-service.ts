@@ -146,13 +146,23 @@ export class DsmService implements HostService {
   private whenResumed: (() => void)[] = [];
 
   /** The owners as this host's registry replica knows them (the genesis owners if it has none). */
-  private owners(): number[] {
+  private owners(): readonly number[] {
     const r = this.host.replica(0);
-    return r === undefined ? [...this.world.owners] : (r.machine as RegistryMachine).owners;
+    return r === undefined ? this.world.owners : (r.machine as RegistryMachine).owners;
   }
 
+  /** Target members by company, for the owners list they were computed from. */
+  private membersCache: { owners: readonly number[]; byCompany: Map<number, number[]> } | null = null;
+
   private members(company: number): number[] {
-    return targetMembers(company, this.owners(), this.world.replication);
+    const owners = this.owners();
+    if (this.membersCache?.owners !== owners) this.membersCache = { owners, byCompany: new Map() };
+    let m = this.membersCache.byCompany.get(company);
+    if (m === undefined) {
+      m = targetMembers(company, owners, this.world.replication);
+      this.membersCache.byCompany.set(company, m);
+    }
+    return m;
   }
 
   /**

@@ -110,6 +110,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
       const durable = r.durable;
       return { host: this.id, durable, termAt: (i: number) => durable.termAt(i), snapshotIndex: () => durable.snapIndex, currentTerm: () => 0 };
     });
+    for (const r of this.replicas) r?.close();
     this.replicas = [];
     this.inbox = [];
     this.service.reset();

@@ -75,6 +75,11 @@ export class Replica implements ReplicaProbe {
     return this.node.term();
   }
 
+  /** The process is gone: release the state machine's resources. */
+  close(): void {
+    this.machine.close?.();
+  }
+
   /** Handles every Ready there is, one at a time; call after any input. */
   pump(): void {
     while (!this.inFlight && this.node.hasReady()) {
@@ -134,6 +139,7 @@ export class Replica implements ReplicaProbe {
 
   private finish(rd: Ready, alreadySent: boolean): void {
     if (rd.snapshot !== null) {
+      this.machine.close?.();
       this.machine = this.opts.machine(this.opts.group, rd.snapshot.data);
       this.applyIndex = rd.snapshot.index;
       this.snapIndex = rd.snapshot.index;

@@ -225,6 +225,13 @@ export class World {
 
   /** Ends the run: end-of-run checks, then the report. */
   finish(): RunResult {
+    const report = this.report();
+    // The page tables' databases live outside the JS heap: free them now, not at some GC.
+    for (const h of this.hosts) for (const r of h.replicas) r?.close();
+    return report;
+  }
+
+  private report(): RunResult {
     const s = this.scenario;
     let found = this.found;
     for (const c of this.clients) c.finish();

@@ -73,4 +73,8 @@ export class CompanyMachine implements StateMachine {
   snapshot(): string {
     return this.table.snapshot();
   }
+
+  close(): void {
+    this.table.close();
+  }
 }

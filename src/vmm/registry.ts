@@ -12,7 +12,7 @@ export interface RegistryApplied {
   registry: true;
   cmd: RegistryCommand;
   ok: boolean;
-  owners: number[];
+  owners: readonly number[];
 }
 
 export function encodeRegistryCommand(c: RegistryCommand): string {
@@ -21,13 +21,15 @@ export function encodeRegistryCommand(c: RegistryCommand): string {
 
 export class RegistryMachine implements StateMachine {
   private ownerSet: Set<number>;
+  /** Current owners, sorted; a new array after every change (callers may cache by identity). */
+  owners: readonly number[];
 
   constructor(initialOwners: readonly number[], snapshot: string | null, private readonly minOwners: number) {
     this.ownerSet = new Set(snapshot === null ? initialOwners : (JSON.parse(snapshot) as { owners: number[] }).owners);
+    this.owners = this.sorted();
   }
 
-  /** Current owners, sorted. */
-  get owners(): number[] {
+  private sorted(): number[] {
     return [...this.ownerSet].sort((a, b) => a - b);
   }
 
@@ -45,8 +47,9 @@ export class RegistryMachine implements StateMachine {
     if (ok) {
       if (cmd.op === 'join') this.ownerSet.add(cmd.host);
       else this.ownerSet.delete(cmd.host);
+      this.owners = this.sorted();
     }
-    return { registry: true, cmd, ok, owners: this.owners };
+    return { registry: true, cmd, ok, owners: [...this.owners] };
   }
 
   snapshot(): string {

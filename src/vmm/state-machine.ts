@@ -7,6 +7,8 @@ export interface StateMachine {
   apply(entry: Entry): unknown;
   /** The whole state, for a Raft snapshot. */
   snapshot(): string;
+  /** Releases what it holds outside the JS heap (a database); it is not used after. */
+  close?(): void;
 }
 
 /** Builds a group's state machine, empty (its genesis state) or from a snapshot's data. */
