@@ -8,8 +8,7 @@
 // page number or an index past 2^53 would compare wrongly deep in the core.
 import type { Entry, Message, Snapshot } from '../raft/types.js';
 import { isValidMessage } from '../raft/validate.js';
-import type { KvOp } from '../sim/kv.js';
-import type { Envelope } from '../sim/messages.js';
+import type { Envelope, KvOp } from '../vmm/wire.js';
 import type { LeaseMode, LeaseToken } from '../vmm/page-table-commands.js';
 import type { RefuseReason, VmmMessage } from '../vmm/protocol.js';
 

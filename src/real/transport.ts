@@ -14,7 +14,7 @@
 // This is outside the deterministic core, so real timers and Math.random (for
 // back-off jitter) are fine here.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Envelope } from '../sim/messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import { validateEnvelope } from './envelope-codec.js';
 import { checkHeader, decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, payloadLength } from './frame.js';
 

@@ -3,7 +3,7 @@
 // time-out (the state machine deduplicates), and records a history of its
 // operations for the linearizability check.
 import type { KvOp } from './kv.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 

@@ -14,7 +14,7 @@ import type { ThreadContext } from '../vmm/thread.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm/vmm-env.js';
 import { Vmm } from '../vmm/vmm.js';
 import type { HostClock } from './clock.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import { SimMemory } from './memory.js';
 import type { ProtectionObserver } from './memory.js';
 import type { Scheduler } from './scheduler.js';

@@ -6,7 +6,7 @@ import type { ConfState, Entry, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import { Replica } from './replica.js';
 import type { ReplicaHost } from './replica.js';
 import type { HostService, ServiceHost } from './service.js';

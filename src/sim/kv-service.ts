@@ -3,7 +3,7 @@
 import type { Entry } from '../raft/index.js';
 import { commandOf, encodeCommand, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { HostService, ServiceHost } from './service.js';
 

@@ -2,10 +2,9 @@
 // Raft until the page table arrives. Commands are deduplicated per client, so a
 // client may retry a request at another host without applying it twice.
 
-export type KvOp =
-  | { op: 'put'; key: string; value: string }
-  | { op: 'append'; key: string; value: string }
-  | { op: 'get'; key: string };
+import type { KvOp } from '../vmm/wire.js';
+
+export type { KvOp };
 
 export interface KvCommand { client: number; seq: number; cmd: KvOp }
 

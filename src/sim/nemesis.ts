@@ -5,7 +5,7 @@
 import type { FaultKind, Scenario, ScheduledFault } from './scenario.js';
 import { FAULT_KINDS } from './scenario.js';
 import type { Network } from './network.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import type { SimHost } from './host.js';

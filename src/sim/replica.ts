@@ -7,7 +7,7 @@ import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 
 /** What a replica needs from its host: the seam between a group and the world. */
 export interface ReplicaHost {

@@ -14,7 +14,7 @@ import { DsmPart } from './dsm-world.js';
 import type { HostService, ServiceHost } from './service.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';

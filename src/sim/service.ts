@@ -3,7 +3,7 @@
 // The host owns processes, disks and the Ready loop; a service owns the
 // state machine and everything that is not a Raft message.
 import type { Entry, Role } from '../raft/index.js';
-import type { Envelope } from './messages.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { Replica } from './replica.js';
 

@@ -10,7 +10,7 @@ import type { Entry, Message, MessageType, Snapshot } from '../../src/raft/types
 import { isValidMessage } from '../../src/raft/validate.js';
 import { validateEnvelope } from '../../src/real/envelope-codec.js';
 import { decodeFrame, encodeFrame, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameHeader } from '../../src/real/frame.js';
-import type { Envelope } from '../../src/sim/messages.js';
+import type { Envelope } from '../../src/vmm/wire.js';
 
 // --- examples -----------------------------------------------------------------
 

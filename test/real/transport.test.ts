@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Message } from '../../src/raft/types.js';
 import { encodeFrame } from '../../src/real/frame.js';
 import { Transport, type PeerAddress, type TransportOptions } from '../../src/real/transport.js';
-import type { Envelope } from '../../src/sim/messages.js';
+import type { Envelope } from '../../src/vmm/wire.js';
 
 // A stuck test fails the file instead of hanging the run.
 setTimeout(() => {
