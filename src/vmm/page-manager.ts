@@ -1,7 +1,8 @@
 // The manager of one company's pages, on the host that leads the company's
 // Raft group. Requests for one page are served one at a time, in arrival
 // order; every change of who holds a page is committed through Raft before
-// anyone is told. A write lease first revokes every other holder; a holder
+// anyone is told. A write lease first revokes every other holder, a read lease
+// the writer (a writer writes its page back before it answers); a holder
 // that stays silent is waited out: its lease, stretched by the drift bound,
 // counted from the grant (or, for leases an earlier leader granted, from when
 // this manager took over).
