@@ -9,7 +9,7 @@
 import type { CompanyApplied, CompanyEntry } from './company.js';
 import { ownerOf } from './heap-routing.js';
 import { pageHash } from './page-table.js';
-import type { LeaseMode, PageCommand } from './page-table-commands.js';
+import type { LeaseMode, LeaseToken, PageCommand } from './page-table-commands.js';
 import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import { decodePage } from './page-client.js';
@@ -28,6 +28,8 @@ interface Task {
 interface Revoking {
   rev: number;
   deadline: number;
+  /** The lease being revoked: the revoke or expire names it, so it can never drop a later one. */
+  lease: LeaseToken;
 }
 
 interface PageQueue {
@@ -101,8 +103,8 @@ export class PageManager {
     q.revoking.delete(from);
     // A writer's contents were written back before it answered: the host now holds nothing.
     const cmd: PageCommand = msg.data !== null
-      ? this.releaseCommand(msg.page, from, msg.data, null) ?? { op: 'revoke', page: msg.page, host: from }
-      : { op: 'revoke', page: msg.page, host: from };
+      ? this.releaseCommand(msg.page, from, msg.data, null) ?? { op: 'revoke', page: msg.page, host: from, lease: r.lease }
+      : { op: 'revoke', page: msg.page, host: from, lease: r.lease };
     this.propose(cmd, msg.data !== null ? { host: from, seq: msg.seq } : undefined, () => this.step(msg.page));
   }
 
@@ -230,7 +232,7 @@ export class PageManager {
     const now = this.env.now();
     for (const h of conflicting) {
       if (q.revoking.has(h.host)) continue;
-      const r: Revoking = { rev: this.nextRev++, deadline: this.waitOut(page, h.host) };
+      const r: Revoking = { rev: this.nextRev++, deadline: this.waitOut(page, h.host), lease: { term: h.term, grantedAtUs: h.grantedAtUs } };
       q.revoking.set(h.host, r);
       this.sendRevoke(page, h.host, r, now);
     }
@@ -242,7 +244,7 @@ export class PageManager {
     if (this.closed || q?.revoking.get(host) !== r) return;
     if (now >= r.deadline) {
       q.revoking.delete(host);
-      this.propose({ op: 'expire', page, host }, undefined, () => this.step(page));
+      this.propose({ op: 'expire', page, host, lease: r.lease }, undefined, () => this.step(page));
       return;
     }
     this.env.send(host, { t: 'revoke', rev: r.rev, page, index: this.company.appliedIndex() });

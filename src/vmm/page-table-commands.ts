@@ -23,7 +23,7 @@ export type PageCommand =
   /** Records a lease holder. */
   | { op: 'grant'; page: number; host: number; mode: LeaseMode; term: number; leaseUs: number; grantedAtUs: number }
   /** A holder acknowledged invalidation: remove its lease. */
-  | { op: 'revoke'; page: number; host: number }
+  | { op: 'revoke'; page: number; host: number; lease?: LeaseToken }
   /** Write-back of a page's contents by its write holder. `data` is base64 of the page bytes. */
   | {
       op: 'release';
@@ -40,7 +40,7 @@ export type PageCommand =
       lease?: LeaseToken;
     }
   /** The leader waited out a silent holder's lease: remove it. */
-  | { op: 'expire'; page: number; host: number };
+  | { op: 'expire'; page: number; host: number; lease?: LeaseToken };
 
 export interface LeaseToken { term: number; grantedAtUs: number }
 
@@ -101,6 +101,17 @@ export function validateCommand(value: unknown): PageCommand | { error: string }
   const op = o['op'];
   const r = build(o, op);
   return r instanceof Bad ? { error: r.error } : r;
+}
+
+/** The optional fencing token of a lease command: { term, grantedAtUs } integers. */
+function leaseToken(o: Fields, op: string): LeaseToken | undefined | Bad {
+  const lease = o['lease'];
+  if (lease === undefined) return undefined;
+  const l = lease as Fields;
+  if (typeof lease !== 'object' || lease === null || !Number.isSafeInteger(l['term']) || !Number.isSafeInteger(l['grantedAtUs'])) {
+    return new Bad(`${op}: field 'lease' must be { term, grantedAtUs } integers, got ${describe(lease)}`);
+  }
+  return { term: l['term'] as number, grantedAtUs: l['grantedAtUs'] as number };
 }
 
 function build(o: Fields, op: unknown): PageCommand | Bad {
@@ -167,7 +178,9 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (page instanceof Bad) return page;
       const host = int(o, op, 'host', 0);
       if (host instanceof Bad) return host;
-      return { op, page, host };
+      const lease = leaseToken(o, op);
+      if (lease instanceof Bad) return lease;
+      return lease === undefined ? { op, page, host } : { op, page, host, lease };
     }
     case 'release': {
       const page = int(o, op, 'page', 0);
@@ -184,13 +197,9 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (typeof data !== 'string') return new Bad(`${op}: field 'data' must be a base64 string, got ${describe(data)}`);
       const keep = mode(o, op, 'keep', true);
       if (keep instanceof Bad) return keep;
-      const lease = o['lease'];
-      if (lease === undefined) return { op, page, host, version, hash, data, keep };
-      const l = lease as Fields;
-      if (typeof lease !== 'object' || lease === null || !Number.isSafeInteger(l['term']) || !Number.isSafeInteger(l['grantedAtUs'])) {
-        return new Bad(`${op}: field 'lease' must be { term, grantedAtUs } integers, got ${describe(lease)}`);
-      }
-      return { op, page, host, version, hash, data, keep, lease: { term: l['term'] as number, grantedAtUs: l['grantedAtUs'] as number } };
+      const lease = leaseToken(o, op);
+      if (lease instanceof Bad) return lease;
+      return lease === undefined ? { op, page, host, version, hash, data, keep } : { op, page, host, version, hash, data, keep, lease };
     }
     default:
       return new Bad(`unknown op ${describe(op)}`);

@@ -324,7 +324,7 @@ export class PageTable {
         return this.grant(c.page, c.host, c.mode, c.term, c.leaseUs, c.grantedAtUs);
       case 'revoke':
       case 'expire':
-        return this.dropLease(c.op, c.page, c.host);
+        return this.dropLease(c.op, c.page, c.host, c.lease);
       case 'release':
         return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep, c.lease);
     }
@@ -436,8 +436,15 @@ export class PageTable {
     return { ok: true, version };
   }
 
-  private dropLease(op: 'revoke' | 'expire', page: number, host: number): ApplyResult {
+  /** With a token, only that lease goes: a late revoke or expire never drops a newer lease of the same host. */
+  private dropLease(op: 'revoke' | 'expire', page: number, host: number, lease: LeaseToken | undefined): ApplyResult {
     if (this.companyOf(page) === null) return fail('unknown-company', `page ${page} is in no company held here`);
+    if (lease !== undefined) {
+      const row = this.holders(page).find((h) => h.host === host);
+      if (row !== undefined && (row.term !== lease.term || row.grantedAtUs !== lease.grantedAtUs)) {
+        return fail('conflict', `${op}: host ${host}'s lease on page ${page} is not the one granted in term ${lease.term} at ${lease.grantedAtUs}`);
+      }
+    }
     if (this.st.deleteLease.run(page, host).changes === 0) {
       return fail('not-holder', `${op}: host ${host} holds no lease on page ${page}`);
     }

@@ -575,4 +575,19 @@ test('constructor refuses a bad page size', () => {
   assert.throws(() => new PageTable({ pageSize: 1.5 }), /pageSize/);
 });
 
+test('a revoke or expire naming a lease drops only that lease, never a later one of the same host', () => {
+  const t = table();
+  ok(t.apply(alloc('a', 2)));
+  ok(t.apply({ op: 'grant', page: 100, host: 1, mode: 'read', term: 1, leaseUs: 1000, grantedAtUs: 10 }));
+  const old = { term: 1, grantedAtUs: 10 };
+  ok(t.apply({ op: 'expire', page: 100, host: 1, lease: old }));
+  ok(t.apply({ op: 'grant', page: 100, host: 1, mode: 'write', term: 2, leaseUs: 1000, grantedAtUs: 20 }));
+  err(t.apply({ op: 'expire', page: 100, host: 1, lease: old }), 'conflict');
+  err(t.apply({ op: 'revoke', page: 100, host: 1, lease: old }), 'conflict');
+  assert.is(t.holders(100).length, 1, 'the later lease stands');
+  ok(t.apply({ op: 'revoke', page: 100, host: 1, lease: { term: 2, grantedAtUs: 20 } }));
+  assert.is(t.holders(100).length, 0);
+  t.close();
+});
+
 test.run();
