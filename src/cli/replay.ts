@@ -4,7 +4,7 @@
 // the seed twice. Exit 1 if the seed fails (per judge) or is not deterministic.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { judge, type RunOptions, type RunResult, type Violation } from '../sim/result.js';
+import { judge, type RunOptions, type RunResult } from '../sim/result.js';
 import type { Scenario } from '../sim/scenario.js';
 import { runSeed as realRunSeed } from '../sim/run.js';
 import { formatInspection } from '../sim/inspect.js';
@@ -36,13 +36,9 @@ export interface ReplayDeps {
   runSeed?: (scenario: Scenario, seed: number, options: RunOptions) => RunResult;
 }
 
-export interface ReplayReport {
+export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | 'simSeconds' | 'violation'> {
   scenario: string;
   seed: number;
-  traceHash: string;
-  events: number;
-  simSeconds: number;
-  violation: Violation | null;
   /** Only with --check-determinism. */
   deterministic?: boolean;
   /** Only with --inspect. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { InputError } from '../../src/input/errors.js';
+import { inputError } from '../input/input-error.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { DEFAULT_SCENARIO, listScenarioNames, loadScenario, parseScenarioText } from '../../src/cli/scenario-file.js';
 import { FAULT_KINDS, validateScenario } from '../../src/sim/scenario.js';
@@ -13,15 +13,6 @@ import { FAULT_KINDS, validateScenario } from '../../src/sim/scenario.js';
 const repoRoot = findRepoRoot();
 const dir = path.join(repoRoot, 'scenarios');
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
 
 test('every file in scenarios/ validates and is named after its file', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InputError } from '../../src/input/errors.js';
+import { inputError } from '../input/input-error.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { hostById, parseAddress } from '../../src/real/cluster.js';
 import { loadCluster, parseClusterText } from '../../src/real/cluster-file.js';
@@ -15,15 +15,6 @@ const clustersDir = path.join(findRepoRoot(), 'clusters');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-cluster-'));
 const FILE = path.join(tmp, 'c.yaml');
 
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
 
 const GOOD = `name: t
 id: t-1
