@@ -121,7 +121,61 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         );
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, replay or lincheck')
+    .command(
+      'serve',
+      'run one real host of a cluster (until SIGINT or SIGTERM), optionally with application threads',
+      (y) =>
+        y
+          .options({
+            cluster: { type: 'string', demandOption: true, describe: 'cluster file (YAML)', coerce: stringFlag('cluster') },
+            host: { type: 'string', demandOption: true, describe: 'this host\'s id in the cluster file', coerce: intFlag('host', 1) },
+            workload: { type: 'string', describe: 'run a built-in workload: registers, counter or matrix', coerce: stringFlag('workload') },
+            app: { type: 'string', describe: 'run an ES module of yours in each thread (see examples/hello-app.mjs)', coerce: stringFlag('app') },
+            threads: { type: 'string', default: '1', describe: 'application threads on this host', coerce: intFlag('threads', 1, 256) },
+            'total-threads': { type: 'string', describe: 'threads in the whole cluster (default: --threads x hosts)', coerce: intFlag('total-threads', 1, 65536) },
+            history: { type: 'string', describe: 'append each memory operation of the workload to FILE (JSON lines)', coerce: stringFlag('history') },
+            seed: { type: 'string', default: '1', describe: 'seed of the workload threads\' random choices', coerce: intFlag('seed', 0) },
+            'log-level': { type: 'string', default: 'info', describe: 'trace, debug, info, warn, error, fatal or silent', coerce: stringFlag('log-level') },
+            'log-file': { type: 'string', describe: 'write JSON log lines to FILE instead of stdout', coerce: stringFlag('log-file') },
+          })
+          .example('$0 serve --cluster clusters/local-3.yaml --host 1', 'run host 1 of the local three-host cluster')
+          .example('$0 serve --cluster clusters/local-3.yaml --host 2 --workload counter --threads 2', 'host 2, with two counter threads'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'serve';
+        const { serveCommand } = await import('./serve-command.js');
+        exitCode = await serveCommand(
+          {
+            cluster: a.cluster, host: a.host, threads: a.threads, seed: a.seed, logLevel: a.logLevel,
+            ...(a.workload !== undefined ? { workload: a.workload } : {}),
+            ...(a.app !== undefined ? { app: a.app } : {}),
+            ...(a.totalThreads !== undefined ? { totalThreads: a.totalThreads } : {}),
+            ...(a.history !== undefined ? { history: a.history } : {}),
+            ...(a.logFile !== undefined ? { logFile: a.logFile } : {}),
+          },
+          (s) => io.err(s),
+        );
+      },
+    )
+    .command(
+      'status',
+      'ask every host of a cluster for its state (GET /admin) and print who leads what and which hosts are down',
+      (y) =>
+        y
+          .options({
+            cluster: { type: 'string', demandOption: true, describe: 'cluster file (YAML)', coerce: stringFlag('cluster') },
+            json: jsonOption,
+            'timeout-ms': { type: 'string', default: '2000', describe: 'how long to wait for each host', coerce: intFlag('timeout-ms', 1, 600_000) },
+          })
+          .example('$0 status --cluster clusters/local-3.yaml', 'a row per host per Raft group; exit 1 if a host does not answer'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'status';
+        const { statusCommand } = await import('./status-command.js');
+        exitCode = await statusCommand({ cluster: a.cluster, json: a.json, timeoutMs: a.timeoutMs }, { log: (s) => io.out(`${s}\n`) });
+      },
+    )
+    .demandCommand(1, 'expected a command: fuzz, replay, lincheck, serve or status')
     .recommendCommands()
     .strict()
     .help()
@@ -156,10 +210,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
+const COMMANDS = ['fuzz', 'replay', 'lincheck', 'serve', 'status'];
+
 /** "fuzz " if the first word is a known command, so the hint points at the right --help. */
 function commandOf(argv: readonly string[]): string {
   const first = argv[0];
-  return first === 'fuzz' || first === 'replay' || first === 'lincheck' ? `${first} ` : '';
+  return first !== undefined && COMMANDS.includes(first) ? `${first} ` : '';
 }
 
 function packageVersion(): string {

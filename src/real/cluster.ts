@@ -50,7 +50,7 @@ const hostSchema = z
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 const RAFT_DEFAULTS = { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000 };
-const LEASE_DEFAULTS = { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50 };
+const LEASE_DEFAULTS = { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50, minHoldMs: 2 };
 const HEAP_DEFAULTS = { pageSize: 4096, pages: 1024, rootPages: 4 };
 
 export const clusterSchema = z
@@ -82,6 +82,8 @@ export const clusterSchema = z
         /** The drift real clocks stay within; leases are judged with it. */
         driftBoundPpm: z.number().nonnegative().max(100_000).default(LEASE_DEFAULTS.driftBoundPpm),
         retryMs: z.number().positive().default(LEASE_DEFAULTS.retryMs),
+        /** A host keeps a page it was just granted at least this long before giving it up, so contending hosts all progress. */
+        minHoldMs: z.number().nonnegative().default(LEASE_DEFAULTS.minHoldMs),
       })
       .strict()
       .prefault({}),
@@ -103,6 +105,9 @@ export const clusterSchema = z
   .superRefine((c, ctx) => {
     if (c.heap.rootPages >= c.heap.pages) {
       ctx.addIssue({ code: 'custom', path: ['heap', 'rootPages'], message: `expected fewer than heap.pages (${c.heap.pages})` });
+    }
+    if (c.leases.minHoldMs >= c.leases.leaseMs) {
+      ctx.addIssue({ code: 'custom', path: ['leases', 'minHoldMs'], message: `expected less than leases.leaseMs (${c.leases.leaseMs})` });
     }
     if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
       ctx.addIssue({

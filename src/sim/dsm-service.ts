@@ -3,15 +3,13 @@
 // implements the VMM's seam (VmmEnv) with the simulator's clock, scheduler and
 // network, as the real host runtime will with the operating system's.
 import type { Entry, Role } from '../raft/index.js';
-import { CompanyMachine } from '../vmm/company.js';
-import { nextConfChange, RegistryMachine, targetMembers } from '../vmm/registry.js';
-import type { CompanyApplied, CompanyEntry } from '../vmm/company.js';
-import { encodeCompanyEntry } from '../vmm/company.js';
+import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
+import { CompanyHost } from '../vmm/host-companies.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { VmmMessage } from '../vmm/protocol.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { ThreadContext } from '../vmm/thread.js';
-import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm/vmm-env.js';
+import type { VmmConfig, VmmEnv } from '../vmm/vmm-env.js';
 import { Vmm } from '../vmm/vmm.js';
 import type { HostClock } from './clock.js';
 import type { Envelope } from '../vmm/wire.js';
@@ -59,18 +57,13 @@ export class DsmService implements HostService {
   memory: SimMemory | null = null;
   threads: ThreadRunner | null = null;
   private booted = false;
+  private readonly companies: CompanyHost;
 
   constructor(private readonly host: ServiceHost, private readonly world: DsmWorld) {
     const { pageSize, rootPages } = world.vmm;
-    this.machine = (group, snapshot) => group === 0
-      ? new RegistryMachine(world.owners, snapshot, world.replication)
-      : new CompanyMachine(this.plan(group), pageSize, rootPages, snapshot);
-  }
-
-  private plan(company: number): CompanyPlan {
-    const p = this.world.plans.find((x) => x.company === company);
-    if (p === undefined) throw new Error(`no company ${company}`);
-    return p;
+    const cfg = { plans: world.plans, owners: world.owners, replication: world.replication, pageSize, rootPages };
+    this.companies = new CompanyHost(cfg, (group) => host.replica(group));
+    this.machine = this.companies.machine;
   }
 
   started(): void {
@@ -85,8 +78,8 @@ export class DsmService implements HostService {
       now: () => clock.local(w.scheduler.now),
       timer: (at, fn) => this.timer(clock, epoch, at, fn),
       send: (to, msg) => this.host.send(to, { kind: 'vmm', msg }),
-      company: (company) => this.access(company),
-      members: (company) => this.members(company),
+      company: (company) => this.companies.access(company),
+      members: (company) => this.companies.members(company),
       opSeq: () => this.threads?.opSeq ?? 0,
       segfault: (page, why) => w.segfault(id, page, why),
       lostWrites: (page) => {
@@ -120,10 +113,7 @@ export class DsmService implements HostService {
       this.booted = true;
       for (const ctx of w.threadsOf(id)) w.runThread(this, ctx);
     }
-    for (const plan of w.plans) {
-      const r = this.host.replica(plan.company);
-      if (r?.role === 'leader') vmm.leadership(plan.company, true, r.node.term());
-    }
+    this.companies.announceLeadership(vmm);
   }
 
   /** A timer on the host's monotonic clock; it re-arms if drift made it early, and dies with the process. */
@@ -145,76 +135,16 @@ export class DsmService implements HostService {
 
   private whenResumed: (() => void)[] = [];
 
-  /** The owners as this host's registry replica knows them (the genesis owners if it has none). */
-  private owners(): readonly number[] {
-    const r = this.host.replica(0);
-    return r === undefined ? this.world.owners : (r.machine as RegistryMachine).owners;
-  }
-
-  /** Target members by company, for the owners list they were computed from. */
-  private membersCache: { owners: readonly number[]; byCompany: Map<number, number[]> } | null = null;
-
-  private members(company: number): number[] {
-    const owners = this.owners();
-    if (this.membersCache?.owners !== owners) this.membersCache = { owners, byCompany: new Map() };
-    let m = this.membersCache.byCompany.get(company);
-    if (m === undefined) {
-      m = targetMembers(company, owners, this.world.replication);
-      this.membersCache.byCompany.set(company, m);
-    }
-    return m;
-  }
-
-  /**
-   * A company's leader moves its group toward the members the registry says it
-   * should have, one change at a time (Raft refuses a second while one is pending).
-   */
   ticked(): void {
-    for (const plan of this.world.plans) {
-      const r = this.host.replica(plan.company);
-      if (r === undefined || r.role !== 'leader') continue;
-      const voters = r.node.status().conf.voters;
-      const change = nextConfChange(voters, this.members(plan.company), this.host.id);
-      if (change !== null && r.node.proposeConfChange(change)) {
-        this.host.trace(`company-${change.type}`, plan.company, change.node);
-        r.pump();
-      }
-    }
-  }
-
-  private access(company: number): CompanyAccess | null {
-    const r = this.host.replica(company);
-    if (r === undefined) return null;
-    return {
-      isLeader: () => r.role === 'leader',
-      term: () => r.node.term(),
-      lead: () => r.lead,
-      propose: (entry: CompanyEntry) => {
-        if (r.role !== 'leader' || !r.node.propose(encodeCompanyEntry(entry))) return false;
-        r.pump();
-        return true;
-      },
-      table: () => (r.machine as CompanyMachine).table,
-      appliedIndex: () => (r.machine as CompanyMachine).appliedIndex,
-    };
+    this.companies.reconcile(this.host.id, (company, type, node) => this.host.trace(`company-${type}`, company, node));
   }
 
   applied(group: number, entry: Entry, result: unknown): void {
-    const r = this.host.replica(group);
-    if (r === undefined) return;
-    // The leader's own no-op of its term applied: its table is current, it may manage.
-    if (result === null && entry.data === '' && r.role === 'leader' && entry.term === r.node.term()) {
-      this.vmm?.leadership(group, true, entry.term);
-      return;
-    }
-    if (result === null || group === 0) return;
-    const a = result as CompanyApplied;
-    this.world.companyApplied(this.host.id, a, entry.index, r.machine as CompanyMachine);
-    this.vmm?.applied(a);
+    this.companies.applied(this.vmm, group, entry, result, (a, table) => this.world.companyApplied(this.host.id, a, entry.index, table));
   }
 
   roleChanged(group: number, role: Role): void {
-    if (role !== 'leader') this.vmm?.leadership(group, false, 0);
+    this.companies.roleChanged(this.vmm, group, role);
   }
 
   receive(from: number, env: Envelope): void {

@@ -25,6 +25,8 @@ interface Held {
   expires: number;
   /** The grant's fencing token: a write-back under this lease names it. */
   lease: LeaseToken;
+  /** Local time the page was opened under this lease (the hold window counts from it). */
+  openedAt: number;
 }
 
 /** The write-back of the dirty page in flight, and who waits for it. */
@@ -165,7 +167,7 @@ export class PageClient {
     if (g.data !== null && mine <= g.version) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
     else this.env.memory.setProtection(page, 'read');
     this.frames.set(page, Math.max(mine, g.version));
-    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, lease: g.lease };
+    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
     this.env.timer(expires - margin, () => {
       if (this.held.get(page) === h) this.giveUp(page);
@@ -227,8 +229,16 @@ export class PageClient {
   }
 
   revoke(from: number, msg: Extract<VmmMessage, { t: 'revoke' }>): void {
-    this.stats.revokes++;
     const { page, rev } = msg;
+    const held = this.held.get(page);
+    const holdUntil = held !== undefined && held.index <= msg.index ? held.openedAt + (this.cfg.minHoldUs ?? 0) : 0;
+    if (this.env.now() < holdUntil) {
+      // Keep a fresh lease long enough for the threads that waited for it to use it once;
+      // handing it straight on lets hosts that contend for a page take it from each other forever.
+      this.env.timer(holdUntil, () => this.revoke(from, msg));
+      return;
+    }
+    this.stats.revokes++;
     if ((this.revokedUpTo.get(page) ?? 0) < msg.index) this.revokedUpTo.set(page, msg.index);
     const h = this.held.get(page);
     if (h !== undefined && h.index > msg.index) return; // a revoke of an older lease, overtaken by this one

@@ -48,11 +48,14 @@ export class Requests {
     if (msg.t === 'refuse') {
       if (msg.why === 'not-leader') {
         this.leaders.set(o.plan.company, msg.leader);
-        this.retry(o, msg.req);
+        // Pointed at another host: go now. Refused by the leader itself (its term's first
+        // entry not applied yet) or with no leader known: wait a little, else we spin.
+        if (msg.leader !== 0 && msg.leader !== from) this.retry(o, msg.req);
+        else this.retryShortly(o, msg.req);
         return true;
       }
       if (msg.why === 'busy') {
-        this.env.timer(this.env.now() + Math.max(1, Math.round(this.cfg.retryUs / 4)), () => this.retry(o, msg.req));
+        this.retryShortly(o, msg.req);
         return true;
       }
     } else {
@@ -67,6 +70,10 @@ export class Requests {
   private retry(o: Open, req: number): void {
     if (o.done || o.latest !== req) return;
     this.attempt(o);
+  }
+
+  private retryShortly(o: Open, req: number): void {
+    this.env.timer(this.env.now() + Math.max(1, Math.round(this.cfg.retryUs / 4)), () => this.retry(o, req));
   }
 
   private close(o: Open): void {

@@ -33,6 +33,13 @@ export interface VmmConfig {
   driftBoundPpm: number;
   /** How long to wait for an answer before asking again (another member, or the same request again). */
   retryUs: number;
+  /**
+   * How long a host keeps a newly granted page before it answers a revoke (the
+   * time window of Mirage-style DSM): without it, real threads that need a few
+   * microseconds to resume after a fault lose contended pages before using them.
+   * The simulator resumes threads at once and leaves it unset (0).
+   */
+  minHoldUs?: number;
   /** Pages this host keeps at most; past it, it drops pages it holds only for reading. */
   memoryLimitPages?: number;
   /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */

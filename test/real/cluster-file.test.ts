@@ -77,7 +77,7 @@ test('defaults, and relative data directories resolved against the file\'s folde
   assert.is(hostById(cluster, 9).admin, '[::1]:8009');
   assert.is(hostById(cluster, 3).admin, 'localhost:8003');
   assert.equal(cluster.heap, { pageSize: 4096, pages: 1024, rootPages: 4 });
-  assert.equal(cluster.leases, { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50 });
+  assert.equal(cluster.leases, { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50, minHoldMs: 2 });
   assert.equal(cluster.raft, { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000 });
   assert.is(cluster.description, '');
   // Defaults are fresh objects: changing one cluster cannot leak into the next.

@@ -1,0 +1,96 @@
+// The HTTP admin endpoint of one host: GET /admin (status JSON, read by
+// `gallocy status`), GET /metrics (Prometheus) and GET /healthz. It only
+// reads; nothing here can change the host. A failing handler answers 500 and
+// is logged, never thrown: the admin port must not be a way to crash a host.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HostStatus } from './host-status.js';
+import type { HostMetrics } from './metrics.js';
+
+export interface AdminServerOptions {
+  host: string;
+  /** 0: any free port (tests); the bound one is in the result's address. */
+  port: number;
+  status: () => HostStatus;
+  metrics: HostMetrics;
+  log?: (event: string, fields: object) => void;
+}
+
+export interface AdminServer {
+  address: { host: string; port: number };
+  /** Stops listening and drops open (keep-alive) connections. */
+  close(): Promise<void>;
+}
+
+const ROUTES = new Set(['/admin', '/metrics', '/healthz']);
+
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const log = opts.log ?? (() => {});
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Only the path routes; a query string (cache busting) is ignored.
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    if (!ROUTES.has(path)) return sendJson(res, 404, { error: `not found: ${path} (try /admin, /metrics or /healthz)` });
+    if (req.method !== 'GET') {
+      res.setHeader('Allow', 'GET');
+      return sendJson(res, 405, { error: `method ${req.method ?? '?'} not allowed on ${path}: only GET` });
+    }
+    try {
+      if (path === '/admin') return sendJson(res, 200, opts.status());
+      if (path === '/metrics') return send(res, 200, opts.metrics.contentType, await opts.metrics.text());
+      return send(res, 200, 'text/plain; charset=utf-8', 'ok');
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log('admin-error', { path, error });
+      if (!res.headersSent) sendJson(res, 500, { error: `${path} failed: ${error}` });
+      else res.destroy();
+    }
+  };
+
+  const server = createServer((req, res) => {
+    // handle() catches its own errors; this catch is for a bug in that catch, so it still cannot crash the host.
+    handle(req, res).catch((err: unknown) => {
+      log('admin-error', { error: err instanceof Error ? err.message : String(err) });
+      res.destroy();
+    });
+  });
+  // A malformed request from a client must not surface as an uncaught error.
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new Error(`admin server: cannot listen on ${where}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  // After listening, a server error (EMFILE on accept) is logged, not thrown.
+  server.on('error', (err) => log('admin-server-error', { error: err.message }));
+
+  const bound = server.address() as AddressInfo;
+  const address = { host: opts.host, port: bound.port };
+  log('admin-listening', address);
+
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Clients such as fetch keep connections alive; without this close() waits for them to time out.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, code: number, contentType: string, body: string): void {
+  res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, code: number, value: unknown): void {
+  send(res, code, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
+}

@@ -1,0 +1,105 @@
+// The API of a user's application module (`gallocy start ... --app FILE`).
+//
+// The module is an ES module whose default export is called once per
+// application thread, in a worker thread of the host, with a GallocyApp:
+//
+//   export default function (gallocy) {
+//     const block = gallocy.malloc(64);            // a byte address, 0 if the heap is full
+//     gallocy.u32[block >>> 2] = gallocy.thread;   // words: index = address / 4
+//     Atomics.add(gallocy.u32, gallocy.root >>> 2, 1);
+//     gallocy.free(block);
+//   }
+//
+// It may also export `verify(gallocy)`, run once on one host after every
+// thread of the cluster finished: return null if the result is right, else a
+// message saying what is wrong. See examples/hello-app.mjs.
+//
+// Memory: the typed arrays view the whole shared heap; an address is a byte
+// offset into it. Touching a page this host does not hold blocks the thread
+// until the host's VMM brings the page (from another host, over the network),
+// so any access can take a network round trip. The VMM lets a page have one
+// writer or many readers, so a thread never reads a stale page. Use Atomics on u32/i32 (not on f64, which
+// Atomics rejects) for words several threads update; a plain read-modify-write
+// loses updates, exactly as on one machine.
+//
+// Pitfalls:
+//  - Do not hand heap memory to I/O (fs.writeSync(fd, gallocy.heap.subarray(...)))
+//    before touching it: the kernel does not fault on a syscall's behalf and
+//    fails with EFAULT on a page this host does not hold. Copy it out first.
+//  - Do not post the heap views to other threads: they would be copied.
+//  - malloc and free block the thread for a round trip to the host's main
+//    thread (and sometimes a consensus round in the cluster): allocate in
+//    bulk rather than per word.
+
+/** What an application thread gets. */
+export interface GallocyApp {
+  /** The host this thread runs on (1-based). */
+  readonly host: number;
+  /** This thread's index among all application threads of the cluster, 0-based, unique. */
+  readonly thread: number;
+  /** Application threads in the whole cluster. */
+  readonly threads: number;
+  /** Application threads on this host. */
+  readonly threadsHere: number;
+  /** Bytes per page: the unit of sharing and of coherence. */
+  readonly pageSize: number;
+  /** Address of the root region: well known, zero-filled at genesis, never returned by malloc. */
+  readonly root: 0;
+  /** Usable bytes of the root region from `root` (the runtime keeps the region's last bytes). */
+  readonly rootBytes: number;
+  /** Views of the whole heap; addresses are byte offsets. */
+  readonly heap: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  /**
+   * A block of at least `size` bytes, 8-byte aligned; returns its address, or 0
+   * if the heap is full. Throws a TypeError unless size is a non-negative
+   * integer. Synchronous: blocks this thread until the host answers.
+   */
+  malloc(size: number): number;
+  /** Gives a block back (any host may free any block). free(0) does nothing. Throws an Error saying why on an invalid address. */
+  free(addr: number): void;
+  /** A message for the host's log, with optional structured-cloneable fields. */
+  log(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** The default export of an application module. */
+export type AppMain = (gallocy: GallocyApp) => void | Promise<void>;
+
+/** The optional `verify` export: null (or nothing) if the result is right, else what is wrong. */
+export type AppVerify = (gallocy: GallocyApp) => string | null | undefined | Promise<string | null | undefined>;
+
+export interface AppModule {
+  default: AppMain;
+  verify?: AppVerify;
+}
+
+export interface AppIdentity {
+  host: number;
+  thread: number;
+  threads: number;
+  threadsHere: number;
+  pageSize: number;
+  rootBytes: number;
+}
+
+/** Builds the object an application gets, over a view of the heap and the synchronous calls to the host. */
+export function createGallocyApp(
+  id: AppIdentity,
+  heap: Uint8Array,
+  calls: Pick<GallocyApp, 'malloc' | 'free' | 'log'>,
+): GallocyApp {
+  const words = heap.byteLength >>> 2;
+  return Object.freeze({
+    ...id,
+    root: 0 as const,
+    heap,
+    u32: new Uint32Array(heap.buffer, heap.byteOffset, words),
+    i32: new Int32Array(heap.buffer, heap.byteOffset, words),
+    f64: new Float64Array(heap.buffer, heap.byteOffset, heap.byteLength >>> 3),
+    malloc: calls.malloc,
+    free: calls.free,
+    log: calls.log,
+  });
+}

@@ -1,0 +1,329 @@
+// The main-thread side of real mode's application threads: spawns one worker
+// per thread (app-worker.ts), serves their malloc and free calls through the
+// VMM's callbacks, collects records and outcomes, and runs the program's
+// verify and the cluster's finished-threads barrier in helper workers.
+//
+// The main thread never touches the heap (the shim aborts if it does), so
+// everything that reads the heap, including polling the barrier word, happens
+// in a worker. A worker that throws, crashes or exits early becomes a failed
+// thread, never an exception on the main thread.
+import { Worker } from 'node:worker_threads';
+import { CallChannel, makeWorkload, programName, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
+import type { AppState, AppStatus } from './host-status.js';
+import type { HeapHandle } from './native-memory.js';
+
+export type { AppProgram, AppRecord, WorkloadName } from './app-protocol.js';
+
+/** Bytes at the end of the root region the runtime keeps for itself: the cluster's finished-threads counter. */
+export const RESERVED_ROOT_BYTES = 8;
+
+/** Byte address of the finished-threads counter in a root region of rootRegionBytes. */
+export function barrierAddress(rootRegionBytes: number): number {
+  return rootRegionBytes - RESERVED_ROOT_BYTES;
+}
+
+// The compiled worker sits next to this module (dist/src/real/).
+const WORKER_URL = new URL('./app-worker.js', import.meta.url);
+
+export interface AppThreadsOptions {
+  heap: HeapHandle;
+  host: number;
+  pageSize: number;
+  /** The host's whole root region in bytes; programs get RESERVED_ROOT_BYTES fewer. */
+  rootBytes: number;
+  threadsHere: number;
+  /** Cluster-wide index of this host's first thread. */
+  firstIndex: number;
+  totalThreads: number;
+  program: AppProgram;
+  /** Record every read, write and add of a built-in workload (onRecords gets them in batches). */
+  record: boolean;
+  /** Each thread adds 1 to the barrier word when it ends, failed or not (default true). */
+  barrier?: boolean;
+  /** The VMM's malloc: done(address, or 0 if the heap is full), now or later. */
+  malloc(size: number, done: (addr: number) => void): void;
+  /** The VMM's free: done(null, or why the address is invalid), now or later. */
+  free(addr: number, done: (err: string | null) => void): void;
+  onRecords?(records: AppRecord[]): void;
+  log(event: string, fields: Record<string, unknown>): void;
+}
+
+interface ThreadSlot {
+  index: number;
+  worker: Worker;
+  channel: CallChannel;
+  state: 'running' | 'done' | 'failed';
+}
+
+type Outcome = Extract<AppWorkerMessage, { type: 'done' | 'failed' | 'verified' | 'reached' }>;
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function requireInt(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`AppThreads: ${name} must be an integer >= ${min}, got ${value}`);
+}
+
+export class AppThreads {
+  /** Settles when every thread here finished or failed (or terminate() stopped them). */
+  readonly done: Promise<{ errors: string[] }>;
+  private resolveDone: (v: { errors: string[] }) => void = () => {};
+  private readonly opts: AppThreadsOptions;
+  private readonly slots: ThreadSlot[] = [];
+  /** Running helper workers, with how to fail their promise. */
+  private readonly helpers = new Map<Worker, (err: Error) => void>();
+  /** Per worker: settles once it may be terminated (see stop()). */
+  private readonly loaded = new Map<Worker, Promise<void>>();
+  private readonly errors: string[] = [];
+  private phase: 'starting' | 'running' | 'waiting' | 'verifying' = 'starting';
+  private verifyResult: { result: string | null } | null = null;
+  private terminated = false;
+
+  constructor(opts: AppThreadsOptions) {
+    requireInt('host', opts.host, 1);
+    requireInt('threadsHere', opts.threadsHere, 0);
+    requireInt('firstIndex', opts.firstIndex, 0);
+    requireInt('totalThreads', opts.totalThreads, opts.firstIndex + opts.threadsHere);
+    requireInt('pageSize', opts.pageSize, 1);
+    requireInt('rootBytes', opts.rootBytes, RESERVED_ROOT_BYTES);
+    if (opts.rootBytes % 4 !== 0 || opts.rootBytes > opts.heap.size) {
+      throw new RangeError(`AppThreads: rootBytes must be a multiple of 4 within the heap, got ${opts.rootBytes}`);
+    }
+    // Bad workload options fail here, on the caller's stack, not in every worker.
+    if (opts.program.kind === 'workload') makeWorkload(opts.program);
+    this.opts = opts;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  start(): void {
+    if (this.phase !== 'starting') throw new Error('AppThreads: start() called twice');
+    this.phase = 'running';
+    for (let i = 0; i < this.opts.threadsHere; i++) {
+      const index = this.opts.firstIndex + i;
+      let slot: ThreadSlot | undefined;
+      const { worker, channel } = this.spawn('thread', index, 0, (m) => {
+        if (slot === undefined) return;
+        if (m.type === 'done') this.end(slot, null, m.arrived);
+        else if (m.type === 'failed') this.end(slot, m.error, m.arrived, m.stack);
+      }, (why, crashed) => {
+        if (slot === undefined) return;
+        if (slot.state === 'running') this.end(slot, why, false);
+        else if (crashed) this.safeLog('app thread error after it ended', { thread: index, error: why });
+      });
+      slot = { index, worker, channel, state: 'running' };
+      this.slots.push(slot);
+    }
+    this.checkDone();
+  }
+
+  status(): AppStatus {
+    const ended = this.slots.filter((s) => s.state !== 'running').length;
+    const verifyError = this.verifyResult?.result ?? null;
+    let state: AppState;
+    if (this.errors.length > 0 || verifyError !== null) state = 'failed';
+    else if (this.phase !== 'running') state = this.phase;
+    else state = ended === this.opts.threadsHere ? 'done' : 'running';
+    return {
+      program: programName(this.opts.program),
+      state,
+      threads: this.opts.threadsHere,
+      threadsDone: ended,
+      ops: this.slots.reduce((n, s) => n + s.channel.ops, 0),
+      verified: this.verifyResult === null ? null : this.verifyResult.result === null,
+      error: this.errors[0] ?? verifyError,
+    };
+  }
+
+  /**
+   * Runs the program's verify in one worker (after every thread of the
+   * cluster finished: see waitBarrier). null if the result is right, else what
+   * is wrong, including a verify that threw. Rejects only if terminated.
+   */
+  async verify(): Promise<string | null> {
+    this.phase = 'verifying';
+    let result: string | null;
+    try {
+      const m = await this.helper('verify', 0);
+      result = m.type === 'verified' ? m.result : m.type === 'failed' ? `verify failed: ${m.error}` : `verify worker answered ${m.type}`;
+    } catch (err) {
+      if (this.terminated) throw err;
+      result = `verify failed: ${messageOf(err)}`;
+    } finally {
+      this.phase = 'running';
+    }
+    this.verifyResult = { result };
+    this.safeLog('app verified', { program: programName(this.opts.program), result });
+    return result;
+  }
+
+  /** Resolves when the cluster's finished-threads counter reaches total; rejects on timeout or terminate(). */
+  async waitBarrier(total: number, opts: { timeoutMs?: number } = {}): Promise<void> {
+    requireInt('waitBarrier total', total, 0);
+    this.phase = 'waiting';
+    try {
+      const m = await this.helper('wait-barrier', total, opts.timeoutMs);
+      if (m.type === 'failed') throw new Error(`waiting for the barrier failed: ${m.error}`);
+    } finally {
+      this.phase = 'running';
+    }
+  }
+
+  /**
+   * Stops every worker. A worker parked in a page fault stops only once the
+   * fault is answered or the heap is closed (NativeMemory.close wakes it).
+   */
+  async terminate(): Promise<void> {
+    this.terminated = true;
+    const workers = [...this.slots.map((s) => s.worker), ...this.helpers.keys()];
+    for (const fail of [...this.helpers.values()]) fail(new Error('app threads terminated'));
+    for (const s of this.slots) if (s.state === 'running') this.end(s, 'terminated before it finished', false);
+    this.resolveDone({ errors: [...this.errors] }); // also when never started
+    await Promise.all(workers.map((w) => this.stop(w)));
+  }
+
+  /**
+   * Terminates a worker once it is done with koffi: Node aborts the whole
+   * process when a worker is terminated inside a koffi call, loading the addon
+   * or making the heap view ("FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw").
+   */
+  private async stop(worker: Worker): Promise<void> {
+    await this.loaded.get(worker);
+    await worker.terminate();
+  }
+
+  // ---- workers ----
+
+  /** Spawns a worker; `onOutcome` gets its outcome messages, `onStop` every uncaught error (crashed) and the exit. */
+  private spawn(mode: AppWorkerMode, thread: number, target: number, onOutcome: (m: Outcome) => void, onStop: (why: string, crashed: boolean) => void): { worker: Worker; channel: CallChannel } {
+    const o = this.opts;
+    const channel = new CallChannel();
+    const workerData: AppWorkerData = {
+      gallocyApp: true,
+      mode,
+      address: o.heap.address,
+      size: o.heap.size,
+      pageSize: o.pageSize,
+      host: o.host,
+      thread,
+      threads: o.totalThreads,
+      threadsHere: o.threadsHere,
+      rootBytes: o.rootBytes - RESERVED_ROOT_BYTES,
+      barrier: barrierAddress(o.rootBytes),
+      arrive: o.barrier ?? true,
+      target,
+      calls: channel.buffer,
+      program: o.program,
+      record: o.record && mode === 'thread',
+    };
+    const worker = new Worker(WORKER_URL, { workerData });
+    let markLoaded: () => void = () => {};
+    this.loaded.set(worker, new Promise<void>((resolve) => {
+      markLoaded = resolve;
+    }));
+    worker.on('message', (m: AppWorkerMessage) => {
+      switch (m.type) {
+        case 'ready':
+          markLoaded();
+          break;
+        case 'call':
+          this.serve(channel, m);
+          break;
+        case 'log':
+          this.safeLog(m.msg, { ...m.fields, thread });
+          break;
+        case 'records':
+          try {
+            o.onRecords?.(m.records);
+          } catch (err) {
+            this.safeLog('app records handler failed', { error: messageOf(err) });
+          }
+          break;
+        default:
+          onOutcome(m);
+      }
+    });
+    // 'error' is an uncaught exception in the worker; 'exit' follows it, and every other end.
+    worker.on('error', (err) => onStop(messageOf(err), true));
+    worker.on('exit', (code) => {
+      markLoaded();
+      this.loaded.delete(worker);
+      onStop(code === 0 ? 'exited before it finished' : `exited with code ${code}`, false);
+    });
+    return { worker, channel };
+  }
+
+  /** A helper worker's outcome message; rejects if it stops without one, times out or is terminated. */
+  private helper(mode: AppWorkerMode, target: number, timeoutMs?: number): Promise<Outcome> {
+    if (this.terminated) return Promise.reject(new Error('app threads terminated'));
+    return new Promise<Outcome>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.helpers.delete(worker);
+        finish();
+      };
+      const { worker } = this.spawn(mode, this.opts.firstIndex, target,
+        (m) => settle(() => resolve(m)),
+        (why) => settle(() => reject(new Error(`the ${mode} worker ${why}`))));
+      this.helpers.set(worker, (err) => settle(() => reject(err)));
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          settle(() => reject(new Error(`${mode} timed out after ${timeoutMs} ms`)));
+          void this.stop(worker);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Answers a worker's malloc or free once, whenever the VMM's callback fires. */
+  private serve(channel: CallChannel, m: Extract<AppWorkerMessage, { type: 'call' }>): void {
+    let answered = false;
+    const answer = (value: number, error: string | null): void => {
+      if (answered) return;
+      answered = true;
+      channel.answer(value, error);
+    };
+    try {
+      if (m.op === 'malloc') this.opts.malloc(m.size, (addr) => answer(addr, null));
+      else this.opts.free(m.addr, (err) => answer(0, err));
+    } catch (err) {
+      answer(0, `the host's ${m.op} failed: ${messageOf(err)}`);
+    }
+  }
+
+  private end(slot: ThreadSlot, error: string | null, arrived: boolean, stack: string | null = null): void {
+    if (slot.state !== 'running') return;
+    slot.state = error === null ? 'done' : 'failed';
+    if (error === null) {
+      this.safeLog('app thread done', { thread: slot.index });
+    } else {
+      this.errors.push(`thread ${slot.index}: ${error}`);
+      this.safeLog('app thread failed', { thread: slot.index, error, ...(stack === null ? {} : { stack }) });
+    }
+    // A thread that died before counting itself is counted for it, or the cluster's barrier never completes.
+    if ((this.opts.barrier ?? true) && !arrived && !this.terminated) {
+      this.helper('arrive', 0).catch((err: unknown) => this.safeLog('app barrier arrive failed', { thread: slot.index, error: messageOf(err) }));
+    }
+    this.checkDone();
+  }
+
+  private checkDone(): void {
+    if (this.slots.length === this.opts.threadsHere && this.slots.every((s) => s.state !== 'running')) {
+      this.resolveDone({ errors: [...this.errors] });
+    }
+  }
+
+  private safeLog(event: string, fields: Record<string, unknown>): void {
+    try {
+      this.opts.log(event, fields);
+    } catch {
+      // A broken logger must not turn a worker's message into a crash of the host.
+    }
+  }
+}

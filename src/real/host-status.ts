@@ -1,0 +1,55 @@
+// What a running host reports about itself: the JSON of GET /admin, what
+// `gallocy status` prints, and the source of the Prometheus metrics. Plain
+// data, so the admin server, the status command and tests agree on one shape.
+import type { Role } from '../raft/index.js';
+import type { TransportStats } from './transport.js';
+
+export interface GroupStatus {
+  /** 0: the registry; 1..: companies. */
+  group: number;
+  kind: 'registry' | 'company';
+  role: Role;
+  term: number;
+  /** The leader this replica follows (0: none known). */
+  lead: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  voters: number[];
+  /** Companies only: the page range the company manages. */
+  firstPage?: number;
+  pages?: number;
+}
+
+export type AppState = 'none' | 'starting' | 'running' | 'waiting' | 'verifying' | 'done' | 'failed';
+
+export interface AppStatus {
+  /** The workload name, or the app module's path. */
+  program: string;
+  state: AppState;
+  threads: number;
+  threadsDone: number;
+  /** Memory operations the threads here completed (built-in workloads only). */
+  ops: number;
+  /** null until verified; then null (passed) is shown as verified: true. */
+  verified: boolean | null;
+  /** What went wrong (a failed verify, a thread's error). */
+  error: string | null;
+}
+
+export interface HostStatus {
+  cluster: string;
+  host: number;
+  pid: number;
+  /** ISO time the process started. */
+  startedAt: string;
+  uptimeSeconds: number;
+  groups: GroupStatus[];
+  pagesHeld: { read: number; write: number; dirty: number | null };
+  heap: { pages: number; pageSize: number; rootPages: number };
+  faults: { read: number; write: number };
+  /** Raft entries this host applied (all groups). */
+  commits: number;
+  transport: TransportStats;
+  app: AppStatus | null;
+}

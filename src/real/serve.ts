@@ -1,0 +1,166 @@
+// `gallocy serve`: one real host with everything around it: JSON logs, the
+// admin and metrics server, and optionally application threads (a built-in
+// workload or a user's module) over the shared heap. Once the threads here
+// finish, the host waits for every thread in the cluster (a counter in the
+// root region) and then runs the program's verify; the host itself serves
+// until it is stopped, since other hosts may still need its pages and votes.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startAdminServer } from './admin-server.js';
+import type { AdminServer } from './admin-server.js';
+import { AppThreads } from './app-threads.js';
+import type { AppProgram, AppRecord } from './app-threads.js';
+import type { Cluster } from './cluster.js';
+import { hostById, parseAddress } from './cluster.js';
+import { RealHost } from './host.js';
+import type { AppStatus, HostStatus } from './host-status.js';
+import { createLogger } from './log.js';
+import type { Logger } from './log.js';
+import { HostMetrics } from './metrics.js';
+import { nativeAvailable } from './native-memory.js';
+
+export interface AppRun {
+  program: AppProgram;
+  /** Threads on this host. */
+  threads: number;
+  /** Threads in the whole cluster (the barrier before verify waits for all of them). */
+  totalThreads: number;
+  /** Cluster-wide index of this host's first thread. */
+  firstIndex: number;
+  /** Append every recorded memory operation here as JSON lines (null: do not record). */
+  history: string | null;
+}
+
+export interface ServeOptions {
+  cluster: Cluster;
+  hostId: number;
+  logLevel: string;
+  /** Log file; default stdout. */
+  logFile?: string;
+  app: AppRun | null;
+}
+
+export interface RunningHost {
+  readonly host: RealHost;
+  readonly admin: AdminServer;
+  readonly log: Logger;
+  status(): HostStatus;
+  /** Stops everything; resolves with the exit code the process should end with. */
+  stop(reason: string): Promise<number>;
+  /** Resolves, with the exit code, when the host must stop by itself (a segfault, an internal error). */
+  readonly fatal: Promise<number>;
+}
+
+/** Exit code of a host ended by its application's segmentation fault. */
+export const EXIT_APP_FATAL = 3;
+/** Exit code of a host that stopped on a bug of its own (logged with its stack). */
+export const EXIT_INTERNAL_ERROR = 70;
+
+export async function serve(opts: ServeOptions): Promise<RunningHost> {
+  const native = nativeAvailable();
+  if (!native.ok) throw new Error(`real mode is unavailable on this machine: ${native.reason}`);
+  const self = hostById(opts.cluster, opts.hostId);
+  const log = createLogger({ host: self.id, cluster: opts.cluster.id, level: opts.logLevel, ...(opts.logFile ? { destination: opts.logFile } : {}) });
+  let app: AppThreads | null = null;
+  let appFailure: string | null = null;
+  let endFatal: (code: number) => void = () => {};
+  const fatal = new Promise<number>((resolve) => (endFatal = resolve));
+  let metrics: HostMetrics | null = null;
+
+  const host = new RealHost(opts.cluster, self.id, {
+    log: (level, event, fields) => log[level]({ event, ...fields }),
+    faultServed: (kind, seconds) => metrics?.faultServed(kind, seconds),
+    internalError: (err) => {
+      log.fatal({ event: 'internal-error', error: err.message, stack: err.stack });
+      endFatal(EXIT_INTERNAL_ERROR);
+    },
+    appFatal: (why, kind) => {
+      log.error({ event: 'app-fatal', why, kind });
+      appFailure ??= why;
+      // A lost write-back ends the application (its memory is no longer what it wrote), not the host.
+      if (kind === 'lost-writes') void app?.terminate();
+      // A segmentation fault ends the process, as it would a native program: the faulting thread cannot resume.
+      else endFatal(EXIT_APP_FATAL);
+    },
+  });
+  const status = (): HostStatus => {
+    const s = host.status();
+    if (app === null) return s;
+    const a: AppStatus = app.status();
+    return { ...s, app: appFailure === null ? a : { ...a, state: 'failed', error: appFailure } };
+  };
+  metrics = new HostMetrics(status);
+  const adminAt = parseAddress(self.admin);
+  if (adminAt === null) throw new Error(`host ${self.id}: admin address ${self.admin} was not validated`);
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({ host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }) });
+    await host.start();
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+  log.info({ event: 'serving', address: self.address, admin: self.admin, dataDir: self.dataDir, pid: process.pid });
+
+  if (opts.app !== null) {
+    app = startApp(opts.app, host, log);
+    void runToVerdict(app, opts.app, log);
+  }
+
+  let stopping: Promise<number> | null = null;
+  let fatalCode = 0;
+  void fatal.then((code) => (fatalCode = code));
+  const stop = (reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ event: 'stopping', reason });
+      // The heap closes first: every page opens and every waiter wakes, so the workers can end.
+      await host.stop();
+      await app?.terminate();
+      await admin.close();
+      return reason === 'fatal' ? fatalCode : 0;
+    })();
+    return stopping;
+  };
+  return { host, admin, log, status, stop, fatal };
+}
+
+function startApp(run: AppRun, host: RealHost, log: Logger): AppThreads {
+  const heap = host.cluster.heap;
+  if (run.history !== null) mkdirSync(path.dirname(run.history), { recursive: true });
+  const threads = new AppThreads({
+    heap: host.memory.handle(),
+    host: host.id,
+    pageSize: heap.pageSize,
+    rootBytes: heap.rootPages * heap.pageSize,
+    threadsHere: run.threads,
+    firstIndex: run.firstIndex,
+    totalThreads: run.totalThreads,
+    program: run.program,
+    record: run.history !== null,
+    malloc: (size, done) => host.vmm.malloc(size, done),
+    free: (addr, done) => host.vmm.free(addr, done),
+    onRecords: (records: AppRecord[]) => {
+      host.opCount += records.length;
+      if (run.history !== null) appendFileSync(run.history, records.map((r) => JSON.stringify({ host: host.id, ...r })).join('\n') + '\n');
+    },
+    log: (event, fields) => log.info({ event, ...fields }),
+  });
+  threads.start();
+  log.info({ event: 'app-started', threads: run.threads, totalThreads: run.totalThreads, firstIndex: run.firstIndex });
+  return threads;
+}
+
+/** Threads here end; then every thread in the cluster; then the program's verify. */
+async function runToVerdict(threads: AppThreads, run: AppRun, log: Logger): Promise<void> {
+  try {
+    const { errors } = await threads.done;
+    log.info({ event: 'app-threads-done', errors });
+    await threads.waitBarrier(run.totalThreads);
+    const verdict = await threads.verify();
+    if (verdict === null) log.info({ event: 'app-verified' });
+    else log.error({ event: 'app-verify-failed', verdict });
+  } catch (err) {
+    // terminate() during a wait: the host is stopping.
+    log.warn({ event: 'app-ended', error: err instanceof Error ? err.message : String(err) });
+  }
+}
