@@ -1,6 +1,6 @@
 // A minimal gallocy application (plain JS: runs without a build step).
 //
-//   gallocy start ... --app examples/hello-app.mjs
+//   npx gallocy serve --cluster clusters/local-3.yaml --host 1 --app examples/hello-app.mjs --threads 2
 //
 // Every application thread of the cluster runs the default export once, in a
 // worker thread of its host, with the API described in src/real/app-api.ts.

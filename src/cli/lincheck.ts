@@ -56,7 +56,7 @@ export function lincheckText(name: string, text: string, options: LincheckOption
   }
   const opts = options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps };
   const r: CheckResult<unknown, unknown> =
-    parsed.format === 'jepsen-register' ? checkLinearizable(registerModel, parsed.operations, opts) : checkLinearizable(kvModel, parsed.operations, opts);
+    parsed.format !== 'kv-edn' ? checkLinearizable(registerModel, parsed.operations, opts) : checkLinearizable(kvModel, parsed.operations, opts);
   const ms = performance.now() - t0;
   const base = {
     file: name,

@@ -77,20 +77,23 @@ export class RawNode {
   ready(): Ready {
     if (this.inflight) {
       // One Ready at a time: a second call before advance() gets nothing new.
-      return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committedEntries: [] };
+      return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committedEntries: [], mustSync: false };
     }
     const r = this.raft;
     const log = r.log;
     const s = this.softState();
     const h = this.hardState();
+    const entries = log.unhandedEntries();
+    const snapshot = log.pendingSnapshot;
     const rd: Ready = {
       softState: s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ? s : null,
       hardState: hardEqual(h, this.prevHard) ? null : h,
-      entries: log.unhandedEntries(),
-      snapshot: log.pendingSnapshot,
+      entries,
+      snapshot,
       messages: r.msgs,
       // Every committed entry is <= lastIndex, hence persisted already or in rd.entries.
       committedEntries: log.unappliedCommitted(),
+      mustSync: entries.length > 0 || snapshot !== null || h.term !== this.prevHard.term || h.vote !== this.prevHard.vote,
     };
     r.msgs = [];
     this.prevSoft = s;

@@ -110,6 +110,13 @@ export interface Ready {
   messages: Message[];
   /** Apply in order after persisting. */
   committedEntries: Entry[];
+  /**
+   * Whether persisting this Ready needs an fsync before the messages go
+   * (etcd's MustSync): entries, a snapshot, or a new term or vote. A hard
+   * state that only moves the commit index may be written lazily: a node that
+   * forgets it learns it again from the leader.
+   */
+  mustSync: boolean;
 }
 
 export interface Status {

@@ -155,7 +155,6 @@ export class AppThreads {
       this.phase = 'running';
     }
     this.verifyResult = { result };
-    this.safeLog('app verified', { program: programName(this.opts.program), result });
     return result;
   }
 

@@ -241,6 +241,21 @@ export class RealHost {
   }
 
   /**
+   * Writes this host's dirty page back (its only uncommitted writes); resolves
+   * true once done, false if that took longer than timeoutMs (the cluster is
+   * unreachable, say). Call with the application threads stopped.
+   */
+  flush(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.vmm.client.flush(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /**
    * Stops serving: timers, the network, the heap (every page opened and every
    * waiter woken, so blocked application threads can end) and the store.
    * Writes not yet written back are lost, as in a crash.

@@ -4,9 +4,8 @@
 // translates it. A private Registry keeps tests and several hosts in one
 // process from sharing (and double-registering) metrics.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FaultKind } from './fault-timing.js';
 import type { HostStatus } from './host-status.js';
-
-export type FaultKind = 'read' | 'write';
 
 /** From a fault answered locally (tens of µs) to one stuck behind elections and retries (a second). */
 export const FAULT_LATENCY_BUCKETS = [

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
 
 /** What a Ready asks to make durable (a Ready itself fits). */
-export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[] };
+export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[]; mustSync?: boolean };
 
 /** Bumped when the tables change shape; a file from a newer version is refused rather than misread. */
 const SCHEMA_VERSION = 1;
@@ -149,13 +149,25 @@ export class RaftStore {
   /**
    * Makes a Ready's records durable in one transaction: a snapshot replaces the
    * group's whole log, an entry at index i replaces stored entries >= i, and
-   * the hard state replaces the previous one. Durable when it returns.
+   * the hard state replaces the previous one. Durable when it returns, unless
+   * the batch says it need not be (mustSync false: see Ready.mustSync).
    */
   persist(group: number, rd: PersistBatch): void {
     this.check(group);
     // Nothing to write: skip the transaction and its fsync.
     if (rd.hardState === null && rd.snapshot === null && rd.entries.length === 0) return;
-    this.persistTx(group, rd);
+    if (rd.mustSync !== false) {
+      this.persistTx(group, rd);
+      return;
+    }
+    // Only the commit index moved: written without an fsync. The next synced
+    // transaction makes it durable along with it (the WAL is appended in order).
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.persistTx(group, rd);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   /**

@@ -68,7 +68,12 @@ export class RealReplica implements GroupReplica {
     while (this.node.hasReady()) {
       const rd = this.node.ready();
       this.noteRole(rd);
-      // Durable before any message that depends on it leaves (votes, acks).
+      // A leader's messages may leave before its own write is durable: it counts itself
+      // toward a commit only once persisted (Raft thesis 10.2.1, as etcd does), so the
+      // leader's and the followers' fsyncs overlap. Anyone else's messages (votes,
+      // acks) wait until what they promise is durable.
+      const early = this.role === 'leader';
+      if (early) this.send(rd);
       this.opts.store.persist(this.opts.group, rd);
       if (rd.snapshot !== null) {
         this.machine.close?.();
@@ -76,7 +81,7 @@ export class RealReplica implements GroupReplica {
         this.applyIndex = rd.snapshot.index;
         this.snapIndex = rd.snapshot.index;
       }
-      for (const msg of rd.messages) this.opts.send(msg.to, { kind: 'raft', group: this.opts.group, msg });
+      if (!early) this.send(rd);
       this.apply(rd.committedEntries);
       this.node.advance(rd);
       this.maybeCompact();
@@ -85,6 +90,10 @@ export class RealReplica implements GroupReplica {
 
   close(): void {
     this.machine.close?.();
+  }
+
+  private send(rd: Ready): void {
+    for (const msg of rd.messages) this.opts.send(msg.to, { kind: 'raft', group: this.opts.group, msg });
   }
 
   private noteRole(rd: Ready): void {

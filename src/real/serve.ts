@@ -113,7 +113,13 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       log.info({ event: 'stopping', reason });
-      // The heap closes first: every page opens and every waiter wakes, so the workers can end.
+      // Threads first, so nothing writes any more; a thread waiting on a fault ends once the
+      // fault is answered. Then the dirty page goes back to its company, so a clean stop
+      // loses no write. If either takes too long (the cluster is unreachable), the heap
+      // closes anyway: every page opens and every waiter wakes, so the workers can end.
+      const appStopped = app === null || (await withTimeout(app.terminate(), STOP_GRACE_MS));
+      const flushed = await host.flush(STOP_GRACE_MS);
+      if (!appStopped || !flushed) log.warn({ event: 'stop-unclean', appStopped, flushed });
       await host.stop();
       await app?.terminate();
       await admin.close();
@@ -122,6 +128,20 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     return stopping;
   };
   return { host, admin, log, status, stop, fatal };
+}
+
+/** How long a stopping host waits for its threads to end and for its dirty page to be written back. */
+const STOP_GRACE_MS = 5000;
+
+/** True if p settled within ms. */
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function startApp(run: AppRun, host: RealHost, log: Logger): AppThreads {

@@ -77,6 +77,7 @@ export class DsmPart implements DsmWorld {
     this.vmm = {
       pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
       leaseUs: Math.round(d.leaseMs * 1000), driftBoundPpm: d.driftBoundPpm, retryUs: Math.round(d.retryMs * 1000),
+      minHoldUs: Math.round(d.minHoldMs * 1000),
       bugs: { skipWriteBack: scenario.bugs?.skipWriteBack ?? false },
       ...(d.memoryLimitPages !== undefined ? { memoryLimitPages: d.memoryLimitPages } : {}),
     };

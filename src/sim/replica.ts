@@ -85,13 +85,14 @@ export class Replica implements ReplicaProbe {
     while (!this.inFlight && this.node.hasReady()) {
       const rd = this.node.ready();
       this.noteRole(rd);
-      const mustSync = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
-      if (!mustSync) {
+      this.persist(rd);
+      if (!rd.mustSync) {
+        // Nothing here needs the disk's sync (a commit index is learned again if lost).
         this.finish(rd, false);
         continue;
       }
-      this.persist(rd);
-      if (this.opts.sendBeforeSync) this.sendAll(rd);
+      const early = this.sendsEarly();
+      if (early) this.sendAll(rd);
       this.inFlight = true;
       const epoch = this.hostRef.epoch;
       this.hostRef.afterSync(() => {
@@ -99,11 +100,21 @@ export class Replica implements ReplicaProbe {
         this.hostRef.disk.sync(this.file);
         this.synced(rd);
         this.inFlight = false;
-        this.finish(rd, this.opts.sendBeforeSync);
+        this.finish(rd, early);
         this.pump();
       });
       return;
     }
+  }
+
+  /**
+   * A leader's messages may leave while its own write syncs (Raft thesis
+   * 10.2.1, as etcd does): it counts itself toward a commit only once synced,
+   * so its appends and heartbeats depend on nothing unsynced. Anyone else
+   * sending early is the deliberate bug sendBeforeSync.
+   */
+  private sendsEarly(): boolean {
+    return this.role === 'leader' || this.opts.sendBeforeSync;
   }
 
   private noteRole(rd: Ready): void {

@@ -125,6 +125,8 @@ export const scenarioSchema = z
         /** The drift the leases are judged with; clock.maxDriftPpm beyond it is unsafe. */
         driftBoundPpm: z.number().nonnegative().default(1000),
         retryMs: z.number().positive().default(50),
+        /** How long a host keeps a page it was just granted before answering a revoke (real mode's window against livelock). */
+        minHoldMs: z.number().nonnegative().default(0),
         workload: z.enum(['registers', 'counter', 'matrix', 'alloc-churn']).default('registers'),
         /** Options of the workload, e.g. { opsPerThread: 50 } (see src/vmm/workloads). */
         workloadOptions: z.record(z.string(), z.number()).default({}),

@@ -116,6 +116,20 @@ test('detectFormat tells the formats apart by content', () => {
   assert.throws(() => parseHistory(''), /empty history/);
 });
 
+test('gallocy records: reads and writes of words from several hosts, checked as registers', () => {
+  const rec = (host: number, thread: number, kind: string, value: number, call: number, ret: number): string =>
+    JSON.stringify({ host, thread, kind, addr: 64, value, call, ret });
+  const text = [rec(2, 1, 'read', 0, 1, 2), rec(1, 0, 'write', 7, 3, 5), rec(2, 1, 'read', 7, 6, 8)].join('\n');
+  assert.is(detectFormat(text), 'gallocy-records');
+  const p = parseHistory(text);
+  assert.is(p.format, 'gallocy-records');
+  assert.equal(p.operations[0], { client: 1, input: { kind: 'read', key: '64' }, output: { kind: 'read', value: null }, call: 1, ret: 2 });
+  assert.equal(p.operations[1]?.input, { kind: 'write', key: '64', value: 7 });
+  assert.throws(() => parseHistory(rec(1, 0, 'add', 1, 1, 2)), /line 1: field 'kind': expected "read" or "write"/);
+  assert.throws(() => parseHistory(rec(1, 0, 'read', 1, 5, 2)), /line 1: 'ret' \(2\) is before 'call' \(5\)/);
+  assert.throws(() => parseHistory('{"kind": "read"}\n{oops'), /line 1: field 'addr': expected a number/);
+});
+
 test('every shared file parses and is detected by its content', () => {
   let n = 0;
   for (const sub of ['jepsen-etcd', 'kv']) {

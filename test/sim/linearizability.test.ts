@@ -64,7 +64,7 @@ test('shared histories: every file agrees with expected.json (with and without p
     const text = readFileSync(path.join(dataDir, file), 'utf8');
     const t0 = performance.now();
     const parsed = parseHistory(text);
-    const r = parsed.format === 'jepsen-register' ? checkLinearizable(registerModel, parsed.operations) : checkLinearizable(kvModel, parsed.operations);
+    const r = parsed.format !== 'kv-edn' ? checkLinearizable(registerModel, parsed.operations) : checkLinearizable(kvModel, parsed.operations);
     const ms = performance.now() - t0;
     times.push(`${file}=${ms.toFixed(1)}ms`);
     assert.is(r.ok, expected[file], `${file}: got ${r.verdict}, expected ${expected[file] ? 'linearizable' : 'not linearizable'}`);

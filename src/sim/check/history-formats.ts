@@ -9,10 +9,10 @@
  */
 import type { KvInput, KvOp, Operation, RegisterInput, RegisterOp, RegisterOutput } from './linearizability.js';
 
-export type HistoryFormat = 'jepsen-register' | 'kv-edn';
+export type HistoryFormat = 'jepsen-register' | 'kv-edn' | 'gallocy-records';
 
 export type ParsedHistory =
-  | { readonly format: 'jepsen-register'; readonly operations: RegisterOp[] }
+  | { readonly format: 'jepsen-register' | 'gallocy-records'; readonly operations: RegisterOp[] }
   | { readonly format: 'kv-edn'; readonly operations: KvOp[] };
 
 function lines(text: string): string[] {
@@ -24,6 +24,7 @@ export function detectFormat(text: string): HistoryFormat | null {
   for (const raw of lines(text)) {
     const line = raw.trim();
     if (line === '') continue;
+    if (line.startsWith('{"')) return 'gallocy-records';
     if (line.startsWith('{')) return 'kv-edn';
     if (/\bjepsen\.util\s+-\s+\d+\s/.test(line) || /^\d+\t:\w+\t/.test(line)) return 'jepsen-register';
     return null;
@@ -36,6 +37,7 @@ export function parseHistory(text: string): ParsedHistory {
   const format = detectFormat(text);
   if (format === 'jepsen-register') return { format, operations: parseJepsenRegisterLog(text) };
   if (format === 'kv-edn') return { format, operations: parseKvEdnLog(text) };
+  if (format === 'gallocy-records') return { format, operations: parseGallocyRecords(text) };
   const first = lines(text).findIndex((l) => l.trim() !== '');
   if (first === -1) throw new Error('empty history: expected Jepsen register log lines or EDN maps');
   throw new Error(
@@ -360,4 +362,42 @@ export function describeOperation(op: RegisterOp | KvOp): string {
   // kv descriptions already name the key; registers only have one if keyed.
   const keyPart = (inp.kind === 'read' || inp.kind === 'write' || inp.kind === 'cas') && inp.key !== undefined ? ` [key ${inp.key}]` : '';
   return `process ${op.client}: ${what}${keyPart} (${when})`;
+}
+
+/**
+ * The memory operations real hosts record (`gallocy serve --history FILE`),
+ * one JSON object a line: {host, thread, kind, addr, value, call, ret}, times
+ * in microseconds of a clock common to the hosts. Files of several hosts may
+ * be concatenated in any order. Each word is a register; 0 is its initial
+ * value (read as null). Only reads and writes: an add is not a register op.
+ */
+export function parseGallocyRecords(text: string): RegisterOp[] {
+  const ops: RegisterOp[] = [];
+  lines(text).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new Error(`line ${i + 1}: expected a JSON object of a recorded memory operation`);
+    }
+    const o = r as Record<string, unknown>;
+    const num = (k: string): number => {
+      const v = o[k];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`line ${i + 1}: field '${k}': expected a number, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const kind = o['kind'];
+    if (kind !== 'read' && kind !== 'write') throw new Error(`line ${i + 1}: field 'kind': expected "read" or "write" (a register history), got ${JSON.stringify(kind)}`);
+    const key = String(num('addr'));
+    const value = num('value');
+    const [call, ret] = [num('call'), num('ret')];
+    if (ret < call) throw new Error(`line ${i + 1}: 'ret' (${ret}) is before 'call' (${call})`);
+    const client = num('thread');
+    ops.push(kind === 'write'
+      ? { client, input: { kind: 'write', key, value }, output: { kind: 'write' }, call, ret }
+      : { client, input: { kind: 'read', key }, output: { kind: 'read', value: value === 0 ? null : value }, call, ret });
+  });
+  return ops;
 }

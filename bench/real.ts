@@ -1,0 +1,527 @@
+// Real mode on three hosts on loopback, against its own floor measured in the
+// same run: the fault handoff (fault to resumed thread, immediate answer), a
+// loopback TCP round trip, and an SQLite fsync'd commit. A remote fault should
+// cost little more than the handoff plus the round trips the protocol needs
+// (design section 8); ratios of figures from one run survive a noisy machine.
+//
+// Two clusters, one after the other, run the same script of steps
+// (bench/real-apps/driver.mjs; see runCluster):
+//  - "disk": data directories under os.tmpdir() (the bench's data disk), each
+//    commit fsyncs SQLite (WAL, synchronous=FULL) on leader and followers:
+//    the real configuration; figures without suffix.
+//  - "tmpfs": data directories on /dev/shm, where fsync is nearly free, so
+//    what is left is protocol and CPU; figures suffixed ".tmpfs".
+// The disk run's commit entries size the etcd baseline's puts (bench/etcd.ts).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { findRepoRoot } from '../src/cli/repo-root.js';
+import type { HostStatus } from '../src/real/host-status.js';
+import { nativeAvailable } from '../src/real/native-memory.js';
+import { benchEtcd } from './etcd.js';
+import { latencyPercentiles } from './percentiles.js';
+import { figure } from './result.js';
+import type { BenchResult } from './result.js';
+
+const ROOT = findRepoRoot();
+const HOSTS = [1, 2, 3];
+/** App threads per host: the "many clients" load runs one on each, 12 in all. */
+const THREADS = 4;
+const PAGE = 4096;
+/** Samples dropped at the start of each timed series (JIT, first connections). */
+const WARMUP = 5;
+
+interface Sizes {
+  handoffSamples: number;
+  rttSamples: number;
+  sqliteSamples: number;
+  /** Pages per fault series (read, write, invalidate). */
+  faults: number;
+  heldOps: number;
+  /** Seconds of each commits-per-second window. */
+  window: number;
+}
+
+const QUICK: Sizes = { handoffSamples: 500, rttSamples: 3000, sqliteSamples: 200, faults: 100, heldOps: 10_000_000, window: 1.5 };
+const FULL: Sizes = { handoffSamples: 2000, rttSamples: 20_000, sqliteSamples: 1000, faults: 400, heldOps: 10_000_000, window: 5 };
+
+// ---- the floor: handoff, round trip, fsync ---------------------------------------------------
+
+/** Runs a node script in a child; resolves with its stdout. */
+function child(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`node ${args.slice(0, 2).join(' ')}: exit ${code}`))));
+  });
+}
+
+/** measureFaultHandoff in a child process: a process maps one native heap, and this keeps the bench's free of it. */
+async function faultHandoff(samples: number): Promise<{ p50Us: number; p99Us: number }> {
+  const url = new URL('../src/real/native-bench.js', import.meta.url).href;
+  const script = 'import(process.argv[1]).then((m) => m.measureFaultHandoff(Number(process.argv[2]))).then((r) => console.log(JSON.stringify(r)))';
+  return JSON.parse(await child(['-e', script, url, String(samples)])) as { p50Us: number; p99Us: number };
+}
+
+/** 16-byte frames echoed by another process over loopback TCP, Nagle off on both ends, one in flight. */
+async function loopbackRtt(samples: number): Promise<number[]> {
+  const echo = 'const s=require("net").createServer(c=>{c.setNoDelay(true);c.on("data",d=>c.write(d))});'
+    + 's.listen(0,"127.0.0.1",()=>console.log(s.address().port))';
+  const proc = spawn(process.execPath, ['-e', echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.stdout.setEncoding('utf8').once('data', (s: string) => resolve(Number(s.trim())));
+      proc.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
+    });
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.setNoDelay(true);
+    const frame = Buffer.alloc(16, 7);
+    let got = 0;
+    let wake: () => void = () => {};
+    sock.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= frame.length) wake();
+    });
+    const us: number[] = [];
+    for (let i = 0; i < samples + WARMUP * 20; i++) {
+      got = 0;
+      const back = new Promise<void>((resolve) => (wake = resolve));
+      const t0 = performance.now();
+      sock.write(frame);
+      await back;
+      if (i >= WARMUP * 20) us.push((performance.now() - t0) * 1000);
+    }
+    sock.destroy();
+    return us;
+  } finally {
+    proc.kill('SIGKILL');
+  }
+}
+
+/** One-row transactions in a WAL, synchronous=FULL database in `dir`: what each Raft persist costs. */
+function sqliteCommits(dir: string, samples: number): number[] {
+  const db = new Database(join(dir, 'commit-bench.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const value = Buffer.alloc(256, 1);
+    const us: number[] = [];
+    for (let i = 0; i < samples + WARMUP; i++) {
+      const t0 = performance.now();
+      db.transaction(() => insert.run(value))();
+      if (i >= WARMUP) us.push((performance.now() - t0) * 1000);
+    }
+    return us;
+  } finally {
+    db.close();
+  }
+}
+
+// ---- a three-host cluster running the driver app ---------------------------------------------
+
+/** Free loopback ports, all held open at once so they are distinct. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject).listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type Roles = Record<string, unknown>;
+const role = (host: number, thread = 0): string => `${host}/${thread}`;
+
+class BenchCluster {
+  private readonly procs = new Map<number, ChildProcess>();
+  private readonly admins = new Map<number, string>();
+  private step = 0;
+
+  /** `dir` is removed by the caller; everything (cluster file, steps, logs, data) lives in it. */
+  constructor(readonly dir: string, private readonly rootPages: number) {}
+
+  async start(): Promise<void> {
+    const ports = await freePorts(2 * HOSTS.length);
+    const cluster = {
+      name: 'bench-real', id: `bench-real-${randomUUID()}`,
+      hosts: HOSTS.map((id, i) => {
+        this.admins.set(id, `http://127.0.0.1:${ports[2 * i + 1]}/admin`);
+        return { id, address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}` };
+      }),
+      heap: { pageSize: PAGE, pages: 2 * this.rootPages, rootPages: this.rootPages },
+      replication: 3,
+      // Leases far longer than the run: pages stay where the script put them, nothing expires mid-series.
+      leases: { leaseMs: 60_000 },
+      // etcd's default --snapshot-count (3.4): the same compaction schedule as the baseline, and the
+      // run's entries stay in raft.db for sizing.
+      raft: { snapshotEveryEntries: 100_000 },
+      dataDir: join(this.dir, 'data'),
+    };
+    const file = join(this.dir, 'cluster.yaml'); // JSON is YAML
+    writeFileSync(file, JSON.stringify(cluster));
+    for (const id of HOSTS) {
+      const p = spawn(process.execPath, [
+        join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
+        '--app', join(ROOT, 'bench', 'real-apps', 'driver.mjs'), '--threads', String(THREADS),
+        '--log-file', this.logFile(id),
+      ], { env: { ...process.env, GALLOCY_BENCH_DIR: this.dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+      this.procs.set(id, p);
+    }
+    // Ready: every host answers, the company has a leader all agree on, every app thread runs.
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      const s = await Promise.all(HOSTS.map((h) => this.admin(h).catch(() => null)));
+      if (s.every((x) => x !== null && x.app?.state === 'running')) {
+        const leads = new Set(s.map((x) => x!.groups.find((g) => g.group === 1)?.lead ?? 0));
+        if (leads.size === 1 && !leads.has(0)) return;
+      }
+      this.checkAlive();
+      if (performance.now() > deadline) throw new Error(`cluster in ${this.dir} not ready in 30 s${this.logTails()}`);
+      await sleep(100);
+    }
+  }
+
+  /**
+   * CPU time (user + system, every thread) the three host processes used so
+   * far, in ms: /proc/<pid>/stat counts it in USER_HZ ticks, 10 ms on Linux.
+   * Per fault or per commit it says how much of a latency is work, not waiting.
+   */
+  cpuMs(): number {
+    let ticks = 0;
+    for (const p of this.procs.values()) {
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields 3.. (the name may hold spaces)
+      ticks += Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15
+    }
+    return ticks * 10;
+  }
+
+  logFile(id: number): string {
+    return join(this.dir, `host-${id}.log`);
+  }
+
+  async admin(host: number): Promise<HostStatus> {
+    const r = await fetch(this.admins.get(host)!);
+    return (await r.json()) as HostStatus;
+  }
+
+  /** The company's leader, then its two followers. */
+  async roles(): Promise<{ leader: number; a: number; b: number }> {
+    const s = await this.admin(HOSTS[0]!);
+    const leader = s.groups.find((g) => g.group === 1)!.lead;
+    const [a, b] = HOSTS.filter((h) => h !== leader) as [number, number];
+    return { leader, a, b };
+  }
+
+  /** Posts a step to every thread; `during` runs while it executes; resolves with the results by role. */
+  async run(op: string, roles: Roles, during?: () => Promise<void>): Promise<Map<string, unknown>> {
+    const k = this.step++;
+    this.post(k, op, roles);
+    if (during !== undefined) await during();
+    const results = new Map<string, unknown>();
+    const deadline = performance.now() + 120_000;
+    let checked = performance.now();
+    for (const h of HOSTS) {
+      for (let t = 0; t < THREADS; t++) {
+        const f = join(this.dir, `done-${k}-${h}-${t}.json`);
+        while (!existsSync(f)) {
+          // Asking a host for its status costs it CPU, which the CPU figures count: rarely.
+          if (performance.now() - checked > 500) {
+            checked = performance.now();
+            this.checkAlive();
+            const app = (await this.admin(h).catch(() => null))?.app;
+            if (app?.state === 'failed') throw new Error(`host ${h}: app failed: ${app.error}${this.logTails()}`);
+            if (checked > deadline) throw new Error(`step ${k} (${op}) not done in 120 s${this.logTails()}`);
+          }
+          await sleep(10);
+        }
+        results.set(role(h, t), JSON.parse(readFileSync(f, 'utf8')));
+      }
+    }
+    return results;
+  }
+
+  /** Write then rename: a thread must never read half a step. */
+  private post(k: number, op: string, roles: Roles): void {
+    const f = join(this.dir, `step-${k}.json`);
+    writeFileSync(`${f}.tmp`, JSON.stringify({ op, roles }));
+    renameSync(`${f}.tmp`, f);
+  }
+
+  private checkAlive(): void {
+    for (const [id, p] of this.procs) {
+      if (p.exitCode !== null || p.signalCode !== null) throw new Error(`host ${id} exited (${p.exitCode ?? p.signalCode})${this.logTails()}`);
+    }
+  }
+
+  private logTails(): string {
+    return HOSTS.map((h) => {
+      const f = this.logFile(h);
+      const text = existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').slice(-8).join('\n') : '(no log)';
+      return `\n--- host ${h} log tail ---\n${text}`;
+    }).join('');
+  }
+
+  /**
+   * Tells the threads to end, then SIGTERM; SIGKILL if that hangs (a host's clean stop writes its
+   * dirty page back, which waits for a quorum that may be stopping too: nothing here needs it).
+   */
+  async stop(): Promise<void> {
+    if (this.procs.size === 0) return;
+    try {
+      this.post(this.step, 'exit', {});
+    } catch { /* the dir may be gone */ }
+    await Promise.all([...this.procs.values()].map(async (p) => {
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      if (await Promise.race([exited.then(() => true), sleep(2000).then(() => false)])) return;
+      p.kill('SIGKILL');
+      await exited;
+    }));
+    this.procs.clear();
+  }
+
+  /** Synchronous last resort (process 'exit'): no host may outlive the bench. */
+  kill(): void {
+    for (const p of this.procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+}
+
+// ---- the script ------------------------------------------------------------------------------
+
+interface Series {
+  /** Microseconds per access, warm-up dropped. */
+  us: number[];
+  /** Company commits per access (the leader's applied entries). */
+  commits: number;
+  /** CPU of all three hosts per access (includes their background: heartbeats, idle threads' polls). */
+  cpuUs: number;
+}
+
+/** Page numbers [from, from + n). */
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+interface ClusterFigures {
+  read: Series;
+  write: Series;
+  invalidate: Series;
+  held: { heldNs: number; typedNs: number } | null;
+  commits1: number;
+  commitsMany: number;
+  /** CPU of all three hosts per commit, under the many-clients load. */
+  commitCpuUs: number;
+  /** Mean bytes of the company's entries committed during the commit windows (null: not measured). */
+  entryBytes: number | null;
+}
+
+/**
+ * One cluster, one script. Roles: `a`, a follower of the company (each of
+ * its faults goes through the leader), does the timed accesses; `leader` and
+ * `other` (the other follower) are the readers a write must invalidate.
+ * Each series uses pages nobody touched before (page 0 is skipped, and the
+ * root region's last page, whose last 8 bytes the runtime keeps, is never
+ * used). `withHeld`: also time held-page access (a CPU figure: once is enough).
+ */
+async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise<ClusterFigures> {
+  const { leader, a, b: other } = await c.roles();
+  let next = 1;
+  const take = (n: number): number[] => {
+    const r = range(next, n);
+    next += n;
+    return r;
+  };
+  /** A's timed accesses to `pages`, with the commits (leader's count) and host CPU they cost per fault. */
+  const series = async (pages: number[], write: boolean): Promise<Series> => {
+    const [c0, cpu0] = [(await c.admin(leader)).commits, c.cpuMs()];
+    const r = await c.run('touch', { [role(a)]: { pages, write } });
+    const [c1, cpu1] = [(await c.admin(leader)).commits, c.cpuMs()];
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
+  };
+  // Remote read fault, no other holder: request to the leader, the grant's Raft round, the reply.
+  const read = await series(take(s.faults), false);
+  // Write fault, no other holder (for reading the next figure): the same plus the write-back of
+  // the page written before, since a host keeps at most one dirty page (src/vmm/page-client.ts).
+  const write = await series(take(s.faults), true);
+  // Write fault that must invalidate two readers: the leader and the other follower read the
+  // pages first (and keep read leases), then A writes them.
+  const shared = take(s.faults);
+  await c.run('touch', { [role(leader)]: { pages: shared, write: false }, [role(other)]: { pages: shared, write: false } });
+  const invalidate = await series(shared, true);
+  let held: ClusterFigures['held'] = null;
+  if (withHeld) {
+    const r = await c.run('held', { [role(a)]: { page: take(1)[0], ops: s.heldOps, rounds: 9 } });
+    held = r.get(role(a)) as { heldNs: number; typedNs: number };
+  }
+
+  // Commits per second: each thread writes its own 16 pages round-robin, so every write is a
+  // write fault (a grant on the first round, then the write-back of the page written before).
+  // The rate is the leader's applied entries over a window inside the run.
+  const before = (await c.admin(leader)).groups.find((g) => g.group === 1)!.commit;
+  const settle = 0.5;
+  const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number }> => {
+    const roles: Roles = {};
+    for (const r of threads) roles[r] = { pages: take(16), ms: (2 * settle + s.window) * 1000 };
+    let rate = 0;
+    let cpuUs = 0;
+    await c.run('churn', roles, async () => {
+      await sleep(settle * 1000); // threads start within a 10 ms poll; skip the first round of grants
+      const t0 = performance.now();
+      const [c0, cpu0] = [(await c.admin(leader)).commits, c.cpuMs()];
+      await sleep(s.window * 1000);
+      const [c1, cpu1] = [(await c.admin(leader)).commits, c.cpuMs()];
+      rate = (c1 - c0) / ((performance.now() - t0) / 1000);
+      cpuUs = ((cpu1 - cpu0) * 1000) / Math.max(1, c1 - c0);
+    });
+    return { rate, cpuUs };
+  };
+  const one = await commits([role(a)]);
+  const many = await commits(HOSTS.flatMap((h) => Array.from({ length: THREADS }, (_, t) => role(h, t))));
+  const after = await c.admin(leader);
+  const commitAfter = after.groups.find((g) => g.group === 1)!;
+  if (commitAfter.lead !== leader) console.error(`bench real: the company's leader changed during the run (${leader} -> ${commitAfter.lead})`);
+
+  // Entry sizes from the leader's log over the commit windows: the bytes each replicated commit
+  // carries. Read while the host runs (WAL lets another process read), so it needs no clean stop.
+  const db = new Database(join(c.dir, 'data', `host-${leader}`, 'raft.db'), { readonly: true });
+  let entryBytes: number | null;
+  try {
+    const row = db.prepare(`SELECT AVG(LENGTH(CAST(data AS BLOB))) AS mean FROM entries WHERE "group" = 1 AND kind = 'normal' AND idx > ? AND idx <= ?`)
+      .get(before, commitAfter.commit) as { mean: number | null };
+    entryBytes = row.mean;
+  } finally {
+    db.close();
+  }
+  return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, entryBytes };
+}
+
+/** Pages the script uses, rounded up to a power of two: the root region. */
+function rootPagesFor(s: Sizes): number {
+  const used = 1 + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
+  return 2 ** Math.ceil(Math.log2(used));
+}
+
+async function withCluster<T>(parent: string, s: Sizes, fn: (c: BenchCluster) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(parent, 'gallocy-bench-real-'));
+  const c = new BenchCluster(dir, rootPagesFor(s));
+  const onExit = (): void => {
+    c.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', onExit);
+  try {
+    await c.start();
+    return await fn(c);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+  }
+}
+
+/** Whether the real suite ran the etcd baseline in this process (the 'etcd' suite then does not run it again). */
+let etcdDone = false;
+
+export async function benchReal(quick: boolean): Promise<BenchResult[]> {
+  const native = nativeAvailable();
+  if (!native.ok) {
+    console.error(`bench real: unavailable: ${native.reason}`);
+    return [figure('real.available', 0, 'bool')];
+  }
+  const s = quick ? QUICK : FULL;
+  // Shared, noisy machines: say how busy this one was, to read the figures by.
+  const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.error(`bench real: load average before: ${load()} (${os.cpus().length} CPUs)`);
+  const out: BenchResult[] = [figure('real.available', 1, 'bool')];
+  /** p50 and p99 figures of a series; `name` has {} where the percentile goes. */
+  const pct = (name: string, us: number[]): { p50: number; p99: number } => {
+    const p = latencyPercentiles(us);
+    out.push(figure(name.replace('{}', 'p50'), p.p50, 'us'), figure(name.replace('{}', 'p99'), p.p99, 'us'));
+    return p;
+  };
+  try {
+    const handoff = await faultHandoff(s.handoffSamples);
+    out.push(figure('real.fault_handoff_p50_us', handoff.p50Us, 'us'), figure('real.fault_handoff_p99_us', handoff.p99Us, 'us'));
+    const rtt = pct('real.loopback_rtt_{}_us', await loopbackRtt(s.rttSamples));
+    const floor = handoff.p50Us + 2 * rtt.p50;
+    // The fsync every Raft persist pays, on the disk the "disk" cluster ran on, and on tmpfs.
+    for (const [parent, sfx] of [[tmpdir(), ''], ['/dev/shm', '.tmpfs']] as const) {
+      if (!existsSync(parent)) continue;
+      const dir = mkdtempSync(join(parent, 'gallocy-bench-sqlite-'));
+      try {
+        out.push(figure(`real.sqlite_commit_p50_us${sfx}`, latencyPercentiles(sqliteCommits(dir, s.sqliteSamples)).p50, 'us'));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    const disk = await withCluster(tmpdir(), s, (c) => runCluster(c, s, true));
+    const shm = existsSync('/dev/shm') ? await withCluster('/dev/shm', s, (c) => runCluster(c, s, false)) : null;
+    for (const [f, sfx] of [[disk, ''], [shm, '.tmpfs']] as const) {
+      if (f === null) continue;
+      const read = pct(`real.remote_read_fault_{}_us${sfx}`, f.read.us);
+      out.push(figure(`real.remote_read_fault_over_handoff_plus_rtts${sfx}`, read.p50 / floor, 'ratio'));
+      out.push(figure(`real.remote_read_fault_host_cpu_us${sfx}`, f.read.cpuUs, 'us'));
+      pct(`real.write_fault_no_readers_{}_us${sfx}`, f.write.us);
+      pct(`real.write_fault_invalidate_2_{}_us${sfx}`, f.invalidate.us);
+      // What each kind of fault needs from the company: the protocol, not the machine.
+      out.push(figure(`real.commits_per_fault.remote_read${sfx}`, f.read.commits, 'commits'));
+      out.push(figure(`real.commits_per_fault.write_no_readers${sfx}`, f.write.commits, 'commits'));
+      out.push(figure(`real.commits_per_fault.write_invalidate_2${sfx}`, f.invalidate.commits, 'commits'));
+      out.push(figure(`real.commits_per_second.1_client${sfx}`, f.commits1, 'commits/s'));
+      out.push(figure(`real.commits_per_second.many_clients${sfx}`, f.commitsMany, 'commits/s'));
+      out.push(figure(`real.host_cpu_us_per_commit${sfx}`, f.commitCpuUs, 'us'));
+    }
+    if (disk.held !== null) {
+      out.push(figure('real.held_access_ns_per_op', disk.held.heldNs, 'ns'), figure('real.typed_array_ns_per_op', disk.held.typedNs, 'ns'));
+      out.push(figure('real.held_over_typed_array', disk.held.heldNs / disk.held.typedNs, 'ratio'));
+    }
+    // etcd, same entry size, same number of clients, after our hosts are gone (the CPUs are shared).
+    const entryBytes = Math.round(disk.entryBytes ?? 0);
+    out.push(figure('real.commit_entry_bytes', entryBytes, 'bytes'));
+    const manyClients = HOSTS.length * THREADS;
+    const etcd = await benchEtcd({ quick, valueBytes: Math.max(1, entryBytes), manyClients });
+    etcdDone = true;
+    out.push(...etcd);
+    const rate = (name: string): number | undefined => etcd.find((r) => r.name === name)?.value;
+    const one = rate('etcd.puts_per_second.1_client');
+    const many = rate(`etcd.puts_per_second.${manyClients}_clients`);
+    if (one !== undefined) out.push(figure('real.commits_per_second_over_etcd.1_client', disk.commits1 / one, 'ratio'));
+    if (many !== undefined) out.push(figure('real.commits_per_second_over_etcd.many_clients', disk.commitsMany / many, 'ratio'));
+    console.error(`bench real: load average after: ${load()}`);
+  } catch (e) {
+    console.error(`bench real: failed: ${e instanceof Error ? e.message : String(e)}`);
+    out.push(figure('real.failed', 1, 'bool'));
+    process.exitCode = 1;
+  }
+  return out;
+}
+
+/**
+ * The 'etcd' suite alone (--only=etcd): the same baseline with about the entry
+ * size the real suite measures (mostly write-backs, each carrying a 4 KiB page
+ * in base64). Skipped when the real suite already ran it with the measured size.
+ */
+export async function benchEtcdSuite(quick: boolean): Promise<BenchResult[]> {
+  if (etcdDone) return [];
+  return benchEtcd({ quick, valueBytes: 5000, manyClients: HOSTS.length * THREADS });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchReal(process.argv.includes('--quick'))) console.log(JSON.stringify(r));
+}
