@@ -3,8 +3,8 @@
 // transaction, fsynced before it returns), send, apply, advance. The same
 // loop as the simulator's replica (src/sim/replica.ts), without its simulated
 // disk delay and checkers.
-import { RawNode } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
+import { applyCommitted, RawNode } from '../raft/index.js';
+import type { ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { GroupReplica } from '../vmm/host-companies.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from '../vmm/wire.js';
@@ -105,16 +105,9 @@ export class RealReplica implements GroupReplica {
   }
 
   private apply(entries: readonly Entry[]): void {
-    for (const e of entries) {
-      if (e.index <= this.applyIndex) continue; // inside an installed snapshot
-      this.applyIndex = e.index;
-      this.appliedCount++;
-      if (e.kind === 'conf') {
-        this.node.applyConfChange(JSON.parse(e.data) as ConfChange);
-        continue;
-      }
-      this.opts.applied(this.opts.group, e, this.machine.apply(e));
-    }
+    const from = this.applyIndex;
+    this.applyIndex = applyCommitted(this.node, entries, from, (e) => this.opts.applied(this.opts.group, e, this.machine.apply(e)));
+    this.appliedCount += this.applyIndex - from;
   }
 
   /** Snapshots the state machine so neither the log in memory nor the database grows without bound. */

@@ -1,8 +1,8 @@
 // One Raft group's replica on a simulated host: the RawNode, the state
 // state machine it drives, and the Ready loop in the order the design demands:
 // persist, (wait for the disk's sync), send, apply, advance.
-import { RawNode } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
+import { applyCommitted, RawNode } from '../raft/index.js';
+import type { ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
@@ -169,15 +169,7 @@ export class Replica implements ReplicaProbe {
   private apply(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     this.opts.checker.applied(this, entries);
-    for (const e of entries) {
-      if (e.index <= this.applyIndex) continue; // already inside an installed snapshot
-      this.applyIndex = e.index;
-      if (e.kind === 'conf') {
-        this.node.applyConfChange(JSON.parse(e.data) as ConfChange);
-        continue;
-      }
-      this.hostRef.applied(this.opts.group, e, this.machine.apply(e));
-    }
+    this.applyIndex = applyCommitted(this.node, entries, this.applyIndex, (e) => this.hostRef.applied(this.opts.group, e, this.machine.apply(e)));
   }
 
   /**
