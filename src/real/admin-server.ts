@@ -73,7 +73,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   const bound = server.address() as AddressInfo;
   const address = { host: opts.host, port: bound.port };
-  log('admin-listening', address);
+  // "host" is the logger's own field (the host id): the address goes as one string.
+  log('admin-listening', { address: `${address.host}:${address.port}` });
 
   return {
     address,

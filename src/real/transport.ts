@@ -154,7 +154,9 @@ export class Transport {
       return;
     }
     this.state = 'running';
-    this.log('listening', { self: this.self, ...this.address() });
+    // "host" is the logger's own field (the host id): the address goes as one string.
+    const at = this.address();
+    this.log('listening', { self: this.self, address: at === null ? null : `${at.host}:${at.port}` });
     for (const peer of this.peers.values()) this.dial(peer);
   }
 

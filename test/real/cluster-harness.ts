@@ -25,6 +25,10 @@ import type { RegisterOp } from '../../src/sim/check/linearizability.js';
 export const REPO = findRepoRoot(fileURLToPath(import.meta.url));
 export const BIN = path.join(REPO, 'bin', 'gallocy.js');
 
+/** The heap of every test cluster: the default page size, a root region of 4 pages. */
+export const PAGE_SIZE = 4096;
+export const ROOT_PAGES = 4;
+
 /** How long a condition may take before a test fails: generous, for a loaded 2-core CI machine. */
 export const WAIT_MS = 60_000;
 /** SIGTERM, then this long before SIGKILL. */
@@ -171,6 +175,7 @@ export class TestCluster {
   static async create(o: ClusterOptions): Promise<TestCluster> {
     const n = o.hosts ?? o.endpoints?.length ?? 3;
     const dir = mkdtempSync(path.join(os.tmpdir(), `gallocy-${o.name}-`));
+    if (!process.env['GALLOCY_TEST_KEEP']) onExit(() => rmSync(dir, { recursive: true, force: true }));
     let endpoints = o.endpoints;
     if (endpoints === undefined) {
       const ports = await freePorts(2 * n);
@@ -191,8 +196,9 @@ export class TestCluster {
       'hosts:',
       ...hosts.flatMap((h) => [`  - id: ${h.id}`, `    address: ${h.address}`, `    admin: ${h.admin}`]),
       'heap:',
+      `  pageSize: ${PAGE_SIZE}`,
       `  pages: ${o.pages ?? 64}`,
-      '  rootPages: 4',
+      `  rootPages: ${ROOT_PAGES}`,
       `replication: ${o.replication ?? n}`,
       'raft:',
       '  tickMs: 50',

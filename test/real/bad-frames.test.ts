@@ -1,0 +1,84 @@
+// Malformed network input against a running host: bytes that are not frames,
+// a length past the frame limit, frames of another cluster, from a host the
+// cluster does not have, or carrying messages that do not validate. Each is
+// dropped and counted, and the host keeps serving (it still elects leaders
+// with its peers and answers /admin).
+import { connect } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseAddress } from '../../src/real/cluster.js';
+import { encodeFrame } from '../../src/real/frame.js';
+import { nativeAvailable } from '../../src/real/native-memory.js';
+import { agreedLeader, TestCluster, watchdog } from './cluster-harness.js';
+
+watchdog('bad-frames.test', 120_000);
+
+/** Opens a connection to `address`, writes each chunk, and closes it. */
+async function sendRaw(address: string, chunks: Buffer[]): Promise<void> {
+  const a = parseAddress(address);
+  if (a === null) throw new Error(`bad address ${address}`);
+  await new Promise<void>((resolve, reject) => {
+    const s = connect({ host: a.host, port: a.port }, () => {
+      for (const c of chunks) s.write(c);
+      s.end();
+    });
+    s.on('error', reject);
+    // The host may cut the connection first (an oversized length): that is an answer too.
+    s.on('close', () => resolve());
+  });
+}
+
+function lengthPrefixed(payload: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(payload.length);
+  return Buffer.concat([head, payload]);
+}
+
+const available = nativeAvailable();
+if (!available.ok) {
+  test(`bad frames (skipped: ${available.reason})`, () => {});
+} else {
+  let c: TestCluster | null = null;
+  test.after(async () => {
+    await c?.cleanup();
+  });
+
+  test('a host drops and counts malformed, oversized, foreign and invalid frames, and keeps serving', async () => {
+    c = await TestCluster.create({ name: 'bad-frames' });
+    for (const id of c.ids) c.start(id);
+    await c.waitFor('host 1 to answer /admin', () => c!.status(1));
+    const target = c.host(1);
+    // Not frames at all: an HTTP request, 0xff bytes, a three-byte payload.
+    for (const chunk of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.alloc(64, 0xff), Buffer.from([0, 0, 0, 3, 1, 2, 3])]) {
+      await sendRaw(target.address, [chunk]);
+    }
+    // Random payloads behind valid length prefixes: each is one malformed frame.
+    let x = 12345;
+    for (let i = 0; i < 50; i++) {
+      const p = Buffer.alloc(1 + (i * 37) % 300);
+      for (let j = 0; j < p.length; j++) p[j] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+      await sendRaw(target.address, [lengthPrefixed(p)]);
+    }
+    // Well-formed frames the cluster must refuse.
+    const vote = { kind: 'raft', group: 0, msg: { type: 'vote', from: 2, to: 1, term: 99, index: 0, logTerm: 0 } };
+    await sendRaw(target.address, [encodeFrame({ clusterId: 'another-cluster', from: 2 }, vote)]);
+    await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 77 }, vote)]);
+    await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 2 }, { kind: 'vmm', msg: { t: 'grant', page: -1 } })]);
+    // A length far past the frame limit.
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(0xfffffff0);
+    await sendRaw(target.address, [huge, Buffer.alloc(1024)]);
+
+    await c.waitFor('host 1 to count the dropped frames', async () => {
+      const d = (await c!.status(1))?.transport.dropped;
+      return d !== undefined && d.malformed >= 50 && d['wrong-cluster'] >= 1 && d['unknown-sender'] >= 1 && d.oversized >= 1;
+    });
+    // The host is still a working member: the cluster elects leaders with it and it answers.
+    await c.waitFor('the three hosts to agree on the registry leader', async () => agreedLeader(await c!.statuses(), 0, c!.ids) !== null);
+    const s = await c.status(1);
+    assert.ok(s !== null, 'host 1 answers /admin');
+    assert.is(s.transport.handlerErrors, 0);
+  });
+}
+
+test.run();
