@@ -71,10 +71,10 @@ export async function serveCommand(a: ServeArgs, err: (s: string) => void): Prom
     err(`gallocy serve: host ${a.host} of ${cluster.name} could not start: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  const signalled = new Promise<[string, number]>((resolve) => {
+    process.once('SIGINT', () => resolve(['SIGINT', 0]));
+    process.once('SIGTERM', () => resolve(['SIGTERM', 0]));
   });
-  const reason = await Promise.race([signalled, running.fatal.then(() => 'fatal')]);
-  return running.stop(reason);
+  const [reason, code] = await Promise.race([signalled, running.fatal.then((c): [string, number] => ['fatal', c])]);
+  return running.stop(reason, code);
 }

@@ -4,7 +4,7 @@
 // here instead of the simulator: a RaftStore on disk, the TCP transport, real
 // timers and the monotonic clock, and the native heap whose faults the VMM
 // serves.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConfState, Entry, Role } from '../raft/index.js';
@@ -43,6 +43,29 @@ function peerAddress(h: ClusterHost): PeerAddress {
   return a;
 }
 
+/**
+ * A data directory belongs to one host of one cluster: Raft state of another
+ * would make this host vote and replicate as someone it is not. The first
+ * start records the owner; later starts refuse a directory of another.
+ */
+function claimDataDir(dir: string, cluster: string, host: number): void {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'owner.json');
+  if (!existsSync(file)) {
+    writeFileSync(file, `${JSON.stringify({ cluster, host })}\n`);
+    return;
+  }
+  let owner: { cluster?: unknown; host?: unknown };
+  try {
+    owner = JSON.parse(readFileSync(file, 'utf8')) as typeof owner;
+  } catch (err) {
+    throw new Error(`${file}: unreadable (${err instanceof Error ? err.message : String(err)}); it names the cluster and host this data directory belongs to`);
+  }
+  if (owner.cluster !== cluster || owner.host !== host) {
+    throw new Error(`data directory ${dir} belongs to host ${String(owner.host)} of cluster "${String(owner.cluster)}", not host ${host} of "${cluster}": use another dataDir, or delete it to start this host empty`);
+  }
+}
+
 /** Whole microseconds on this process's monotonic clock: leases are judged on it, never on wall time. */
 const monotonicUs = (): number => Math.floor(performance.now() * 1000);
 
@@ -71,7 +94,7 @@ export class RealHost {
     this.owners = cluster.hosts.map((h) => h.id).sort((a, b) => a - b);
     const heap = cluster.heap;
     this.plans = planCompanies({ pages: heap.pages, owners: this.owners, replication: cluster.replication });
-    mkdirSync(self.dataDir, { recursive: true });
+    claimDataDir(self.dataDir, cluster.id, self.id);
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
     this.companies = new CompanyHost(
       { plans: this.plans, owners: this.owners, replication: cluster.replication, pageSize: heap.pageSize, rootPages: heap.rootPages },

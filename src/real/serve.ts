@@ -45,8 +45,8 @@ export interface RunningHost {
   readonly admin: AdminServer;
   readonly log: Logger;
   status(): HostStatus;
-  /** Stops everything; resolves with the exit code the process should end with. */
-  stop(reason: string): Promise<number>;
+  /** Stops everything (once; later calls get the first one's promise); resolves with exitCode. */
+  stop(reason: string, exitCode?: number): Promise<number>;
   /** Resolves, with the exit code, when the host must stop by itself (a segfault, an internal error). */
   readonly fatal: Promise<number>;
 }
@@ -60,6 +60,8 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   const native = nativeAvailable();
   if (!native.ok) throw new Error(`real mode is unavailable on this machine: ${native.reason}`);
   const self = hostById(opts.cluster, opts.hostId);
+  const adminAt = parseAddress(self.admin);
+  if (adminAt === null) throw new Error(`host ${self.id}: admin address ${self.admin} was not validated`);
   const log = createLogger({ host: self.id, cluster: opts.cluster.id, level: opts.logLevel, ...(opts.logFile ? { destination: opts.logFile } : {}) });
   let app: AppThreads | null = null;
   let appFailure: string | null = null;
@@ -90,16 +92,16 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     return { ...s, app: appFailure === null ? a : { ...a, state: 'failed', error: appFailure } };
   };
   metrics = new HostMetrics(status);
-  const adminAt = parseAddress(self.admin);
-  if (adminAt === null) throw new Error(`host ${self.id}: admin address ${self.admin} was not validated`);
-  let admin: AdminServer;
+  let admin: AdminServer | null = null;
   try {
     admin = await startAdminServer({ host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }) });
     await host.start();
   } catch (err) {
     await host.stop();
+    await admin?.close();
     throw err;
   }
+  const adminServer = admin;
   log.info({ event: 'serving', address: self.address, admin: self.admin, dataDir: self.dataDir, pid: process.pid });
 
   if (opts.app !== null) {
@@ -108,9 +110,7 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   }
 
   let stopping: Promise<number> | null = null;
-  let fatalCode = 0;
-  void fatal.then((code) => (fatalCode = code));
-  const stop = (reason: string): Promise<number> => {
+  const stop = (reason: string, exitCode = 0): Promise<number> => {
     stopping ??= (async () => {
       log.info({ event: 'stopping', reason });
       // Threads first, so nothing writes any more; a thread waiting on a fault ends once the
@@ -122,12 +122,12 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
       if (!appStopped || !flushed) log.warn({ event: 'stop-unclean', appStopped, flushed });
       await host.stop();
       await app?.terminate();
-      await admin.close();
-      return reason === 'fatal' ? fatalCode : 0;
+      await adminServer.close();
+      return exitCode;
     })();
     return stopping;
   };
-  return { host, admin, log, status, stop, fatal };
+  return { host, admin: adminServer, log, status, stop, fatal };
 }
 
 /** How long a stopping host waits for its threads to end and for its dirty page to be written back. */
