@@ -141,7 +141,8 @@ export class RealHost {
       peers,
       listen: peerAddress(self),
       onMessage: (from, e) => this.receive(from, e),
-      log: (event, fields) => events.log(event.includes('drop') || event.includes('error') ? 'warn' : 'info', event, fields),
+      // Dropped frames are counted in /metrics; logging each at info would let a peer flood the log.
+      log: (event, fields) => events.log(event === 'drop' ? 'debug' : event.includes('error') ? 'warn' : 'info', event, fields),
     });
     for (const group of this.groupsAtBoot()) this.openReplica(group);
   }
