@@ -22,7 +22,10 @@ export class Raft {
   readonly log: RaftLog;
   conf: ConfState;
   /** Outgoing messages since the last Ready. */
+  /** Messages that may leave before this node's pending records are durable. */
   msgs: Message[] = [];
+  /** Messages that promise durable state (votes, acks): they leave only once the Ready holding it is persisted. */
+  msgsAfterPersist: Message[] = [];
   leadTransferee: NodeId = 0;
 
   private readonly electionTick: number;
@@ -72,7 +75,8 @@ export class Raft {
   // ---------------------------------------------------------------- helpers
 
   private send(o: Outgoing): void {
-    this.msgs.push({
+    const out = leavesBeforePersist(o.type) ? this.msgs : this.msgsAfterPersist;
+    out.push({
       type: o.type,
       from: this.id,
       to: o.to,
@@ -599,4 +603,17 @@ export class Raft {
     if (term === null) return;
     log.compact({ index, term, conf: this.confAt(index), data });
   }
+}
+
+/**
+ * Which messages may leave before the sender's own records of the same Ready
+ * are durable (etcd's msgs vs msgsAfterAppend). Only a leader sends these:
+ * its appends and heartbeats promise nothing about its own disk, since it
+ * counts itself toward a commit only once persisted (Raft thesis 10.2.1), so
+ * its fsync and its followers' overlap. Everything else (votes, vote and
+ * append responses, campaigns) states a term, vote or log that must survive a
+ * crash first.
+ */
+function leavesBeforePersist(type: MessageType): boolean {
+  return type === 'app' || type === 'heartbeat' || type === 'snap' || type === 'timeoutNow';
 }

@@ -1,8 +1,11 @@
 // RawNode: the driver-facing wrapper (etcd's RawNode). The driver loops:
-//   if (node.hasReady()) { rd = node.ready(); persist(rd); send(rd.messages); apply(rd.committedEntries); node.advance(rd) }
+//   if (node.hasReady()) {
+//     rd = node.ready(); send(rd.messages); persist(rd) and wait for it to be durable;
+//     send(rd.messagesAfterPersist); apply(rd.committedEntries); node.advance(rd)
+//   }
 // with tick()/step()/propose() allowed at any time, including while a Ready is being persisted.
-// Only one Ready is outstanding at a time, and every message is released in the same Ready as
-// (or a later Ready than) the durable state it depends on.
+// Only one Ready is outstanding at a time. The core, not the driver, decides which messages
+// depend on the Ready's durable state: those are in messagesAfterPersist.
 
 import { cloneConf } from './confchange.js';
 import { Raft } from './raft.js';
@@ -70,6 +73,7 @@ export class RawNode {
       log.pendingSnapshot !== null ||
       log.handedOut < log.lastIndex() ||
       r.msgs.length > 0 ||
+      r.msgsAfterPersist.length > 0 ||
       log.appliedHandedOut < log.committed
     );
   }
@@ -77,7 +81,7 @@ export class RawNode {
   ready(): Ready {
     if (this.inflight) {
       // One Ready at a time: a second call before advance() gets nothing new.
-      return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committedEntries: [], mustSync: false };
+      return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], messagesAfterPersist: [], committedEntries: [], mustSync: false };
     }
     const r = this.raft;
     const log = r.log;
@@ -91,11 +95,13 @@ export class RawNode {
       entries,
       snapshot,
       messages: r.msgs,
+      messagesAfterPersist: r.msgsAfterPersist,
       // Every committed entry is <= lastIndex, hence persisted already or in rd.entries.
       committedEntries: log.unappliedCommitted(),
       mustSync: entries.length > 0 || snapshot !== null || h.term !== this.prevHard.term || h.vote !== this.prevHard.vote,
     };
     r.msgs = [];
+    r.msgsAfterPersist = [];
     this.prevSoft = s;
     this.prevHard = h;
     log.handedOut = log.lastIndex();

@@ -106,8 +106,10 @@ export interface Ready {
   entries: Entry[];
   /** From the leader: persist it (discarding all stored entries) and restore the state machine. */
   snapshot: Snapshot | null;
-  /** Send only after persisting the above. */
+  /** May be sent at once, before or while the above is persisted (a leader's appends and heartbeats). */
   messages: Message[];
+  /** Send only once the above is durable: they promise this Ready's term, vote or log (etcd's msgsAfterAppend). */
+  messagesAfterPersist: Message[];
   /** Apply in order after persisting. */
   committedEntries: Entry[];
   /**

@@ -4,7 +4,7 @@
 // loop as the simulator's replica (src/sim/replica.ts), without its simulated
 // disk delay and checkers.
 import { applyCommitted, RawNode } from '../raft/index.js';
-import type { ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
+import type { ConfState, Entry, Message, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { GroupReplica } from '../vmm/host-companies.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from '../vmm/wire.js';
@@ -68,12 +68,7 @@ export class RealReplica implements GroupReplica {
     while (this.node.hasReady()) {
       const rd = this.node.ready();
       this.noteRole(rd);
-      // A leader's messages may leave before its own write is durable: it counts itself
-      // toward a commit only once persisted (Raft thesis 10.2.1, as etcd does), so the
-      // leader's and the followers' fsyncs overlap. Anyone else's messages (votes,
-      // acks) wait until what they promise is durable.
-      const early = this.role === 'leader';
-      if (early) this.send(rd);
+      this.send(rd.messages);
       this.opts.store.persist(this.opts.group, rd);
       if (rd.snapshot !== null) {
         this.machine.close?.();
@@ -81,7 +76,7 @@ export class RealReplica implements GroupReplica {
         this.applyIndex = rd.snapshot.index;
         this.snapIndex = rd.snapshot.index;
       }
-      if (!early) this.send(rd);
+      this.send(rd.messagesAfterPersist);
       this.apply(rd.committedEntries);
       this.node.advance(rd);
       this.maybeCompact();
@@ -92,8 +87,8 @@ export class RealReplica implements GroupReplica {
     this.machine.close?.();
   }
 
-  private send(rd: Ready): void {
-    for (const msg of rd.messages) this.opts.send(msg.to, { kind: 'raft', group: this.opts.group, msg });
+  private send(messages: readonly Message[]): void {
+    for (const msg of messages) this.opts.send(msg.to, { kind: 'raft', group: this.opts.group, msg });
   }
 
   private noteRole(rd: Ready): void {

@@ -2,7 +2,7 @@
 // state machine it drives, and the Ready loop in the order the design demands:
 // persist, (wait for the disk's sync), send, apply, advance.
 import { applyCommitted, RawNode } from '../raft/index.js';
-import type { ConfState, Entry, RaftConfig, Ready, Role } from '../raft/index.js';
+import type { ConfState, Entry, Message, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
@@ -85,14 +85,16 @@ export class Replica implements ReplicaProbe {
     while (!this.inFlight && this.node.hasReady()) {
       const rd = this.node.ready();
       this.noteRole(rd);
+      this.sendAll(rd.messages);
+      // The deliberate bug sendBeforeSync: what the core holds back until the disk sync leaves now.
+      const early = this.opts.sendBeforeSync;
+      if (early) this.sendAll(rd.messagesAfterPersist);
       this.persist(rd);
       if (!rd.mustSync) {
         // Nothing here needs the disk's sync (a commit index is learned again if lost).
-        this.finish(rd, false);
+        this.finish(rd, early);
         continue;
       }
-      const early = this.sendsEarly();
-      if (early) this.sendAll(rd);
       this.inFlight = true;
       const epoch = this.hostRef.epoch;
       this.hostRef.afterSync(() => {
@@ -105,16 +107,6 @@ export class Replica implements ReplicaProbe {
       });
       return;
     }
-  }
-
-  /**
-   * A leader's messages may leave while its own write syncs (Raft thesis
-   * 10.2.1, as etcd does): it counts itself toward a commit only once synced,
-   * so its appends and heartbeats depend on nothing unsynced. Anyone else
-   * sending early is the deliberate bug sendBeforeSync.
-   */
-  private sendsEarly(): boolean {
-    return this.role === 'leader' || this.opts.sendBeforeSync;
   }
 
   private noteRole(rd: Ready): void {
@@ -155,15 +147,15 @@ export class Replica implements ReplicaProbe {
       this.applyIndex = rd.snapshot.index;
       this.snapIndex = rd.snapshot.index;
     }
-    if (!alreadySent) this.sendAll(rd);
+    if (!alreadySent) this.sendAll(rd.messagesAfterPersist);
     this.apply(rd.committedEntries);
     this.node.advance(rd);
     this.maybeCompact();
   }
 
-  private sendAll(rd: Ready): void {
+  private sendAll(messages: readonly Message[]): void {
     const group = this.opts.group;
-    for (const msg of rd.messages) this.hostRef.send(msg.to, { kind: 'raft', group, msg });
+    for (const msg of messages) this.hostRef.send(msg.to, { kind: 'raft', group, msg });
   }
 
   private apply(entries: readonly Entry[]): void {

@@ -147,6 +147,7 @@ export class Cluster {
   handleReady(id: NodeId, rd: Ready): void {
     this.persist(id, rd);
     this.sendAll(rd.messages);
+    this.sendAll(rd.messagesAfterPersist);
     this.apply(id, rd);
     this.node(id).advance(rd);
     this.observe(id);

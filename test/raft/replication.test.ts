@@ -158,12 +158,13 @@ test('persistence before send: a vote reply is released only with the Ready hold
   const inflight = n2.ready();
   n2.step(req);
   assert.is(n2.hasReady(), false, 'one Ready at a time');
-  assert.equal(inflight.messages.filter((m) => m.type === 'voteResp'), []);
+  assert.equal([...inflight.messages, ...inflight.messagesAfterPersist].filter((m) => m.type === 'voteResp'), []);
   n2.advance(inflight);
   assert.is(n2.hasReady(), true);
   const rd = n2.ready();
   assert.equal(rd.hardState, { term: 1, vote: 1, commit: 0 });
-  assert.is(rd.messages.filter((m) => m.type === 'voteResp' && !m.reject).length, 1);
+  assert.is(rd.messagesAfterPersist.filter((m) => m.type === 'voteResp' && !m.reject).length, 1);
+  assert.equal(rd.messages.filter((m) => m.type === 'voteResp'), [], 'a vote never leaves before the Ready holding it is durable');
   n2.advance(rd);
 });
 
@@ -183,7 +184,7 @@ test('persistence before send: follower acks and leader commit wait for the disk
   for (const id of [2, 3]) {
     const frd = c.node(id).ready();
     assert.equal(frd.entries.map((e) => e.data), ['x']);
-    assert.ok(frd.messages.some((m) => m.type === 'appResp' && m.index === 2), 'ack in the same Ready as the entries');
+    assert.ok(frd.messagesAfterPersist.some((m) => m.type === 'appResp' && m.index === 2), 'ack in the same Ready as the entries, after them');
     c.handleReady(id, frd);
   }
   // Two followers acked: a majority even without the leader.
