@@ -39,7 +39,7 @@ export function readFaultLatency(): { median: number; oneWayUs: number; ratio: n
     name: 'read-fault-latency', durationS: 20, hosts: 5,
     network: { latency: { minMs: oneWayMs, meanMs: oneWayMs, maxMs: oneWayMs } },
     disk: { syncMs: { minMs: 0, meanMs: 0, maxMs: 0 } },
-    dsm: { workload: 'registers', threadsPerHost: 1, appHosts: [4], workloadOptions: { opsPerThread: 200, writeRatio: 0, computeUs: 50000 } },
+    dsm: { heap: { pageSize: 256, pages: 64 }, workload: 'registers', threadsPerHost: 1, appHosts: [4], workloadOptions: { opsPerThread: 200, writeRatio: 0, computeUs: 50000 } },
   });
   const world = new World(scenario, 1, {});
   world.run();

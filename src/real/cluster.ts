@@ -4,6 +4,7 @@
 // defaults (admin ports, data directories), so it does no I/O.
 import path from 'node:path';
 import { z } from 'zod';
+import { memorySettingsShape, raftSettingsSchema, replicationIssue, replicationOf } from '../host/config.js';
 import { InputError } from '../input/errors.js';
 
 export interface Address {
@@ -49,10 +50,6 @@ const hostSchema = z
 
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
-const RAFT_DEFAULTS = { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000 };
-const LEASE_DEFAULTS = { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50, minHoldMs: 2 };
-const HEAP_DEFAULTS = { pageSize: 4096, pages: 1024, rootPages: 4 };
-
 export const clusterSchema = z
   .object({
     name: z.string().min(1),
@@ -62,62 +59,20 @@ export const clusterSchema = z
       message: 'expected a cluster id of letters, digits, ".", "_" and "-", starting with a letter or digit',
     }),
     hosts: z.array(hostSchema).min(1),
-    heap: z
-      .object({
-        // Real pages are protected with mprotect, so a heap page is a whole number of OS pages.
-        pageSize: z.number().int().min(4096).max(1 << 24)
-          .refine(isPowerOfTwo, { message: 'expected a power of two (a whole number of 4096-byte OS pages)' })
-          .default(HEAP_DEFAULTS.pageSize),
-        pages: z.number().int().min(2).max(1 << 24).default(HEAP_DEFAULTS.pages),
-        /** The root region at address 0, reserved at genesis for the application's shared words. */
-        rootPages: z.number().int().min(1).default(HEAP_DEFAULTS.rootPages),
-      })
-      .strict()
-      .prefault({}),
-    /** Owners per company (the Raft group replicating a range of the page table). */
-    replication: z.number().int().min(1).max(7).default(3),
-    leases: z
-      .object({
-        leaseMs: z.number().positive().default(LEASE_DEFAULTS.leaseMs),
-        /** The drift real clocks stay within; leases are judged with it. */
-        driftBoundPpm: z.number().nonnegative().max(100_000).default(LEASE_DEFAULTS.driftBoundPpm),
-        retryMs: z.number().positive().default(LEASE_DEFAULTS.retryMs),
-        /** A host keeps a page it was just granted at least this long before giving it up, so contending hosts all progress. */
-        minHoldMs: z.number().nonnegative().default(LEASE_DEFAULTS.minHoldMs),
-      })
-      .strict()
-      .prefault({}),
-    raft: z
-      .object({
-        tickMs: z.number().int().positive().default(RAFT_DEFAULTS.tickMs),
-        electionTicks: z.number().int().min(2).default(RAFT_DEFAULTS.electionTicks),
-        heartbeatTicks: z.number().int().min(1).default(RAFT_DEFAULTS.heartbeatTicks),
-        preVote: z.boolean().default(RAFT_DEFAULTS.preVote),
-        checkQuorum: z.boolean().default(RAFT_DEFAULTS.checkQuorum),
-        snapshotEveryEntries: z.number().int().min(2).default(RAFT_DEFAULTS.snapshotEveryEntries),
-      })
-      .strict()
-      .prefault({}),
+    // heap, replication, leases and memoryLimitPages: the same settings as a scenario's dsm block.
+    ...memorySettingsShape,
+    raft: raftSettingsSchema().prefault({}),
     /** Where hosts keep their Raft store (relative paths: from the cluster file's folder). */
     dataDir: z.string().min(1).default('./data'),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.heap.rootPages >= c.heap.pages) {
-      ctx.addIssue({ code: 'custom', path: ['heap', 'rootPages'], message: `expected fewer than heap.pages (${c.heap.pages})` });
+    // Real pages are protected with mprotect, so a heap page is a whole number of OS pages.
+    if (c.heap.pageSize < 4096 || !isPowerOfTwo(c.heap.pageSize)) {
+      ctx.addIssue({ code: 'custom', path: ['heap', 'pageSize'], message: 'expected a power of two of at least 4096 (a whole number of 4096-byte OS pages)' });
     }
-    if (c.leases.minHoldMs >= c.leases.leaseMs) {
-      ctx.addIssue({ code: 'custom', path: ['leases', 'minHoldMs'], message: `expected less than leases.leaseMs (${c.leases.leaseMs})` });
-    }
-    if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
-      ctx.addIssue({
-        code: 'custom', path: ['raft', 'heartbeatTicks'],
-        message: `expected fewer than raft.electionTicks (${c.raft.electionTicks}), else followers time out between heartbeats`,
-      });
-    }
-    if (c.replication > c.hosts.length) {
-      ctx.addIssue({ code: 'custom', path: ['replication'], message: `expected at most the number of hosts (${c.hosts.length})` });
-    }
+    const replication = replicationIssue(c, c.hosts.length);
+    if (replication !== null) ctx.addIssue({ code: 'custom', path: ['replication'], message: replication });
     const ids = new Map<number, number>();
     // Every listening endpoint (peer address or admin) belongs to one host and one role.
     const endpoints = new Map<string, string>();
@@ -165,7 +120,9 @@ export interface ClusterHost {
 }
 
 /** A validated cluster with every default resolved: what `serve` runs from. */
-export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir'> {
+export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir' | 'replication'> {
+  /** Owners per company, defaulted to what the hosts can provide. */
+  replication: number;
   /** Absolute path. */
   dataDir: string;
   /** In file order. */
@@ -200,7 +157,7 @@ export function resolveCluster(input: ClusterInput, baseDir: string): Cluster {
       dataDir: h.dataDir !== undefined ? path.resolve(baseDir, h.dataDir) : path.join(dataDir, `host-${h.id}`),
     };
   });
-  return { ...input, dataDir, hosts };
+  return { ...input, dataDir, hosts, replication: replicationOf(input, hosts.length) };
 }
 
 /** The host with this id; an unknown id is bad input (a --host flag, say), named with the ids there are. */

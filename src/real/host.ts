@@ -1,19 +1,19 @@
-// A real host: the counterpart of the simulator's SimHost + DsmService, over
-// the operating system. It drives the very same Raft groups (the registry and
-// the companies this host serves), VMM and page table; the world comes from
-// here instead of the simulator: a RaftStore on disk, the TCP transport, real
-// timers and the monotonic clock, and the native heap whose faults the VMM
-// serves.
+// A real host: the process around the shared host runtime (src/host), over
+// the operating system. It gives the runtime its ports (a RaftStore on disk,
+// the TCP transport, timers on the monotonic clock, the native heap whose
+// faults the VMM serves) and reports what the runtime does through logs and
+// metrics.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ConfState, Entry, Role } from '../raft/index.js';
-import { CompanyHost } from '../vmm/host-companies.js';
+import type { ConfState } from '../raft/index.js';
+import { vmmConfigOf } from '../host/config.js';
+import { DsmService } from '../host/dsm-service.js';
+import { quietReplica } from '../host/ports.js';
+import type { ClockPort, HostObserver } from '../host/ports.js';
+import { HostRuntime } from '../host/runtime.js';
 import { planCompanies } from '../vmm/placement.js';
 import type { CompanyPlan } from '../vmm/placement.js';
-import type { VmmMessage } from '../vmm/protocol.js';
-import type { VmmConfig, VmmEnv } from '../vmm/vmm-env.js';
-import { Vmm } from '../vmm/vmm.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { Cluster, ClusterHost } from './cluster.js';
 import { hostById, parseAddress } from './cluster.js';
@@ -22,8 +22,7 @@ import type { FaultKind } from './fault-timing.js';
 import type { GroupStatus, HostStatus } from './host-status.js';
 import { loadNativeMemory } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
-import { RaftStore } from './raft-store.js';
-import { RealReplica } from './replica.js';
+import { RaftStore, storeDisk } from './raft-store.js';
 import { Transport } from './transport.js';
 import type { PeerAddress } from './transport.js';
 
@@ -73,13 +72,11 @@ export class RealHost {
   readonly id: number;
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
-  readonly vmm: Vmm;
   readonly store: RaftStore;
   readonly transport: Transport;
+  readonly runtime: HostRuntime;
+  private readonly dsm: DsmService;
   private readonly timed: TimedMemory;
-  private readonly companies: CompanyHost;
-  private readonly owners: number[];
-  private readonly replicas = new Map<number, RealReplica>();
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly startedAt = new Date();
@@ -91,48 +88,13 @@ export class RealHost {
   constructor(readonly cluster: Cluster, hostId: number, private readonly events: HostEvents) {
     const self = hostById(cluster, hostId);
     this.id = self.id;
-    this.owners = cluster.hosts.map((h) => h.id).sort((a, b) => a - b);
+    const owners = cluster.hosts.map((h) => h.id).sort((a, b) => a - b);
     const heap = cluster.heap;
-    this.plans = planCompanies({ pages: heap.pages, owners: this.owners, replication: cluster.replication });
+    this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
     claimDataDir(self.dataDir, cluster.id, self.id);
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
-    this.companies = new CompanyHost(
-      { plans: this.plans, owners: this.owners, replication: cluster.replication, pageSize: heap.pageSize, rootPages: heap.rootPages },
-      (group) => this.replicas.get(group),
-    );
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
     this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s));
-    const cfg: VmmConfig = {
-      host: this.id,
-      pageSize: heap.pageSize,
-      pages: heap.pages,
-      rootPages: heap.rootPages,
-      plans: this.plans,
-      leaseUs: Math.round(cluster.leases.leaseMs * 1000),
-      driftBoundPpm: cluster.leases.driftBoundPpm,
-      retryUs: Math.round(cluster.leases.retryMs * 1000),
-      minHoldUs: Math.round(cluster.leases.minHoldMs * 1000),
-    };
-    const env: VmmEnv = {
-      memory: this.timed,
-      now: monotonicUs,
-      timer: (at, fn) => this.timer(at, fn),
-      send: (to, msg) => {
-        events.log('trace', 'vmm-send', { to, msg });
-        this.transport.send(to, { kind: 'vmm', msg });
-      },
-      company: (company) => this.companies.access(company),
-      members: (company) => this.companies.members(company),
-      opSeq: () => this.opCount,
-      segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
-      lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
-    };
-    this.vmm = new Vmm(cfg, env);
-    this.timed.onFault((req) => {
-      events.log('debug', 'fault', req);
-      // A request can be stale: the page may have been opened since the access faulted.
-      this.vmm.fault(req.page, req.access);
-    });
     const peers = new Map<number, PeerAddress>();
     for (const h of cluster.hosts) if (h.id !== this.id) peers.set(h.id, peerAddress(h));
     this.transport = new Transport({
@@ -144,97 +106,87 @@ export class RealHost {
       // Dropped frames are counted in /metrics; logging each at info would let a peer flood the log.
       log: (event, fields) => events.log(event === 'drop' ? 'debug' : event.includes('error') ? 'warn' : 'info', event, fields),
     });
-    for (const group of this.groupsAtBoot()) this.openReplica(group);
+    const plans = this.plans;
+    const genesis = (group: number): ConfState => ({
+      voters: group === 0 ? [...owners] : [...(plans.find((p) => p.company === group)?.members ?? [])],
+      learners: [],
+    });
+    this.runtime = new HostRuntime({
+      host: this.id,
+      raft: cluster.raft,
+      groupsAtBoot: [0, ...plans.filter((p) => p.members.includes(this.id)).map((p) => p.company)],
+      genesis,
+      knownGroup: (g) => g >= 0 && g <= plans.length,
+      // Election timeouts need only be random, not reproducible, outside the simulator.
+      random: () => Math.random,
+    }, {
+      disk: storeDisk(this.store),
+      network: {
+        send: (to, e) => {
+          if (e.kind === 'vmm') events.log('trace', 'vmm-send', { to, msg: e.msg });
+          this.transport.send(to, e);
+        },
+      },
+      clock: this.clock(),
+      observer: this.observer(),
+    }, (rt) => new DsmService(rt, { vmm: vmmConfigOf(cluster, this.id, plans), owners, replication: cluster.replication, memory: this.timed }, {
+      opSeq: () => this.opCount,
+      segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
+      lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
+      companyChanged: (company, type, node) => events.log('info', 'company-change', { company, type, node }),
+    }));
+    this.dsm = this.runtime.service as DsmService;
   }
 
-  /** Listens, dials the peers and starts ticking. */
+  get vmm(): DsmService['vmm'] {
+    return this.dsm.vmm;
+  }
+
+  private clock(): ClockPort {
+    return {
+      now: monotonicUs,
+      wakeAt: (atUs, fn) => {
+        if (this.stopped) return;
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (!this.stopped) fn();
+        }, Math.max(0, Math.ceil((atUs - monotonicUs()) / 1000)));
+        this.timers.add(t);
+      },
+      everyTick: (fn) => {
+        this.ticker = setInterval(fn, this.cluster.raft.tickMs);
+      },
+    };
+  }
+
+  private observer(): HostObserver {
+    return {
+      replicaOpened: () => quietReplica,
+      roleChanged: (r) => this.events.log('info', 'role', { group: r.group, role: r.role, term: r.term(), lead: r.lead }),
+      event: () => undefined,
+      failed: (_group, err) => this.events.internalError(err),
+    };
+  }
+
+  /** Listens, dials the peers, opens the replicas and starts ticking. */
   async start(): Promise<void> {
     await this.transport.start();
-    this.ticker = setInterval(() => this.tick(), this.cluster.raft.tickMs);
-    this.companies.announceLeadership(this.vmm);
-    for (const r of this.replicas.values()) r.pump();
-    this.events.log('info', 'host-started', { groups: [...this.replicas.keys()], plans: this.plans.length });
-  }
-
-  /** The registry, the companies this host serves at genesis, and any group it has state for. */
-  private groupsAtBoot(): number[] {
-    const groups = new Set([0, ...this.plans.filter((p) => p.members.includes(this.id)).map((p) => p.company)]);
-    for (const g of this.store.groups()) if (g <= this.plans.length) groups.add(g);
-    return [...groups].sort((a, b) => a - b);
-  }
-
-  private genesis(group: number): ConfState {
-    if (group === 0) return { voters: [...this.owners], learners: [] };
-    return { voters: this.plans.find((p) => p.company === group)?.members ?? [], learners: [] };
-  }
-
-  private openReplica(group: number): RealReplica {
-    const raft = this.cluster.raft;
-    const r = new RealReplica({
-      host: this.id,
-      group,
-      store: this.store,
-      machine: this.companies.machine,
-      raft: { electionTick: raft.electionTicks, heartbeatTick: raft.heartbeatTicks, preVote: raft.preVote, checkQuorum: raft.checkQuorum, maxEntriesPerMsg: 64 },
-      genesis: this.genesis(group),
-      snapshotEveryEntries: raft.snapshotEveryEntries,
-      send: (to, e) => this.transport.send(to, e),
-      applied: (g, entry, result) => this.applied(g, entry, result),
-      roleChanged: (g, role) => this.roleChanged(g, role),
-      failed: (err) => this.events.internalError(err),
-    });
-    this.replicas.set(group, r);
-    return r;
+    this.runtime.start();
+    this.events.log('info', 'host-started', { groups: this.runtime.replicas.flatMap((r, g) => (r === undefined ? [] : [g])), plans: this.plans.length });
   }
 
   private receive(from: number, e: Envelope): void {
     if (this.stopped) return;
-    if (e.kind === 'vmm') {
-      this.events.log('trace', 'vmm-receive', { from, msg: e.msg });
-      this.vmm.receive(from, e.msg as VmmMessage);
-      return;
-    }
-    if (e.kind !== 'raft') return; // key-value traffic belongs to the simulator's Raft scenarios
-    // A group's leader reaching a host without a replica is adding it: start an empty one.
-    if (e.group > this.plans.length) return;
-    const r = this.replicas.get(e.group) ?? this.openReplica(e.group);
-    r.node.step(e.msg);
-    r.pump();
-  }
-
-  private tick(): void {
-    for (const r of this.replicas.values()) {
-      r.node.tick();
-      r.pump();
-    }
-    this.companies.reconcile(this.id, (company, type, node) => this.events.log('info', 'company-change', { company, type, node }));
-  }
-
-  private applied(group: number, entry: Entry, result: unknown): void {
-    this.companies.applied(this.vmm, group, entry, result);
-  }
-
-  private roleChanged(group: number, role: Role): void {
-    const r = this.replicas.get(group);
-    this.events.log('info', 'role', { group, role, term: r?.node.term() ?? 0, lead: r?.lead ?? 0 });
-    this.companies.roleChanged(this.vmm, group, role);
-  }
-
-  /** Runs fn once the monotonic clock reads at least atUs; re-arms if the OS woke us early. */
-  private timer(atUs: number, fn: () => void): void {
-    if (this.stopped) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.stopped) return;
-      if (monotonicUs() < atUs) this.timer(atUs, fn);
-      else fn();
-    }, Math.max(0, Math.ceil((atUs - monotonicUs()) / 1000)));
-    this.timers.add(t);
+    if (e.kind === 'vmm') this.events.log('trace', 'vmm-receive', { from, msg: e.msg });
+    this.runtime.receive(from, e);
   }
 
   status(): HostStatus {
     const groups: GroupStatus[] = [];
-    for (const [group, r] of [...this.replicas.entries()].sort((a, b) => a[0] - b[0])) {
+    let commits = 0;
+    this.runtime.replicas.forEach((r, group) => {
+      if (r === undefined) return;
+      commits += r.appliedCount;
       const s = r.node.status();
       const plan = this.plans.find((p) => p.company === group);
       groups.push({
@@ -242,11 +194,9 @@ export class RealHost {
         commit: s.commit, applied: r.appliedIndex, lastIndex: s.lastIndex, voters: [...s.conf.voters],
         ...(plan !== undefined ? { firstPage: plan.firstPage, pages: plan.pages } : {}),
       });
-    }
+    });
     const held = { read: 0, write: 0 };
     for (const [, h] of this.vmm.client.heldPages()) held[h.mode]++;
-    let commits = 0;
-    for (const r of this.replicas.values()) commits += r.appliedCount;
     const heap = this.cluster.heap;
     return {
       cluster: this.cluster.id,
@@ -280,9 +230,9 @@ export class RealHost {
   }
 
   /**
-   * Stops serving: timers, the network, the heap (every page opened and every
-   * waiter woken, so blocked application threads can end) and the store.
-   * Writes not yet written back are lost, as in a crash.
+   * Stops serving: timers, the runtime, the heap (every page opened and every
+   * waiter woken, so blocked application threads can end), the network and
+   * the store. Writes not yet written back are lost, as in a crash.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -290,10 +240,9 @@ export class RealHost {
     if (this.ticker !== null) clearInterval(this.ticker);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.vmm.close();
+    this.runtime.close();
     this.memory.close();
     await this.transport.stop();
-    for (const r of this.replicas.values()) r.close();
     this.store.close();
   }
 }

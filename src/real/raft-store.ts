@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
+import type { DiskPort } from '../host/ports.js';
 
 /** What a Ready asks to make durable (a Ready itself fits). */
 export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[]; mustSync?: boolean };
@@ -266,4 +267,20 @@ function parseConf(text: string, file: string, group: number): ConfState {
   const ids = (a: unknown): a is number[] => Array.isArray(a) && a.every((x) => Number.isInteger(x));
   if (!ids(v.voters) || !ids(v.learners)) throw new Error(`${file}: group ${group}: damaged snapshot configuration ${text}`);
   return { voters: v.voters, learners: v.learners };
+}
+
+/**
+ * The host runtime's disk port over a store: each Ready is one transaction,
+ * fsynced before it returns (unless only the commit index moved), so a sync
+ * is done as soon as it is asked for.
+ */
+export function storeDisk(store: RaftStore): DiskPort {
+  return {
+    groups: () => store.groups(),
+    load: (group, genesis) => store.load(group, genesis),
+    append: (group, batch) => store.persist(group, batch),
+    sync: (_group, done) => done(),
+    // The store keeps the entries after the snapshot itself.
+    compact: (group, snapshot) => store.compact(group, snapshot),
+  };
 }

@@ -4,14 +4,15 @@
 import { registerAddresses } from '../vmm/workloads/registers.js';
 import { registersWorkload, counterWorkload, matrixWorkload, allocChurnWorkload } from '../vmm/workloads/index.js';
 import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
+import { replicationOf, vmmConfigOf } from '../host/config.js';
 import { planCompanies } from '../vmm/placement.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { ThreadContext, Workload } from '../vmm/thread.js';
 import type { VmmConfig } from '../vmm/vmm-env.js';
 import { AllocatorSafety, checkRegisterHistory, Coherence, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
 import { violation } from './check/violation.js';
-import type { HostClock } from './clock.js';
-import type { DsmService, DsmWorld } from './dsm-service.js';
+import type { HostState } from './host.js';
+import type { DsmWorld, SimDsmApp } from './dsm-app.js';
 import type { ProtectionObserver } from './memory.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
@@ -23,9 +24,9 @@ type DsmScenario = NonNullable<Scenario['dsm']>;
 /** What the DSM part needs of the rest of the world. */
 export interface DsmHosts {
   readonly scheduler: Scheduler;
-  hostState(host: number): 'up' | 'down' | 'paused';
-  serviceOf(host: number): DsmService;
-  monotonicClock(host: number): HostClock;
+  hostState(host: number): HostState;
+  /** The shared memory of a host's running incarnation (null while it is down). */
+  appOf(host: number): SimDsmApp | null;
   stream(name: string): Rng;
   trace(kind: string, host: number, a: number, b: number): void;
 }
@@ -53,6 +54,7 @@ export class DsmPart implements DsmWorld {
   readonly coherence: Coherence;
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
+  private readonly booted = new Set<number>();
   private readonly registers: Set<number>;
   private readonly accesses: Access[] = [];
   /** Allocation ids already seen applied, so each resets the shadow once. */
@@ -72,32 +74,29 @@ export class DsmPart implements DsmWorld {
   constructor(scenario: Scenario, private readonly d: DsmScenario, private readonly hosts: DsmHosts) {
     const owners = Array.from({ length: scenario.hosts }, (_, i) => i + 1);
     this.owners = owners;
-    this.replication = d.replication;
-    this.plans = planCompanies({ pages: d.pages, owners, replication: d.replication });
-    this.vmm = {
-      pageSize: d.pageSize, pages: d.pages, rootPages: d.rootPages, plans: this.plans,
-      leaseUs: Math.round(d.leaseMs * 1000), driftBoundPpm: d.driftBoundPpm, retryUs: Math.round(d.retryMs * 1000),
-      minHoldUs: Math.round(d.minHoldMs * 1000),
-      bugs: { skipWriteBack: scenario.bugs?.skipWriteBack ?? false },
-      ...(d.memoryLimitPages !== undefined ? { memoryLimitPages: d.memoryLimitPages } : {}),
-    };
-    this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up');
+    this.replication = replicationOf(d, owners.length);
+    const { pageSize, pages, rootPages } = d.heap;
+    this.plans = planCompanies({ pages, owners, replication: this.replication });
+    const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, { skipWriteBack: scenario.bugs?.skipWriteBack ?? false });
+    this.vmm = vmm;
+    // Application threads run on a host's pages while it is up or its event loop stalls.
+    this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled');
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
-    this.allocator = new AllocatorSafety(d.rootPages * d.pageSize);
+    this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
     this.workload = makeWorkload(d);
-    const rootBytes = d.rootPages * d.pageSize;
+    const rootBytes = rootPages * pageSize;
     const appHosts = d.appHosts ?? owners;
     const total = appHosts.length * d.threadsPerHost;
     for (const host of appHosts) {
       for (let t = 0; t < d.threadsPerHost; t++) {
         const index = this.contexts.length;
         const rng = hosts.stream(`thread-${index}`);
-        this.contexts.push({ host, index, threads: total, rootBytes, pageSize: d.pageSize, random: () => rng.next() });
+        this.contexts.push({ host, index, threads: total, rootBytes, pageSize, random: () => rng.next() });
       }
     }
     this.registers = new Set(d.workload === 'registers'
-      ? registerAddresses(rootBytes, d.pageSize, (this.workload as ReturnType<typeof registersWorkload>).options.words)
+      ? registerAddresses(rootBytes, pageSize, (this.workload as ReturnType<typeof registersWorkload>).options.words)
       : []);
   }
 
@@ -110,20 +109,19 @@ export class DsmPart implements DsmWorld {
     return [0, ...this.plans.filter((p) => p.members.includes(host)).map((p) => p.company)];
   }
 
-  monotonicClock(host: number): HostClock {
-    return this.hosts.monotonicClock(host);
-  }
-
   get scheduler(): Scheduler {
     return this.hosts.scheduler;
   }
 
-  threadsOf(host: number): ThreadContext[] {
+  /** Application threads start once, at a host's first boot: a crash ends them for good. */
+  threadsAtFirstBoot(host: number): ThreadContext[] {
+    if (this.booted.has(host)) return [];
+    this.booted.add(host);
     return this.contexts.filter((c) => c.host === host);
   }
 
-  runThread(service: DsmService, ctx: ThreadContext): void {
-    service.threads!.start(ctx, this.workload.thread(ctx), () => this.threadDone());
+  runThread(app: SimDsmApp, ctx: ThreadContext): void {
+    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone());
   }
 
   threadDone(): void {
@@ -183,7 +181,7 @@ export class DsmPart implements DsmWorld {
   clientStats(): Record<string, number> {
     const total = { ...this.retiredStats };
     for (const h of new Set(this.plans.flatMap((p) => p.members).concat(this.contexts.map((c) => c.host)))) {
-      const s = this.hosts.hostState(h) === 'down' ? undefined : this.hosts.serviceOf(h).vmm?.client.stats;
+      const s = this.hosts.appOf(h)?.vmm.client.stats;
       for (const [k, v] of Object.entries(s ?? {})) total[k] = (total[k] ?? 0) + v;
     }
     return total;
@@ -227,14 +225,14 @@ export class DsmPart implements DsmWorld {
 
   private tryVerify(): void {
     const host = [...new Set(this.contexts.map((c) => c.host)), 1].find((h) => this.hosts.hostState(h) === 'up');
-    const service = host === undefined ? undefined : this.hosts.serviceOf(host);
-    if (host === undefined || service?.threads == null) {
+    const app = host === undefined ? null : this.hosts.appOf(host);
+    if (host === undefined || app === null) {
       this.hosts.scheduler.after(100_000, () => this.tryVerify());
       return;
     }
     const ctx: ThreadContext = { ...this.contexts[0]!, host, index: this.contexts.length };
     this.verifyHost = host;
-    service.threads.start(ctx, this.workload.verify(ctx), (result) => {
+    app.threads.start(ctx, this.workload.verify(ctx), (result) => {
       this.verdict = result ?? null;
       this.stats.verified = this.verdict === null ? 1 : 0;
     });
@@ -244,7 +242,7 @@ export class DsmPart implements DsmWorld {
   checkLiveness(quietUs: number, withinS: number): void {
     for (const h of new Set(this.contexts.map((c) => c.host))) {
       if (this.hosts.hostState(h) !== 'up') continue;
-      for (const [thread, since] of this.hosts.serviceOf(h).threads?.waitingSince ?? []) {
+      for (const [thread, since] of this.hosts.appOf(h)?.threads.waitingSince ?? []) {
         if (since < quietUs) {
           violation('liveness', `thread ${thread} on host ${h} has waited for a page since ${(since / 1e6).toFixed(3)} s, ${withinS} s after faults stopped`);
         }

@@ -1,20 +1,37 @@
-// A simulated host: a process with its own clock and disk, running one Raft
-// replica per group side by side. It can crash (losing unsynced writes and all
-// memory), restart from its disk, and pause (messages wait in its socket
-// buffers until it resumes).
-import type { ConfState, Entry, Role } from '../raft/index.js';
+// A simulated host: the process around the shared host runtime. It gives the
+// runtime its ports over the simulated world (disk, network, clocks, the
+// checkers as observer) and models what happens to a process: it crashes
+// (losing unsynced writes and all memory, the runtime dropped), restarts (a
+// new runtime over the same disk), pauses (nothing runs, threads included)
+// and stalls (its event loop is stuck: no message, timer or disk completion
+// is handled, while application threads keep running on the pages they hold).
+import type { BootState, ConfState } from '../raft/index.js';
+import { HostRuntime } from '../host/runtime.js';
+import type { HostService, RuntimeConfig } from '../host/runtime.js';
+import type { HostObserver, ReplicaView } from '../host/ports.js';
+import type { Replica } from '../host/replica.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import type { Envelope } from '../vmm/wire.js';
-import { Replica } from './replica.js';
-import type { ReplicaHost } from './replica.js';
-import type { HostService, ServiceHost } from './service.js';
+import { LiveProbe } from './check/replica-probe.js';
+import { SimRaftDisk } from './raft-storage.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
 
-export type HostState = 'up' | 'down' | 'paused';
+export type HostState = 'up' | 'down' | 'paused' | 'stalled';
+
+/** What one incarnation of a host runs on top of its replicas, and how it hears of the process's fate. */
+export interface SimApp {
+  readonly service: HostService;
+  /** The runtime started: its replicas are open. */
+  started(): void;
+  /** The process crashed: note what is lost before the runtime goes. */
+  crashed(): void;
+  /** The process runs again after a pause or stall (threads carry on). */
+  resumed(): void;
+}
 
 /** The world as a host sees it. */
 export interface HostEnv {
@@ -25,8 +42,8 @@ export interface HostEnv {
   genesis(group: number): ConfState;
   /** The groups a host keeps a replica of when it boots with an empty disk. */
   groupsAtBoot(host: number): number[];
-  /** The service this host runs over its replicas. */
-  service(host: ServiceHost): HostService;
+  /** What this incarnation runs over its replicas. */
+  app(host: SimHost, rt: HostRuntime): SimApp;
   send(from: number, to: number, env: Envelope): void;
   trace(kind: string, host: number, a: number, b: number): void;
   /** A simulated fsync's duration, in microseconds. */
@@ -36,16 +53,19 @@ export interface HostEnv {
   diskRng(host: number): Rng;
 }
 
-export class SimHost implements ReplicaHost, ServiceHost {
+export class SimHost {
   state: HostState = 'down';
+  /** Incarnation: bumps at every crash and restart, so callbacks from an earlier one are dropped. */
   epoch = 0;
-  /** By group; a host keeps replicas only of the groups it belongs to. */
-  replicas: (Replica | undefined)[] = [];
-  readonly service: HostService;
+  runtime: HostRuntime | null = null;
+  app: SimApp | null = null;
   readonly disk = new SimDisk();
+  /** Deliveries that arrived while the process was not running. */
   private inbox: [number, Envelope][] = [];
-  /** While down, the checkers still see what each group's log made durable. */
-  private downProbes: (ReplicaProbe | undefined)[] = [];
+  /** Timers, disk completions and faults that came due while the process was not running, in order. */
+  private deferred: (() => void)[] = [];
+  /** The checkers' view of each group here: live replicas, or a crashed one's disk. */
+  private probes: (ReplicaProbe | undefined)[] = [];
   /** Only the newest chain of tick events runs: a resume or restart starts a new one. */
   private tickChain = 0;
 
@@ -53,67 +73,94 @@ export class SimHost implements ReplicaHost, ServiceHost {
    * `clock` is the wall clock (it drifts and jumps: Raft's ticks follow it);
    * `mono` the monotonic clock (it only drifts: leases are judged on it).
    */
-  constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {
-    this.service = env.service(this);
+  constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {}
+
+  get replicas(): readonly (Replica | undefined)[] {
+    return this.runtime?.replicas ?? [];
+  }
+
+  replica(group: number): Replica | undefined {
+    return this.runtime?.replica(group);
   }
 
   /** Boots (or reboots) the process from what its disk holds. */
   start(): void {
     this.state = 'up';
     this.epoch++;
-    this.replicas = [];
-    // A group's file on disk means this host was (or became) a member of it.
-    const groups = new Set(this.env.groupsAtBoot(this.id));
-    for (const file of this.disk.files()) if (file.startsWith('raft-')) groups.add(Number(file.slice(5)));
-    for (const group of [...groups].sort((a, b) => a - b)) this.openReplica(group);
-    this.env.trace('start', this.id, this.epoch, 0);
-    this.scheduleTick();
-    this.service.started();
-    for (const r of this.replicas) r?.pump();
-  }
-
-  replica(group: number): Replica | undefined {
-    return this.replicas[group];
-  }
-
-  /** Starts a replica of a group from this host's disk (empty if it never had one). */
-  private openReplica(group: number): Replica {
+    this.probes = [];
+    this.deferred = [];
     const { scenario } = this.env;
-    const raft = scenario.raft;
-    const r = new Replica(this, {
-      group,
-      machine: this.service.machine,
-      raft: {
-        electionTick: raft.electionTicks,
-        heartbeatTick: raft.heartbeatTicks,
-        preVote: raft.preVote,
-        checkQuorum: raft.checkQuorum,
-        maxEntriesPerMsg: raft.maxEntriesPerMsg,
-      },
-      random: this.env.raftRandom(this.id, group, this.epoch),
-      genesis: this.env.genesis(group),
-      snapshotEveryEntries: raft.snapshotEveryEntries,
-      checker: this.env.checkers[group]!,
+    const epoch = this.epoch;
+    const cfg: RuntimeConfig = {
+      host: this.id,
+      raft: scenario.raft,
+      groupsAtBoot: this.env.groupsAtBoot(this.id),
+      genesis: (g) => this.env.genesis(g),
+      knownGroup: (g) => this.env.checkers[g] !== undefined,
+      random: (g) => this.env.raftRandom(this.id, g, epoch),
       sendBeforeSync: scenario.bugs?.sendBeforeSync ?? false,
-      forgetVote: (scenario.bugs?.forgetVote ?? false) && this.epoch > 1,
+    };
+    const disk = new SimRaftDisk(this.disk, {
+      forgetVote: (scenario.bugs?.forgetVote ?? false) && epoch > 1,
+      sync: (file, done) => this.env.scheduler.after(this.env.syncDelayUs(), () => {
+        if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
+        this.env.trace('sync', this.id, epoch, 0);
+        this.disk.sync(file);
+        this.whenRunning(epoch, done);
+      }),
     });
-    this.replicas[group] = r;
-    return r;
+    this.runtime = new HostRuntime(cfg, {
+      disk,
+      network: { send: (to, e) => this.env.send(this.id, to, e) },
+      clock: {
+        now: () => this.mono.local(this.env.scheduler.now),
+        wakeAt: (at, fn) => this.env.scheduler.at(this.mono.globalFor(at, this.env.scheduler.now), () => this.whenRunning(epoch, fn)),
+        everyTick: (fn) => this.scheduleTick(fn),
+      },
+      observer: this.observer(),
+    }, (rt) => {
+      this.app = this.env.app(this, rt);
+      return this.app.service;
+    });
+    this.env.trace('start', this.id, epoch, 0);
+    this.runtime.start();
+    this.app!.started();
+  }
+
+  /** Runs fn now if this incarnation runs, later if it is paused or stalled, never if it crashed. */
+  whenRunning(epoch: number, fn: () => void): void {
+    if (this.epoch !== epoch) return;
+    if (this.state === 'up') fn();
+    else this.deferred.push(fn);
+  }
+
+  private observer(): HostObserver {
+    return {
+      replicaOpened: (r: ReplicaView, boot: BootState) => {
+        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, (kind, a, b) => this.env.trace(kind, this.id, a, b));
+        this.probes[r.group] = probe;
+        return probe;
+      },
+      roleChanged: () => undefined,
+      event: (kind, a, b) => this.env.trace(kind, this.id, a, b),
+      // An invariant's violation (or a bug) ends the run with its report.
+      failed: (_group, err) => {
+        throw err;
+      },
+    };
   }
 
   crash(tornWrites: boolean): void {
     if (this.state === 'down') return;
     this.state = 'down';
     this.epoch++;
-    this.downProbes = this.replicas.map((r) => {
-      if (r === undefined) return undefined;
-      const durable = r.durable;
-      return { host: this.id, durable, termAt: (i: number) => durable.termAt(i), snapshotIndex: () => durable.snapIndex, currentTerm: () => 0 };
-    });
-    for (const r of this.replicas) r?.close();
-    this.replicas = [];
+    this.probes = this.probes.map((p) => (p === undefined ? undefined : (p as LiveProbe).onDisk()));
+    this.app?.crashed();
+    this.runtime?.close();
+    this.runtime = null;
+    this.app = null;
     this.inbox = [];
-    this.service.reset();
+    this.deferred = [];
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
     this.env.trace('crash', this.id, this.epoch, 0);
@@ -123,86 +170,55 @@ export class SimHost implements ReplicaHost, ServiceHost {
     if (this.state !== 'up') return;
     this.state = 'paused';
     this.env.trace('pause', this.id, 0, 0);
-    this.service.paused();
+  }
+
+  /** The event loop stalls; application threads run on. */
+  stall(): void {
+    if (this.state !== 'up') return;
+    this.state = 'stalled';
+    this.env.trace('stall', this.id, 0, 0);
   }
 
   resume(): void {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'stalled') return;
     this.state = 'up';
     this.env.trace('resume', this.id, 0, 0);
-    this.service.resumed();
+    // What came due meanwhile runs first (leases that ran out end), then threads carry on.
+    const due = this.deferred;
+    this.deferred = [];
+    for (const fn of due) fn();
+    this.app?.resumed();
     const waiting = this.inbox;
     this.inbox = [];
-    for (const [from, env] of waiting) this.receive(from, env);
-    this.scheduleTick();
+    for (const [from, env] of waiting) this.deliver(from, env);
+    if (this.state === 'up' && this.runtime !== null) this.scheduleTick(this.tickFn);
   }
 
   /** The checkers' view of one group here: the live replica, or the crashed one's disk. */
   probe(group: number): ReplicaProbe | undefined {
-    return this.replicas[group] ?? this.downProbes[group];
+    return this.probes[group];
   }
 
   deliver(from: number, env: Envelope): void {
     if (this.state === 'down') return;
-    if (this.state === 'paused') {
+    if (this.state !== 'up') {
       this.inbox.push([from, env]);
       return;
     }
-    this.receive(from, env);
+    this.runtime!.receive(from, env);
   }
 
-  // ReplicaHost
+  private tickFn: () => void = () => undefined;
 
-  send(to: number, env: Envelope): void {
-    this.env.send(this.id, to, env);
-  }
-
-  afterSync(fn: () => void): void {
-    this.env.scheduler.after(this.env.syncDelayUs(), () => {
-      this.env.trace('sync', this.id, this.epoch, 0);
-      fn();
-    });
-  }
-
-  applied(group: number, entry: Entry, result: unknown): void {
-    this.service.applied(group, entry, result);
-  }
-
-  roleChanged(group: number, role: Role): void {
-    this.service.roleChanged(group, role);
-  }
-
-  trace(kind: string, a: number, b: number): void {
-    this.env.trace(kind, this.id, a, b);
-  }
-
-  private receive(from: number, env: Envelope): void {
-    if (env.kind !== 'raft') {
-      this.service.receive(from, env);
-      return;
-    }
-    // A group's leader reaching a host without a replica is adding it: start
-    // an empty one, which catches up from the leader's log or snapshot.
-    const r = this.replicas[env.group] ?? (this.env.checkers[env.group] ? this.openReplica(env.group) : undefined);
-    if (r === undefined) return;
-    r.node.step(env.msg);
-    r.pump();
-  }
-
-  /** Ticks come from the local clock, so drift and jumps change their pace. */
-  private scheduleTick(chain = ++this.tickChain): void {
+  /** Ticks come from the local wall clock, so drift and jumps change their pace; they stop while the host does not run. */
+  private scheduleTick(fn: () => void, chain = ++this.tickChain): void {
+    this.tickFn = fn;
     const sched = this.env.scheduler;
     const dueLocal = this.clock.local(sched.now) + this.env.scenario.raft.tickMs * 1000;
     sched.at(this.clock.globalFor(dueLocal, sched.now), () => {
       if (this.tickChain !== chain || this.state !== 'up') return;
-      this.env.trace('tick', this.id, 0, 0);
-      for (const r of this.replicas) {
-        if (r === undefined) continue;
-        r.node.tick();
-        r.pump();
-      }
-      this.service.ticked();
-      this.scheduleTick(chain);
+      fn();
+      this.scheduleTick(fn, chain);
     });
   }
 }

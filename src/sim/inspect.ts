@@ -3,7 +3,7 @@
 // companies it belongs to, and the pages it holds, so one can tell why a page
 // was granted.
 import { CompanyMachine } from '../vmm/company.js';
-import type { DsmService } from './dsm-service.js';
+import { SimDsmApp } from './dsm-app.js';
 import type { SimHost } from './host.js';
 
 export interface GroupInspection {
@@ -48,7 +48,7 @@ export function inspectHost(h: SimHost, nowLocalUs: number, dsm: boolean): HostI
   });
   const out: HostInspection = { host: h.id, state: h.state, groups };
   if (dsm) {
-    const client = (h.service as DsmService).vmm?.client;
+    const client = h.app instanceof SimDsmApp ? h.app.vmm.client : undefined;
     out.holds = (client?.heldPages() ?? []).map(([page, x]) => ({
       page, mode: x.mode, version: x.version, leaseEndsInMs: Math.round((x.expires - nowLocalUs) / 1000),
     }));

@@ -1,11 +1,13 @@
-// The key-value service: a host proposes client requests when it leads the
-// key's group and answers the client once the request is applied.
+// The key-value service of the Raft scenarios: a host proposes client
+// requests when it leads the key's group and answers the client once the
+// request is applied. It runs on the host runtime like the shared memory.
 import type { Entry } from '../raft/index.js';
+import type { HostRuntime, HostService } from '../host/runtime.js';
 import { commandOf, encodeCommand, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
-import type { HostService, ServiceHost } from './service.js';
+import type { SimApp } from './host.js';
 
 class KvMachine implements StateMachine {
   constructor(readonly store: KvStore) {}
@@ -23,12 +25,16 @@ class KvMachine implements StateMachine {
 const kvMachine: StateMachineFactory = (_group, snapshot) =>
   new KvMachine(snapshot === null ? new KvStore() : KvStore.deserialize(snapshot));
 
-export class KvService implements HostService {
+export class KvService implements HostService, SimApp {
   readonly machine = kvMachine;
   /** Requests this host proposed as leader: "client:seq" -> the client to answer. */
   private pending = new Map<string, number>();
 
-  constructor(private readonly host: ServiceHost, private readonly localReads: boolean) {}
+  constructor(private readonly rt: HostRuntime, private readonly send: (to: number, env: Envelope) => void, private readonly localReads: boolean) {}
+
+  get service(): HostService {
+    return this;
+  }
 
   applied(_group: number, entry: Entry, result: unknown): void {
     if (result === null) return;
@@ -37,36 +43,33 @@ export class KvService implements HostService {
     const client = this.pending.get(key);
     if (client === undefined) return;
     this.pending.delete(key);
-    this.host.send(client, {
+    this.send(client, {
       kind: 'kv-response', client: r.client, seq: r.seq, status: 'ok', index: entry.index, term: entry.term, value: r.value,
     });
   }
 
   receive(from: number, env: Envelope): void {
     if (env.kind !== 'kv-request') return;
-    const r = this.host.replica(env.group);
+    const r = this.rt.replica(env.group);
     if (r === undefined) return;
     if (env.op.op === 'get' && this.localReads) {
       // A deliberate bug: answer from local state without going through the log.
       const value = (r.machine as KvMachine).store.get(env.op.key);
-      this.host.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'ok', index: 0, term: 0, value });
+      this.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'ok', index: 0, term: 0, value });
       return;
     }
     if (r.role !== 'leader' || !r.node.propose(encodeCommand({ client: env.client, seq: env.seq, cmd: env.op }))) {
-      this.host.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'not-leader', leader: r.lead });
+      this.send(from, { kind: 'kv-response', client: env.client, seq: env.seq, status: 'not-leader', leader: r.lead });
       return;
     }
     this.pending.set(`${env.client}:${env.seq}`, from);
     r.pump();
   }
 
-  reset(): void {
-    this.pending.clear();
-  }
-
   roleChanged(): void {}
   ticked(): void {}
   started(): void {}
-  paused(): void {}
+  close(): void {}
+  crashed(): void {}
   resumed(): void {}
 }

@@ -2,6 +2,8 @@
 // appended entries and snapshots, replayed in order at restart. The same record
 // shapes could go to a real file; only the disk differs.
 import type { BootState, ConfState, Entry, HardState, Snapshot } from '../raft/index.js';
+import type { DiskPort, PersistBatch } from '../host/ports.js';
+import type { SimDisk } from './disk.js';
 
 export type RaftRecord =
   | { t: 'hs'; hs: HardState }
@@ -117,4 +119,50 @@ export class DurableLog {
     d.append(boot.entries);
     return d;
   }
+}
+
+export interface SimRaftDiskOptions {
+  /** The deliberate bug forgetVote: a restarted node forgets whom it voted for. */
+  forgetVote: boolean;
+  /** Makes a file's pending records durable after a simulated delay, then calls done. */
+  sync(file: string, done: () => void): void;
+}
+
+/** The host runtime's disk port over a simulated disk: one record file per group. */
+export class SimRaftDisk implements DiskPort {
+  constructor(private readonly disk: SimDisk, private readonly opts: SimRaftDiskOptions) {}
+
+  groups(): number[] {
+    return this.disk.files().filter((f) => f.startsWith('raft-')).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
+  }
+
+  load(group: number, genesis: ConfState): BootState {
+    const boot = loadBootState(this.disk.read(fileOf(group)), genesis);
+    if (this.opts.forgetVote) boot.hardState = { ...boot.hardState, vote: 0 };
+    return boot;
+  }
+
+  append(group: number, b: PersistBatch): void {
+    const file = fileOf(group);
+    if (b.snapshot !== null) this.disk.append(file, encodeRecord({ t: 'snap', s: b.snapshot }));
+    if (b.entries.length > 0) this.disk.append(file, encodeRecord({ t: 'ents', e: b.entries as Entry[] }));
+    if (b.hardState !== null) this.disk.append(file, encodeRecord({ t: 'hs', hs: b.hardState }));
+  }
+
+  sync(group: number, done: () => void): void {
+    this.opts.sync(fileOf(group), done);
+  }
+
+  /** A rewrite of the whole file (atomic, a rename), synced at once. */
+  compact(group: number, snapshot: Snapshot, hardState: HardState, rest: readonly Entry[]): void {
+    const records = [encodeRecord({ t: 'snap', s: snapshot }), encodeRecord({ t: 'hs', hs: hardState })];
+    if (rest.length > 0) records.push(encodeRecord({ t: 'ents', e: rest as Entry[] }));
+    const file = fileOf(group);
+    this.disk.rewrite(file, records);
+    this.disk.sync(file);
+  }
+}
+
+function fileOf(group: number): string {
+  return `raft-${group}`;
 }

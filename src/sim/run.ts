@@ -9,11 +9,12 @@ import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { KvService } from './kv-service.js';
-import { DsmService } from './dsm-service.js';
+import { SimDsmApp } from './dsm-app.js';
 import { DsmPart } from './dsm-world.js';
-import type { HostService, ServiceHost } from './service.js';
+import type { HostRuntime } from '../host/runtime.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
+import type { HostState, SimApp } from './host.js';
 import type { Envelope } from '../vmm/wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
@@ -112,9 +113,9 @@ export class World {
     return this.dsm?.groupsOf(host) ?? range(0, this.scenario.groups);
   }
 
-  service(host: ServiceHost): HostService {
-    if (this.dsm !== null) return new DsmService(host, this.dsm);
-    return new KvService(host, this.scenario.bugs?.localReads ?? false);
+  app(host: SimHost, rt: HostRuntime): SimApp {
+    if (this.dsm !== null) return new SimDsmApp(host, rt, this.dsm);
+    return new KvService(rt, (to, env) => this.send(host.id, to, env), this.scenario.bugs?.localReads ?? false);
   }
 
   /** DSM membership: an owner joins or leaves through the registry's leader (absent for key-value runs). */
@@ -141,12 +142,13 @@ export class World {
 
   // DsmHosts
 
-  hostState(host: number): 'up' | 'down' | 'paused' {
+  hostState(host: number): HostState {
     return this.hosts[host - 1]!.state;
   }
 
-  serviceOf(host: number): DsmService {
-    return this.hosts[host - 1]!.service as DsmService;
+  appOf(host: number): SimDsmApp | null {
+    const app = this.hosts[host - 1]!.app;
+    return app instanceof SimDsmApp ? app : null;
   }
 
   monotonicClock(host: number): HostClock {
@@ -227,7 +229,7 @@ export class World {
   finish(): RunResult {
     const report = this.report();
     // The page tables' databases live outside the JS heap: free them now, not at some GC.
-    for (const h of this.hosts) for (const r of h.replicas) r?.close();
+    for (const h of this.hosts) h.runtime?.close();
     return report;
   }
 

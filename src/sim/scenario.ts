@@ -3,6 +3,7 @@
 // free of I/O. Durations in files are milliseconds or seconds as the field name
 // says; the simulator converts them to integer microseconds.
 import { z } from 'zod';
+import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 
 export const FAULT_KINDS = [
   'partition',        // two-way split of the hosts into two sides
@@ -55,21 +56,7 @@ export const scenarioSchema = z
     initialVoters: z.number().int().min(1).max(32).optional(),
     /** Raft groups run side by side on every host (the page table runs one per company). */
     groups: z.number().int().min(1).max(16).default(1),
-    raft: z
-      .object({
-        tickMs: z.number().int().positive().default(100),
-        electionTicks: z.number().int().min(2).default(10),
-        heartbeatTicks: z.number().int().min(1).default(1),
-        preVote: z.boolean().default(true),
-        checkQuorum: z.boolean().default(true),
-        snapshotEveryEntries: z.number().int().min(2).default(100),
-        maxEntriesPerMsg: z.number().int().positive().default(64),
-      })
-      .strict()
-      .default({
-        tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true,
-        snapshotEveryEntries: 100, maxEntriesPerMsg: 64,
-      }),
+    raft: raftSettingsSchema(100).prefault({}),
     network: z
       .object({
         latency: latencySchema.default({ minMs: 0.2, meanMs: 1, maxMs: 10 }),
@@ -115,24 +102,12 @@ export const scenarioSchema = z
      */
     dsm: z
       .object({
-        pageSize: z.number().int().min(64).max(65536).default(256)
-          .refine((n) => n % 8 === 0, { message: 'expected a multiple of 8' }),
-        pages: z.number().int().min(4).max(65536).default(64),
-        /** The root region at address 0, reserved at genesis for the workload's shared words. */
-        rootPages: z.number().int().min(1).default(4),
-        replication: z.number().int().min(1).max(7).default(3),
-        leaseMs: z.number().positive().default(1000),
-        /** The drift the leases are judged with; clock.maxDriftPpm beyond it is unsafe. */
-        driftBoundPpm: z.number().nonnegative().default(1000),
-        retryMs: z.number().positive().default(50),
-        /** How long a host keeps a page it was just granted before answering a revoke (real mode's window against livelock). */
-        minHoldMs: z.number().nonnegative().default(0),
+        // heap, replication, leases and memoryLimitPages: the same settings as a cluster file's.
+        ...memorySettingsShape,
         workload: z.enum(['registers', 'counter', 'matrix', 'alloc-churn']).default('registers'),
         /** Options of the workload, e.g. { opsPerThread: 50 } (see src/vmm/workloads). */
         workloadOptions: z.record(z.string(), z.number()).default({}),
         threadsPerHost: z.number().int().min(0).max(16).default(2),
-        /** Pages a host keeps at most; past it, it drops pages it holds only for reading. */
-        memoryLimitPages: z.number().int().positive().optional(),
         /** Hosts that run application threads (default: all). */
         appHosts: z.array(z.number().int().positive()).optional(),
       })
@@ -198,9 +173,8 @@ export const scenarioSchema = z
       });
     }
     if (s.dsm !== undefined) {
-      if (s.dsm.rootPages >= s.dsm.pages) {
-        ctx.addIssue({ code: 'custom', path: ['dsm', 'rootPages'], message: `expected fewer than dsm.pages (${s.dsm.pages})` });
-      }
+      const replication = replicationIssue(s.dsm, s.hosts);
+      if (replication !== null) ctx.addIssue({ code: 'custom', path: ['dsm', 'replication'], message: replication });
       for (const h of s.dsm.appHosts ?? []) {
         if (h > s.hosts) ctx.addIssue({ code: 'custom', path: ['dsm', 'appHosts'], message: `expected host ids from 1 to ${s.hosts}` });
       }

@@ -78,7 +78,7 @@ test('defaults, and relative data directories resolved against the file\'s folde
   assert.is(hostById(cluster, 3).admin, 'localhost:8003');
   assert.equal(cluster.heap, { pageSize: 4096, pages: 1024, rootPages: 4 });
   assert.equal(cluster.leases, { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50, minHoldMs: 2 });
-  assert.equal(cluster.raft, { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000 });
+  assert.equal(cluster.raft, { tickMs: 100, electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, snapshotEveryEntries: 1000, maxEntriesPerMsg: 64 });
   assert.is(cluster.description, '');
   // Defaults are fresh objects: changing one cluster cannot leak into the next.
   cluster.raft.tickMs = 1;
@@ -156,10 +156,10 @@ test('an unknown key is named as the field, at any depth', () => {
 
 test('range and cross-field rules name the field and the limit', () => {
   assert.match(errorFor(`${GOOD}heap:\n  pageSize: 6144\n`), `${FILE}: field heap.pageSize: expected a power of two`);
-  assert.match(errorFor(`${GOOD}heap:\n  pageSize: 1024\n`), `${FILE}: field heap.pageSize: expected number to be >=4096`);
-  assert.match(errorFor(`${GOOD}heap:\n  pages: 8\n  rootPages: 8\n`), `${FILE}: field heap.rootPages: expected fewer than heap.pages (8)`);
+  assert.match(errorFor(`${GOOD}heap:\n  pageSize: 1024\n`), `${FILE}: field heap.pageSize: expected a power of two of at least 4096`);
+  assert.match(errorFor(`${GOOD}heap:\n  pages: 8\n  rootPages: 8\n`), `${FILE}: field heap.rootPages: expected fewer than pages (8)`);
   assert.match(errorFor(`${GOOD}replication: 4\n`), `${FILE}: field replication: expected at most the number of hosts (3)`);
-  assert.match(errorFor(`${GOOD}raft:\n  heartbeatTicks: 10\n`), `${FILE}: field raft.heartbeatTicks: expected fewer than raft.electionTicks (10)`);
+  assert.match(errorFor(`${GOOD}raft:\n  heartbeatTicks: 10\n`), `${FILE}: field raft.heartbeatTicks: expected fewer than electionTicks (10)`);
   assert.match(errorFor(GOOD.replace(/hosts:[\s\S]*/, 'hosts: []\n')), `${FILE}: field hosts: expected array to have >=1 items`);
   assert.match(errorFor(GOOD.replace('id: t-1', 'id: "t 1"')), `${FILE}: field id: expected a cluster id of letters`);
   assert.match(errorFor(GOOD.replace('  - id: 1\n', '  - id: 0\n')), `${FILE}: field hosts[0].id: expected number to be >0`);

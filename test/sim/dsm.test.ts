@@ -9,7 +9,7 @@ import { scenarioSchema } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
 
 const dsm = (workload: string, extra: object = {}): Scenario => scenarioSchema.parse({
-  name: `test-${workload}`, durationS: 30, hosts: 5, dsm: { workload, ...extra }, liveness: { withinS: 25 },
+  name: `test-${workload}`, durationS: 30, hosts: 5, dsm: { heap: { pageSize: 256, pages: 64 }, workload, ...extra }, liveness: { withinS: 25 },
 });
 
 for (const workload of ['registers', 'counter', 'matrix', 'alloc-churn']) {
@@ -64,7 +64,7 @@ test('drift beyond the lease bound is caught by the single-writer check', () => 
 test('answering a revoke without writing the page back is caught', () => {
   const s = scenarioSchema.parse({
     name: 'bug', durationS: 30, hosts: 5, bugs: { skipWriteBack: true },
-    dsm: { workload: 'registers', workloadOptions: { opsPerThread: 100, computeUs: 20000 } },
+    dsm: { heap: { pageSize: 256, pages: 64 }, workload: 'registers', workloadOptions: { opsPerThread: 100, computeUs: 20000 } },
   });
   const found = [1, 2, 3].map((seed) => runSeed(s, seed).violation?.invariant);
   assert.ok(found.some((v) => v === 'coherence' || v === 'linearizability'), `found ${found.join(', ')}`);

@@ -1,17 +1,17 @@
 // The company side of one host, the same in both worlds: which state machine
 // each Raft group runs, who should serve each company (from the registry),
 // the VMM's access to a company replica, moving a led company toward its
-// target members, and handing applied entries to the VMM. The simulator's
-// DsmService and real mode's host runtime each own the replicas and the
-// Ready loop; they call this for everything the VMM needs of the groups.
+// target members, and handing applied entries to the VMM. The shared memory's
+// service (dsm-service.ts) calls this for everything the VMM needs of the
+// groups; the runtime owns the replicas and their Ready loop.
 import type { Entry, RawNode, Role } from '../raft/index.js';
-import type { CompanyApplied, CompanyEntry } from './company.js';
-import { CompanyMachine, encodeCompanyEntry } from './company.js';
-import type { CompanyPlan } from './placement.js';
-import { nextConfChange, RegistryMachine, targetMembers } from './registry.js';
-import type { StateMachine, StateMachineFactory } from './state-machine.js';
-import type { CompanyAccess } from './vmm-env.js';
-import type { Vmm } from './vmm.js';
+import type { CompanyApplied, CompanyEntry } from '../vmm/company.js';
+import { CompanyMachine, encodeCompanyEntry } from '../vmm/company.js';
+import type { CompanyPlan } from '../vmm/placement.js';
+import { nextConfChange, RegistryMachine, targetMembers } from '../vmm/registry.js';
+import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
+import type { CompanyAccess } from '../vmm/vmm-env.js';
+import type { Vmm } from '../vmm/vmm.js';
 
 /** One Raft group's replica on this host, as seen from above the Ready loop. */
 export interface GroupReplica {
