@@ -149,6 +149,12 @@ export class Nemesis {
         h.pause();
         return () => h.resume();
       }
+      case 'stall': {
+        const h = pickHost((x) => x.state === 'up');
+        if (h === null) return null;
+        h.stall();
+        return () => h.resume();
+      }
       case 'clock-jump': {
         const h = pickHost(() => true)!;
         const max = scenario.clock.maxJumpMs * 1000;
@@ -226,7 +232,7 @@ export class Nemesis {
     this.world.network.unclogAll();
     for (const h of this.world.hosts) {
       if (h.state === 'down') h.start();
-      else if (h.state === 'paused') h.resume();
+      else if (h.state === 'paused' || h.state === 'stalled') h.resume();
     }
     this.world.trace('quiet', 0, 0, 0);
   }
