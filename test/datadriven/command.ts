@@ -70,9 +70,13 @@ export class Command {
     throw new ScriptError(`argument '${key}' must be true or false, got ${JSON.stringify(s)}`);
   }
 
+  /** The values of key=(v1,v2,...) (a single key=v is a list of one). */
+  list(key: string): string[] | undefined {
+    return this.find(key)?.vals;
+  }
+
   ints(key: string): number[] | undefined {
-    const a = this.find(key);
-    return a?.vals.map((v) => toInt(v, `argument '${key}'`, 0));
+    return this.list(key)?.map((v) => toInt(v, `argument '${key}'`, 0));
   }
 
   /** A value from a fixed set. */
