@@ -148,6 +148,11 @@ function randomFor(id: NodeId, electionTick: number, timeout: number | undefined
 
 const MAX_STABILIZE_ROUNDS = 10_000;
 
+export interface RaftScriptOptions {
+  /** A driver bug, to show a script catches it: MessagesAfterPersist go out with Messages, before the write. */
+  sendBeforePersist?: boolean;
+}
+
 export class RaftEnv {
   private readonly nodes = new Map<NodeId, Node>();
   /** Messages sent and not yet delivered or dropped, in send order. */
@@ -184,6 +189,8 @@ export class RaftEnv {
     applied: (c) => this.applied(c),
     disk: (c) => this.diskCmd(c),
   };
+
+  constructor(private readonly opts: RaftScriptOptions = {}) {}
 
   readonly handle: Handler = (c) => {
     const run = this.commands[c.cmd];
@@ -374,6 +381,7 @@ export class RaftEnv {
     const rd = raw.ready();
     this.print(...describeReady(rd));
     this.send(rd.messages);
+    if (this.opts.sendBeforePersist) this.send(rd.messagesAfterPersist);
     n.unpersisted = rd;
     if (persist) this.finishReady(n, false);
   }
@@ -393,7 +401,7 @@ export class RaftEnv {
     const rd = n.unpersisted!;
     const raw = this.live(n);
     this.persistTo(n.disk, rd);
-    this.send(rd.messagesAfterPersist);
+    if (!this.opts.sendBeforePersist) this.send(rd.messagesAfterPersist);
     if (printSent && rd.messagesAfterPersist.length > 0) this.print('sent:', ...rd.messagesAfterPersist.map(describeMessage));
     if (rd.snapshot) n.app = appFromSnapshot(rd.snapshot);
     const from = appliedIndex(n.app);
@@ -638,6 +646,6 @@ export class RaftEnv {
   }
 }
 
-export function newRaftEnv(): Handler {
-  return new RaftEnv().handle;
+export function newRaftEnv(opts: RaftScriptOptions = {}): Handler {
+  return new RaftEnv(opts).handle;
 }
