@@ -6,16 +6,28 @@
 // `MessagesAfterPersist` leave only once the Ready's records are on disk.
 //
 // Randomness: a node's election timeout is electionTick + floor(r *
-// electionTick) for the r its random source returns. By default r = 0 (the
-// timeout is electionTick); timeout=(...) fixes each node's timeout; seed=S
-// draws r from a seeded stream per node. Either way the output is the same
-// on every run.
+// electionTick) for the r its random source returns. Each node's source
+// returns one fixed r: 0 by default (the timeout is electionTick), or the r
+// that gives the timeout add-nodes timeout=(...) asks for. So the output is
+// the same on every run, and a script says which node times out first.
+//
+// Commands (ID... means node ids; none means every node):
+//   add-nodes N [voters=(..)] [learners=(..)] [prevote=] [checkquorum=] [election=3] [heartbeat=1]
+//             [max-entries=] [max-inflight=] [timeout=(t1,..,tN)]
+//   set-log ID terms=(..) [data=(..)] [term=] [vote=] [commit=]   a node's disk as after a past; restarts it
+//   campaign ID...   propose ID DATA   transfer-leadership from=ID to=ID   compact ID INDEX
+//   tick [ID...] [count=1]   tick-election [ID...]   tick-heartbeat [ID...]
+//   process-ready [ID...] [persist=false]   persist [ID...]   stabilize [ID...]
+//   deliver-msgs [ID...] [from=ID] [type=MsgApp] [drop=true]
+//   drop [from=ID] [to=ID] [type=T]   partition ID.. | ID..   isolate ID...   heal
+//   crash ID...   restart ID...
+//   raft-state   raft-log [ID...]   log-terms [ID...]   status [ID...]   applied [ID...]   disk [ID...]
+// Any command takes quiet=true (print nothing but ok).
 import type { Command } from '../datadriven/command.js';
 import { ScriptError, toInt } from '../datadriven/command.js';
 import type { Handler } from '../datadriven/runner.js';
 import { applyCommitted, parseConfChange, RawNode } from '../../src/raft/index.js';
 import type { BootState, ConfState, Entry, HardState, Message, MessageType, NodeId, RaftConfig, Ready, Role, Snapshot } from '../../src/raft/index.js';
-import { streamFor } from '../../src/sim/rng.js';
 
 // ------------------------------------------------------------------ formatting (etcd's Describe*)
 
@@ -93,10 +105,11 @@ interface Disk {
 
 /** The application: the data of every applied normal entry (no-ops left out), snapshots included. */
 interface AppState {
-  /** What the last snapshot restored, and its index. */
+  /** What the last snapshot restored. */
   base: string[];
-  baseIndex: number;
   entries: { index: number; data: string }[];
+  /** The index applied through (no-ops and conf changes count). */
+  applied: number;
 }
 
 interface Node {
@@ -113,16 +126,12 @@ interface Node {
 }
 
 function appFromSnapshot(s: Snapshot | null): AppState {
-  return { base: s ? (JSON.parse(s.data) as string[]) : [], baseIndex: s ? s.index : 0, entries: [] };
+  return { base: s ? (JSON.parse(s.data) as string[]) : [], entries: [], applied: s ? s.index : 0 };
 }
 
 /** The application's contents after applying everything up to `index`. */
 function appAt(app: AppState, index: number): string[] {
   return [...app.base, ...app.entries.filter((e) => e.index <= index).map((e) => e.data)];
-}
-
-function appliedIndex(app: AppState): number {
-  return app.entries[app.entries.length - 1]?.index ?? app.baseIndex;
 }
 
 interface DropRule {
@@ -131,12 +140,8 @@ interface DropRule {
   type: MessageType | null;
 }
 
-/** Random sources: r = 0 unless a timeout is fixed or a seed given. */
-function randomFor(id: NodeId, electionTick: number, timeout: number | undefined, seed: string | undefined): () => number {
-  if (seed !== undefined) {
-    const rng = streamFor(seed, `raft-${id}`);
-    return () => rng.next();
-  }
+/** A random source that makes the election timeout `timeout` (electionTick if none is asked for). */
+function randomFor(id: NodeId, electionTick: number, timeout: number | undefined): () => number {
   if (timeout === undefined) return () => 0;
   if (timeout < electionTick || timeout >= 2 * electionTick) {
     throw new ScriptError(`timeout ${timeout} of node ${id} is outside [${electionTick}, ${2 * electionTick}) (electionTick ${electionTick})`);
@@ -153,7 +158,7 @@ export interface RaftScriptOptions {
   sendBeforePersist?: boolean;
 }
 
-export class RaftEnv {
+export class RaftInteractionEnv {
   private readonly nodes = new Map<NodeId, Node>();
   /** Messages sent and not yet delivered or dropped, in send order. */
   private queue: Message[] = [];
@@ -163,7 +168,7 @@ export class RaftEnv {
   private readonly commands: Record<string, (c: Command) => void> = {
     'add-nodes': (c) => this.addNodes(c),
     'set-log': (c) => this.setLog(c),
-    campaign: (c) => this.eachNode(c, (n) => this.live(n).campaign()),
+    campaign: (c) => this.campaign(c),
     propose: (c) => this.propose(c),
     'transfer-leadership': (c) => this.transfer(c),
     tick: (c) => this.tick(c, c.int('count', 1)),
@@ -239,16 +244,7 @@ export class RaftEnv {
     return (ids.length > 0 ? ids : this.ids()).map((id) => this.node(id));
   }
 
-  /** Runs fn on each named node and prints the role and term changes it caused. */
-  private eachNode(c: Command, fn: (n: Node) => void): void {
-    const ids = c.ids();
-    if (ids.length === 0) throw new ScriptError(`${c.cmd} needs node ids`);
-    for (const id of ids) {
-      const n = this.node(id);
-      this.watch(n, () => fn(n));
-    }
-  }
-
+  /** Runs fn and prints the role and term changes it caused the node. */
   private watch(n: Node, fn: () => void): void {
     const before = n.raw?.status();
     fn();
@@ -270,7 +266,6 @@ export class RaftEnv {
     const heartbeatTick = c.int('heartbeat', 1);
     const timeouts = c.ints('timeout');
     if (timeouts !== undefined && timeouts.length !== n) throw new ScriptError(`timeout=(...) needs ${n} values, one per node, got ${timeouts.length}`);
-    const seed = c.str('seed');
     const preVote = c.bool('prevote', false);
     const checkQuorum = c.bool('checkquorum', false);
     const maxEntries = c.int('max-entries');
@@ -278,7 +273,7 @@ export class RaftEnv {
     for (const [k, id] of ids.entries()) {
       const config: RaftConfig = {
         id, electionTick, heartbeatTick, preVote, checkQuorum,
-        random: randomFor(id, electionTick, timeouts?.[k], seed),
+        random: randomFor(id, electionTick, timeouts?.[k]),
         ...(maxEntries !== undefined ? { maxEntriesPerMsg: maxEntries } : {}),
         ...(maxInflight !== undefined ? { maxInflight } : {}),
       };
@@ -321,6 +316,15 @@ export class RaftEnv {
   }
 
   // -------------------------------------------------------------- local requests
+
+  private campaign(c: Command): void {
+    const ids = c.ids();
+    if (ids.length === 0) throw new ScriptError('campaign needs node ids');
+    for (const id of ids) {
+      const n = this.node(id);
+      this.watch(n, () => this.live(n).campaign());
+    }
+  }
 
   private propose(c: Command): void {
     const [id, data, ...rest] = c.positional();
@@ -404,9 +408,9 @@ export class RaftEnv {
     if (!this.opts.sendBeforePersist) this.send(rd.messagesAfterPersist);
     if (printSent && rd.messagesAfterPersist.length > 0) this.print('sent:', ...rd.messagesAfterPersist.map(describeMessage));
     if (rd.snapshot) n.app = appFromSnapshot(rd.snapshot);
-    const from = appliedIndex(n.app);
-    applyCommitted(raw, rd.committedEntries, from, (e) => {
-      if (e.data !== '') n.app.entries.push({ index: e.index, data: e.data });
+    const app = n.app;
+    app.applied = applyCommitted(raw, rd.committedEntries, app.applied, (e) => {
+      if (e.data !== '') app.entries.push({ index: e.index, data: e.data });
     });
     n.unpersisted = null;
     this.watch(n, () => raw.advance(rd));
@@ -539,7 +543,7 @@ export class RaftEnv {
     if (id === undefined || index === undefined || rest.length > 0) throw new ScriptError('compact takes a node id and an index: compact 1 21');
     const n = this.node(id);
     const raw = this.live(n);
-    if (index > appliedIndex(n.app)) throw new ScriptError(`node ${id} has applied only up to ${appliedIndex(n.app)}, cannot compact at ${index}`);
+    if (index > n.app.applied) throw new ScriptError(`node ${id} has applied only up to ${n.app.applied}, cannot compact at ${index}`);
     raw.compact(index, JSON.stringify(appAt(n.app, index)));
     const s = raw.lastSnapshot();
     if (s === null || s.index !== index) {
@@ -564,21 +568,25 @@ export class RaftEnv {
     for (const id of this.ids()) this.print(this.stateLine(this.node(id)));
   }
 
-  private raftLog(c: Command): void {
+  /** Runs fn for each selected node that is up; a node that is down is shown as such. */
+  private eachUp(c: Command, fn: (n: Node, raw: RawNode) => void): void {
     for (const n of this.selected(c)) {
-      const raw = n.raw;
-      if (raw === null) {
-        this.print(`${n.id}: down`);
-        continue;
-      }
+      if (n.raw === null) this.print(`${n.id}: down`);
+      else fn(n, n.raw);
+    }
+  }
+
+  private raftLog(c: Command): void {
+    const many = c.ids().length !== 1;
+    this.eachUp(c, (n, raw) => {
       const s = raw.status();
       const lines: string[] = [];
       if (s.snapshotIndex > 0) lines.push(`snapshot Index:${s.snapshotIndex} Term:${raw.termAt(s.snapshotIndex)}`);
       lines.push(...raw.entriesFrom(s.firstIndex, s.lastIndex + 1).map(describeEntry));
       if (lines.length === 0) lines.push('log is empty');
-      if (c.ids().length > 1 || c.ids().length === 0) this.print(`> ${n.id}`, ...indent(lines));
+      if (many) this.print(`> ${n.id}`, ...indent(lines));
       else this.print(...lines);
-    }
+    });
   }
 
   /**
@@ -586,12 +594,7 @@ export class RaftEnv {
    * `[N]`); a disk that does not hold the same entries is shown beside it.
    */
   private logTerms(c: Command): void {
-    for (const n of this.selected(c)) {
-      const raw = n.raw;
-      if (raw === null) {
-        this.print(`${n.id}: down`);
-        continue;
-      }
+    this.eachUp(c, (n, raw) => {
       const s = raw.status();
       const mem = raw.entriesFrom(s.firstIndex, s.lastIndex + 1);
       const snap = s.snapshotIndex > 0 ? `[${s.snapshotIndex}] ` : '';
@@ -599,33 +602,25 @@ export class RaftEnv {
       const d = n.disk;
       const same = (d.snapshot?.index ?? 0) === s.snapshotIndex && JSON.stringify(d.entries) === JSON.stringify(mem);
       this.print(same ? line : `${line} (disk: ${d.snapshot ? `[${d.snapshot.index}] ` : ''}${d.entries.map((e) => e.term).join(' ')})`);
-    }
+    });
   }
 
   private status(c: Command): void {
-    for (const n of this.selected(c)) {
-      if (n.raw === null) {
-        this.print(`${n.id}: down`);
-        continue;
-      }
-      const s = n.raw.status();
+    this.eachUp(c, (n, raw) => {
+      const s = raw.status();
       this.print(
         `${n.id}: ${ROLE_NAMES[s.role]} Term:${s.term} Vote:${s.vote} Lead:${s.lead} Commit:${s.commit} Applied:${s.applied}` +
           ` Log:${s.firstIndex}..${s.lastIndex} Snapshot:${s.snapshotIndex} ${describeConf(s.conf)}` +
           (s.leadTransferee !== 0 ? ` Transferring:${s.leadTransferee}` : ''),
       );
-    }
+    });
   }
 
   private applied(c: Command): void {
-    for (const n of this.selected(c)) {
-      if (n.raw === null) {
-        this.print(`${n.id}: down`);
-        continue;
-      }
+    this.eachUp(c, (n) => {
       const data = appAt(n.app, Number.MAX_SAFE_INTEGER);
       this.print(`${n.id}: ${data.length === 0 ? '(nothing)' : data.map((d) => JSON.stringify(d)).join(' ')}`);
-    }
+    });
   }
 
   private diskLine(d: Disk): string {
@@ -647,5 +642,5 @@ export class RaftEnv {
 }
 
 export function newRaftEnv(opts: RaftScriptOptions = {}): Handler {
-  return new RaftEnv(opts).handle;
+  return new RaftInteractionEnv(opts).handle;
 }

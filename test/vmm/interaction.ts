@@ -13,6 +13,15 @@
 // Output: what a command does directly starts a line; what that caused is
 // indented under it (`deliver` prints each message, then the messages it
 // made the receiver send, the proposals, protection changes).
+//
+// Commands:
+//   hosts N [pages=16] [root=8] [page-size=64] [lease=10ms] [retry=1ms] [drift-ppm=0]   first, once
+//   fault H page=P read|write          the VMM's fault entry, as the SIGSEGV handler calls it
+//   read H page=P [word=0]             a thread's access: faults, and is retried until it is done
+//   write H page=P value=V [word=0]
+//   deliver [from=H] [to=H] [t=acquire] [drop=true]   commit [count=N]   stabilize
+//   advance 500us   crash H...
+//   protections [H...]   table page=P   leases H...   pending
 import type { Command } from '../datadriven/command.js';
 import { ScriptError, toInt } from '../datadriven/command.js';
 import type { Handler } from '../datadriven/runner.js';
@@ -108,7 +117,7 @@ export interface VmmScriptOptions {
   bugs?: VmmConfig['bugs'];
 }
 
-export class VmmEnvScript {
+export class VmmInteractionEnv {
   private now = 0;
   private timerSeq = 0;
   private timers: Timer[] = [];
@@ -127,10 +136,9 @@ export class VmmEnvScript {
   private readonly commands: Record<string, (c: Command) => void> = {
     hosts: (c) => this.addHosts(c),
     fault: (c) => this.fault(c),
-    read: (c) => this.access(c, 'read'),
-    write: (c) => this.access(c, 'write'),
-    deliver: (c) => this.deliverCmd(c, false),
-    drop: (c) => this.deliverCmd(c, true),
+    read: (c) => this.threadAccess(c, 'read'),
+    write: (c) => this.threadAccess(c, 'write'),
+    deliver: (c) => this.deliverCmd(c),
     commit: (c) => this.commit(c.int('count')),
     stabilize: () => this.stabilize(),
     advance: (c) => this.advance(c),
@@ -287,7 +295,7 @@ export class VmmEnvScript {
    * access. If the page's protection does not allow it, it faults into the
    * VMM and is retried whenever the protection changes, until it succeeds.
    */
-  private access(c: Command, kind: 'read' | 'write'): void {
+  private threadAccess(c: Command, kind: 'read' | 'write'): void {
     const [id, ...rest] = c.ids();
     if (id === undefined || rest.length > 0) throw new ScriptError(`${kind} takes one host id`);
     const h = this.upHost(id);
@@ -326,11 +334,12 @@ export class VmmEnvScript {
 
   // -------------------------------------------------------------- network, company, time
 
-  /** deliver / drop [from=H] [to=H] [t=kind]: the messages queued now that match, in order. */
-  private deliverCmd(c: Command, drop: boolean): void {
+  /** deliver [from=H] [to=H] [t=kind] [drop=true]: the messages queued now that match, in order (or dropped). */
+  private deliverCmd(c: Command): void {
     const from = c.int('from');
     const to = c.int('to');
     const t = c.str('t');
+    const drop = c.bool('drop', false);
     const match = (e: Envelope): boolean => (from === undefined || e.from === from) && (to === undefined || e.to === to) && (t === undefined || e.msg.t === t);
     const picked = this.queue.filter(match);
     this.queue = this.queue.filter((e) => !match(e));
@@ -470,5 +479,5 @@ export class VmmEnvScript {
 }
 
 export function newVmmEnv(opts: VmmScriptOptions = {}): Handler {
-  return new VmmEnvScript(opts).handle;
+  return new VmmInteractionEnv(opts).handle;
 }
