@@ -13,7 +13,7 @@ import type { Replica } from '../host/replica.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
-import { SimDisk } from './disk.js';
+import { DiskCorruptionError, SimDisk } from './disk.js';
 import { LiveProbe } from './check/replica-probe.js';
 import { SimRaftDisk } from './raft-storage.js';
 import type { Rng } from './rng.js';
@@ -83,8 +83,28 @@ export class SimHost {
     return this.runtime?.replica(group);
   }
 
-  /** Boots (or reboots) the process from what its disk holds. */
+  /**
+   * Boots (or reboots) the process from what its disk holds. A disk whose
+   * records fail their checksums on every read stops the boot: the host stays
+   * down (until the next restart), as a real host that cannot read its state.
+   */
   start(): void {
+    const onDisk = this.probes;
+    try {
+      this.boot();
+    } catch (err) {
+      if (!(err instanceof DiskCorruptionError)) throw err;
+      this.runtime?.close();
+      this.runtime = null;
+      this.app = null;
+      this.state = 'down';
+      this.epoch++;
+      this.probes = onDisk;
+      this.env.trace('boot-failed', this.id, this.epoch, err.recordIndex);
+    }
+  }
+
+  private boot(): void {
     this.state = 'up';
     this.epoch++;
     this.probes = [];

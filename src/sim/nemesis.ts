@@ -17,6 +17,7 @@ export interface FaultWorld {
   readonly network: Network<Envelope>;
   readonly hosts: readonly SimHost[];
   trace(kind: string, host: number, a: number, b: number): void;
+  stream(name: string): Rng;
   /**
    * Where membership lives elsewhere (the shared memory's registry): an owner
    * joins or leaves there, and the groups follow. Returns false if it could not.
@@ -148,6 +149,18 @@ export class Nemesis {
         if (h === null) return null;
         h.pause();
         return () => h.resume();
+      }
+      case 'corrupt-read': {
+        // Records are read only at boot: restart the host while reads flip bits.
+        const h = pickHost((x) => x.state === 'up');
+        if (h === null) return null;
+        h.crash(false);
+        h.disk.corruptRead(0.5, this.world.stream(`corrupt-read-${h.id}`));
+        h.start();
+        return () => {
+          h.disk.corruptRead(0, this.rng);
+          if (h.state === 'down') h.start();
+        };
       }
       case 'stall': {
         const h = pickHost((x) => x.state === 'up');

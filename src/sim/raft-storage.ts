@@ -3,6 +3,7 @@
 // shapes could go to a real file; only the disk differs.
 import type { BootState, ConfState, Entry, HardState, Snapshot } from '../raft/index.js';
 import type { DiskPort, PersistBatch } from '../host/ports.js';
+import { DiskCorruptionError } from './disk.js';
 import type { SimDisk } from './disk.js';
 
 export type RaftRecord =
@@ -137,9 +138,23 @@ export class SimRaftDisk implements DiskPort {
   }
 
   load(group: number, genesis: ConfState): BootState {
-    const boot = loadBootState(this.disk.read(fileOf(group)), genesis);
+    const boot = loadBootState(this.readVerified(fileOf(group)), genesis);
     if (this.opts.forgetVote) boot.hardState = { ...boot.hardState, vote: 0 };
     return boot;
+  }
+
+  /**
+   * A read the checksums reject is read again, as a real disk's driver
+   * would; a file that keeps failing stops the boot (DiskCorruptionError).
+   */
+  private readVerified(file: string): string[] {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.disk.read(file);
+      } catch (err) {
+        if (!(err instanceof DiskCorruptionError) || attempt === READ_ATTEMPTS) throw err;
+      }
+    }
   }
 
   append(group: number, b: PersistBatch): void {
@@ -162,6 +177,8 @@ export class SimRaftDisk implements DiskPort {
     this.disk.sync(file);
   }
 }
+
+const READ_ATTEMPTS = 3;
 
 function fileOf(group: number): string {
   return `raft-${group}`;

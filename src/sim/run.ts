@@ -258,6 +258,7 @@ export class World {
       stats: {
         faults: this.nemesis.injected,
         messages: this.network.stats.sent,
+        corruptReads: this.hosts.reduce((n, h) => n + h.disk.stats.corruptReads, 0),
         committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
         ...(this.dsm === null ? { linearizable: this.linearizability === 'linearizable' ? 1 : 0 } : { ...this.dsm.stats, writeBacks: this.dsm.clientStats().writeBacks ?? 0,

@@ -13,6 +13,7 @@ export const FAULT_KINDS = [
   'flaky',            // a burst of loss, duplication and reordering
   'crash',            // a host stops, loses unsynced writes, restarts from its disk later
   'pause',            // a host stops processing (a GC pause, SIGSTOP), then resumes
+  'corrupt-read',     // a host restarts while its disk flips bits on reads (caught by checksums, read again)
   'stall',            // a host's event loop stalls (no message, timer or disk completion handled) while its application threads run on
   'clock-jump',       // a host's clock steps forward or back
   'clock-drift',      // a host's clock rate changes (within the configured bound)
