@@ -41,7 +41,7 @@ const tmp = `${out}.${process.pid}.tmp`;
 try {
   execFileSync(
     cc,
-    ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-std=c11', '-fvisibility=hidden', '-o', tmp, src],
+    ['-O2', '-fPIC', '-shared', '-pthread', '-Wall', '-Wextra', '-std=c11', '-fvisibility=hidden', '-o', tmp, src],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   renameSync(tmp, out); // atomic: a running process never sees a half-written library

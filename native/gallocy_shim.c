@@ -12,6 +12,14 @@
  *      8-byte record to the pipe;
  *   5. FUTEX_WAIT on the generation read in step 3 until it changes, return:
  *      the access retries, and faults again if the page is still protected.
+ *
+ * Deadlines (the "gallocy-leases" thread): it sleeps on a condition variable
+ * (CLOCK_MONOTONIC) until the soonest deadline or until a sooner one is set,
+ * then closes every open page whose deadline passed. Every protection change
+ * (gs_resolve, gs_set_deadline, the thread, shutdown) happens under the
+ * heap's lock, and each one rereads the deadline and the clock under it: so a
+ * page renewed meanwhile is not closed for its old deadline, and a page is
+ * never opened past its deadline. The signal handler takes no lock.
  */
 #define _GNU_SOURCE
 #include "gallocy_shim.h"
@@ -20,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -49,6 +59,17 @@ typedef struct gs_heap {
   _Atomic uint8_t *pending; /* bit 0: read request sent, bit 1: write */
   atomic_int closed;
   atomic_int inflight; /* handlers between the closed check and write() */
+  _Atomic uint64_t *deadline; /* CLOCK_MONOTONIC us the page must be closed at; 0: none */
+  pthread_mutex_t lock;       /* see "Deadlines" above */
+  pthread_cond_t wake;        /* the deadline thread sleeps on it */
+  int sync_ready;             /* lock and wake were initialised */
+  pthread_t thread;
+  int has_thread;
+  /* Under lock: */
+  int stop;                /* the deadline thread must end */
+  int enforcing;           /* deadlines in force (gs_enforce_deadlines) */
+  uint64_t sleeping_until; /* the deadline thread's wake-up time; 0 while it scans */
+  uint64_t soonest_set;    /* the soonest deadline set since its scan began */
 } gs_heap;
 
 static _Atomic(gs_heap *) g_heap;
@@ -58,6 +79,7 @@ static struct sigaction g_prev;
 static atomic_int g_installed;
 static atomic_uint_fast64_t g_faults;
 static atomic_uint_fast64_t g_requests;
+static atomic_uint_fast64_t g_expired;
 
 static pid_t gs_tid(void) { return (pid_t)syscall(SYS_gettid); }
 
@@ -115,6 +137,12 @@ static void die_on_service_thread(const char *who, uint32_t page, int is_write, 
               "shared heap (it would deadlock waiting for itself); aborting\n");
   write_all(2, msg, n);
   abort();
+}
+
+static uint64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---- chaining ------------------------------------------------------------------------ */
@@ -212,6 +240,126 @@ static int install_handler(void) {
   return 0;
 }
 
+/* ---- protection and deadlines -------------------------------------------------------- */
+
+static int prot_flags(int prot) {
+  switch (prot) {
+    case GS_PROT_NONE: return PROT_NONE;
+    case GS_PROT_READ: return PROT_READ;
+    case GS_PROT_WRITE: return PROT_READ | PROT_WRITE;
+    default: return -1;
+  }
+}
+
+/* Under the lock. */
+static int protect_locked(gs_heap *h, uint32_t page, int prot) {
+  if (mprotect(h->app + (size_t)page * h->page_size, h->page_size, prot_flags(prot)) != 0) return -errno;
+  /* Order matters: protection, then the recorded protection, then pending,
+   * then the generation; a handler reads the generation before the
+   * recorded protection, so it either sees the new protection or waits on a
+   * generation that is about to change. */
+  atomic_store(&h->prot[page], (uint8_t)prot);
+  atomic_store(&h->pending[page], 0);
+  atomic_fetch_add_explicit(&h->gen[page], 1, memory_order_release);
+  futex_wake_all(&h->gen[page]);
+  return 0;
+}
+
+/* Under the lock. */
+static int past_deadline_locked(gs_heap *h, uint32_t page) {
+  uint64_t d = atomic_load(&h->deadline[page]);
+  return h->enforcing && d != 0 && now_us() >= d;
+}
+
+static void die_unenforced(uint32_t page, int err) {
+  char msg[256];
+  size_t n = 0;
+  n = put_str(msg, n, sizeof msg, "gallocy: fatal: cannot close heap page ");
+  n = put_num(msg, n, sizeof msg, page, 10);
+  n = put_str(msg, n, sizeof msg, " at its lease deadline (mprotect: errno ");
+  n = put_num(msg, n, sizeof msg, (uint64_t)err, 10);
+  n = put_str(msg, n, sizeof msg, "); its threads would read past the lease; aborting\n");
+  write_all(2, msg, n);
+  abort();
+}
+
+/* Under the lock: closes the page if it is open past its deadline. */
+static void expire_locked(gs_heap *h, uint32_t page) {
+  if (atomic_load(&h->closed) || atomic_load(&h->prot[page]) == GS_PROT_NONE || !past_deadline_locked(h, page)) return;
+  int rc = protect_locked(h, page, GS_PROT_NONE);
+  if (rc != 0) die_unenforced(page, -rc);
+  atomic_fetch_add(&g_expired, 1);
+}
+
+/* Closes every open page whose deadline passed; returns the soonest deadline
+ * still ahead (UINT64_MAX: none). The scan reads without the lock; each close
+ * rechecks under it. */
+static uint64_t expire_due(gs_heap *h) {
+  uint64_t now = now_us();
+  uint64_t next = UINT64_MAX;
+  for (size_t p = 0; p < h->pages; p++) {
+    uint64_t d = atomic_load_explicit(&h->deadline[p], memory_order_relaxed);
+    if (d == 0) continue;
+    if (d > now) {
+      if (d < next) next = d;
+      continue;
+    }
+    if (atomic_load(&h->prot[p]) == GS_PROT_NONE) continue;
+    pthread_mutex_lock(&h->lock);
+    expire_locked(h, (uint32_t)p);
+    pthread_mutex_unlock(&h->lock);
+  }
+  return next;
+}
+
+static void *deadline_thread(void *arg) {
+  gs_heap *h = arg;
+  pthread_mutex_lock(&h->lock);
+  while (!h->stop) {
+    h->sleeping_until = 0;
+    h->soonest_set = UINT64_MAX;
+    int on = h->enforcing;
+    pthread_mutex_unlock(&h->lock);
+    uint64_t next = on ? expire_due(h) : UINT64_MAX;
+    pthread_mutex_lock(&h->lock);
+    /* A deadline set during the scan may be sooner than any the scan saw. */
+    if (h->soonest_set < next) next = h->soonest_set;
+    if (h->stop) break;
+    h->sleeping_until = next;
+    if (next == UINT64_MAX) {
+      pthread_cond_wait(&h->wake, &h->lock);
+    } else {
+      struct timespec ts = {(time_t)(next / 1000000u), (long)(next % 1000000u) * 1000};
+      pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+  }
+  pthread_mutex_unlock(&h->lock);
+  return NULL;
+}
+
+/* The thread starts with every signal blocked: they are the JS threads' to handle. */
+static int start_deadline_thread(gs_heap *h) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&h->thread, NULL, deadline_thread, h);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) return -rc;
+  pthread_setname_np(h->thread, "gallocy-leases"); /* here, so it has its name before gs_init returns */
+  h->has_thread = 1;
+  return 0;
+}
+
+static void stop_deadline_thread(gs_heap *h) {
+  if (!h->has_thread) return;
+  pthread_mutex_lock(&h->lock);
+  h->stop = 1;
+  pthread_cond_signal(&h->wake);
+  pthread_mutex_unlock(&h->lock);
+  pthread_join(h->thread, NULL);
+  h->has_thread = 0;
+}
+
 /* ---- API ----------------------------------------------------------------------------- */
 
 GS_EXPORT int gs_init(size_t size, size_t page_size) {
@@ -233,12 +381,24 @@ GS_EXPORT int gs_init(size_t size, size_t page_size) {
   h->gen = calloc(pages, sizeof *h->gen);
   h->prot = calloc(pages, sizeof *h->prot);
   h->pending = calloc(pages, sizeof *h->pending);
+  h->deadline = calloc(pages, sizeof *h->deadline);
   int err = 0;
   int memfd = -1;
-  if (!h->gen || !h->prot || !h->pending) {
+  if (!h->gen || !h->prot || !h->pending || !h->deadline) {
     err = -ENOMEM;
     goto fail;
   }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are on it */
+  if (pthread_mutex_init(&h->lock, NULL) != 0 || pthread_cond_init(&h->wake, &ca) != 0) {
+    pthread_condattr_destroy(&ca);
+    err = -ENOMEM;
+    goto fail;
+  }
+  pthread_condattr_destroy(&ca);
+  h->sync_ready = 1;
+  h->enforcing = 1;
   memfd = (int)syscall(SYS_memfd_create, "gallocy-heap", MFD_CLOEXEC);
   if (memfd < 0) {
     err = -errno;
@@ -275,6 +435,8 @@ GS_EXPORT int gs_init(size_t size, size_t page_size) {
   atomic_store(&g_service_tid, tid);
   err = install_handler();
   if (err != 0) goto fail;
+  err = start_deadline_thread(h);
+  if (err != 0) goto fail;
   /* An older, shut-down heap is left mapped (read-write) and its bookkeeping
    * is kept: workers may still hold views of it or be leaving its handler. */
   atomic_store_explicit(&g_heap, h, memory_order_release);
@@ -289,6 +451,11 @@ fail:
   free(h->gen);
   free(h->prot);
   free(h->pending);
+  free(h->deadline);
+  if (h->sync_ready) {
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+  }
   free(h);
   return err;
 }
@@ -314,32 +481,51 @@ GS_EXPORT size_t gs_pages(void) {
   return h ? h->pages : 0;
 }
 
-static int prot_flags(int prot) {
-  switch (prot) {
-    case GS_PROT_NONE: return PROT_NONE;
-    case GS_PROT_READ: return PROT_READ;
-    case GS_PROT_WRITE: return PROT_READ | PROT_WRITE;
-    default: return -1;
-  }
-}
-
 GS_EXPORT int gs_resolve(uint32_t page, int prot) {
   gs_heap *h = atomic_load(&g_heap);
   if (!h) return -ENODEV;
   if (atomic_load(&h->closed)) return -EPIPE;
   if (page >= h->pages) return -ERANGE;
-  int flags = prot_flags(prot);
-  if (flags < 0) return -EINVAL;
-  if (mprotect(h->app + (size_t)page * h->page_size, h->page_size, flags) != 0) return -errno;
-  /* Order matters: protection, then the recorded protection, then pending,
-   * then the generation; a handler reads the generation before the
-   * recorded protection, so it either sees the new protection or waits on a
-   * generation that is about to change. */
-  atomic_store(&h->prot[page], (uint8_t)prot);
-  atomic_store(&h->pending[page], 0);
-  atomic_fetch_add_explicit(&h->gen[page], 1, memory_order_release);
-  futex_wake_all(&h->gen[page]);
-  return 0;
+  if (prot_flags(prot) < 0) return -EINVAL;
+  pthread_mutex_lock(&h->lock);
+  int rc = -EPIPE;
+  if (!atomic_load(&h->closed)) {
+    if (prot != GS_PROT_NONE && past_deadline_locked(h, page)) prot = GS_PROT_NONE;
+    rc = protect_locked(h, page, prot);
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
+}
+
+GS_EXPORT int gs_set_deadline(uint32_t page, uint64_t us) {
+  gs_heap *h = atomic_load(&g_heap);
+  if (!h) return -ENODEV;
+  if (page >= h->pages) return -ERANGE;
+  pthread_mutex_lock(&h->lock);
+  int rc = -EPIPE;
+  if (!atomic_load(&h->closed)) {
+    rc = 0;
+    atomic_store(&h->deadline[page], us);
+    if (us != 0) {
+      if (us < h->soonest_set) h->soonest_set = us;
+      if (us < h->sleeping_until) pthread_cond_signal(&h->wake);
+      expire_locked(h, page); /* already passed: closed before this returns */
+    }
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
+}
+
+GS_EXPORT uint64_t gs_now_us(void) { return now_us(); }
+
+GS_EXPORT void gs_enforce_deadlines(int on) {
+  gs_heap *h = atomic_load(&g_heap);
+  if (!h) return;
+  pthread_mutex_lock(&h->lock);
+  h->enforcing = on != 0;
+  h->soonest_set = 0; /* look again at once */
+  pthread_cond_signal(&h->wake);
+  pthread_mutex_unlock(&h->lock);
 }
 
 GS_EXPORT int gs_invalidate(uint32_t page) { return gs_resolve(page, GS_PROT_NONE); }
@@ -363,6 +549,8 @@ GS_EXPORT void gs_shutdown(void) {
   if (!h) return;
   int expected = 0;
   if (!atomic_compare_exchange_strong(&h->closed, &expected, 1)) return;
+  stop_deadline_thread(h); /* before the pages open, or it could close one again */
+  pthread_mutex_lock(&h->lock);
   mprotect(h->app, h->size, PROT_READ | PROT_WRITE);
   for (size_t p = 0; p < h->pages; p++) {
     atomic_store(&h->prot[p], GS_PROT_WRITE);
@@ -370,6 +558,7 @@ GS_EXPORT void gs_shutdown(void) {
     atomic_fetch_add_explicit(&h->gen[p], 1, memory_order_release);
     futex_wake_all(&h->gen[p]);
   }
+  pthread_mutex_unlock(&h->lock);
   /* No handler may be left between its closed check and its write(). */
   while (atomic_load(&h->inflight) != 0) sched_yield();
   if (h->wfd >= 0) {
@@ -381,5 +570,6 @@ GS_EXPORT void gs_shutdown(void) {
 
 GS_EXPORT uint64_t gs_fault_count(void) { return atomic_load(&g_faults); }
 GS_EXPORT uint64_t gs_request_count(void) { return atomic_load(&g_requests); }
+GS_EXPORT uint64_t gs_expired_count(void) { return atomic_load(&g_expired); }
 GS_EXPORT void gs_set_service_thread(void) { atomic_store(&g_service_tid, gs_tid()); }
 GS_EXPORT int32_t gs_gettid(void) { return (int32_t)gs_tid(); }

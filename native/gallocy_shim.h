@@ -8,6 +8,11 @@
  * futex until the page's generation changes. Everything else is chained to
  * the previously installed handler (Node's WebAssembly trap handler).
  *
+ * Each page may also carry a deadline on CLOCK_MONOTONIC: a thread of the
+ * shim's own ("gallocy-leases") closes every page whose deadline passed, so a
+ * lease ends on time even while the JS main thread is stuck, and no page is
+ * opened past its deadline.
+ *
  * One heap per process at a time. Linux x86-64 only.
  */
 #ifndef GALLOCY_SHIM_H
@@ -42,7 +47,8 @@ size_t gs_page_size(void);
 size_t gs_pages(void);
 
 /* Set the application page's protection (GS_PROT_*), clear its pending
- * requests, bump its generation and wake every thread parked on it.
+ * requests, bump its generation and wake every thread parked on it. A page
+ * whose deadline has passed is protected none whatever prot says.
  * Returns 0 or -errno. */
 int gs_resolve(uint32_t page, int prot);
 int gs_invalidate(uint32_t page);  /* gs_resolve(page, GS_PROT_NONE) */
@@ -50,13 +56,26 @@ int gs_downgrade(uint32_t page);   /* gs_resolve(page, GS_PROT_READ) */
 int gs_protection(uint32_t page);  /* GS_PROT_* or -errno */
 uint32_t gs_generation(uint32_t page);
 
-/* Open every page read-write, stop sending requests, wake every waiter and
- * close the pipe's write end. The mappings stay mapped (read-write) until
- * the process exits, so views held by workers never crash. Idempotent. */
+/* The page may stay open until CLOCK_MONOTONIC reads `us` (microseconds, as
+ * gs_now_us reads it); from then on it is protected none (as gs_resolve would
+ * do it) until a later deadline is set. A deadline already passed closes the
+ * page before this returns. 0: no deadline. Returns 0 or -errno. */
+int gs_set_deadline(uint32_t page, uint64_t us);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t gs_now_us(void);
+/* on = 0 suspends deadlines (nothing is closed for them, gs_resolve opens
+ * past them) until on = 1 again: only to show what a heap without them does. */
+void gs_enforce_deadlines(int on);
+
+/* Stop the deadline thread, open every page read-write, stop sending
+ * requests, wake every waiter and close the pipe's write end. The mappings
+ * stay mapped (read-write) until the process exits, so views held by workers
+ * never crash. Idempotent. */
 void gs_shutdown(void);
 
 uint64_t gs_fault_count(void);   /* faults claimed by the handler */
 uint64_t gs_request_count(void); /* records written to the pipe */
+uint64_t gs_expired_count(void); /* pages closed because their deadline passed */
 /* Record the calling thread as the fault-service thread (it must never
  * touch the heap: the shim aborts instead of deadlocking). */
 void gs_set_service_thread(void);

@@ -1,7 +1,9 @@
 // The HTTP admin endpoint of one host: GET /admin (status JSON, read by
 // `gallocy status`), GET /metrics (Prometheus) and GET /healthz. It only
-// reads; nothing here can change the host. A failing handler answers 500 and
-// is logged, never thrown: the admin port must not be a way to crash a host.
+// reads; nothing here can change the host, but for POST /debug/stall, which
+// exists only on a host started for tests of a stuck event loop (and is
+// refused on any other). A failing handler answers 500 and is logged, never
+// thrown: the admin port must not be a way to crash a host.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostStatus } from './host-status.js';
@@ -14,6 +16,23 @@ export interface AdminServerOptions {
   status: () => HostStatus;
   metrics: HostMetrics;
   log?: (event: string, fields: object) => void;
+  /** What the debug endpoints do; absent (the default), they are refused. */
+  debug?: DebugHooks;
+}
+
+/** The longest stall POST /debug/stall accepts. */
+export const MAX_STALL_MS = 60_000;
+
+/** `gallocy serve` offers the debug endpoints only when this is set to 1 in its environment. */
+export const DEBUG_STALL_ENV = 'GALLOCY_DEBUG_STALL';
+
+export interface DebugHooks {
+  /**
+   * Keeps the main thread busy for ms (not one event loop turn meanwhile);
+   * deadlines false: with page deadlines suspended meanwhile (the bug they
+   * fix, planted). Returns when the stall began and ended, wall-clock µs.
+   */
+  stall(ms: number, deadlines: boolean): { startedAtUs: number; endedAtUs: number };
 }
 
 export interface AdminServer {
@@ -23,13 +42,27 @@ export interface AdminServer {
 }
 
 const ROUTES = new Set(['/admin', '/metrics', '/healthz']);
+const STALL = '/debug/stall';
+
+/** ms and deadlines of POST /debug/stall?ms=N[&deadlines=on|off], or what is wrong with them. */
+export function stallQuery(q: URLSearchParams): { ms: number; deadlines: boolean } | { error: string } {
+  const ms = q.get('ms');
+  if (ms === null || !/^\d+$/.test(ms) || Number(ms) < 1 || Number(ms) > MAX_STALL_MS) {
+    return { error: `ms: expected an integer from 1 to ${MAX_STALL_MS} (milliseconds), got ${ms === null ? 'nothing' : `"${ms}"`}` };
+  }
+  const deadlines = q.get('deadlines') ?? 'on';
+  if (deadlines !== 'on' && deadlines !== 'off') return { error: `deadlines: expected on or off, got "${deadlines}"` };
+  return { ms: Number(ms), deadlines: deadlines === 'on' };
+}
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const log = opts.log ?? (() => {});
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Only the path routes; a query string (cache busting) is ignored.
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    if (path === STALL) return debugStall(req, res, url.searchParams);
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: `not found: ${path} (try /admin, /metrics or /healthz)` });
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');
@@ -45,6 +78,20 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       if (!res.headersSent) sendJson(res, 500, { error: `${path} failed: ${error}` });
       else res.destroy();
     }
+  };
+
+  const debugStall = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void => {
+    const debug = opts.debug;
+    if (debug === undefined) return sendJson(res, 403, { error: `${STALL} is off on this host: it is only for tests, on a host started with ${DEBUG_STALL_ENV}=1` });
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return sendJson(res, 405, { error: `method ${req.method ?? '?'} not allowed on ${STALL}: only POST` });
+    }
+    const asked = stallQuery(q);
+    if ('error' in asked) return sendJson(res, 400, { error: `${STALL}: ${asked.error}` });
+    log('debug-stall', { ms: asked.ms, deadlines: asked.deadlines ? 'on' : 'off' });
+    // The answer goes once the stall is over: whoever asked knows it ended.
+    sendJson(res, 200, { ms: asked.ms, deadlines: asked.deadlines ? 'on' : 'off', ...debug.stall(asked.ms, asked.deadlines) });
   };
 
   const server = createServer((req, res) => {

@@ -26,7 +26,7 @@ export class TimedMemory implements MemoryBackend {
 
   fill(page: number, data: Uint8Array, prot: Protection): void {
     this.inner.fill(page, data, prot);
-    this.opened(page, prot);
+    this.opened(page);
   }
 
   read(page: number): Uint8Array {
@@ -35,7 +35,11 @@ export class TimedMemory implements MemoryBackend {
 
   setProtection(page: number, prot: Protection): void {
     this.inner.setProtection(page, prot);
-    this.opened(page, prot);
+    this.opened(page);
+  }
+
+  setDeadline(page: number, localUs: number | null): void {
+    this.inner.setDeadline(page, localUs);
   }
 
   onFault(handler: (req: FaultRequest) => void): void {
@@ -54,9 +58,10 @@ export class TimedMemory implements MemoryBackend {
     this.inner.close();
   }
 
-  private opened(page: number, prot: Protection): void {
+  private opened(page: number): void {
     const p = this.pending.get(page);
-    if (p === undefined || !satisfies(prot, p.kind)) return;
+    // What the page has, not what was asked: past its deadline it stays closed.
+    if (p === undefined || !satisfies(this.inner.protection(page), p.kind)) return;
     this.pending.delete(page);
     this.counts[p.kind]++;
     this.served(p.kind, (performance.now() - p.at) / 1000);

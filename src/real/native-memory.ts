@@ -12,10 +12,16 @@
 // The main JS thread never touches the application mapping (the shim aborts
 // with a message if it does, instead of deadlocking); it reads and fills
 // pages through the shadow.
+//
+// Page deadlines are enforced by a thread of the shim's own, on
+// CLOCK_MONOTONIC, so they hold while this thread's event loop is stuck. The
+// VMM gives them on its clock, performance.now() in microseconds: the same
+// clock less the process's start, an offset measured once here.
 
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
@@ -69,11 +75,15 @@ export interface Shim {
   appBase(): bigint;
   shadowBase(): bigint;
   resolve(page: number, prot: number): number;
+  setDeadline(page: number, us: number): number;
+  nowUs(): number;
+  enforceDeadlines(on: boolean): void;
   protection(page: number): number;
   generation(page: number): number;
   shutdown(): void;
   faultCount(): number;
   requestCount(): number;
+  expiredCount(): number;
   setServiceThread(): void;
   gettid(): number;
 }
@@ -114,11 +124,15 @@ function loadShim(): Loaded {
     const appBase = lib.func('void *gs_app_base(void)');
     const shadowBase = lib.func('void *gs_shadow_base(void)');
     const resolve = lib.func('int gs_resolve(uint32_t page, int prot)');
+    const setDeadline = lib.func('int gs_set_deadline(uint32_t page, uint64_t us)');
+    const nowUs = lib.func('uint64_t gs_now_us(void)');
+    const enforceDeadlines = lib.func('void gs_enforce_deadlines(int on)');
     const protection = lib.func('int gs_protection(uint32_t page)');
     const generation = lib.func('uint32_t gs_generation(uint32_t page)');
     const shutdown = lib.func('void gs_shutdown(void)');
     const faultCount = lib.func('uint64_t gs_fault_count(void)');
     const requestCount = lib.func('uint64_t gs_request_count(void)');
+    const expiredCount = lib.func('uint64_t gs_expired_count(void)');
     const setServiceThread = lib.func('void gs_set_service_thread(void)');
     const gettid = lib.func('int32_t gs_gettid(void)');
     loaded = {
@@ -128,6 +142,11 @@ function loadShim(): Loaded {
         appBase: () => asPointer(appBase()),
         shadowBase: () => asPointer(shadowBase()),
         resolve: (page, prot) => asNumber(resolve(page, prot)),
+        setDeadline: (page, us) => asNumber(setDeadline(page, us)),
+        nowUs: () => asNumber(nowUs()),
+        enforceDeadlines: (on) => {
+          enforceDeadlines(on ? 1 : 0);
+        },
         protection: (page) => asNumber(protection(page)),
         generation: (page) => asNumber(generation(page)),
         shutdown: () => {
@@ -135,6 +154,7 @@ function loadShim(): Loaded {
         },
         faultCount: () => asNumber(faultCount()),
         requestCount: () => asNumber(requestCount()),
+        expiredCount: () => asNumber(expiredCount()),
         setServiceThread: () => {
           setServiceThread();
         },
@@ -205,6 +225,29 @@ function decodeRecord(src: DataView | Buffer, at: number): FaultRequest {
   return { page, access: access === 1 ? 'write' : 'read' };
 }
 
+/**
+ * CLOCK_MONOTONIC less performance.now(), in µs: constant, both being one
+ * clock (Node's performance.now() is uv_hrtime less the process's start). The
+ * shim's reading falls between two of performance.now(); of a few tries the
+ * narrowest bracket is kept, and its late end used, so that a deadline
+ * converted with it falls early (by the bracket, a microsecond or so), never
+ * late.
+ */
+function measureClockOffset(shim: Shim): number {
+  let width = Infinity;
+  let offset = 0;
+  for (let i = 0; i < 8; i++) {
+    const before = performance.now() * 1000;
+    const mono = shim.nowUs();
+    const after = performance.now() * 1000;
+    if (after - before < width) {
+      width = after - before;
+      offset = mono - after;
+    }
+  }
+  return Math.floor(offset);
+}
+
 // ---- the backend -------------------------------------------------------------------------
 
 let live: NativeMemory | null = null;
@@ -226,6 +269,8 @@ export class NativeMemory implements MemoryBackend {
   private queued: FaultRequest[] = [];
   private closedFlag = false;
   private received = 0;
+  /** CLOCK_MONOTONIC µs = performance.now() µs + this. */
+  private readonly clockOffsetUs: number;
 
   /** Use loadNativeMemory(). */
   constructor(shim: Shim, fd: number, size: number, pageSize: number) {
@@ -236,6 +281,7 @@ export class NativeMemory implements MemoryBackend {
     this.address = shim.appBase();
     this.shadowAddress = shim.shadowBase();
     this.shadow = new Uint8Array(koffi.view(this.shadowAddress, size));
+    this.clockOffsetUs = measureClockOffset(shim);
     // A socket on the pipe's read end: libuv watches it on the event loop and
     // the ref'd handle keeps the process alive while faults can arrive.
     this.socket = new net.Socket({ fd, readable: true, writable: false });
@@ -285,6 +331,31 @@ export class NativeMemory implements MemoryBackend {
     this.checkOpen('setProtection');
     this.checkPage(page);
     this.resolve(page, prot, 'setProtection');
+  }
+
+  /** localUs: performance.now() in µs (real mode's VmmEnv.now()). */
+  setDeadline(page: number, localUs: number | null): void {
+    this.checkOpen('setDeadline');
+    this.checkPage(page);
+    if (localUs !== null && !Number.isFinite(localUs)) throw new RangeError(`gallocy: setDeadline(${page}) got ${localUs}, expected a time in µs or null`);
+    // 0 means no deadline to the shim: a real one is never that early.
+    const us = localUs === null ? 0 : Math.max(1, Math.floor(localUs + this.clockOffsetUs));
+    const rc = this.shim.setDeadline(page, us);
+    if (rc < 0) throw new Error(`gallocy: setDeadline(${page}) failed: ${errnoName(rc)}`);
+  }
+
+  /**
+   * Off, deadlines close nothing and fill/setProtection open pages past them,
+   * as before the shim had them: only to show what a host without them does.
+   */
+  enforceDeadlines(on: boolean): void {
+    this.checkOpen('enforceDeadlines');
+    this.shim.enforceDeadlines(on);
+  }
+
+  /** Pages the shim closed because their deadline passed, in this process (all heaps). */
+  expiredCount(): number {
+    return this.shim.expiredCount();
   }
 
   onFault(handler: (req: FaultRequest) => void): void {

@@ -6,8 +6,9 @@
 // until it is stopped, since other hosts may still need its pages and votes.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startAdminServer } from './admin-server.js';
-import type { AdminServer } from './admin-server.js';
+import { performance } from 'node:perf_hooks';
+import { DEBUG_STALL_ENV, startAdminServer } from './admin-server.js';
+import type { AdminServer, DebugHooks } from './admin-server.js';
 import { AppThreads } from './app-threads.js';
 import type { AppProgram, AppRecord } from './app-threads.js';
 import type { Cluster } from './cluster.js';
@@ -94,7 +95,11 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   metrics = new HostMetrics(status);
   let admin: AdminServer | null = null;
   try {
-    admin = await startAdminServer({ host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }) });
+    const debug = process.env[DEBUG_STALL_ENV] === '1' ? stallHooks(host) : undefined;
+    if (debug !== undefined) log.warn({ event: 'debug-endpoints-on', why: `${DEBUG_STALL_ENV}=1: POST /debug/stall can stall this host` });
+    admin = await startAdminServer({
+      host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }), ...(debug !== undefined ? { debug } : {}),
+    });
     await host.start();
   } catch (err) {
     await host.stop();
@@ -128,6 +133,27 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     return stopping;
   };
   return { host, admin: adminServer, log, status, stop, fatal };
+}
+
+/** µs of wall-clock time, as the application threads' history records have it. */
+const wallUs = (): number => (performance.timeOrigin + performance.now()) * 1000;
+
+/**
+ * A stuck event loop on demand, as a long GC pause or a blocking call makes
+ * one: the application threads go on meanwhile, the host answers nothing.
+ */
+function stallHooks(host: RealHost): DebugHooks {
+  return {
+    stall: (ms, deadlines) => {
+      if (!deadlines) host.memory.enforceDeadlines(false);
+      const startedAtUs = wallUs();
+      const end = performance.now() + ms;
+      while (performance.now() < end); // the point: this thread does nothing else meanwhile
+      const endedAtUs = wallUs();
+      if (!deadlines) host.memory.enforceDeadlines(true);
+      return { startedAtUs, endedAtUs };
+    },
+  };
 }
 
 /** How long a stopping host waits for its threads to end and for its dirty page to be written back. */

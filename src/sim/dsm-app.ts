@@ -58,6 +58,7 @@ function gatedFaults(memory: SimMemory, gate: (fn: () => void) => void): MemoryB
     fill: (page, data, prot) => memory.fill(page, data, prot),
     read: (page) => memory.read(page),
     setProtection: (page, prot) => memory.setProtection(page, prot),
+    setDeadline: (page, localUs) => memory.setDeadline(page, localUs),
     onFault: (handler) => memory.onFault((req: FaultRequest) => gate(() => handler(req))),
     close: () => memory.close(),
   };
@@ -73,7 +74,12 @@ export class SimDsmApp implements SimApp {
     const epoch = host.epoch;
     const cfg: VmmConfig = { ...world.vmm, host: id };
     const gate = (fn: () => void): void => host.whenRunning(epoch, fn);
-    this.memory = new SimMemory(id, cfg.pageSize, cfg.pages, world.protections, (fn) => world.scheduler.after(0, fn));
+    const sched = world.scheduler;
+    // Deadlines are the memory's own events, on the clock leases are judged on: a pause or stall holds none of them up.
+    this.memory = new SimMemory(id, cfg.pageSize, cfg.pages, world.protections, (fn) => sched.after(0, fn), {
+      now: () => host.mono.local(sched.now),
+      at: (localUs, fn) => sched.at(host.mono.globalFor(localUs, sched.now), fn),
+    });
     const hooks: DsmHooks = {
       opSeq: () => this.threads.opSeq,
       segfault: (page, why) => world.segfault(id, page, why),

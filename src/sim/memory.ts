@@ -2,11 +2,26 @@
 // the same interface real mode's native shim implements. Application threads
 // access words through it; an access without the right protection faults
 // into the VMM, and the thread waits until the page's protection changes.
+// Page deadlines are the memory's own scheduler events, so they close pages
+// on time whatever the host is doing (paused, stalled): like the native
+// shim's thread, they are no part of the host's event loop.
 import type { FaultRequest, MemoryBackend, Protection } from '../vmm/memory.js';
 
 /** Told about every protection change, for the single-writer check. */
 export interface ProtectionObserver {
   changed(host: number, page: number, prot: Protection): void;
+}
+
+/** This host's monotonic clock, as the memory enforces deadlines on it. */
+export interface DeadlineClock {
+  /** The local clock now (µs). */
+  now(): number;
+  /**
+   * Runs fn when the local clock is expected to read localUs, as a scheduler
+   * event of its own: never held back by the host's state. (It may run early
+   * if the clock's drift changed meanwhile: the memory then asks again.)
+   */
+  at(localUs: number, fn: () => void): void;
 }
 
 const PROT: Protection[] = ['none', 'read', 'write'];
@@ -17,6 +32,8 @@ export class SimMemory implements MemoryBackend {
   private prot: Uint8Array;
   private faultHandler: (req: FaultRequest) => void = () => undefined;
   private waiters = new Map<number, (() => void)[]>();
+  /** Page -> the local time it must be closed at. */
+  private deadlines = new Map<number, number>();
   private closed = false;
 
   /**
@@ -29,6 +46,7 @@ export class SimMemory implements MemoryBackend {
     readonly pages: number,
     private readonly observer: ProtectionObserver,
     private readonly defer: (fn: () => void) => void,
+    private readonly clock: DeadlineClock,
   ) {
     this.frames = new Array<Uint8Array | undefined>(pages).fill(undefined);
     this.views = new Array<DataView | undefined>(pages).fill(undefined);
@@ -50,16 +68,19 @@ export class SimMemory implements MemoryBackend {
 
   setProtection(page: number, prot: Protection): void {
     if (this.closed) return;
-    const p = PROT.indexOf(prot);
-    if (this.prot[page] !== p) {
-      this.prot[page] = p;
-      this.observer.changed(this.host, page, prot);
+    // Past its deadline a page stays closed, whoever asks: the VMM learns of it at the next fault.
+    this.change(page, this.pastDeadline(page) ? 0 : PROT.indexOf(prot));
+  }
+
+  setDeadline(page: number, localUs: number | null): void {
+    if (this.closed) return;
+    if (localUs === null) {
+      this.deadlines.delete(page);
+      return;
     }
-    const w = this.waiters.get(page);
-    if (w !== undefined) {
-      this.waiters.delete(page);
-      for (const f of w) this.defer(f);
-    }
+    this.deadlines.set(page, localUs);
+    if (this.pastDeadline(page)) this.change(page, 0);
+    else this.closeAt(page, localUs);
   }
 
   onFault(handler: (req: FaultRequest) => void): void {
@@ -73,6 +94,7 @@ export class SimMemory implements MemoryBackend {
     }
     this.prot.fill(0);
     this.waiters.clear();
+    this.deadlines.clear();
     this.closed = true;
   }
 
@@ -101,6 +123,32 @@ export class SimMemory implements MemoryBackend {
     const old = v.getUint32(off, true);
     v.setUint32(off, (old + delta) >>> 0, true);
     return old;
+  }
+
+  private closeAt(page: number, localUs: number): void {
+    this.clock.at(localUs, () => {
+      if (this.closed || this.deadlines.get(page) !== localUs) return; // cleared or moved since
+      if (this.clock.now() < localUs) this.closeAt(page, localUs); // the clock slowed down: not yet
+      else this.change(page, 0);
+    });
+  }
+
+  private pastDeadline(page: number): boolean {
+    const d = this.deadlines.get(page);
+    return d !== undefined && this.clock.now() >= d;
+  }
+
+  private change(page: number, p: number): void {
+    const prot = PROT[p]!;
+    if (this.prot[page] !== p) {
+      this.prot[page] = p;
+      this.observer.changed(this.host, page, prot);
+    }
+    const w = this.waiters.get(page);
+    if (w !== undefined) {
+      this.waiters.delete(page);
+      for (const f of w) this.defer(f);
+    }
   }
 
   private faulted(page: number, access: 'read' | 'write', retry: () => void): null {

@@ -19,6 +19,16 @@ export interface MemoryBackend {
   read(page: number): Uint8Array;
   /** Invalidate ('none'), downgrade ('read') or upgrade without copying ('write'); wakes waiters. */
   setProtection(page: number, prot: Protection): void;
+  /**
+   * The page may be open until `localUs` on this host's monotonic clock (the
+   * clock VmmEnv.now() reads), and not after: once the clock reads localUs
+   * the backend closes the page ('none', no copy, waiters woken) by itself,
+   * even while no JavaScript runs on the host (a stalled event loop cannot
+   * keep a lease alive). From then on fill and setProtection leave the page
+   * closed until a later deadline is set. A deadline already passed closes
+   * the page at once. null: no deadline.
+   */
+  setDeadline(page: number, localUs: number | null): void;
   /** Receives each access that faulted for lack of protection. */
   onFault(handler: (req: FaultRequest) => void): void;
   /** Open every page, wake every waiter, stop delivering faults. */

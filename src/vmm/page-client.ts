@@ -1,7 +1,10 @@
 // The fault side of coherence on one host: a fault becomes a lease request to
 // the page's manager; a grant fills and opens the page; a revoke closes it.
 // Leases end on this host's clock: shortly before its lease runs out a host
-// gives the page up by itself.
+// gives the page up by itself. As a backstop the memory backend closes each
+// page at a deadline a little later (still before the lease ends), on its own:
+// a host whose event loop is stuck cannot give anything up, yet its
+// application threads must stop using the page in time.
 //
 // The durability rule, kept by construction: at most one page is dirty (has
 // writes not yet committed) on a host at a time. A write-leased page is mapped
@@ -23,6 +26,8 @@ interface Held {
   version: number;
   /** Local time the lease runs out (counted from when it was asked for). */
   expires: number;
+  /** Local time the memory backend closes the page by itself (its deadline). */
+  closesAt: number;
   /** The grant's fencing token: a write-back under this lease names it. */
   lease: LeaseToken;
   /** Local time the page was opened under this lease (the hold window counts from it). */
@@ -71,6 +76,9 @@ export class PageClient {
 
   fault(page: number, access: LeaseMode): void {
     this.stats.faults++;
+    // Past its deadline the backend has closed the page (this loop was too busy to give it up
+    // in time) and keeps it closed: the lease ends now, as its timer would have ended it.
+    if ((this.held.get(page)?.closesAt ?? Infinity) <= this.env.now()) this.giveUp(page);
     const h = this.held.get(page);
     if (h !== undefined && this.env.now() < h.expires) {
       if (access === 'read') {
@@ -100,13 +108,15 @@ export class PageClient {
       return;
     }
     this.clean(() => {
-      if (this.held.get(page)?.mode !== 'write') return; // lost meanwhile: the thread faults again
+      const h = this.held.get(page);
+      // Lost meanwhile, or past its deadline (the page stays closed): the thread faults again.
+      if (h?.mode !== 'write' || this.env.now() >= h.closesAt) return;
       if (this.dirty !== null || this.cleaning !== null) {
         this.startWriting(page); // another page got dirty first: clean that one too
         return;
       }
       this.dirty = page;
-      this.dirtyLease = this.held.get(page)!.lease;
+      this.dirtyLease = h.lease;
       this.env.memory.setProtection(page, 'write');
     });
   }
@@ -140,7 +150,11 @@ export class PageClient {
         current.lease = g.lease;
         if (this.dirty === page) this.dirtyLease = g.lease;
         const expires = sentAt + g.leaseUs;
-        if (expires > current.expires) current.expires = expires;
+        if (expires > current.expires) {
+          current.expires = expires;
+          current.closesAt = this.deadlineOf(expires, g.leaseUs);
+          this.env.memory.setDeadline(page, current.closesAt);
+        }
       }
       return 'done';
     }
@@ -161,13 +175,16 @@ export class PageClient {
     }
     this.acquiring.delete(page);
     this.stats.grants++;
+    // The deadline first: past an old one the backend would keep the page closed.
+    const closesAt = this.deadlineOf(expires, g.leaseUs);
+    this.env.memory.setDeadline(page, closesAt);
     // Even a write lease opens read-only: the first write marks the page dirty. A copy here
     // newer than the grant's (our own write-back, committed after it) is kept.
     const mine = this.frames.get(page) ?? -1;
     if (g.data !== null && mine <= g.version) this.env.memory.fill(page, decodePage(g.data, this.cfg.pageSize), 'read');
     else this.env.memory.setProtection(page, 'read');
     this.frames.set(page, Math.max(mine, g.version));
-    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, lease: g.lease, openedAt: this.env.now() };
+    const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, closesAt, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
     this.env.timer(expires - margin, () => {
       if (this.held.get(page) === h) this.giveUp(page);
@@ -195,6 +212,15 @@ export class PageClient {
   /** Give-up starts early enough that its write-back lands while the lease still holds. */
   private giveUpMargin(leaseUs: number): number {
     return Math.min(Math.round(leaseUs / 4), 4 * this.cfg.retryUs);
+  }
+
+  /**
+   * The backend's deadline for a page: after this host's own give-up, so a live host gives
+   * its pages up first, and before the lease runs out, by half the give-up margin (time for
+   * the backend to wake), so a host whose loop is stuck stops using the page in time.
+   */
+  private deadlineOf(expires: number, leaseUs: number): number {
+    return expires - Math.ceil(this.giveUpMargin(leaseUs) / 2);
   }
 
   /** The lease is about to run out: close the page; a writer hands it back, written back. */
@@ -258,6 +284,7 @@ export class PageClient {
     this.held.delete(page);
     if (this.dirty === page) this.frames.delete(page);
     this.env.memory.setProtection(page, 'none');
+    this.env.memory.setDeadline(page, null);
   }
 
   /** Runs then() once `page` is not dirty, writing it back first if it is. */

@@ -4,7 +4,7 @@
 // status), and a port that is already taken. Every server is closed in finally.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startAdminServer, type AdminServer } from '../../src/real/admin-server.js';
+import { startAdminServer, type AdminServer, type DebugHooks } from '../../src/real/admin-server.js';
 import type { HostStatus } from '../../src/real/host-status.js';
 import { HostMetrics } from '../../src/real/metrics.js';
 
@@ -43,10 +43,11 @@ function fakeStatus(): HostStatus {
 async function withServer(
   status: () => HostStatus,
   fn: (base: string, server: AdminServer, metrics: HostMetrics, events: [string, object][]) => Promise<void>,
+  debug?: DebugHooks,
 ): Promise<void> {
   const metrics = new HostMetrics(status);
   const events: [string, object][] = [];
-  const server = await startAdminServer({ host: HOST, port: 0, status, metrics, log: (e, f) => events.push([e, f]) });
+  const server = await startAdminServer({ host: HOST, port: 0, status, metrics, log: (e, f) => events.push([e, f]), ...(debug ? { debug } : {}) });
   try {
     await fn(`http://${HOST}:${server.address.port}`, server, metrics, events);
   } finally {
@@ -231,6 +232,47 @@ test('close: the port stops answering, even with a kept-alive connection open', 
     failed = true;
   }
   assert.ok(failed, 'fetch after close should fail');
+});
+
+test('POST /debug/stall is refused unless the host was started with the debug hooks', async () => {
+  await withServer(fakeStatus, async (base) => {
+    const res = await fetch(`${base}/debug/stall?ms=10`, { method: 'POST' });
+    assert.is(res.status, 403);
+    assert.match(((await res.json()) as { error: string }).error, /GALLOCY_DEBUG_STALL=1/);
+  });
+});
+
+test('POST /debug/stall: checks ms and deadlines, stalls through the hook, answers when the stall is over', async () => {
+  const calls: [number, boolean][] = [];
+  const debug: DebugHooks = {
+    stall: (ms, deadlines) => {
+      calls.push([ms, deadlines]);
+      return { startedAtUs: 1000, endedAtUs: 1000 + ms * 1000 };
+    },
+  };
+  await withServer(fakeStatus, async (base) => {
+    const bad: [string, RegExp][] = [
+      ['', /ms: expected an integer from 1 to 60000 \(milliseconds\), got nothing/],
+      ['?ms=abc', /ms: expected an integer from 1 to 60000 \(milliseconds\), got "abc"/],
+      ['?ms=0', /got "0"/],
+      ['?ms=60001', /got "60001"/],
+      ['?ms=5&deadlines=maybe', /deadlines: expected on or off, got "maybe"/],
+    ];
+    for (const [query, message] of bad) {
+      const res = await fetch(`${base}/debug/stall${query}`, { method: 'POST' });
+      assert.is(res.status, 400, query);
+      assert.match(((await res.json()) as { error: string }).error, message);
+    }
+    const get = await fetch(`${base}/debug/stall?ms=5`);
+    assert.is(get.status, 405);
+    assert.is(get.headers.get('allow'), 'POST');
+    assert.equal(calls, [], 'nothing stalled on bad requests');
+    const res = await fetch(`${base}/debug/stall?ms=25&deadlines=off`, { method: 'POST' });
+    assert.is(res.status, 200);
+    assert.equal(await res.json(), { ms: 25, deadlines: 'off', startedAtUs: 1000, endedAtUs: 26_000 });
+    await fetch(`${base}/debug/stall?ms=7`, { method: 'POST' });
+    assert.equal(calls, [[25, false], [7, true]]);
+  }, debug);
 });
 
 test.run();

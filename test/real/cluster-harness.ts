@@ -122,6 +122,8 @@ export interface ClusterOptions {
   endpoints?: { ip: string; port: number; adminPort: number }[];
   /** Command prefix that runs host `id`'s process (e.g. `ip netns exec NS`). */
   wrap?: (id: number) => string[];
+  /** The cluster file's `leases` section (default: the cluster file's defaults). */
+  leases?: { leaseMs?: number; retryMs?: number };
 }
 
 /** What a host runs besides the host itself. */
@@ -133,6 +135,8 @@ export interface HostRun {
   totalThreads?: number;
   /** Record the workload's operations into this host's history file. */
   history?: boolean;
+  /** Environment variables for the host's process, besides this one's. */
+  env?: Record<string, string>;
 }
 
 export interface HostFiles {
@@ -200,6 +204,7 @@ export class TestCluster {
       `  pages: ${o.pages ?? 64}`,
       `  rootPages: ${ROOT_PAGES}`,
       `replication: ${o.replication ?? n}`,
+      ...(o.leases === undefined ? [] : ['leases:', ...Object.entries(o.leases).map(([k, v]) => `  ${k}: ${v}`)]),
       'raft:',
       '  tickMs: 50',
       '  electionTicks: 20',
@@ -235,7 +240,7 @@ export class TestCluster {
     const out = openSync(h.output, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(cmd!, rest, { cwd: REPO, stdio: ['ignore', out, out] });
+      child = spawn(cmd!, rest, { cwd: REPO, stdio: ['ignore', out, out], env: { ...process.env, ...run.env } });
     } finally {
       closeSync(out);
     }

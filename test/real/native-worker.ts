@@ -8,6 +8,8 @@ import { wasmOutOfBounds } from './native-wasm.js';
 export type WorkerOp =
   | { id: number; op: 'read'; page: number; offset: number }
   | { id: number; op: 'write'; page: number; offset: number; value: number }
+  /** Reads the byte again and again (ctl[1]: reads so far, ctl[2]: the last value) until ctl[0] is set; answers the count. */
+  | { id: number; op: 'read-loop'; page: number; offset: number; ctl: Int32Array }
   | { id: number; op: 'wasm-oob' };
 
 export type WorkerReply = { id: number; value: number } | { id: number; error: string };
@@ -37,6 +39,15 @@ if (!isMainThread && parentPort !== null && isTestData(workerData)) {
           view[msg.page * data.pageSize + msg.offset] = msg.value;
           port.postMessage({ id: msg.id, value: msg.value } satisfies WorkerReply);
           break;
+        case 'read-loop': {
+          const at = msg.page * data.pageSize + msg.offset;
+          while (Atomics.load(msg.ctl, 0) === 0) {
+            Atomics.store(msg.ctl, 2, view[at] ?? -1);
+            Atomics.add(msg.ctl, 1, 1);
+          }
+          port.postMessage({ id: msg.id, value: Atomics.load(msg.ctl, 1) } satisfies WorkerReply);
+          break;
+        }
         case 'wasm-oob':
           port.postMessage({ id: msg.id, error: wasmOutOfBounds() } satisfies WorkerReply);
           break;

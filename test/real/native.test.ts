@@ -5,8 +5,10 @@
 // These tests need native/build/libgallocy_shim.so (`node native/build.mjs`).
 // Without it they fail with the reason; they never skip.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -79,6 +81,14 @@ class Faults {
   }
 }
 
+/** A worker reading one byte in a loop: how many reads so far, the last value read, and stop. */
+interface ReadLoop {
+  reads(): number;
+  last(): number;
+  /** Resolves with the number of reads once the loop ended (a worker parked on a fault ends once it is answered). */
+  stop(): Promise<number>;
+}
+
 type WorkerOpBody = WorkerOp extends infer O ? (O extends WorkerOp ? Omit<O, 'id'> : never) : never;
 
 /** A worker thread touching the heap on request. */
@@ -104,11 +114,11 @@ class HeapWorker {
     });
   }
 
-  private call(op: WorkerOpBody, what: string): Promise<number> {
+  private call(op: WorkerOpBody, what: string, ms = TIMEOUT_MS): Promise<number> {
     const id = this.nextId++;
     const done = new Promise<number>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.worker.postMessage({ ...op, id });
-    return withTimeout(done, what);
+    return withTimeout(done, what, ms);
   }
 
   read(page: number, offset: number): Promise<number> {
@@ -117,6 +127,20 @@ class HeapWorker {
 
   write(page: number, offset: number, value: number): Promise<number> {
     return this.call({ op: 'write', page, offset, value }, `the worker to write page ${page}`);
+  }
+
+  /** Reads until told to stop (see ReadLoop). */
+  readLoop(page: number, offset: number): ReadLoop {
+    const ctl = new Int32Array(new SharedArrayBuffer(12));
+    const done = this.call({ op: 'read-loop', page, offset, ctl }, `the worker's read loop on page ${page}`, 60_000);
+    return {
+      reads: () => Atomics.load(ctl, 1),
+      last: () => Atomics.load(ctl, 2),
+      stop: () => {
+        Atomics.store(ctl, 0, 1);
+        return done;
+      },
+    };
   }
 
   terminate(): Promise<number> {
@@ -404,6 +428,138 @@ test('the main thread touching a protected page aborts with a message instead of
   assert.match(r.stdout, /touching page 3/);
   assert.not.match(r.stdout, /survived/);
   assert.match(r.stderr, /gallocy: fatal: the main JS thread touched protected heap page 3 \(read at 0x[0-9a-f]+\)/);
+});
+
+// ---- deadlines: the shim's own thread closes a page on time, whatever the main thread does ----
+
+/** The clock the VMM gives deadlines on (real mode's VmmEnv.now()). */
+const nowUs = (): number => Math.floor(performance.now() * 1000);
+/** How late a close may be and still pass: the shim thread only has to wake; a loaded CI machine gets a whole second. */
+const LATE_US = 1_000_000;
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const end = Date.now() + TIMEOUT_MS;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/**
+ * Busy-loops the main thread (no event loop turn: the VMM's timers could not
+ * run) until `page` is closed or `limitUs` passes; returns when it saw it
+ * closed (null: never) and the worker's reads then.
+ */
+function busyUntilClosed(mem: NativeMemory, page: number, limitUs: number, loop: ReadLoop): { closedAt: number | null; readsAtClose: number } {
+  while (nowUs() < limitUs) {
+    if (mem.protection(page) === 'none') return { closedAt: nowUs(), readsAtClose: loop.reads() };
+  }
+  return { closedAt: null, readsAtClose: loop.reads() };
+}
+
+function busyFor(us: number): void {
+  const end = nowUs() + us;
+  while (nowUs() < end);
+}
+
+test('deadline: the page closes on time while the main thread busy-loops and a worker keeps reading; the worker then faults', async () => {
+  await withHeap(4, async (mem, faults, [w]) => {
+    mem.fill(1, pageOf(0, 0, 42), 'read');
+    const loop = w!.readLoop(1, 0);
+    await until('the worker to be reading', () => loop.reads() > 0);
+    const expired = mem.expiredCount();
+    const deadline = nowUs() + 300_000;
+    mem.setDeadline(1, deadline);
+    const readsAtStart = loop.reads();
+    const { closedAt, readsAtClose } = busyUntilClosed(mem, 1, deadline + 10 * LATE_US, loop);
+    busyFor(200_000); // still no event loop turn: the worker must be stopped by now
+    const readsLater = loop.reads();
+    assert.ok(closedAt !== null, 'the page was never closed');
+    assert.ok(closedAt >= deadline - 1000, `closed ${deadline - closedAt} us before its deadline`);
+    assert.ok(closedAt <= deadline + LATE_US, `closed ${closedAt - deadline} us after its deadline`);
+    console.log(`    deadline close seen ${closedAt - deadline} us after the deadline`);
+    assert.ok(readsAtClose > readsAtStart, 'the worker read on while the main thread was busy');
+    assert.is(loop.last(), 42);
+    assert.ok(readsLater - readsAtClose <= 1, `the worker read ${readsLater - readsAtClose} times after the close`);
+    assert.is(mem.expiredCount() - expired, 1);
+    // The main thread's loop turns again: the worker's fault is waiting for it.
+    assert.equal(await faults.next(), { page: 1, access: 'read' });
+    mem.fill(1, pageOf(0, 0, 43), 'read');
+    assert.is(mem.protection(1), 'none', 'past its deadline the page stays closed, whatever is asked');
+    mem.setDeadline(1, null);
+    mem.fill(1, pageOf(0, 0, 43), 'read');
+    await until('the worker to read the new contents', () => loop.last() === 43);
+    await loop.stop();
+  });
+});
+
+test('deadline: a renewed deadline keeps the page open past the old one, a cleared one never closes it', async () => {
+  await withHeap(4, async (mem, _faults, [w]) => {
+    mem.fill(2, pageOf(0, 0, 7), 'read');
+    mem.fill(3, pageOf(0, 0, 8), 'read');
+    const loop = w!.readLoop(2, 0);
+    await until('the worker to be reading', () => loop.reads() > 0);
+    const first = nowUs() + 150_000;
+    mem.setDeadline(2, first);
+    mem.setDeadline(3, first);
+    const renewed = first + 450_000;
+    mem.setDeadline(2, renewed); // the shim's thread sleeps until `first`: it must look again then
+    mem.setDeadline(3, null);
+    const { closedAt } = busyUntilClosed(mem, 2, renewed + 10 * LATE_US, loop);
+    assert.ok(closedAt !== null, 'the page was never closed');
+    assert.ok(closedAt >= renewed - 1000, `closed ${renewed - closedAt} us before the renewed deadline (the first was ${renewed - first} us earlier)`);
+    assert.ok(closedAt <= renewed + LATE_US, `closed ${closedAt - renewed} us after its deadline`);
+    assert.is(mem.protection(3), 'read', 'no deadline: still open');
+    mem.setDeadline(2, null);
+    mem.setProtection(2, 'read');
+    await loop.stop();
+  });
+});
+
+test('deadline: one already passed closes the page at once; suspended, deadlines close and refuse nothing', async () => {
+  await withHeap(4, async (mem) => {
+    mem.fill(0, new Uint8Array(PAGE), 'write');
+    mem.setDeadline(0, nowUs() - 1);
+    assert.is(mem.protection(0), 'none', 'closed before setDeadline returned');
+    mem.setProtection(0, 'read');
+    assert.is(mem.protection(0), 'none');
+    mem.enforceDeadlines(false);
+    mem.setProtection(0, 'read');
+    assert.is(mem.protection(0), 'read', 'suspended: opened past its deadline');
+    mem.setDeadline(1, nowUs() - 1);
+    mem.enforceDeadlines(true);
+    await until('the shim thread to close the page once deadlines are back', () => mem.protection(0) === 'none');
+    mem.setDeadline(0, nowUs() + 60_000_000);
+    mem.setProtection(0, 'read');
+    assert.is(mem.protection(0), 'read', 'a later deadline lets it open');
+    assert.throws(() => mem.setDeadline(0, Number.NaN), /setDeadline\(0\) got NaN/);
+    assert.throws(() => mem.setDeadline(4, 1), /outside the heap/);
+  });
+});
+
+/** Threads of this process the shim started for deadlines (it names them). */
+function deadlineThreads(): number {
+  return readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'gallocy-leases';
+    } catch {
+      return false; // a thread that ended while we looked
+    }
+  }).length;
+}
+
+test('deadline: each heap has one deadline thread, and closing the heap ends it', () => {
+  assert.is(deadlineThreads(), 0);
+  const mem = loadNativeMemory({ size: 4 * PAGE, pageSize: PAGE });
+  try {
+    assert.is(deadlineThreads(), 1);
+    mem.fill(0, new Uint8Array(PAGE), 'read');
+    mem.setDeadline(0, nowUs() + 60_000_000); // asleep until far away
+  } finally {
+    mem.close();
+  }
+  assert.is(deadlineThreads(), 0, 'close() joined it');
+  assert.throws(() => mem.setDeadline(0, nowUs()), /closed/);
 });
 
 test('fault handoff measurement returns ordered figures', async () => {
