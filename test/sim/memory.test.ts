@@ -5,8 +5,10 @@
 // page past its deadline cannot be opened again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { loadScenario } from '../../src/cli/scenario-file.js';
 import { HostClock } from '../../src/sim/clock.js';
 import { SimMemory } from '../../src/sim/memory.js';
+import { runSeed } from '../../src/sim/run.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
 import type { Protection } from '../../src/vmm/memory.js';
 
@@ -98,6 +100,17 @@ test('a closed memory (the process is gone) ignores deadlines that come due', ()
   const seen = changes.length;
   sched.runUntil(Infinity);
   assert.is(changes.length, seen);
+});
+
+test('dsm-stall: hosts stalled past their leases while their threads run hold no page against another host', () => {
+  // Without the deadlines every one of these seeds is a single-writer violation.
+  const { scenario } = loadScenario('dsm-stall');
+  for (const seed of [1, 2, 3]) {
+    const r = runSeed(scenario, seed);
+    assert.is(r.violation, null, `seed ${seed}: ${r.violation?.message}`);
+    assert.ok(r.faultKinds.includes('stall'), `seed ${seed} stalled a host`);
+    assert.is(r.stats.verified, 1);
+  }
 });
 
 test.run();
