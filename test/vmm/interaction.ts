@@ -94,6 +94,8 @@ interface Timer {
   at: number;
   seq: number;
   host: number;
+  /** A VMM timer, or one of the memory's own deadline events (which `pending` does not list). */
+  what: 'timer' | 'deadline';
   fn: () => void;
 }
 
@@ -227,11 +229,14 @@ export class VmmInteractionEnv {
     const cfg = this.cfg!;
     const memory = new SimMemory(id, cfg.pageSize, cfg.pages, {
       changed: (host, page, prot) => this.print(`${host} page ${page} -> ${prot}`),
-    }, (fn) => this.woken.push(fn));
+    }, (fn) => this.woken.push(fn), {
+      now: () => this.now,
+      at: (at, fn) => this.timers.push({ at, seq: this.timerSeq++, host: id, what: 'deadline', fn }),
+    });
     const env: VmmEnv = {
       memory: this.logged(id, memory),
       now: () => this.now,
-      timer: (at, fn) => this.timers.push({ at, seq: this.timerSeq++, host: id, fn }),
+      timer: (at, fn) => this.timers.push({ at, seq: this.timerSeq++, host: id, what: 'timer', fn }),
       send: (to, msg) => {
         this.print(describeMessage(id, to, msg));
         this.queue.push({ from: id, to, msg });
@@ -260,6 +265,7 @@ export class VmmInteractionEnv {
       },
       read: (page) => memory.read(page),
       setProtection: (page, prot) => memory.setProtection(page, prot),
+      setDeadline: (page, localUs) => memory.setDeadline(page, localUs),
       onFault: (handler) => memory.onFault(handler),
       close: () => memory.close(),
     };
@@ -404,7 +410,7 @@ export class VmmInteractionEnv {
       const effects = this.out;
       this.out = saved;
       if (effects.length > 0) {
-        this.print(`${this.now}us: timer of host ${h.id}`);
+        this.print(`${this.now}us: ${next.what} of host ${h.id}`);
         this.out.push(...effects);
       }
     }
@@ -472,7 +478,7 @@ export class VmmInteractionEnv {
   private pending(): void {
     for (const e of this.queue) this.print(`in flight: ${describeMessage(e.from, e.to, e.msg)}`);
     for (const p of this.proposals) this.print(`proposed: ${p.index}: ${describeCommand(p.entry.cmd)}`);
-    const due = [...this.timers].sort((a, b) => a.at - b.at || a.seq - b.seq).filter((t) => this.hosts.get(t.host)?.up);
+    const due = [...this.timers].sort((a, b) => a.at - b.at || a.seq - b.seq).filter((t) => t.what === 'timer' && this.hosts.get(t.host)?.up);
     if (due.length > 0) this.print(`timers: ${due.map((t) => `${t.at}us@${t.host}`).join(' ')}`);
     if (this.out.length === 0) this.print('nothing pending');
   }
