@@ -132,7 +132,8 @@ export class ThreadRunner {
       case 'free':
         env.freed(env.host, op.addr);
         env.free(op.addr, (error) => {
-          if (error !== null) env.failed(ctx.index, `free(${op.addr}): ${error}`);
+          // A thread ended meanwhile (its host lost its writes) has failed already.
+          if (error !== null && this.generation === generation) env.failed(ctx.index, `free(${op.addr}): ${error}`);
           later(0, 0);
         });
         return;
