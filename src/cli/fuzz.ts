@@ -3,6 +3,7 @@
 // replays them. Exit 1 if any seed failed, 0 otherwise.
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
+import { describeDraws, drawScenario, type ScenarioSpec } from '../sim/swarm.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatSeconds, rate, replayCommand, type Io } from './output.js';
 import { runPool, type SeedOutcome } from './pool.js';
@@ -31,6 +32,8 @@ export interface FuzzFailure {
   invariant: string;
   message: string;
   replay: string;
+  /** What the seed drew, for a scenario whose fields vary per seed. */
+  drew?: string;
 }
 
 /** The --json report: exactly this object on stdout. */
@@ -54,7 +57,8 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     throw new InputError(`--start: expected start + seeds - 1 <= ${Number.MAX_SAFE_INTEGER}, got ${args.start} + ${args.seeds} - 1`);
   }
   const loaded = loadScenario(args.scenario);
-  const scenario = loaded.scenario;
+  const spec = loaded.spec;
+  const scenario = spec.base;
   const seeds = Array.from({ length: args.seeds }, (_, i) => args.start + i);
 
   const failures: FuzzFailure[] = [];
@@ -72,14 +76,14 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
       simSeconds += o.result.simSeconds;
       if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) expectedFound++;
     }
-    const failure = toFailure(scenario, loaded.ref, o);
+    const failure = toFailure(spec, loaded.ref, o);
     if (failure) failures.push(failure);
     progress.update(done, failures.length, events);
     return failure && args.stopOnFirst ? 'stop' : undefined;
   };
 
   try {
-    await runPool({ scenario, seeds, jobs: args.jobs, runnerModule: deps.runnerModule, onOutcome });
+    await runPool({ scenario: spec, seeds, jobs: args.jobs, runnerModule: deps.runnerModule, onOutcome });
   } finally {
     progress.stop();
   }
@@ -100,21 +104,28 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
 }
 
 /** Judges one outcome; null if the seed passed. A crash always fails. */
-function toFailure(scenario: Scenario, ref: string, o: SeedOutcome): FuzzFailure | null {
+function toFailure(spec: ScenarioSpec, ref: string, o: SeedOutcome): FuzzFailure | null {
+  const scenario = spec.base;
   const replay = replayCommand(ref, o.seed);
-  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay };
+  const failure = (invariant: string, message: string): FuzzFailure => {
+    // Drawing again is cheap and pure: the same seed draws the same scenario as in the worker.
+    const drew = spec.sites.length > 0 ? describeDraws(drawScenario(spec, o.seed)) : '';
+    return { seed: o.seed, invariant, message, replay, ...(drew !== '' ? { drew } : {}) };
+  };
+  if (o.kind === 'crash') return failure('crash', o.stack);
   const verdict = judge(scenario, o.result);
   if (!verdict.failed) return null;
   const v = o.result.violation;
-  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay };
+  if (v === null) return failure('expected-violation', verdict.reason);
   // Without expect the reason repeats the invariant; keep just the message then.
-  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay };
+  return failure(v.invariant, scenario.expect ? verdict.reason : v.message);
 }
 
 export function formatFuzzText(r: FuzzReport, scenario: Scenario, args: FuzzArgs): string {
   const lines: string[] = [];
   for (const f of r.failures) {
     lines.push(`FAIL seed ${f.seed}: ${f.invariant}`);
+    if (f.drew !== undefined) lines.push(`  drew: ${f.drew}`);
     for (const l of f.message.split('\n')) lines.push(`  ${l}`);
     lines.push(`  replay: ${f.replay}`, '');
   }

@@ -2,7 +2,7 @@
 // the application threads and where they run, the workload's end check, and
 // the memory checkers fed by every host.
 import { registerAddresses } from '../vmm/workloads/registers.js';
-import { registersWorkload, counterWorkload, matrixWorkload, allocChurnWorkload } from '../vmm/workloads/index.js';
+import { registersWorkload, workloadOf } from '../vmm/workloads/index.js';
 import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
 import { replicationOf, vmmConfigOf } from '../host/config.js';
 import { planCompanies } from '../vmm/placement.js';
@@ -29,16 +29,6 @@ export interface DsmHosts {
   appOf(host: number): SimDsmApp | null;
   stream(name: string): Rng;
   trace(kind: string, host: number, a: number, b: number): void;
-}
-
-function makeWorkload(d: DsmScenario): Workload {
-  const o = d.workloadOptions;
-  switch (d.workload) {
-    case 'registers': return registersWorkload(o);
-    case 'counter': return counterWorkload(o);
-    case 'matrix': return matrixWorkload(o);
-    case 'alloc-churn': return allocChurnWorkload(o);
-  }
 }
 
 export class DsmPart implements DsmWorld {
@@ -84,7 +74,7 @@ export class DsmPart implements DsmWorld {
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
     this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
-    this.workload = makeWorkload(d);
+    this.workload = workloadOf(d.workload, d.workloadOptions);
     const rootBytes = rootPages * pageSize;
     const appHosts = d.appHosts ?? owners;
     const total = appHosts.length * d.threadsPerHost;

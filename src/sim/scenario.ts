@@ -4,6 +4,7 @@
 // says; the simulator converts them to integer microseconds.
 import { z } from 'zod';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
+import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
 
 export const FAULT_KINDS = [
   'partition',        // two-way split of the hosts into two sides
@@ -180,6 +181,16 @@ export const scenarioSchema = z
       for (const h of s.dsm.appHosts ?? []) {
         if (h > s.hosts) ctx.addIssue({ code: 'custom', path: ['dsm', 'appHosts'], message: `expected host ids from 1 to ${s.hosts}` });
       }
+      const options = workloadOptionsIssue(s.dsm.workload, s.dsm.workloadOptions);
+      if (options !== null) {
+        ctx.addIssue({ code: 'custom', path: ['dsm', 'workloadOptions', ...(options.option !== null ? [options.option] : [])], message: options.message });
+      }
+      if (s.expect === undefined && s.clock.maxDriftPpm > s.dsm.leases.driftBoundPpm) {
+        ctx.addIssue({
+          code: 'custom', path: ['clock', 'maxDriftPpm'],
+          message: `expected at most dsm.leases.driftBoundPpm (${s.dsm.leases.driftBoundPpm}): leases are judged with that bound, so a larger drift is unsafe (a scenario that means it says expect)`,
+        });
+      }
     }
     for (const [i, f] of s.faults.schedule.entries()) {
       for (const h of f.hosts ?? []) {
@@ -191,6 +202,22 @@ export const scenarioSchema = z
   });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
+
+/** What is wrong with a workload's options (an unknown name, a value out of range), and which option; or null. */
+function workloadOptionsIssue(workload: string, options: Record<string, number>): { option: string | null; message: string } | null {
+  const known = Object.keys(WORKLOAD_OPTION_DEFAULTS[workload] ?? {});
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length > 0) return { option: null, message: `expected options of ${workload} (${known.join(', ')}), got ${unknown.join(', ')}` };
+  try {
+    workloadOf(workload, options);
+    return null;
+  } catch (e) {
+    // "matrix: option n must be an integer in [1, 256], got 300"
+    const m = /option (\w+) must be (.*)$/.exec((e as Error).message);
+    return m === null ? { option: null, message: (e as Error).message } : { option: m[1]!, message: `expected ${m[2]!.replace(/^in /, 'a number in ')}` };
+  }
+}
+
 export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
 
 export interface ScenarioIssue { path: string; message: string }
@@ -205,7 +232,7 @@ export function validateScenario(value: unknown): { ok: true; scenario: Scenario
   };
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
+export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
