@@ -51,6 +51,8 @@ export class DsmPart implements DsmWorld {
   private readonly allocationsSeen = new Set<string>();
   private finished = 0;
   private lostThreads = 0;
+  /** Workload threads that ended (done, stopped by a failure, or lost with their host), by index: each counts once. */
+  private readonly ended = new Set<number>();
   private hostsLostMemory = new Set<number>();
   readonly failures: string[] = [];
   /** The workload's end check: undefined until it ran, null if it passed. */
@@ -111,33 +113,44 @@ export class DsmPart implements DsmWorld {
   }
 
   runThread(app: SimDsmApp, ctx: ThreadContext): void {
-    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone());
+    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone(ctx.index));
   }
 
-  threadDone(): void {
-    this.finished++;
+  threadDone(index: number): void {
     this.stats.threadsDone++;
+    this.end(index);
     this.maybeVerify();
   }
 
-  threadFailed(ctx: ThreadContext | number, why: string): void {
+  threadFailed(ctx: ThreadContext | number, why: string, ended: boolean): void {
     const index = typeof ctx === 'number' ? ctx : ctx.index;
     this.failures.push(`thread ${index}: ${why}`);
-    this.finished++;
+    // A thread that carries on past its failure (a free that went wrong) has not ended:
+    // counting it would start the end check while it still uses the heap.
+    if (ended) this.end(index);
     this.maybeVerify();
+  }
+
+  /** Counts a workload thread as ended, once (the end check's own thread is not one). */
+  private end(index: number, lost = false): boolean {
+    if (index >= this.contexts.length || this.ended.has(index)) return false;
+    this.ended.add(index);
+    if (lost) this.lostThreads++;
+    else this.finished++;
+    return true;
   }
 
   lostMemory(host: number, threads: number): void {
     this.hostsLostMemory.add(host);
     if (this.verifyHost === host && this.verdict === undefined && threads > 0) {
       // The end check itself was lost with its host: run it again elsewhere.
-      threads--;
       this.verifyHost = null;
       this.hosts.scheduler.after(100_000, () => this.tryVerify());
     }
-    this.lostThreads += threads;
-    this.stats.threadsLost += threads;
-    this.hosts.trace('lost-threads', host, threads, 0);
+    // The host's workload threads still running are gone (threads start only at a host's first boot).
+    const lost = this.contexts.filter((c) => c.host === host && this.end(c.index, true)).length;
+    this.stats.threadsLost += lost;
+    this.hosts.trace('lost-threads', host, lost, 0);
     this.maybeVerify();
   }
 

@@ -45,6 +45,18 @@ const scheduledFaultSchema = z
     amount: z.number().optional(),
     /** membership: whether a host is added or removed (random if absent). */
     action: z.enum(['add', 'remove']).optional(),
+    /** membership: a burst of this many changes in quick succession, `everyMs` apart. */
+    count: z.number().int().min(1).max(100).default(1),
+    everyMs: ms.default(0),
+  })
+  .strict();
+
+const membershipBurstSchema = z
+  .object({
+    /** Changes per membership fault. */
+    count: z.number().int().min(1).max(100),
+    /** Between one change and the next: shorter than a change takes to commit puts several in flight at once. */
+    everyMs: ms,
   })
   .strict();
 
@@ -131,6 +143,8 @@ export const scenarioSchema = z
             maxDurationMs: ms.default(3000),
             /** Swarm testing: each seed enables a random non-empty subset of kinds. */
             swarm: z.boolean().default(false),
+            /** Each membership fault is a burst of changes in quick succession. */
+            membershipBurst: membershipBurstSchema.optional(),
           })
           .strict()
           .optional(),

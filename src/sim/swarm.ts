@@ -18,7 +18,8 @@
 // pages, heartbeatTicks < electionTicks, minHoldMs < leaseMs, latency min <=
 // mean <= max, clock drift within the leases' drift bound unless the scenario
 // expects a violation). A spec validates only if its lowest and highest draws
-// and every one of its choices make valid scenarios, so every seed's does.
+// and each of its choices make valid scenarios; with the constraints above,
+// every seed's draw is then valid too (drawScenario names the field if not).
 import { WORKLOAD_OPTION_DEFAULTS } from '../vmm/workloads/index.js';
 import { HEAP_DEFAULTS, LEASE_DEFAULTS, RAFT_DEFAULTS } from '../host/config.js';
 import { streamFor } from './rng.js';
@@ -35,7 +36,8 @@ interface Field {
   kind: Kind;
   /** Integers only: draws are multiples of this. */
   step?: number;
-  bound?: (get: (path: string) => number) => Bound | null;
+  /** `get` reads a field drawn before (or its default); `raw` is the scenario as drawn so far. */
+  bound?: (get: (path: string) => number, raw: Raw) => Bound | null;
 }
 
 /** Reals are drawn to 0.001, so drawn scenarios read well. */
@@ -77,7 +79,11 @@ const FIELDS: readonly Field[] = [
   { path: 'dsm.workload', kind: 'choice' },
   { path: 'dsm.threadsPerHost', kind: 'int' },
   { path: 'clock.maxOffsetMs', kind: 'real' },
-  { path: 'clock.maxDriftPpm', kind: 'real' },
+  // Leases are judged with the drift bound: a drift past it is unsafe, so it is drawn within it unless the scenario expects the violation.
+  {
+    path: 'clock.maxDriftPpm', kind: 'real',
+    bound: (get, raw) => (raw['dsm'] === undefined || raw['expect'] !== undefined ? null : { hi: get('dsm.leases.driftBoundPpm'), why: 'at most dsm.leases.driftBoundPpm (the leases would be unsafe)' }),
+  },
   { path: 'clock.maxJumpMs', kind: 'real' },
   { path: 'workload.clients', kind: 'int' },
   { path: 'workload.rateHz', kind: 'real' },
@@ -86,13 +92,9 @@ const FIELDS: readonly Field[] = [
   { path: 'faults.nemesis.meanIntervalMs', kind: 'real' },
   { path: 'faults.nemesis.minDurationMs', kind: 'real' },
   { path: 'faults.nemesis.maxDurationMs', kind: 'real', bound: (get) => ({ lo: get('faults.nemesis.minDurationMs'), why: 'at least faults.nemesis.minDurationMs' }) },
+  { path: 'faults.nemesis.membershipBurst.count', kind: 'int' },
+  { path: 'faults.nemesis.membershipBurst.everyMs', kind: 'real' },
 ];
-
-/** Leases are judged with the drift bound: a drift past it is unsafe, so it is drawn within it unless the scenario expects the violation. */
-function driftBound(raw: Raw, get: (path: string) => number): Bound | null {
-  if (raw['dsm'] === undefined || raw['expect'] !== undefined) return null;
-  return { hi: get('dsm.leases.driftBoundPpm'), why: 'at most dsm.leases.driftBoundPpm (the leases would be unsafe)' };
-}
 
 /** Defaults of the fields other fields' ranges depend on (what the schema fills in when a file leaves them out). */
 const DEFAULTS: Readonly<Record<string, number>> = {
@@ -116,7 +118,6 @@ export interface DrawSite {
   kind: Kind;
   step: number;
   draw: Draw;
-  bound?: 'field' | 'drift';
   /** An option of this workload in `dsm.workloads`: drawn only when the workload is. */
   workload?: string;
 }
@@ -223,7 +224,7 @@ export function validateSpec(value: unknown): { ok: true; spec: ScenarioSpec } |
   if (raw === null || sites.length === 0) {
     const parsed = scenarioSchema.safeParse(value);
     if (!parsed.success) return { ok: false, issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
-    return { ok: true, spec: { base: parsed.data, raw: value as Raw, sites: [] } };
+    return { ok: true, spec: { base: parsed.data, raw: raw ?? {}, sites: [] } };
   }
   // The ends of every range, and every choice with the rest at their lowest and at their highest.
   const variants: Chooser[] = [lowest, highest];
@@ -276,27 +277,27 @@ function schemaIssues(a: { raw: Raw; drew: Array<[string, unknown]> }, sites: re
 /** Every draw at a drawable field (and the choice of workload), with its shape checked, in draw order; `drawable` gets their paths. */
 function collectSites(raw: Raw, drawable: Set<string>, issues: ScenarioIssue[]): DrawSite[] {
   const sites: DrawSite[] = [];
-  const add = (path: string, kind: Kind, step: number, bound: DrawSite['bound'], workload?: string): void => {
+  const add = (path: string, kind: Kind, step: number, workload?: string): void => {
     const v = getPath(raw, path);
     if (!isDrawShaped(v)) return;
     drawable.add(path);
     const draw = checkDraw(path, kind, step, v, issues);
-    if (draw !== null) sites.push({ path, kind, step, draw, ...(bound !== undefined ? { bound } : {}), ...(workload !== undefined ? { workload } : {}) });
+    if (draw !== null) sites.push({ path, kind, step, draw, ...(workload !== undefined ? { workload } : {}) });
   };
   for (const f of FIELDS) {
-    add(f.path, f.kind, f.step ?? 1, f.bound !== undefined ? 'field' : f.path === 'clock.maxDriftPpm' ? 'drift' : undefined);
+    add(f.path, f.kind, f.step ?? 1);
     if (f.path !== 'dsm.workload') continue;
     // The workload's options follow it; their kind follows the options' defaults.
     const names = workloadMap(raw, issues);
     if (names.length > 0) {
       sites.push({ path: WORKLOADS_PATH, kind: 'choice', step: 1, draw: { oneOf: names } });
       for (const name of names) {
-        for (const opt of keysOf(getPath(raw, `${WORKLOADS_PATH}.${name}`))) add(`${WORKLOADS_PATH}.${name}.${opt}`, optionKind([name], opt), 1, undefined, name);
+        for (const opt of keysOf(getPath(raw, `${WORKLOADS_PATH}.${name}`))) add(`${WORKLOADS_PATH}.${name}.${opt}`, optionKind([name], opt), 1, name);
       }
     } else {
       const w = getPath(raw, 'dsm.workload');
       const listed = isDrawShaped(w) && Array.isArray(w['oneOf']) ? w['oneOf'].filter((x): x is string => typeof x === 'string') : [typeof w === 'string' ? w : 'registers'];
-      for (const opt of keysOf(getPath(raw, 'dsm.workloadOptions'))) add(`dsm.workloadOptions.${opt}`, optionKind(listed, opt), 1, undefined);
+      for (const opt of keysOf(getPath(raw, 'dsm.workloadOptions'))) add(`dsm.workloadOptions.${opt}`, optionKind(listed, opt), 1);
     }
   }
   return sites;
@@ -394,8 +395,7 @@ function assemble(source: Raw, sites: readonly DrawSite[], chooser: Chooser): { 
   let workload: string | null = null;
   for (const site of sites) {
     if (site.workload !== undefined && site.workload !== workload) continue;
-    const field = FIELDS.find((f) => f.path === site.path);
-    const bound = site.bound === 'field' ? field?.bound?.(get) ?? null : site.bound === 'drift' ? driftBound(raw, get) : null;
+    const bound = FIELDS.find((f) => f.path === site.path)?.bound?.(get, raw) ?? null;
     const value = pick(site, bound, chooser, issues);
     if (value === undefined) continue;
     drew.push([site.path, value]);

@@ -41,8 +41,8 @@ export interface ThreadEnv {
   /** Called for every block malloc handed out and every free done. */
   allocated(host: number, addr: number, size: number): void;
   freed(host: number, addr: number): void;
-  /** A thread failed (a bad free, an access outside memory, a crash of the workload code). */
-  failed(thread: number, why: string): void;
+  /** A thread failed (a bad free, an access outside memory, a crash of the workload code); `ended`: it stops there, else it carries on. */
+  failed(thread: number, why: string, ended: boolean): void;
   trace(kind: string, a: number, b: number): void;
 }
 
@@ -81,7 +81,7 @@ export class ThreadRunner {
         r = program.next(input);
       } catch (e) {
         this.running--;
-        this.env.failed(ctx.index, `threw: ${(e as Error).message}`);
+        this.env.failed(ctx.index, `threw: ${(e as Error).message}`, true);
         return;
       }
       if (r.done) {
@@ -133,7 +133,7 @@ export class ThreadRunner {
         env.freed(env.host, op.addr);
         env.free(op.addr, (error) => {
           // A thread ended meanwhile (its host lost its writes) has failed already.
-          if (error !== null && this.generation === generation) env.failed(ctx.index, `free(${op.addr}): ${error}`);
+          if (error !== null && this.generation === generation) env.failed(ctx.index, `free(${op.addr}): ${error}`, false);
           later(0, 0);
         });
         return;
@@ -152,7 +152,7 @@ export class ThreadRunner {
     const env = this.env;
     const epoch = env.epoch();
     if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
-      env.failed(ctx.index, `${op.op} at a bad address ${op.addr}`);
+      env.failed(ctx.index, `${op.op} at a bad address ${op.addr}`, true);
       return;
     }
     const retry = (): void => {

@@ -57,6 +57,8 @@ export class PageClient {
   /** The one page with writes not yet committed, if any, and the lease it was written under. */
   private dirty: number | null = null;
   private dirtyLease: LeaseToken | null = null;
+  /** Local time the dirty page became dirty. */
+  private dirtySince = 0;
   private cleaning: Cleaning | null = null;
   readonly requests: Requests;
   /** Counters for /metrics and reports. */
@@ -102,10 +104,21 @@ export class PageClient {
     this.acquire(page, access);
   }
 
-  /** The first write to a write-leased page: the dirty page (if another) is written back first. */
+  /**
+   * The first write to a write-leased page: the dirty page (if another) is
+   * written back first, but not before it has been dirty for the hold window
+   * (at least 1 µs): the thread that waited for it must get to write, else
+   * threads of one host writing different pages take the one dirty page from
+   * each other for ever.
+   */
   private startWriting(page: number): void {
     if (this.dirty === page && this.cleaning === null) {
       this.env.memory.setProtection(page, 'write');
+      return;
+    }
+    const holdUntil = this.dirty !== null && this.cleaning === null ? this.dirtySince + Math.max(1, this.cfg.minHoldUs ?? 0) : 0;
+    if (this.env.now() < holdUntil) {
+      this.env.timer(holdUntil, () => this.startWriting(page));
       return;
     }
     this.clean(() => {
@@ -117,6 +130,7 @@ export class PageClient {
         return;
       }
       this.dirty = page;
+      this.dirtySince = this.env.now();
       this.dirtyLease = h.lease;
       this.env.memory.setProtection(page, 'write');
     });
