@@ -8,7 +8,7 @@
 //
 // Only scenario and seed are required (add seeds by hand with just those);
 // other fields are kept as written. A line is for a campaign when its scenario
-// name or its scenarioHash matches.
+// name or its scenarioHash matches; a shard re-runs only the seeds it owns.
 import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -67,7 +67,7 @@ export function formatRecorded(file: string, recorded: number): string {
 }
 
 /** Lines for the failures not recorded yet for this scenario. */
-export function newPastFailures(
+function newPastFailures(
   past: readonly PastFailure[],
   campaign: Campaign,
   failures: ReadonlyArray<{ seed: number; invariant: string }>,
@@ -80,7 +80,7 @@ export function newPastFailures(
 }
 
 /** Appends in one write, so shards sharing a file on one machine do not interleave their lines. */
-export function appendToSeedFile(file: string, lines: readonly PastFailure[]): void {
+function appendToSeedFile(file: string, lines: readonly PastFailure[]): void {
   if (lines.length === 0) return;
   try {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
