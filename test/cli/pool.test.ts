@@ -85,7 +85,7 @@ test('fuzz --json: the documented shape, failures sorted, replay commands, exit 
   const code = await fuzzCommand(args({}), { io, runnerModule });
   assert.is(code, 1);
   const report = JSON.parse(io.stdout()) as FuzzReport;
-  assert.equal(Object.keys(report).sort(), ['events', 'failures', 'scenario', 'seeds', 'simSeconds', 'start', 'wallSeconds']);
+  assert.equal(Object.keys(report).sort(), ['campaign', 'events', 'failures', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds']);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 12);
   assert.is(report.start, 1);

@@ -24,7 +24,7 @@ test('fuzz --json on raft-basic: one JSON object, no failures, exit 0', () => {
   const r = gallocy('fuzz', '--scenario', 'raft-basic', '--seeds', '4', '--start', '10', '--jobs', '2', '--json');
   assert.is(r.status, 0, r.stdout + r.stderr);
   const report = JSON.parse(r.stdout) as Record<string, unknown>;
-  assert.equal(Object.keys(report).sort(), ['events', 'failures', 'scenario', 'seeds', 'simSeconds', 'start', 'wallSeconds']);
+  assert.equal(Object.keys(report).sort(), ['campaign', 'events', 'failures', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds']);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 4);
   assert.is(report.start, 10);
