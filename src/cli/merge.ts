@@ -9,7 +9,7 @@ import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { readInputFile } from '../input/yaml-file.js';
 import { describeRange, inShard, shardOf, shardSize, type Campaign } from './campaign.js';
 import { bySeed, formatFuzzText, reportFailed, type FuzzReport } from './fuzz.js';
-import { jsonLines, parseJsonInput } from './json-input.js';
+import { jsonLines, parseJsonInput } from '../input/json-input.js';
 import type { Io } from './output.js';
 import { formatRecorded, readSeedFile, recordNewFailures } from './seed-file.js';
 

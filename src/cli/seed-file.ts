@@ -14,7 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../input/errors.js';
 import type { Campaign } from './campaign.js';
-import { jsonLines, parseJsonInput } from './json-input.js';
+import { jsonLines, parseJsonInput } from '../input/json-input.js';
 
 const pastFailureSchema = z.looseObject({
   scenario: z.string().min(1),

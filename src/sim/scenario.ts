@@ -3,6 +3,8 @@
 // free of I/O. Durations in files are milliseconds or seconds as the field name
 // says; the simulator converts them to integer microseconds.
 import { z } from 'zod';
+import { issuesOf } from '../input/issues.js';
+import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 
 export const FAULT_KINDS = [
@@ -193,23 +195,12 @@ export const scenarioSchema = z
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
 
-export interface ScenarioIssue { path: string; message: string }
-
 /** Validates a parsed scenario; issues name the field (a.b[2].c) and what was expected. */
-export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: ScenarioIssue[] } {
+export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: InputIssue[] } {
   const parsed = scenarioSchema.safeParse(value);
   if (parsed.success) return { ok: true, scenario: parsed.data };
   return {
     ok: false,
-    issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    issues: issuesOf(parsed.error),
   };
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out === '' ? '(top level)' : out;
 }

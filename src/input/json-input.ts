@@ -3,7 +3,8 @@
 // (src/input/yaml-file.ts): `WHERE: field PATH: expected ...`, one line per
 // issue, as an InputError (exit 2). WHERE is a file, or file:line for JSON lines.
 import type { z } from 'zod';
-import { InputError } from '../input/errors.js';
+import { InputError } from './errors.js';
+import { expectedPart, fieldPath } from './issues.js';
 
 /** Parses one JSON document and validates it against `schema`. */
 export function parseJsonInput<T>(text: string, where: string, what: string, schema: z.ZodType<T>): T {
@@ -15,7 +16,7 @@ export function parseJsonInput<T>(text: string, where: string, what: string, sch
   }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new InputError(parsed.error.issues.map((i) => `${where}: field ${fieldOf(i.path)}: ${expectedOf(i.message)}`).join('\n'));
+  throw new InputError(parsed.error.issues.map((i) => `${where}: field ${fieldPath(i.path)}: ${expectedPart(i.message)}`).join('\n'));
 }
 
 /** The non-blank lines of a JSON-lines text, with their 1-based line numbers. */
@@ -24,15 +25,4 @@ export function jsonLines(text: string): Array<{ line: number; text: string }> {
     .split('\n')
     .map((t, i) => ({ line: i + 1, text: t.trim() }))
     .filter((l) => l.text !== '');
-}
-
-function fieldOf(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out === '' ? '(top level)' : out;
-}
-
-/** zod says "Invalid input: expected number, received string"; keep the part that says what was expected. */
-function expectedOf(message: string): string {
-  return /^[A-Z][\w ]*: (expected .*)$/s.exec(message)?.[1] ?? message;
 }
