@@ -103,7 +103,7 @@ export class DsmService implements HostService {
       allocated: (h, addr, size) => w.allocated(h, addr, size),
       freed: (h, addr) => w.freed(h, addr),
       failed: (thread, why) => w.threadFailed(thread, why),
-      trace: (kind, a, b) => this.host.trace(kind, a, b),
+      trace: (kind, ...fields) => this.host.trace(kind, ...fields),
     });
     this.vmm = vmm;
     this.memory = memory;

@@ -13,6 +13,7 @@ import type { HostService, ServiceHost } from './service.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
+import type { RecordEvent, TraceFields, TraceKind } from '../host/trace-events.js';
 
 export type HostState = 'up' | 'down' | 'paused';
 
@@ -28,7 +29,7 @@ export interface HostEnv {
   /** The service this host runs over its replicas. */
   service(host: ServiceHost): HostService;
   send(from: number, to: number, env: Envelope): void;
-  trace(kind: string, host: number, a: number, b: number): void;
+  readonly trace: RecordEvent;
   /** A simulated fsync's duration, in microseconds. */
   syncDelayUs(): number;
   /** A stream for Raft's election timeouts on this host and group. */
@@ -66,7 +67,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     const groups = new Set(this.env.groupsAtBoot(this.id));
     for (const file of this.disk.files()) if (file.startsWith('raft-')) groups.add(Number(file.slice(5)));
     for (const group of [...groups].sort((a, b) => a - b)) this.openReplica(group);
-    this.env.trace('start', this.id, this.epoch, 0);
+    this.env.trace('start', this.id, this.epoch);
     this.scheduleTick();
     this.service.started();
     for (const r of this.replicas) r?.pump();
@@ -116,20 +117,20 @@ export class SimHost implements ReplicaHost, ServiceHost {
     this.service.reset();
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
-    this.env.trace('crash', this.id, this.epoch, 0);
+    this.env.trace('crash', this.id, this.epoch);
   }
 
   pause(): void {
     if (this.state !== 'up') return;
     this.state = 'paused';
-    this.env.trace('pause', this.id, 0, 0);
+    this.env.trace('pause', this.id);
     this.service.paused();
   }
 
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'up';
-    this.env.trace('resume', this.id, 0, 0);
+    this.env.trace('resume', this.id);
     this.service.resumed();
     const waiting = this.inbox;
     this.inbox = [];
@@ -159,7 +160,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
 
   afterSync(fn: () => void): void {
     this.env.scheduler.after(this.env.syncDelayUs(), () => {
-      this.env.trace('sync', this.id, this.epoch, 0);
+      this.env.trace('sync', this.id, this.epoch);
       fn();
     });
   }
@@ -172,8 +173,8 @@ export class SimHost implements ReplicaHost, ServiceHost {
     this.service.roleChanged(group, role);
   }
 
-  trace(kind: string, a: number, b: number): void {
-    this.env.trace(kind, this.id, a, b);
+  trace<K extends TraceKind>(kind: K, ...fields: TraceFields<K>): void {
+    this.env.trace(kind, this.id, ...fields);
   }
 
   private receive(from: number, env: Envelope): void {
@@ -195,7 +196,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     const dueLocal = this.clock.local(sched.now) + this.env.scenario.raft.tickMs * 1000;
     sched.at(this.clock.globalFor(dueLocal, sched.now), () => {
       if (this.tickChain !== chain || this.state !== 'up') return;
-      this.env.trace('tick', this.id, 0, 0);
+      this.env.trace('tick', this.id);
       for (const r of this.replicas) {
         if (r === undefined) continue;
         r.node.tick();

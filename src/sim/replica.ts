@@ -8,6 +8,7 @@ import { DurableLog, encodeRecord, loadBootState } from './raft-storage.js';
 import type { SimDisk } from './disk.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from '../vmm/wire.js';
+import type { RecordHostEvent } from '../host/trace-events.js';
 
 /** What a replica needs from its host: the seam between a group and the world. */
 export interface ReplicaHost {
@@ -22,7 +23,7 @@ export interface ReplicaHost {
   applied(group: number, entry: Entry, result: unknown): void;
   /** Told when this replica's role changes (it became leader, or stopped being it). */
   roleChanged(group: number, role: Role): void;
-  trace(kind: string, a: number, b: number): void;
+  readonly trace: RecordHostEvent;
 }
 
 export interface ReplicaOptions {

@@ -6,6 +6,7 @@ import type { Entry, Role } from '../raft/index.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { Replica } from './replica.js';
+import type { RecordHostEvent } from '../host/trace-events.js';
 
 /** The host as a service sees it. */
 export interface ServiceHost {
@@ -14,7 +15,7 @@ export interface ServiceHost {
   readonly state: 'up' | 'down' | 'paused';
   replica(group: number): Replica | undefined;
   send(to: number, env: Envelope): void;
-  trace(kind: string, a: number, b: number): void;
+  readonly trace: RecordHostEvent;
 }
 
 export interface HostService {

@@ -4,7 +4,7 @@
 // target members, and handing applied entries to the VMM. The simulator's
 // DsmService and real mode's host runtime each own the replicas and the
 // Ready loop; they call this for everything the VMM needs of the groups.
-import type { Entry, RawNode, Role } from '../raft/index.js';
+import type { ConfChange, Entry, RawNode, Role } from '../raft/index.js';
 import type { CompanyApplied, CompanyEntry } from './company.js';
 import { CompanyMachine, encodeCompanyEntry } from './company.js';
 import type { CompanyPlan } from './placement.js';
@@ -95,7 +95,7 @@ export class CompanyHost {
    * should have, one change at a time (Raft refuses a second while one is
    * pending). Call on every tick; `changed` hears of each change proposed.
    */
-  reconcile(self: number, changed: (company: number, type: string, node: number) => void): void {
+  reconcile(self: number, changed: (company: number, type: ConfChange['type'], node: number) => void): void {
     for (const plan of this.cfg.plans) {
       const r = this.replica(plan.company);
       if (r === undefined || r.role !== 'leader') continue;
