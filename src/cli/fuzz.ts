@@ -6,8 +6,9 @@
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
+import type { TraceEvent } from '../host/trace-events.js';
 import { describeRange, inShard, scenarioHash, shardOf, shardSeeds, shardSize, WHOLE_CAMPAIGN, type Campaign, type Shard } from './campaign.js';
-import { formatCount, formatSeconds, rate, replayCommand, type Io } from './output.js';
+import { formatCount, formatLastEvents, formatSeconds, rate, replayCommand, type Io } from './output.js';
 import { runPool, type SeedOutcome } from './pool.js';
 import { createProgress } from './progress.js';
 import { loadScenario } from './scenario-file.js';
@@ -39,7 +40,12 @@ export interface FuzzFailure {
   invariant: string;
   message: string;
   replay: string;
+  /** The trace's last events before the violation, oldest first (none for a crash or a missing violation). */
+  lastEvents: TraceEvent[];
 }
+
+/** How many of a failure's last events the text report shows (replay shows them all). */
+const TEXT_EVENTS = 10;
 
 /** The --json report: exactly this object on stdout. */
 export interface FuzzReport {
@@ -168,13 +174,13 @@ export function reportFailed(r: FuzzReport): boolean {
 /** Judges one outcome; null if the seed passed. A crash always fails. */
 function toFailure(scenario: Scenario, ref: string, o: SeedOutcome): FuzzFailure | null {
   const replay = replayCommand(ref, o.seed);
-  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay };
+  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay, lastEvents: [] };
   const verdict = judge(scenario, o.result);
   if (!verdict.failed) return null;
   const v = o.result.violation;
-  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay };
+  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay, lastEvents: [] };
   // Without expect the reason repeats the invariant; keep just the message then.
-  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay };
+  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay, lastEvents: v.lastEvents };
 }
 
 export function formatFuzzText(r: FuzzReport): string {
@@ -184,6 +190,7 @@ export function formatFuzzText(r: FuzzReport): string {
   for (const f of bySeed([...r.failures, ...(r.rerun?.failures ?? []).filter((f) => !inRange.has(f.seed))])) {
     lines.push(`FAIL seed ${f.seed}: ${f.invariant}`);
     for (const l of f.message.split('\n')) lines.push(`  ${l}`);
+    lines.push(...formatLastEvents(f.lastEvents.slice(-TEXT_EVENTS)));
     lines.push(`  replay: ${f.replay}`, '');
   }
   const c = r.campaign;

@@ -23,7 +23,10 @@ export interface MergeArgs {
 const count = z.int().min(0);
 const seconds = z.number().min(0);
 // Loose: fields a newer fuzz adds to a failure are carried through the merge.
-const failureSchema = z.looseObject({ seed: count, invariant: z.string(), message: z.string(), replay: z.string() });
+const traceEventSchema = z.object({ t: z.number(), host: z.number(), kind: z.string() }).catchall(z.union([z.number(), z.string()]));
+const failureSchema = z.looseObject({
+  seed: count, invariant: z.string(), message: z.string(), replay: z.string(), lastEvents: z.array(traceEventSchema).default([]),
+});
 
 const campaignSchema = z.object({
   scenario: z.string().min(1),

@@ -6,6 +6,7 @@ import type { KvOp } from './kv.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 export interface ClientOp {
   client: number;
@@ -24,7 +25,7 @@ export interface ClientEnv {
   readonly rateHz: number;
   readonly timeoutUs: number;
   send(from: number, to: number, env: Envelope): void;
-  trace(kind: string, host: number, a: number, b: number): void;
+  readonly trace: RecordEvent;
   /** An acknowledged write must be the committed entry at its index. */
   acknowledged(group: number, index: number, term: number, client: number, seq: number): void;
   /** Whether new requests may start (they stop at the end of the run). */

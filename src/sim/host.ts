@@ -19,6 +19,7 @@ import { SimRaftDisk } from './raft-storage.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
+import type { RecordEvent, RecordHostEvent } from '../host/trace-events.js';
 
 export type HostState = 'up' | 'down' | 'paused' | 'stalled';
 
@@ -45,7 +46,7 @@ export interface HostEnv {
   /** What this incarnation runs over its replicas. */
   app(host: SimHost, rt: HostRuntime): SimApp;
   send(from: number, to: number, env: Envelope): void;
-  trace(kind: string, host: number, a: number, b: number): void;
+  readonly trace: RecordEvent;
   /** A simulated fsync's duration, in microseconds. */
   syncDelayUs(): number;
   /** A stream for Raft's election timeouts on this host and group. */
@@ -75,6 +76,9 @@ export class SimHost {
    */
   constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {}
 
+  /** Records an event of this host. */
+  readonly trace: RecordHostEvent = (kind, ...fields) => this.env.trace(kind, this.id, ...fields);
+
   get replicas(): readonly (Replica | undefined)[] {
     return this.runtime?.replicas ?? [];
   }
@@ -100,7 +104,7 @@ export class SimHost {
       this.state = 'down';
       this.epoch++;
       this.probes = onDisk;
-      this.env.trace('boot-failed', this.id, this.epoch, err.recordIndex);
+      this.trace('boot-failed', this.epoch, err.recordIndex);
     }
   }
 
@@ -124,7 +128,7 @@ export class SimHost {
       forgetVote: (scenario.bugs?.forgetVote ?? false) && epoch > 1,
       sync: (file, done) => this.env.scheduler.after(this.env.syncDelayUs(), () => {
         if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
-        this.env.trace('sync', this.id, epoch, 0);
+        this.trace('sync', epoch);
         this.disk.sync(file);
         this.whenRunning(epoch, done);
       }),
@@ -142,7 +146,7 @@ export class SimHost {
       this.app = this.env.app(this, rt);
       return this.app.service;
     });
-    this.env.trace('start', this.id, epoch, 0);
+    this.trace('start', epoch);
     this.runtime.start();
     this.app!.started();
   }
@@ -157,12 +161,12 @@ export class SimHost {
   private observer(): HostObserver {
     return {
       replicaOpened: (r: ReplicaView, boot: BootState) => {
-        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, (kind, a, b) => this.env.trace(kind, this.id, a, b));
+        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, this.trace);
         this.probes[r.group] = probe;
         return probe;
       },
       roleChanged: () => undefined,
-      event: (kind, a, b) => this.env.trace(kind, this.id, a, b),
+      event: this.trace,
       // An invariant's violation (or a bug) ends the run with its report.
       failed: (_group, err) => {
         throw err;
@@ -183,26 +187,26 @@ export class SimHost {
     this.deferred = [];
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
-    this.env.trace('crash', this.id, this.epoch, 0);
+    this.trace('crash', this.epoch);
   }
 
   pause(): void {
     if (this.state !== 'up') return;
     this.state = 'paused';
-    this.env.trace('pause', this.id, 0, 0);
+    this.trace('pause');
   }
 
   /** The event loop stalls; application threads run on. */
   stall(): void {
     if (this.state !== 'up') return;
     this.state = 'stalled';
-    this.env.trace('stall', this.id, 0, 0);
+    this.trace('stall');
   }
 
   resume(): void {
     if (this.state !== 'paused' && this.state !== 'stalled') return;
     this.state = 'up';
-    this.env.trace('resume', this.id, 0, 0);
+    this.trace('resume');
     // What came due meanwhile runs first (leases that ran out end), then threads carry on.
     const due = this.deferred;
     this.deferred = [];

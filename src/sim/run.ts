@@ -28,10 +28,14 @@ import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
 import { Trace } from './trace.js';
+import { recordDelivery } from './delivery-trace.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 export class World {
   readonly scheduler = new Scheduler(4096);
   readonly traceLog: Trace;
+  /** Records an event now (HostEnv, FaultWorld, DsmHosts). */
+  readonly trace: RecordEvent;
   readonly network: Network<Envelope>;
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
@@ -45,7 +49,8 @@ export class World {
   linearizability = 'not checked';
 
   constructor(readonly scenario: Scenario, readonly seed: number, private readonly options: RunOptions) {
-    this.traceLog = new Trace({ window: 48, sink: options.traceSink });
+    this.traceLog = new Trace({ clock: this.scheduler, window: 48, sink: options.traceSink });
+    this.trace = this.traceLog.record;
     this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
     const voters = scenario.initialVoters ?? scenario.hosts;
     this.genesisConf = { voters: range(1, voters), learners: [] };
@@ -85,7 +90,7 @@ export class World {
         rateHz: w.rateHz,
         timeoutUs: us(w.timeoutMs),
         send: (from, to, env) => this.send(from, to, env),
-        trace: (kind, host, a, b) => this.trace(kind, host, a, b),
+        trace: this.trace,
         acknowledged: (group, index, term, client, seq) => this.checkers[group]!.acknowledged(
           index, term, (data) => data.startsWith(`{"client":${client},"seq":${seq},`), `client ${client} request ${seq}`),
         accepting: () => this.scheduler.now < this.endUs,
@@ -134,7 +139,7 @@ export class World {
     if (chosen === undefined) return false;
     const ok = r.node.propose(encodeRegistryCommand({ op: act === 'add' ? 'join' : 'leave', host: chosen }));
     if (ok) {
-      this.trace(`owner-${act}`, chosen, 0, 0);
+      this.trace(`owner-${act}`, chosen);
       r.pump();
     }
     return ok;
@@ -159,10 +164,6 @@ export class World {
     this.network.send(from, to, env);
   }
 
-  trace(kind: string, host: number, a: number, b: number): void {
-    this.traceLog.record(this.scheduler.now, kind, host, a, b);
-  }
-
   syncDelayUs(): number {
     const s = this.scenario.disk.syncMs;
     return Math.round(Math.min(s.maxMs, s.minMs + this.syncRng.exponential(s.meanMs - s.minMs)) * 1000);
@@ -178,9 +179,7 @@ export class World {
   }
 
   private deliver(from: number, to: number, env: Envelope): void {
-    if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
-    else if (env.kind === 'vmm') this.traceLog.record(this.scheduler.now, env.msg.t, to, from, 'page' in env.msg ? env.msg.page : env.msg.req);
-    else this.traceLog.record(this.scheduler.now, env.kind, to, from, env.seq);
+    recordDelivery(this.trace, from, to, env);
     if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
     else this.clients[to - this.hosts.length - 1]?.receive(env);
   }

@@ -14,7 +14,7 @@ export function writeFakeRunner(dir: string): string {
     `export function runSeed(scenario, seed) {
       if (seed === 13) throw new Error('boom at seed 13');
       const violation = seed % 4 === 0
-        ? { invariant: 'election-safety', message: 'two leaders in term ' + seed, timeUs: 1000, lastEvents: ['e'] }
+        ? { invariant: 'election-safety', message: 'two leaders in term ' + seed, timeUs: 1000, lastEvents: [{ t: 1000, host: 1, kind: 'leader', group: 0, term: seed }] }
         : null;
       return { scenario: scenario.name, seed, traceHash: 'h' + seed, events: 100 + seed, simSeconds: 2,
                violation, faultKinds: [], stats: {} };

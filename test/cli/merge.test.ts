@@ -85,7 +85,7 @@ test('merge text: the fuzz summary of the whole campaign, failures with replay c
   const files = await shardFiles('text', 3);
   const { code, out } = merge(files, false);
   assert.is(code, 1);
-  assert.match(out, 'FAIL seed 4: election-safety\n  two leaders in term 4\n  replay: gallocy replay --scenario raft-basic --seed 4');
+  assert.match(out, 'FAIL seed 4: election-safety\n  two leaders in term 4\n  last event:\n    0.001000s h1 leader group=0 term=4\n  replay: gallocy replay --scenario raft-basic --seed 4');
   assert.match(out, 'FAIL seed 13: crash');
   assert.match(out, 'raft-basic: 14 seeds (seeds 1..14, 3 shards merged), 4 failed');
   assert.match(out, /wall +[\d.]+ s summed over 3 shards, [\d.]+ s the longest/);
