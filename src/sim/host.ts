@@ -126,12 +126,16 @@ export class SimHost {
     };
     const disk = new SimRaftDisk(this.disk, {
       forgetVote: (scenario.bugs?.forgetVote ?? false) && epoch > 1,
-      sync: (file, done) => this.env.scheduler.after(this.env.syncDelayUs(), () => {
-        if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
-        this.trace('sync', epoch);
-        this.disk.sync(file);
-        this.whenRunning(epoch, done);
-      }),
+      sync: (file, done) => {
+        const synced = (): void => {
+          if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
+          this.trace('sync', epoch);
+          this.disk.sync(file);
+          this.whenRunning(epoch, done);
+        };
+        if (scenario.disk.syncInline) synced();
+        else this.env.scheduler.after(this.env.syncDelayUs(), synced);
+      },
     });
     this.runtime = new HostRuntime(cfg, {
       disk,

@@ -74,9 +74,15 @@ export const scenarioSchema = z
       .object({
         syncMs: latencySchema.default({ minMs: 0.05, meanMs: 0.2, maxMs: 2 }),
         tornWrites: z.boolean().default(false),
+        /**
+         * Sync at once, inside the Ready loop, as real mode's SQLite store does (its fsync
+         * blocks the host): a single-voter group then commits and applies an entry within
+         * the propose() that made it.
+         */
+        syncInline: z.boolean().default(false),
       })
       .strict()
-      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false }),
+      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false, syncInline: false }),
     clock: z
       .object({
         /** Initial offsets are drawn from [-maxOffsetMs, maxOffsetMs]. */

@@ -112,7 +112,12 @@ export class PageClient {
       // Lost meanwhile, or past its deadline (the page stays closed): the thread faults again.
       if (h?.mode !== 'write' || this.env.now() >= h.closesAt) return;
       if (this.dirty !== null || this.cleaning !== null) {
-        this.startWriting(page); // another page got dirty first: clean that one too
+        // Another waiting writer's page got dirty first, and its thread has yet to resume and
+        // write it. Cleaning it at once would take it away unwritten: waiting writers of one
+        // host would then take the dirty page from each other forever. Let that thread write.
+        this.env.timer(this.env.now() + (this.cfg.minHoldUs ?? 0), () => {
+          if (this.held.get(page)?.mode === 'write') this.startWriting(page);
+        });
         return;
       }
       this.dirty = page;
