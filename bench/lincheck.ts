@@ -11,7 +11,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import seedrandom from 'seedrandom';
-import { checkLinearizable, registerModel, type RegisterOp } from '../src/sim/check/linearizability.js';
+import { checkLinearizable } from '../src/check/linearizability.js';
+import { registerModel, type RegisterOp } from '../src/check/register-model.js';
 import { lincheckText } from '../src/cli/lincheck.js';
 
 export interface BenchResult {

@@ -4,8 +4,8 @@
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
-import { checkLinearizable, kvModel } from './check/linearizability.js';
-import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
+import { checkLinearizable, describeOperation } from '../check/linearizability.js';
+import { kvModel, type KvInput, type KvOp as KvHistoryOp } from '../check/kv-model.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { KvService } from './kv-service.js';
@@ -279,7 +279,7 @@ export class World {
     const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
     this.linearizability = result.verdict;
     if (result.verdict !== 'not-linearizable') return null;
-    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${JSON.stringify(o.input)} -> ${JSON.stringify(o.output)} [${o.call}, ${o.ret}] us`);
+    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
     return {
       invariant: 'linearizability',
       message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}`,

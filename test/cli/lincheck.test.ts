@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findRepoRoot, sharedDataDir } from '../../src/cli/repo-root.js';
+import { lincheckText } from '../../src/cli/lincheck.js';
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
@@ -60,6 +61,17 @@ test('an unreadable or unparseable file: exit 2 naming the file', () => {
   const g = gallocy('lincheck', path.join(data, goodRegister[0]!), garbage);
   assert.is(g.status, 2, g.stdout);
   assert.match(g.stderr, garbage);
+});
+
+test('a violation names the stuck operations by process, model description and place in the file', () => {
+  const J = (p: number, type: string, f: string, v: string): string => `INFO  jepsen.util - ${p}\t:${type}\t:${f}\t${v}`;
+  const log = [J(0, 'invoke', 'write', '1'), J(0, 'ok', 'write', '1'), J(1, 'invoke', 'read', 'nil'), J(1, 'ok', 'read', '2'), J(2, 'invoke', 'write', '3')].join('\n');
+  const r = lincheckText('stale.log', log);
+  assert.is(r.verdict, 'not-linearizable');
+  assert.equal(r.unordered?.map((o) => o.description), ['process 1: read -> 2 (lines 3..4)']);
+  const rec = (thread: number, kind: string, value: number, call: number, ret: number): string => JSON.stringify({ host: 1, thread, kind, addr: 64, value, call, ret });
+  const records = lincheckText('records.jsonl', [rec(0, 'write', 5, 10, 20), rec(1, 'read', 0, 30, 40)].join('\n'));
+  assert.equal(records.unordered?.map((o) => o.description), ['process 0: write 5 [key 64] (10..20 us)', 'process 1: read -> nil [key 64] (30..40 us)']);
 });
 
 test.run();

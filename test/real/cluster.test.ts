@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import type { StatusReport } from '../../src/cli/status-command.js';
 import { RESERVED_ROOT_BYTES } from '../../src/real/app-threads.js';
 import { nativeAvailable } from '../../src/real/native-memory.js';
-import { checkRegisters } from '../../src/sim/check/linearizability.js';
+import { checkRegisters } from '../../src/check/register-model.js';
 import { REGISTERS_DEFAULTS, registerAddresses } from '../../src/vmm/workloads/index.js';
 import {
   adderOlds, agreedLeader, appOf, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, runCli, TestCluster, watchdog, writeAdderApp, writeReaderApp,

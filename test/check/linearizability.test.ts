@@ -5,18 +5,10 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  checkLinearizable,
-  kvModel,
-  registerModel,
-  registerPrecheck,
-  type KvOp,
-  type Model,
-  type RegisterInput,
-  type RegisterOp,
-  type RegisterOutput,
-} from '../../src/sim/check/linearizability.js';
-import { parseHistory } from '../../src/sim/check/history-formats.js';
+import { checkLinearizable, describeOperation, type Model } from '../../src/check/linearizability.js';
+import { kvModel, type KvOp } from '../../src/check/kv-model.js';
+import { registerModel, registerPrecheck, type RegisterInput, type RegisterOp, type RegisterOutput } from '../../src/check/register-model.js';
+import { parseHistory } from '../../src/check/history-formats.js';
 
 const dataDir = sharedDataDir('linearizability');
 
@@ -255,6 +247,20 @@ test('models without key() memoize with equal()', () => {
   assert.is(checkLinearizable(m, ops).ok, expected['jepsen-etcd/etcd_007.log']);
   const text0 = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_000.log'), 'utf8');
   assert.is(checkLinearizable(m, parseHistory(text0).operations as RegisterOp[]).ok, expected['jepsen-etcd/etcd_000.log']);
+});
+
+test('models describe operations; an unknown outcome is shown as ?', () => {
+  assert.is(describeOperation(registerModel, CAS(2, 5, 6, 1, 0, false)), 'cas 1 -> 0 : fail');
+  assert.is(describeOperation(registerModel, CAS(3, 7, Infinity, 4, 2, false)), 'cas 4 -> 2 : ?');
+  assert.is(describeOperation(registerModel, { ...R(1, 1, 2, null), input: { kind: 'read', key: '64' } }), 'read -> nil [key 64]');
+  assert.is(describeOperation(registerModel, W(0, 1, 2, 7)), 'write 7');
+  const get: KvOp = { client: 0, input: { kind: 'get', key: 'k' }, output: 'ab', call: 1, ret: 2 };
+  assert.is(describeOperation(kvModel, get), 'get "k" -> "ab"');
+  assert.is(describeOperation(kvModel, { ...get, ret: Infinity }), 'get "k" -> ?');
+  assert.is(describeOperation(kvModel, { ...get, input: { kind: 'append', key: 'k', value: 'x' }, output: null }), 'append "k" "x"');
+  // A model without a describer gets its input and output as JSON.
+  const bare: Model<number, number, number> = { init: () => 0, step: (s) => [true, s] };
+  assert.is(describeOperation(bare, { client: 0, input: 1, output: 2, call: 1, ret: 2 }), '1 -> 2');
 });
 
 // --- property: executions of a real register are linearizable --------------

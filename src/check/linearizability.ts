@@ -55,6 +55,15 @@ export interface Model<S, I, O> {
    * everything it does not flag.
    */
   precheck?(history: readonly Operation<I, O>[]): Operation<I, O>[] | undefined;
+  /** Words for one operation in reports; `output` is undefined when unknown. */
+  describeOperation?(input: I, output: O | undefined): string;
+}
+
+/** The model's words for an operation (JSON when it has none); an unknown outcome is not shown. */
+export function describeOperation<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string {
+  const output = op.ret === Infinity ? undefined : op.output;
+  if (model.describeOperation) return model.describeOperation(op.input, output);
+  return `${JSON.stringify(op.input)} -> ${output === undefined ? '?' : JSON.stringify(output)}`;
 }
 
 export interface CheckOptions {
@@ -412,160 +421,4 @@ function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Operation
     relink(i);
     entry = next[i]!;
   }
-}
-
-// ---------------------------------------------------------------------------
-// Ready-made models.
-
-/** Register value: `null` means never written. */
-export type RegisterValue = number | null;
-
-/** An optional `key` makes a history of many independent registers. */
-export type RegisterInput =
-  | { readonly kind: 'read'; readonly key?: string }
-  | { readonly kind: 'write'; readonly key?: string; readonly value: number }
-  | { readonly kind: 'cas'; readonly key?: string; readonly from: RegisterValue; readonly to: number };
-
-export type RegisterOutput =
-  | { readonly kind: 'read'; readonly value: RegisterValue }
-  | { readonly kind: 'write' }
-  /** `ok: false` is a definite failure: the register did not hold `from`. */
-  | { readonly kind: 'cas'; readonly ok: boolean };
-
-export type RegisterOp = Operation<RegisterInput, RegisterOutput>;
-
-function partitionByKey<I extends { readonly key?: string }, O>(history: readonly Operation<I, O>[]): Operation<I, O>[][] {
-  // Map iteration follows first appearance in the history: deterministic.
-  const parts = new Map<string | undefined, Operation<I, O>[]>();
-  for (const op of history) {
-    const k = op.input.key;
-    let part = parts.get(k);
-    if (!part) parts.set(k, (part = []));
-    part.push(op);
-  }
-  return [...parts.values()];
-}
-
-/**
- * Cheap sound pre-pass for registers. Flags:
- *  - a read (or successful cas) observing a value that no write/cas could
- *    have produced before the observation returned, when every written value
- *    is unique (so the writer is known);
- *  - a read of `null` (or cas from `null`) after a write definitely
- *    completed: values are numbers, so the register can never be empty again
- *    (true without uniqueness).
- * Everything else is left to the exact search.
- */
-export function registerPrecheck(history: readonly RegisterOp[]): RegisterOp[] | undefined {
-  // A cas that definitely failed wrote nothing; everything else may have.
-  const writers = new Map<number, RegisterOp>();
-  let unique = true;
-  let firstCompletedWrite: RegisterOp | undefined;
-  for (const op of history) {
-    const inp = op.input;
-    let v: number | undefined;
-    let definite = false;
-    if (inp.kind === 'write') {
-      v = inp.value;
-      definite = op.ret !== Infinity;
-    } else if (inp.kind === 'cas') {
-      const known = op.ret !== Infinity;
-      const out = op.output;
-      if (known && out.kind === 'cas' && !out.ok) continue;
-      v = inp.to;
-      definite = known;
-    }
-    if (v === undefined) continue;
-    if (writers.has(v)) unique = false;
-    else writers.set(v, op);
-    if (definite && (!firstCompletedWrite || op.ret < firstCompletedWrite.ret)) firstCompletedWrite = op;
-  }
-  for (const op of history) {
-    if (op.ret === Infinity) continue;
-    const inp = op.input;
-    const out = op.output;
-    let seen: RegisterValue | undefined;
-    if (inp.kind === 'read' && out.kind === 'read') seen = out.value;
-    else if (inp.kind === 'cas' && out.kind === 'cas' && out.ok) seen = inp.from;
-    if (seen === undefined) continue;
-    if (seen === null) {
-      if (firstCompletedWrite && firstCompletedWrite.ret < op.call) return [firstCompletedWrite, op];
-      continue;
-    }
-    if (!unique) continue;
-    const w = writers.get(seen);
-    if (!w) return [op];
-    if (w.call > op.ret) return [op, w];
-  }
-  return undefined;
-}
-
-function registerStep(state: RegisterValue, input: RegisterInput, output: RegisterOutput | undefined): [boolean, RegisterValue] {
-  switch (input.kind) {
-    case 'read':
-      if (output === undefined) return [true, state];
-      return [output.kind === 'read' && output.value === state, state];
-    case 'write':
-      return [output === undefined || output.kind === 'write', input.value];
-    case 'cas': {
-      const holds = state === input.from;
-      const after = holds ? input.to : state;
-      if (output === undefined) return [true, after];
-      return [output.kind === 'cas' && output.ok === holds, after];
-    }
-  }
-}
-
-/**
- * Read/write/compare-and-set registers, one per `input.key` (a single one
- * when no key is given). Includes the register precheck.
- */
-export const registerModel: Model<RegisterValue, RegisterInput, RegisterOutput> = {
-  init: () => null,
-  step: registerStep,
-  key: (s) => (s === null ? 'n' : String(s)),
-  partition: partitionByKey,
-  precheck: registerPrecheck,
-};
-
-export type KvInput =
-  | { readonly kind: 'get'; readonly key: string }
-  | { readonly kind: 'put'; readonly key: string; readonly value: string }
-  | { readonly kind: 'append'; readonly key: string; readonly value: string };
-
-/** The value read for `get`; `null` acknowledges a put or append. */
-export type KvOutput = string | null;
-
-export type KvOp = Operation<KvInput, KvOutput>;
-
-/**
- * String key-value store: get/put/append, a missing key reads as ''.
- * Keys are independent, so the history is partitioned by key and each
- * partition's state is one string.
- */
-export const kvModel: Model<string, KvInput, KvOutput> = {
-  init: () => '',
-  step(state, input, output) {
-    switch (input.kind) {
-      case 'get':
-        return [output === undefined || output === state, state];
-      case 'put':
-        return [true, input.value];
-      case 'append':
-        return [true, state + input.value];
-    }
-  },
-  key: (s) => s,
-  partition: partitionByKey,
-};
-
-/**
- * The register fast path: the cheap precheck (exact rejections of reads of
- * never-written or not-yet-written values, and of empty reads after a
- * completed write, when written values are unique), then the exact search
- * per register key. Same verdicts as `checkLinearizable(registerModel, ...)`
- * with `noPrecheck`, usually sooner on violations.
- */
-export function checkRegisters(history: readonly RegisterOp[], options: Omit<CheckOptions, 'noPrecheck'> = {}): CheckResult<RegisterInput, RegisterOutput> {
-  return checkLinearizable(registerModel, history, options);
 }
