@@ -1,11 +1,10 @@
-import { sharedDataDir } from '../../src/cli/repo-root.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { detectFormat, parseEdnFlatMap, parseHistory, parseJepsenRegisterLog, parseKvEdnLog } from '../../src/check/history-formats.js';
 
-const dataDir = sharedDataDir('linearizability');
+import { historyData, readHistory } from './history-data.js';
 
 const J = (p: number, type: string, f: string, v: string): string => `INFO  jepsen.util - ${p}\t:${type}\t:${f}\t${v}`;
 
@@ -121,11 +120,11 @@ test('gallocy records: reads and writes of words from several hosts, checked as 
   assert.throws(() => parseHistory('{"kind": "read"}\n{oops'), /line 1: field 'addr': expected a number/);
 });
 
-test('every shared file parses and is detected by its content', () => {
+test('every Porcupine file parses and is detected by its content', () => {
   let n = 0;
   for (const sub of ['jepsen-etcd', 'kv']) {
-    for (const f of readdirSync(path.join(dataDir, sub)).sort()) {
-      const text = readFileSync(path.join(dataDir, sub, f), 'utf8');
+    for (const f of readdirSync(historyData(sub)).sort()) {
+      const text = readHistory(path.join(sub, f));
       const p = parseHistory(text);
       assert.is(p.format, sub === 'kv' ? 'kv-edn' : 'jepsen-register', f);
       assert.ok(p.operations.length > 0, f);

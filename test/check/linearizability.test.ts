@@ -1,16 +1,13 @@
-import { sharedDataDir } from '../../src/cli/repo-root.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { checkLinearizable, describeOperation, type Model } from '../../src/check/linearizability.js';
 import { kvModel, type KvOp } from '../../src/check/kv-model.js';
 import { registerModel, registerPrecheck, type RegisterInput, type RegisterOp, type RegisterOutput } from '../../src/check/register-model.js';
 import { parseHistory } from '../../src/check/history-formats.js';
 
-const dataDir = sharedDataDir('linearizability');
+import { expectedVerdicts, readHistory } from './history-data.js';
 
 // --- helpers for hand-built histories --------------------------------------
 
@@ -44,16 +41,16 @@ function check(history: RegisterOp[]) {
   return searchOnly;
 }
 
-// --- the shared histories with known answers -------------------------------
+// --- Porcupine's histories with known answers -------------------------------
 
-const expected = JSON.parse(readFileSync(path.join(dataDir, 'expected.json'), 'utf8')) as Record<string, boolean>;
+const expected = expectedVerdicts();
 
-test('shared histories: every file agrees with expected.json (with and without precheck)', () => {
+test('Porcupine histories: every file agrees with expected.json (with and without precheck)', () => {
   const files = Object.keys(expected).sort();
   assert.ok(files.length >= 50, `expected.json lists ${files.length} files`);
   const times: string[] = [];
   for (const file of files) {
-    const text = readFileSync(path.join(dataDir, file), 'utf8');
+    const text = readHistory(file);
     const t0 = performance.now();
     const parsed = parseHistory(text);
     const r = parsed.format !== 'kv-edn' ? checkLinearizable(registerModel, parsed.operations) : checkLinearizable(kvModel, parsed.operations);
@@ -70,8 +67,8 @@ test('shared histories: every file agrees with expected.json (with and without p
   console.log('  lincheck times: ' + times.join(' '));
 });
 
-test('shared kv histories are split by key', () => {
-  const text = readFileSync(path.join(dataDir, 'kv', 'c10-ok.txt'), 'utf8');
+test('Porcupine kv histories are split by key', () => {
+  const text = readHistory('kv/c10-ok.txt');
   const parsed = parseHistory(text);
   assert.is(parsed.format, 'kv-edn');
   const r = checkLinearizable(kvModel, parsed.operations as KvOp[]);
@@ -223,7 +220,7 @@ test('kv model: append order is observable', () => {
 });
 
 test('step budget: exceeding it gives unknown, never a wrong verdict', () => {
-  const text = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_002.log'), 'utf8');
+  const text = readHistory('jepsen-etcd/etcd_002.log');
   const ops = parseHistory(text).operations as RegisterOp[];
   const r = checkLinearizable(registerModel, ops, { maxSteps: 10 });
   assert.is(r.verdict, 'unknown');
@@ -242,10 +239,10 @@ test('models without key() memoize with equal()', () => {
     },
     equal: (a, b) => a.v === b.v,
   };
-  const text = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_007.log'), 'utf8');
+  const text = readHistory('jepsen-etcd/etcd_007.log');
   const ops = parseHistory(text).operations as RegisterOp[];
   assert.is(checkLinearizable(m, ops).ok, expected['jepsen-etcd/etcd_007.log']);
-  const text0 = readFileSync(path.join(dataDir, 'jepsen-etcd', 'etcd_000.log'), 'utf8');
+  const text0 = readHistory('jepsen-etcd/etcd_000.log');
   assert.is(checkLinearizable(m, parseHistory(text0).operations as RegisterOp[]).ok, expected['jepsen-etcd/etcd_000.log']);
 });
 

@@ -1,19 +1,20 @@
 // `gallocy lincheck` against histories with known answers (Porcupine's test
-// data, in the shared data folder): exit 0 when linearizable, 1 when not, 2
+// data, in test/data/linearizability): exit 0 when linearizable, 1 when not, 2
 // for a file that cannot be read or parsed.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findRepoRoot, sharedDataDir } from '../../src/cli/repo-root.js';
+import { findRepoRoot } from '../../src/cli/repo-root.js';
+import { expectedVerdicts, historyData } from '../check/history-data.js';
 import { lincheckText } from '../../src/cli/lincheck.js';
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
-const data = sharedDataDir('linearizability');
-const expected = JSON.parse(readFileSync(path.join(data, 'expected.json'), 'utf8')) as Record<string, boolean>;
+const data = historyData();
+const expected = expectedVerdicts();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-lincheck-'));
 
 function gallocy(...args: string[]): { status: number | null; stdout: string; stderr: string } {
