@@ -12,7 +12,7 @@ import type { ThreadContext } from '../vmm/thread.js';
 import type { VmmConfig, VmmEnv } from '../vmm/vmm-env.js';
 import { Vmm } from '../vmm/vmm.js';
 import type { HostClock } from './clock.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import { SimMemory } from './memory.js';
 import type { ProtectionObserver } from './memory.js';
 import type { Scheduler } from './scheduler.js';
@@ -147,7 +147,7 @@ export class DsmService implements HostService {
     this.companies.roleChanged(this.vmm, group, role);
   }
 
-  receive(from: number, env: Envelope): void {
+  receive(from: number, env: SimEnvelope): void {
     if (env.kind === 'vmm') this.vmm?.receive(from, env.msg as VmmMessage);
   }
 

@@ -6,7 +6,7 @@ import type { ConfState, Entry, Role } from '../raft/index.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import { Replica } from './replica.js';
 import type { ReplicaHost } from './replica.js';
 import type { HostService, ServiceHost } from './service.js';
@@ -27,7 +27,7 @@ export interface HostEnv {
   groupsAtBoot(host: number): number[];
   /** The service this host runs over its replicas. */
   service(host: ServiceHost): HostService;
-  send(from: number, to: number, env: Envelope): void;
+  send(from: number, to: number, env: SimEnvelope): void;
   trace(kind: string, host: number, a: number, b: number): void;
   /** A simulated fsync's duration, in microseconds. */
   syncDelayUs(): number;
@@ -43,7 +43,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
   replicas: (Replica | undefined)[] = [];
   readonly service: HostService;
   readonly disk = new SimDisk();
-  private inbox: [number, Envelope][] = [];
+  private inbox: [number, SimEnvelope][] = [];
   /** While down, the checkers still see what each group's log made durable. */
   private downProbes: (ReplicaProbe | undefined)[] = [];
   /** Only the newest chain of tick events runs: a resume or restart starts a new one. */
@@ -142,7 +142,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     return this.replicas[group] ?? this.downProbes[group];
   }
 
-  deliver(from: number, env: Envelope): void {
+  deliver(from: number, env: SimEnvelope): void {
     if (this.state === 'down') return;
     if (this.state === 'paused') {
       this.inbox.push([from, env]);
@@ -153,7 +153,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
 
   // ReplicaHost
 
-  send(to: number, env: Envelope): void {
+  send(to: number, env: SimEnvelope): void {
     this.env.send(this.id, to, env);
   }
 
@@ -176,7 +176,7 @@ export class SimHost implements ReplicaHost, ServiceHost {
     this.env.trace(kind, this.id, a, b);
   }
 
-  private receive(from: number, env: Envelope): void {
+  private receive(from: number, env: SimEnvelope): void {
     if (env.kind !== 'raft') {
       this.service.receive(from, env);
       return;

@@ -3,7 +3,7 @@
 import type { Entry } from '../raft/index.js';
 import { commandOf, encodeCommand, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { HostService, ServiceHost } from './service.js';
 
@@ -42,7 +42,7 @@ export class KvService implements HostService {
     });
   }
 
-  receive(from: number, env: Envelope): void {
+  receive(from: number, env: SimEnvelope): void {
     if (env.kind !== 'kv-request') return;
     const r = this.host.replica(env.group);
     if (r === undefined) return;

@@ -14,7 +14,7 @@ import { DsmPart } from './dsm-world.js';
 import type { HostService, ServiceHost } from './service.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
@@ -31,7 +31,7 @@ import { Trace } from './trace.js';
 export class World {
   readonly scheduler = new Scheduler(4096);
   readonly traceLog: Trace;
-  readonly network: Network<Envelope>;
+  readonly network: Network<SimEnvelope>;
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
@@ -50,7 +50,7 @@ export class World {
     this.genesisConf = { voters: range(1, voters), learners: [] };
     const net = scenario.network;
     const us = (ms: number): number => Math.round(ms * 1000);
-    this.network = new Network<Envelope>(this.scheduler, this.stream('network'), {
+    this.network = new Network<SimEnvelope>(this.scheduler, this.stream('network'), {
       latencyUs: { min: us(net.latency.minMs), mean: us(net.latency.meanMs), max: us(net.latency.maxMs) },
       loss: net.loss,
       duplicate: net.duplicate,
@@ -153,7 +153,7 @@ export class World {
     return this.hosts[host - 1]!.mono;
   }
 
-  send(from: number, to: number, env: Envelope): void {
+  send(from: number, to: number, env: SimEnvelope): void {
     this.network.send(from, to, env);
   }
 
@@ -175,7 +175,7 @@ export class World {
     return this.stream(`disk-${host}`);
   }
 
-  private deliver(from: number, to: number, env: Envelope): void {
+  private deliver(from: number, to: number, env: SimEnvelope): void {
     if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
     else if (env.kind === 'vmm') this.traceLog.record(this.scheduler.now, env.msg.t, to, from, 'page' in env.msg ? env.msg.page : env.msg.req);
     else this.traceLog.record(this.scheduler.now, env.kind, to, from, env.seq);

@@ -3,7 +3,7 @@
 // The host owns processes, disks and the Ready loop; a service owns the
 // state machine and everything that is not a Raft message.
 import type { Entry, Role } from '../raft/index.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { Replica } from './replica.js';
 
@@ -13,7 +13,7 @@ export interface ServiceHost {
   readonly epoch: number;
   readonly state: 'up' | 'down' | 'paused';
   replica(group: number): Replica | undefined;
-  send(to: number, env: Envelope): void;
+  send(to: number, env: SimEnvelope): void;
   trace(kind: string, a: number, b: number): void;
 }
 
@@ -22,7 +22,7 @@ export interface HostService {
   /** A committed entry was applied to group's state machine with this result. */
   applied(group: number, entry: Entry, result: unknown): void;
   /** A message that is not for Raft. */
-  receive(from: number, env: Envelope): void;
+  receive(from: number, env: SimEnvelope): void;
   /** A replica's role changed. */
   roleChanged(group: number, role: Role): void;
   /** The process (re)started, its replicas open. */
