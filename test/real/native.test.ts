@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { measureFaultHandoff } from '../../src/real/native-bench.js';
+import { measureFaultHandoff } from '../../bench/fault-handoff.js';
 import {
   FaultRecordDecoder,
   loadNativeMemory,
