@@ -28,7 +28,7 @@ export function detectFormat(text: string): HistoryFormat | null {
     if (line === '') continue;
     if (line.startsWith('{"')) return 'gallocy-records';
     if (line.startsWith('{')) return 'kv-edn';
-    if (/\bjepsen\.util\s+-\s+\d+\s/.test(line) || /^\d+\t:\w+\t/.test(line)) return 'jepsen-register';
+    if (/\bjepsen\.util\s+-\s+\d+\s/.test(line) || /^\d+[ \t]+:\w+[ \t]/.test(line)) return 'jepsen-register';
     return null;
   }
   return null;
@@ -43,6 +43,6 @@ export function parseHistory(text: string): ParsedHistory {
   const first = lines(text).findIndex((l) => l.trim() !== '');
   if (first === -1) throw new Error('empty history: expected Jepsen register log lines, EDN maps or JSON records');
   throw new Error(
-    `line ${first + 1}: unrecognized history format: expected a Jepsen log line ("INFO  jepsen.util - <process>\\t:invoke\\t...") an EDN map ("{:process 0, :type :invoke, ...}") or a JSON record ("{\"host\": 1, ...}")`,
+    `line ${first + 1}: unrecognized history format: expected a Jepsen log line ("INFO  jepsen.util - <process>\\t:invoke\\t..."), an EDN map ("{:process 0, :type :invoke, ...}") or a JSON record ("{\"host\": 1, ...}")`,
   );
 }

@@ -20,7 +20,8 @@ function parseJepsenValue(s: string, line: number): JepsenValue {
 
 /**
  * Jepsen log of one compare-and-set register (jepsen-etcd):
- * `INFO  jepsen.util - <process>\t:<type>\t:<f>\t<value>`.
+ * `INFO  jepsen.util - <process>\t:<type>\t:<f>\t<value>`, the fields
+ * separated by tabs or runs of spaces (both occur; Porcupine reads both).
  *
  * - :ok completes the pending operation; a read's value is what it read.
  * - :fail of a cas is a definite failure: the register did not hold `from`
@@ -36,9 +37,9 @@ export function parseJepsenRegisterLog(text: string): RegisterOp[] {
     const line = idx + 1;
     const raw = all[idx]!;
     if (raw.trim() === '') continue;
-    const m = /^(?:.*?\bjepsen\.util\s+-\s+)?(\d+)\t:(\w+)\t:(\w+)\t(.*)$/.exec(raw.trimEnd());
+    const m = /^(?:.*?\bjepsen\.util\s+-\s+)?(\d+)[ \t]+:(\w+)[ \t]+:(\w+)[ \t]+(.*)$/.exec(raw.trimEnd());
     if (!m) {
-      throw new Error(`line ${line}: expected "INFO  jepsen.util - <process>\\t:<invoke|ok|fail|info>\\t:<read|write|cas>\\t<value>", got ${JSON.stringify(raw.slice(0, 80))}`);
+      throw new Error(`line ${line}: expected "INFO  jepsen.util - <process> :<invoke|ok|fail|info> :<read|write|cas> <value>" (fields separated by tabs or spaces), got ${JSON.stringify(raw.slice(0, 80))}`);
     }
     const process = Number(m[1]);
     const type = m[2]!;
