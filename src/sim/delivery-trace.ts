@@ -2,9 +2,9 @@
 // the receiver is the host, and the fields are the ones that say what the
 // message asks or answers (src/host/trace-events.ts names them).
 import type { RecordEvent } from '../host/trace-events.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 
-export function recordDelivery(record: RecordEvent, from: number, to: number, env: Envelope): void {
+export function recordDelivery(record: RecordEvent, from: number, to: number, env: SimEnvelope): void {
   switch (env.kind) {
     case 'raft': {
       const m = env.msg;

@@ -10,7 +10,6 @@ import { HostRuntime } from '../host/runtime.js';
 import type { HostService, RuntimeConfig } from '../host/runtime.js';
 import type { HostObserver, ReplicaView } from '../host/ports.js';
 import type { Replica } from '../host/replica.js';
-import type { Envelope } from '../vmm/wire.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { DiskCorruptionError, SimDisk } from './disk.js';
@@ -19,6 +18,7 @@ import { SimRaftDisk } from './raft-storage.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
+import type { KvEnvelope, SimEnvelope } from './kv-wire.js';
 import type { RecordEvent, RecordHostEvent } from '../host/trace-events.js';
 
 export type HostState = 'up' | 'down' | 'paused' | 'stalled';
@@ -32,6 +32,8 @@ export interface SimApp {
   crashed(): void;
   /** The process runs again after a pause or stall (threads carry on). */
   resumed(): void;
+  /** A key-value client's message (Raft scenarios): the runtime carries only Raft and VMM traffic. */
+  request?(from: number, env: KvEnvelope): void;
 }
 
 /** The world as a host sees it. */
@@ -45,7 +47,7 @@ export interface HostEnv {
   groupsAtBoot(host: number): number[];
   /** What this incarnation runs over its replicas. */
   app(host: SimHost, rt: HostRuntime): SimApp;
-  send(from: number, to: number, env: Envelope): void;
+  send(from: number, to: number, env: SimEnvelope): void;
   readonly trace: RecordEvent;
   /** A simulated fsync's duration, in microseconds. */
   syncDelayUs(): number;
@@ -62,7 +64,7 @@ export class SimHost {
   app: SimApp | null = null;
   readonly disk = new SimDisk();
   /** Deliveries that arrived while the process was not running. */
-  private inbox: [number, Envelope][] = [];
+  private inbox: [number, SimEnvelope][] = [];
   /** Timers, disk completions and faults that came due while the process was not running, in order. */
   private deferred: (() => void)[] = [];
   /** The checkers' view of each group here: live replicas, or a crashed one's disk. */
@@ -227,13 +229,14 @@ export class SimHost {
     return this.probes[group];
   }
 
-  deliver(from: number, env: Envelope): void {
+  deliver(from: number, env: SimEnvelope): void {
     if (this.state === 'down') return;
     if (this.state !== 'up') {
       this.inbox.push([from, env]);
       return;
     }
-    this.runtime!.receive(from, env);
+    if (env.kind === 'raft' || env.kind === 'vmm') this.runtime!.receive(from, env);
+    else this.app!.request?.(from, env);
   }
 
   private tickFn: () => void = () => undefined;

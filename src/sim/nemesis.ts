@@ -5,7 +5,7 @@
 import type { FaultKind, Scenario, ScheduledFault } from './scenario.js';
 import { FAULT_KINDS } from './scenario.js';
 import type { Network } from './network.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import type { SimHost } from './host.js';
@@ -15,7 +15,7 @@ import type { RecordEvent } from '../host/trace-events.js';
 export interface FaultWorld {
   readonly scheduler: Scheduler;
   readonly scenario: Scenario;
-  readonly network: Network<Envelope>;
+  readonly network: Network<SimEnvelope>;
   readonly hosts: readonly SimHost[];
   readonly trace: RecordEvent;
   stream(name: string): Rng;

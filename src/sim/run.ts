@@ -4,8 +4,8 @@
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
-import { checkLinearizable, kvModel } from './check/linearizability.js';
-import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
+import { checkLinearizable, describeOperation } from '../check/linearizability.js';
+import { kvModel, type KvInput, type KvOp as KvHistoryOp } from '../check/kv-model.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { KvService } from './kv-service.js';
@@ -15,7 +15,6 @@ import type { HostRuntime } from '../host/runtime.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
 import type { HostState, SimApp } from './host.js';
-import type { Envelope } from '../vmm/wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
@@ -27,6 +26,7 @@ import { streamFor } from './rng.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
+import type { SimEnvelope } from './kv-wire.js';
 import { Trace } from './trace.js';
 import { recordDelivery } from './delivery-trace.js';
 import type { RecordEvent } from '../host/trace-events.js';
@@ -36,7 +36,7 @@ export class World {
   readonly traceLog: Trace;
   /** Records an event now (HostEnv, FaultWorld, DsmHosts). */
   readonly trace: RecordEvent;
-  readonly network: Network<Envelope>;
+  readonly network: Network<SimEnvelope>;
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
@@ -56,7 +56,7 @@ export class World {
     this.genesisConf = { voters: range(1, voters), learners: [] };
     const net = scenario.network;
     const us = (ms: number): number => Math.round(ms * 1000);
-    this.network = new Network<Envelope>(this.scheduler, this.stream('network'), {
+    this.network = new Network<SimEnvelope>(this.scheduler, this.stream('network'), {
       latencyUs: { min: us(net.latency.minMs), mean: us(net.latency.meanMs), max: us(net.latency.maxMs) },
       loss: net.loss,
       duplicate: net.duplicate,
@@ -160,7 +160,7 @@ export class World {
     return this.hosts[host - 1]!.mono;
   }
 
-  send(from: number, to: number, env: Envelope): void {
+  send(from: number, to: number, env: SimEnvelope): void {
     this.network.send(from, to, env);
   }
 
@@ -178,7 +178,7 @@ export class World {
     return this.stream(`disk-${host}`);
   }
 
-  private deliver(from: number, to: number, env: Envelope): void {
+  private deliver(from: number, to: number, env: SimEnvelope): void {
     recordDelivery(this.trace, from, to, env);
     if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
     else this.clients[to - this.hosts.length - 1]?.receive(env);
@@ -281,7 +281,7 @@ export class World {
     const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
     this.linearizability = result.verdict;
     if (result.verdict !== 'not-linearizable') return null;
-    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${JSON.stringify(o.input)} -> ${JSON.stringify(o.output)} [${o.call}, ${o.ret}] us`);
+    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
     return {
       invariant: 'linearizability',
       message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}`,

@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RESERVED_ROOT_BYTES } from '../../src/real/app-threads.js';
 import { nativeAvailable } from '../../src/real/native-memory.js';
-import { checkRegisters } from '../../src/sim/check/linearizability.js';
+import { checkLinearizable } from '../../src/check/linearizability.js';
+import { registerModel } from '../../src/check/register-model.js';
 import { REGISTERS_DEFAULTS, registerAddresses } from '../../src/vmm/workloads/index.js';
 import { appOf, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, TestCluster, watchdog } from './cluster-harness.js';
 import type { HostRun } from './cluster-harness.js';
@@ -51,7 +52,7 @@ function assertLinearizable(c: TestCluster): void {
   const records = c.histories();
   assert.is(records.length, c.ids.length * THREADS * REGISTERS_DEFAULTS.opsPerThread, 'one record per op of every thread');
   const addresses = registerAddresses(ROOT_PAGES * PAGE_SIZE - RESERVED_ROOT_BYTES, PAGE_SIZE, REGISTERS_DEFAULTS.words);
-  const result = checkRegisters(registerOps(records, addresses));
+  const result = checkLinearizable(registerModel, registerOps(records, addresses));
   assert.is(result.verdict, 'linearizable', `checker: ${JSON.stringify({ ...result, linearizedPrefix: result.linearizedPrefix?.length })}`);
 }
 

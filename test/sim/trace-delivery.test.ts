@@ -8,9 +8,9 @@ import type { TraceEvent } from '../../src/host/trace-events.js';
 import { recordDelivery } from '../../src/sim/delivery-trace.js';
 import { Trace } from '../../src/sim/trace.js';
 import type { VmmMessage } from '../../src/vmm/protocol.js';
-import type { Envelope } from '../../src/vmm/wire.js';
+import type { SimEnvelope } from '../../src/sim/kv-wire.js';
 
-function delivered(env: Envelope): TraceEvent {
+function delivered(env: SimEnvelope): TraceEvent {
   const t = new Trace({ clock: { now: 42 } });
   recordDelivery(t.record, 3, 5, env);
   assert.is(t.count, 1);
