@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzCommand, type FuzzArgs, type FuzzReport } from '../../src/cli/fuzz.js';
-import type { Io } from '../../src/cli/output.js';
+import { capture } from './fake-runner.js';
 import { runPool, type SeedOutcome } from '../../src/cli/pool.js';
 import { replayCommand } from '../../src/cli/replay.js';
 import { loadScenario } from '../../src/cli/scenario-file.js';
@@ -39,18 +39,6 @@ writeFileSync(
 );
 const runnerModule = pathToFileURL(runnerFile).href;
 
-function capture(): Io & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    errIsTTY: false,
-    errStream: process.stderr,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 const scenario = loadScenario('raft-basic').scenario;
 const args = (over: Partial<FuzzArgs>): FuzzArgs => ({ scenario: 'raft-basic', seeds: 12, start: 1, jobs: 3, json: true, stopOnFirst: false, ...over });
