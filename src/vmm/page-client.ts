@@ -191,9 +191,7 @@ export class PageClient {
     this.frames.set(page, Math.max(mine, g.version));
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, closesAt, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
-    this.env.timer(expires - margin, () => {
-      if (this.held.get(page) === h) this.giveUp(page);
-    });
+    this.armGiveUp(page, h, margin);
     this.keepUnderLimit(page);
     return 'done';
   }
@@ -212,6 +210,15 @@ export class PageClient {
       this.closePage(p);
       this.stats.evictions++;
     }
+  }
+
+  /** Gives the page up shortly before its lease ends; a renewal (a later expires) moves that on. */
+  private armGiveUp(page: number, h: Held, margin: number): void {
+    this.env.timer(h.expires - margin, () => {
+      if (this.held.get(page) !== h) return;
+      if (this.env.now() < h.expires - margin) this.armGiveUp(page, h, margin);
+      else this.giveUp(page);
+    });
   }
 
   /** Give-up starts early enough that its write-back lands while the lease still holds. */
