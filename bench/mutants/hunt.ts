@@ -41,8 +41,8 @@ export interface HuntResult {
 }
 
 type Batch =
-  | { kind: 'passed'; seeds: number }
-  | { kind: 'failed'; seeds: number; kill: Kill }
+  | { kind: 'passed' }
+  | { kind: 'failed'; kill: Kill }
   | { kind: 'hang' }
   | { kind: 'out-of-budget' }
   | { kind: 'error'; why: string };
@@ -80,8 +80,8 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
     }
     result.seeds += report.seeds;
     const f = report.failures[0];
-    if (f === undefined) return { kind: 'passed', seeds: report.seeds };
-    return { kind: 'failed', seeds: report.seeds, kill: { scenario, seed: f.seed, invariant: f.invariant, message: f.message.split('\n')[0] ?? '' } };
+    if (f === undefined) return { kind: 'passed' };
+    return { kind: 'failed', kill: { scenario, seed: f.seed, invariant: f.invariant, message: f.message.split('\n')[0] ?? '' } };
   };
 
   /** Whether the hunt is over (a kill, or no time left); false to go on. */
@@ -116,6 +116,7 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       for (let seed = singles.get(scenario)!.shift(); seed !== undefined; seed = singles.get(scenario)!.shift()) {
         if (await judge(scenario, await runBatch(scenario, seed, 1), seed)) return result;
       }
+      if (!next.has(scenario)) continue;
       const b = await runBatch(scenario, start, batch);
       if (b.kind === 'hang' && batch > 1) {
         singles.set(scenario, Array.from({ length: batch }, (_, i) => start + i));
