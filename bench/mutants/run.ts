@@ -158,6 +158,7 @@ async function runMutant(m: Mutant, root: string, base: string, original: string
   const applied = applyMutant(m, (p) => (existsSync(path.join(root, p)) ? readFileSync(path.join(root, p), 'utf8') : null));
   if (!applied.ok) return { ...report, verdict: 'stale', problems: applied.problems };
   const dir = path.join(base, m.name);
+  if (f.keep) report.copy = dir;
   try {
     copyTree(root, dir);
     for (const [p, text] of applied.files) writeFileSync(path.join(dir, p), text);
@@ -182,8 +183,7 @@ async function runMutant(m: Mutant, root: string, base: string, original: string
       replay: replayCommand(k.scenario, k.seed), reproduced: k.invariant === 'hang' ? null : await reproduces(dir, k, f.seedTimeout),
     };
   } finally {
-    if (f.keep) report.copy = dir;
-    else rmSync(dir, { recursive: true, force: true });
+    if (!f.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
