@@ -4,7 +4,7 @@
 // later in the benchmark), the file format rejects what it should with the
 // file and line, and the hunt's schedule finds, skips and times out the seeds
 // a stand-in `gallocy fuzz` says it should.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -121,8 +121,14 @@ test('the summary counts survivors as slower than the budget and leaves equivale
 
 // A stand-in for `gallocy fuzz`: scenario "b" fails at seed 6 (the original
 // code fails seed 6 of "c" too), and seed 3 of "hang" never finishes.
+const fakeTrees: string[] = [];
+test.after(() => {
+  for (const d of fakeTrees) rmSync(d, { recursive: true, force: true });
+});
+
 function fakeTree(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gallocy-mutants-test-'));
+  fakeTrees.push(dir);
   mkdirSync(path.join(dir, 'bin'));
   writeFileSync(path.join(dir, 'bin', 'gallocy.js'), `
 const arg = (f) => process.argv[process.argv.indexOf(f) + 1];
