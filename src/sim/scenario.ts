@@ -3,6 +3,8 @@
 // free of I/O. Durations in files are milliseconds or seconds as the field name
 // says; the simulator converts them to integer microseconds.
 import { z } from 'zod';
+import { issuesOf } from '../input/issues.js';
+import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
 
@@ -85,9 +87,15 @@ export const scenarioSchema = z
       .object({
         syncMs: latencySchema.default({ minMs: 0.05, meanMs: 0.2, maxMs: 2 }),
         tornWrites: z.boolean().default(false),
+        /**
+         * Sync at once, inside the Ready loop, as real mode's SQLite store does (its fsync
+         * blocks the host): a single-voter group then commits and applies an entry within
+         * the propose() that made it.
+         */
+        syncInline: z.boolean().default(false),
       })
       .strict()
-      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false }),
+      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false, syncInline: false }),
     clock: z
       .object({
         /** Initial offsets are drawn from [-maxOffsetMs, maxOffsetMs]. */
@@ -234,23 +242,12 @@ function workloadOptionsIssue(workload: string, options: Record<string, number>)
 
 export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
 
-export interface ScenarioIssue { path: string; message: string }
-
 /** Validates a parsed scenario; issues name the field (a.b[2].c) and what was expected. */
-export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: ScenarioIssue[] } {
+export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: InputIssue[] } {
   const parsed = scenarioSchema.safeParse(value);
   if (parsed.success) return { ok: true, scenario: parsed.data };
   return {
     ok: false,
-    issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    issues: issuesOf(parsed.error),
   };
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out === '' ? '(top level)' : out;
 }

@@ -23,7 +23,8 @@
 import { WORKLOAD_OPTION_DEFAULTS } from '../vmm/workloads/index.js';
 import { HEAP_DEFAULTS, LEASE_DEFAULTS, RAFT_DEFAULTS } from '../host/config.js';
 import { streamFor } from './rng.js';
-import { formatPath, scenarioSchema, type Scenario, type ScenarioIssue } from './scenario.js';
+import { fieldPath, issuesOf, type InputIssue } from '../input/issues.js';
+import { scenarioSchema, type Scenario } from './scenario.js';
 
 /** Integers, reals, or a field that only takes one of listed values (booleans, names). */
 type Kind = 'int' | 'real' | 'choice';
@@ -172,7 +173,7 @@ export function drawScenario(spec: ScenarioSpec, seed: number): DrawnScenario {
   const parsed = a.issues.length > 0 ? null : scenarioSchema.safeParse(a.raw);
   if (parsed === null || !parsed.success) {
     // Validation tried the ends of every range and every choice: a draw in between cannot fail.
-    const why = parsed === null ? a.issues.map((i) => `${i.path}: ${i.message}`) : parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    const why = parsed === null ? a.issues.map((i) => `${i.path}: ${i.message}`) : issuesOf(parsed.error).map((i) => `${i.path}: ${i.message}`);
     throw new Error(`seed ${seed} of ${spec.base.name} drew an invalid scenario: ${why.join('; ')}`);
   }
   return { scenario: parsed.data, raw: a.raw, drew: a.drew };
@@ -214,16 +215,16 @@ function unitOf(path: string): string {
 // --- validation ---------------------------------------------------------------
 
 /** Validates a parsed scenario file whose fields may be drawn; issues name the field (a.b[2].c) and what was expected. */
-export function validateSpec(value: unknown): { ok: true; spec: ScenarioSpec } | { ok: false; issues: ScenarioIssue[] } {
+export function validateSpec(value: unknown): { ok: true; spec: ScenarioSpec } | { ok: false; issues: InputIssue[] } {
   const raw = isObject(value) ? structuredClone(value) : null;
-  const issues: ScenarioIssue[] = [];
+  const issues: InputIssue[] = [];
   const drawable = new Set<string>();
   const sites = raw === null ? [] : collectSites(raw, drawable, issues);
   if (raw !== null) misplacedDraws(raw, '', drawable, issues);
   if (issues.length > 0) return { ok: false, issues };
   if (raw === null || sites.length === 0) {
     const parsed = scenarioSchema.safeParse(value);
-    if (!parsed.success) return { ok: false, issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+    if (!parsed.success) return { ok: false, issues: issuesOf(parsed.error) };
     return { ok: true, spec: { base: parsed.data, raw: raw ?? {}, sites: [] } };
   }
   // The ends of every range, and every choice with the rest at their lowest and at their highest.
@@ -257,12 +258,12 @@ const highest: Chooser = {
 };
 
 /** The schema's issues with a drawn scenario, saying which draw gave a drawn field its value. */
-function schemaIssues(a: { raw: Raw; drew: Array<[string, unknown]> }, sites: readonly DrawSite[]): ScenarioIssue[] {
+function schemaIssues(a: { raw: Raw; drew: Array<[string, unknown]> }, sites: readonly DrawSite[]): InputIssue[] {
   const parsed = scenarioSchema.safeParse(a.raw);
   if (parsed.success) return [];
   const workload = a.drew.find(([p]) => p === WORKLOADS_PATH)?.[1];
   return parsed.error.issues.map((i) => {
-    let path = formatPath(i.path);
+    let path = fieldPath(i.path);
     // The drawn workload's block is the file's dsm.workloads.NAME.
     if (typeof workload === 'string') path = path.replace(/^dsm\.workload(Options)?/, `${WORKLOADS_PATH}.${workload}`);
     // The innermost drawn field holding the issue's (a workload option, not the workload).
@@ -275,7 +276,7 @@ function schemaIssues(a: { raw: Raw; drew: Array<[string, unknown]> }, sites: re
 }
 
 /** Every draw at a drawable field (and the choice of workload), with its shape checked, in draw order; `drawable` gets their paths. */
-function collectSites(raw: Raw, drawable: Set<string>, issues: ScenarioIssue[]): DrawSite[] {
+function collectSites(raw: Raw, drawable: Set<string>, issues: InputIssue[]): DrawSite[] {
   const sites: DrawSite[] = [];
   const add = (path: string, kind: Kind, step: number, workload?: string): void => {
     const v = getPath(raw, path);
@@ -304,7 +305,7 @@ function collectSites(raw: Raw, drawable: Set<string>, issues: ScenarioIssue[]):
 }
 
 /** `dsm.workloads`: workload names to their options (which may be drawn); one workload is drawn per seed. */
-function workloadMap(raw: Raw, issues: ScenarioIssue[]): string[] {
+function workloadMap(raw: Raw, issues: InputIssue[]): string[] {
   const dsm = raw['dsm'];
   if (!isObject(dsm) || dsm['workloads'] === undefined) return [];
   const w = dsm['workloads'];
@@ -336,7 +337,7 @@ function optionKind(workloads: readonly string[], option: string): Kind {
   return defaults.length > 0 && defaults.every((d) => Number.isInteger(d)) ? 'int' : 'real';
 }
 
-function checkDraw(path: string, kind: Kind, step: number, v: Raw, issues: ScenarioIssue[]): Draw | null {
+function checkDraw(path: string, kind: Kind, step: number, v: Raw, issues: InputIssue[]): Draw | null {
   const keys = Object.keys(v);
   if (keys.length !== 1) {
     issues.push({ path, message: `expected a value, { between: [low, high] } or { oneOf: [...] }, got the keys ${keys.join(', ')}` });
@@ -371,7 +372,7 @@ function checkDraw(path: string, kind: Kind, step: number, v: Raw, issues: Scena
 }
 
 /** A draw anywhere else is a field that cannot vary: say so, rather than "expected number". */
-function misplacedDraws(v: unknown, path: string, drawable: ReadonlySet<string>, issues: ScenarioIssue[]): void {
+function misplacedDraws(v: unknown, path: string, drawable: ReadonlySet<string>, issues: InputIssue[]): void {
   if (Array.isArray(v)) {
     v.forEach((x, i) => misplacedDraws(x, `${path}[${i}]`, drawable, issues));
   } else if (isDrawShaped(v)) {
@@ -384,10 +385,10 @@ function misplacedDraws(v: unknown, path: string, drawable: ReadonlySet<string>,
 // --- drawing ------------------------------------------------------------------
 
 /** Fills every draw site with the chooser's pick, within the bounds earlier picks leave. */
-function assemble(source: Raw, sites: readonly DrawSite[], chooser: Chooser): { raw: Raw; drew: Array<[string, unknown]>; issues: ScenarioIssue[] } {
+function assemble(source: Raw, sites: readonly DrawSite[], chooser: Chooser): { raw: Raw; drew: Array<[string, unknown]>; issues: InputIssue[] } {
   const raw = structuredClone(source);
   const drew: Array<[string, unknown]> = [];
-  const issues: ScenarioIssue[] = [];
+  const issues: InputIssue[] = [];
   const get = (path: string): number => {
     const v = getPath(raw, path);
     return typeof v === 'number' ? v : DEFAULTS[path] ?? Number.NaN;
@@ -412,7 +413,7 @@ function assemble(source: Raw, sites: readonly DrawSite[], chooser: Chooser): { 
   return { raw, drew, issues };
 }
 
-function pick(site: DrawSite, bound: Bound | null, chooser: Chooser, issues: ScenarioIssue[]): unknown {
+function pick(site: DrawSite, bound: Bound | null, chooser: Chooser, issues: InputIssue[]): unknown {
   const within = (x: number): boolean => bound === null || !((bound.lo !== undefined && x < bound.lo) || (bound.hi !== undefined && x > bound.hi));
   if ('oneOf' in site.draw) {
     const allowed = site.draw.oneOf.filter((x) => typeof x !== 'number' || within(x));

@@ -57,8 +57,6 @@ export class PageClient {
   /** The one page with writes not yet committed, if any, and the lease it was written under. */
   private dirty: number | null = null;
   private dirtyLease: LeaseToken | null = null;
-  /** Local time the dirty page became dirty. */
-  private dirtySince = 0;
   private cleaning: Cleaning | null = null;
   readonly requests: Requests;
   /** Counters for /metrics and reports. */
@@ -104,21 +102,10 @@ export class PageClient {
     this.acquire(page, access);
   }
 
-  /**
-   * The first write to a write-leased page: the dirty page (if another) is
-   * written back first, but not before it has been dirty for the hold window
-   * (at least 1 µs): the thread that waited for it must get to write, else
-   * threads of one host writing different pages take the one dirty page from
-   * each other for ever.
-   */
+  /** The first write to a write-leased page: the dirty page (if another) is written back first. */
   private startWriting(page: number): void {
     if (this.dirty === page && this.cleaning === null) {
       this.env.memory.setProtection(page, 'write');
-      return;
-    }
-    const holdUntil = this.dirty !== null && this.cleaning === null ? this.dirtySince + Math.max(1, this.cfg.minHoldUs ?? 0) : 0;
-    if (this.env.now() < holdUntil) {
-      this.env.timer(holdUntil, () => this.startWriting(page));
       return;
     }
     this.clean(() => {
@@ -126,11 +113,15 @@ export class PageClient {
       // Lost meanwhile, or past its deadline (the page stays closed): the thread faults again.
       if (h?.mode !== 'write' || this.env.now() >= h.closesAt) return;
       if (this.dirty !== null || this.cleaning !== null) {
-        this.startWriting(page); // another page got dirty first: clean that one too
+        // Another waiting writer's page got dirty first, and its thread has yet to resume and
+        // write it. Cleaning it at once would take it away unwritten: waiting writers of one
+        // host would then take the dirty page from each other forever. Let that thread write.
+        this.env.timer(this.env.now() + (this.cfg.minHoldUs ?? 0), () => {
+          if (this.held.get(page)?.mode === 'write') this.startWriting(page);
+        });
         return;
       }
       this.dirty = page;
-      this.dirtySince = this.env.now();
       this.dirtyLease = h.lease;
       this.env.memory.setProtection(page, 'write');
     });
@@ -201,9 +192,7 @@ export class PageClient {
     this.frames.set(page, Math.max(mine, g.version));
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, closesAt, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
-    this.env.timer(expires - margin, () => {
-      if (this.held.get(page) === h) this.giveUp(page);
-    });
+    this.armGiveUp(page, h, margin);
     this.keepUnderLimit(page);
     return 'done';
   }
@@ -222,6 +211,15 @@ export class PageClient {
       this.closePage(p);
       this.stats.evictions++;
     }
+  }
+
+  /** Gives the page up shortly before its lease ends; a renewal (a later expires) moves that on. */
+  private armGiveUp(page: number, h: Held, margin: number): void {
+    this.env.timer(h.expires - margin, () => {
+      if (this.held.get(page) !== h) return;
+      if (this.env.now() < h.expires - margin) this.armGiveUp(page, h, margin);
+      else this.giveUp(page);
+    });
   }
 
   /** Give-up starts early enough that its write-back lands while the lease still holds. */

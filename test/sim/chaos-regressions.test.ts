@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { runSeed } from '../../src/sim/run.js';
 import { scenarioSchema } from '../../src/sim/scenario.js';
 
-test('dsm-chaos seed 183 (3 threads per host): livelock before the fix, threads of one host writing different pages took the dirty page from each other for ever', () => {
+test('dsm-chaos seed 183 (3 threads per host): livelock before the fix (38ca356), threads of one host writing different pages took the dirty page from each other for ever', () => {
   // Was: liveness: thread 0 on host 1 has waited for a page since 28.834 s, 15 s after faults stopped.
   const s = scenarioSchema.parse({
     name: 'dsm-chaos', durationS: 60, hosts: 5,

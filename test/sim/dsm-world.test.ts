@@ -22,7 +22,7 @@ function world(): { part: DsmPart; checks: () => number; lost: number[] } {
     },
     appOf: () => null,
     stream: (name) => streamFor(1, name),
-    trace: (kind, _host, a) => void (kind === 'lost-threads' && lost.push(a)),
+    trace: (kind, _host, ...fields) => void (kind === 'lost-threads' && lost.push(fields[0] as number)),
   };
   return { part: new DsmPart(s, s.dsm!, hosts), checks: () => checks, lost };
 }
