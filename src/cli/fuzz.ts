@@ -3,6 +3,8 @@
 // replays them. Exit 1 if any seed failed, 0 otherwise.
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
+import { FAULT_POINT_NAMES } from '../host/fault-points.js';
+import { PROBE_NAMES } from '../host/probes.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatSeconds, rate, replayCommand, type Io } from './output.js';
 import { runPool, type SeedOutcome } from './pool.js';
@@ -45,6 +47,12 @@ export interface FuzzReport {
   wallSeconds: number;
   /** Only for a scenario with expect.violation: how many seeds found that violation. */
   expectedViolations?: number;
+  /** Every coverage probe by name, with its total over the seeds that ran. */
+  probes: Record<string, number>;
+  /** The probes no seed reached, in table order. */
+  probesMissed: string[];
+  /** Fault points (buggify) by name, with how often they fired over the campaign (only points some seed enabled). */
+  faultPointsFired: Record<string, number>;
 }
 
 export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<number> {
@@ -62,6 +70,8 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
   let events = 0;
   let simSeconds = 0;
   let expectedFound = 0;
+  const probes = Object.fromEntries(PROBE_NAMES.map((n) => [n, 0]));
+  const faultPointsFired: Record<string, number> = {};
   const started = now();
   const progress = createProgress(io, seeds.length, now);
 
@@ -71,6 +81,8 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
       events += o.result.events;
       simSeconds += o.result.simSeconds;
       if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) expectedFound++;
+      addCounts(probes, o.result.probes);
+      addCounts(faultPointsFired, o.result.faultPointsFired);
     }
     const failure = toFailure(scenario, loaded.ref, o);
     if (failure) failures.push(failure);
@@ -94,9 +106,17 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     simSeconds,
     wallSeconds: (now() - started) / 1000,
     ...(scenario.expect ? { expectedViolations: expectedFound } : {}),
+    probes,
+    probesMissed: PROBE_NAMES.filter((n) => probes[n] === 0),
+    faultPointsFired: Object.fromEntries(FAULT_POINT_NAMES.filter((n) => n in faultPointsFired).map((n) => [n, faultPointsFired[n]!])),
   };
   io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report, scenario, args));
   return failures.length > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+}
+
+/** Adds a run's counts by name into the campaign's (a run from another build may lack some or have more). */
+function addCounts(total: Record<string, number>, run: Readonly<Record<string, number>> | undefined): void {
+  for (const [name, n] of Object.entries(run ?? {})) total[name] = (total[name] ?? 0) + n;
 }
 
 /** Judges one outcome; null if the seed passed. A crash always fails. */
@@ -130,6 +150,10 @@ export function formatFuzzText(r: FuzzReport, scenario: Scenario, args: FuzzArgs
     `  simulated  ${formatSeconds(r.simSeconds)}`,
     `  wall       ${formatSeconds(r.wallSeconds, 2)}`,
     `  speed      ${formatCount(rate(r.events, r.wallSeconds))} events per wall second`,
+    `  probes     ${PROBE_NAMES.length - r.probesMissed.length} of ${PROBE_NAMES.length} reached`,
   );
+  if (r.probesMissed.length > 0) lines.push(`  never reached: ${r.probesMissed.join(', ')}`);
+  const fired = Object.entries(r.faultPointsFired);
+  if (fired.length > 0) lines.push(`  buggify    ${fired.map(([name, n]) => `${name} ${formatCount(n)}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

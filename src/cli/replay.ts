@@ -29,6 +29,8 @@ export interface ReplayArgs {
   checkDeterminism: boolean;
   stopAt?: number;
   inspect?: boolean;
+  /** Print every coverage probe's count (the JSON report always has them). */
+  probes?: boolean;
 }
 
 export interface ReplayDeps {
@@ -36,7 +38,7 @@ export interface ReplayDeps {
   runSeed?: (scenario: Scenario, seed: number, options: RunOptions) => RunResult;
 }
 
-export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | 'simSeconds' | 'violation'> {
+export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | 'simSeconds' | 'violation' | 'probes' | 'faultPointsFired'> {
   scenario: string;
   seed: number;
   /** Only with --check-determinism. */
@@ -75,6 +77,8 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
       events: result.events,
       simSeconds: result.simSeconds,
       violation: result.violation,
+      probes: result.probes,
+      faultPointsFired: result.faultPointsFired,
       ...(deterministic !== undefined ? { deterministic } : {}),
       ...(result.inspection !== undefined ? { inspection: result.inspection } : {}),
     };
@@ -128,6 +132,18 @@ function runWithTrace(file: string, run: (sink: (line: string) => void) => RunRe
   }
 }
 
+/** Each probe's count in table order, then the ones this run never reached. */
+function formatProbes(probes: Readonly<Record<string, number>>): string[] {
+  const names = Object.keys(probes);
+  const reached = names.filter((n) => probes[n]! > 0);
+  const width = Math.max(0, ...reached.map((n) => n.length));
+  const lines = [`  probes      ${reached.length} of ${names.length} reached`];
+  for (const n of reached) lines.push(`    ${n.padEnd(width)}  ${formatCount(probes[n]!)}`);
+  const missed = names.filter((n) => probes[n] === 0);
+  if (missed.length > 0) lines.push(`    never reached: ${missed.join(', ')}`);
+  return lines;
+}
+
 function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, reason: string, second: RunResult | null): string {
   const lines = [
     `${scenario.name}, seed ${args.seed}${args.stopAt !== undefined ? ` (stopped at ${args.stopAt} s)` : ''}`,
@@ -136,6 +152,8 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     `  simulated   ${formatSeconds(r.simSeconds)}`,
   ];
   if (r.faultKinds.length > 0) lines.push(`  faults      ${r.faultKinds.join(', ')}`);
+  const fired = Object.entries(r.faultPointsFired);
+  if (fired.length > 0) lines.push(`  buggify     ${fired.map(([name, n]) => `${name} ${formatCount(n)}`).join(', ')}`);
   if (args.trace !== undefined) lines.push(`  trace       ${args.trace}`);
   const v = r.violation;
   if (v === null) {
@@ -148,6 +166,7 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     }
   }
   if (reason !== '' && scenario.expect) lines.push(`  FAILED: ${reason}`);
+  if (args.probes) lines.push(...formatProbes(r.probes));
   if (second !== null) {
     lines.push(
       second.traceHash === r.traceHash && second.events === r.events

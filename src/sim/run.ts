@@ -19,6 +19,8 @@ import type { Envelope } from '../vmm/wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
+import { SimFaultPoints } from './buggify.js';
+import type { FaultPoints } from '../raft/index.js';
 import { Nemesis } from './nemesis.js';
 import type { FaultWorld } from './nemesis.js';
 import { Network } from './network.js';
@@ -38,6 +40,7 @@ export class World {
   readonly checkers: RaftInvariants[] = [];
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
+  readonly faults: SimFaultPoints;
   readonly dsm: DsmPart | null;
   private readonly syncRng: Rng;
   private readonly endUs: number;
@@ -59,6 +62,7 @@ export class World {
       maxHosts: scenario.hosts + scenario.workload.clients,
     }, (from, to, env) => this.deliver(from, to, env));
     this.syncRng = this.stream('disk-sync');
+    this.faults = new SimFaultPoints(scenario.buggify, this.stream('buggify'), () => !this.nemesis.isQuiet, (kind, host, a, b) => this.trace(kind, host, a, b));
     this.dsm = scenario.dsm === undefined ? null : new DsmPart(scenario, scenario.dsm, this);
     const groups = this.dsm?.groups ?? scenario.groups;
     for (let g = 0; g < groups; g++) {
@@ -177,6 +181,10 @@ export class World {
     return this.stream(`disk-${host}`);
   }
 
+  faultPoints(host: number): FaultPoints {
+    return this.faults.forHost(host);
+  }
+
   private deliver(from: number, to: number, env: Envelope): void {
     if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
     else if (env.kind === 'vmm') this.traceLog.record(this.scheduler.now, env.msg.t, to, from, 'page' in env.msg ? env.msg.page : env.msg.req);
@@ -255,6 +263,8 @@ export class World {
       simSeconds: this.scheduler.now / 1e6,
       violation: found,
       faultKinds: [...this.nemesis.enabled],
+      probes: this.faults.probes(),
+      faultPointsFired: this.faults.firedByPoint(),
       stats: {
         faults: this.nemesis.injected,
         messages: this.network.stats.sent,

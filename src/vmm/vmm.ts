@@ -2,6 +2,7 @@
 // manager for each company this host leads, and the heap (malloc and free
 // across hosts). Sans-I/O: everything it needs comes through VmmEnv.
 import type { CompanyApplied } from './company.js';
+import { VmmProbe } from './fault-points.js';
 import { HostHeap } from './heap.js';
 import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
@@ -116,6 +117,7 @@ export class Vmm {
         this.nextCompany = (this.nextCompany + tried) % plans.length;
         done(this.heap.runAllocated(id, reply.firstPage));
       } else {
+        this.env.faults.probe(VmmProbe.allocFellBack);
         this.allocRun(id, pages, tried + 1, done);
       }
       return 'done';
@@ -149,6 +151,7 @@ export class Vmm {
 
   /** Another host frees a block of ours: free it here and answer that host. */
   private freeForOther(msg: Extract<VmmMessage, { t: 'free-owner' }>): void {
+    this.env.faults.probe(VmmProbe.crossHostFree);
     const step = this.heap.freeFor(msg.addr);
     if (step.kind === 'invalid' || step.kind === 'remote') {
       this.env.send(msg.host, { t: 'refuse', req: msg.req, page: Math.floor(msg.addr / this.cfg.pageSize), why: 'invalid', leader: 0, version: 0 });
