@@ -61,7 +61,7 @@ function declare<K extends string, V, Row>(base: number, table: Readonly<Record<
 const RAFT_POINTS_DECLARED = declareFaultPoints('raft', 0, {
   truncateAppend: { fires: 0.2, what: 'a leader sends one entry where it could send a batch (as under a small maxEntriesPerMsg)' },
   refuseProposal: { fires: 0.05, what: 'a leader refuses a proposal, as one in a leadership transfer does; the proposer retries' },
-  abandonProposal: { fires: 0.01, what: 'a leader appends a proposal to its log, then steps down before sending it (as a leader cut off just then)' },
+  abandonProposal: { fires: 0.003, what: 'a leader appends a proposal to its log, then steps down before sending it (as a leader cut off just then)' },
   slowBackoff: { fires: 0.5, what: 'a follower rejects an append without the fast back-off hint: the leader probes one entry back' },
   splitReady: { fires: 0.1, what: 'a Ready carries only the first half of the new entries; the rest, and what depends on them, come in the next' },
 });
