@@ -1,111 +1,87 @@
-// Linearizability checker throughput.
-//  - lincheck.ops_per_second: generated histories of 10,000 operations on 100
-//    registers from 8 clients (unique written values, a few timed-out
-//    operations), linearizable by construction; time to check one.
-//  - lincheck.shared_max_ms: parse + check time of the slowest file of
-//    shared/data/linearizability.
-// Prints one JSON line per figure when run directly.
-import { sharedDataDir } from '../src/cli/repo-root.js';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+// Linearizability checker speed, as JSON lines: for each history, the time
+// to check it (best of a few runs, the machines being shared) and operations
+// per second.
+//  - Porcupine's kv histories (test/data/linearizability/kv) one by one, and
+//    its 50 Jepsen etcd logs together (their slowest and their total).
+//  - Generated histories, large or with many clients, linearizable as built
+//    and, suffixed `.broken`, with one read made impossible (see
+//    test/check/generated-histories.ts).
+// A history whose verdict is not the expected one throws: a generator or
+// checker bug, not a figure.
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import seedrandom from 'seedrandom';
-import { checkLinearizable, registerModel, type RegisterOp } from '../src/sim/check/linearizability.js';
-import { lincheckText } from '../src/cli/lincheck.js';
+import { parseHistory } from '../src/check/history-formats.js';
+import { kvModel } from '../src/check/kv-model.js';
+import { checkLinearizable, type Model, type Operation, type Verdict } from '../src/check/linearizability.js';
+import { registerModel } from '../src/check/register-model.js';
+import { expectedVerdicts, readHistory } from '../test/check/history-data.js';
+import { impossibleRead, kvHistory, registerHistory, type HistoryShape } from '../test/check/generated-histories.js';
+import { figure, type BenchResult } from './result.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
+/** Far beyond what any history here needs; a slower checker fails loudly instead of hanging. */
+const MAX_STEPS = 200_000_000;
+
+interface Timed {
+  readonly ms: number;
+  readonly operations: number;
 }
 
-const OPS = 10_000;
-const CLIENTS = 8;
-const KEYS = 100;
-
-/**
- * A linearizable history: each client issues operations one after another;
- * each takes effect at a point inside its [call, ret] interval, and running
- * them on real registers in the order of those points gives the outputs.
- */
-export function generateRegisterHistory(seed: string, ops = OPS, clients = CLIENTS, keys = KEYS): RegisterOp[] {
-  const rng = seedrandom(seed);
-  const int = (lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
-  const clock = new Array<number>(clients).fill(0);
-  const planned: Array<{ idx: number; client: number; key: string; kind: number; call: number; lp: number; ret: number; lost: boolean; pick: number }> = [];
-  for (let idx = 0; idx < ops; idx++) {
-    const client = int(0, clients - 1);
-    const call = clock[client]! + int(1, 4);
-    const lp = call + int(0, 10);
-    const ret = lp + int(0, 10);
-    clock[client] = ret;
-    planned.push({ idx, client, key: String(int(0, keys - 1)), kind: rng(), call, lp, ret, lost: rng() < 0.01, pick: rng() });
+/** Best time of `runs` checks (after one to warm up), and the verdict it must have. */
+function time<S, I, O>(name: string, model: Model<S, I, O>, ops: readonly Operation<I, O>[], expected: Verdict, runs: number): Timed {
+  let best = Infinity;
+  for (let r = 0; r <= runs; r++) {
+    const t0 = performance.now();
+    const result = checkLinearizable(model, ops, { maxSteps: MAX_STEPS });
+    const ms = performance.now() - t0;
+    if (result.verdict !== expected) throw new Error(`${name} was judged ${result.verdict}, expected ${expected}`);
+    if (r > 0) best = Math.min(best, ms);
   }
-  const order = [...planned].sort((a, b) => a.lp - b.lp || a.idx - b.idx);
-  const value = new Map<string, number | null>();
-  const written = new Map<string, number[]>();
-  let nextValue = 1;
-  const out = new Array<RegisterOp>(ops);
-  for (const p of order) {
-    const cur = value.get(p.key) ?? null;
-    const effective = !p.lost || p.pick < 0.5;
-    const ret = p.lost ? Infinity : p.ret;
-    const input = { key: p.key };
-    if (p.kind < 0.5) {
-      out[p.idx] = { client: p.client, input: { ...input, kind: 'read' }, output: { kind: 'read', value: cur }, call: p.call, ret };
-    } else {
-      const v = nextValue++;
-      let w = written.get(p.key);
-      if (!w) written.set(p.key, (w = []));
-      w.push(v);
-      if (p.kind < 0.8) {
-        if (effective) value.set(p.key, v);
-        out[p.idx] = { client: p.client, input: { ...input, kind: 'write', value: v }, output: { kind: 'write' }, call: p.call, ret };
-      } else {
-        // Half the time compare with the current value, so some succeed.
-        const from = p.pick < 0.5 || w.length === 1 ? cur : w[Math.floor(p.pick * (w.length - 1))]!;
-        const holds = from === cur;
-        if (holds && effective) value.set(p.key, v);
-        out[p.idx] = { client: p.client, input: { ...input, kind: 'cas', from, to: v }, output: { kind: 'cas', ok: holds }, call: p.call, ret };
-      }
-    }
-  }
-  return out;
+  return { ms: best, operations: ops.length };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+function report(name: string, t: Timed): BenchResult[] {
+  return [figure(`lincheck.${name}.ms`, t.ms, 'ms'), figure(`lincheck.${name}.ops_per_second`, t.operations / (t.ms / 1000), 'ops/s')];
 }
 
+const GENERATED: ReadonlyArray<readonly [name: string, kind: 'registers' | 'kv', shape: HistoryShape]> = [
+  ['registers.10k_ops.8_clients.100_keys', 'registers', { ops: 10_000, clients: 8, keys: 100, lost: 0.01 }],
+  ['registers.100k_ops.8_clients.1_key', 'registers', { ops: 100_000, clients: 8, keys: 1 }],
+  ['registers.2k_ops.50_clients.10_keys', 'registers', { ops: 2_000, clients: 50, keys: 10 }],
+  ['kv.2k_ops.50_clients.20_keys', 'kv', { ops: 2_000, clients: 50, keys: 20 }],
+  ['kv.20k_ops.8_clients.100_keys', 'kv', { ops: 20_000, clients: 8, keys: 100, lost: 0.01 }],
+];
 
 export function benchLincheck(quick: boolean): BenchResult[] {
-  const reps = quick ? 2 : 7;
-  const rates: number[] = [];
-  for (let r = 0; r < reps + 1; r++) {
-    const h = generateRegisterHistory(`lincheck-${r}`);
-    const t0 = performance.now();
-    const res = checkLinearizable(registerModel, h);
-    const ms = performance.now() - t0;
-    if (!res.ok) throw new Error(`bench history lincheck-${r} was judged ${res.verdict}: generator or checker bug`);
-    if (r > 0) rates.push(h.length / (ms / 1000)); // first run warms up the JIT
+  const runs = quick ? 1 : 3;
+  const results: BenchResult[] = [];
+  const expected = expectedVerdicts();
+  const files = Object.keys(expected).sort();
+  for (const file of files.filter((f) => f.startsWith('kv/'))) {
+    const parsed = parseHistory(readHistory(file));
+    if (parsed.format !== 'kv-edn') throw new Error(`${file}: expected an EDN key-value history`);
+    const name = `porcupine.${file.replace(/^kv\//, 'kv.').replace(/\.txt$/, '')}`;
+    results.push(...report(name, time(name, kvModel, parsed.operations, expected[file] ? 'linearizable' : 'not-linearizable', runs)));
   }
-
-  const dataDir = sharedDataDir('linearizability');
-  const results: BenchResult[] = [{ name: 'lincheck.ops_per_second', value: Math.round(median(rates)), unit: 'ops/s' }];
-  const expectedPath = path.join(dataDir, 'expected.json');
-  if (existsSync(expectedPath)) {
-    const files = Object.keys(JSON.parse(readFileSync(expectedPath, 'utf8')) as Record<string, boolean>).sort();
-    const texts = files.map((f) => [f, readFileSync(path.join(dataDir, f), 'utf8')] as const);
-    // Best of a few runs per file (these machines are shared), then the max.
-    let worst = 0;
-    for (const [f, text] of texts) {
-      let best = Infinity;
-      for (let r = 0; r < (quick ? 1 : 3); r++) best = Math.min(best, lincheckText(f, text).ms);
-      worst = Math.max(worst, best);
+  let slowest = 0;
+  let total = 0;
+  for (const file of files.filter((f) => f.startsWith('jepsen-etcd/'))) {
+    const parsed = parseHistory(readHistory(file));
+    if (parsed.format !== 'jepsen-register') throw new Error(`${file}: expected a Jepsen register log`);
+    const t = time(file, registerModel, parsed.operations, expected[file] ? 'linearizable' : 'not-linearizable', runs);
+    slowest = Math.max(slowest, t.ms);
+    total += t.ms;
+  }
+  results.push(figure('lincheck.porcupine.etcd.slowest_ms', slowest, 'ms'), figure('lincheck.porcupine.etcd.total_ms', total, 'ms'));
+  for (const [name, kind, shape] of GENERATED) {
+    if (kind === 'registers') {
+      const h = registerHistory(name, shape);
+      results.push(...report(`generated.${name}`, time(name, registerModel, h, 'linearizable', runs)));
+      results.push(...report(`generated.${name}.broken`, time(name, registerModel, impossibleRead(h), 'not-linearizable', runs)));
+    } else {
+      const h = kvHistory(name, shape);
+      results.push(...report(`generated.${name}`, time(name, kvModel, h, 'linearizable', runs)));
+      results.push(...report(`generated.${name}.broken`, time(name, kvModel, impossibleRead(h), 'not-linearizable', runs)));
     }
-    results.push({ name: 'lincheck.shared_max_ms', value: Math.round(worst * 100) / 100, unit: 'ms' });
   }
   return results;
 }

@@ -67,7 +67,7 @@ function child(args: string[]): Promise<string> {
 
 /** measureFaultHandoff in a child process: a process maps one native heap, and this keeps the bench's free of it. */
 async function faultHandoff(samples: number): Promise<{ p50Us: number; p99Us: number }> {
-  const url = new URL('../src/real/native-bench.js', import.meta.url).href;
+  const url = new URL('./fault-handoff.js', import.meta.url).href;
   const script = 'import(process.argv[1]).then((m) => m.measureFaultHandoff(Number(process.argv[2]))).then((r) => console.log(JSON.stringify(r)))';
   return JSON.parse(await child(['-e', script, url, String(samples)])) as { p50Us: number; p99Us: number };
 }

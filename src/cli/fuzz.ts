@@ -1,15 +1,20 @@
-// `gallocy fuzz`: runs seeds start..start+seeds-1 of one scenario across worker
-// threads, judges each result, and reports failures with the command that
-// replays them. Exit 1 if any seed failed, 0 otherwise.
+// `gallocy fuzz`: runs seeds start..start+seeds-1 of one scenario (or one
+// shard of them) across worker threads, judges each result, and reports
+// failures with the command that replays them. With a seed file, the seeds
+// that failed before run first, and new failures are recorded. Exit 1 if any
+// seed failed, 0 otherwise.
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
 import { FAULT_POINT_NAMES } from '../host/fault-points.js';
 import { PROBE_NAMES } from '../host/probes.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
-import { formatCount, formatSeconds, rate, replayCommand, type Io } from './output.js';
+import type { TraceEvent } from '../host/trace-events.js';
+import { describeRange, inShard, scenarioHash, shardOf, shardSeeds, shardSize, WHOLE_CAMPAIGN, type Campaign, type Shard } from './campaign.js';
+import { formatCount, formatLastEvents, formatSeconds, rate, replayCommand, type Io } from './output.js';
 import { runPool, type SeedOutcome } from './pool.js';
 import { createProgress } from './progress.js';
 import { loadScenario } from './scenario-file.js';
+import { formatRecorded, readSeedFile, recordNewFailures, seedsToRerun } from './seed-file.js';
 
 export interface FuzzArgs {
   scenario: string;
@@ -18,6 +23,10 @@ export interface FuzzArgs {
   jobs: number;
   json: boolean;
   stopOnFirst: boolean;
+  /** Run only this shard of the seeds (default: all of them, shard 1/1). */
+  shard?: Shard;
+  /** Re-run the failures recorded here first, and record new ones. */
+  seedFile?: string;
 }
 
 export interface FuzzDeps {
@@ -33,27 +42,54 @@ export interface FuzzFailure {
   invariant: string;
   message: string;
   replay: string;
+  /** The trace's last events before the violation, oldest first (none for a crash or a missing violation). */
+  lastEvents: TraceEvent[];
 }
+
+/** How many of a failure's last events the text report shows (replay shows them all). */
+const TEXT_EVENTS = 10;
 
 /** The --json report: exactly this object on stdout. */
 export interface FuzzReport {
   scenario: string;
-  /** Seeds that ran (fewer than asked only with --stop-on-first). */
+  /** Seeds of the campaign's range (this shard's part of it) that ran; fewer than asked only with --stop-on-first. */
   seeds: number;
   start: number;
+  /** Failures among those seeds, by seed. */
   failures: FuzzFailure[];
   events: number;
   simSeconds: number;
+  /** Wall time of the whole command; in a merged report, summed over the shards. */
   wallSeconds: number;
   /** Only for a scenario with expect.violation: how many seeds found that violation. */
   expectedViolations?: number;
-  /** Every coverage probe by name, with its total over the seeds that ran. */
+  campaign: Campaign;
+  /** Which shard of campaign.shards this is (1-based); absent in a merged report. */
+  shard?: number;
+  /** Only with --seed-file: the past failures of this shard that ran first, and those that failed again. */
+  rerun?: { seeds: number; failures: FuzzFailure[] };
+  /** Only in a report made by `gallocy merge`. */
+  merged?: { wallSecondsMax: number };
+  /** Every coverage probe by name, with its total over the seeds of the range. */
   probes: Record<string, number>;
-  /** The probes no seed reached, in table order. */
+  /** The probes no seed of the range reached, in table order. */
   probesMissed: string[];
-  /** Fault points (buggify) by name, with how often they fired over the campaign (only points some seed enabled). */
+  /** Fault points (buggify) by name, with how often they fired (only points some seed enabled), in table order. */
   faultPointsFired: Record<string, number>;
 }
+
+/** What a set of outcomes adds up to. */
+interface Tally {
+  seeds: number;
+  failures: FuzzFailure[];
+  events: number;
+  simSeconds: number;
+  expectedFound: number;
+  probes: Record<string, number>;
+  fired: Record<string, number>;
+}
+
+const emptyTally = (): Tally => ({ seeds: 0, failures: [], events: 0, simSeconds: 0, expectedFound: 0, probes: {}, fired: {} });
 
 export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<number> {
   const { io } = deps;
@@ -63,30 +99,40 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
   }
   const loaded = loadScenario(args.scenario);
   const scenario = loaded.scenario;
-  const seeds = Array.from({ length: args.seeds }, (_, i) => args.start + i);
+  const shard = args.shard ?? WHOLE_CAMPAIGN;
+  const campaign: Campaign = {
+    scenario: scenario.name,
+    scenarioHash: scenarioHash(scenario),
+    start: args.start,
+    seeds: args.seeds,
+    shards: shard.count,
+    stopOnFirst: args.stopOnFirst,
+    ...(scenario.expect ? { expect: scenario.expect.violation } : {}),
+  };
+  const past = args.seedFile !== undefined ? readSeedFile(args.seedFile) : undefined;
+  // A past failure is re-run by the shard that owns its seed, so shards re-run
+  // disjoint sets, and failures another shard appends meanwhile are not its business.
+  const rerunSeeds = past ? seedsToRerun(past, campaign, (s) => shardOf(s, args.start, shard.count) === shard.index) : [];
+  const isRerun = new Set(rerunSeeds);
+  // A past failure inside the range runs once and counts for both.
+  const seeds = [...rerunSeeds, ...shardSeeds(args.start, args.seeds, shard).filter((s) => !isRerun.has(s))];
 
-  const failures: FuzzFailure[] = [];
+  const range = emptyTally();
+  const rerun = emptyTally();
   let done = 0;
+  let failed = 0;
   let events = 0;
-  let simSeconds = 0;
-  let expectedFound = 0;
-  const probes = Object.fromEntries(PROBE_NAMES.map((n) => [n, 0]));
-  const faultPointsFired: Record<string, number> = {};
   const started = now();
   const progress = createProgress(io, seeds.length, now);
 
   const onOutcome = (o: SeedOutcome): void | 'stop' => {
     done++;
-    if (o.kind === 'result') {
-      events += o.result.events;
-      simSeconds += o.result.simSeconds;
-      if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) expectedFound++;
-      addCounts(probes, o.result.probes);
-      addCounts(faultPointsFired, o.result.faultPointsFired);
-    }
     const failure = toFailure(scenario, loaded.ref, o);
-    if (failure) failures.push(failure);
-    progress.update(done, failures.length, events);
+    if (isRerun.has(o.seed)) add(rerun, o, failure, scenario);
+    if (inShard(o.seed, campaign, shard.index)) add(range, o, failure, scenario);
+    if (failure) failed++;
+    if (o.kind === 'result') events += o.result.events;
+    progress.update(done, failed, events);
     return failure && args.stopOnFirst ? 'stop' : undefined;
   };
 
@@ -96,60 +142,114 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     progress.stop();
   }
 
-  failures.sort((a, b) => a.seed - b.seed);
   const report: FuzzReport = {
     scenario: scenario.name,
-    seeds: done,
+    seeds: range.seeds,
     start: args.start,
-    failures,
-    events,
-    simSeconds,
+    failures: bySeed(range.failures),
+    events: range.events,
+    simSeconds: range.simSeconds,
     wallSeconds: (now() - started) / 1000,
-    ...(scenario.expect ? { expectedViolations: expectedFound } : {}),
-    probes,
-    probesMissed: PROBE_NAMES.filter((n) => probes[n] === 0),
-    faultPointsFired: Object.fromEntries(FAULT_POINT_NAMES.filter((n) => n in faultPointsFired).map((n) => [n, faultPointsFired[n]!])),
+    ...(scenario.expect ? { expectedViolations: range.expectedFound } : {}),
+    campaign,
+    shard: shard.index,
+    ...(past ? { rerun: { seeds: rerun.seeds, failures: bySeed(rerun.failures) } } : {}),
+    ...coverage([range.probes], [range.fired]),
   };
-  io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report, scenario, args));
-  return failures.length > 0 ? EXIT_CHECK_FAILED : EXIT_OK;
+  io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report));
+  if (past && args.seedFile !== undefined) {
+    const recorded = recordNewFailures(args.seedFile, past, campaign, report.failures);
+    if (!args.json) io.out(formatRecorded(args.seedFile, recorded));
+  }
+  return reportFailed(report) ? EXIT_CHECK_FAILED : EXIT_OK;
 }
 
-/** Adds a run's counts by name into the campaign's (a run from another build may lack some or have more). */
-function addCounts(total: Record<string, number>, run: Readonly<Record<string, number>> | undefined): void {
-  for (const [name, n] of Object.entries(run ?? {})) total[name] = (total[name] ?? 0) + n;
+function add(t: Tally, o: SeedOutcome, failure: FuzzFailure | null, scenario: Scenario): void {
+  t.seeds++;
+  if (failure) t.failures.push(failure);
+  if (o.kind !== 'result') return;
+  t.events += o.result.events;
+  t.simSeconds += o.result.simSeconds;
+  if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) t.expectedFound++;
+  addCounts(t.probes, o.result.probes);
+  addCounts(t.fired, o.result.faultPointsFired);
+}
+
+/** Adds counts by name into a total (a runner module of another build may give fewer, more or none). */
+function addCounts(total: Record<string, number>, more: Readonly<Record<string, number>> | undefined): void {
+  for (const [name, n] of Object.entries(more ?? {})) total[name] = (total[name] ?? 0) + n;
+}
+
+/** A report's probe and fault-point totals from runs' or shards' counts: every probe listed, points in table order. */
+export function coverage(
+  probeCounts: readonly Readonly<Record<string, number>>[], firedCounts: readonly Readonly<Record<string, number>>[],
+): Pick<FuzzReport, 'probes' | 'probesMissed' | 'faultPointsFired'> {
+  const probes: Record<string, number> = Object.fromEntries(PROBE_NAMES.map((n) => [n, 0]));
+  for (const c of probeCounts) addCounts(probes, c);
+  const fired: Record<string, number> = {};
+  for (const c of firedCounts) addCounts(fired, c);
+  const known = FAULT_POINT_NAMES.filter((n) => n in fired);
+  const others = Object.keys(fired).filter((n) => !FAULT_POINT_NAMES.includes(n)).sort();
+  return {
+    probes,
+    probesMissed: Object.keys(probes).filter((n) => probes[n] === 0),
+    faultPointsFired: Object.fromEntries([...known, ...others].map((n) => [n, fired[n]!])),
+  };
+}
+
+export function bySeed<T extends { seed: number }>(failures: readonly T[]): T[] {
+  return [...failures].sort((a, b) => a.seed - b.seed);
+}
+
+/** Whether the report's seeds, or its re-run past failures, failed: fuzz and merge exit 1 then. */
+export function reportFailed(r: FuzzReport): boolean {
+  return r.failures.length > 0 || (r.rerun?.failures.length ?? 0) > 0;
 }
 
 /** Judges one outcome; null if the seed passed. A crash always fails. */
 function toFailure(scenario: Scenario, ref: string, o: SeedOutcome): FuzzFailure | null {
   const replay = replayCommand(ref, o.seed);
-  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay };
+  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay, lastEvents: [] };
   const verdict = judge(scenario, o.result);
   if (!verdict.failed) return null;
   const v = o.result.violation;
-  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay };
+  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay, lastEvents: [] };
   // Without expect the reason repeats the invariant; keep just the message then.
-  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay };
+  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay, lastEvents: v.lastEvents };
 }
 
-export function formatFuzzText(r: FuzzReport, scenario: Scenario, args: FuzzArgs): string {
+export function formatFuzzText(r: FuzzReport): string {
   const lines: string[] = [];
-  for (const f of r.failures) {
+  // A past failure that ran again inside the range is the same run: print it once.
+  const inRange = new Set(r.failures.map((f) => f.seed));
+  for (const f of bySeed([...r.failures, ...(r.rerun?.failures ?? []).filter((f) => !inRange.has(f.seed))])) {
     lines.push(`FAIL seed ${f.seed}: ${f.invariant}`);
     for (const l of f.message.split('\n')) lines.push(`  ${l}`);
+    lines.push(...formatLastEvents(f.lastEvents.slice(-TEXT_EVENTS)));
     lines.push(`  replay: ${f.replay}`, '');
   }
-  const last = r.start + r.seeds - 1;
-  const range = r.seeds === 0 ? 'no seeds' : r.seeds === 1 ? `seed ${r.start}` : `seeds ${r.start}..${last}`;
-  const stopped = r.seeds < args.seeds ? ` (stopped at the first failure; ${args.seeds - r.seeds} seeds not run)` : '';
-  lines.push(`${r.scenario}: ${r.seeds} ${r.seeds === 1 ? 'seed' : 'seeds'} (${range}), ${r.failures.length} failed${stopped}`);
-  if (r.expectedViolations !== undefined && scenario.expect) {
-    lines.push(`  expected ${scenario.expect.violation}: found by ${r.expectedViolations} of ${r.seeds} seeds`);
+  const c = r.campaign;
+  const range = describeRange(c.start, c.seeds);
+  const part = r.merged ? `${range}, ${c.shards} shards merged` : c.shards > 1 ? `shard ${r.shard}/${c.shards} of ${range}` : range;
+  const asked = r.shard !== undefined ? shardSize(c.seeds, { index: r.shard, count: c.shards }) : c.seeds;
+  const stopped = r.seeds < asked ? ` (stopped at the first failure; ${asked - r.seeds} seeds not run)` : '';
+  lines.push(`${r.scenario}: ${r.seeds} ${r.seeds === 1 ? 'seed' : 'seeds'} (${part}), ${r.failures.length} failed${stopped}`);
+  if (r.rerun) {
+    const seeds = r.rerun.failures.map((f) => f.seed);
+    const again = seeds.length > 10 ? `${seeds.slice(0, 10).join(', ')} and ${seeds.length - 10} more` : seeds.join(', ');
+    lines.push(`  re-run     ${r.rerun.seeds} past ${r.rerun.seeds === 1 ? 'failure' : 'failures'} first, ${r.rerun.failures.length} failed again${again ? ` (seeds ${again})` : ''}`);
   }
+  if (r.expectedViolations !== undefined && c.expect !== undefined) {
+    lines.push(`  expected ${c.expect}: found by ${r.expectedViolations} of ${r.seeds} seeds`);
+  }
+  const wall = r.merged
+    ? `${formatSeconds(r.wallSeconds, 2)} summed over ${c.shards} shards, ${formatSeconds(r.merged.wallSecondsMax, 2)} the longest`
+    : formatSeconds(r.wallSeconds, 2);
   lines.push(
     `  events     ${formatCount(r.events)}`,
     `  simulated  ${formatSeconds(r.simSeconds)}`,
-    `  wall       ${formatSeconds(r.wallSeconds, 2)}`,
-    `  speed      ${formatCount(rate(r.events, r.wallSeconds))} events per wall second`,
+    `  wall       ${wall}`,
+    `  speed      ${formatCount(rate(r.events, r.wallSeconds))} events per wall second${r.merged ? ' of a shard' : ''}`,
     `  probes     ${PROBE_NAMES.length - r.probesMissed.length} of ${PROBE_NAMES.length} reached`,
   );
   if (r.probesMissed.length > 0) lines.push(`  never reached: ${r.probesMissed.join(', ')}`);

@@ -6,15 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { describeOperation, parseHistory, type HistoryFormat, type ParsedHistory } from '../sim/check/history-formats.js';
-import { checkLinearizable, kvModel, registerModel, type CheckResult, type KvOp, type RegisterOp, type Verdict } from '../sim/check/linearizability.js';
+import { parseHistory, type HistoryFormat, type ParsedHistory } from '../check/history-formats.js';
+import { kvModel } from '../check/kv-model.js';
+import { checkLinearizable, describeOperation, type CheckOptions, type Model, type Operation, type Verdict } from '../check/linearizability.js';
+import { registerModel } from '../check/register-model.js';
 
 /** An operation as reported: JSON-safe (`ret: null` = unknown outcome). */
 export interface ReportedOperation {
   readonly client: number;
-  /** 1-based line of the invocation. */
+  /** Time of the invocation: its 1-based line in a log, microseconds in recorded memory operations. */
   readonly call: number;
-  /** 1-based line of the completion; null when the outcome is unknown. */
+  /** Time of the completion, likewise; null when the outcome is unknown. */
   readonly ret: number | null;
   readonly description: string;
 }
@@ -32,7 +34,7 @@ export interface LincheckResult {
   readonly steps: number;
   /** On a violation: the longest prefix that could be linearized, in order. */
   readonly linearizedPrefix?: ReportedOperation[];
-  /** On a violation: operations that could not be placed after that prefix. */
+  /** On a violation: operations that could not be placed next after that prefix. */
   readonly unordered?: ReportedOperation[];
 }
 
@@ -41,8 +43,25 @@ export interface LincheckOptions {
   readonly maxSteps?: number;
 }
 
-function report(op: RegisterOp | KvOp): ReportedOperation {
-  return { client: op.client, call: op.call, ret: op.ret === Infinity ? null : op.ret, description: describeOperation(op) };
+type Checked = Pick<LincheckResult, 'linearizable' | 'verdict' | 'partitions' | 'steps' | 'linearizedPrefix' | 'unordered'>;
+
+/** Where an operation sits in its file: log lines, or recorded microseconds. */
+function span(op: Operation<unknown, unknown>, format: HistoryFormat): string {
+  if (format === 'gallocy-records') return `${op.call}..${op.ret === Infinity ? '?' : op.ret} us`;
+  return `lines ${op.call}..${op.ret === Infinity ? '(unknown outcome)' : op.ret}`;
+}
+
+function check<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], format: HistoryFormat, options: CheckOptions): Checked {
+  const r = checkLinearizable(model, ops, options);
+  const base = { linearizable: r.ok, verdict: r.verdict, partitions: r.partitions, steps: r.steps };
+  if (r.verdict !== 'not-linearizable') return base;
+  const report = (op: Operation<I, O>): ReportedOperation => ({
+    client: op.client,
+    call: op.call,
+    ret: op.ret === Infinity ? null : op.ret,
+    description: `process ${op.client}: ${describeOperation(model, op)} (${span(op, format)})`,
+  });
+  return { ...base, linearizedPrefix: (r.linearizedPrefix ?? []).map(report), unordered: (r.unordered ?? []).map(report) };
 }
 
 /** Check one history given as text (`name` is used in messages only). */
@@ -55,26 +74,9 @@ export function lincheckText(name: string, text: string, options: LincheckOption
     throw new Error(`${name}: ${(e as Error).message}`);
   }
   const opts = options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps };
-  const r: CheckResult<unknown, unknown> =
-    parsed.format !== 'kv-edn' ? checkLinearizable(registerModel, parsed.operations, opts) : checkLinearizable(kvModel, parsed.operations, opts);
-  const ms = performance.now() - t0;
-  const base = {
-    file: name,
-    format: parsed.format,
-    linearizable: r.ok,
-    verdict: r.verdict,
-    ms,
-    operations: parsed.operations.length,
-    partitions: r.partitions,
-    steps: r.steps,
-  };
-  if (r.verdict !== 'not-linearizable') return base;
-  // The checker hands back the very operations it was given.
-  return {
-    ...base,
-    linearizedPrefix: (r.linearizedPrefix ?? []).map((o) => report(o as RegisterOp | KvOp)),
-    unordered: (r.unordered ?? []).map((o) => report(o as RegisterOp | KvOp)),
-  };
+  const checked =
+    parsed.format === 'kv-edn' ? check(kvModel, parsed.operations, parsed.format, opts) : check(registerModel, parsed.operations, parsed.format, opts);
+  return { file: name, format: parsed.format, ms: performance.now() - t0, operations: parsed.operations.length, ...checked };
 }
 
 /** Read, detect, parse and check each file, in the order given. */

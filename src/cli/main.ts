@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
+import { shardFlag } from './campaign.js';
 import { intFlag, positiveNumberFlag, stringFlag } from './flags.js';
 import { processIo, type Io } from './output.js';
 import { findRepoRoot } from './repo-root.js';
@@ -54,17 +55,51 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             },
             json: jsonOption,
             'stop-on-first': { type: 'boolean', default: false, describe: 'hand out no more seeds after the first failure' },
+            shard: {
+              type: 'string',
+              describe: 'run only shard I of N (numbered from 1): the seeds whose offset from --start is I-1 modulo N; merge shards with gallocy merge',
+              coerce: shardFlag,
+            },
+            'seed-file': {
+              type: 'string',
+              describe: 'first re-run the past failures recorded in FILE (JSON lines) for this scenario, then record new ones there',
+              coerce: stringFlag('seed-file'),
+            },
           })
           .example('$0 fuzz --scenario raft-basic --seeds 20', 'run seeds 1..20 of scenarios/raft-basic.yaml')
-          .example('$0 fuzz --scenario ./my.yaml --start 1000 --seeds 500 --json', 'seeds 1000..1499 of a file, JSON report'),
+          .example('$0 fuzz --scenario ./my.yaml --start 1000 --seeds 500 --json', 'seeds 1000..1499 of a file, JSON report')
+          .example('$0 fuzz --seeds 3000 --shard 2/3 --json > shard-2.json', 'seeds 2, 5, .., 2999 of 1..3000, for gallocy merge')
+          .example('$0 fuzz --seed-file .gallocy/failures.jsonl', 'past failures first, new ones recorded'),
       async (a) => {
         inHandler = true;
         failedCommand = 'fuzz';
         const { fuzzCommand } = await import('./fuzz.js');
         exitCode = await fuzzCommand(
-          { scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst },
+          {
+            scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst,
+            ...(a.shard !== undefined ? { shard: a.shard } : {}),
+            ...(a.seedFile !== undefined ? { seedFile: a.seedFile } : {}),
+          },
           { io },
         );
+      },
+    )
+    .command(
+      'merge <files..>',
+      "merge the --json reports of a campaign's shards (fuzz --shard I/N) into the campaign's summary",
+      (y) =>
+        y
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'shard reports: one JSON report per file, or one per line' })
+          .options({
+            json: jsonOption,
+            'seed-file': { type: 'string', describe: 'record the campaign\'s new failures in FILE (as fuzz --seed-file does)', coerce: stringFlag('seed-file') },
+          })
+          .example('$0 merge shard-*.json', 'exit 1 if any seed of the campaign failed; 2 if a shard is missing or from another campaign'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'merge';
+        const { mergeCommand } = await import('./merge.js');
+        exitCode = mergeCommand({ files: a.files.map(String), json: a.json, ...(a.seedFile !== undefined ? { seedFile: a.seedFile } : {}) }, { io });
       },
     )
     .command(
@@ -177,7 +212,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         exitCode = await statusCommand({ cluster: a.cluster, json: a.json, timeoutMs: a.timeoutMs }, { log: (s) => io.out(`${s}\n`) });
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, replay, lincheck, serve or status')
+    .demandCommand(1, 'expected a command: fuzz, merge, replay, lincheck, serve or status')
     .recommendCommands()
     .strict()
     .help()
@@ -212,7 +247,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-const COMMANDS = ['fuzz', 'replay', 'lincheck', 'serve', 'status'];
+const COMMANDS = ['fuzz', 'merge', 'replay', 'lincheck', 'serve', 'status'];
 
 /** "fuzz " if the first word is a known command, so the hint points at the right --help. */
 function commandOf(argv: readonly string[]): string {

@@ -1,6 +1,7 @@
 // Where commands write, and small formatting helpers. Commands take an `Io`
 // instead of touching process.stdout directly so tests can run them in-process
 // and read what they printed.
+import { formatTraceEvent, type TraceEvent } from '../host/trace-events.js';
 
 export interface Io {
   out(text: string): void;
@@ -27,6 +28,12 @@ export function shellQuote(word: string): string {
 
 export function replayCommand(scenarioRef: string, seed: number): string {
   return `gallocy replay --scenario ${shellQuote(scenarioRef)} --seed ${seed}`;
+}
+
+/** A violation's window of last events, one readable line each, under a heading (nothing if empty). */
+export function formatLastEvents(events: readonly TraceEvent[], indent = '  '): string[] {
+  if (events.length === 0) return [];
+  return [`${indent}last ${events.length === 1 ? 'event' : `${events.length} events`}:`, ...events.map((e) => `${indent}  ${formatTraceEvent(e)}`)];
 }
 
 /** 1234567 -> "1,234,567" (fixed locale so output does not depend on the machine). */

@@ -10,7 +10,7 @@ import { runSeed as realRunSeed } from '../sim/run.js';
 import { formatInspection } from '../sim/inspect.js';
 import type { HostInspection } from '../sim/inspect.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
-import { formatCount, formatSeconds, type Io } from './output.js';
+import { formatCount, formatLastEvents, formatSeconds, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
 
 /** runSeed threw: a crash in the simulator, reported like a failed check. */
@@ -160,10 +160,7 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     lines.push('  no violation');
   } else {
     lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
-    if (v.lastEvents.length > 0) {
-      lines.push(`  last ${v.lastEvents.length} events:`);
-      for (const e of v.lastEvents) lines.push(`    ${e}`);
-    }
+    lines.push(...formatLastEvents(v.lastEvents));
   }
   if (reason !== '' && scenario.expect) lines.push(`  FAILED: ${reason}`);
   if (args.probes) lines.push(...formatProbes(r.probes));

@@ -14,8 +14,3 @@ export function findRepoRoot(from: string = fileURLToPath(import.meta.url)): str
     dir = parent;
   }
 }
-
-/** Data shared with the project, kept beside the checkout (../shared/data). */
-export function sharedDataDir(...parts: string[]): string {
-  return path.resolve(findRepoRoot(), '..', 'shared', 'data', ...parts);
-}

@@ -4,7 +4,7 @@
 // target members, and handing applied entries to the VMM. The shared memory's
 // service (dsm-service.ts) calls this for everything the VMM needs of the
 // groups; the runtime owns the replicas and their Ready loop.
-import type { Entry, RawNode, Role } from '../raft/index.js';
+import type { ConfChange, Entry, RawNode, Role } from '../raft/index.js';
 import type { CompanyApplied, CompanyEntry } from '../vmm/company.js';
 import { CompanyMachine, encodeCompanyEntry } from '../vmm/company.js';
 import type { CompanyPlan } from '../vmm/placement.js';
@@ -95,7 +95,7 @@ export class CompanyHost {
    * should have, one change at a time (Raft refuses a second while one is
    * pending). Call on every tick; `changed` hears of each change proposed.
    */
-  reconcile(self: number, changed: (company: number, type: string, node: number) => void): void {
+  reconcile(self: number, changed: (company: number, type: ConfChange['type'], node: number) => void): void {
     for (const plan of this.cfg.plans) {
       const r = this.replica(plan.company);
       if (r === undefined || r.role !== 'leader') continue;

@@ -4,7 +4,7 @@
 // glue (companies.ts). What differs between the worlds comes in as the memory
 // backend and a few hooks: the application threads that drive it, and who
 // listens to what it applies.
-import type { Entry, Role } from '../raft/index.js';
+import type { ConfChange, Entry, Role } from '../raft/index.js';
 import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
 import type { MemoryBackend } from '../vmm/memory.js';
 import type { VmmMessage } from '../vmm/protocol.js';
@@ -33,7 +33,7 @@ export interface DsmHooks {
   /** Every committed company entry as applied here, with its table (the simulator's checkers). */
   companyApplied?(a: CompanyApplied, index: number, table: CompanyMachine): void;
   /** This host, leading a company, proposed a membership change toward the registry's target. */
-  companyChanged?(company: number, type: string, node: number): void;
+  companyChanged?(company: number, type: ConfChange['type'], node: number): void;
 }
 
 export class DsmService implements HostService {

@@ -5,6 +5,7 @@
 // checks the very code that drives a real host.
 import type { BootState, ConfState, Entry, HardState, Ready, Role, Snapshot } from '../raft/index.js';
 import type { Envelope } from '../vmm/wire.js';
+import type { RecordHostEvent } from './trace-events.js';
 
 /** What of a Ready goes to disk. */
 export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot' | 'mustSync'> & { entries: readonly Entry[] };
@@ -76,8 +77,8 @@ export interface HostObserver {
   replicaOpened(replica: ReplicaView, boot: BootState): ReplicaObserver;
   /** A replica's role changed. */
   roleChanged(replica: ReplicaView): void;
-  /** A named event of the runtime (tick, sync, company change): the simulator's trace. */
-  event(kind: string, a: number, b: number): void;
+  /** A named event of the runtime (tick, company change): the simulator's trace. */
+  readonly event: RecordHostEvent;
   /** A Ready could not be handled (a bug): the group cannot go on, the host must stop rather than wedge. */
   failed(group: number, err: Error): void;
 }

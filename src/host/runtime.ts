@@ -129,7 +129,7 @@ export class HostRuntime {
 
   private tick(): void {
     if (this.stopped) return;
-    this.ports.observer.event('tick', 0, 0);
+    this.ports.observer.event('tick');
     for (const r of this.replicas) {
       if (r === undefined) continue;
       r.node.tick();

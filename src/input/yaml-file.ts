@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { InputError } from './errors.js';
+import { expectedPart } from './issues.js';
+import type { InputIssue } from './issues.js';
 
-/** A schema issue: the field as a.b[2].c ('(top level)' for the root) and what went wrong. */
-export interface InputIssue { path: string; message: string }
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; issues: InputIssue[] };
 
@@ -50,10 +50,7 @@ function describeIssue(issue: InputIssue, file: string, doc: Document, lc: LineC
       return `${file}: field ${field}: expected a known field, got unrecognized key "${key}"${lineOf(field, doc, lc)}`;
     });
   }
-  // zod says "Too small: expected number to be >=1"; keep the part that says what was expected.
-  const expected = /^[A-Z][\w ]*: (expected .*)$/s.exec(issue.message);
-  const message = expected ? expected[1]! : issue.message;
-  return [`${file}: field ${issue.path}: ${message}${lineOf(issue.path, doc, lc)}`];
+  return [`${file}: field ${issue.path}: ${expectedPart(issue.message)}${lineOf(issue.path, doc, lc)}`];
 }
 
 /** " (line N)" for the field, or its nearest ancestor present in the file, or '' if none. */

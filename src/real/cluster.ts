@@ -4,6 +4,8 @@
 // defaults (admin ports, data directories), so it does no I/O.
 import path from 'node:path';
 import { z } from 'zod';
+import { issuesOf } from '../input/issues.js';
+import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue, replicationOf } from '../host/config.js';
 import { InputError } from '../input/errors.js';
 
@@ -129,13 +131,11 @@ export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir' | 'repli
   hosts: ClusterHost[];
 }
 
-export interface ClusterIssue { path: string; message: string }
-
 /** Validates a parsed cluster file; issues name the field (a.b[2].c) and what was expected. */
-export function validateCluster(value: unknown): { ok: true; cluster: ClusterInput } | { ok: false; issues: ClusterIssue[] } {
+export function validateCluster(value: unknown): { ok: true; cluster: ClusterInput } | { ok: false; issues: InputIssue[] } {
   const parsed = clusterSchema.safeParse(value);
   if (parsed.success) return { ok: true, cluster: parsed.data };
-  return { ok: false, issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+  return { ok: false, issues: issuesOf(parsed.error) };
 }
 
 /**
@@ -167,13 +167,4 @@ export function hostById(cluster: Cluster, id: number): ClusterHost {
   throw new InputError(
     `unknown host id ${id} in cluster "${cluster.name}": expected one of ${cluster.hosts.map((h) => h.id).join(', ')}`,
   );
-}
-
-function formatPath(p: readonly PropertyKey[]): string {
-  let out = '';
-  for (const s of p) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else out += out === '' ? String(s) : `.${String(s)}`;
-  }
-  return out === '' ? '(top level)' : out;
 }

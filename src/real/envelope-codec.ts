@@ -8,7 +8,7 @@
 // page number or an index past 2^53 would compare wrongly deep in the core.
 import type { Entry, Message, Snapshot } from '../raft/types.js';
 import { isValidMessage } from '../raft/validate.js';
-import type { Envelope, KvOp } from '../vmm/wire.js';
+import type { Envelope } from '../vmm/wire.js';
 import type { LeaseMode, LeaseToken } from '../vmm/page-table-commands.js';
 import type { RefuseReason, VmmMessage } from '../vmm/protocol.js';
 
@@ -132,14 +132,6 @@ function vmmMessage(v: unknown): VmmMessage {
   }
 }
 
-function kvOp(v: unknown): KvOp {
-  const o = obj(v);
-  const op = o['op'];
-  if (op === 'put' || op === 'append') return { op, key: str(o, 'key'), value: str(o, 'value') };
-  if (op === 'get') return { op, key: str(o, 'key') };
-  throw INVALID;
-}
-
 function copyEntry(e: Entry): Entry {
   return { term: e.term, index: e.index, kind: e.kind, data: e.data };
 }
@@ -172,17 +164,6 @@ function envelope(v: unknown): Envelope {
   switch (o['kind']) {
     case 'raft':
       return { kind: 'raft', group: int(o, 'group', 0), msg: raftMessage(o['msg']) };
-    case 'kv-request':
-      return { kind: 'kv-request', group: int(o, 'group', 0), client: int(o, 'client', 0), seq: int(o, 'seq', 0), op: kvOp(o['op']) };
-    case 'kv-response': {
-      const client = int(o, 'client', 0);
-      const seq = int(o, 'seq', 0);
-      if (o['status'] === 'ok') {
-        return { kind: 'kv-response', client, seq, status: 'ok', index: int(o, 'index', 0), term: int(o, 'term', 0), value: str(o, 'value') };
-      }
-      if (o['status'] === 'not-leader') return { kind: 'kv-response', client, seq, status: 'not-leader', leader: int(o, 'leader', 0) };
-      throw INVALID;
-    }
     case 'vmm':
       return { kind: 'vmm', msg: vmmMessage(o['msg']) };
     default:

@@ -7,6 +7,7 @@
 import type { FaultPoints } from '../raft/index.js';
 import { FAULT_POINTS } from '../host/fault-points.js';
 import { probeCounts, PROBES } from '../host/probes.js';
+import type { RecordEvent } from '../host/trace-events.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 
@@ -25,7 +26,7 @@ export class SimFaultPoints {
     private readonly rng: Rng,
     /** Whether faults may still start (false once the quiet period began). */
     private readonly active: () => boolean,
-    private readonly trace: (kind: string, host: number, a: number, b: number) => void,
+    private readonly trace: RecordEvent,
   ) {
     const chosen = settings?.points === undefined ? null : new Set(settings.points);
     // One draw per point whatever is chosen, so a point's fate for a seed does not depend on the others'.
@@ -49,7 +50,7 @@ export class SimFaultPoints {
   private buggify(point: number, host: number): boolean {
     if (!this.enabled[point] || !this.active() || this.rng.next() >= this.fires[point]!) return false;
     this.fired[point]!++;
-    this.trace('buggify', host, point, this.fired[point]!);
+    this.trace('buggify', host, point, this.fired[point]!, FAULT_POINTS[point]!.name);
     return true;
   }
 

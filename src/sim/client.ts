@@ -3,9 +3,10 @@
 // time-out (the state machine deduplicates), and records a history of its
 // operations for the linearizability check.
 import type { KvOp } from './kv.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 export interface ClientOp {
   client: number;
@@ -23,8 +24,8 @@ export interface ClientEnv {
   readonly keys: number;
   readonly rateHz: number;
   readonly timeoutUs: number;
-  send(from: number, to: number, env: Envelope): void;
-  trace(kind: string, host: number, a: number, b: number): void;
+  send(from: number, to: number, env: SimEnvelope): void;
+  readonly trace: RecordEvent;
   /** An acknowledged write must be the committed entry at its index. */
   acknowledged(group: number, index: number, term: number, client: number, seq: number): void;
   /** Whether new requests may start (they stop at the end of the run). */
@@ -54,7 +55,7 @@ export class KvClient {
     return this.outstanding?.call ?? null;
   }
 
-  receive(env: Envelope): void {
+  receive(env: SimEnvelope): void {
     const out = this.outstanding;
     if (env.kind !== 'kv-response' || out === null || env.seq !== out.seq) return;
     if (env.status === 'not-leader') {

@@ -104,7 +104,7 @@ export class SimDsmApp implements SimApp {
       allocated: (h, addr, size) => world.allocated(h, addr, size),
       freed: (h, addr) => world.freed(h, addr),
       failed: (thread, why) => world.threadFailed(thread, why),
-      trace: (kind, a, b) => rt.ports.observer.event(kind, a, b),
+      trace: host.trace,
     });
   }
 

@@ -18,6 +18,7 @@ import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
 import type { Access } from './threads.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 type DsmScenario = NonNullable<Scenario['dsm']>;
 
@@ -28,7 +29,7 @@ export interface DsmHosts {
   /** The shared memory of a host's running incarnation (null while it is down). */
   appOf(host: number): SimDsmApp | null;
   stream(name: string): Rng;
-  trace(kind: string, host: number, a: number, b: number): void;
+  readonly trace: RecordEvent;
 }
 
 function makeWorkload(d: DsmScenario): Workload {
@@ -147,17 +148,19 @@ export class DsmPart implements DsmWorld {
     }
     this.lostThreads += threads;
     this.stats.threadsLost += threads;
-    this.hosts.trace('lost-threads', host, threads, 0);
+    this.hosts.trace('lost-threads', host, threads);
     this.maybeVerify();
   }
 
   lostWrites(host: number, page: number, threads: number): void {
+    this.hosts.trace('lost-writes', host, page);
     this.coherence.lost(page);
     this.observed.lose(host, page);
     this.lostMemory(host, threads);
   }
 
   segfault(host: number, page: number, why: string): void {
+    this.hosts.trace('segfault', host, page, why);
     this.failures.push(`host ${host}: access to page ${page} failed: ${why}`);
   }
 

@@ -11,7 +11,6 @@ import type { HostService, RuntimeConfig } from '../host/runtime.js';
 import type { HostObserver, ReplicaView } from '../host/ports.js';
 import { HostProbe } from '../host/probes.js';
 import type { Replica } from '../host/replica.js';
-import type { Envelope } from '../vmm/wire.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { DiskCorruptionError, SimDisk } from './disk.js';
@@ -20,6 +19,8 @@ import { SimRaftDisk } from './raft-storage.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
+import type { KvEnvelope, SimEnvelope } from './kv-wire.js';
+import type { RecordEvent, RecordHostEvent } from '../host/trace-events.js';
 
 export type HostState = 'up' | 'down' | 'paused' | 'stalled';
 
@@ -32,6 +33,8 @@ export interface SimApp {
   crashed(): void;
   /** The process runs again after a pause or stall (threads carry on). */
   resumed(): void;
+  /** A key-value client's message (Raft scenarios): the runtime carries only Raft and VMM traffic. */
+  request?(from: number, env: KvEnvelope): void;
 }
 
 /** The world as a host sees it. */
@@ -45,8 +48,8 @@ export interface HostEnv {
   groupsAtBoot(host: number): number[];
   /** What this incarnation runs over its replicas. */
   app(host: SimHost, rt: HostRuntime): SimApp;
-  send(from: number, to: number, env: Envelope): void;
-  trace(kind: string, host: number, a: number, b: number): void;
+  send(from: number, to: number, env: SimEnvelope): void;
+  readonly trace: RecordEvent;
   /** A simulated fsync's duration, in microseconds. */
   syncDelayUs(): number;
   /** A stream for Raft's election timeouts on this host and group. */
@@ -64,7 +67,7 @@ export class SimHost {
   app: SimApp | null = null;
   readonly disk = new SimDisk();
   /** Deliveries that arrived while the process was not running. */
-  private inbox: [number, Envelope][] = [];
+  private inbox: [number, SimEnvelope][] = [];
   /** Timers, disk completions and faults that came due while the process was not running, in order. */
   private deferred: (() => void)[] = [];
   /** The checkers' view of each group here: live replicas, or a crashed one's disk. */
@@ -77,6 +80,9 @@ export class SimHost {
    * `mono` the monotonic clock (it only drifts: leases are judged on it).
    */
   constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {}
+
+  /** Records an event of this host. */
+  readonly trace: RecordHostEvent = (kind, ...fields) => this.env.trace(kind, this.id, ...fields);
 
   get replicas(): readonly (Replica | undefined)[] {
     return this.runtime?.replicas ?? [];
@@ -104,7 +110,7 @@ export class SimHost {
       this.epoch++;
       this.probes = onDisk;
       this.env.faultPoints(this.id).probe(HostProbe.bootFailed);
-      this.env.trace('boot-failed', this.id, this.epoch, err.recordIndex);
+      this.trace('boot-failed', this.epoch, err.recordIndex);
     }
   }
 
@@ -126,12 +132,16 @@ export class SimHost {
     };
     const disk = new SimRaftDisk(this.disk, {
       forgetVote: (scenario.bugs?.forgetVote ?? false) && epoch > 1,
-      sync: (file, done) => this.env.scheduler.after(this.env.syncDelayUs(), () => {
-        if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
-        this.env.trace('sync', this.id, epoch, 0);
-        this.disk.sync(file);
-        this.whenRunning(epoch, done);
-      }),
+      sync: (file, done) => {
+        const synced = (): void => {
+          if (this.epoch !== epoch) return; // crashed meanwhile: the write is lost
+          this.trace('sync', epoch);
+          this.disk.sync(file);
+          this.whenRunning(epoch, done);
+        };
+        if (scenario.disk.syncInline) synced();
+        else this.env.scheduler.after(this.env.syncDelayUs(), synced);
+      },
     });
     this.runtime = new HostRuntime(cfg, {
       disk,
@@ -147,7 +157,7 @@ export class SimHost {
       this.app = this.env.app(this, rt);
       return this.app.service;
     });
-    this.env.trace('start', this.id, epoch, 0);
+    this.trace('start', epoch);
     this.runtime.start();
     this.app!.started();
   }
@@ -162,12 +172,12 @@ export class SimHost {
   private observer(): HostObserver {
     return {
       replicaOpened: (r: ReplicaView, boot: BootState) => {
-        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, (kind, a, b) => this.env.trace(kind, this.id, a, b));
+        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, this.trace);
         this.probes[r.group] = probe;
         return probe;
       },
       roleChanged: () => undefined,
-      event: (kind, a, b) => this.env.trace(kind, this.id, a, b),
+      event: this.trace,
       // An invariant's violation (or a bug) ends the run with its report.
       failed: (_group, err) => {
         throw err;
@@ -188,26 +198,26 @@ export class SimHost {
     this.deferred = [];
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
-    this.env.trace('crash', this.id, this.epoch, 0);
+    this.trace('crash', this.epoch);
   }
 
   pause(): void {
     if (this.state !== 'up') return;
     this.state = 'paused';
-    this.env.trace('pause', this.id, 0, 0);
+    this.trace('pause');
   }
 
   /** The event loop stalls; application threads run on. */
   stall(): void {
     if (this.state !== 'up') return;
     this.state = 'stalled';
-    this.env.trace('stall', this.id, 0, 0);
+    this.trace('stall');
   }
 
   resume(): void {
     if (this.state !== 'paused' && this.state !== 'stalled') return;
     this.state = 'up';
-    this.env.trace('resume', this.id, 0, 0);
+    this.trace('resume');
     // What came due meanwhile runs first (leases that ran out end), then threads carry on.
     const due = this.deferred;
     this.deferred = [];
@@ -224,13 +234,14 @@ export class SimHost {
     return this.probes[group];
   }
 
-  deliver(from: number, env: Envelope): void {
+  deliver(from: number, env: SimEnvelope): void {
     if (this.state === 'down') return;
     if (this.state !== 'up') {
       this.inbox.push([from, env]);
       return;
     }
-    this.runtime!.receive(from, env);
+    if (env.kind === 'raft' || env.kind === 'vmm') this.runtime!.receive(from, env);
+    else this.app!.request?.(from, env);
   }
 
   private tickFn: () => void = () => undefined;

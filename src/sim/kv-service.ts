@@ -5,7 +5,7 @@ import type { Entry } from '../raft/index.js';
 import type { HostRuntime, HostService } from '../host/runtime.js';
 import { commandOf, encodeCommand, KvStore } from './kv.js';
 import type { KvResult } from './kv.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { KvEnvelope, SimEnvelope } from './kv-wire.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { SimApp } from './host.js';
 
@@ -30,7 +30,7 @@ export class KvService implements HostService, SimApp {
   /** Requests this host proposed as leader: "client:seq" -> the client to answer. */
   private pending = new Map<string, number>();
 
-  constructor(private readonly rt: HostRuntime, private readonly send: (to: number, env: Envelope) => void, private readonly localReads: boolean) {}
+  constructor(private readonly rt: HostRuntime, private readonly send: (to: number, env: SimEnvelope) => void, private readonly localReads: boolean) {}
 
   get service(): HostService {
     return this;
@@ -48,7 +48,11 @@ export class KvService implements HostService, SimApp {
     });
   }
 
-  receive(from: number, env: Envelope): void {
+  /** Every message the runtime hands over is Raft's or the VMM's: nothing for this service. */
+  receive(): void {}
+
+  /** A client's request, straight from the simulated network. */
+  request(from: number, env: KvEnvelope): void {
     if (env.kind !== 'kv-request') return;
     const r = this.rt.replica(env.group);
     if (r === undefined) return;

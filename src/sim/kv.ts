@@ -2,7 +2,7 @@
 // Raft until the page table arrives. Commands are deduplicated per client, so a
 // client may retry a request at another host without applying it twice.
 
-import type { KvOp } from '../vmm/wire.js';
+import type { KvOp } from './kv-wire.js';
 
 export type { KvOp };
 

@@ -5,18 +5,19 @@
 import type { FaultKind, Scenario, ScheduledFault } from './scenario.js';
 import { FAULT_KINDS } from './scenario.js';
 import type { Network } from './network.js';
-import type { Envelope } from '../vmm/wire.js';
+import type { SimEnvelope } from './kv-wire.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import type { SimHost } from './host.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 /** The parts of the world faults act on. */
 export interface FaultWorld {
   readonly scheduler: Scheduler;
   readonly scenario: Scenario;
-  readonly network: Network<Envelope>;
+  readonly network: Network<SimEnvelope>;
   readonly hosts: readonly SimHost[];
-  trace(kind: string, host: number, a: number, b: number): void;
+  readonly trace: RecordEvent;
   stream(name: string): Rng;
   /**
    * Where membership lives elsewhere (the shared memory's registry): an owner
@@ -173,7 +174,7 @@ export class Nemesis {
         const max = scenario.clock.maxJumpMs * 1000;
         const delta = f.amount !== undefined ? f.amount * 1000 : Math.round(this.rng.between(-max, max));
         h.clock.jump(delta, scheduler.now);
-        this.world.trace('clock-jump', h.id, delta, 0);
+        this.world.trace('clock-jump', h.id, delta);
         return () => undefined;
       }
       case 'clock-drift': {
@@ -182,6 +183,7 @@ export class Nemesis {
         const ppm = f.amount ?? this.rng.between(-max, max);
         h.clock.setDrift(ppm, scheduler.now);
         h.mono.setDrift(ppm, scheduler.now);
+        this.world.trace('clock-drift', h.id, ppm);
         return () => undefined;
       }
       case 'membership': {
@@ -247,6 +249,6 @@ export class Nemesis {
       if (h.state === 'down') h.start();
       else if (h.state === 'paused' || h.state === 'stalled') h.resume();
     }
-    this.world.trace('quiet', 0, 0, 0);
+    this.world.trace('quiet', 0);
   }
 }

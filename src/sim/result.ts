@@ -2,6 +2,7 @@
 // simulator (which produces it) and the command line (which prints it).
 import type { HostInspection } from './inspect.js';
 import type { Scenario } from './scenario.js';
+import type { TraceEvent } from '../host/trace-events.js';
 
 export interface Violation {
   /** The invariant's name, e.g. 'election-safety'. */
@@ -10,7 +11,7 @@ export interface Violation {
   /** Global simulated time of the event after which the check failed. */
   timeUs: number;
   /** The last events of the trace before the violation, oldest first. */
-  lastEvents: string[];
+  lastEvents: TraceEvent[];
 }
 
 export interface RunResult {

@@ -4,8 +4,8 @@
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
-import { checkLinearizable, kvModel } from './check/linearizability.js';
-import type { KvInput, KvOp as KvHistoryOp } from './check/linearizability.js';
+import { checkLinearizable, describeOperation } from '../check/linearizability.js';
+import { kvModel, type KvInput, type KvOp as KvHistoryOp } from '../check/kv-model.js';
 import { InvariantViolation, violation } from './check/violation.js';
 import { KvClient } from './client.js';
 import { KvService } from './kv-service.js';
@@ -15,7 +15,6 @@ import type { HostRuntime } from '../host/runtime.js';
 import { HostClock } from './clock.js';
 import { SimHost } from './host.js';
 import type { HostState, SimApp } from './host.js';
-import type { Envelope } from '../vmm/wire.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
@@ -29,12 +28,17 @@ import { streamFor } from './rng.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
+import type { SimEnvelope } from './kv-wire.js';
 import { Trace } from './trace.js';
+import { recordDelivery } from './delivery-trace.js';
+import type { RecordEvent } from '../host/trace-events.js';
 
 export class World {
   readonly scheduler = new Scheduler(4096);
   readonly traceLog: Trace;
-  readonly network: Network<Envelope>;
+  /** Records an event now (HostEnv, FaultWorld, DsmHosts). */
+  readonly trace: RecordEvent;
+  readonly network: Network<SimEnvelope>;
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
@@ -48,13 +52,14 @@ export class World {
   linearizability = 'not checked';
 
   constructor(readonly scenario: Scenario, readonly seed: number, private readonly options: RunOptions) {
-    this.traceLog = new Trace({ window: 48, sink: options.traceSink });
+    this.traceLog = new Trace({ clock: this.scheduler, window: 48, sink: options.traceSink });
+    this.trace = this.traceLog.record;
     this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
     const voters = scenario.initialVoters ?? scenario.hosts;
     this.genesisConf = { voters: range(1, voters), learners: [] };
     const net = scenario.network;
     const us = (ms: number): number => Math.round(ms * 1000);
-    this.network = new Network<Envelope>(this.scheduler, this.stream('network'), {
+    this.network = new Network<SimEnvelope>(this.scheduler, this.stream('network'), {
       latencyUs: { min: us(net.latency.minMs), mean: us(net.latency.meanMs), max: us(net.latency.maxMs) },
       loss: net.loss,
       duplicate: net.duplicate,
@@ -62,7 +67,7 @@ export class World {
       maxHosts: scenario.hosts + scenario.workload.clients,
     }, (from, to, env) => this.deliver(from, to, env));
     this.syncRng = this.stream('disk-sync');
-    this.faults = new SimFaultPoints(scenario.buggify, this.stream('buggify'), () => !this.nemesis.isQuiet, (kind, host, a, b) => this.trace(kind, host, a, b));
+    this.faults = new SimFaultPoints(scenario.buggify, this.stream('buggify'), () => !this.nemesis.isQuiet, this.trace);
     this.dsm = scenario.dsm === undefined ? null : new DsmPart(scenario, scenario.dsm, this);
     const groups = this.dsm?.groups ?? scenario.groups;
     for (let g = 0; g < groups; g++) {
@@ -89,7 +94,7 @@ export class World {
         rateHz: w.rateHz,
         timeoutUs: us(w.timeoutMs),
         send: (from, to, env) => this.send(from, to, env),
-        trace: (kind, host, a, b) => this.trace(kind, host, a, b),
+        trace: this.trace,
         acknowledged: (group, index, term, client, seq) => this.checkers[group]!.acknowledged(
           index, term, (data) => data.startsWith(`{"client":${client},"seq":${seq},`), `client ${client} request ${seq}`),
         accepting: () => this.scheduler.now < this.endUs,
@@ -138,7 +143,7 @@ export class World {
     if (chosen === undefined) return false;
     const ok = r.node.propose(encodeRegistryCommand({ op: act === 'add' ? 'join' : 'leave', host: chosen }));
     if (ok) {
-      this.trace(`owner-${act}`, chosen, 0, 0);
+      this.trace(`owner-${act}`, chosen);
       r.pump();
     }
     return ok;
@@ -159,12 +164,8 @@ export class World {
     return this.hosts[host - 1]!.mono;
   }
 
-  send(from: number, to: number, env: Envelope): void {
+  send(from: number, to: number, env: SimEnvelope): void {
     this.network.send(from, to, env);
-  }
-
-  trace(kind: string, host: number, a: number, b: number): void {
-    this.traceLog.record(this.scheduler.now, kind, host, a, b);
   }
 
   syncDelayUs(): number {
@@ -185,10 +186,8 @@ export class World {
     return this.faults.forHost(host);
   }
 
-  private deliver(from: number, to: number, env: Envelope): void {
-    if (env.kind === 'raft') this.traceLog.record(this.scheduler.now, env.msg.type, to, from, env.msg.term);
-    else if (env.kind === 'vmm') this.traceLog.record(this.scheduler.now, env.msg.t, to, from, 'page' in env.msg ? env.msg.page : env.msg.req);
-    else this.traceLog.record(this.scheduler.now, env.kind, to, from, env.seq);
+  private deliver(from: number, to: number, env: SimEnvelope): void {
+    recordDelivery(this.trace, from, to, env);
     if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
     else this.clients[to - this.hosts.length - 1]?.receive(env);
   }
@@ -292,7 +291,7 @@ export class World {
     const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
     this.linearizability = result.verdict;
     if (result.verdict !== 'not-linearizable') return null;
-    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${JSON.stringify(o.input)} -> ${JSON.stringify(o.output)} [${o.call}, ${o.ret}] us`);
+    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
     return {
       invariant: 'linearizability',
       message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}`,

@@ -3,6 +3,8 @@
 // free of I/O. Durations in files are milliseconds or seconds as the field name
 // says; the simulator converts them to integer microseconds.
 import { z } from 'zod';
+import { issuesOf } from '../input/issues.js';
+import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 import { FAULT_POINT_NAMES } from '../host/fault-points.js';
 
@@ -73,9 +75,15 @@ export const scenarioSchema = z
       .object({
         syncMs: latencySchema.default({ minMs: 0.05, meanMs: 0.2, maxMs: 2 }),
         tornWrites: z.boolean().default(false),
+        /**
+         * Sync at once, inside the Ready loop, as real mode's SQLite store does (its fsync
+         * blocks the host): a single-voter group then commits and applies an entry within
+         * the propose() that made it.
+         */
+        syncInline: z.boolean().default(false),
       })
       .strict()
-      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false }),
+      .default({ syncMs: { minMs: 0.05, meanMs: 0.2, maxMs: 2 }, tornWrites: false, syncInline: false }),
     clock: z
       .object({
         /** Initial offsets are drawn from [-maxOffsetMs, maxOffsetMs]. */
@@ -211,23 +219,12 @@ export const scenarioSchema = z
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
 
-export interface ScenarioIssue { path: string; message: string }
-
 /** Validates a parsed scenario; issues name the field (a.b[2].c) and what was expected. */
-export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: ScenarioIssue[] } {
+export function validateScenario(value: unknown): { ok: true; scenario: Scenario } | { ok: false; issues: InputIssue[] } {
   const parsed = scenarioSchema.safeParse(value);
   if (parsed.success) return { ok: true, scenario: parsed.data };
   return {
     ok: false,
-    issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    issues: issuesOf(parsed.error),
   };
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out === '' ? '(top level)' : out;
 }

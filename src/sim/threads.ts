@@ -6,6 +6,7 @@
 import type { ThreadContext, ThreadOp, ThreadProgram, VerifyProgram } from '../vmm/thread.js';
 import type { SimMemory } from './memory.js';
 import type { Scheduler } from './scheduler.js';
+import type { RecordHostEvent } from '../host/trace-events.js';
 
 /** One completed memory access, for the checkers. */
 export interface Access {
@@ -43,7 +44,7 @@ export interface ThreadEnv {
   freed(host: number, addr: number): void;
   /** A thread failed (a bad free, an access outside memory, a crash of the workload code). */
   failed(thread: number, why: string): void;
-  trace(kind: string, a: number, b: number): void;
+  readonly trace: RecordHostEvent;
 }
 
 /** Microseconds one memory access takes when the page is present. */
@@ -81,7 +82,7 @@ export class ThreadRunner {
         r = program.next(input);
       } catch (e) {
         this.running--;
-        this.env.failed(ctx.index, `threw: ${(e as Error).message}`);
+        this.fail(ctx.index, `threw: ${(e as Error).message}`);
         return;
       }
       if (r.done) {
@@ -125,20 +126,27 @@ export class ThreadRunner {
         return;
       case 'malloc':
         env.malloc(op.size, (addr) => {
+          env.trace('thread-malloc', ctx.index, op.size, addr);
           if (addr !== 0) env.allocated(env.host, addr, op.size);
           later(0, addr);
         });
         return;
       case 'free':
+        env.trace('thread-free', ctx.index, op.addr);
         env.freed(env.host, op.addr);
         env.free(op.addr, (error) => {
-          if (error !== null) env.failed(ctx.index, `free(${op.addr}): ${error}`);
+          if (error !== null) this.fail(ctx.index, `free(${op.addr}): ${error}`);
           later(0, 0);
         });
         return;
       default:
         this.access(ctx, op, call, resume, generation);
     }
+  }
+
+  private fail(thread: number, why: string): void {
+    this.env.trace('thread-failed', thread, why);
+    this.env.failed(thread, why);
   }
 
   private access(
@@ -151,7 +159,7 @@ export class ThreadRunner {
     const env = this.env;
     const epoch = env.epoch();
     if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
-      env.failed(ctx.index, `${op.op} at a bad address ${op.addr}`);
+      this.fail(ctx.index, `${op.op} at a bad address ${op.addr}`);
       return;
     }
     const retry = (): void => {
@@ -167,19 +175,24 @@ export class ThreadRunner {
     if (op.op === 'read') value = mem.loadWord(op.addr, retry);
     else if (op.op === 'write') value = mem.storeWord(op.addr, op.value, retry) ? op.value >>> 0 : null;
     else value = mem.addWord(op.addr, op.delta, retry);
+    const page = Math.floor(op.addr / env.pageSize);
     if (value === null) {
-      if (!this.waitingSince.has(ctx.index)) this.waitingSince.set(ctx.index, env.scheduler.now);
+      if (!this.waitingSince.has(ctx.index)) {
+        this.waitingSince.set(ctx.index, env.scheduler.now);
+        env.trace('thread-wait', ctx.index, page, op.op);
+      }
       return;
     }
     const since = this.waitingSince.get(ctx.index);
     if (since !== undefined) {
       this.waitingSince.delete(ctx.index);
+      env.trace('thread-ready', ctx.index, page, env.scheduler.now - since);
       env.faultServed(op.op === 'read' ? 'read' : 'write', env.scheduler.now - since);
     }
     const seq = ++this.opSeq;
     const stored = op.op === 'add' ? (value + op.delta) >>> 0 : value;
     env.accessed({
-      host: env.host, thread: ctx.index, kind: op.op, addr: op.addr, page: Math.floor(op.addr / env.pageSize),
+      host: env.host, thread: ctx.index, kind: op.op, addr: op.addr, page,
       value, stored, seq, call, ret: env.scheduler.now,
     });
     env.scheduler.after(ACCESS_US, () => resume(op.op === 'write' ? 0 : value));

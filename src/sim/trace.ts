@@ -1,15 +1,24 @@
 // The run trace: every simulated event is recorded into a rolling 64-bit
 // hash (two 32-bit murmur3-style lanes, pure Math.imul integer maths, so the
 // hash is identical in every process and on every machine) and into a small
-// ring buffer of raw fields for failure reports. Formatting happens only in
-// last(), or per event when a sink is set.
+// ring buffer of raw fields for failure reports. Events are named by the
+// vocabulary (src/host/trace-events.ts); they become objects with named
+// fields only in last(), or per event when a sink is set.
 //
-// Each event contributes, in order: time, host, a, b (each as two 32-bit
-// words: the integer's low and high halves, or the IEEE-754 bits for
-// non-integers), the kind's string hash (cached per kind), and the note (a
-// presence flag, its length and its string hash).
+// Each event contributes, in order: its kind and host, time, the kind's
+// numeric fields, and, if the kind has one, the note (its length and its
+// string hash). The kind comes first, so it fixes how many words follow. Kind
+// and host share one word (host * 256 + the kind's place in the vocabulary)
+// while the host is below 2^23; otherwise the word is -1 - place and the host
+// follows as a number. A number that is an int32 is one word; any other (and
+// the escape word itself) is the escape word, a tag and two words: the
+// integer's low and high halves, or the IEEE-754 bits.
+import { MAX_TRACE_FIELDS, TRACE_EVENTS } from '../host/trace-events.js';
+import type { RecordEvent, TraceEvent, TraceEventSpec, TraceKind } from '../host/trace-events.js';
 
 export interface TraceOptions {
+  /** Where the time of each event comes from (the scheduler: microseconds). */
+  clock: { readonly now: number };
   /** How many recent events to keep for reports. Default 64. */
   window?: number;
   /** If set, receives every event as one JSON line (no trailing newline). */
@@ -18,6 +27,7 @@ export interface TraceOptions {
 
 const TWO32 = 4294967296;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const ESCAPE = 0x7fffffff;
 const f64 = new DataView(new ArrayBuffer(8));
 
 /** 32-bit FNV-1a over UTF-16 code units. */
@@ -40,33 +50,67 @@ function hex8(x: number): string {
   return (x >>> 0).toString(16).padStart(8, '0');
 }
 
+/** A kind as the recorder needs it: resolved once per kind, at load. */
+interface Kind {
+  readonly name: string;
+  /** Its name's hash: what the trace hash takes, so adding a kind to the vocabulary changes no other kind's events. */
+  readonly hash: number;
+  readonly fields: readonly string[];
+  readonly note: string | undefined;
+}
+
+const KINDS = new Map<string, Kind>(
+  Object.entries(TRACE_EVENTS as Record<string, TraceEventSpec>).map(([name, spec]) => {
+    if (spec.fields.length > MAX_TRACE_FIELDS) throw new Error(`trace event ${name}: more than ${MAX_TRACE_FIELDS} fields`);
+    return [name, { name, hash: strHash(name), fields: spec.fields, note: spec.note }];
+  }),
+);
+
+type Arg = number | string | undefined;
+
 export class Trace {
   private h1 = 0x243f6a88 | 0;
   private h2 = 0x85a308d3 | 0;
   private n = 0;
-  private readonly kindHashes = new Map<string, number>();
+  private readonly clock: { readonly now: number };
 
-  private readonly size: number;
+  /** How many events last() reports. */
+  private readonly window: number;
+  /** Ring slots: the window, but at least one, which the sink reads the event from. */
+  private readonly slots: number;
   private head = 0; // next write position
   private readonly wTime: Float64Array;
   private readonly wHost: Float64Array;
-  private readonly wA: Float64Array;
-  private readonly wB: Float64Array;
-  private readonly wKind: string[];
+  /** MAX_TRACE_FIELDS slots per event. */
+  private readonly wFields: Float64Array;
+  private readonly wKind: Kind[];
   private readonly wNote: Array<string | undefined>;
   private readonly sink: ((line: string) => void) | undefined;
+  private readonly noteHashes = new Map<string, number>();
 
-  constructor(opts?: TraceOptions) {
-    const size = opts?.window ?? 64;
-    if (!Number.isInteger(size) || size < 0) throw new RangeError(`Trace: bad window ${size}`);
-    this.size = size;
-    this.wTime = new Float64Array(size);
-    this.wHost = new Float64Array(size);
-    this.wA = new Float64Array(size);
-    this.wB = new Float64Array(size);
-    this.wKind = new Array<string>(size).fill('');
-    this.wNote = new Array<string | undefined>(size).fill(undefined);
-    this.sink = opts?.sink;
+  /**
+   * Records one event now: its kind, its host, then the kind's fields in the
+   * vocabulary's order. Hot path: no allocation unless a sink is set.
+   */
+  readonly record: RecordEvent;
+
+  constructor(opts: TraceOptions) {
+    const window = opts.window ?? 64;
+    if (!Number.isInteger(window) || window < 0) throw new RangeError(`Trace: bad window ${window}`);
+    this.clock = opts.clock;
+    this.window = window;
+    const slots = Math.max(1, window);
+    this.slots = slots;
+    this.wTime = new Float64Array(slots);
+    this.wHost = new Float64Array(slots);
+    this.wFields = new Float64Array(slots * MAX_TRACE_FIELDS);
+    this.wKind = new Array<Kind>(slots);
+    this.wNote = new Array<string | undefined>(slots).fill(undefined);
+    this.sink = opts.sink;
+    // Fixed parameters rather than a rest array, so a call allocates nothing.
+    const record = (kind: TraceKind, host: number, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg, f?: Arg, g?: Arg, h?: Arg): void =>
+      this.put(kind, host, a, b, c, d, e, f, g, h);
+    this.record = record as RecordEvent;
   }
 
   /** Number of events recorded. */
@@ -74,40 +118,60 @@ export class Trace {
     return this.n;
   }
 
-  /** Record one event. Hot path: no allocation unless a sink is set. */
-  record(time: number, kind: string, host: number, a: number, b: number, note?: string): void {
+  private put(name: string, host: number, a: Arg, b: Arg, c: Arg, d: Arg, e: Arg, f: Arg, g: Arg, h: Arg): void {
+    const kind = KINDS.get(name);
+    if (kind === undefined) throw new Error(`trace: unknown event kind ${JSON.stringify(name)} (not in src/host/trace-events.ts)`);
+    // The types make callers pass numbers for the fields; a string note is checked, as it decides the hash's words.
+    const k = kind.fields.length;
+    let note: string | undefined;
+    if (kind.note !== undefined) {
+      const v = k === 0 ? a : k === 1 ? b : k === 2 ? c : k === 3 ? d : k === 4 ? e : k === 5 ? f : k === 6 ? g : h;
+      if (typeof v !== 'string') throw new TypeError(`trace: ${name}'s ${kind.note} must be a string, got ${String(v)}`);
+      note = v;
+    }
+    const time = this.clock.now;
     this.n++;
-    this.num(time);
+    this.word(kind.hash);
     this.num(host);
-    this.num(a);
-    this.num(b);
-    let kh = this.kindHashes.get(kind);
-    if (kh === undefined) {
-      kh = strHash(kind);
-      this.kindHashes.set(kind, kh);
-    }
-    this.word(kh);
-    if (note === undefined) {
-      this.word(0);
-    } else {
-      this.word(1);
+    this.num(time);
+    // Unrolled, with no array in between: this runs for every event of every run.
+    if (k > 0) this.num(a as number);
+    if (k > 1) this.num(b as number);
+    if (k > 2) this.num(c as number);
+    if (k > 3) this.num(d as number);
+    if (k > 4) this.num(e as number);
+    if (k > 5) this.num(f as number);
+    if (k > 6) this.num(g as number);
+    if (note !== undefined) {
       this.word(note.length);
-      this.word(strHash(note));
+      this.word(this.noteHash(note));
     }
+    const i = this.head;
+    const w = this.wFields;
+    const at = i * MAX_TRACE_FIELDS;
+    if (k > 0) w[at] = a as number;
+    if (k > 1) w[at + 1] = b as number;
+    if (k > 2) w[at + 2] = c as number;
+    if (k > 3) w[at + 3] = d as number;
+    if (k > 4) w[at + 4] = e as number;
+    if (k > 5) w[at + 5] = f as number;
+    if (k > 6) w[at + 6] = g as number;
+    this.wTime[i] = time;
+    this.wHost[i] = host;
+    this.wKind[i] = kind;
+    this.wNote[i] = note;
+    this.head = i + 1 === this.slots ? 0 : i + 1;
+    if (this.sink !== undefined) this.sink(JSON.stringify(eventOf(kind, time, host, w, at, note)));
+  }
 
-    if (this.size > 0) {
-      const i = this.head;
-      this.wTime[i] = time;
-      this.wHost[i] = host;
-      this.wA[i] = a;
-      this.wB[i] = b;
-      this.wKind[i] = kind;
-      this.wNote[i] = note;
-      this.head = i + 1 === this.size ? 0 : i + 1;
+  /** Notes repeat (modes, reasons, ops): their hashes are kept, up to a bound. */
+  private noteHash(note: string): number {
+    let h = this.noteHashes.get(note);
+    if (h === undefined) {
+      h = strHash(note);
+      if (this.noteHashes.size < 1024) this.noteHashes.set(note, h);
     }
-    if (this.sink !== undefined) {
-      this.sink(JSON.stringify({ t: time, kind, host, a, b, note }));
-    }
+    return h;
   }
 
   /** The rolling hash over every event so far: 16 hex characters. */
@@ -118,14 +182,14 @@ export class Trace {
     return hex8(fmix(this.h1 ^ lo)) + hex8(fmix(this.h2 ^ Math.imul(hi + 1, 0x9e3779b1) ^ lo));
   }
 
-  /** The last `window` events, formatted, oldest first. */
-  last(): string[] {
-    const k = Math.min(this.n, this.size);
-    const out: string[] = [];
-    let i = (this.head - k + this.size) % (this.size || 1);
+  /** The last `window` events, oldest first, with their fields named. */
+  last(): TraceEvent[] {
+    const k = Math.min(this.n, this.window);
+    const out: TraceEvent[] = [];
+    let i = (this.head - k + this.slots) % this.slots;
     for (let j = 0; j < k; j++) {
-      out.push(formatEvent(this.wTime[i]!, this.wKind[i]!, this.wHost[i]!, this.wA[i]!, this.wB[i]!, this.wNote[i]));
-      i = i + 1 === this.size ? 0 : i + 1;
+      out.push(eventOf(this.wKind[i]!, this.wTime[i]!, this.wHost[i]!, this.wFields, i * MAX_TRACE_FIELDS, this.wNote[i]));
+      i = i + 1 === this.slots ? 0 : i + 1;
     }
     return out;
   }
@@ -133,15 +197,23 @@ export class Trace {
   // ---- hashing ----
 
   private num(v: number): void {
+    if ((v | 0) === v && v !== ESCAPE) this.word(v);
+    else this.wide(v);
+  }
+
+  private wide(v: number): void {
+    this.word(ESCAPE);
     if (v === Math.floor(v) && v <= MAX_SAFE && v >= -MAX_SAFE) {
       const hi = Math.floor(v / TWO32);
+      this.word(0);
       this.word((v - hi * TWO32) | 0);
       this.word(hi | 0);
     } else {
       // NaN, infinities and fractions: hash the IEEE-754 bits (big-endian,
       // so the result does not depend on the machine's byte order).
       f64.setFloat64(0, v);
-      this.word(f64.getInt32(0) ^ 0x5bd1e995);
+      this.word(1);
+      this.word(f64.getInt32(0));
       this.word(f64.getInt32(4));
     }
   }
@@ -163,15 +235,10 @@ export class Trace {
   }
 }
 
-/** One event as a report line: `<time>us h<host> <kind> <a> <b> [note]`. */
-export function formatEvent(
-  time: number,
-  kind: string,
-  host: number,
-  a: number,
-  b: number,
-  note: string | undefined,
-): string {
-  const base = `${time}us h${host} ${kind} ${a} ${b}`;
-  return note === undefined ? base : `${base} ${note}`;
+/** An event as an object: time, host, kind, then the fields (and note) under their names. */
+function eventOf(kind: Kind, t: number, host: number, values: Float64Array, at: number, note: string | undefined): TraceEvent {
+  const e: TraceEvent = { t, host, kind: kind.name };
+  for (let j = 0; j < kind.fields.length; j++) e[kind.fields[j]!] = values[at + j]!;
+  if (kind.note !== undefined && note !== undefined) e[kind.note] = note;
+  return e;
 }

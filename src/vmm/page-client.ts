@@ -116,7 +116,12 @@ export class PageClient {
       // Lost meanwhile, or past its deadline (the page stays closed): the thread faults again.
       if (h?.mode !== 'write' || this.env.now() >= h.closesAt) return;
       if (this.dirty !== null || this.cleaning !== null) {
-        this.startWriting(page); // another page got dirty first: clean that one too
+        // Another waiting writer's page got dirty first, and its thread has yet to resume and
+        // write it. Cleaning it at once would take it away unwritten: waiting writers of one
+        // host would then take the dirty page from each other forever. Let that thread write.
+        this.env.timer(this.env.now() + (this.cfg.minHoldUs ?? 0), () => {
+          if (this.held.get(page)?.mode === 'write') this.startWriting(page);
+        });
         return;
       }
       this.dirty = page;
@@ -198,11 +203,13 @@ export class PageClient {
     this.frames.set(page, Math.max(mine, g.version));
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, closesAt, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
-    const now = this.env.now();
-    const giveUpAt = this.env.faults.buggify(VmmPoint.giveUpEarly) ? now + Math.floor((expires - margin - now) / 2) : expires - margin;
-    this.env.timer(giveUpAt, () => {
-      if (this.held.get(page) === h) this.giveUp(page);
-    });
+    this.armGiveUp(page, h, margin);
+    if (this.env.faults.buggify(VmmPoint.giveUpEarly)) {
+      const now = this.env.now();
+      this.env.timer(now + Math.floor((h.expires - margin - now) / 2), () => {
+        if (this.held.get(page) === h) this.giveUp(page);
+      });
+    }
     this.keepUnderLimit(page);
     return 'done';
   }
@@ -222,6 +229,15 @@ export class PageClient {
       this.stats.evictions++;
       this.env.faults.probe(VmmProbe.pageEvicted);
     }
+  }
+
+  /** Gives the page up shortly before its lease ends; a renewal (a later expires) moves that on. */
+  private armGiveUp(page: number, h: Held, margin: number): void {
+    this.env.timer(h.expires - margin, () => {
+      if (this.held.get(page) !== h) return;
+      if (this.env.now() < h.expires - margin) this.armGiveUp(page, h, margin);
+      else this.giveUp(page);
+    });
   }
 
   /** Give-up starts early enough that its write-back lands while the lease still holds. */

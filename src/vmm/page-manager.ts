@@ -330,9 +330,11 @@ export class PageManager {
     if (this.closed) return false;
     const pid = `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`;
     const entry: CompanyEntry = mark === undefined ? { pid, cmd } : { pid, cmd, mark };
-    if (this.company.propose(entry)) {
-      this.continuations.set(pid, then);
-    } else {
+    // Registered before proposing: a single-voter group whose store persists inline (real
+    // mode) commits and applies the entry within propose(), before it returns.
+    this.continuations.set(pid, then);
+    if (!this.company.propose(entry)) {
+      this.continuations.delete(pid);
       this.env.faults.probe(VmmProbe.proposalRetried);
       this.env.timer(this.env.now() + this.cfg.retryUs, () => this.propose(cmd, mark, then));
     }

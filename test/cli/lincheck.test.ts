@@ -1,18 +1,20 @@
 // `gallocy lincheck` against histories with known answers (Porcupine's test
-// data, in the shared data folder): exit 0 when linearizable, 1 when not, 2
+// data, in test/data/linearizability): exit 0 when linearizable, 1 when not, 2
 // for a file that cannot be read or parsed.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findRepoRoot, sharedDataDir } from '../../src/cli/repo-root.js';
+import { findRepoRoot } from '../../src/cli/repo-root.js';
+import { expectedVerdicts, historyData } from '../check/history-data.js';
+import { lincheckText } from '../../src/cli/lincheck.js';
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
-const data = sharedDataDir('linearizability');
-const expected = JSON.parse(readFileSync(path.join(data, 'expected.json'), 'utf8')) as Record<string, boolean>;
+const data = historyData();
+const expected = expectedVerdicts();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-lincheck-'));
 
 function gallocy(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -60,6 +62,18 @@ test('an unreadable or unparseable file: exit 2 naming the file', () => {
   const g = gallocy('lincheck', path.join(data, goodRegister[0]!), garbage);
   assert.is(g.status, 2, g.stdout);
   assert.match(g.stderr, garbage);
+});
+
+test('a violation names the stuck operations by process, model description and place in the file', () => {
+  const J = (p: number, type: string, f: string, v: string): string => `INFO  jepsen.util - ${p}\t:${type}\t:${f}\t${v}`;
+  const log = [J(0, 'invoke', 'write', '1'), J(0, 'ok', 'write', '1'), J(1, 'invoke', 'read', 'nil'), J(1, 'ok', 'read', '2'), J(2, 'invoke', 'write', '3')].join('\n');
+  const r = lincheckText('stale.log', log);
+  assert.is(r.verdict, 'not-linearizable');
+  assert.equal(r.unordered?.map((o) => o.description), ['process 1: read -> 2 (lines 3..4)']);
+  const rec = (thread: number, kind: string, value: number, call: number, ret: number): string => JSON.stringify({ host: 1, thread, kind, addr: 64, value, call, ret });
+  const records = lincheckText('records.jsonl', [rec(0, 'write', 5, 10, 20), rec(1, 'read', 0, 30, 40)].join('\n'));
+  assert.equal(records.linearizedPrefix?.map((o) => o.description), ['process 0: write 5 [key 64] (10..20 us)']);
+  assert.equal(records.unordered?.map((o) => o.description), ['process 1: read -> nil [key 64] (30..40 us)']);
 });
 
 test.run();

@@ -10,13 +10,14 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzCommand, type FuzzArgs, type FuzzReport } from '../../src/cli/fuzz.js';
-import type { Io } from '../../src/cli/output.js';
+import { capture } from './fake-runner.js';
 import { runPool, type SeedOutcome } from '../../src/cli/pool.js';
 import { replayCommand } from '../../src/cli/replay.js';
 import { PROBE_NAMES } from '../../src/host/probes.js';
 import { loadScenario } from '../../src/cli/scenario-file.js';
 import type { RunOptions, RunResult } from '../../src/sim/result.js';
 import type { Scenario } from '../../src/sim/scenario.js';
+import type { TraceEvent } from '../../src/host/trace-events.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-pool-'));
 
@@ -30,7 +31,8 @@ writeFileSync(
     if (seed === 5) process.exit(7);
     if (seed === 7) { let x = 0; for (let i = 0; i < 2e6; i++) x += i; }
     const violation = seed % 4 === 0
-      ? { invariant: 'election-safety', message: 'two leaders in term ' + seed, timeUs: 1000, lastEvents: ['e'] }
+      ? { invariant: 'election-safety', message: 'two leaders in term ' + seed, timeUs: 1000,
+          lastEvents: Array.from({ length: seed }, (_, i) => ({ t: 100 * i, host: 1 + (i % 3), kind: 'leader', group: 0, term: i })) }
       : null;
     return { scenario: scenario.name, seed, traceHash: 'h' + seed, events: 100 + seed, simSeconds: 2,
              violation, faultKinds: [], stats: {}, probes: { 'raft.snapshot-installed': seed % 2, 'vmm.lost-writes': 0 },
@@ -39,18 +41,6 @@ writeFileSync(
 );
 const runnerModule = pathToFileURL(runnerFile).href;
 
-function capture(): Io & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    errIsTTY: false,
-    errStream: process.stderr,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 const scenario = loadScenario('raft-basic').scenario;
 const args = (over: Partial<FuzzArgs>): FuzzArgs => ({ scenario: 'raft-basic', seeds: 12, start: 1, jobs: 3, json: true, stopOnFirst: false, ...over });
@@ -88,7 +78,7 @@ test('fuzz --json: the documented shape, failures sorted, replay commands, exit 
   assert.is(code, 1);
   const report = JSON.parse(io.stdout()) as FuzzReport;
   assert.equal(Object.keys(report).sort(), [
-    'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'simSeconds', 'start', 'wallSeconds',
+    'campaign', 'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds',
   ]);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 12);
@@ -97,6 +87,8 @@ test('fuzz --json: the documented shape, failures sorted, replay commands, exit 
   assert.equal(report.failures.map((f) => f.invariant), ['crash', 'election-safety', 'crash', 'election-safety', 'election-safety']);
   assert.is(report.failures[1]!.message, 'two leaders in term 4');
   assert.is(report.failures[1]!.replay, 'gallocy replay --scenario raft-basic --seed 4');
+  assert.equal(report.failures[1]!.lastEvents.at(-1), { t: 300, host: 1, kind: 'leader', group: 0, term: 3 });
+  assert.equal(report.failures.map((f) => f.lastEvents.length), [0, 4, 0, 8, 12]);
   // Seeds 3 and 5 produced no result; the other ten did.
   const ran = [1, 2, 4, 6, 7, 8, 9, 10, 11, 12];
   assert.is(report.events, ran.reduce((s, k) => s + 100 + k, 0));
@@ -124,7 +116,9 @@ test('fuzz: all seeds pass -> exit 0; text summary on stdout', async () => {
 test('fuzz text: each failure with invariant, seed, message and replay command', async () => {
   const io = capture();
   await fuzzCommand(args({ seeds: 4, start: 9, json: false, jobs: 2 }), { io, runnerModule });
-  assert.match(io.stdout(), 'FAIL seed 12: election-safety\n  two leaders in term 12\n  replay: gallocy replay --scenario raft-basic --seed 12');
+  // The text shows the last ten of the twelve events, readably.
+  assert.match(io.stdout(), 'FAIL seed 12: election-safety\n  two leaders in term 12\n  last 10 events:\n    0.000200s h3 leader group=0 term=2\n');
+  assert.match(io.stdout(), '    0.001100s h3 leader group=0 term=11\n  replay: gallocy replay --scenario raft-basic --seed 12');
   assert.match(io.stdout(), '4 seeds (seeds 9..12), 1 failed');
 });
 
@@ -187,11 +181,16 @@ test('replay --check-determinism: differing hashes exit 1 with a clear message',
 
 test('replay: a violation exits 1 and prints invariant, time and last events', async () => {
   const io = capture();
-  const v = { invariant: 'log-matching', message: 'logs differ at index 4', timeUs: 1_500_000, lastEvents: ['deliver 1->2', 'append 2'] };
+  const lastEvents: TraceEvent[] = [
+    { t: 1_499_000, host: 2, kind: 'app', group: 0, from: 1, term: 3, index: 4, logTerm: 3, entries: 1, commit: 3 },
+    { t: 1_500_000, host: 4, kind: 'refuse', from: 1, req: 9, page: 2, leader: 3, version: 0, why: 'not-leader' },
+  ];
+  const v = { invariant: 'log-matching', message: 'logs differ at index 4', timeUs: 1_500_000, lastEvents };
   const code = await replayCommand({ scenario: 'raft-basic', seed: 3, json: false, checkDeterminism: false, stopAt: 2 }, { io, runSeed: fakeRun(() => 'x', v) });
   assert.is(code, 1);
   assert.match(io.stdout(), 'VIOLATION   log-matching at 1.500000 s: logs differ at index 4');
-  assert.match(io.stdout(), '    deliver 1->2\n    append 2');
+  assert.match(io.stdout(), '  last 2 events:\n    1.499000s h2 app group=0 from=1 term=3 index=4 logTerm=3 entries=1 commit=3\n' +
+    '    1.500000s h4 refuse from=1 req=9 page=2 leader=3 version=0 why=not-leader\n');
   assert.match(io.stdout(), 'simulated   2.000 s');
 });
 

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
+import { formatTraceEvent, type TraceEvent } from '../../src/host/trace-events.js';
+import { checkTraceLine } from '../sim/trace-lines.js';
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
@@ -25,7 +27,7 @@ test('fuzz --json on raft-basic: one JSON object, no failures, exit 0', () => {
   assert.is(r.status, 0, r.stdout + r.stderr);
   const report = JSON.parse(r.stdout) as Record<string, unknown>;
   assert.equal(Object.keys(report).sort(), [
-    'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'simSeconds', 'start', 'wallSeconds',
+    'campaign', 'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds',
   ]);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 4);
@@ -54,7 +56,7 @@ test('replay --check-determinism --trace: exit 0, and the trace file is JSON lin
   assert.match(r.stdout, 'a second run gave the same trace hash');
   const lines = readFileSync(trace, 'utf8').trimEnd().split('\n');
   assert.ok(lines.length > 10, `${lines.length} trace lines`);
-  for (const l of lines.slice(0, 50)) JSON.parse(l);
+  for (const l of lines) assert.is(checkTraceLine(l), null);
 });
 
 test('a buggy scenario (send before sync, with crashes) fails with a replay command that reproduces it', () => {
@@ -74,7 +76,7 @@ test('a buggy scenario (send before sync, with crashes) fails with a replay comm
   );
   const r = gallocy('fuzz', '--scenario', file, '--seeds', '10', '--jobs', '2', '--json');
   assert.is(r.status, 1, r.stdout + r.stderr);
-  const report = JSON.parse(r.stdout) as { failures: Array<{ seed: number; invariant: string; message: string; replay: string }> };
+  const report = JSON.parse(r.stdout) as { failures: Array<{ seed: number; invariant: string; message: string; replay: string; lastEvents: TraceEvent[] }> };
   assert.ok(report.failures.length > 0);
   const first = report.failures[0]!;
   assert.is.not(first.invariant, 'crash', first.message);
@@ -83,9 +85,16 @@ test('a buggy scenario (send before sync, with crashes) fails with a replay comm
   const args = first.replay.split(' ').slice(1);
   const again = gallocy(...args, '--json');
   assert.is(again.status, 1, again.stderr);
-  const replayed = JSON.parse(again.stdout) as { violation: { invariant: string; message: string } };
+  const replayed = JSON.parse(again.stdout) as { violation: { invariant: string; message: string; lastEvents: TraceEvent[] } };
   assert.is(replayed.violation.invariant, first.invariant);
   assert.is(replayed.violation.message, first.message);
+  // The same window of named events in the fuzz worker and in the replay.
+  assert.ok(first.lastEvents.length > 10);
+  assert.equal(replayed.violation.lastEvents, first.lastEvents);
+  // Printed as text, they read as `<seconds>s h<host> <kind> name=value ...`.
+  const text = gallocy(...args);
+  assert.match(text.stdout, `  last ${first.lastEvents.length} events:\n    ${formatTraceEvent(first.lastEvents[0]!)}\n`);
+  assert.match(text.stdout, /\n    \d+\.\d{6}s h\d+ [\w:-]+( \w+=\S+)*\n/);
 });
 
 test.run();

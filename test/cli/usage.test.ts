@@ -70,12 +70,28 @@ test('bad flag values: exit 2 naming the flag', () => {
     [['replay', '--seed', '1', '--stop-at', '0'], '--stop-at: expected a number of seconds > 0'],
     [['replay', '--seed', '1', '--stop-at', '99999', '--scenario', 'raft-basic'], "--stop-at: expected at most the scenario's durationS (30)"],
     [['lincheck'], 'Not enough non-option arguments'],
+    [['fuzz', '--shard', '4/3'], '--shard: expected I/N with 1 <= I <= N'],
+    [['fuzz', '--shard', '2'], '--shard: expected I/N with 1 <= I <= N'],
+    [['fuzz', '--seed-file', ''], '--seed-file: expected a non-empty value'],
+    [['merge'], 'Not enough non-option arguments'],
   ];
   for (const [args, message] of cases) {
     const r = gallocy(...args);
     assert.is(r.status, 2, `${args.join(' ')}: status ${r.status}, stderr ${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
   }
+});
+
+test('a bad shard report or seed-file line: exit 2 naming the file (and line) and the field, before any seed runs', () => {
+  const report = tempFile('report.json', '{"scenario": "raft-basic", "seeds": "many"}\n');
+  const merge = gallocy('merge', report);
+  assert.is(merge.status, 2, merge.stderr);
+  assert.match(merge.stderr, `${report}: field seeds: expected number, received string`);
+  const seeds = tempFile('seeds.jsonl', '{"scenario": "raft-basic", "seed": 1}\n{"scenario": "raft-basic", "seed": "x"}\n');
+  const fuzz = gallocy('fuzz', '--scenario', 'raft-basic', '--seeds', '1', '--seed-file', seeds);
+  assert.is(fuzz.status, 2, fuzz.stderr);
+  assert.match(fuzz.stderr, `${seeds}:2: field seed: expected number, received string`);
+  assert.is(fuzz.stdout, '');
 });
 
 test('unknown flags and commands: exit 2', () => {
@@ -86,16 +102,17 @@ test('unknown flags and commands: exit 2', () => {
   assert.is(cmd.status, 2);
   const none = gallocy();
   assert.is(none.status, 2);
-  assert.match(none.stderr, 'expected a command: fuzz, replay, lincheck, serve or status');
+  assert.match(none.stderr, 'expected a command: fuzz, merge, replay, lincheck, serve or status');
 });
 
 test('--help on every command: exit 0, usage on stdout', () => {
-  for (const args of [['--help'], ['fuzz', '--help'], ['replay', '--help'], ['lincheck', '--help']]) {
+  for (const args of [['--help'], ['fuzz', '--help'], ['merge', '--help'], ['replay', '--help'], ['lincheck', '--help']]) {
     const r = gallocy(...args);
     assert.is(r.status, 0, args.join(' '));
     assert.match(r.stdout, /Options:/, args.join(' '));
   }
   assert.match(gallocy('fuzz', '--help').stdout, '--stop-on-first');
+  assert.match(gallocy('fuzz', '--help').stdout, '--shard');
   assert.match(gallocy('replay', '--help').stdout, '--check-determinism');
 });
 

@@ -36,14 +36,22 @@ function errorFor(text: string): string {
 
 test('every file in clusters/ validates, is named after its file and has a comment header', () => {
   const files = readdirSync(clustersDir).filter((f) => f.endsWith('.yaml')).sort();
-  assert.equal(files, ['example-3-machines.yaml', 'local-3.yaml']);
+  assert.equal(files, ['example-3-machines.yaml', 'local-1.yaml', 'local-3.yaml']);
   for (const f of files) {
     const { cluster, file } = loadCluster(path.join(clustersDir, f));
     assert.is(file, path.join(clustersDir, f));
     assert.is(cluster.name, f.replace(/\.yaml$/, ''));
-    assert.is(cluster.hosts.length, 3);
+    // Each is named after its number of hosts.
+    assert.is(cluster.hosts.length, Number(/-(\d+)/.exec(f)![1]));
     assert.match(readFileSync(file, 'utf8'), /^# /);
   }
+});
+
+test('local-1: one host on 127.0.0.1, replication 1 without naming it', () => {
+  const { cluster, file } = loadCluster(path.join(clustersDir, 'local-1.yaml'));
+  assert.not.match(readFileSync(file, 'utf8'), /^replication:/m);
+  assert.is(cluster.replication, 1);
+  assert.equal(cluster.hosts, [{ id: 1, address: '127.0.0.1:7201', admin: '127.0.0.1:8201', dataDir: '/tmp/gallocy-local-1/host-1' }]);
 });
 
 test('local-3: three hosts on 127.0.0.1 with admin on port + 1000', () => {

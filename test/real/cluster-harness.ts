@@ -20,7 +20,7 @@ import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { fetchHostStatus } from '../../src/cli/status-command.js';
 import type { AppRecord } from '../../src/real/app-protocol.js';
 import type { GroupStatus, HostStatus } from '../../src/real/host-status.js';
-import type { RegisterOp } from '../../src/sim/check/linearizability.js';
+import type { RegisterOp } from '../../src/check/register-model.js';
 
 export const REPO = findRepoRoot(fileURLToPath(import.meta.url));
 export const BIN = path.join(REPO, 'bin', 'gallocy.js');

@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import type { StatusReport } from '../../src/cli/status-command.js';
 import { RESERVED_ROOT_BYTES } from '../../src/real/app-threads.js';
 import { nativeAvailable } from '../../src/real/native-memory.js';
-import { checkRegisters } from '../../src/sim/check/linearizability.js';
+import { checkLinearizable } from '../../src/check/linearizability.js';
+import { registerModel } from '../../src/check/register-model.js';
 import { REGISTERS_DEFAULTS, registerAddresses } from '../../src/vmm/workloads/index.js';
 import {
   adderOlds, agreedLeader, appOf, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, runCli, TestCluster, watchdog, writeAdderApp, writeReaderApp,
@@ -133,7 +134,7 @@ if (!availability.ok) {
     const addresses = registerAddresses(ROOT_PAGES * PAGE_SIZE - RESERVED_ROOT_BYTES, PAGE_SIZE, REGISTERS_DEFAULTS.words);
     const ops = registerOps(records, addresses);
     assert.ok(ops.some((o) => o.input.kind === 'write') && ops.some((o) => o.input.kind === 'read'), 'reads and writes both');
-    const result = checkRegisters(ops);
+    const result = checkLinearizable(registerModel, ops);
     assert.is(result.verdict, 'linearizable', `checker: ${JSON.stringify({ ...result, linearizedPrefix: result.linearizedPrefix?.length })}`);
   });
 

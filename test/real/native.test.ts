@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { measureFaultHandoff } from '../../src/real/native-bench.js';
+import { measureFaultHandoff } from '../../bench/fault-handoff.js';
 import {
   FaultRecordDecoder,
   loadNativeMemory,

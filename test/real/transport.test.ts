@@ -247,7 +247,7 @@ test('send never throws: full queues, unknown peers, oversized and unencodable e
     assert.ok(at !== null && at.port > 0, 'port 0 binds an ephemeral port');
     for (let i = 0; i < 10; i++) a.t.send(2, vmm(i));
     a.t.send(42, vmm(0));
-    a.t.send(2, { kind: 'kv-response', client: 1, seq: 1, status: 'ok', index: 1, term: 1, value: 'v'.repeat(300) });
+    a.t.send(2, { kind: 'vmm', msg: { t: 'grant', req: 1, page: 3, mode: 'read', version: 1, data: 'A'.repeat(300), leaseUs: 1, index: 1, lease: { term: 1, grantedAtUs: 0 } } });
     const cyclic = { kind: 'vmm', msg: {} } as unknown as { kind: 'vmm'; msg: { self?: unknown } };
     cyclic.msg.self = cyclic;
     a.t.send(2, cyclic as unknown as Envelope);

@@ -44,7 +44,7 @@ test('each point is enabled per seed with the given probability, fires only whil
 
   let active = true;
   const traced: number[] = [];
-  const f = new SimFaultPoints({ points: ['raft.slow-backoff'], enableProbability: 1 }, streamFor(1, 'buggify'), () => active, (_k, _h, a) => traced.push(a));
+  const f = new SimFaultPoints({ points: ['raft.slow-backoff'], enableProbability: 1 }, streamFor(1, 'buggify'), () => active, (_kind, _host, ...fields) => void traced.push(Number(fields[0])));
   const port = f.forHost(2);
   const slow = FAULT_POINTS.findIndex((p) => p.name === 'raft.slow-backoff');
   const split = FAULT_POINTS.findIndex((p) => p.name === 'raft.split-ready');

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { runSeed } from '../../src/sim/run.js';
 import { FAULT_KINDS, scenarioSchema } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
+import { checkTraceLine } from './trace-lines.js';
 
 const scenario = (value: object): Scenario => scenarioSchema.parse({ name: 'test', ...value });
 
@@ -75,6 +76,11 @@ test('a violation reports its time and the last events before it', () => {
   assert.ok(v.timeUs > 0);
   assert.ok(v.lastEvents.length > 10, 'keeps a window of recent events');
   assert.ok(v.message.length > 10);
+  // The window holds named events of the vocabulary, oldest first, none after the violation.
+  for (const e of v.lastEvents) assert.is(checkTraceLine(JSON.stringify(e)), null);
+  const times = v.lastEvents.map((e) => e.t);
+  assert.equal(times, [...times].sort((a, b) => a - b));
+  assert.ok(times.at(-1)! <= v.timeUs);
 });
 
 const faultArb = fc.record({

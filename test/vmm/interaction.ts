@@ -8,14 +8,16 @@
 // The company is one host: host 1 leads it at term 1 and its proposals wait
 // in a list until `commit` applies them, in order, to a real CompanyMachine
 // (the page table), then hands the results to host 1's VMM as a Raft driver
-// would. That keeps consensus out of the way and every step explicit.
+// would. That keeps consensus out of the way and every step explicit. With
+// `commit=inline` each proposal is committed and applied within propose(), as
+// a single-voter group whose store persists inline (real mode) does.
 //
 // Output: what a command does directly starts a line; what that caused is
 // indented under it (`deliver` prints each message, then the messages it
 // made the receiver send, the proposals, protection changes).
 //
 // Commands:
-//   hosts N [pages=16] [root=8] [page-size=64] [lease=10ms] [retry=1ms] [drift-ppm=0]   first, once
+//   hosts N [pages=16] [root=8] [page-size=64] [lease=10ms] [retry=1ms] [drift-ppm=0] [commit=manual|inline]   first, once
 //   fault H page=P read|write          the VMM's fault entry, as the SIGSEGV handler calls it
 //   read H page=P [word=0]             a thread's access: faults, and is retried until it is done
 //   write H page=P value=V [word=0]
@@ -131,6 +133,10 @@ export class VmmInteractionEnv {
   /** Proposals not yet committed, with the log index each got. */
   private proposals: { index: number; entry: CompanyEntry }[] = [];
   private lastIndex = 0;
+  /** Proposals are committed within propose() (commit=inline), not by `commit`. */
+  private commitInline = false;
+  /** Committed entries are being applied. */
+  private applying = false;
   /** Memory accesses that faulted, retried when their page's protection changes. */
   private woken: (() => void)[] = [];
   private out: string[] = [];
@@ -200,7 +206,7 @@ export class VmmInteractionEnv {
   // -------------------------------------------------------------- setting up
 
   /**
-   * hosts N [pages=16] [root=8] [page-size=64] [lease=10ms] [retry=1ms] [drift-ppm=0]:
+   * hosts N [pages=16] [root=8] [page-size=64] [lease=10ms] [retry=1ms] [drift-ppm=0] [commit=manual|inline]:
    * hosts 1..N, one company of every page led by host 1; the root pages are allocated at genesis.
    */
   private addHosts(c: Command): void {
@@ -211,6 +217,9 @@ export class VmmInteractionEnv {
     const pages = c.int('pages', 16);
     const rootPages = c.int('root', 8);
     const pageSize = c.int('page-size', 64);
+    const commit = c.str('commit', 'manual');
+    if (commit !== 'manual' && commit !== 'inline') throw new ScriptError(`commit= takes manual or inline, got ${JSON.stringify(commit)}`);
+    this.commitInline = commit === 'inline';
     const plan: CompanyPlan = { company: COMPANY, firstPage: 0, pages, members: [LEADER] };
     this.cfg = {
       pageSize, pages, rootPages, plans: [plan],
@@ -223,7 +232,7 @@ export class VmmInteractionEnv {
     for (let id = 1; id <= n; id++) this.hosts.set(id, this.newHost(id));
     this.host(LEADER).vmm.leadership(COMPANY, true, TERM);
     this.print(`company ${COMPANY}: pages 0..${pages - 1}, led by host ${LEADER} at term ${TERM}; pages 0..${rootPages - 1} allocated`);
-    this.print(`lease ${this.cfg.leaseUs}us, retry ${this.cfg.retryUs}us`);
+    this.print(`lease ${this.cfg.leaseUs}us, retry ${this.cfg.retryUs}us${this.commitInline ? ', proposals commit within propose()' : ''}`);
   }
 
   private newHost(id: number): Host {
@@ -273,7 +282,7 @@ export class VmmInteractionEnv {
     };
   }
 
-  /** Host 1's replica of the company: proposals wait for `commit`. */
+  /** Host 1's replica of the company: proposals wait for `commit`, or commit at once (commit=inline). */
   private readonly replica: CompanyAccess = {
     isLeader: () => true,
     term: () => TERM,
@@ -281,7 +290,10 @@ export class VmmInteractionEnv {
     propose: (entry) => {
       const index = ++this.lastIndex;
       this.proposals.push({ index, entry });
-      this.print(`propose ${index}: ${describeCommand(entry.cmd)}`);
+      this.cause(`propose ${index}: ${describeCommand(entry.cmd)}`, () => {
+        // Proposed while applying: committed after the entries being applied, as the Ready loop does.
+        if (this.commitInline && !this.applying) this.commit(undefined);
+      });
       return true;
     },
     table: () => this.machine!.table,
@@ -369,13 +381,19 @@ export class VmmInteractionEnv {
   private commit(count: number | undefined): void {
     const batch = this.proposals.splice(0, count ?? this.proposals.length);
     if (batch.length === 0) this.print('nothing to commit');
-    for (const { index, entry } of batch) {
-      const e: Entry = { term: TERM, index, kind: 'normal', data: encodeCompanyEntry(entry) };
-      const applied = this.machine!.apply(e)!;
-      const r = applied.result;
-      const result = r.ok ? `ok${r.version !== undefined ? ` version=${r.version}` : ''}${r.firstPage !== undefined ? ` firstPage=${r.firstPage}` : ''}` : `${r.error}: ${r.detail}`;
-      this.cause(`commit ${index}: ${describeCommand(entry.cmd)} -> ${result}`, () => this.host(LEADER).vmm.applied(applied));
+    this.applying = true;
+    try {
+      for (const { index, entry } of batch) {
+        const e: Entry = { term: TERM, index, kind: 'normal', data: encodeCompanyEntry(entry) };
+        const applied = this.machine!.apply(e)!;
+        const r = applied.result;
+        const result = r.ok ? `ok${r.version !== undefined ? ` version=${r.version}` : ''}${r.firstPage !== undefined ? ` firstPage=${r.firstPage}` : ''}` : `${r.error}: ${r.detail}`;
+        this.cause(`commit ${index}: ${describeCommand(entry.cmd)} -> ${result}`, () => this.host(LEADER).vmm.applied(applied));
+      }
+    } finally {
+      this.applying = false;
     }
+    if (this.commitInline && this.proposals.length > 0) this.commit(undefined);
   }
 
   /** Delivers and commits until no message and no proposal is left. */

@@ -102,6 +102,11 @@ test('a renewal of a write lease moves the deadline with the lease', () => {
   s.grant(9, read);
   assert.equal(s.client.heldPages().map(([p, h]) => [p, h.mode]), [[1, 'write']]);
   assert.equal(s.deadlines, [[1, 20_000 + LEASE_US - MARGIN_US / 2], [1, 50_000 + LEASE_US - MARGIN_US / 2]]);
+  // The host gives the page up before the renewed lease ends, not before the first one did.
+  s.sched.runUntil(50_000 + LEASE_US - MARGIN_US - 1);
+  assert.equal(s.client.heldPages().map(([p]) => p), [1], 'kept past the first lease\'s give-up');
+  s.sched.runUntil(50_000 + LEASE_US - MARGIN_US);
+  assert.equal(s.client.heldPages(), [], 'given up at the renewed lease\'s give-up');
 });
 
 test('stuck past the deadline: the backend closed the page; the fault that comes first ends the lease instead of reopening it', () => {

@@ -4,8 +4,8 @@
 // page table; and, at the end, each register's history is linearizable.
 import type { Protection } from '../../vmm/memory.js';
 import type { Access } from '../threads.js';
-import { checkRegisters } from './linearizability.js';
-import type { RegisterOp } from './linearizability.js';
+import { checkLinearizable, describeOperation } from '../../check/linearizability.js';
+import { registerModel, type RegisterOp } from '../../check/register-model.js';
 import { violation } from './violation.js';
 
 /** Single writer or many readers per page, judged on the protections hosts actually have. */
@@ -195,12 +195,9 @@ export function registerHistory(accesses: readonly Access[], observed: ObservedW
 }
 
 export function checkRegisterHistory(ops: RegisterOp[]): void {
-  const r = checkRegisters(ops, { maxSteps: 5_000_000 });
+  const r = checkLinearizable(registerModel, ops, { maxSteps: 5_000_000 });
   if (r.verdict !== 'not-linearizable') return;
-  const what = (r.unordered ?? []).slice(0, 6).map((o) => {
-    const v = o.input.kind === 'write' ? `write ${o.input.value}` : `read -> ${o.output.kind === 'read' ? o.output.value : '?'}`;
-    return `thread ${o.client} ${v} at word ${o.input.key} [${o.call}, ${o.ret}] us`;
-  });
+  const what = (r.unordered ?? []).slice(0, 6).map((o) => `thread ${o.client} ${describeOperation(registerModel, o)} [${o.call}, ${o.ret}] us`);
   violation('linearizability', `a register's history is not linearizable; these could not be ordered: ${what.join('; ')}`);
 }
 

@@ -3,6 +3,7 @@
 // all that is left of it after a crash).
 import type { BootState, Entry } from '../../raft/index.js';
 import type { PersistBatch, ReplicaObserver, ReplicaView } from '../../host/ports.js';
+import type { RecordHostEvent } from '../../host/trace-events.js';
 import { DurableLog } from '../raft-storage.js';
 import type { RaftInvariants, ReplicaProbe } from './raft-invariants.js';
 
@@ -13,7 +14,7 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
     private readonly replica: ReplicaView,
     boot: BootState,
     private readonly checker: RaftInvariants,
-    private readonly trace: (kind: string, a: number, b: number) => void,
+    private readonly trace: RecordHostEvent,
   ) {
     this.durable = DurableLog.fromBoot(boot);
   }

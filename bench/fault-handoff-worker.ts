@@ -2,7 +2,7 @@
 // (fault, request on the pipe, answer on the main thread, futex wake, retry).
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { heapView } from './native-worker-view.js';
+import { heapView } from '../src/real/native-worker-view.js';
 
 interface BenchData {
   gallocyNativeBench: true;

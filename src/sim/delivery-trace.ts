@@ -1,0 +1,49 @@
+// A delivered message as a trace event: the message's own type is the kind,
+// the receiver is the host, and the fields are the ones that say what the
+// message asks or answers (src/host/trace-events.ts names them).
+import type { RecordEvent } from '../host/trace-events.js';
+import type { SimEnvelope } from './kv-wire.js';
+
+export function recordDelivery(record: RecordEvent, from: number, to: number, env: SimEnvelope): void {
+  switch (env.kind) {
+    case 'raft': {
+      const m = env.msg;
+      const g = env.group;
+      switch (m.type) {
+        case 'app': return record('app', to, g, from, m.term, m.index, m.logTerm, m.entries.length, m.commit);
+        case 'appResp': return record('appResp', to, g, from, m.term, m.index, m.reject ? 1 : 0, m.rejectHint, m.logTerm);
+        case 'heartbeat': return record('heartbeat', to, g, from, m.term, m.commit);
+        case 'heartbeatResp': return record('heartbeatResp', to, g, from, m.term);
+        case 'vote': return record('vote', to, g, from, m.term, m.index, m.logTerm, m.transfer ? 1 : 0);
+        case 'voteResp': return record('voteResp', to, g, from, m.term, m.reject ? 1 : 0);
+        case 'preVote': return record('preVote', to, g, from, m.term, m.index, m.logTerm);
+        case 'preVoteResp': return record('preVoteResp', to, g, from, m.term, m.reject ? 1 : 0);
+        case 'snap': return record('snap', to, g, from, m.term, m.snapshot?.index ?? m.index, m.snapshot?.term ?? m.logTerm);
+        case 'timeoutNow': return record('timeoutNow', to, g, from, m.term);
+      }
+      return;
+    }
+    case 'vmm': {
+      const m = env.msg;
+      switch (m.t) {
+        case 'acquire': return record('acquire', to, from, m.req, m.page, m.have, m.mode);
+        case 'grant': return record('grant', to, from, m.req, m.page, m.version, m.index, m.leaseUs, m.mode);
+        case 'refuse': return record('refuse', to, from, m.req, m.page, m.leader, m.version, m.why);
+        case 'revoke': return record('revoke', to, from, m.rev, m.page, m.index);
+        case 'revoked': return record('revoked', to, from, m.rev, m.page, m.seq, m.data === null ? 0 : 1);
+        case 'release': return record('release', to, from, m.req, m.page, m.seq, m.keep ?? 'none');
+        case 'released': return record('released', to, from, m.req, m.page, m.version, m.index);
+        case 'alloc': return record('alloc', to, from, m.req, m.company, m.pages, m.id);
+        case 'alloc-ok': return record('alloc-ok', to, from, m.req, m.firstPage);
+        case 'free': return record('free', to, from, m.req, m.addr, m.run ? 1 : 0);
+        case 'free-owner': return record('free-owner', to, from, m.req, m.addr, m.host);
+        case 'free-ok': return record('free-ok', to, from, m.req, m.addr);
+      }
+      return;
+    }
+    case 'kv-request': return record('kv-request', to, from, env.group, env.client, env.seq, env.op.op);
+    case 'kv-response':
+      if (env.status === 'ok') return record('kv-response', to, from, env.client, env.seq, env.index, env.term);
+      return record('kv-not-leader', to, from, env.client, env.seq, env.leader);
+  }
+}
