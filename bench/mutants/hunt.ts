@@ -1,0 +1,132 @@
+// The hunt for one mutant: fuzz campaigns over its scenarios, in rounds, until
+// a seed fails or the time budget is spent. Round r runs the next 2^r seeds
+// (at most MAX_BATCH) of every scenario in turn, so bugs that any seed shows
+// die within a few seconds and every scenario gets a fair share of the rest.
+// A failure counts only once the original code is shown to pass that seed.
+import type { FuzzReport } from '../../src/cli/fuzz.js';
+import { runNode } from './child.js';
+
+const MAX_BATCH = 16;
+
+export interface Kill {
+  scenario: string;
+  seed: number;
+  invariant: string;
+  /** The first line of the failure's message. */
+  message: string;
+}
+
+export interface HuntOptions {
+  /** The mutated, built copy of the repository. */
+  dir: string;
+  /** Scenario names or paths, in the order each round visits them. */
+  scenarios: readonly string[];
+  budgetSeconds: number;
+  /** A seed running longer than this hangs (a mutant can loop forever). */
+  seedTimeoutSeconds: number;
+  /** Whether the original code passes a seed: a failure it shares is not the mutant's. */
+  originalPasses(scenario: string, seed: number): Promise<boolean>;
+}
+
+export interface HuntResult {
+  kill: Kill | null;
+  /** Wall and CPU seconds of the campaigns up to the kill (or the whole budget). */
+  wallSeconds: number;
+  cpuSeconds: number;
+  seeds: number;
+  /** Failures the original code shares (skipped). */
+  preexisting: Kill[];
+  /** Scenarios dropped because a campaign could not run: why. */
+  errors: string[];
+}
+
+type Batch =
+  | { kind: 'passed' }
+  | { kind: 'failed'; kill: Kill }
+  | { kind: 'hang' }
+  | { kind: 'out-of-budget' }
+  | { kind: 'error'; why: string };
+
+export function fuzzArgs(scenario: string, start: number, seeds: number): string[] {
+  return ['bin/gallocy.js', 'fuzz', '--scenario', scenario, '--start', String(start), '--seeds', String(seeds), '--jobs', '1', '--json', '--stop-on-first'];
+}
+
+export function replayCommand(scenario: string, seed: number): string {
+  return `gallocy replay --scenario ${scenario} --seed ${seed}`;
+}
+
+export async function hunt(o: HuntOptions): Promise<HuntResult> {
+  const result: HuntResult = { kill: null, wallSeconds: 0, cpuSeconds: 0, seeds: 0, preexisting: [], errors: [] };
+  const next = new Map(o.scenarios.map((s) => [s, 1]));
+  /** Seeds of a batch that hung, to run one at a time and find the one that hangs. */
+  const singles = new Map<string, number[]>(o.scenarios.map((s) => [s, []]));
+  // The budget is the campaigns' own time: checking a failure against the original is not hunting.
+  const remaining = (): number => o.budgetSeconds - result.wallSeconds;
+
+  const runBatch = async (scenario: string, start: number, count: number): Promise<Batch> => {
+    const left = remaining();
+    if (left <= 0) return { kind: 'out-of-budget' };
+    const limit = Math.min(left, o.seedTimeoutSeconds * count);
+    const r = await runNode(fuzzArgs(scenario, start, count), o.dir, limit);
+    result.wallSeconds += r.wallSeconds;
+    result.cpuSeconds += r.cpuSeconds ?? r.wallSeconds;
+    if (r.timedOut) return limit < left ? { kind: 'hang' } : { kind: 'out-of-budget' };
+    if (r.code !== 0 && r.code !== 1) return { kind: 'error', why: `${scenario}: fuzz exited ${r.code}: ${r.stderr.split('\n')[0] ?? ''}` };
+    let report: FuzzReport;
+    try {
+      report = JSON.parse(r.stdout) as FuzzReport;
+    } catch {
+      return { kind: 'error', why: `${scenario}: fuzz printed no JSON report: ${r.stdout.slice(0, 200)}` };
+    }
+    result.seeds += report.seeds;
+    const f = report.failures[0];
+    if (f === undefined) return { kind: 'passed' };
+    return { kind: 'failed', kill: { scenario, seed: f.seed, invariant: f.invariant, message: f.message.split('\n')[0] ?? '' } };
+  };
+
+  /** Whether the hunt is over (a kill, or no time left); false to go on. */
+  const judge = async (scenario: string, b: Batch, seed: number): Promise<boolean> => {
+    switch (b.kind) {
+      case 'out-of-budget':
+        return true;
+      case 'error':
+        result.errors.push(b.why);
+        next.delete(scenario);
+        return false;
+      case 'passed':
+        return false;
+      case 'hang':
+      case 'failed': {
+        const kill = b.kind === 'failed' ? b.kill : { scenario, seed, invariant: 'hang', message: `seed ${seed} ran longer than ${o.seedTimeoutSeconds} s` };
+        if (await o.originalPasses(scenario, kill.seed)) {
+          result.kill = kill;
+          return true;
+        }
+        result.preexisting.push(kill);
+        return false;
+      }
+    }
+  };
+
+  for (let round = 0; next.size > 0; round++) {
+    const batch = Math.min(2 ** round, MAX_BATCH);
+    for (const scenario of o.scenarios) {
+      const start = next.get(scenario);
+      if (start === undefined) continue;
+      for (let seed = singles.get(scenario)!.shift(); seed !== undefined; seed = singles.get(scenario)!.shift()) {
+        if (await judge(scenario, await runBatch(scenario, seed, 1), seed)) return result;
+      }
+      if (!next.has(scenario)) continue;
+      const b = await runBatch(scenario, start, batch);
+      if (b.kind === 'hang' && batch > 1) {
+        singles.set(scenario, Array.from({ length: batch }, (_, i) => start + i));
+        next.set(scenario, start + batch);
+        continue;
+      }
+      // A failure ends its batch early: the seeds after it were not run.
+      next.set(scenario, b.kind === 'failed' ? b.kill.seed + 1 : start + batch);
+      if (await judge(scenario, b, start)) return result;
+    }
+  }
+  return result;
+}
