@@ -127,7 +127,7 @@ export class SimHost {
         this.env.trace('sync', this.id, epoch, 0);
         this.disk.sync(file);
         this.whenRunning(epoch, done);
-      }),
+      }, 'disk'),
     });
     this.runtime = new HostRuntime(cfg, {
       disk,
@@ -239,6 +239,6 @@ export class SimHost {
       if (this.tickChain !== chain || this.state !== 'up') return;
       fn();
       this.scheduleTick(fn, chain);
-    });
+    }, 'tick');
   }
 }
