@@ -12,6 +12,9 @@ import type { HostInspection } from '../sim/inspect.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatLastEvents, formatSeconds, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
+import { readChoiceFile } from './check.js';
+import { ChoiceMismatch, replayChoices } from '../sim/explore/explorer.js';
+import type { ReplayReport as PathReplay } from '../sim/explore/explorer.js';
 
 /** runSeed threw: a crash in the simulator, reported like a failed check. */
 export class SimulatorCrash extends Error {
@@ -172,4 +175,58 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+export interface ReplayChoicesArgs {
+  scenario: string;
+  choices: string;
+  json: boolean;
+}
+
+/** The --json report of replay --choices. */
+export interface ReplayChoicesReport extends Pick<PathReplay, 'steps' | 'traceHash' | 'simSeconds' | 'violation'> {
+  scenario: string;
+  seed: number;
+  choices: string;
+  /** The violation the file recorded (null if none). */
+  recorded: { invariant: string; message: string } | null;
+  /** Whether the path ended in the violation the file recorded. */
+  same: boolean;
+}
+
+/**
+ * `gallocy replay --choices FILE`: takes a choice file's path again from the
+ * initial state and reports what it reaches. Exit 1 if it ends in a violation.
+ */
+export function replayChoicesCommand(args: ReplayChoicesArgs, deps: { io: Io }): number {
+  const { scenario } = loadScenario(args.scenario);
+  const file = readChoiceFile(args.choices, scenario.name);
+  let r: PathReplay;
+  try {
+    r = replayChoices(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key));
+  } catch (err) {
+    if (err instanceof ChoiceMismatch) throw new InputError(`${args.choices}: ${err.message} (the file was made for another version, seed or scenario)`);
+    throw new SimulatorCrash(file.seed, err);
+  }
+  const recorded = file.violation;
+  const v = r.violation;
+  const same = recorded === null ? v === null : v !== null && v.invariant === recorded.invariant && v.message === recorded.message;
+  if (args.json) {
+    const report: ReplayChoicesReport = { scenario: scenario.name, seed: file.seed, choices: args.choices, steps: r.steps, traceHash: r.traceHash, simSeconds: r.simSeconds, violation: v, recorded, same };
+    deps.io.out(`${JSON.stringify(report)}\n`);
+  } else {
+    const lines = [
+      `${scenario.name}, seed ${file.seed}, ${r.steps} of ${file.choices.length} choices from ${args.choices}`,
+      `  trace hash  ${r.traceHash}`,
+      `  simulated   ${formatSeconds(r.simSeconds)}`,
+    ];
+    if (v === null) lines.push('  no violation');
+    else {
+      lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
+      if (v.lastEvents.length > 0) lines.push(`  last ${v.lastEvents.length} events:`, ...v.lastEvents.map((e) => `    ${e}`));
+    }
+    lines.push(same ? '  the same outcome as the file records' : `  NOT the outcome the file records (${recorded === null ? 'no violation' : `${recorded.invariant}: ${recorded.message}`})`);
+    deps.io.out(`${lines.join('\n')}\n`);
+  }
+  return v !== null || !same ? EXIT_CHECK_FAILED : EXIT_OK;
 }

@@ -140,7 +140,7 @@ export class SimHost {
           this.whenRunning(epoch, done);
         };
         if (scenario.disk.syncInline) synced();
-        else this.env.scheduler.after(this.env.syncDelayUs(), synced);
+        else this.env.scheduler.after(this.env.syncDelayUs(), synced, 'disk');
       },
     });
     this.runtime = new HostRuntime(cfg, {
@@ -255,6 +255,6 @@ export class SimHost {
       if (this.tickChain !== chain || this.state !== 'up') return;
       fn();
       this.scheduleTick(fn, chain);
-    });
+    }, 'tick');
   }
 }
