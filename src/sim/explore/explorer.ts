@@ -134,7 +134,6 @@ export class Space {
   fresh(): ExploreSession {
     const s = this.initial();
     for (const c of this.start) if (s.apply(c) !== null) break;
-    s.depth = 0;
     return s;
   }
 

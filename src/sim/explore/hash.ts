@@ -28,8 +28,12 @@ const TAG_OBJECT = 0x5be0cd19;
 const TAG_SEEN = 0x6a09e667;
 const TAG_FUNCTION = 0x0f6a5b2c;
 
-/** Keys a reflective walk does not follow by default: the wiring between components. */
-export const WIRING_KEYS: ReadonlySet<string> = new Set(['env', 'cfg', 'hooks', 'rt', 'company', 'companies', 'memory', 'observer', 'ports', 'opts']);
+/**
+ * Keys a reflective walk does not follow by default: the wiring between
+ * components (environments, configuration, ports), and statistics (they
+ * count the past; nothing reads them to decide).
+ */
+export const SKIPPED_KEYS: ReadonlySet<string> = new Set(['env', 'cfg', 'hooks', 'rt', 'company', 'companies', 'memory', 'observer', 'ports', 'opts', 'stats']);
 
 function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
@@ -54,7 +58,7 @@ export class Hasher {
   private readonly path: object[] = [];
   private readonly frozenLanes = new WeakMap<object, [number, number]>();
 
-  constructor(private readonly skip: ReadonlySet<string> = WIRING_KEYS) {}
+  constructor(private readonly skip: ReadonlySet<string> = SKIPPED_KEYS) {}
 
   reset(): void {
     this.a = 0x243f6a88 | 0;

@@ -89,8 +89,6 @@ export class ExploreSession {
   /** Client operations completed when the history was last checked. */
   private checkedOps = 0;
   private found: Violation | null = null;
-  /** Steps taken from the initial state. */
-  depth = 0;
 
   /** `scenario` as explorationScenario() gives it. */
   constructor(readonly scenario: Scenario, readonly seed: number, readonly budget: FaultBudget, readonly reductions: Reductions = NO_REDUCTIONS) {
@@ -151,7 +149,6 @@ export class ExploreSession {
     if (this.found !== null) return this.found;
     const { world } = this;
     this.events = null;
-    this.depth++;
     this.found = world.act(() => {
       const ticking = this.reductions.skipIdleTicks && c.kind === 'run' && c.event === 'tick' ? c.owner : 0;
       const before = ticking === 0 ? '' : this.visible(ticking);
