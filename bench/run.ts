@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [-- --only=a,b]: every benchmark, one JSON line per figure.
 // Figures never pass or fail; compare ratios measured in the same run.
+import { benchCheck } from './check.js';
 import { benchDsm } from './dsm.js';
 import { benchLincheck } from './lincheck.js';
 import { benchPageTable } from './page-table.js';
@@ -13,6 +14,7 @@ const suites: [string, (quick: boolean) => BenchResult[] | Promise<BenchResult[]
   ['scheduler', benchScheduler],
   ['raft', benchRaft],
   ['dsm', benchDsm],
+  ['check', benchCheck],
   ['lincheck', benchLincheck],
   ['page-table', benchPageTable],
   // real runs the etcd baseline itself, with its measured entry size; etcd then adds nothing.

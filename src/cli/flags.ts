@@ -40,3 +40,13 @@ export function stringFlag(flag: string): (raw: unknown) => string {
     return text;
   };
 }
+
+/** A probability in (0, 1], written in plain decimal. */
+export function probabilityFlag(flag: string): (raw: unknown) => number {
+  return (raw) => {
+    const text = single(flag, raw);
+    const p = Number(text);
+    if (!/^\d+(\.\d+)?$|^\.\d+$/.test(text) || !(p > 0 && p <= 1)) throw new Error(`--${flag}: expected a probability > 0 and <= 1, got "${text}"`);
+    return p;
+  };
+}

@@ -6,6 +6,8 @@
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
 import { describeDraws, drawScenario, type ScenarioSpec } from '../sim/swarm.js';
+import { FAULT_POINT_NAMES } from '../host/fault-points.js';
+import { PROBE_NAMES } from '../host/probes.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import type { TraceEvent } from '../host/trace-events.js';
 import { describeRange, inShard, scenarioHash, shardOf, shardSeeds, shardSize, WHOLE_CAMPAIGN, type Campaign, type Shard } from './campaign.js';
@@ -71,6 +73,12 @@ export interface FuzzReport {
   rerun?: { seeds: number; failures: FuzzFailure[] };
   /** Only in a report made by `gallocy merge`. */
   merged?: { wallSecondsMax: number };
+  /** Every coverage probe by name, with its total over the seeds of the range. */
+  probes: Record<string, number>;
+  /** The probes no seed of the range reached, in table order. */
+  probesMissed: string[];
+  /** Fault points (buggify) by name, with how often they fired (only points some seed enabled), in table order. */
+  faultPointsFired: Record<string, number>;
 }
 
 /** What a set of outcomes adds up to. */
@@ -80,9 +88,11 @@ interface Tally {
   events: number;
   simSeconds: number;
   expectedFound: number;
+  probes: Record<string, number>;
+  fired: Record<string, number>;
 }
 
-const emptyTally = (): Tally => ({ seeds: 0, failures: [], events: 0, simSeconds: 0, expectedFound: 0 });
+const emptyTally = (): Tally => ({ seeds: 0, failures: [], events: 0, simSeconds: 0, expectedFound: 0, probes: {}, fired: {} });
 
 export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<number> {
   const { io } = deps;
@@ -148,6 +158,7 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     campaign,
     shard: shard.index,
     ...(past ? { rerun: { seeds: rerun.seeds, failures: bySeed(rerun.failures) } } : {}),
+    ...coverage([range.probes], [range.fired]),
   };
   io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report));
   if (past && args.seedFile !== undefined) {
@@ -164,6 +175,30 @@ function add(t: Tally, o: SeedOutcome, failure: FuzzFailure | null, scenario: Sc
   t.events += o.result.events;
   t.simSeconds += o.result.simSeconds;
   if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) t.expectedFound++;
+  addCounts(t.probes, o.result.probes);
+  addCounts(t.fired, o.result.faultPointsFired);
+}
+
+/** Adds counts by name into a total (a runner module of another build may give fewer, more or none). */
+function addCounts(total: Record<string, number>, more: Readonly<Record<string, number>> | undefined): void {
+  for (const [name, n] of Object.entries(more ?? {})) total[name] = (total[name] ?? 0) + n;
+}
+
+/** A report's probe and fault-point totals from runs' or shards' counts: every probe listed, points in table order. */
+export function coverage(
+  probeCounts: readonly Readonly<Record<string, number>>[], firedCounts: readonly Readonly<Record<string, number>>[],
+): Pick<FuzzReport, 'probes' | 'probesMissed' | 'faultPointsFired'> {
+  const probes: Record<string, number> = Object.fromEntries(PROBE_NAMES.map((n) => [n, 0]));
+  for (const c of probeCounts) addCounts(probes, c);
+  const fired: Record<string, number> = {};
+  for (const c of firedCounts) addCounts(fired, c);
+  const known = FAULT_POINT_NAMES.filter((n) => n in fired);
+  const others = Object.keys(fired).filter((n) => !FAULT_POINT_NAMES.includes(n)).sort();
+  return {
+    probes,
+    probesMissed: Object.keys(probes).filter((n) => probes[n] === 0),
+    faultPointsFired: Object.fromEntries([...known, ...others].map((n) => [n, fired[n]!])),
+  };
 }
 
 export function bySeed<T extends { seed: number }>(failures: readonly T[]): T[] {
@@ -226,6 +261,10 @@ export function formatFuzzText(r: FuzzReport): string {
     `  simulated  ${formatSeconds(r.simSeconds)}`,
     `  wall       ${wall}`,
     `  speed      ${formatCount(rate(r.events, r.wallSeconds))} events per wall second${r.merged ? ' of a shard' : ''}`,
+    `  probes     ${PROBE_NAMES.length - r.probesMissed.length} of ${PROBE_NAMES.length} reached`,
   );
+  if (r.probesMissed.length > 0) lines.push(`  never reached: ${r.probesMissed.join(', ')}`);
+  const fired = Object.entries(r.faultPointsFired);
+  if (fired.length > 0) lines.push(`  buggify    ${fired.map(([name, n]) => `${name} ${formatCount(n)}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -8,10 +8,12 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
 import { shardFlag } from './campaign.js';
-import { intFlag, positiveNumberFlag, stringFlag } from './flags.js';
+import { intFlag, positiveNumberFlag, probabilityFlag, stringFlag } from './flags.js';
 import { processIo, type Io } from './output.js';
 import { findRepoRoot } from './repo-root.js';
 import { DEFAULT_SCENARIO } from './scenario-file.js';
+import { STRATEGIES } from '../sim/explore/strategy.js';
+import type { Strategy } from '../sim/explore/strategy.js';
 
 /** A usage error from yargs: unknown flag, bad flag value, missing command. */
 class UsageError extends Error {}
@@ -109,20 +111,32 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         y
           .options({
             scenario: scenarioOption,
-            seed: { type: 'string', demandOption: true, describe: 'the seed to run', coerce: intFlag('seed', 0) },
+            seed: { type: 'string', describe: 'the seed to run (required unless --choices)', coerce: intFlag('seed', 0) },
+            choices: { type: 'string', describe: 'take the path of a choice file from gallocy check (its seed) instead of the seed\'s own run', coerce: stringFlag('choices') },
             trace: { type: 'string', describe: 'write the trace to FILE as JSON lines', coerce: stringFlag('trace') },
             json: jsonOption,
             'check-determinism': { type: 'boolean', default: false, describe: 'run twice; exit 1 if the trace hashes differ' },
             'stop-at': { type: 'string', describe: 'stop at this simulated time (seconds)', coerce: positiveNumberFlag('stop-at') },
             inspect: { type: 'boolean', default: false, describe: "print each host's replicas, page tables and held pages at the end (or at --stop-at)" },
             drawn: { type: 'string', describe: 'write the scenario this seed drew (fields that vary per seed) to FILE as YAML', coerce: stringFlag('drawn') },
+            probes: { type: 'boolean', default: false, describe: 'print how often the run took each rare path (coverage probes)' },
           })
           .example('$0 replay --scenario raft-basic --seed 7 --trace seed7.jsonl', 'rerun seed 7 and write its trace')
           .example('$0 replay --scenario dsm-chaos --seed 3 --stop-at 20 --inspect', 'who holds which page at 20 s, and why')
-          .example('$0 replay --scenario dsm-chaos --seed 3 --drawn seed3.yaml', 'the scenario seed 3 drew, as a file'),
+          .example('$0 replay --scenario dsm-chaos --seed 3 --drawn seed3.yaml', 'the scenario seed 3 drew, as a file')
+          .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again'),
       async (a) => {
         inHandler = true;
         failedCommand = 'replay';
+        if (a.choices !== undefined) {
+          if (a.seed !== undefined || a.trace !== undefined || a.stopAt !== undefined || a.inspect || a.checkDeterminism) {
+            throw new UsageError('--choices: expected no --seed, --trace, --stop-at, --inspect or --check-determinism with it (the file gives the seed)');
+          }
+          const { replayChoicesCommand } = await import('./replay.js');
+          exitCode = replayChoicesCommand({ scenario: a.scenario, choices: a.choices, json: a.json }, { io });
+          return;
+        }
+        if (a.seed === undefined) throw new UsageError('Missing required argument: seed (or give --choices)');
         const { replayCommand } = await import('./replay.js');
         exitCode = await replayCommand(
           {
@@ -131,9 +145,57 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             json: a.json,
             checkDeterminism: a.checkDeterminism,
             inspect: a.inspect,
+            probes: a.probes,
             ...(a.trace !== undefined ? { trace: a.trace } : {}),
             ...(a.stopAt !== undefined ? { stopAt: a.stopAt } : {}),
             ...(a.drawn !== undefined ? { drawn: a.drawn } : {}),
+          },
+          { io },
+        );
+      },
+    )
+    .command(
+      'check',
+      'explore a scenario\'s choices systematically on small worlds; write any violation\'s path to a choice file',
+      (y) =>
+        y
+          .options({
+            scenario: scenarioOption,
+            seed: { type: 'string', default: '1', describe: 'the world\'s seed (clocks, timeouts, clients\' requests)', coerce: intFlag('seed', 0) },
+            strategy: { type: 'string', default: 'dfs', describe: 'dfs (exhaustive to the depth), random, pct (priorities) or guided (coverage)', coerce: strategyFlag },
+            depth: { type: 'string', describe: 'steps per path at most (default 12 for dfs, else 100)', coerce: intFlag('depth', 1, 100_000) },
+            budget: { type: 'string', default: '60', describe: 'wall-clock seconds at most', coerce: positiveNumberFlag('budget') },
+            walks: { type: 'string', describe: 'random, pct, guided: walks at most', coerce: intFlag('walks', 1) },
+            crashes: { type: 'string', describe: 'crashes per path (default: 1 if the scenario crashes hosts)', coerce: intFlag('crashes', 0, 100) },
+            losses: { type: 'string', describe: 'lost messages per path (default: 1 if the scenario loses or partitions)', coerce: intFlag('losses', 0, 100) },
+            duplicates: { type: 'string', describe: 'duplicated messages per path (default: 1 if the scenario duplicates)', coerce: intFlag('duplicates', 0, 100) },
+            'instant-disk': { type: 'boolean', default: false, describe: 'disk writes complete within the step that made them (coarser, deeper)' },
+            'skip-idle-ticks': { type: 'boolean', default: false, describe: 'a tick that changes nothing is followed by the next: a step is a timeout' },
+            deviation: { type: 'string', describe: 'random: probability that a step is random, not the earliest (default 1)', coerce: probabilityFlag('deviation') },
+            changes: { type: 'string', describe: 'pct: priority changes per walk (default 2)', coerce: intFlag('changes', 0, 1000) },
+            from: { type: 'string', describe: 'start from where a choice file\'s path leads', coerce: stringFlag('from') },
+            out: { type: 'string', describe: 'write a violation\'s path to FILE (default check-SCENARIO.choices.json)', coerce: stringFlag('out') },
+            json: jsonOption,
+          })
+          .example('$0 check --scenario raft-tiny --depth 12', 'every interleaving of 12 steps, states seen before pruned')
+          .example('$0 check --scenario dsm-tiny --strategy random --deviation 0.05 --depth 400', 'walks near the seed\'s own run'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'check';
+        const { checkCommand } = await import('./check.js');
+        exitCode = await checkCommand(
+          {
+            scenario: a.scenario, seed: a.seed, strategy: a.strategy, budget: a.budget, json: a.json,
+            instantDisk: a.instantDisk, skipIdleTicks: a.skipIdleTicks,
+            ...(a.depth !== undefined ? { depth: a.depth } : {}),
+            ...(a.walks !== undefined ? { walks: a.walks } : {}),
+            ...(a.crashes !== undefined ? { crashes: a.crashes } : {}),
+            ...(a.losses !== undefined ? { losses: a.losses } : {}),
+            ...(a.duplicates !== undefined ? { duplicates: a.duplicates } : {}),
+            ...(a.deviation !== undefined ? { deviation: a.deviation } : {}),
+            ...(a.changes !== undefined ? { changes: a.changes } : {}),
+            ...(a.from !== undefined ? { from: a.from } : {}),
+            ...(a.out !== undefined ? { out: a.out } : {}),
           },
           { io },
         );
@@ -213,7 +275,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         exitCode = await statusCommand({ cluster: a.cluster, json: a.json, timeoutMs: a.timeoutMs }, { log: (s) => io.out(`${s}\n`) });
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, merge, replay, lincheck, serve or status')
+    .demandCommand(1, 'expected a command: fuzz, merge, replay, check, lincheck, serve or status')
     .recommendCommands()
     .strict()
     .help()
@@ -248,7 +310,14 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-const COMMANDS = ['fuzz', 'merge', 'replay', 'lincheck', 'serve', 'status'];
+const COMMANDS = ['fuzz', 'merge', 'replay', 'check', 'lincheck', 'serve', 'status'];
+
+/** --strategy: one of the explorer's strategies. */
+function strategyFlag(raw: unknown): Strategy {
+  const text = stringFlag('strategy')(raw);
+  if (!(STRATEGIES as readonly string[]).includes(text)) throw new Error(`--strategy: expected one of ${STRATEGIES.join(', ')}, got "${text}"`);
+  return text as Strategy;
+}
 
 /** "fuzz " if the first word is a known command, so the hint points at the right --help. */
 function commandOf(argv: readonly string[]): string {

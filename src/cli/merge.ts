@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { readInputFile } from '../input/yaml-file.js';
 import { describeRange, inShard, shardOf, shardSize, type Campaign } from './campaign.js';
-import { bySeed, formatFuzzText, reportFailed, type FuzzReport } from './fuzz.js';
+import { bySeed, coverage, formatFuzzText, reportFailed, type FuzzReport } from './fuzz.js';
 import { jsonLines, parseJsonInput } from '../input/json-input.js';
 import type { Io } from './output.js';
 import { formatRecorded, readSeedFile, recordNewFailures } from './seed-file.js';
@@ -52,6 +52,10 @@ const reportSchema = z
     shard: z.int().min(1).optional(),
     rerun: z.object({ seeds: count, failures: z.array(failureSchema) }).optional(),
     merged: z.object({ wallSecondsMax: seconds }).optional(),
+    // Absent in the reports of a gallocy without probes: then they add nothing.
+    probes: z.record(z.string(), count).default({}),
+    probesMissed: z.array(z.string()).default([]),
+    faultPointsFired: z.record(z.string(), count).default({}),
   })
   .superRefine((r, ctx) => {
     const issue = (path: PropertyKey[], message: string): void => void ctx.addIssue({ code: 'custom', path, message });
@@ -178,6 +182,7 @@ export function mergeReports(shards: readonly FuzzReport[]): FuzzReport {
       ? { rerun: { seeds: sum((r) => r.rerun?.seeds ?? 0), failures: bySeed(shards.flatMap((r) => r.rerun?.failures ?? [])) } }
       : {}),
     merged: { wallSecondsMax: shards.reduce((m, r) => Math.max(m, r.wallSeconds), 0) },
+    ...coverage(shards.map((r) => r.probes), shards.map((r) => r.faultPointsFired)),
   };
 }
 

@@ -14,6 +14,9 @@ import type { HostInspection } from '../sim/inspect.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatLastEvents, formatSeconds, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
+import { readChoiceFile } from './check.js';
+import { ChoiceMismatch, replayChoices } from '../sim/explore/explorer.js';
+import type { ReplayReport as PathReplay } from '../sim/explore/explorer.js';
 
 /** runSeed threw: a crash in the simulator, reported like a failed check. */
 export class SimulatorCrash extends Error {
@@ -33,6 +36,8 @@ export interface ReplayArgs {
   inspect?: boolean;
   /** Write the scenario the seed drew to this file (YAML; replaying it with the seed gives the same run). */
   drawn?: string;
+  /** Print every coverage probe's count (the JSON report always has them). */
+  probes?: boolean;
 }
 
 export interface ReplayDeps {
@@ -40,7 +45,7 @@ export interface ReplayDeps {
   runSeed?: (scenario: Scenario, seed: number, options: RunOptions) => RunResult;
 }
 
-export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | 'simSeconds' | 'violation'> {
+export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | 'simSeconds' | 'violation' | 'probes' | 'faultPointsFired'> {
   scenario: string;
   seed: number;
   /** Only with --check-determinism. */
@@ -85,6 +90,8 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
       events: result.events,
       simSeconds: result.simSeconds,
       violation: result.violation,
+      probes: result.probes,
+      faultPointsFired: result.faultPointsFired,
       ...(deterministic !== undefined ? { deterministic } : {}),
       ...(result.inspection !== undefined ? { inspection: result.inspection } : {}),
       ...(drawn.drew.length > 0 ? { drew: Object.fromEntries(drawn.drew), drawn: scenario } : {}),
@@ -149,6 +156,18 @@ function runWithTrace(file: string, run: (sink: (line: string) => void) => RunRe
   }
 }
 
+/** Each probe's count in table order, then the ones this run never reached. */
+function formatProbes(probes: Readonly<Record<string, number>>): string[] {
+  const names = Object.keys(probes);
+  const reached = names.filter((n) => probes[n]! > 0);
+  const width = Math.max(0, ...reached.map((n) => n.length));
+  const lines = [`  probes      ${reached.length} of ${names.length} reached`];
+  for (const n of reached) lines.push(`    ${n.padEnd(width)}  ${formatCount(probes[n]!)}`);
+  const missed = names.filter((n) => probes[n] === 0);
+  if (missed.length > 0) lines.push(`    never reached: ${missed.join(', ')}`);
+  return lines;
+}
+
 function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, reason: string, second: RunResult | null, drew: string | null): string {
   const lines = [
     `${scenario.name}, seed ${args.seed}${args.stopAt !== undefined ? ` (stopped at ${args.stopAt} s)` : ''}`,
@@ -158,6 +177,8 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     `  simulated   ${formatSeconds(r.simSeconds)}`,
   ];
   if (r.faultKinds.length > 0) lines.push(`  faults      ${r.faultKinds.join(', ')}`);
+  const fired = Object.entries(r.faultPointsFired);
+  if (fired.length > 0) lines.push(`  buggify     ${fired.map(([name, n]) => `${name} ${formatCount(n)}`).join(', ')}`);
   if (args.trace !== undefined) lines.push(`  trace       ${args.trace}`);
   const v = r.violation;
   if (v === null) {
@@ -167,6 +188,7 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     lines.push(...formatLastEvents(v.lastEvents));
   }
   if (reason !== '' && scenario.expect) lines.push(`  FAILED: ${reason}`);
+  if (args.probes) lines.push(...formatProbes(r.probes));
   if (second !== null) {
     lines.push(
       second.traceHash === r.traceHash && second.events === r.events
@@ -175,4 +197,59 @@ function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, re
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+export interface ReplayChoicesArgs {
+  scenario: string;
+  choices: string;
+  json: boolean;
+}
+
+/** The --json report of replay --choices. */
+export interface ReplayChoicesReport extends Pick<PathReplay, 'steps' | 'traceHash' | 'simSeconds' | 'violation'> {
+  scenario: string;
+  seed: number;
+  choices: string;
+  /** The violation the file recorded (null if none). */
+  recorded: { invariant: string; message: string } | null;
+  /** Whether the path ended in the violation the file recorded. */
+  same: boolean;
+}
+
+/**
+ * `gallocy replay --choices FILE`: takes a choice file's path again from the
+ * initial state and reports what it reaches. Exit 1 if it ends in a violation.
+ */
+export function replayChoicesCommand(args: ReplayChoicesArgs, deps: { io: Io }): number {
+  const { spec } = loadScenario(args.scenario);
+  const file = readChoiceFile(args.choices, spec.base.name);
+  const scenario = drawScenario(spec, file.seed).scenario;
+  let r: PathReplay;
+  try {
+    r = replayChoices(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key));
+  } catch (err) {
+    if (err instanceof ChoiceMismatch) throw new InputError(`${args.choices}: ${err.message} (the file was made for another version, seed or scenario)`);
+    throw new SimulatorCrash(file.seed, err);
+  }
+  const recorded = file.violation;
+  const v = r.violation;
+  const same = recorded === null ? v === null : v !== null && v.invariant === recorded.invariant && v.message === recorded.message;
+  if (args.json) {
+    const report: ReplayChoicesReport = { scenario: scenario.name, seed: file.seed, choices: args.choices, steps: r.steps, traceHash: r.traceHash, simSeconds: r.simSeconds, violation: v, recorded, same };
+    deps.io.out(`${JSON.stringify(report)}\n`);
+  } else {
+    const lines = [
+      `${scenario.name}, seed ${file.seed}, ${r.steps} of ${file.choices.length} choices from ${args.choices}`,
+      `  trace hash  ${r.traceHash}`,
+      `  simulated   ${formatSeconds(r.simSeconds)}`,
+    ];
+    if (v === null) lines.push('  no violation');
+    else {
+      lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
+      if (v.lastEvents.length > 0) lines.push(`  last ${v.lastEvents.length} events:`, ...v.lastEvents.map((e) => `    ${e}`));
+    }
+    lines.push(same ? '  the same outcome as the file records' : `  NOT the outcome the file records (${recorded === null ? 'no violation' : `${recorded.invariant}: ${recorded.message}`})`);
+    deps.io.out(`${lines.join('\n')}\n`);
+  }
+  return v !== null || !same ? EXIT_CHECK_FAILED : EXIT_OK;
 }

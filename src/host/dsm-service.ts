@@ -47,6 +47,7 @@ export class DsmService implements HostService {
     this.machine = this.companies.machine;
     const env: VmmEnv = {
       memory: setup.memory,
+      faults: rt.ports.faults,
       now: () => rt.now(),
       timer: (at, fn) => rt.timer(at, fn),
       send: (to, msg) => rt.ports.network.send(to, { kind: 'vmm', msg }),

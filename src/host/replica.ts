@@ -3,7 +3,8 @@
 // messages Raft allows out at once, then persist and wait for the disk, then
 // the messages that promise what was persisted, then apply, then advance.
 import { applyCommitted, RawNode } from '../raft/index.js';
-import type { BootState, ConfState, Entry, Message, RaftConfig, Ready, Role } from '../raft/index.js';
+import type { BootState, ConfState, Entry, FaultPoints, Message, RaftConfig, Ready, Role } from '../raft/index.js';
+import { HostPoint } from './fault-points.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
 import type { DiskPort, HostObserver, NetworkPort, ReplicaObserver, ReplicaView } from './ports.js';
 
@@ -17,6 +18,7 @@ export interface ReplicaOptions {
   disk: DiskPort;
   network: NetworkPort;
   observer: HostObserver;
+  faults: FaultPoints;
   /** Every applied command and its result, to answer whoever asked for it. */
   applied(group: number, entry: Entry, result: unknown): void;
   roleChanged(group: number, role: Role): void;
@@ -182,7 +184,8 @@ export class Replica implements ReplicaView {
    */
   private maybeCompact(): void {
     const index = this.applyIndex;
-    if (index - this.snapIndex < this.opts.snapshotEveryEntries) return;
+    const due = index - this.snapIndex >= this.opts.snapshotEveryEntries;
+    if (!due && !(index > this.snapIndex && this.opts.faults.buggify(HostPoint.compactEarly))) return;
     const term = this.node.termAt(index);
     if (term === null) return;
     const data = this.machine.snapshot();

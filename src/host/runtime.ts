@@ -5,12 +5,13 @@
 // creating a replica when a group's leader first reaches this host, ticks,
 // and timers on the monotonic clock. One instance is one incarnation of the
 // process: a crash drops it, a restart builds a new one over the same disk.
-import type { ConfState, Entry, Role } from '../raft/index.js';
+import type { ConfState, Entry, FaultPoints, Role } from '../raft/index.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from '../vmm/wire.js';
 import { raftConfigOf } from './config.js';
 import type { RaftSettings } from './config.js';
 import type { ClockPort, DiskPort, HostObserver, NetworkPort } from './ports.js';
+import { HostProbe } from './probes.js';
 import { Replica } from './replica.js';
 
 /** What a host runs over its replicas. */
@@ -49,6 +50,8 @@ export interface RuntimePorts {
   readonly network: NetworkPort;
   readonly clock: ClockPort;
   readonly observer: HostObserver;
+  /** The simulator's fault points and probes, for Raft, the VMM and the runtime (real hosts: inert). */
+  readonly faults: FaultPoints;
 }
 
 export class HostRuntime {
@@ -91,12 +94,13 @@ export class HostRuntime {
       host: cfg.host,
       group,
       machine: this.service.machine,
-      raft: raftConfigOf(cfg.raft, cfg.host, cfg.random(group)),
+      raft: { ...raftConfigOf(cfg.raft, cfg.host, cfg.random(group)), faults: this.ports.faults },
       genesis: cfg.genesis(group),
       snapshotEveryEntries: cfg.raft.snapshotEveryEntries,
       disk: this.ports.disk,
       network: this.ports.network,
       observer: this.ports.observer,
+      faults: this.ports.faults,
       applied: (g, entry, result) => this.service.applied(g, entry, result),
       roleChanged: (g, role) => this.service.roleChanged(g, role),
       sendBeforeSync: cfg.sendBeforeSync ?? false,
@@ -113,7 +117,11 @@ export class HostRuntime {
     }
     // A group's leader reaching a host without a replica is adding it: start
     // an empty one, which catches up from the leader's log or snapshot.
-    const r = this.replicas[env.group] ?? (this.cfg.knownGroup(env.group) ? this.open(env.group) : undefined);
+    let r = this.replicas[env.group];
+    if (r === undefined && this.cfg.knownGroup(env.group)) {
+      this.ports.faults.probe(HostProbe.replicaOnFirstContact);
+      r = this.open(env.group);
+    }
     if (r === undefined) return;
     r.node.step(env.msg);
     r.pump();
@@ -134,8 +142,10 @@ export class HostRuntime {
   timer(atUs: number, fn: () => void): void {
     this.ports.clock.wakeAt(atUs, () => {
       if (this.stopped) return;
-      if (this.ports.clock.now() < atUs) this.timer(atUs, fn);
-      else fn();
+      if (this.ports.clock.now() < atUs) {
+        this.ports.faults.probe(HostProbe.timerWokeEarly);
+        this.timer(atUs, fn);
+      } else fn();
     });
   }
 

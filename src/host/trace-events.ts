@@ -88,8 +88,13 @@ const hostEvents = {
   leader: { fields: ['group', 'term'] },
   'clock-jump': { fields: ['deltaUs'] },
   'clock-drift': { fields: ['ppm'] },
+  /** Systematic exploration lost, or duplicated, a message in flight (host: its receiver). */
+  'explore-lose': { fields: ['from', 'event'] },
+  'explore-duplicate': { fields: ['from', 'event'] },
   /** The nemesis stopped: everything healed, nothing more is injected. */
   quiet: { fields: [] },
+  /** A fault point fired (src/host/fault-points.ts): its id and how often it fired so far this run. */
+  buggify: { fields: ['point', 'n'], note: 'name' },
   /** A company's leader proposed adding or removing a member. */
   'company-addNode': { fields: ['company', 'node'] },
   'company-removeNode': { fields: ['company', 'node'] },

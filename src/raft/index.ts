@@ -3,3 +3,5 @@ export { RawNode } from './rawnode.js';
 export { applyConfChangeTo, parseConfChange, encodeConfChange, isConfChange } from './confchange.js';
 export { isValidMessage } from './validate.js';
 export { applyCommitted } from './apply.js';
+export { inertFaultPoints, RaftPoint, RaftProbe, RAFT_FAULT_POINTS, RAFT_PROBES, declareFaultPoints, declareProbes } from './fault-points.js';
+export type { FaultPoints, FaultPointInfo, ProbeInfo } from './fault-points.js';

@@ -98,11 +98,11 @@ export class RaftLog {
 
   /**
    * Follower path: entries from a leader following (prevIndex, prevTerm) which already matched.
-   * Skips entries we already have, truncates at the first conflict. Returns false (and changes
+   * Skips entries we already have, truncates at the first conflict. Refuses (and changes
    * nothing) if the conflict would be at or below the commit index: that can only come from a
    * faulty peer, and committed entries are never rewritten.
    */
-  appendFromLeader(ents: Entry[]): boolean {
+  appendFromLeader(ents: Entry[]): 'appended' | 'truncated' | 'refused' {
     let i = 0;
     while (i < ents.length) {
       const e = ents[i]!;
@@ -110,13 +110,14 @@ export class RaftLog {
       if (t === null || t !== e.term) break;
       i++;
     }
-    if (i === ents.length) return true;
+    if (i === ents.length) return 'appended';
     const first = ents[i]!;
-    if (first.index <= this.committed) return false;
-    if (first.index > this.lastIndex() + 1) return false;
+    if (first.index <= this.committed) return 'refused';
+    if (first.index > this.lastIndex() + 1) return 'refused';
+    const conflict = first.index <= this.lastIndex();
     this.truncateFrom(first.index);
     for (let j = i; j < ents.length; j++) this.entries.push(ents[j]!);
-    return true;
+    return conflict ? 'truncated' : 'appended';
   }
 
   /** Drop entries >= index; storage will be overwritten by the next Ready. */

@@ -2,6 +2,8 @@
 // messages accumulate in `msgs`, durable state is read by RawNode when it builds a Ready.
 
 import { applyConfChangeTo, cloneConf, encodeConfChange, isConfChange, isEffectiveChange, parseConfChange } from './confchange.js';
+import { inertFaultPoints, RaftPoint, RaftProbe } from './fault-points.js';
+import type { FaultPoints } from './fault-points.js';
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { hasQuorum, majorityIndex, voteResult } from './quorum.js';
@@ -35,6 +37,7 @@ export class Raft {
   private readonly random: () => number;
   private readonly maxEntries: number;
   private readonly maxInflight: number;
+  private readonly faults: FaultPoints;
   /** Configuration to start from when there is no snapshot. */
   private readonly bootConf: ConfState;
 
@@ -60,6 +63,7 @@ export class Raft {
     this.random = cfg.random;
     this.maxEntries = Math.max(1, cfg.maxEntriesPerMsg ?? DEFAULT_MAX_ENTRIES);
     this.maxInflight = Math.max(1, cfg.maxInflight ?? DEFAULT_MAX_INFLIGHT);
+    this.faults = cfg.faults ?? inertFaultPoints;
 
     const snap = boot.snapshot;
     this.bootConf = cloneConf(boot.conf);
@@ -195,15 +199,20 @@ export class Raft {
     for (const id of this.members()) {
       const pr = this.prs.get(id);
       // A snapshot message may be lost; retry after an election timeout without an ack.
-      if (pr && pr.state === 'snapshot' && ++pr.snapshotTicks >= this.electionTick) pr.becomeProbe();
+      if (pr && pr.state === 'snapshot' && ++pr.snapshotTicks >= this.electionTick) {
+        this.faults.probe(RaftProbe.snapshotRetried);
+        pr.becomeProbe();
+      }
     }
     if (this.electionElapsed >= this.electionTick) {
       this.electionElapsed = 0;
       if (this.checkQuorum && !this.quorumActive()) {
+        this.faults.probe(RaftProbe.checkQuorumStepDown);
         this.becomeFollower(this.term, 0);
         return;
       }
       // A transfer that has not completed within an election timeout is abandoned.
+      if (this.leadTransferee !== 0) this.faults.probe(RaftProbe.transferAbandoned);
       this.leadTransferee = 0;
     }
     if (this.heartbeatElapsed >= this.heartbeatTick) {
@@ -226,7 +235,10 @@ export class Raft {
     if (this.role === 'leader' || !this.promotable()) return;
     // A configuration change committed but not applied may change who votes: wait for it.
     const pending = this.log.slice(this.log.applied + 1, this.log.committed + 1);
-    if (pending.some((e) => e.kind === 'conf')) return;
+    if (pending.some((e) => e.kind === 'conf')) {
+      this.faults.probe(RaftProbe.campaignDeferredConf);
+      return;
+    }
     this.campaign(this.preVote && !transfer ? 'preCandidate' : 'candidate', transfer);
   }
 
@@ -301,7 +313,10 @@ export class Raft {
         // would-be disruptors. Pre-votes always honour it; real votes only with check-quorum
         // (a transfer's campaign is sanctioned by the leader and breaks the lease).
         const inLease = this.lead !== 0 && this.electionElapsed < this.electionTick;
-        if (!m.transfer && inLease && (this.checkQuorum || m.type === 'preVote')) return false;
+        if (!m.transfer && inLease && (this.checkQuorum || m.type === 'preVote')) {
+          this.faults.probe(RaftProbe.leaseIgnoredVote);
+          return false;
+        }
       }
       if (m.type === 'preVote') return true; // pre-votes never change our term
       if (m.type === 'preVoteResp' && !m.reject) return true; // a grant carries the proposed term
@@ -313,8 +328,10 @@ export class Raft {
       if ((this.checkQuorum || this.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
         // A stale leader (e.g. we were partitioned and bumped our term): tell it our term so the
         // cluster moves past it rather than us staying stuck forever.
+        this.faults.probe(RaftProbe.staleLeaderTold);
         this.send({ type: 'appResp', to: m.from });
       } else if (m.type === 'preVote') {
+        this.faults.probe(RaftProbe.preVoteRejected);
         this.send({ type: 'preVoteResp', to: m.from, reject: true });
       }
       return false;
@@ -337,6 +354,7 @@ export class Raft {
         this.vote = m.from;
       }
     } else {
+      if (m.type === 'preVote') this.faults.probe(RaftProbe.preVoteRejected);
       this.send({ type: resp, to: m.from, reject: true });
     }
   }
@@ -383,6 +401,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case 'timeoutNow':
+        this.faults.probe(RaftProbe.transferCampaign);
         this.hup(true);
         return;
       default:
@@ -397,10 +416,18 @@ export class Raft {
       return;
     }
     if (log.matchTerm(m.index, m.logTerm)) {
-      if (!log.appendFromLeader(m.entries)) return; // would rewrite committed entries: faulty peer
+      const appended = log.appendFromLeader(m.entries);
+      if (appended === 'refused') return; // would rewrite committed entries: faulty peer
+      if (appended === 'truncated') this.faults.probe(RaftProbe.conflictTruncated);
       const lastNew = m.index + m.entries.length;
       log.commitTo(Math.min(m.commit, lastNew));
       this.send({ type: 'appResp', to: m.from, index: lastNew });
+      return;
+    }
+    this.faults.probe(RaftProbe.appendRejected);
+    if (this.faults.buggify(RaftPoint.slowBackoff)) {
+      // The classic back-off: the entry before the rejected one, no term to skip by.
+      this.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: Math.min(m.index - 1, log.lastIndex()) });
       return;
     }
     // Fast back-off: suggest the last index whose term is <= the leader's term at m.index, so
@@ -422,10 +449,12 @@ export class Raft {
     }
     if (log.matchTerm(s.index, s.term)) {
       // We already hold the snapshot's last entry: just fast-forward the commit index.
+      this.faults.probe(RaftProbe.snapshotCaughtUp);
       log.commitTo(s.index);
       this.send({ type: 'appResp', to: m.from, index: log.committed });
       return;
     }
+    this.faults.probe(RaftProbe.snapshotInstalled);
     log.restore(s);
     this.conf = cloneConf(s.conf);
     this.send({ type: 'appResp', to: m.from, index: log.lastIndex() });
@@ -494,7 +523,8 @@ export class Raft {
       this.send({ type: 'snap', to, snapshot: snap });
       return true;
     }
-    const entries = log.slice(pr.next, pr.next + this.maxEntries);
+    const batch = pr.next < log.lastIndex() && this.faults.buggify(RaftPoint.truncateAppend) ? 1 : this.maxEntries;
+    const entries = log.slice(pr.next, pr.next + batch);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: log.committed });
     pr.sentEntries(prevIndex + entries.length, entries.length);
@@ -539,7 +569,13 @@ export class Raft {
 
   propose(data: string): boolean {
     if (this.role !== 'leader' || this.leadTransferee !== 0 || typeof data !== 'string') return false;
+    if (this.faults.buggify(RaftPoint.refuseProposal)) return false;
     this.appendEntry('normal', data);
+    if (this.faults.buggify(RaftPoint.abandonProposal)) {
+      // Taken but never sent: the entry stays an uncommitted suffix that a later leader may overwrite.
+      this.becomeFollower(this.term, 0);
+      return true;
+    }
     this.bcastAppend();
     return true;
   }
@@ -568,6 +604,7 @@ export class Raft {
   private syncProgress(): void {
     if (!this.promotable()) {
       // Removed: step down; the remaining voters elect a leader among themselves.
+      this.faults.probe(RaftProbe.removedLeaderStepsDown);
       this.becomeFollower(this.term, 0);
       return;
     }

@@ -8,6 +8,8 @@
 // depend on the Ready's durable state: those are in messagesAfterPersist.
 
 import { cloneConf } from './confchange.js';
+import { inertFaultPoints, RaftPoint } from './fault-points.js';
+import type { FaultPoints } from './fault-points.js';
 import { Raft } from './raft.js';
 import type { BootState, ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, Ready, Snapshot, SoftState, Status } from './types.js';
 
@@ -17,9 +19,11 @@ export class RawNode {
   private prevHard: HardState;
   /** The Ready handed out and not yet advanced. */
   private inflight: Ready | null = null;
+  private readonly faults: FaultPoints;
 
   constructor(config: RaftConfig, boot: BootState) {
     this.raft = new Raft(config, boot);
+    this.faults = config.faults ?? inertFaultPoints;
     this.prevSoft = this.softState();
     this.prevHard = this.hardState();
   }
@@ -87,24 +91,30 @@ export class RawNode {
     const log = r.log;
     const s = this.softState();
     const h = this.hardState();
-    const entries = log.unhandedEntries();
     const snapshot = log.pendingSnapshot;
+    let entries = log.unhandedEntries();
+    // Split: the first half of the entries now; what promises the rest (acks, votes) waits for the next Ready.
+    const split = snapshot === null && entries.length >= 2 && this.faults.buggify(RaftPoint.splitReady);
+    if (split) entries = entries.slice(0, entries.length >> 1);
+    const handedOut = split ? entries[entries.length - 1]!.index : log.lastIndex();
+    let committedEntries = log.unappliedCommitted();
+    if (split) committedEntries = committedEntries.filter((e) => e.index <= handedOut);
     const rd: Ready = {
       softState: s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ? s : null,
       hardState: hardEqual(h, this.prevHard) ? null : h,
       entries,
       snapshot,
       messages: r.msgs,
-      messagesAfterPersist: r.msgsAfterPersist,
-      // Every committed entry is <= lastIndex, hence persisted already or in rd.entries.
-      committedEntries: log.unappliedCommitted(),
+      messagesAfterPersist: split ? [] : r.msgsAfterPersist,
+      // Every committed entry is <= handedOut, hence persisted already or in rd.entries.
+      committedEntries,
       mustSync: entries.length > 0 || snapshot !== null || h.term !== this.prevHard.term || h.vote !== this.prevHard.vote,
     };
     r.msgs = [];
-    r.msgsAfterPersist = [];
+    if (!split) r.msgsAfterPersist = [];
     this.prevSoft = s;
     this.prevHard = h;
-    log.handedOut = log.lastIndex();
+    log.handedOut = handedOut;
     log.pendingSnapshot = null;
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted) log.appliedHandedOut = lastCommitted.index;

@@ -1,5 +1,6 @@
 // Plain data types shared by the Raft core and its drivers.
 // Everything here is JSON-serializable and treated as immutable once created.
+import type { FaultPoints } from './fault-points.js';
 
 export type NodeId = number;
 
@@ -88,6 +89,8 @@ export interface RaftConfig {
   random: () => number;
   maxEntriesPerMsg?: number;
   maxInflight?: number;
+  /** The simulator's fault points and probes (default: inert). */
+  faults?: FaultPoints;
 }
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { inertFaultPoints } from '../raft/index.js';
 import type { ConfState } from '../raft/index.js';
 import { vmmConfigOf } from '../host/config.js';
 import { DsmService } from '../host/dsm-service.js';
@@ -129,6 +130,8 @@ export class RealHost {
       },
       clock: this.clock(),
       observer: this.observer(),
+      // Fault points and probes are the simulator's: nothing fires here, nothing is counted.
+      faults: inertFaultPoints,
     }, (rt) => new DsmService(rt, { vmm: vmmConfigOf(cluster, this.id, plans), owners, replication: cluster.replication, memory: this.timed }, {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),

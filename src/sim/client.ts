@@ -55,6 +55,11 @@ export class KvClient {
     return this.outstanding?.call ?? null;
   }
 
+  /** The request in flight, if any (an exploration checks histories with it left open). */
+  get pending(): { readonly op: KvOp; readonly call: number } | null {
+    return this.outstanding;
+  }
+
   receive(env: SimEnvelope): void {
     const out = this.outstanding;
     if (env.kind !== 'kv-response' || out === null || env.seq !== out.seq) return;

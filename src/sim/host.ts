@@ -5,10 +5,11 @@
 // new runtime over the same disk), pauses (nothing runs, threads included)
 // and stalls (its event loop is stuck: no message, timer or disk completion
 // is handled, while application threads keep running on the pages they hold).
-import type { BootState, ConfState } from '../raft/index.js';
+import type { BootState, ConfState, FaultPoints } from '../raft/index.js';
 import { HostRuntime } from '../host/runtime.js';
 import type { HostService, RuntimeConfig } from '../host/runtime.js';
 import type { HostObserver, ReplicaView } from '../host/ports.js';
+import { HostProbe } from '../host/probes.js';
 import type { Replica } from '../host/replica.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
@@ -54,6 +55,8 @@ export interface HostEnv {
   /** A stream for Raft's election timeouts on this host and group. */
   raftRandom(host: number, group: number, incarnation: number): () => number;
   diskRng(host: number): Rng;
+  /** The fault points and probes a host's code reaches. */
+  faultPoints(host: number): FaultPoints;
 }
 
 export class SimHost {
@@ -106,6 +109,7 @@ export class SimHost {
       this.state = 'down';
       this.epoch++;
       this.probes = onDisk;
+      this.env.faultPoints(this.id).probe(HostProbe.bootFailed);
       this.trace('boot-failed', this.epoch, err.recordIndex);
     }
   }
@@ -136,7 +140,7 @@ export class SimHost {
           this.whenRunning(epoch, done);
         };
         if (scenario.disk.syncInline) synced();
-        else this.env.scheduler.after(this.env.syncDelayUs(), synced);
+        else this.env.scheduler.after(this.env.syncDelayUs(), synced, 'disk');
       },
     });
     this.runtime = new HostRuntime(cfg, {
@@ -148,6 +152,7 @@ export class SimHost {
         everyTick: (fn) => this.scheduleTick(fn),
       },
       observer: this.observer(),
+      faults: this.env.faultPoints(this.id),
     }, (rt) => {
       this.app = this.env.app(this, rt);
       return this.app.service;
@@ -250,6 +255,6 @@ export class SimHost {
       if (this.tickChain !== chain || this.state !== 'up') return;
       fn();
       this.scheduleTick(fn, chain);
-    });
+    }, 'tick');
   }
 }

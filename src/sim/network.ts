@@ -16,6 +16,10 @@
 // All randomness comes from the Rng handed in, drawn in a fixed order per
 // send (loss, then duplicate, then a latency draw per copy), so a run is
 // reproducible. Draws are skipped when the probability is 0.
+//
+// For systematic exploration (trackInFlight), the network also keeps the
+// messages in flight by their delivery event, so an explorer can list them,
+// deliver them in any order (through the scheduler), lose or duplicate one.
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -39,6 +43,16 @@ export interface NetworkConfig {
   reorderDelayUs?: number;
   /** Highest host id. Default 64. */
   maxHosts?: number;
+  /** Keep the messages in flight by delivery event (exploration). Default false. */
+  trackInFlight?: boolean;
+}
+
+/** A message on its way, as exploration sees it: `event` is its delivery's scheduler event. */
+export interface InFlight<M> {
+  readonly event: number;
+  readonly from: number;
+  readonly to: number;
+  readonly msg: M;
 }
 
 /** Per-link override; unset fields fall back to the network-wide values. */
@@ -70,6 +84,11 @@ interface Held<M> {
   to: number;
   msg: M;
   epoch: number;
+}
+
+interface Tracked<M> extends InFlight<M> {
+  readonly idx: number;
+  readonly epoch: number;
 }
 
 export class Network<M> {
@@ -107,6 +126,8 @@ export class Network<M> {
   private readonly links: Array<LinkConfig | undefined>;
   private blockedCount = 0;
   private cloggedCount = 0;
+  /** Messages in flight by delivery event, in send order (only with trackInFlight). */
+  private readonly inFlightByEvent: Map<number, Tracked<M>> | null;
 
   constructor(
     scheduler: Scheduler,
@@ -137,6 +158,7 @@ export class Network<M> {
     this.clogged = new Uint8Array(n);
     this.held = new Array<Held<M>[] | undefined>(n).fill(undefined);
     this.links = new Array<LinkConfig | undefined>(n).fill(undefined);
+    this.inFlightByEvent = config.trackInFlight === true ? new Map() : null;
   }
 
   // ---- sending ----
@@ -294,7 +316,7 @@ export class Network<M> {
     for (const h of held) {
       const at = now + this.drawDelay(o);
       if (at > t) t = at;
-      this.scheduler.at(t, () => this.arrive(idx, h.from, h.to, h.msg, h.epoch));
+      this.schedule(t, idx, h.from, h.to, h.msg, h.epoch);
     }
   }
 
@@ -314,6 +336,36 @@ export class Network<M> {
     for (let idx = 0; idx < this.clogged.length; idx++) {
       if (this.clogged[idx] !== 0) this.unclog(Math.floor(idx / s), idx % s);
     }
+  }
+
+  // ---- exploration ----
+
+  /** The messages in flight (only with trackInFlight), in send order. */
+  inFlight(): InFlight<M>[] {
+    return this.inFlightByEvent === null ? [] : [...this.inFlightByEvent.values()];
+  }
+
+  /** The message a pending delivery event carries, if it is one (only with trackInFlight). */
+  inFlightAt(event: number): InFlight<M> | undefined {
+    return this.inFlightByEvent?.get(event);
+  }
+
+  /** Loses a message in flight: its delivery never happens. Returns false if it is not in flight. */
+  loseInFlight(event: number): boolean {
+    const m = this.inFlightByEvent?.get(event);
+    if (m === undefined) return false;
+    this.inFlightByEvent!.delete(event);
+    this.scheduler.cancel(event);
+    this.drop(m.from, m.to, m.msg, 'loss');
+    return true;
+  }
+
+  /** Delivers a message in flight twice: a second delivery event (returned) joins the first. */
+  duplicateInFlight(event: number): number | null {
+    const m = this.inFlightByEvent?.get(event);
+    if (m === undefined) return null;
+    this.stats.duplicated++;
+    return this.schedule(this.scheduler.now, m.idx, m.from, m.to, m.msg, m.epoch);
   }
 
   // ---- internals ----
@@ -343,8 +395,19 @@ export class Network<M> {
       q.push({ from, to, msg, epoch });
       return;
     }
-    const delay = this.drawDelay(o);
-    this.scheduler.at(this.scheduler.now + delay, () => this.arrive(idx, from, to, msg, epoch));
+    this.schedule(this.scheduler.now + this.drawDelay(o), idx, from, to, msg, epoch);
+  }
+
+  /** A delivery event, owned by the receiver. */
+  private schedule(time: number, idx: number, from: number, to: number, msg: M, epoch: number): number {
+    const tracked = this.inFlightByEvent;
+    if (tracked === null) return this.scheduler.at(time, () => this.arrive(idx, from, to, msg, epoch), 'message', to);
+    const event = this.scheduler.at(time, () => {
+      tracked.delete(event);
+      this.arrive(idx, from, to, msg, epoch);
+    }, 'message', to);
+    tracked.set(event, { event, from, to, msg, idx, epoch });
+    return event;
   }
 
   private arrive(idx: number, from: number, to: number, msg: M, epoch: number): void {

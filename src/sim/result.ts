@@ -23,6 +23,10 @@ export interface RunResult {
   violation: Violation | null;
   /** Fault kinds this seed enabled (swarm testing picks a subset per seed). */
   faultKinds: string[];
+  /** Every coverage probe (src/host/probes.ts) by name, with how often this run took its path. */
+  probes: Record<string, number>;
+  /** The fault points this run enabled (buggify), by name, with how often each fired. */
+  faultPointsFired: Record<string, number>;
   /** Counters worth printing: commits, messages, faults injected, ... */
   stats: Record<string, number>;
   /** Each host's state at the end (or at stopAtS), if asked for. */

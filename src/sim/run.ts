@@ -18,6 +18,8 @@ import type { HostState, SimApp } from './host.js';
 import { inspectHost } from './inspect.js';
 import { encodeRegistryCommand } from '../vmm/registry.js';
 import type { RegistryMachine } from '../vmm/registry.js';
+import { SimFaultPoints } from './buggify.js';
+import type { FaultPoints } from '../raft/index.js';
 import { Nemesis } from './nemesis.js';
 import type { FaultWorld } from './nemesis.js';
 import { Network } from './network.js';
@@ -33,8 +35,16 @@ import { Trace } from './trace.js';
 import { recordDelivery } from './delivery-trace.js';
 import type { RecordEvent } from '../host/trace-events.js';
 
+export interface WorldOptions extends RunOptions {
+  /**
+   * Built for systematic exploration (src/sim/explore): the network keeps the
+   * messages in flight, and Raft's random draws are counted, for fingerprints.
+   */
+  readonly explore?: boolean;
+}
+
 export class World {
-  readonly scheduler = new Scheduler(4096);
+  readonly scheduler: Scheduler;
   readonly traceLog: Trace;
   /** Records an event now (HostEnv, FaultWorld, DsmHosts). */
   readonly trace: RecordEvent;
@@ -44,13 +54,19 @@ export class World {
   readonly checkers: RaftInvariants[] = [];
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
+  readonly faults: SimFaultPoints;
   readonly dsm: DsmPart | null;
   private readonly syncRng: Rng;
   private readonly endUs: number;
   /** The verdict of the end-of-run history check ('unknown' if it ran out of steps). */
   linearizability = 'not checked';
 
-  constructor(readonly scenario: Scenario, readonly seed: number, private readonly options: RunOptions) {
+  /** Draws from Raft's random streams by host and group, on each one's current incarnation (exploration only). */
+  readonly raftDraws = new Map<string, number>();
+
+  constructor(readonly scenario: Scenario, readonly seed: number, private readonly options: WorldOptions) {
+    // An explored world is rebuilt for every state it restores, and holds few events.
+    this.scheduler = new Scheduler(options.explore === true ? 64 : 4096);
     this.traceLog = new Trace({ clock: this.scheduler, window: 48, sink: options.traceSink });
     this.trace = this.traceLog.record;
     this.endUs = Math.round((options.stopAtS ?? scenario.durationS) * 1e6);
@@ -64,8 +80,10 @@ export class World {
       duplicate: net.duplicate,
       reorder: net.reorder,
       maxHosts: scenario.hosts + scenario.workload.clients,
+      trackInFlight: options.explore === true,
     }, (from, to, env) => this.deliver(from, to, env));
     this.syncRng = this.stream('disk-sync');
+    this.faults = new SimFaultPoints(scenario.buggify, this.stream('buggify'), () => !this.nemesis.isQuiet, this.trace);
     this.dsm = scenario.dsm === undefined ? null : new DsmPart(scenario, scenario.dsm, this);
     const groups = this.dsm?.groups ?? scenario.groups;
     for (let g = 0; g < groups; g++) {
@@ -173,11 +191,21 @@ export class World {
 
   raftRandom(host: number, group: number, incarnation: number): () => number {
     const rng = this.stream(`raft-${host}-${group}-${incarnation}`);
-    return () => rng.next();
+    if (this.options.explore !== true) return () => rng.next();
+    const key = `${host}-${group}`;
+    this.raftDraws.set(key, 0);
+    return () => {
+      this.raftDraws.set(key, this.raftDraws.get(key)! + 1);
+      return rng.next();
+    };
   }
 
   diskRng(host: number): Rng {
     return this.stream(`disk-${host}`);
+  }
+
+  faultPoints(host: number): FaultPoints {
+    return this.faults.forHost(host);
   }
 
   private deliver(from: number, to: number, env: SimEnvelope): void {
@@ -202,11 +230,21 @@ export class World {
   /** Boots every host and client and arms the faults and the liveness check. */
   start(): void {
     this.guard(() => {
-      for (const h of this.hosts) h.start();
-      for (const c of this.clients) c.start();
+      for (const h of this.hosts) this.scheduler.withOwner(h.id, () => h.start());
+      for (const c of this.clients) this.scheduler.withOwner(c.id, () => c.start());
       this.nemesis.start();
       this.scheduleLiveness();
     });
+  }
+
+  /**
+   * Runs one step an explorer chose (an event, a crash, a restart); a
+   * violation it raises ends the world, as in a run. Returns the violation
+   * found so far, if any.
+   */
+  act(step: () => void): RunResult['violation'] {
+    this.guard(step);
+    return this.found;
   }
 
   /** Runs events up to a simulated time (bounded by the run's end); stops at a violation. */
@@ -229,9 +267,13 @@ export class World {
   /** Ends the run: end-of-run checks, then the report. */
   finish(): RunResult {
     const report = this.report();
-    // The page tables' databases live outside the JS heap: free them now, not at some GC.
-    for (const h of this.hosts) h.runtime?.close();
+    this.close();
     return report;
+  }
+
+  /** Frees the world without judging it. The page tables' databases live outside the JS heap: free them now, not at some GC. */
+  close(): void {
+    for (const h of this.hosts) h.runtime?.close();
   }
 
   private report(): RunResult {
@@ -256,6 +298,8 @@ export class World {
       simSeconds: this.scheduler.now / 1e6,
       violation: found,
       faultKinds: [...this.nemesis.enabled],
+      probes: this.faults.probes(),
+      faultPointsFired: this.faults.firedByPoint(),
       stats: {
         faults: this.nemesis.injected,
         messages: this.network.stats.sent,
@@ -273,23 +317,10 @@ export class World {
    * puts and appends before it, in some order consistent with real time, made.
    */
   private checkHistory(): RunResult['violation'] {
-    const history: KvHistoryOp[] = [];
-    for (const c of this.clients) {
-      for (const h of c.history) {
-        const input: KvInput = h.op.op === 'get' ? { kind: 'get', key: h.op.key } : { kind: h.op.op, key: h.op.key, value: h.op.value };
-        history.push({ client: h.client, input, output: h.output, call: h.call, ret: h.ret });
-      }
-    }
-    const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
+    const result = kvLinearizability(this.clients, false);
     this.linearizability = result.verdict;
-    if (result.verdict !== 'not-linearizable') return null;
-    const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
-    return {
-      invariant: 'linearizability',
-      message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}`,
-      timeUs: this.scheduler.now,
-      lastEvents: this.traceLog.last(),
-    };
+    if (result.message === null) return null;
+    return { invariant: 'linearizability', message: result.message, timeUs: this.scheduler.now, lastEvents: this.traceLog.last() };
   }
 
   /**
@@ -333,6 +364,28 @@ export class World {
     }
     violation('liveness', `group ${group} has no leader followed by a quorum ${withinS} s after faults stopped`);
   }
+}
+
+/**
+ * Checks the key-value clients' history; with `pending`, each client's
+ * request still in flight is in it with its outcome unknown. The message
+ * names the operations that could not be ordered, if any.
+ */
+export function kvLinearizability(clients: readonly KvClient[], pending: boolean): { verdict: string; message: string | null } {
+  const history: KvHistoryOp[] = [];
+  const add = (client: number, op: KvClient['history'][number]['op'], output: string | null, call: number, ret: number): void => {
+    const input: KvInput = op.op === 'get' ? { kind: 'get', key: op.key } : { kind: op.op, key: op.key, value: op.value };
+    history.push({ client, input, output, call, ret });
+  };
+  for (const c of clients) {
+    for (const h of c.history) add(h.client, h.op, h.output, h.call, h.ret);
+    const p = pending ? c.pending : null;
+    if (p !== null) add(c.id, p.op, null, p.call, Infinity);
+  }
+  const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
+  if (result.verdict !== 'not-linearizable') return { verdict: result.verdict, message: null };
+  const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
+  return { verdict: result.verdict, message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}` };
 }
 
 function range(from: number, count: number): number[] {

@@ -7,6 +7,7 @@ import { issuesOf } from '../input/issues.js';
 import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
+import { FAULT_POINT_NAMES } from '../host/fault-points.js';
 
 export const FAULT_KINDS = [
   'partition',        // two-way split of the hosts into two sides
@@ -159,6 +160,23 @@ export const scenarioSchema = z
       })
       .strict()
       .default({ schedule: [] }),
+    /**
+     * In-code fault points (BUGGIFY, listed in src/host/fault-points.ts):
+     * true enables each point for a seed with probability 1/4; an object
+     * chooses the points and that probability. Off by default.
+     */
+    buggify: z.preprocess(
+      (v) => (v === true ? {} : v === false ? undefined : v),
+      z
+        .object({
+          /** Only these points (default: all). */
+          points: z.array(z.enum(FAULT_POINT_NAMES as [string, ...string[]])).min(1).optional(),
+          /** Each point is enabled for a seed with this probability. */
+          enableProbability: probability.default(0.25),
+        }, { error: 'expected true, false, or { points, enableProbability }' })
+        .strict()
+        .optional(),
+    ),
     liveness: z
       .object({
         /** After faults stop, a leader and all pending requests must be done within this. */

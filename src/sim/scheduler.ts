@@ -12,15 +12,42 @@
 // An event id encodes (slot, generation): id = generation * MAX_SLOTS + slot.
 // Ids are unique within a scheduler and deterministic, but not ordered;
 // cancelling an id whose event already ran or was cancelled is a no-op.
+//
+// Every event also records its kind (a timer, a message delivery, a disk
+// completion, a tick) and its owner (the host or client it runs for: given,
+// or inherited from the event that scheduled it). Time order ignores both;
+// systematic exploration (src/sim/explore) reads them to decide which events
+// may run in which order, and runs the one it picks with runEvent().
 
 const MAX_SLOTS = 1 << 22; // max events pending at once (about 4 million)
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
+/**
+ * What an event stands for. A timer fires once some time has passed (it
+ * measures time); the others are asynchronous work whose delay is arbitrary
+ * (a delivery, a disk completion) or does not matter to safety (Raft's ticks).
+ */
+export type EventKind = 'timer' | 'message' | 'disk' | 'tick';
+const KIND_CODES: Readonly<Record<EventKind, number>> = { timer: 0, message: 1, disk: 2, tick: 3 };
+const KINDS: readonly EventKind[] = ['timer', 'message', 'disk', 'tick'];
+
+/** A pending event as exploration sees it. */
+export interface PendingEvent {
+  readonly id: number;
+  readonly time: number;
+  /** Insertion sequence: unique and deterministic, so a stable name for the event. */
+  readonly seq: number;
+  readonly kind: EventKind;
+  readonly owner: number;
+}
 
 export class Scheduler {
   /** Current virtual time, integer microseconds. */
   now = 0;
   /** Number of events run so far (cancelled events are not counted). */
   eventsRun = 0;
+  /** The owner of the event running now (0 outside events, unless set by withOwner). */
+  owner = 0;
 
   // Heap, parallel arrays, size `size`.
   private hTime: Float64Array;
@@ -32,6 +59,8 @@ export class Scheduler {
   // Slot table.
   private fns: Array<(() => void) | null>;
   private gens: Float64Array;
+  private kinds: Uint8Array;
+  private owners: Int32Array;
   private free: Int32Array;
   private freeTop = 0;
   private slotCount = 0;
@@ -44,24 +73,37 @@ export class Scheduler {
     this.hSlot = new Int32Array(cap);
     this.fns = new Array<(() => void) | null>(cap).fill(null);
     this.gens = new Float64Array(cap);
+    this.kinds = new Uint8Array(cap);
+    this.owners = new Int32Array(cap);
     this.free = new Int32Array(cap);
   }
 
   /**
    * Schedule fn at absolute virtual time `time` (microseconds). Non-integer
-   * times are rounded; times in the past are clamped to now. Returns the
-   * event id.
+   * times are rounded; times in the past are clamped to now. The owner
+   * defaults to the running event's. Returns the event id.
    */
-  at(time: number, fn: () => void): number {
+  at(time: number, fn: () => void, kind: EventKind = 'timer', owner: number = this.owner): number {
     let t = Math.round(time);
     if (t < this.now) t = this.now;
     else if (!(t <= MAX_TIME)) throw new RangeError(`Scheduler.at: bad time ${time}`);
-    return this.push(t, fn);
+    return this.push(t, fn, KIND_CODES[kind], owner);
   }
 
   /** Schedule fn `delayUs` microseconds from now (negative delays clamp to 0). */
-  after(delayUs: number, fn: () => void): number {
-    return this.at(this.now + delayUs, fn);
+  after(delayUs: number, fn: () => void, kind: EventKind = 'timer', owner: number = this.owner): number {
+    return this.at(this.now + delayUs, fn, kind, owner);
+  }
+
+  /** Runs fn as if inside an event of `owner`, so what it schedules is owned by it. */
+  withOwner(owner: number, fn: () => void): void {
+    const outer = this.owner;
+    this.owner = owner;
+    try {
+      fn();
+    } finally {
+      this.owner = outer;
+    }
   }
 
   /** Cancel a pending event; a no-op if it already ran or was cancelled. */
@@ -100,12 +142,60 @@ export class Scheduler {
     const time = this.hTime[0]!;
     this.popTop();
     const fn = this.fns[slot];
+    const owner = this.owners[slot]!;
     this.releaseSlot(slot);
     if (fn === null) return false;
     this.live--;
     this.now = time;
     this.eventsRun++;
+    // Not reset in a finally: an event that throws ends the run.
+    this.owner = owner;
     fn();
+    this.owner = 0;
+    return true;
+  }
+
+  // ---- exploration: any pending event, in any order ----
+
+  /** The live events, in time order (ties in insertion order). */
+  pendingEvents(): PendingEvent[] {
+    const out: PendingEvent[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const slot = this.hSlot[i]!;
+      if (this.fns[slot] === null) continue;
+      out.push({
+        id: this.gens[slot]! * MAX_SLOTS + slot,
+        time: this.hTime[i]!,
+        seq: this.hSeq[i]!,
+        kind: KINDS[this.kinds[slot]!]!,
+        owner: this.owners[slot]!,
+      });
+    }
+    return out.sort((a, b) => a.time - b.time || a.seq - b.seq);
+  }
+
+  /**
+   * Runs a pending event now, out of time order, with the clock at `atUs`
+   * (never moved back). Its heap entry stays behind, dead, as a cancelled
+   * event's does. Returns false if the id is not pending.
+   */
+  runEvent(id: number, atUs: number): boolean {
+    const gen = Math.floor(id / MAX_SLOTS);
+    const slot = id - gen * MAX_SLOTS;
+    if (slot < 0 || slot >= this.slotCount || this.gens[slot] !== gen) return false;
+    const fn = this.fns[slot];
+    if (fn === null || fn === undefined) return false;
+    this.fns[slot] = null;
+    this.live--;
+    if (atUs > this.now) this.now = Math.floor(atUs);
+    this.eventsRun++;
+    const outer = this.owner;
+    this.owner = this.owners[slot]!;
+    try {
+      fn();
+    } finally {
+      this.owner = outer;
+    }
     return true;
   }
 
@@ -127,7 +217,7 @@ export class Scheduler {
 
   // ---- internals ----
 
-  private push(t: number, fn: () => void): number {
+  private push(t: number, fn: () => void, kind: number, owner: number): number {
     // Allocate a slot.
     let slot: number;
     if (this.freeTop > 0) {
@@ -138,6 +228,8 @@ export class Scheduler {
       this.slotCount++;
     }
     this.fns[slot] = fn;
+    this.kinds[slot] = kind;
+    this.owners[slot] = owner;
     this.live++;
     const id = this.gens[slot]! * MAX_SLOTS + slot;
 
@@ -227,6 +319,12 @@ export class Scheduler {
     const g = new Float64Array(cap);
     g.set(this.gens);
     this.gens = g;
+    const k = new Uint8Array(cap);
+    k.set(this.kinds);
+    this.kinds = k;
+    const o = new Int32Array(cap);
+    o.set(this.owners);
+    this.owners = o;
     const f = new Int32Array(cap);
     f.set(this.free);
     this.free = f;

@@ -12,6 +12,7 @@
 // dirty one is written back and the commit confirmed. So every committed
 // contents of a page holds only writes whose predecessors are committed too:
 // whatever another host sees, a crash here cannot take its past away.
+import { VmmPoint, VmmProbe } from './fault-points.js';
 import type { LeaseMode, LeaseToken } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
 import type { VmmMessage } from './protocol.js';
@@ -79,7 +80,10 @@ export class PageClient {
     this.stats.faults++;
     // Past its deadline the backend has closed the page (this loop was too busy to give it up
     // in time) and keeps it closed: the lease ends now, as its timer would have ended it.
-    if ((this.held.get(page)?.closesAt ?? Infinity) <= this.env.now()) this.giveUp(page);
+    if ((this.held.get(page)?.closesAt ?? Infinity) <= this.env.now()) {
+      this.env.faults.probe(VmmProbe.deadlineClosedPage);
+      this.giveUp(page);
+    }
     const h = this.held.get(page);
     if (h !== undefined && this.env.now() < h.expires) {
       if (access === 'read') {
@@ -167,15 +171,23 @@ export class PageClient {
     if (this.releasing.has(page) || this.dirty === page) {
       // Committed before or after our release? Only the release's index will tell. Or the page
       // has writes of ours on their way to the table: judge the grant once they are committed.
+      this.env.faults.probe(VmmProbe.grantHeldBack);
       this.heldBack.set(page, [g, sentAt]);
       return 'done';
     }
     // The lease counts from when it was asked for, so it ends here no later than the manager thinks.
     const expires = sentAt + g.leaseUs;
     const margin = this.giveUpMargin(g.leaseUs);
-    if (this.env.now() >= expires - margin) return 'again'; // arrived too late to use
-    if (g.index <= (this.revokedUpTo.get(page) ?? 0)) return 'again'; // revoked before it arrived
+    if (this.env.now() >= expires - margin) {
+      this.env.faults.probe(VmmProbe.grantTooLate);
+      return 'again';
+    }
+    if (g.index <= (this.revokedUpTo.get(page) ?? 0)) {
+      this.env.faults.probe(VmmProbe.grantRacedRevoke);
+      return 'again';
+    }
     if (g.data === null && (this.frames.get(page) ?? -1) < g.version) {
+      this.env.faults.probe(VmmProbe.staleCopyRefetched);
       this.frames.delete(page);
       return 'again'; // the manager thought our copy current; it is not: ask for the data
     }
@@ -193,6 +205,12 @@ export class PageClient {
     const h: Held = { mode: g.mode, index: g.index, version: g.version, expires, closesAt, lease: g.lease, openedAt: this.env.now() };
     this.held.set(page, h);
     this.armGiveUp(page, h, margin);
+    if (this.env.faults.buggify(VmmPoint.giveUpEarly)) {
+      const now = this.env.now();
+      this.env.timer(now + Math.floor((h.expires - margin - now) / 2), () => {
+        if (this.held.get(page) === h) this.giveUp(page);
+      });
+    }
     this.keepUnderLimit(page);
     return 'done';
   }
@@ -203,13 +221,14 @@ export class PageClient {
    * contents may be the only copy of this host's writes).
    */
   private keepUnderLimit(justGranted: number): void {
-    const limit = this.cfg.memoryLimitPages;
+    const limit = this.env.faults.buggify(VmmPoint.evictReaders) ? 1 : this.cfg.memoryLimitPages;
     if (limit === undefined || this.held.size <= limit) return;
     const readers = [...this.held.entries()].filter(([p, x]) => p !== justGranted && x.mode === 'read').sort((a, b) => a[1].index - b[1].index);
     for (const [p] of readers) {
       if (this.held.size <= limit) return;
       this.closePage(p);
       this.stats.evictions++;
+      this.env.faults.probe(VmmProbe.pageEvicted);
     }
   }
 
@@ -280,7 +299,10 @@ export class PageClient {
     this.stats.revokes++;
     if ((this.revokedUpTo.get(page) ?? 0) < msg.index) this.revokedUpTo.set(page, msg.index);
     const h = this.held.get(page);
-    if (h !== undefined && h.index > msg.index) return; // a revoke of an older lease, overtaken by this one
+    if (h !== undefined && h.index > msg.index) {
+      this.env.faults.probe(VmmProbe.revokeOvertaken); // a revoke of an older lease, overtaken by this one
+      return;
+    }
     if (h !== undefined) this.closePage(page);
     const answer = (): void => this.env.send(from, { t: 'revoked', rev, page, data: null, seq: this.env.opSeq() });
     if (this.cfg.bugs?.skipWriteBack && this.dirty === page) {
@@ -344,6 +366,7 @@ export class PageClient {
         // The lease is gone: these writes are lost, and what this host's threads did after
         // them rests on them. Like a crash, it ends them (real mode: a SIGBUS).
         this.stats.lostWrites++;
+        this.env.faults.probe(VmmProbe.lostWrites);
         if (h !== undefined) this.closePage(page);
         this.frames.delete(page);
         this.env.lostWrites(page);

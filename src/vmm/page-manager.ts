@@ -14,6 +14,7 @@ import type { AllocationRow } from './page-table.js';
 import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import { decodePage } from './page-client.js';
+import { VmmPoint, VmmProbe } from './fault-points.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from './vmm-env.js';
 
 type Acquire = Extract<VmmMessage, { t: 'acquire' }>;
@@ -76,7 +77,11 @@ export class PageManager {
 
   /** How long past its grant a silent holder's lease surely ended, on this host's clock. */
   private waitOut(page: number, host: number): number {
-    const granted = this.grantedAt.get(`${page}:${host}`) ?? this.since;
+    let granted = this.grantedAt.get(`${page}:${host}`);
+    if (granted === undefined) {
+      this.env.faults.probe(VmmProbe.takeoverWait);
+      granted = this.since;
+    }
     const stretch = 1 + (2 * this.cfg.driftBoundPpm) / 1e6;
     return granted + Math.ceil(this.cfg.leaseUs * stretch) + this.cfg.retryUs;
   }
@@ -90,7 +95,7 @@ export class PageManager {
       for (const t of q.tasks) if (t.from === from && t.msg.mode === msg.mode) t.msg = msg;
       return;
     }
-    if (q !== undefined && q.tasks.length >= MAX_QUEUE) {
+    if ((q !== undefined && q.tasks.length >= MAX_QUEUE) || this.env.faults.buggify(VmmPoint.refuseBusy)) {
       this.refuse(from, msg.req, msg.page, 'busy');
       return;
     }
@@ -119,10 +124,19 @@ export class PageManager {
     if (cmd.op === 'release') cmd.lease = msg.lease;
     const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
       if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
-      else this.refuse(from, msg.req, msg.page, 'conflict');
+      else {
+        // Refused as applied: a duplicate (the version moved on) or under a lease no longer in force.
+        if (!this.holdsWriteLease(msg.page, from, msg.lease)) this.env.faults.probe(VmmProbe.writeBackFenced);
+        this.refuse(from, msg.req, msg.page, 'conflict');
+      }
       if (msg.keep === null) this.step(msg.page);
     });
     if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');
+  }
+
+  private holdsWriteLease(page: number, host: number, lease: LeaseToken): boolean {
+    const h = this.company.table().holders(page).find((x) => x.host === host);
+    return h !== undefined && h.mode === 'write' && h.term === lease.term && h.grantedAtUs === lease.grantedAtUs;
   }
 
   alloc(from: number, msg: Extract<VmmMessage, { t: 'alloc' }>): void {
@@ -192,7 +206,10 @@ export class PageManager {
     const propose = (): void => {
       const ok = this.propose({ op: 'free', company: this.plan.company, firstPage, by, id }, undefined, (a) => {
         if (a.result.ok) done('ok');
-        else if (a.result.error === 'conflict') this.reclaimAndFree(id, firstPage, pages, by, done);
+        else if (a.result.error === 'conflict') {
+          this.env.faults.probe(VmmProbe.freeRaced);
+          this.reclaimAndFree(id, firstPage, pages, by, done);
+        }
         else done('invalid');
       });
       if (!ok) done('not-leader');
@@ -265,6 +282,7 @@ export class PageManager {
     const q = this.queues.get(page);
     if (this.closed || q?.revoking.get(host) !== r) return;
     if (now >= r.deadline) {
+      this.env.faults.probe(VmmProbe.leaseWaitedOut);
       q.revoking.delete(host);
       this.propose({ op: 'expire', page, host, lease: r.lease }, undefined, () => this.step(page));
       return;
@@ -296,9 +314,12 @@ export class PageManager {
       // The lease as the table holds it (a renewal keeps the first grant's token).
       const holder = this.company.table().holders(page).find((h) => h.host === from);
       const lease = holder === undefined ? { term: cmd.term, grantedAtUs: cmd.grantedAtUs } : { term: holder.term, grantedAtUs: holder.grantedAtUs };
-      this.finishTask(page, () => this.env.send(from, {
+      const answer = (): void => this.env.send(from, {
         t: 'grant', req: msg.req, page, mode: msg.mode, version: row.version, data, leaseUs: this.cfg.leaseUs, index: a.index, lease,
-      }));
+      });
+      // Held back, the grant may cross the requester's retry or a revoke of the lease it grants.
+      const delayed = this.env.faults.buggify(VmmPoint.delayGrant);
+      this.finishTask(page, delayed ? () => this.env.timer(this.env.now() + this.cfg.retryUs, answer) : answer);
     });
     if (!ok) {
       q.proposing = false;
@@ -341,6 +362,7 @@ export class PageManager {
     this.continuations.set(pid, then);
     if (!this.company.propose(entry)) {
       this.continuations.delete(pid);
+      this.env.faults.probe(VmmProbe.proposalRetried);
       this.env.timer(this.env.now() + this.cfg.retryUs, () => this.propose(cmd, mark, then));
     }
     return true;

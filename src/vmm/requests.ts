@@ -3,6 +3,7 @@
 // another member when nothing comes back in time. Each attempt has its own
 // request id; the first answer to any attempt settles the request (a slow
 // answer is still an answer), and answers after that are dropped.
+import { VmmPoint } from './fault-points.js';
 import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
@@ -98,7 +99,8 @@ export class Requests {
     o.sent.set(req, this.env.now());
     o.latest = req;
     this.env.send(target, o.build(req));
-    this.env.timer(this.env.now() + this.cfg.retryUs, () => {
+    const wait = this.env.faults.buggify(VmmPoint.retryEarly) ? 1 : this.cfg.retryUs;
+    this.env.timer(this.env.now() + wait, () => {
       if (o.done || o.latest !== req) return;
       if (typeof o.to !== 'number') this.leaders.set(o.to.company, 0); // it did not answer: try someone else
       this.attempt(o);

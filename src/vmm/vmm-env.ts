@@ -1,6 +1,7 @@
 // The seam between a host's VMM and its world: the clock, timers, the network,
 // the page memory and this host's replicas of companies. The simulator and the
 // real host runtime each implement it; the VMM never reaches around it.
+import type { FaultPoints } from '../raft/index.js';
 import type { CompanyEntry } from './company.js';
 import type { MemoryBackend } from './memory.js';
 import type { PageTable } from './page-table.js';
@@ -48,6 +49,8 @@ export interface VmmConfig {
 
 export interface VmmEnv {
   readonly memory: MemoryBackend;
+  /** The simulator's fault points and probes (inert on real hosts). */
+  readonly faults: FaultPoints;
   /** The local monotonic clock, microseconds. */
   now(): number;
   /** Calls fn once the local clock reads at least atLocalUs. */

@@ -2,6 +2,7 @@
 // manager for each company this host leads, and the heap (malloc and free
 // across hosts). Sans-I/O: everything it needs comes through VmmEnv.
 import type { CompanyApplied } from './company.js';
+import { VmmProbe } from './fault-points.js';
 import { HostHeap } from './heap.js';
 import type { FreeToken } from './heap.js';
 import { PageClient } from './page-client.js';
@@ -121,6 +122,7 @@ export class Vmm {
         this.nextCompany = (this.nextCompany + tried) % plans.length;
         done(this.heap.runAllocated(id, reply.firstPage));
       } else {
+        this.env.faults.probe(VmmProbe.allocFellBack);
         this.allocRun(id, pages, tried + 1, done);
       }
       return 'done';
@@ -190,6 +192,7 @@ export class Vmm {
 
   /** Step two: free it if the token still names it (a retry of a free already done frees nothing). */
   private freeForOther(from: number, msg: Extract<VmmMessage, { t: 'free-block' }>): void {
+    this.env.faults.probe(VmmProbe.crossHostFree);
     const step = this.heap.freeWithToken(msg.addr, { id: msg.id, gen: msg.gen });
     if (step.kind === 'invalid' || step.kind === 'remote') {
       this.refuseFree(from, msg.req, msg.addr);

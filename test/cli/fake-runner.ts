@@ -1,6 +1,7 @@
 // A stand-in runSeed for fuzz and merge tests, so campaigns take milliseconds:
 // every 4th seed reports an election-safety violation (seed 0 too), seed 13
-// throws (a crash), the rest pass; events are 100 + seed, 2 simulated seconds each.
+// throws (a crash), the rest pass; events are 100 + seed, 2 simulated seconds each;
+// odd seeds reach one probe once, seeds divisible by 3 fire one fault point seed times.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +18,8 @@ export function writeFakeRunner(dir: string): string {
         ? { invariant: 'election-safety', message: 'two leaders in term ' + seed, timeUs: 1000, lastEvents: [{ t: 1000, host: 1, kind: 'leader', group: 0, term: seed }] }
         : null;
       return { scenario: scenario.name, seed, traceHash: 'h' + seed, events: 100 + seed, simSeconds: 2,
-               violation, faultKinds: [], stats: {} };
+               violation, faultKinds: [], stats: {}, probes: { 'raft.snapshot-installed': seed % 2, 'host.boot-failed': 0 },
+               faultPointsFired: seed % 3 === 0 ? { 'raft.split-ready': seed } : {} };
     }\n`,
   );
   return pathToFileURL(file).href;

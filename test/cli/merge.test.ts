@@ -54,6 +54,7 @@ function mergeError(files: string[]): string {
 const essence = (r: FuzzReport) => ({
   scenario: r.scenario, seeds: r.seeds, start: r.start, failures: r.failures, events: r.events, simSeconds: r.simSeconds,
   expectedViolations: r.expectedViolations, campaign: { ...r.campaign, shards: 0 }, rerun: r.rerun,
+  probes: r.probes, probesMissed: r.probesMissed, faultPointsFired: r.faultPointsFired,
 });
 
 test('a shard report says which campaign and shard it is, and holds only its seeds', async () => {
@@ -78,6 +79,11 @@ for (const [seeds, count] of [[14, 3], [14, 1], [5, 7]] as const) {
     assert.is(merged.shard, undefined);
     assert.ok(merged.merged!.wallSecondsMax > 0 && merged.merged!.wallSecondsMax <= merged.wallSeconds);
     assert.is(code, whole.code);
+    // Seed 13 crashed: it reached nothing.
+    const ran = Array.from({ length: seeds }, (_, i) => i + 1).filter((s) => s !== 13);
+    assert.is(merged.probes['raft.snapshot-installed'], ran.filter((s) => s % 2 === 1).length);
+    assert.ok(merged.probesMissed.includes('host.boot-failed') && !merged.probesMissed.includes('raft.snapshot-installed'));
+    assert.equal(merged.faultPointsFired, { 'raft.split-ready': ran.filter((s) => s % 3 === 0).reduce((n, s) => n + s, 0) });
   });
 }
 

@@ -13,6 +13,7 @@ import { fuzzCommand, type FuzzArgs, type FuzzReport } from '../../src/cli/fuzz.
 import { capture } from './fake-runner.js';
 import { runPool, type SeedOutcome } from '../../src/cli/pool.js';
 import { replayCommand } from '../../src/cli/replay.js';
+import { PROBE_NAMES } from '../../src/host/probes.js';
 import { loadScenario } from '../../src/cli/scenario-file.js';
 import type { RunOptions, RunResult } from '../../src/sim/result.js';
 import type { Scenario } from '../../src/sim/scenario.js';
@@ -34,7 +35,8 @@ writeFileSync(
           lastEvents: Array.from({ length: seed }, (_, i) => ({ t: 100 * i, host: 1 + (i % 3), kind: 'leader', group: 0, term: i })) }
       : null;
     return { scenario: scenario.name, seed, traceHash: 'h' + seed, events: 100 + seed, simSeconds: 2,
-             violation, faultKinds: [], stats: {} };
+             violation, faultKinds: [], stats: {}, probes: { 'raft.snapshot-installed': seed % 2, 'vmm.lost-writes': 0 },
+             faultPointsFired: seed % 2 === 0 ? { 'raft.split-ready': seed } : {} };
   }\n`,
 );
 const runnerModule = pathToFileURL(runnerFile).href;
@@ -75,7 +77,9 @@ test('fuzz --json: the documented shape, failures sorted, replay commands, exit 
   const code = await fuzzCommand(args({}), { io, runnerModule });
   assert.is(code, 1);
   const report = JSON.parse(io.stdout()) as FuzzReport;
-  assert.equal(Object.keys(report).sort(), ['campaign', 'events', 'failures', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds']);
+  assert.equal(Object.keys(report).sort(), [
+    'campaign', 'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds',
+  ]);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 12);
   assert.is(report.start, 1);
@@ -89,6 +93,11 @@ test('fuzz --json: the documented shape, failures sorted, replay commands, exit 
   const ran = [1, 2, 4, 6, 7, 8, 9, 10, 11, 12];
   assert.is(report.events, ran.reduce((s, k) => s + 100 + k, 0));
   assert.is(report.simSeconds, 20);
+  // Probe totals over the seeds that ran (the stand-in reaches one probe on odd seeds), every probe listed.
+  assert.equal(Object.keys(report.probes), [...PROBE_NAMES]);
+  assert.is(report.probes['raft.snapshot-installed'], 4);
+  assert.equal(report.probesMissed, PROBE_NAMES.filter((n) => n !== 'raft.snapshot-installed'));
+  assert.equal(report.faultPointsFired, { 'raft.split-ready': 2 + 4 + 6 + 8 + 10 + 12 });
   assert.ok(report.wallSeconds > 0);
   assert.is(io.stderr(), '');
 });
@@ -100,6 +109,8 @@ test('fuzz: all seeds pass -> exit 0; text summary on stdout', async () => {
   assert.match(io.stdout(), 'raft-basic: 2 seeds (seeds 1..2), 0 failed');
   assert.match(io.stdout(), /events\s+203/);
   assert.match(io.stdout(), 'events per wall second');
+  assert.match(io.stdout(), `probes     1 of ${PROBE_NAMES.length} reached\n  never reached: raft.snapshot-caught-up, `);
+  assert.match(io.stdout(), '  buggify    raft.split-ready 2\n');
 });
 
 test('fuzz text: each failure with invariant, seed, message and replay command', async () => {
@@ -140,7 +151,7 @@ function fakeRun(hashFor: (call: number) => string, violation: RunResult['violat
   return (sc: Scenario, seed: number, options: RunOptions): RunResult => {
     calls++;
     for (let i = 0; i < 5000; i++) options.traceSink?.(JSON.stringify({ i, seed }));
-    return { scenario: sc.name, seed, traceHash: hashFor(calls), events: 5000, simSeconds: options.stopAtS ?? sc.durationS, violation, faultKinds: [], stats: {} };
+    return { scenario: sc.name, seed, traceHash: hashFor(calls), events: 5000, simSeconds: options.stopAtS ?? sc.durationS, violation, faultKinds: [], stats: {}, probes: { 'raft.snapshot-installed': 1, 'vmm.lost-writes': 0 }, faultPointsFired: {} };
   };
 }
 
@@ -152,7 +163,10 @@ test('replay --trace streams every line, in order, to the file', async () => {
   const lines = readFileSync(trace, 'utf8').trimEnd().split('\n');
   assert.is(lines.length, 5000);
   assert.equal(lines.map((l) => (JSON.parse(l) as { i: number }).i), Array.from({ length: 5000 }, (_, i) => i));
-  assert.equal(JSON.parse(io.stdout()), { scenario: 'raft-basic', seed: 9, traceHash: 'abc', events: 5000, simSeconds: 30, violation: null });
+  assert.equal(JSON.parse(io.stdout()), {
+    scenario: 'raft-basic', seed: 9, traceHash: 'abc', events: 5000, simSeconds: 30, violation: null,
+    probes: { 'raft.snapshot-installed': 1, 'vmm.lost-writes': 0 }, faultPointsFired: {},
+  });
 });
 
 test('replay --check-determinism: differing hashes exit 1 with a clear message', async () => {
@@ -178,6 +192,15 @@ test('replay: a violation exits 1 and prints invariant, time and last events', a
   assert.match(io.stdout(), '  last 2 events:\n    1.499000s h2 app group=0 from=1 term=3 index=4 logTerm=3 entries=1 commit=3\n' +
     '    1.500000s h4 refuse from=1 req=9 page=2 leader=3 version=0 why=not-leader\n');
   assert.match(io.stdout(), 'simulated   2.000 s');
+});
+
+test('replay --probes: each reached probe with its count, then the ones never reached; only on asking', async () => {
+  const io = capture();
+  assert.is(await replayCommand({ scenario: 'raft-basic', seed: 3, json: false, checkDeterminism: false, probes: true }, { io, runSeed: fakeRun(() => 'x') }), 0);
+  assert.match(io.stdout(), '  probes      1 of 2 reached\n    raft.snapshot-installed  1\n    never reached: vmm.lost-writes\n');
+  const quiet = capture();
+  await replayCommand({ scenario: 'raft-basic', seed: 3, json: false, checkDeterminism: false }, { io: quiet, runSeed: fakeRun(() => 'x') });
+  assert.not.match(quiet.stdout(), 'probes');
 });
 
 test.run();

@@ -26,7 +26,9 @@ test('fuzz --json on raft-basic: one JSON object, no failures, exit 0', () => {
   const r = gallocy('fuzz', '--scenario', 'raft-basic', '--seeds', '4', '--start', '10', '--jobs', '2', '--json');
   assert.is(r.status, 0, r.stdout + r.stderr);
   const report = JSON.parse(r.stdout) as Record<string, unknown>;
-  assert.equal(Object.keys(report).sort(), ['campaign', 'events', 'failures', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds']);
+  assert.equal(Object.keys(report).sort(), [
+    'campaign', 'events', 'failures', 'faultPointsFired', 'probes', 'probesMissed', 'scenario', 'seeds', 'shard', 'simSeconds', 'start', 'wallSeconds',
+  ]);
   assert.is(report.scenario, 'raft-basic');
   assert.is(report.seeds, 4);
   assert.is(report.start, 10);
@@ -39,7 +41,7 @@ test('replay: the same seed gives the same trace hash in two processes; another 
   const a = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '5', '--json').stdout) as Replay;
   const b = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '5', '--json').stdout) as Replay;
   const c = JSON.parse(gallocy('replay', '--scenario', 'raft-basic', '--seed', '6', '--json').stdout) as Replay;
-  assert.equal(Object.keys(a).sort(), ['events', 'scenario', 'seed', 'simSeconds', 'traceHash', 'violation']);
+  assert.equal(Object.keys(a).sort(), ['events', 'faultPointsFired', 'probes', 'scenario', 'seed', 'simSeconds', 'traceHash', 'violation']);
   assert.is(a.violation, null);
   assert.ok(a.traceHash.length > 0);
   assert.is(a.traceHash, b.traceHash);

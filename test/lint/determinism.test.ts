@@ -1,11 +1,12 @@
 // The simulated core must get time and randomness only from the simulator:
 // any of these calls in src/raft, src/vmm, src/host, src/sim or src/check (whose
 // checkers run inside the simulator) would make a seed replay differently.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findRepoRoot as repoRoot } from '../../src/cli/repo-root.js';
+import { codeOnly, tsFiles } from './source.js';
 
 const FORBIDDEN: [RegExp, string][] = [
   [/\bMath\.random\b/, 'Math.random'],
@@ -20,14 +21,6 @@ const FORBIDDEN: [RegExp, string][] = [
   [/\basync\b|\bawait\b|\bPromise\b/, 'async code'],
 ];
 
-/** Removes comments and string contents, so prose about a rule is not a breach of it. */
-export function codeOnly(source: string): string {
-  return source
-    .replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' '))
-    .replace(/\/\/.*$/gm, '')
-    .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
-}
-
 export function findForbidden(source: string): string[] {
   const lines = codeOnly(source).split('\n');
   const hits: string[] = [];
@@ -36,16 +29,6 @@ export function findForbidden(source: string): string[] {
     if (found) hits.push(`line ${i + 1}: ${found[1]}`);
   });
   return hits;
-}
-
-function tsFiles(dir: string): string[] {
-  let out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out = out.concat(tsFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
 }
 
 test('the detector finds each forbidden call and ignores comments and strings', () => {

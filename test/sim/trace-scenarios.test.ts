@@ -39,7 +39,7 @@ for (const file of files) {
       },
     });
     assert.equal(problems, []);
-    assert.ok(lines > 1000, `${lines} lines`);
+    assert.ok(lines > 500, `${lines} lines`);
   });
 }
 

@@ -27,6 +27,7 @@
 import type { Command } from '../datadriven/command.js';
 import { ScriptError, toInt } from '../datadriven/command.js';
 import type { Handler } from '../datadriven/runner.js';
+import { inertFaultPoints } from '../../src/raft/index.js';
 import type { Entry } from '../../src/raft/index.js';
 import { CompanyMachine, encodeCompanyEntry } from '../../src/vmm/company.js';
 import type { CompanyEntry } from '../../src/vmm/company.js';
@@ -244,6 +245,7 @@ export class VmmInteractionEnv {
     });
     const env: VmmEnv = {
       memory: this.logged(id, memory),
+      faults: inertFaultPoints,
       now: () => this.now,
       timer: (at, fn) => this.timers.push({ at, seq: this.timerSeq++, host: id, what: 'timer', fn }),
       send: (to, msg) => {

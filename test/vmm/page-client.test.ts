@@ -6,6 +6,7 @@
 // the test, the simulator's memory and scheduler.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { inertFaultPoints } from '../../src/raft/index.js';
 import { SimMemory } from '../../src/sim/memory.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
 import { encodePage, PageClient } from '../../src/vmm/page-client.js';
@@ -41,6 +42,7 @@ function setup() {
         target.setDeadline(page, us);
       } : Reflect.get(target, key)),
     }),
+    faults: inertFaultPoints,
     now: () => sched.now,
     timer: (at, fn) => sched.at(at, () => (stuck ? waiting.push(fn) : fn())),
     send: (_to, msg) => sent.push(msg),

@@ -6,6 +6,7 @@
 // access to an allocated page failed with not-allocated, then waited for ever.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { inertFaultPoints } from '../../src/raft/index.js';
 import type { CompanyApplied, CompanyEntry } from '../../src/vmm/company.js';
 import { PageManager } from '../../src/vmm/page-manager.js';
 import { PageTable } from '../../src/vmm/page-table.js';
@@ -38,6 +39,7 @@ function manager(): { m: PageManager; sent: Array<[number, VmmMessage]>; commitA
   const env = {
     now: () => 0, timer: () => undefined, send: (to: number, msg: VmmMessage) => void sent.push([to, msg]),
     company: () => access, members: () => plan.members, opSeq: () => 0, segfault: () => undefined, lostWrites: () => undefined,
+    faults: inertFaultPoints,
   } as unknown as VmmEnv;
   const m = new PageManager(cfg, env, plan, access);
   const commitAll = (): string[] => {
