@@ -61,8 +61,8 @@ export class Nemesis {
       if (this.quiet) return;
       const kind = this.rng.pick(this.enabled);
       const forMs = this.rng.between(n.minDurationMs, n.maxDurationMs);
-      const burst = kind === 'membership' ? n.membershipBurst ?? { count: 1, everyMs: 0 } : { count: 1, everyMs: 0 };
-      this.inject({ atMs: this.world.scheduler.now / 1000, kind, forMs, ...burst });
+      const burst = kind === 'membership' ? n.membershipBurst : undefined;
+      this.inject({ atMs: this.world.scheduler.now / 1000, kind, forMs, count: burst?.count ?? 1, everyMs: burst?.everyMs ?? 0 });
       this.scheduleRandom();
     });
   }
