@@ -13,7 +13,7 @@ import type { BenchResult } from './result.js';
 
 /** Runs a search; `secs` is wall time, `cpu` this process's CPU time (the figure that survives a shared machine). */
 function timed(strategy: Strategy, depth: number, walks?: number): { r: ExploreReport; secs: number; cpu: number } {
-  const { scenario } = loadScenario('raft-tiny');
+  const scenario = loadScenario('raft-tiny').spec.base;
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   const r = explore({ scenario, seed: 1, strategy, depth, faults: NO_FAULTS, ...(walks !== undefined ? { walks } : {}) });

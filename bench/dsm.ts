@@ -10,14 +10,14 @@ import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
 function chaos(seconds: number): { sim: number; events: number; faults: number; wall: number; seeds: number } {
-  const { scenario } = loadScenario('dsm-chaos');
+  const { spec } = loadScenario('dsm-chaos');
   let sim = 0;
   let events = 0;
   let faults = 0;
   let seed = 1;
   const start = performance.now();
   while ((performance.now() - start) / 1000 < seconds) {
-    const r = runSeed(scenario, seed++);
+    const r = runSeed(spec, seed++);
     if (r.violation) throw new Error(`bench: dsm-chaos seed ${seed - 1} found ${r.violation.invariant}: ${r.violation.message}`);
     sim += r.simSeconds;
     events += r.events;

@@ -4,12 +4,12 @@
 import { pathToFileURL } from 'node:url';
 import { loadScenario } from '../src/cli/scenario-file.js';
 import { runSeed, World } from '../src/sim/run.js';
-import type { Scenario } from '../src/sim/scenario.js';
+import { drawScenario, type ScenarioSpec } from '../src/sim/swarm.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
 /** Runs consecutive seeds on this thread for about `seconds` of wall time. */
-function campaign(scenario: Scenario, seconds: number): { seeds: number; events: number; sim: number; wall: number; hashes: Map<number, string> } {
+function campaign(scenario: ScenarioSpec, seconds: number): { seeds: number; events: number; sim: number; wall: number; hashes: Map<number, string> } {
   const hashes = new Map<number, string>();
   let events = 0;
   let sim = 0;
@@ -17,7 +17,7 @@ function campaign(scenario: Scenario, seconds: number): { seeds: number; events:
   let seed = 1;
   while ((performance.now() - start) / 1000 < seconds) {
     const r = runSeed(scenario, seed);
-    if (r.violation) throw new Error(`bench: ${scenario.name} seed ${seed} found ${r.violation.invariant}: ${r.violation.message}`);
+    if (r.violation) throw new Error(`bench: ${scenario.base.name} seed ${seed} found ${r.violation.invariant}: ${r.violation.message}`);
     hashes.set(seed, r.traceHash);
     events += r.events;
     sim += r.simSeconds;
@@ -33,7 +33,7 @@ function heapMb(): number {
 }
 
 export function benchRaft(quick: boolean): BenchResult[] {
-  const { scenario } = loadScenario('raft-chaos');
+  const scenario = loadScenario('raft-chaos').spec;
   campaign(scenario, quick ? 1 : 2); // warm up the JIT
   const c = campaign(scenario, quick ? 6 : 20);
   let same = 0;
@@ -41,7 +41,8 @@ export function benchRaft(quick: boolean): BenchResult[] {
   for (const [seed, hash] of replayed) if (runSeed(scenario, seed).traceHash === hash) same++;
   // Memory over a run: the heap after 60 s of a long run and at its end
   // should be about the same (the trace is a bounded window; logs compact).
-  const long = { ...scenario, durationS: quick ? 300 : 1200, faults: { ...scenario.faults, untilS: quick ? 285 : 1185 } };
+  const drawn = drawScenario(scenario, 1).scenario;
+  const long = { ...drawn, durationS: quick ? 300 : 1200, faults: { ...drawn.faults, untilS: quick ? 285 : 1185 } };
   const world = new World(long, 1, {});
   world.start();
   world.advance(60e6);

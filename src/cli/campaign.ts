@@ -5,7 +5,7 @@
 // follows from the seed alone (which also decides who re-runs a past failure).
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
-import type { Scenario } from '../sim/scenario.js';
+import type { ScenarioSpec } from '../sim/swarm.js';
 import { stringFlag } from './flags.js';
 
 export interface Shard {
@@ -63,9 +63,10 @@ export function inShard(seed: number, campaign: Campaign, index: number): boolea
   return seed >= campaign.start && seed - campaign.start < campaign.seeds && shardOf(seed, campaign.start, campaign.shards) === index;
 }
 
-/** 16 hex digits of SHA-256 over the scenario as JSON with sorted keys. */
-export function scenarioHash(scenario: Scenario): string {
-  return createHash('sha256').update(stringify(scenario)).digest('hex').slice(0, 16);
+/** 16 hex digits of SHA-256 over the scenario (or its spec, draws in place) as JSON with sorted keys. */
+export function scenarioHash(spec: ScenarioSpec): string {
+  // A scenario that draws nothing hashes as it always did, so its seed files stay valid.
+  return createHash('sha256').update(stringify(spec.sites.length === 0 ? spec.base : spec.raw)).digest('hex').slice(0, 16);
 }
 
 /** "seeds 1..100", "seed 7", "no seeds". */

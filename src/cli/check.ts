@@ -16,6 +16,7 @@ import type { FaultBudget, Reductions } from '../sim/explore/session.js';
 import type { TraceEvent } from '../host/trace-events.js';
 import { formatCount, formatLastEvents, rate, shellQuote, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
+import { drawScenario } from '../sim/swarm.js';
 
 export interface CheckArgs {
   scenario: string;
@@ -67,7 +68,8 @@ export async function checkCommand(args: CheckArgs, deps: CheckDeps): Promise<nu
   const { io } = deps;
   const now = deps.now ?? (() => performance.now());
   const loaded = loadScenario(args.scenario);
-  const scenario = loaded.scenario;
+  // A scenario whose fields vary per seed explores what the seed draws.
+  const scenario = drawScenario(loaded.spec, args.seed).scenario;
   const base = defaultBudget(scenario);
   const faults: FaultBudget = {
     crashes: args.crashes ?? base.crashes,

@@ -3,11 +3,11 @@
 // simulator is caught here and reported as a crash of that seed, so the pool
 // always gets exactly one message per seed it handed out.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Scenario } from '../sim/scenario.js';
+import type { ScenarioSpec } from '../sim/swarm.js';
 import type { RunResult } from '../sim/result.js';
 import type { FromWorker, ToWorker, WorkerInit } from './pool-protocol.js';
 
-type RunSeed = (scenario: Scenario, seed: number) => RunResult;
+type RunSeed = (scenario: ScenarioSpec, seed: number) => RunResult;
 
 const port = parentPort;
 if (!port) throw new Error('fuzz-worker.ts must run as a worker thread');

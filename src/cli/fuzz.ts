@@ -5,6 +5,7 @@
 // seed failed, 0 otherwise.
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
+import { describeDraws, drawScenario, type ScenarioSpec } from '../sim/swarm.js';
 import { FAULT_POINT_NAMES } from '../host/fault-points.js';
 import { PROBE_NAMES } from '../host/probes.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
@@ -42,6 +43,8 @@ export interface FuzzFailure {
   invariant: string;
   message: string;
   replay: string;
+  /** What the seed drew, for a scenario whose fields vary per seed. */
+  drew?: string;
   /** The trace's last events before the violation, oldest first (none for a crash or a missing violation). */
   lastEvents: TraceEvent[];
 }
@@ -98,11 +101,12 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     throw new InputError(`--start: expected start + seeds - 1 <= ${Number.MAX_SAFE_INTEGER}, got ${args.start} + ${args.seeds} - 1`);
   }
   const loaded = loadScenario(args.scenario);
-  const scenario = loaded.scenario;
+  const spec = loaded.spec;
+  const scenario = spec.base;
   const shard = args.shard ?? WHOLE_CAMPAIGN;
   const campaign: Campaign = {
     scenario: scenario.name,
-    scenarioHash: scenarioHash(scenario),
+    scenarioHash: scenarioHash(spec),
     start: args.start,
     seeds: args.seeds,
     shards: shard.count,
@@ -127,7 +131,7 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
 
   const onOutcome = (o: SeedOutcome): void | 'stop' => {
     done++;
-    const failure = toFailure(scenario, loaded.ref, o);
+    const failure = toFailure(spec, loaded.ref, o);
     if (isRerun.has(o.seed)) add(rerun, o, failure, scenario);
     if (inShard(o.seed, campaign, shard.index)) add(range, o, failure, scenario);
     if (failure) failed++;
@@ -137,7 +141,7 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
   };
 
   try {
-    await runPool({ scenario, seeds, jobs: args.jobs, runnerModule: deps.runnerModule, onOutcome });
+    await runPool({ scenario: spec, seeds, jobs: args.jobs, runnerModule: deps.runnerModule, onOutcome });
   } finally {
     progress.stop();
   }
@@ -207,15 +211,21 @@ export function reportFailed(r: FuzzReport): boolean {
 }
 
 /** Judges one outcome; null if the seed passed. A crash always fails. */
-function toFailure(scenario: Scenario, ref: string, o: SeedOutcome): FuzzFailure | null {
+function toFailure(spec: ScenarioSpec, ref: string, o: SeedOutcome): FuzzFailure | null {
+  const scenario = spec.base;
   const replay = replayCommand(ref, o.seed);
-  if (o.kind === 'crash') return { seed: o.seed, invariant: 'crash', message: o.stack, replay, lastEvents: [] };
+  const failure = (invariant: string, message: string, lastEvents: TraceEvent[]): FuzzFailure => {
+    // Drawing again is cheap and pure: the same seed draws the same scenario as in the worker.
+    const drew = spec.sites.length > 0 ? describeDraws(drawScenario(spec, o.seed)) : '';
+    return { seed: o.seed, invariant, message, replay, ...(drew !== '' ? { drew } : {}), lastEvents };
+  };
+  if (o.kind === 'crash') return failure('crash', o.stack, []);
   const verdict = judge(scenario, o.result);
   if (!verdict.failed) return null;
   const v = o.result.violation;
-  if (v === null) return { seed: o.seed, invariant: 'expected-violation', message: verdict.reason, replay, lastEvents: [] };
+  if (v === null) return failure('expected-violation', verdict.reason, []);
   // Without expect the reason repeats the invariant; keep just the message then.
-  return { seed: o.seed, invariant: v.invariant, message: scenario.expect ? verdict.reason : v.message, replay, lastEvents: v.lastEvents };
+  return failure(v.invariant, scenario.expect ? verdict.reason : v.message, v.lastEvents);
 }
 
 export function formatFuzzText(r: FuzzReport): string {
@@ -224,6 +234,7 @@ export function formatFuzzText(r: FuzzReport): string {
   const inRange = new Set(r.failures.map((f) => f.seed));
   for (const f of bySeed([...r.failures, ...(r.rerun?.failures ?? []).filter((f) => !inRange.has(f.seed))])) {
     lines.push(`FAIL seed ${f.seed}: ${f.invariant}`);
+    if (f.drew !== undefined) lines.push(`  drew: ${f.drew}`);
     for (const l of f.message.split('\n')) lines.push(`  ${l}`);
     lines.push(...formatLastEvents(f.lastEvents.slice(-TEXT_EVENTS)));
     lines.push(`  replay: ${f.replay}`, '');

@@ -118,10 +118,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             'check-determinism': { type: 'boolean', default: false, describe: 'run twice; exit 1 if the trace hashes differ' },
             'stop-at': { type: 'string', describe: 'stop at this simulated time (seconds)', coerce: positiveNumberFlag('stop-at') },
             inspect: { type: 'boolean', default: false, describe: "print each host's replicas, page tables and held pages at the end (or at --stop-at)" },
+            drawn: { type: 'string', describe: 'write the scenario this seed drew (fields that vary per seed) to FILE as YAML', coerce: stringFlag('drawn') },
             probes: { type: 'boolean', default: false, describe: 'print how often the run took each rare path (coverage probes)' },
           })
           .example('$0 replay --scenario raft-basic --seed 7 --trace seed7.jsonl', 'rerun seed 7 and write its trace')
           .example('$0 replay --scenario dsm-chaos --seed 3 --stop-at 20 --inspect', 'who holds which page at 20 s, and why')
+          .example('$0 replay --scenario dsm-chaos --seed 3 --drawn seed3.yaml', 'the scenario seed 3 drew, as a file')
           .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again'),
       async (a) => {
         inHandler = true;
@@ -146,6 +148,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             probes: a.probes,
             ...(a.trace !== undefined ? { trace: a.trace } : {}),
             ...(a.stopAt !== undefined ? { stopAt: a.stopAt } : {}),
+            ...(a.drawn !== undefined ? { drawn: a.drawn } : {}),
           },
           { io },
         );

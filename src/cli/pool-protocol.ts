@@ -1,12 +1,12 @@
 // Messages between the fuzz pool (pool.ts) and its worker threads
 // (fuzz-worker.ts). Plain data only: they cross the thread boundary by
 // structured clone.
-import type { Scenario } from '../sim/scenario.js';
+import type { ScenarioSpec } from '../sim/swarm.js';
 import type { RunResult } from '../sim/result.js';
 
 export interface WorkerInit {
-  /** The validated scenario (defaults applied), loaded once by the parent. */
-  scenario: Scenario;
+  /** The validated scenario (defaults applied; fields drawn per seed), loaded once by the parent. */
+  scenario: ScenarioSpec;
   /** Module URL that exports runSeed: src/sim/run.js, or a stand-in in tests. */
   runnerModule: string;
 }

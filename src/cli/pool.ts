@@ -5,13 +5,13 @@
 // outcome and is replaced while seeds remain, so a campaign never hangs and
 // never loses a result.
 import { Worker } from 'node:worker_threads';
-import type { Scenario } from '../sim/scenario.js';
+import type { ScenarioSpec } from '../sim/swarm.js';
 import type { FromWorker, ToWorker, WorkerInit } from './pool-protocol.js';
 
 export type SeedOutcome = FromWorker;
 
 export interface PoolOptions {
-  scenario: Scenario;
+  scenario: ScenarioSpec;
   seeds: readonly number[];
   jobs: number;
   /** Seeds per message to a worker; 1 keeps the progress bar smooth and load balanced. */

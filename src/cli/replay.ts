@@ -2,12 +2,14 @@
 // which must match every other run of the same (code, scenario, seed).
 // Optionally streams the trace to a file and checks determinism by running
 // the seed twice. Exit 1 if the seed fails (per judge) or is not deterministic.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { judge, type RunOptions, type RunResult } from '../sim/result.js';
 import type { Scenario } from '../sim/scenario.js';
+import { describeDraws, drawScenario, type DrawnScenario } from '../sim/swarm.js';
 import { runSeed as realRunSeed } from '../sim/run.js';
 import { formatInspection } from '../sim/inspect.js';
+import { stringify } from 'yaml';
 import type { HostInspection } from '../sim/inspect.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { formatCount, formatLastEvents, formatSeconds, type Io } from './output.js';
@@ -32,6 +34,8 @@ export interface ReplayArgs {
   checkDeterminism: boolean;
   stopAt?: number;
   inspect?: boolean;
+  /** Write the scenario the seed drew to this file (YAML; replaying it with the seed gives the same run). */
+  drawn?: string;
   /** Print every coverage probe's count (the JSON report always has them). */
   probes?: boolean;
 }
@@ -48,6 +52,9 @@ export interface ReplayReport extends Pick<RunResult, 'traceHash' | 'events' | '
   deterministic?: boolean;
   /** Only with --inspect. */
   inspection?: HostInspection[];
+  /** For a scenario whose fields vary per seed: what this seed drew, by field, and the whole scenario it ran. */
+  drew?: Record<string, unknown>;
+  drawn?: Scenario;
 }
 
 export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise<number> {
@@ -61,7 +68,10 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
       throw new SimulatorCrash(seed, err);
     }
   };
-  const { scenario } = loadScenario(args.scenario);
+  const { spec } = loadScenario(args.scenario);
+  const drawn = drawScenario(spec, args.seed);
+  const scenario = drawn.scenario;
+  if (args.drawn !== undefined) writeDrawn(args.drawn, drawn, args.seed);
   if (args.stopAt !== undefined && args.stopAt > scenario.durationS) {
     throw new InputError(`--stop-at: expected at most the scenario's durationS (${scenario.durationS}), got ${args.stopAt}`);
   }
@@ -84,10 +94,11 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
       faultPointsFired: result.faultPointsFired,
       ...(deterministic !== undefined ? { deterministic } : {}),
       ...(result.inspection !== undefined ? { inspection: result.inspection } : {}),
+      ...(drawn.drew.length > 0 ? { drew: Object.fromEntries(drawn.drew), drawn: scenario } : {}),
     };
     io.out(`${JSON.stringify(report)}\n`);
   } else {
-    io.out(formatReplayText(scenario, args, result, verdict.reason, second));
+    io.out(formatReplayText(scenario, args, result, verdict.reason, second, drawn.drew.length > 0 ? describeDraws(drawn) : null));
     if (result.inspection !== undefined) io.out(formatInspection(result.inspection));
   }
   if (second !== null && !deterministic) {
@@ -98,6 +109,16 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
     return EXIT_CHECK_FAILED;
   }
   return verdict.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+}
+
+/** The drawn scenario as a scenario file: `--scenario FILE --seed K` replays the same run. */
+function writeDrawn(file: string, drawn: DrawnScenario, seed: number): void {
+  const header = `# ${drawn.scenario.name} as seed ${seed} drew it${drawn.drew.length > 0 ? `: ${describeDraws(drawn)}` : ' (nothing varies per seed)'}\n`;
+  try {
+    writeFileSync(file, header + stringify(drawn.raw));
+  } catch (err) {
+    throw new InputError(`${path.resolve(file)}: cannot write the drawn scenario: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -147,9 +168,10 @@ function formatProbes(probes: Readonly<Record<string, number>>): string[] {
   return lines;
 }
 
-function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, reason: string, second: RunResult | null): string {
+function formatReplayText(scenario: Scenario, args: ReplayArgs, r: RunResult, reason: string, second: RunResult | null, drew: string | null): string {
   const lines = [
     `${scenario.name}, seed ${args.seed}${args.stopAt !== undefined ? ` (stopped at ${args.stopAt} s)` : ''}`,
+    ...(drew !== null ? [`  drew        ${drew}`] : []),
     `  trace hash  ${r.traceHash}`,
     `  events      ${formatCount(r.events)}`,
     `  simulated   ${formatSeconds(r.simSeconds)}`,
@@ -199,8 +221,9 @@ export interface ReplayChoicesReport extends Pick<PathReplay, 'steps' | 'traceHa
  * initial state and reports what it reaches. Exit 1 if it ends in a violation.
  */
 export function replayChoicesCommand(args: ReplayChoicesArgs, deps: { io: Io }): number {
-  const { scenario } = loadScenario(args.scenario);
-  const file = readChoiceFile(args.choices, scenario.name);
+  const { spec } = loadScenario(args.scenario);
+  const file = readChoiceFile(args.choices, spec.base.name);
+  const scenario = drawScenario(spec, file.seed).scenario;
   let r: PathReplay;
   try {
     r = replayChoices(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key));

@@ -4,7 +4,7 @@
 // whose message names the file, the field and what was expected.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { validateScenario, type Scenario } from '../sim/scenario.js';
+import { validateSpec, type ScenarioSpec } from '../sim/swarm.js';
 import { InputError } from '../input/errors.js';
 import { parseYamlInput, readInputFile } from '../input/yaml-file.js';
 import { findRepoRoot } from './repo-root.js';
@@ -13,7 +13,8 @@ import { findRepoRoot } from './repo-root.js';
 export const DEFAULT_SCENARIO = 'dsm-chaos';
 
 export interface LoadedScenario {
-  scenario: Scenario;
+  /** The scenario, or the ranges its fields are drawn from per seed. */
+  spec: ScenarioSpec;
   /** Absolute path of the file read. */
   file: string;
   /** What to pass to --scenario to load it again: the name if found by name, else the path as given. */
@@ -44,7 +45,7 @@ export function loadScenario(nameOrPath: string): LoadedScenario {
   if (nameOrPath.trim() === '') throw new InputError('--scenario: expected a scenario name or a path to a .yaml file, got an empty string');
   if (looksLikePath(nameOrPath)) {
     const file = path.resolve(nameOrPath);
-    return { scenario: parseScenarioText(readInputFile(file, 'scenario file'), file), file, ref: nameOrPath };
+    return { spec: parseScenarioText(readInputFile(file, 'scenario file'), file), file, ref: nameOrPath };
   }
   const names = listScenarioNames();
   if (!names.includes(nameOrPath)) {
@@ -53,14 +54,13 @@ export function loadScenario(nameOrPath: string): LoadedScenario {
     );
   }
   const file = path.join(scenariosDir(), `${nameOrPath}.yaml`);
-  return { scenario: parseScenarioText(readInputFile(file, 'scenario file'), file), file, ref: nameOrPath };
+  return { spec: parseScenarioText(readInputFile(file, 'scenario file'), file), file, ref: nameOrPath };
 }
 
-
 /** Parses and validates YAML text; `file` is only used in messages. */
-export function parseScenarioText(text: string, file: string): Scenario {
+export function parseScenarioText(text: string, file: string): ScenarioSpec {
   return parseYamlInput(text, file, (value) => {
-    const checked = validateScenario(value);
-    return checked.ok ? { ok: true, value: checked.scenario } : checked;
+    const checked = validateSpec(value);
+    return checked.ok ? { ok: true, value: checked.spec } : checked;
   });
 }

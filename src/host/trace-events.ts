@@ -41,8 +41,11 @@ const vmmMessages = {
   released: { fields: ['from', 'req', 'page', 'version', 'index'] },
   alloc: { fields: ['from', 'req', 'company', 'pages'], note: 'id' },
   'alloc-ok': { fields: ['from', 'req', 'firstPage'] },
-  free: { fields: ['from', 'req', 'addr', 'run'] },
+  /** `run`: the allocation an owner gives back ('' for a block another host frees). */
+  free: { fields: ['from', 'req', 'addr'], note: 'run' },
   'free-owner': { fields: ['from', 'req', 'addr', 'for'] },
+  'free-token': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
+  'free-block': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
   'free-ok': { fields: ['from', 'req', 'addr'] },
 } as const satisfies Record<VmmMessage['t'], TraceEventSpec>;
 

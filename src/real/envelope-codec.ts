@@ -50,10 +50,10 @@ function strOrNull(o: Fields, key: string): string | null {
   return v;
 }
 
-function bool(o: Fields, key: string): boolean {
-  const v = o[key];
-  if (typeof v !== 'boolean') throw INVALID;
-  return v;
+function allocationId(o: Fields, key: string): string {
+  const id = str(o, key);
+  if (id.length > MAX_ID_LENGTH) throw INVALID;
+  return id;
 }
 
 function mode(o: Fields, key: string): LeaseMode {
@@ -114,17 +114,17 @@ function vmmMessage(v: unknown): VmmMessage {
       };
     case 'released':
       return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), version: int(o, 'version', 0), index: int(o, 'index', 0) };
-    case 'alloc': {
-      const id = str(o, 'id');
-      if (id.length > MAX_ID_LENGTH) throw INVALID;
-      return { t, req: int(o, 'req', 0), company: int(o, 'company', 0), id, pages: int(o, 'pages', 1) };
-    }
+    case 'alloc':
+      return { t, req: int(o, 'req', 0), company: int(o, 'company', 0), id: allocationId(o, 'id'), pages: int(o, 'pages', 1) };
     case 'alloc-ok':
       return { t, req: int(o, 'req', 0), firstPage: int(o, 'firstPage', 0) };
     case 'free':
-      return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0), run: bool(o, 'run') };
+      return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0), run: o['run'] === null ? null : allocationId(o, 'run') };
     case 'free-owner':
       return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0), host: int(o, 'host', 0) };
+    case 'free-token':
+    case 'free-block':
+      return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0), id: allocationId(o, 'id'), gen: int(o, 'gen', 0) };
     case 'free-ok':
       return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0) };
     default:

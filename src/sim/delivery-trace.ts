@@ -35,8 +35,10 @@ export function recordDelivery(record: RecordEvent, from: number, to: number, en
         case 'released': return record('released', to, from, m.req, m.page, m.version, m.index);
         case 'alloc': return record('alloc', to, from, m.req, m.company, m.pages, m.id);
         case 'alloc-ok': return record('alloc-ok', to, from, m.req, m.firstPage);
-        case 'free': return record('free', to, from, m.req, m.addr, m.run ? 1 : 0);
+        case 'free': return record('free', to, from, m.req, m.addr, m.run ?? '');
         case 'free-owner': return record('free-owner', to, from, m.req, m.addr, m.host);
+        case 'free-token': return record('free-token', to, from, m.req, m.addr, m.gen, m.id);
+        case 'free-block': return record('free-block', to, from, m.req, m.addr, m.gen, m.id);
         case 'free-ok': return record('free-ok', to, from, m.req, m.addr);
       }
       return;

@@ -30,7 +30,8 @@ export interface DsmWorld {
   protections: ProtectionObserver;
   /** The application threads a host starts when it first boots (a crash ends them for good). */
   threadsAtFirstBoot(host: number): ThreadContext[];
-  threadFailed(ctx: ThreadContext | number, why: string): void;
+  /** `ended`: the thread stopped there (else it carries on past the failure). */
+  threadFailed(ctx: ThreadContext | number, why: string, ended: boolean): void;
   accessed(a: Access): void;
   faultServed(kind: 'read' | 'write', waitedUs: number): void;
   allocated(host: number, addr: number, size: number): void;
@@ -103,7 +104,7 @@ export class SimDsmApp implements SimApp {
       faultServed: (kind, us) => world.faultServed(kind, us),
       allocated: (h, addr, size) => world.allocated(h, addr, size),
       freed: (h, addr) => world.freed(h, addr),
-      failed: (thread, why) => world.threadFailed(thread, why),
+      failed: (thread, why, ended) => world.threadFailed(thread, why, ended),
       trace: host.trace,
     });
   }

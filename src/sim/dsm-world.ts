@@ -2,7 +2,7 @@
 // the application threads and where they run, the workload's end check, and
 // the memory checkers fed by every host.
 import { registerAddresses } from '../vmm/workloads/registers.js';
-import { registersWorkload, counterWorkload, matrixWorkload, allocChurnWorkload } from '../vmm/workloads/index.js';
+import { registersWorkload, workloadOf } from '../vmm/workloads/index.js';
 import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
 import { replicationOf, vmmConfigOf } from '../host/config.js';
 import { planCompanies } from '../vmm/placement.js';
@@ -32,16 +32,6 @@ export interface DsmHosts {
   readonly trace: RecordEvent;
 }
 
-function makeWorkload(d: DsmScenario): Workload {
-  const o = d.workloadOptions;
-  switch (d.workload) {
-    case 'registers': return registersWorkload(o);
-    case 'counter': return counterWorkload(o);
-    case 'matrix': return matrixWorkload(o);
-    case 'alloc-churn': return allocChurnWorkload(o);
-  }
-}
-
 export class DsmPart implements DsmWorld {
   readonly plans: CompanyPlan[];
   readonly owners: number[];
@@ -62,6 +52,8 @@ export class DsmPart implements DsmWorld {
   private readonly allocationsSeen = new Set<string>();
   private finished = 0;
   private lostThreads = 0;
+  /** Workload threads that ended (done, stopped by a failure, or lost with their host), by index: each counts once. */
+  private readonly ended = new Set<number>();
   private hostsLostMemory = new Set<number>();
   readonly failures: string[] = [];
   /** The workload's end check: undefined until it ran, null if it passed. */
@@ -85,7 +77,7 @@ export class DsmPart implements DsmWorld {
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
     this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
-    this.workload = makeWorkload(d);
+    this.workload = workloadOf(d.workload, d.workloadOptions);
     const rootBytes = rootPages * pageSize;
     const appHosts = d.appHosts ?? owners;
     const total = appHosts.length * d.threadsPerHost;
@@ -122,33 +114,44 @@ export class DsmPart implements DsmWorld {
   }
 
   runThread(app: SimDsmApp, ctx: ThreadContext): void {
-    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone());
+    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone(ctx.index));
   }
 
-  threadDone(): void {
-    this.finished++;
+  threadDone(index: number): void {
     this.stats.threadsDone++;
+    this.end(index);
     this.maybeVerify();
   }
 
-  threadFailed(ctx: ThreadContext | number, why: string): void {
+  threadFailed(ctx: ThreadContext | number, why: string, ended: boolean): void {
     const index = typeof ctx === 'number' ? ctx : ctx.index;
     this.failures.push(`thread ${index}: ${why}`);
-    this.finished++;
+    // A thread that carries on past its failure (a free that went wrong) has not ended:
+    // counting it would start the end check while it still uses the heap.
+    if (ended) this.end(index);
     this.maybeVerify();
+  }
+
+  /** Counts a workload thread as ended, once (the end check's own thread is not one). */
+  private end(index: number, lost = false): boolean {
+    if (index >= this.contexts.length || this.ended.has(index)) return false;
+    this.ended.add(index);
+    if (lost) this.lostThreads++;
+    else this.finished++;
+    return true;
   }
 
   lostMemory(host: number, threads: number): void {
     this.hostsLostMemory.add(host);
     if (this.verifyHost === host && this.verdict === undefined && threads > 0) {
       // The end check itself was lost with its host: run it again elsewhere.
-      threads--;
       this.verifyHost = null;
       this.hosts.scheduler.after(100_000, () => this.tryVerify());
     }
-    this.lostThreads += threads;
-    this.stats.threadsLost += threads;
-    this.hosts.trace('lost-threads', host, threads);
+    // The host's workload threads still running are gone (threads start only at a host's first boot).
+    const lost = this.contexts.filter((c) => c.host === host && this.end(c.index, true)).length;
+    this.stats.threadsLost += lost;
+    this.hosts.trace('lost-threads', host, lost);
     this.maybeVerify();
   }
 

@@ -61,13 +61,18 @@ export class Nemesis {
       if (this.quiet) return;
       const kind = this.rng.pick(this.enabled);
       const forMs = this.rng.between(n.minDurationMs, n.maxDurationMs);
-      this.inject({ atMs: this.world.scheduler.now / 1000, kind, forMs });
+      const burst = kind === 'membership' ? n.membershipBurst ?? { count: 1, everyMs: 0 } : { count: 1, everyMs: 0 };
+      this.inject({ atMs: this.world.scheduler.now / 1000, kind, forMs, ...burst });
       this.scheduleRandom();
     });
   }
 
   private inject(f: ScheduledFault): void {
     if (this.quiet) return;
+    if (f.kind === 'membership' && f.count > 1) {
+      // The rest of the burst follows, whether or not this change could be made.
+      this.world.scheduler.after(Math.round(f.everyMs * 1000), () => this.inject({ ...f, count: f.count - 1 }));
+    }
     const heal = this.apply(f);
     if (heal === null) return;
     this.injected++;

@@ -28,6 +28,8 @@ import { streamFor } from './rng.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
+import { drawScenario, isSpec } from './swarm.js';
+import type { ScenarioSpec } from './swarm.js';
 import type { SimEnvelope } from './kv-wire.js';
 import { Trace } from './trace.js';
 import { recordDelivery } from './delivery-trace.js';
@@ -390,6 +392,7 @@ function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
 }
 
-export function runSeed(scenario: Scenario, seed: number, options: RunOptions = {}): RunResult {
-  return new World(scenario, seed, options).run();
+/** Runs one seed; a scenario whose fields vary per seed is drawn first, from the seed. */
+export function runSeed(scenario: Scenario | ScenarioSpec, seed: number, options: RunOptions = {}): RunResult {
+  return new World(isSpec(scenario) ? drawScenario(scenario, seed).scenario : scenario, seed, options).run();
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { issuesOf } from '../input/issues.js';
 import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
+import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
 import { FAULT_POINT_NAMES } from '../host/fault-points.js';
 
 export const FAULT_KINDS = [
@@ -47,6 +48,18 @@ const scheduledFaultSchema = z
     amount: z.number().optional(),
     /** membership: whether a host is added or removed (random if absent). */
     action: z.enum(['add', 'remove']).optional(),
+    /** membership: a burst of this many changes in quick succession, `everyMs` apart. */
+    count: z.number().int().min(1).max(100).default(1),
+    everyMs: ms.default(0),
+  })
+  .strict();
+
+const membershipBurstSchema = z
+  .object({
+    /** Changes per membership fault. */
+    count: z.number().int().min(1).max(100),
+    /** Between one change and the next: shorter than a change takes to commit puts several in flight at once. */
+    everyMs: ms,
   })
   .strict();
 
@@ -139,6 +152,8 @@ export const scenarioSchema = z
             maxDurationMs: ms.default(3000),
             /** Swarm testing: each seed enables a random non-empty subset of kinds. */
             swarm: z.boolean().default(false),
+            /** Each membership fault is a burst of changes in quick succession. */
+            membershipBurst: membershipBurstSchema.optional(),
           })
           .strict()
           .optional(),
@@ -206,6 +221,16 @@ export const scenarioSchema = z
       for (const h of s.dsm.appHosts ?? []) {
         if (h > s.hosts) ctx.addIssue({ code: 'custom', path: ['dsm', 'appHosts'], message: `expected host ids from 1 to ${s.hosts}` });
       }
+      const options = workloadOptionsIssue(s.dsm.workload, s.dsm.workloadOptions);
+      if (options !== null) {
+        ctx.addIssue({ code: 'custom', path: ['dsm', 'workloadOptions', ...(options.option !== null ? [options.option] : [])], message: options.message });
+      }
+      if (s.expect === undefined && s.clock.maxDriftPpm > s.dsm.leases.driftBoundPpm) {
+        ctx.addIssue({
+          code: 'custom', path: ['clock', 'maxDriftPpm'],
+          message: `expected at most dsm.leases.driftBoundPpm (${s.dsm.leases.driftBoundPpm}): leases are judged with that bound, so a larger drift is unsafe (a scenario that means it says expect)`,
+        });
+      }
     }
     for (const [i, f] of s.faults.schedule.entries()) {
       for (const h of f.hosts ?? []) {
@@ -217,6 +242,22 @@ export const scenarioSchema = z
   });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
+
+/** What is wrong with a workload's options (an unknown name, a value out of range), and which option; or null. */
+function workloadOptionsIssue(workload: string, options: Record<string, number>): { option: string | null; message: string } | null {
+  const known = Object.keys(WORKLOAD_OPTION_DEFAULTS[workload] ?? {});
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length > 0) return { option: null, message: `expected options of ${workload} (${known.join(', ')}), got ${unknown.join(', ')}` };
+  try {
+    workloadOf(workload, options);
+    return null;
+  } catch (e) {
+    // "matrix: option n must be an integer in [1, 256], got 300"
+    const m = /option (\w+) must be (.*)$/.exec((e as Error).message);
+    return m === null ? { option: null, message: (e as Error).message } : { option: m[1]!, message: `expected ${m[2]!.replace(/^in /, 'a number in ')}` };
+  }
+}
+
 export type ScheduledFault = z.infer<typeof scheduledFaultSchema>;
 
 /** Validates a parsed scenario; issues name the field (a.b[2].c) and what was expected. */

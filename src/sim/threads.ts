@@ -42,8 +42,8 @@ export interface ThreadEnv {
   /** Called for every block malloc handed out and every free done. */
   allocated(host: number, addr: number, size: number): void;
   freed(host: number, addr: number): void;
-  /** A thread failed (a bad free, an access outside memory, a crash of the workload code). */
-  failed(thread: number, why: string): void;
+  /** A thread failed (a bad free, an access outside memory, a crash of the workload code); `ended`: it stops there, else it carries on. */
+  failed(thread: number, why: string, ended: boolean): void;
   readonly trace: RecordHostEvent;
 }
 
@@ -82,7 +82,7 @@ export class ThreadRunner {
         r = program.next(input);
       } catch (e) {
         this.running--;
-        this.fail(ctx.index, `threw: ${(e as Error).message}`);
+        this.fail(ctx.index, `threw: ${(e as Error).message}`, true);
         return;
       }
       if (r.done) {
@@ -135,7 +135,8 @@ export class ThreadRunner {
         env.trace('thread-free', ctx.index, op.addr);
         env.freed(env.host, op.addr);
         env.free(op.addr, (error) => {
-          if (error !== null) this.fail(ctx.index, `free(${op.addr}): ${error}`);
+          // A thread ended meanwhile (its host lost its writes) has failed already.
+          if (error !== null && this.generation === generation) this.fail(ctx.index, `free(${op.addr}): ${error}`, false);
           later(0, 0);
         });
         return;
@@ -144,9 +145,9 @@ export class ThreadRunner {
     }
   }
 
-  private fail(thread: number, why: string): void {
+  private fail(thread: number, why: string, ended: boolean): void {
     this.env.trace('thread-failed', thread, why);
-    this.env.failed(thread, why);
+    this.env.failed(thread, why, ended);
   }
 
   private access(
@@ -159,7 +160,7 @@ export class ThreadRunner {
     const env = this.env;
     const epoch = env.epoch();
     if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
-      this.fail(ctx.index, `${op.op} at a bad address ${op.addr}`);
+      this.fail(ctx.index, `${op.op} at a bad address ${op.addr}`, true);
       return;
     }
     const retry = (): void => {

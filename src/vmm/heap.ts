@@ -42,6 +42,14 @@
 //    caller reports invalid) or still ours until the free commits (freeFor
 //    then answers 'invalid'). Remembering given-back runs locally would be
 //    wrong once another host allocates the same pages.
+//  - A free another host asks for takes two steps: the owner first hands out
+//    a token naming the block's run and its generation (how many times that
+//    block has been handed out), then frees the block only if the token still
+//    names it. Frees travel over a network that loses, duplicates and delays
+//    messages, so they are retried; a retry that arrives after the block was
+//    freed and handed out again must not free the new block. With the token
+//    every retry after the first free finds a newer generation (or no run)
+//    and does nothing.
 //  - Misuse by the caller of the protocol (an unknown or already resolved id,
 //    a run in the root region or overlapping a run of ours) throws: it is a
 //    bug in the driver, not something the application can cause. Misuse by
@@ -58,12 +66,20 @@ export type MallocStep =
 
 export type FreeStep =
   | { kind: 'done' }
-  /** A large block, or a small-block run now entirely free: the caller frees the run through consensus. */
-  | { kind: 'free-run'; firstPage: number }
+  /** A large block, or a small-block run now entirely free: the caller frees the run (allocation `id`) through consensus. */
+  | { kind: 'free-run'; firstPage: number; id: string }
   /** Not in a run of this host's: the caller routes the free to the run's owner (from the page table's allocation rows). */
   | { kind: 'remote' }
   /** A double free, an address in the root region or outside the heap, not a block start, ... */
   | { kind: 'invalid'; reason: string };
+
+/** What the owner of a block hands a host that wants to free it: the free goes through only while it still names the block. */
+export interface FreeToken {
+  /** The allocation id of the block's run. */
+  id: string;
+  /** How many times this block of the run has been handed out (0 for a large block, whose run is its only allocation). */
+  gen: number;
+}
 
 export interface HostHeapOptions {
   /** This host's id; goes into allocation ids so they are unique across hosts. */
@@ -107,6 +123,10 @@ interface SmallRun {
   perPage: number;
   /** 1 for each live block, in address order. */
   live: Uint8Array;
+  /** Each block's generation: the count of takes from this run when it was last handed out. */
+  gens: Uint32Array;
+  /** Blocks handed out from this run so far. */
+  takes: number;
   liveCount: number;
   /** No free block below this index: where the search for a free block starts. */
   lowestFree: number;
@@ -269,6 +289,8 @@ export class HostHeap {
       size,
       perPage,
       live: new Uint8Array(perPage * p.pages),
+      gens: new Uint32Array(perPage * p.pages),
+      takes: 0,
       liveCount: 0,
       lowestFree: 0,
     };
@@ -286,20 +308,16 @@ export class HostHeap {
 
   /** Frees a block on behalf of this host's own thread. */
   free(addr: number): FreeStep {
-    const bad = this.checkAddress(addr);
-    if (bad !== null) return bad;
-    const run = this.runAt(addr);
-    if (run === null) return { kind: 'remote' };
+    const at = this.liveBlockAt(addr);
+    if (at === null) return { kind: 'remote' };
+    if ('reason' in at) return at;
+    const { run, b } = at;
     if (run.kind === 'large') {
-      if (addr !== run.firstPage * this.pageSize) return invalid(`${addr} is inside the large block at ${run.firstPage * this.pageSize}, not its start`);
       removeSorted(this.runs, run);
       this.liveBlocks--;
       this.liveBytes -= run.pages * this.pageSize;
-      return { kind: 'free-run', firstPage: run.firstPage };
+      return { kind: 'free-run', firstPage: run.firstPage, id: run.id };
     }
-    const b = this.blockIndex(run, addr);
-    if (b < 0) return invalid(`${addr} is not the start of a ${run.size}-byte block`);
-    if (run.live[b] === 0) return invalid(`double free: the ${run.size}-byte block at ${addr} is not allocated`);
     const wasFull = run.liveCount === run.live.length;
     run.live[b] = 0;
     run.liveCount--;
@@ -311,7 +329,7 @@ export class HostHeap {
       if (!wasFull) removeSorted(list, run);
       removeSorted(this.runs, run);
       this.classRuns[run.ci]!--;
-      return { kind: 'free-run', firstPage: run.firstPage };
+      return { kind: 'free-run', firstPage: run.firstPage, id: run.id };
     }
     if (wasFull) insertSorted(list, run);
     return { kind: 'done' };
@@ -324,6 +342,26 @@ export class HostHeap {
     return r;
   }
 
+  /** Step one of a free another host asks for: the token that names the live block of ours at addr. */
+  tokenFor(addr: number): { kind: 'token'; token: FreeToken } | Invalid {
+    const at = this.liveBlockAt(addr);
+    if (at === null) return invalid(`${addr} is not in a run owned by host ${this.host}`);
+    if ('reason' in at) return at;
+    return { kind: 'token', token: { id: at.run.id, gen: at.run.kind === 'large' ? 0 : at.run.gens[at.b]! } };
+  }
+
+  /**
+   * Step two: frees the block at addr if the token still names it. If its run
+   * is gone, or the block was freed (and maybe handed out again) since, this is
+   * a retry of a free already done: it answers done and frees nothing.
+   */
+  freeWithToken(addr: number, token: FreeToken): FreeStep {
+    const at = this.liveBlockAt(addr);
+    if (at === null || 'reason' in at || at.run.id !== token.id) return { kind: 'done' };
+    if (at.run.kind === 'small' && at.run.gens[at.b] !== token.gen) return { kind: 'done' };
+    return this.free(addr);
+  }
+
   /** Whether addr lies in a run this host owns (live block or not). */
   owns(addr: number): boolean {
     const inHeap = Number.isSafeInteger(addr) && addr >= this.rootPages * this.pageSize && addr < this.heapBytes;
@@ -332,12 +370,9 @@ export class HostHeap {
 
   /** The size class (or, for a large block, the run's bytes) of the live block of this host's that starts at addr; else null. */
   blockSize(addr: number): number | null {
-    if (this.checkAddress(addr) !== null) return null;
-    const run = this.runAt(addr);
-    if (run === null) return null;
-    if (run.kind === 'large') return addr === run.firstPage * this.pageSize ? run.pages * this.pageSize : null;
-    const b = this.blockIndex(run, addr);
-    return b >= 0 && run.live[b] === 1 ? run.size : null;
+    const at = this.liveBlockAt(addr);
+    if (at === null || 'reason' in at) return null;
+    return at.run.kind === 'large' ? at.run.pages * this.pageSize : at.run.size;
   }
 
   /** Live blocks owned here, in address order. `size` is the block's size (class or run bytes), not the size asked for. */
@@ -392,6 +427,7 @@ export class HostHeap {
     while (b < run.live.length && run.live[b] === 1) b++;
     if (b >= run.live.length) throw new Error(`HostHeap: run ${run.id} has no free block`);
     run.live[b] = 1;
+    run.gens[b] = ++run.takes >>> 0;
     run.liveCount++;
     run.lowestFree = b + 1;
     this.liveBlocks++;
@@ -412,6 +448,22 @@ export class HostHeap {
     return (page - run.firstPage) * run.perPage + off / run.size;
   }
 
+  /** The live block of ours that starts at addr (b: its index in a small run, -1 for a large block); null if no run of ours holds addr; else why it is no block. */
+  private liveBlockAt(addr: number): { run: Run; b: number } | Invalid | null {
+    const bad = this.checkAddress(addr);
+    if (bad !== null) return bad;
+    const run = this.runAt(addr);
+    if (run === null) return null;
+    if (run.kind === 'large') {
+      if (addr !== run.firstPage * this.pageSize) return invalid(`${addr} is inside the large block at ${run.firstPage * this.pageSize}, not its start`);
+      return { run, b: -1 };
+    }
+    const b = this.blockIndex(run, addr);
+    if (b < 0) return invalid(`${addr} is not the start of a ${run.size}-byte block`);
+    if (run.live[b] === 0) return invalid(`double free: the ${run.size}-byte block at ${addr} is not allocated`);
+    return { run, b };
+  }
+
   private runAt(addr: number): Run | null {
     const page = Math.floor(addr / this.pageSize);
     const i = upperBound(this.runs, page) - 1;
@@ -421,7 +473,7 @@ export class HostHeap {
   }
 
   /** Null if addr could be a block of some host's; else why not. */
-  private checkAddress(addr: number): FreeStep | null {
+  private checkAddress(addr: number): Invalid | null {
     if (!Number.isSafeInteger(addr) || addr < 0 || addr >= this.heapBytes) return invalid(`${addr} is not an address in the heap (0..${this.heapBytes - 1})`);
     if (addr < this.rootPages * this.pageSize) return invalid(`${addr} is inside the root region (pages 0..${this.rootPages - 1})`);
     if (addr % 8 !== 0) return invalid(`${addr} is not 8-byte aligned, so not a block start`);
@@ -429,6 +481,8 @@ export class HostHeap {
   }
 }
 
-function invalid(reason: string): FreeStep {
+type Invalid = Extract<FreeStep, { kind: 'invalid' }>;
+
+function invalid(reason: string): Invalid {
   return { kind: 'invalid', reason };
 }

@@ -38,7 +38,8 @@ interface Held {
 /** The write-back of the dirty page in flight, and who waits for it. */
 interface Cleaning {
   page: number;
-  waiters: (() => void)[];
+  /** Each hears whether the writes were committed (false: they are lost). */
+  waiters: ((committed: boolean) => void)[];
   lease: LeaseToken;
 }
 
@@ -332,14 +333,14 @@ export class PageClient {
    * the commit is confirmed, or once the write-back proved impossible (the
    * lease is gone: those writes, which nobody saw, are lost).
    */
-  private clean(then: () => void): void {
+  private clean(then: (committed: boolean) => void): void {
     if (this.cleaning !== null) {
       this.cleaning.waiters.push(then);
       return;
     }
     const page = this.dirty;
     if (page === null) {
-      then();
+      then(true);
       return;
     }
     const c: Cleaning = { page, waiters: [then], lease: this.dirtyLease! };
@@ -373,7 +374,7 @@ export class PageClient {
       this.dirty = null;
       this.dirtyLease = null;
       this.cleaning = null;
-      for (const w of c.waiters) w();
+      for (const w of c.waiters) w(reply.t === 'released');
       this.judgeHeldBack(page);
       return 'done';
     });
@@ -381,10 +382,12 @@ export class PageClient {
 
   /**
    * Writes the dirty page back, if there is one, and runs then() once nothing
-   * written on this host is uncommitted (or the write-back proved impossible).
-   * A host stopping on purpose calls it, so a clean shutdown loses nothing.
+   * written on this host is uncommitted (committed: true), or once the
+   * write-back proved impossible (false: those writes are lost). A host
+   * stopping on purpose calls it, so a clean shutdown loses nothing; so does a
+   * free, which other hosts can observe.
    */
-  flush(then: () => void): void {
+  flush(then: (committed: boolean) => void): void {
     this.clean(then);
   }
 

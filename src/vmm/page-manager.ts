@@ -10,6 +10,7 @@ import type { CompanyApplied, CompanyEntry } from './company.js';
 import { ownerOf } from './heap-routing.js';
 import { pageHash } from './page-table.js';
 import type { LeaseMode, LeaseToken, PageCommand } from './page-table-commands.js';
+import type { AllocationRow } from './page-table.js';
 import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import { decodePage } from './page-client.js';
@@ -146,23 +147,40 @@ export class PageManager {
     if (!ok) this.refuse(from, msg.req, 0, 'not-leader');
   }
 
-  /** A free of a block in this company goes to the owner of its run; the owner's own give-back of a run is done here. */
+  /**
+   * A free of a block in this company goes to the owner of its run. The
+   * owner's own give-back of a run names the allocation, so a retry that
+   * comes after the pages went to another run finds it gone (and is answered
+   * ok) instead of freeing a block of the new run. Rows are looked up only
+   * once a barrier committed: this table may be stale (a deposed leader back
+   * from a pause), and a missing or old row would make a good free fail.
+   */
   free(from: number, msg: Extract<VmmMessage, { t: 'free' }>): void {
     const page = Math.floor(msg.addr / this.cfg.pageSize);
-    const alloc = this.company.table().allocations(this.plan.company)
-      .find((a) => page >= a.firstPage && page < a.firstPage + a.pages);
-    const owner = alloc === undefined ? null : ownerOf(alloc.id);
-    if (owner === null || alloc === undefined) {
-      this.refuse(from, msg.req, page, 'invalid');
+    const allocations = (): AllocationRow[] => this.company.table().allocations(this.plan.company);
+    const run = msg.run === null ? undefined : allocations().find((a) => a.id === msg.run);
+    if (run !== undefined) {
+      // Freeing the run commits, so this row need not be current.
+      if (ownerOf(run.id) !== from || run.firstPage * this.cfg.pageSize !== msg.addr) this.refuse(from, msg.req, page, 'invalid');
+      else {
+        this.freeRun(run.id, run.firstPage, run.pages, from, (answer) => {
+          if (answer === 'ok') this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
+          else this.refuse(from, msg.req, page, answer);
+        });
+      }
       return;
     }
-    if (!(msg.run && owner === from && msg.addr === alloc.firstPage * this.cfg.pageSize)) {
-      this.env.send(owner, { t: 'free-owner', req: msg.req, addr: msg.addr, host: from });
-      return;
-    }
-    this.freeRun(alloc.id, alloc.firstPage, alloc.pages, from, (answer) => {
-      if (answer === 'ok') this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
-      else this.refuse(from, msg.req, page, answer);
+    this.propose({ op: 'barrier' }, undefined, () => {
+      if (msg.run !== null) {
+        // Gone from a current table: a retry of a give-back already done (or one under way: it answers itself).
+        if (!allocations().some((a) => a.id === msg.run)) this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
+        else this.free(from, msg);
+        return;
+      }
+      const alloc = allocations().find((a) => page >= a.firstPage && page < a.firstPage + a.pages);
+      const owner = alloc === undefined ? null : ownerOf(alloc.id);
+      if (owner === null) this.refuse(from, msg.req, page, 'invalid');
+      else this.env.send(owner, { t: 'free-owner', req: msg.req, addr: msg.addr, host: from });
     });
   }
 
@@ -237,7 +255,11 @@ export class PageManager {
     const table = this.company.table();
     const row = table.page(page);
     if (row === null || row.allocation === null) {
-      this.finishTask(page, () => this.refuse(from, msg.req, page, 'not-allocated'));
+      // This table may be stale (a deposed leader that has not heard of it yet, just
+      // back from a pause): only a grant committed in this term can say the page is
+      // not allocated. A reclaim has nothing to take back.
+      if (task.reclaimed !== undefined) this.finishTask(page, task.reclaimed);
+      else this.grant(page, q, task);
       return;
     }
     const conflicting = table.holders(page).filter((h) => h.host !== from && (msg.mode === 'write' || h.mode === 'write'));
@@ -278,6 +300,11 @@ export class PageManager {
     };
     const ok = this.propose(cmd, undefined, (a) => {
       q.proposing = false;
+      if (!a.result.ok && a.result.error !== 'conflict') {
+        const why = a.result.error === 'not-allocated' ? 'not-allocated' : 'invalid';
+        this.finishTask(page, () => this.refuse(from, msg.req, page, why));
+        return;
+      }
       if (!a.result.ok) {
         this.step(page); // the holders changed meanwhile: look again
         return;

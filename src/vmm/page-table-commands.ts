@@ -40,7 +40,12 @@ export type PageCommand =
       lease?: LeaseToken;
     }
   /** The leader waited out a silent holder's lease: remove it. */
-  | { op: 'expire'; page: number; host: number; lease?: LeaseToken };
+  | { op: 'expire'; page: number; host: number; lease?: LeaseToken }
+  /**
+   * Changes nothing: once it commits in the proposer's term, the proposer's table holds everything
+   * committed before, so what it reads there is current (a read barrier).
+   */
+  | { op: 'barrier' };
 
 export interface LeaseToken { term: number; grantedAtUs: number }
 
@@ -201,6 +206,8 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (lease instanceof Bad) return lease;
       return lease === undefined ? { op, page, host, version, hash, data, keep } : { op, page, host, version, hash, data, keep, lease };
     }
+    case 'barrier':
+      return { op };
     default:
       return new Bad(`unknown op ${describe(op)}`);
   }

@@ -327,6 +327,8 @@ export class PageTable {
         return this.dropLease(c.op, c.page, c.host, c.lease);
       case 'release':
         return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep, c.lease);
+      case 'barrier':
+        return OK;
     }
   }
 

@@ -32,8 +32,15 @@ export type VmmMessage =
   /** Host -> manager: a run of pages for an allocation. */
   | { t: 'alloc'; req: number; company: number; id: string; pages: number }
   | { t: 'alloc-ok'; req: number; firstPage: number }
-  /** Host -> manager: free the block at addr (the manager routes a small block to its owner); `run`: the owner gives back a whole run. */
-  | { t: 'free'; req: number; addr: number; run: boolean }
-  /** Manager -> owner: free this block of yours, on behalf of `host` (answer that host with free-ok). */
+  /**
+   * Host -> manager: free the block at addr (the manager routes it to the owner of its run); `run`: the
+   * owner gives back its whole run, allocation `run`, which starts at addr.
+   */
+  | { t: 'free'; req: number; addr: number; run: string | null }
+  /** Manager -> owner: `host` wants to free this block of yours (answer that host with free-token). */
   | { t: 'free-owner'; req: number; addr: number; host: number }
+  /** Owner -> host: the block's run and generation; free it with free-block, which a retry cannot repeat. */
+  | { t: 'free-token'; req: number; addr: number; id: string; gen: number }
+  /** Host -> owner: free the block at addr if it is still generation `gen` of run `id`. */
+  | { t: 'free-block'; req: number; addr: number; id: string; gen: number }
   | { t: 'free-ok'; req: number; addr: number };

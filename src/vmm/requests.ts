@@ -8,15 +8,16 @@ import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
 
-export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-ok' }>;
+export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-token' | 'free-ok' }>;
 
 /** What the caller wants after a reply: finished, or the same request again (now). */
 export type Next = 'done' | 'again';
 
 interface Open {
-  plan: CompanyPlan;
+  /** A company's manager, wherever it is now, or one host. */
+  to: CompanyPlan | number;
   build: (req: number) => VmmMessage;
-  onReply: (reply: Reply, sentAt: number) => Next;
+  onReply: (reply: Reply, sentAt: number, from: number) => Next;
   attempt: number;
   /** Every attempt's request id, with when it was sent: an answer to any of them counts. */
   sent: Map<number, number>;
@@ -37,8 +38,13 @@ export class Requests {
    * Sends a request to the manager of `plan`'s company and keeps at it until onReply says done.
    * onReply gets the local time the answered attempt was sent (a lease counts from it).
    */
-  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number) => Next): void {
-    this.attempt({ plan, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
+  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
+    this.attempt({ to: plan, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
+  }
+
+  /** The same, to one host, whoever leads what. */
+  startTo(host: number, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
+    this.attempt({ to: host, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
   }
 
   /** Routes a reply to its request; returns false if it answers no open request. */
@@ -46,9 +52,10 @@ export class Requests {
     const o = this.open.get(msg.req);
     if (o === undefined) return false;
     const sentAt = o.sent.get(msg.req)!;
+    const company = typeof o.to === 'number' ? null : o.to.company;
     if (msg.t === 'refuse') {
-      if (msg.why === 'not-leader') {
-        this.leaders.set(o.plan.company, msg.leader);
+      if (msg.why === 'not-leader' && company !== null) {
+        this.leaders.set(company, msg.leader);
         // Pointed at another host: go now. Refused by the leader itself (its term's first
         // entry not applied yet) or with no leader known: wait a little, else we spin.
         if (msg.leader !== 0 && msg.leader !== from) this.retry(o, msg.req);
@@ -59,10 +66,11 @@ export class Requests {
         this.retryShortly(o, msg.req);
         return true;
       }
-    } else {
-      this.leaders.set(o.plan.company, from);
+    } else if (company !== null && msg.t !== 'free-token' && msg.t !== 'free-ok') {
+      // The owner of a block answers a free, not the manager: no hint there.
+      this.leaders.set(company, from);
     }
-    if (o.onReply(msg, sentAt) === 'again') this.attempt(o);
+    if (o.onReply(msg, sentAt, from) === 'again') this.attempt(o);
     else this.close(o);
     return true;
   }
@@ -86,7 +94,7 @@ export class Requests {
     if (o.done) return;
     const req = this.nextReq++;
     o.attempt++;
-    const target = this.targetFor(o.plan, o.attempt);
+    const target = typeof o.to === 'number' ? o.to : this.targetFor(o.to, o.attempt);
     this.open.set(req, o);
     o.sent.set(req, this.env.now());
     o.latest = req;
@@ -94,7 +102,7 @@ export class Requests {
     const wait = this.env.faults.buggify(VmmPoint.retryEarly) ? 1 : this.cfg.retryUs;
     this.env.timer(this.env.now() + wait, () => {
       if (o.done || o.latest !== req) return;
-      this.leaders.set(o.plan.company, 0); // it did not answer: try someone else
+      if (typeof o.to !== 'number') this.leaders.set(o.to.company, 0); // it did not answer: try someone else
       this.attempt(o);
     });
   }

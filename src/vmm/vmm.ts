@@ -4,6 +4,7 @@
 import type { CompanyApplied } from './company.js';
 import { VmmProbe } from './fault-points.js';
 import { HostHeap } from './heap.js';
+import type { FreeToken } from './heap.js';
 import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
 import type { LeaseMode } from './page-table-commands.js';
@@ -55,6 +56,7 @@ export class Vmm {
       case 'refuse':
       case 'released':
       case 'alloc-ok':
+      case 'free-token':
       case 'free-ok':
         this.client.requests.reply(from, msg as Reply);
         return;
@@ -62,7 +64,10 @@ export class Vmm {
         this.client.revoke(from, msg);
         return;
       case 'free-owner':
-        this.freeForOther(msg);
+        this.tokenForOther(msg);
+        return;
+      case 'free-block':
+        this.freeForOther(from, msg);
         return;
       case 'acquire':
       case 'revoked':
@@ -124,41 +129,81 @@ export class Vmm {
     });
   }
 
-  /** Frees a block this or any host allocated; `done` gets null, or what was wrong. */
+  /**
+   * Frees a block this or any host allocated; `done` gets null, or what was
+   * wrong. Another host's block: its company routes the free to the owner,
+   * whose token the free then hands back (see HostHeap.tokenFor).
+   */
   free(addr: number, done: (error: string | null) => void): void {
+    // Other hosts can observe a free (the block goes to someone else): like a write to
+    // another page, it waits until this host's writes before it are committed. If they
+    // are lost, the free does not happen: it would rest on state nobody will ever see.
+    this.client.flush((committed) => {
+      if (committed) this.freeNow(addr, done);
+      else done(`free of ${addr}: not done, this host's writes before it were lost`);
+    });
+  }
+
+  private freeNow(addr: number, done: (error: string | null) => void): void {
     const step = this.heap.free(addr);
     if (step.kind === 'done') done(null);
     else if (step.kind === 'invalid') done(step.reason);
     else if (step.kind === 'free-run') {
       // Freed here; giving the run back to the page table is housekeeping the caller need not wait for.
       done(null);
-      this.freeRemotely(step.firstPage * this.cfg.pageSize, true, () => undefined);
-    } else this.freeRemotely(addr, false, done);
+      this.giveBack(step.firstPage, step.id);
+    } else this.freeRemotely(addr, done);
   }
 
-  /** Through the block's company: it frees a run, or sends a small block to its owner. */
-  private freeRemotely(addr: number, run: boolean, done: (error: string | null) => void): void {
+  private freeRemotely(addr: number, done: (error: string | null) => void): void {
     const plan = companyOfPage(this.cfg.plans, Math.floor(addr / this.cfg.pageSize));
     if (plan === undefined) {
       done(`address ${addr} is outside the heap`);
       return;
     }
-    this.client.requests.start(plan, (req) => ({ t: 'free', req, addr, run }), (reply) => {
-      done(reply.t === 'free-ok' ? null : `free of ${addr}: ${reply.t === 'refuse' ? reply.why : reply.t}`);
+    this.client.requests.start(plan, (req) => ({ t: 'free', req, addr, run: null }), (reply, _sentAt, owner) => {
+      if (reply.t === 'free-token') this.freeAtOwner(owner, addr, { id: reply.id, gen: reply.gen }, done);
+      else done(freeError(addr, reply));
       return 'done';
     });
   }
 
-  /** Another host frees a block of ours: free it here and answer that host. */
-  private freeForOther(msg: Extract<VmmMessage, { t: 'free-owner' }>): void {
+  private freeAtOwner(owner: number, addr: number, token: FreeToken, done: (error: string | null) => void): void {
+    this.client.requests.startTo(owner, (req) => ({ t: 'free-block', req, addr, ...token }), (reply) => {
+      done(freeError(addr, reply));
+      return 'done';
+    });
+  }
+
+  /** An empty run (allocation `id`) goes back to the page table; a retry finds it gone and is answered all the same. */
+  private giveBack(firstPage: number, id: string): void {
+    const plan = companyOfPage(this.cfg.plans, firstPage);
+    if (plan === undefined) return;
+    const addr = firstPage * this.cfg.pageSize;
+    this.client.requests.start(plan, (req) => ({ t: 'free', req, addr, run: id }), () => 'done');
+  }
+
+  /** Another host wants to free a block of ours: step one, the token that names it. */
+  private tokenForOther(msg: Extract<VmmMessage, { t: 'free-owner' }>): void {
+    const t = this.heap.tokenFor(msg.addr);
+    if (t.kind === 'invalid') this.refuseFree(msg.host, msg.req, msg.addr);
+    else this.env.send(msg.host, { t: 'free-token', req: msg.req, addr: msg.addr, ...t.token });
+  }
+
+  /** Step two: free it if the token still names it (a retry of a free already done frees nothing). */
+  private freeForOther(from: number, msg: Extract<VmmMessage, { t: 'free-block' }>): void {
     this.env.faults.probe(VmmProbe.crossHostFree);
-    const step = this.heap.freeFor(msg.addr);
+    const step = this.heap.freeWithToken(msg.addr, { id: msg.id, gen: msg.gen });
     if (step.kind === 'invalid' || step.kind === 'remote') {
-      this.env.send(msg.host, { t: 'refuse', req: msg.req, page: Math.floor(msg.addr / this.cfg.pageSize), why: 'invalid', leader: 0, version: 0 });
+      this.refuseFree(from, msg.req, msg.addr);
       return;
     }
-    this.env.send(msg.host, { t: 'free-ok', req: msg.req, addr: msg.addr });
-    if (step.kind === 'free-run') this.freeRemotely(step.firstPage * this.cfg.pageSize, true, () => undefined);
+    this.env.send(from, { t: 'free-ok', req: msg.req, addr: msg.addr });
+    if (step.kind === 'free-run') this.giveBack(step.firstPage, step.id);
+  }
+
+  private refuseFree(to: number, req: number, addr: number): void {
+    this.env.send(to, { t: 'refuse', req, page: Math.floor(addr / this.cfg.pageSize), why: 'invalid', leader: 0, version: 0 });
   }
 
   close(): void {
@@ -166,4 +211,8 @@ export class Vmm {
     this.managers.clear();
     this.client.close();
   }
+}
+
+function freeError(addr: number, reply: Reply): string | null {
+  return reply.t === 'free-ok' ? null : `free of ${addr}: ${reply.t === 'refuse' ? reply.why : reply.t}`;
 }

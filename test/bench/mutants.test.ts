@@ -98,7 +98,7 @@ test('families hunt their own scenarios; one that expects a violation never hunt
   assert.ok(f.heap[0]!.startsWith('bench/mutants/scenarios/heap-'), f.heap.join());
   assert.equal(f.host, [...f.raft, ...f.dsm.filter((s) => !s.startsWith('bench/'))]);
   for (const s of f.heap.filter((x) => x.startsWith('bench/'))) {
-    const scenario = parseScenarioText(readFileSync(path.join(root, s), 'utf8'), s);
+    const scenario = parseScenarioText(readFileSync(path.join(root, s), 'utf8'), s).base;
     assert.is(`bench/mutants/scenarios/${scenario.name}.yaml`, s);
     assert.is(scenario.dsm?.workload, 'alloc-churn');
   }

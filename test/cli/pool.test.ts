@@ -42,7 +42,7 @@ writeFileSync(
 const runnerModule = pathToFileURL(runnerFile).href;
 
 
-const scenario = loadScenario('raft-basic').scenario;
+const scenario = loadScenario('raft-basic').spec;
 const args = (over: Partial<FuzzArgs>): FuzzArgs => ({ scenario: 'raft-basic', seeds: 12, start: 1, jobs: 3, json: true, stopOnFirst: false, ...over });
 
 test('pool: one outcome per seed, crashes and dead workers included', async () => {

@@ -97,4 +97,32 @@ test('a buggy scenario (send before sync, with crashes) fails with a replay comm
   assert.match(text.stdout, /\n    \d+\.\d{6}s h\d+ [\w:-]+( \w+=\S+)*\n/);
 });
 
+test('a scenario that varies per seed: replay says what the seed drew, --drawn writes a file that replays the same run, fuzz failures show the draw', () => {
+  const file = path.join(tmp, 'varies.yaml');
+  writeFileSync(file, [
+    'name: varies',
+    'durationS: 3',
+    'hosts: { between: [3, 5] }',
+    'raft: { electionTicks: { between: [5, 12] } }',
+    'network: { loss: { between: [0, 0.05] } }',
+  ].join('\n'));
+  const drawnFile = path.join(tmp, 'drawn.yaml');
+  const r = gallocy('replay', '--scenario', file, '--seed', '4', '--drawn', drawnFile, '--json');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const a = JSON.parse(r.stdout) as Replay & { drew: Record<string, unknown>; drawn: { hosts: number } };
+  assert.equal(Object.keys(a.drew), ['hosts', 'raft.electionTicks', 'network.loss']);
+  assert.is(a.drawn.hosts, a.drew['hosts']);
+  const text = readFileSync(drawnFile, 'utf8');
+  assert.match(text, /^# varies as seed 4 drew it: hosts=\d raft\.electionTicks=\d+ loss=[\d.]+\n/);
+  const b = JSON.parse(gallocy('replay', '--scenario', drawnFile, '--seed', '4', '--json').stdout) as Replay & { drew?: unknown };
+  assert.is(b.traceHash, a.traceHash, 'the drawn file replays the same run');
+  assert.is(b.drew, undefined, 'and draws nothing');
+  assert.match(gallocy('replay', '--scenario', file, '--seed', '4').stdout, `  drew        hosts=${a.drew['hosts']} `);
+  // A scenario expecting a violation it never finds fails every seed: each failure shows its draw.
+  writeFileSync(file, `${readFileSync(file, 'utf8')}\nexpect: { violation: election-safety }\n`);
+  const f = gallocy('fuzz', '--scenario', file, '--seeds', '2', '--jobs', '1');
+  assert.is(f.status, 1, f.stdout + f.stderr);
+  assert.match(f.stdout, /FAIL seed 1: expected-violation\n  drew: hosts=\d raft\.electionTicks=\d+ loss=[\d.]+\n/);
+});
+
 test.run();

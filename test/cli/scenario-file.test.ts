@@ -8,7 +8,8 @@ import { parse } from 'yaml';
 import { inputError } from '../input/input-error.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { DEFAULT_SCENARIO, listScenarioNames, loadScenario, parseScenarioText } from '../../src/cli/scenario-file.js';
-import { FAULT_KINDS, validateScenario } from '../../src/sim/scenario.js';
+import { FAULT_KINDS } from '../../src/sim/scenario.js';
+import { validateSpec } from '../../src/sim/swarm.js';
 
 const repoRoot = findRepoRoot();
 const dir = path.join(repoRoot, 'scenarios');
@@ -18,9 +19,9 @@ test('every file in scenarios/ validates and is named after its file', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 6, `only ${files.length} scenario files`);
   for (const f of files) {
-    const checked = validateScenario(parse(readFileSync(path.join(dir, f), 'utf8')));
+    const checked = validateSpec(parse(readFileSync(path.join(dir, f), 'utf8')));
     assert.ok(checked.ok, `${f}: ${checked.ok ? '' : JSON.stringify(checked.issues)}`);
-    if (checked.ok) assert.is(checked.scenario.name, f.replace(/\.yaml$/, ''), f);
+    if (checked.ok) assert.is(checked.spec.base.name, f.replace(/\.yaml$/, ''), f);
     assert.match(readFileSync(path.join(dir, f), 'utf8'), /^# /, `${f} has a comment header`);
   }
 });
@@ -31,15 +32,15 @@ test('the shipped scenarios exercise what they say', () => {
     assert.ok(names.includes(n), `missing ${n}`);
   }
   assert.ok(names.includes(DEFAULT_SCENARIO));
-  const chaos = loadScenario('raft-chaos').scenario;
+  const chaos = loadScenario('raft-chaos').spec.base;
   assert.equal([...(chaos.faults.nemesis?.kinds ?? [])].sort(), [...FAULT_KINDS].sort());
   assert.is(chaos.faults.nemesis?.swarm, true);
-  const basic = loadScenario('raft-basic').scenario;
+  const basic = loadScenario('raft-basic').spec.base;
   assert.is(basic.hosts, 3);
   assert.is(basic.faults.schedule.length + (basic.faults.nemesis ? 1 : 0), 0);
-  const membership = loadScenario('raft-membership').scenario;
+  const membership = loadScenario('raft-membership').spec.base;
   assert.is(membership.initialVoters, 3);
-  assert.is(loadScenario('raft-crashes').scenario.disk.tornWrites, true);
+  assert.is(loadScenario('raft-crashes').spec.base.disk.tornWrites, true);
 });
 
 test('loads by name with ref = name, and by path with ref = the path given', () => {
@@ -49,7 +50,7 @@ test('loads by name with ref = name, and by path with ref = the path given', () 
   const rel = path.relative(process.cwd(), path.join(dir, 'raft-basic.yaml'));
   const byPath = loadScenario(rel);
   assert.is(byPath.ref, rel);
-  assert.equal(byPath.scenario, byName.scenario);
+  assert.equal(byPath.spec, byName.spec);
 });
 
 test('an unknown name lists the available names', () => {

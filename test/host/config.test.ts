@@ -27,7 +27,7 @@ function errorOf(fn: () => unknown): string {
 
 test('the same defaults in a scenario and a cluster file', () => {
   const c = parseClusterText(cluster(''), '/c.yaml');
-  const s = parseScenarioText(scenario('  workload: counter'), '/s.yaml').dsm!;
+  const s = parseScenarioText(scenario('  workload: counter'), '/s.yaml').base.dsm!;
   assert.equal(s.heap, c.heap);
   assert.equal(s.leases, c.leases);
   assert.is(replicationOf(s, 3), c.replication);
@@ -37,7 +37,7 @@ test('the same defaults in a scenario and a cluster file', () => {
 
 test('the same settings give the same VMM configuration', () => {
   const c = parseClusterText(cluster('heap: { pageSize: 8192, pages: 64 }\nleases: { leaseMs: 500, minHoldMs: 1 }\nreplication: 2'), '/c.yaml');
-  const s = parseScenarioText(scenario('  heap: { pageSize: 8192, pages: 64 }\n  leases: { leaseMs: 500, minHoldMs: 1 }\n  replication: 2'), '/s.yaml').dsm!;
+  const s = parseScenarioText(scenario('  heap: { pageSize: 8192, pages: 64 }\n  leases: { leaseMs: 500, minHoldMs: 1 }\n  replication: 2'), '/s.yaml').base.dsm!;
   const plans = planCompanies({ pages: 64, owners: [1, 2, 3], replication: 2 });
   const v = vmmConfigOf(s, 1, plans);
   assert.equal(v, vmmConfigOf(c, 1, plans));
@@ -60,11 +60,11 @@ test('replication defaults to what the hosts can provide', () => {
   assert.is(parseClusterText(cluster('', 1), '/c.yaml').replication, 1);
   assert.is(parseClusterText(cluster('', 2), '/c.yaml').replication, 2);
   assert.is(parseClusterText(cluster('', 5), '/c.yaml').replication, 3);
-  assert.is(replicationOf(parseScenarioText(scenario('  workload: counter', 1), '/s.yaml').dsm!, 1), 1);
+  assert.is(replicationOf(parseScenarioText(scenario('  workload: counter', 1), '/s.yaml').base.dsm!, 1), 1);
 });
 
 test('only real hosts need whole OS pages', () => {
-  assert.is(parseScenarioText(scenario('  heap: { pageSize: 256, pages: 64 }'), '/s.yaml').dsm!.heap.pageSize, 256);
+  assert.is(parseScenarioText(scenario('  heap: { pageSize: 256, pages: 64 }'), '/s.yaml').base.dsm!.heap.pageSize, 256);
   assert.match(errorOf(() => parseClusterText(cluster('heap: { pageSize: 256 }'), '/c.yaml')), 'field heap.pageSize: expected a power of two of at least 4096');
 });
 

@@ -39,8 +39,11 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'released', req: 5, page: 10, version: 3, index: 21 } },
   { kind: 'vmm', msg: { t: 'alloc', req: 6, company: 2, id: 'h1-6', pages: 3 } },
   { kind: 'vmm', msg: { t: 'alloc-ok', req: 6, firstPage: 120 } },
-  { kind: 'vmm', msg: { t: 'free', req: 7, addr: 4096, run: true } },
+  { kind: 'vmm', msg: { t: 'free', req: 7, addr: 4096, run: 's:2:7' } },
+  { kind: 'vmm', msg: { t: 'free', req: 7, addr: 4096, run: null } },
   { kind: 'vmm', msg: { t: 'free-owner', req: 7, addr: 4096, host: 2 } },
+  { kind: 'vmm', msg: { t: 'free-token', req: 7, addr: 4096, id: 's:2:7', gen: 3 } },
+  { kind: 'vmm', msg: { t: 'free-block', req: 7, addr: 4096, id: 's:2:7', gen: 3 } },
   { kind: 'vmm', msg: { t: 'free-ok', req: 7, addr: 4096 } },
 ];
 
@@ -67,8 +70,10 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('released'), req: n0, page: n0, version: n0, index: n0 }),
   z.object({ t: z.literal('alloc'), req: n0, company: n0, id: z.string().max(256), pages: z.int().min(1) }),
   z.object({ t: z.literal('alloc-ok'), req: n0, firstPage: n0 }),
-  z.object({ t: z.literal('free'), req: n0, addr: n0, run: z.boolean() }),
+  z.object({ t: z.literal('free'), req: n0, addr: n0, run: z.string().max(256).nullable() }),
   z.object({ t: z.literal('free-owner'), req: n0, addr: n0, host: n0 }),
+  z.object({ t: z.literal('free-token'), req: n0, addr: n0, id: z.string().max(256), gen: n0 }),
+  z.object({ t: z.literal('free-block'), req: n0, addr: n0, id: z.string().max(256), gen: n0 }),
   z.object({ t: z.literal('free-ok'), req: n0, addr: n0 }),
 ]);
 const envelopeZ = z.union([
@@ -134,8 +139,9 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('released' as const), req: small, page: small, version: small, index: small }),
   fc.record({ t: fc.constant('alloc' as const), req: small, company: small, id: fc.string({ maxLength: 20 }), pages: pos }),
   fc.record({ t: fc.constant('alloc-ok' as const), req: small, firstPage: small }),
-  fc.record({ t: fc.constant('free' as const), req: small, addr: fc.nat(), run: fc.boolean() }),
+  fc.record({ t: fc.constant('free' as const), req: small, addr: fc.nat(), run: fc.option(fc.string({ maxLength: 20 }), { nil: null }) }),
   fc.record({ t: fc.constant('free-owner' as const), req: small, addr: fc.nat(), host: pos }),
+  fc.record({ t: fc.constantFrom('free-token' as const, 'free-block' as const), req: small, addr: fc.nat(), id: fc.string({ maxLength: 20 }), gen: small }),
   fc.record({ t: fc.constant('free-ok' as const), req: small, addr: fc.nat() }),
 );
 const envelopeArb: fc.Arbitrary<Envelope> = fc.oneof(

@@ -13,10 +13,13 @@ import { streamFor } from '../../src/sim/rng.js';
 import { runSeed } from '../../src/sim/run.js';
 import { scenarioSchema, validateScenario } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
+import { drawScenario, type ScenarioSpec } from '../../src/sim/swarm.js';
 import { Requests } from '../../src/vmm/requests.js';
 
-const raftChaos = loadScenario('raft-chaos').scenario;
-const dsmChaos = loadScenario('dsm-chaos').scenario;
+// The chaos scenarios vary per seed: `drawn` is what a seed runs.
+const raftChaos = loadScenario('raft-chaos').spec;
+const dsmChaos = loadScenario('dsm-chaos').spec;
+const drawn = (spec: ScenarioSpec, seed: number): Scenario => drawScenario(spec, seed).scenario;
 const only = (s: Scenario, point: string): Scenario => ({ ...s, buggify: { points: [point], enableProbability: 1 } });
 const off = (s: Scenario): Scenario => ({ ...s, buggify: undefined });
 
@@ -25,7 +28,7 @@ test('buggify: true enables every point at 1/4 per seed; points must be known by
   assert.equal(scenarioSchema.parse({ ...base, buggify: true }).buggify, { enableProbability: 0.25 });
   assert.is(scenarioSchema.parse({ ...base, buggify: false }).buggify, undefined);
   assert.is(scenarioSchema.parse(base).buggify, undefined);
-  assert.equal(raftChaos.buggify, { enableProbability: 0.25 }, 'on in the chaos scenarios');
+  assert.equal(raftChaos.base.buggify, { enableProbability: 0.25 }, 'on in the chaos scenarios');
   const bad = validateScenario({ ...base, buggify: { points: ['raft.nope'] } });
   assert.ok(!bad.ok && bad.issues[0]!.path === 'buggify.points[0]' && bad.issues[0]!.message.includes('raft.truncate-append'), JSON.stringify(bad));
   const odd = validateScenario({ ...base, buggify: 3 });
@@ -59,9 +62,9 @@ test('each point is enabled per seed with the given probability, fires only whil
 });
 
 /** The first of a few seeds on which the point fired; every run must be clean. */
-function firstFiring(s: Scenario, name: string): RunResult | null {
+function firstFiring(s: ScenarioSpec, name: string): RunResult | null {
   for (let seed = 1; seed <= 4; seed++) {
-    const r = runSeed(only(s, name), seed);
+    const r = runSeed(only(drawn(s, seed), name), seed);
     assert.is(r.violation, null, `${name}, seed ${seed}: ${r.violation?.invariant}: ${r.violation?.message}`);
     if ((r.faultPointsFired[name] ?? 0) > 0) return r;
   }
@@ -77,7 +80,7 @@ for (const point of FAULT_POINTS) {
 }
 
 test('fired points change the run and replay identically; none fires in the quiet period', () => {
-  const s: Scenario = { ...raftChaos, buggify: { enableProbability: 1 } };
+  const s: Scenario = { ...drawn(raftChaos, 3), buggify: { enableProbability: 1 } };
   const times: number[] = [];
   const a = runSeed(s, 3, {
     traceSink: (line) => {
@@ -92,7 +95,7 @@ test('fired points change the run and replay identically; none fires in the quie
   assert.is.not(a.traceHash, runSeed(off(s), 3).traceHash);
   const fired = Object.values(a.faultPointsFired).reduce((n, x) => n + x, 0);
   assert.ok(fired > 0 && times.length === fired, `${fired} fires, ${times.length} traced`);
-  assert.ok(Math.max(...times) < raftChaos.faults.untilS! * 1e6, 'every fire before the quiet period');
+  assert.ok(Math.max(...times) < s.faults.untilS! * 1e6, 'every fire before the quiet period');
 });
 
 test('a probe counts each time its path is taken (boot-failed against the trace)', () => {
@@ -101,7 +104,8 @@ test('a probe counts each time its path is taken (boot-failed against the trace)
   let r: RunResult | null = null;
   while (traced === 0 && seed < 20) {
     traced = 0;
-    r = runSeed(off(raftChaos), ++seed, { traceSink: (line) => void (line.includes('"kind":"boot-failed"') && traced++) });
+    seed++;
+    r = runSeed(off(drawn(raftChaos, seed)), seed, { traceSink: (line) => void (line.includes('"kind":"boot-failed"') && traced++) });
   }
   assert.ok(traced > 0, 'some seed failed a boot on corrupted reads');
   assert.is(r!.probes['host.boot-failed'], traced);
@@ -120,9 +124,9 @@ test('a bug on a path only a fault point reaches is caught: busy answers dropped
     return o !== undefined;
   };
   try {
-    const caught = runSeed(only(dsmChaos, 'vmm.refuse-busy'), 1);
+    const caught = runSeed(only(drawn(dsmChaos, 1), 'vmm.refuse-busy'), 1);
     assert.is(caught.violation?.invariant, 'liveness', JSON.stringify(caught.violation));
-    assert.is(runSeed(off(dsmChaos), 1).violation, null, 'without the fault point the same seed passes');
+    assert.is(runSeed(off(drawn(dsmChaos, 1)), 1).violation, null, 'without the fault point the same seed passes');
   } finally {
     proto.reply = reply;
   }

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { loadScenario } from '../../src/cli/scenario-file.js';
 import { runSeed } from '../../src/sim/run.js';
 import { scenarioSchema } from '../../src/sim/scenario.js';
+import { drawScenario } from '../../src/sim/swarm.js';
 import type { Scenario } from '../../src/sim/scenario.js';
 
 const dsm = (workload: string, extra: object = {}): Scenario => scenarioSchema.parse({
@@ -30,7 +31,7 @@ test('under a memory limit a host drops pages it only reads, and memory stays co
 });
 
 test('the same seed replays to the same trace hash; another seed differs', () => {
-  const { scenario } = loadScenario('dsm-chaos');
+  const scenario = drawScenario(loadScenario('dsm-chaos').spec, 5).scenario;
   const short = { ...scenario, durationS: 20, faults: { ...scenario.faults, untilS: 10 }, liveness: { withinS: 10 } };
   const a = runSeed(short, 5);
   const b = runSeed(short, 5);
@@ -40,7 +41,7 @@ test('the same seed replays to the same trace hash; another seed differs', () =>
 });
 
 test('crashes and partitions keep registers linearizable, with lost writes left open', () => {
-  const { scenario } = loadScenario('dsm-crashes');
+  const scenario = loadScenario('dsm-crashes').spec;
   for (const seed of [1, 2]) {
     const r = runSeed(scenario, seed);
     assert.is(r.violation, null, r.violation?.message);
@@ -48,7 +49,7 @@ test('crashes and partitions keep registers linearizable, with lost writes left 
 });
 
 test('owners leave and join through the registry; companies follow without losing a page', () => {
-  const { scenario } = loadScenario('dsm-churn');
+  const scenario = loadScenario('dsm-churn').spec;
   const r = runSeed(scenario, 2, { inspect: true });
   assert.is(r.violation, null, r.violation?.message);
   const voters = r.inspection!.flatMap((h) => h.groups.filter((g) => g.group > 0 && g.role === 'leader').map((g) => g.voters.join(',')));
@@ -56,7 +57,7 @@ test('owners leave and join through the registry; companies follow without losin
 });
 
 test('drift beyond the lease bound is caught by the single-writer check', () => {
-  const { scenario } = loadScenario('dsm-clock-unsafe');
+  const scenario = loadScenario('dsm-clock-unsafe').spec;
   const found = [1, 2, 3, 4, 5].map((seed) => runSeed(scenario, seed).violation?.invariant);
   assert.ok(found.filter((v) => v === 'single-writer').length >= 2, `found ${found.join(', ')}`);
 });

@@ -16,8 +16,8 @@ import { World } from '../../src/sim/run.js';
 import { scenarioSchema } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
 
-const raftTiny = loadScenario('raft-tiny').scenario;
-const dsmTiny = loadScenario('dsm-tiny').scenario;
+const raftTiny = loadScenario('raft-tiny').spec.base;
+const dsmTiny = loadScenario('dsm-tiny').spec.base;
 const withBugs = (s: Scenario, bugs: object, extra: object = {}): Scenario => scenarioSchema.parse({ ...s, name: `${s.name}-bug`, bugs, ...extra });
 
 test('a clean tiny world explored exhaustively to a depth finds nothing, and the counts are the same twice', () => {

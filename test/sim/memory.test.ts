@@ -104,7 +104,7 @@ test('a closed memory (the process is gone) ignores deadlines that come due', ()
 
 test('dsm-stall: hosts stalled past their leases while their threads run hold no page against another host', () => {
   // Without the deadlines every one of these seeds is a single-writer violation.
-  const { scenario } = loadScenario('dsm-stall');
+  const scenario = loadScenario('dsm-stall').spec;
   for (const seed of [1, 2, 3]) {
     const r = runSeed(scenario, seed);
     assert.is(r.violation, null, `seed ${seed}: ${r.violation?.message}`);

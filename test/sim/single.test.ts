@@ -37,7 +37,7 @@ test('four threads of one host writing different pages all finish (failing befor
 
 for (const name of ['dsm-single', 'dsm-replication-1']) {
   test(`${name}: seeds run clean, with threads at work until the faults`, () => {
-    const { scenario } = loadScenario(name);
+    const scenario = loadScenario(name).spec;
     for (const seed of [1, 2, 3]) {
       const r = runSeed(scenario, seed);
       assert.is(r.violation, null, `seed ${seed}: ${r.violation?.message}`);

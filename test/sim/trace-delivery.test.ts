@@ -69,8 +69,10 @@ test('VMM messages: sender and the message fields, the mode or reason as the not
     { t: 'released', req: 9, page: 12, version: 5, index: 22 },
     { t: 'alloc', req: 10, company: 1, id: '5.3', pages: 2 },
     { t: 'alloc-ok', req: 10, firstPage: 40 },
-    { t: 'free', req: 11, addr: 4096, run: true },
+    { t: 'free', req: 11, addr: 4096, run: 's:3:9' },
     { t: 'free-owner', req: 11, addr: 4096, host: 4 },
+    { t: 'free-token', req: 11, addr: 4096, id: 's:4:2', gen: 6 },
+    { t: 'free-block', req: 11, addr: 4096, id: 's:4:2', gen: 6 },
     { t: 'free-ok', req: 11, addr: 4096 },
   ];
   for (const msg of msgs) assertCarries(delivered({ kind: 'vmm', msg }), msg, msg.t);

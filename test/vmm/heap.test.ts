@@ -22,7 +22,7 @@ function done(s: MallocStep): number {
   return (s as MallocStep & { kind: 'done' }).addr;
 }
 
-function invalid(s: FreeStep, match: string): void {
+function invalid(s: FreeStep | ReturnType<HostHeap["tokenFor"]>, match: string): void {
   if (s.kind !== 'invalid') assert.unreachable(`expected invalid (${match}), got ${JSON.stringify(s)}`);
   else assert.match(s.reason, match);
 }
@@ -239,7 +239,7 @@ test('a large block frees its run', () => {
   const a = mallocAt(h, 1000, 10);
   invalid(h.free(a + 8), 'inside the large block');
   invalid(h.free(a + PS), 'inside the large block');
-  assert.equal(h.free(a), { kind: 'free-run', firstPage: 10 });
+  assert.equal(h.free(a), { kind: 'free-run', firstPage: 10, id: 'l:1:1' });
   assert.is(h.owns(a), false);
   assert.is(h.blockSize(a), null);
   assert.equal(h.stats(), { liveBlocks: 0, liveBytes: 0, runs: 0, pendingRuns: 0 });
@@ -286,7 +286,7 @@ test('an entirely free small run goes back, except a class\'s last run by defaul
   const live3 = h.live().filter((x) => x.addr < 4 * PS).map((x) => x.addr);
   assert.is(live3.length, PS / 16);
   for (const x of live3.slice(0, -1)) assert.equal(h.free(x), { kind: 'done' });
-  assert.equal(h.free(live3[live3.length - 1]!), { kind: 'free-run', firstPage: 3 });
+  assert.equal(h.free(live3[live3.length - 1]!), { kind: 'free-run', firstPage: 3, id: 's:1:1' });
   assert.equal(h.ownedRuns(), [{ id: 's:1:2', firstPage: 9, pages: 1, large: false, blockSize: 16, liveBlocks: 1 }]);
   assert.is(h.owns(a), false);
   assert.equal(h.free(a), { kind: 'remote' });
@@ -303,7 +303,7 @@ test('keepLastRun: false returns every run the moment it is empty', () => {
   const a = mallocAt(h, 16, 3);
   const b = done(h.malloc(16));
   assert.equal(h.free(b), { kind: 'done' });
-  assert.equal(h.free(a), { kind: 'free-run', firstPage: 3 });
+  assert.equal(h.free(a), { kind: 'free-run', firstPage: 3, id: 's:1:1' });
   assert.equal(h.stats(), { liveBlocks: 0, liveBytes: 0, runs: 0, pendingRuns: 0 });
   assert.is(h.malloc(16).kind, 'need-run');
 });
@@ -320,12 +320,42 @@ test('freeFor: the owner frees a block another host asked to free', () => {
   assert.equal(other.free(big), { kind: 'remote' });
   assert.equal(owner.freeFor(a), { kind: 'done' });
   invalid(owner.freeFor(a), 'double free');
-  assert.equal(owner.freeFor(big), { kind: 'free-run', firstPage: 6 });
+  assert.equal(owner.freeFor(big), { kind: 'free-run', firstPage: 6, id: 'l:1:2' });
   // Forwarded to the wrong host after all: invalid, never bounced again.
   invalid(owner.freeFor(mine), 'not in a run owned by host 1');
   invalid(owner.freeFor(0), 'root region');
   assert.equal(other.free(mine), { kind: 'done' });
   assert.equal(owner.live(), [{ addr: 3 * PS + 64, size: 64 }]);
+});
+
+test('free with a token: a retry after the block was freed and handed out again frees nothing', () => {
+  const owner = heap({ host: 1 });
+  const a = mallocAt(owner, 48, 3);
+  const keep = done(owner.malloc(48)); // keeps the run alive
+  const t = owner.tokenFor(a);
+  if (t.kind !== 'token') assert.unreachable(`expected a token, got ${JSON.stringify(t)}`);
+  else {
+    assert.equal(owner.freeWithToken(a, t.token), { kind: 'done' });
+    assert.is(owner.blockSize(a), null);
+    // The same block again, for a thread of the owner: a late retry of the free must leave it live.
+    assert.is(done(owner.malloc(48)), a);
+    assert.equal(owner.freeWithToken(a, t.token), { kind: 'done' });
+    assert.is(owner.blockSize(a), 64, 'the new allocation of the block is still live');
+    // A token of a run given back names no run of ours any more: nothing happens either.
+    const big = mallocAt(owner, 600, 6);
+    const tb = owner.tokenFor(big);
+    if (tb.kind !== 'token') assert.unreachable('expected a token for the large block');
+    else {
+      assert.equal(owner.freeWithToken(big, tb.token), { kind: 'free-run', firstPage: 6, id: tb.token.id });
+      const again = mallocAt(owner, 600, 6);
+      assert.is(again, big);
+      assert.equal(owner.freeWithToken(big, tb.token), { kind: 'done' });
+      assert.is(owner.blockSize(big), 3 * PS);
+    }
+  }
+  invalid(owner.tokenFor(keep + 64), 'double free');
+  invalid(owner.tokenFor(12 * PS), 'not in a run owned by host 1');
+  invalid(owner.tokenFor(a + 8), 'not the start');
 });
 
 // --- property --------------------------------------------------------------

@@ -509,6 +509,15 @@ const PINNED_HASH = '40f45575ae8f064baa4a686f9354854d50ef8108ae9e26d07e2b7dd74a8
 
 // --- bad commands ------------------------------------------------------------
 
+test('a barrier commits and changes nothing; extra fields are shed', () => {
+  const t = table();
+  ok(t.apply({ op: 'allocate', company: 1, id: 'a', pages: 2, owner: 7 }));
+  const before = t.hash();
+  ok(t.apply({ op: 'barrier' }));
+  assert.is(t.hash(), before);
+  assert.equal(validateCommand({ op: 'barrier', page: 3 }), { op: 'barrier' });
+});
+
 test('bad commands give bad-command results with a clear detail, never a throw', () => {
   const t = table();
   ok(t.apply(alloc('a', 2)));

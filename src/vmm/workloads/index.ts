@@ -1,10 +1,10 @@
 // The built-in workloads, by name, with their default options. Factories are
 // exported too, for runs that pick other sizes.
 import type { Workload } from '../thread.js';
-import { allocChurnWorkload } from './alloc-churn.js';
-import { counterWorkload } from './counter.js';
-import { matrixWorkload } from './matrix.js';
-import { registersWorkload } from './registers.js';
+import { ALLOC_CHURN_DEFAULTS, allocChurnWorkload } from './alloc-churn.js';
+import { COUNTER_DEFAULTS, counterWorkload } from './counter.js';
+import { MATRIX_DEFAULTS, matrixWorkload } from './matrix.js';
+import { REGISTERS_DEFAULTS, registersWorkload } from './registers.js';
 
 export * from './alloc-churn.js';
 export * from './counter.js';
@@ -25,4 +25,23 @@ export function workloadByName(name: string): Workload {
   const w = Object.hasOwn(WORKLOADS, name) ? WORKLOADS[name] : undefined;
   if (w === undefined) throw new Error(`unknown workload "${name}" (known: ${WORKLOAD_NAMES.join(', ')})`);
   return w;
+}
+
+/** Each built-in workload's options with their defaults (an integer default means an integer option). */
+export const WORKLOAD_OPTION_DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = Object.freeze({
+  registers: { ...REGISTERS_DEFAULTS },
+  counter: { ...COUNTER_DEFAULTS },
+  matrix: { ...MATRIX_DEFAULTS },
+  'alloc-churn': { ...ALLOC_CHURN_DEFAULTS },
+});
+
+/** A built-in workload with these options; throws, naming the option, for a bad value. */
+export function workloadOf(name: string, options: Readonly<Record<string, number>>): Workload {
+  switch (name) {
+    case 'registers': return registersWorkload(options);
+    case 'counter': return counterWorkload(options);
+    case 'matrix': return matrixWorkload(options);
+    case 'alloc-churn': return allocChurnWorkload(options);
+    default: return workloadByName(name);
+  }
 }
