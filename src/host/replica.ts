@@ -87,17 +87,18 @@ export class Replica implements ReplicaView {
    * still outstanding and returns; the loop picks its work up after advance.
    */
   pump(): void {
-    this.guarded(() => this.handleReadies());
+    if (this.broken || this.closed) return;
+    // No closure here: pump runs after every input.
+    try {
+      this.handleReadies();
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
-  private guarded(fn: () => void): void {
-    if (this.broken || this.closed) return;
-    try {
-      fn();
-    } catch (err) {
-      this.broken = true;
-      this.opts.observer.failed(this.opts.group, err instanceof Error ? err : new Error(String(err)));
-    }
+  private fail(err: unknown): void {
+    this.broken = true;
+    this.opts.observer.failed(this.opts.group, err instanceof Error ? err : new Error(String(err)));
   }
 
   private handleReadies(): void {
@@ -123,10 +124,13 @@ export class Replica implements ReplicaView {
           this.synced(rd, early);
           return;
         }
-        this.guarded(() => {
+        if (this.broken) return;
+        try {
           this.synced(rd, early);
           this.handleReadies();
-        });
+        } catch (err) {
+          this.fail(err);
+        }
       });
       returned = true;
       if (!inline) return;

@@ -20,7 +20,7 @@ import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
 import type { KvEnvelope, SimEnvelope } from './kv-wire.js';
-import type { RecordEvent, RecordHostEvent } from '../host/trace-events.js';
+import type { RecordEvent, RecordHostEvent, TraceKind } from '../host/trace-events.js';
 
 export type HostState = 'up' | 'down' | 'paused' | 'stalled';
 
@@ -82,7 +82,9 @@ export class SimHost {
   constructor(readonly id: number, readonly clock: HostClock, readonly mono: HostClock, private readonly env: HostEnv) {}
 
   /** Records an event of this host. */
-  readonly trace: RecordHostEvent = (kind, ...fields) => this.env.trace(kind, this.id, ...fields);
+  readonly trace: RecordHostEvent = ((kind: TraceKind, a?: number | string, b?: number | string, c?: number | string, d?: number | string) =>
+    // Positional, not rest and spread: ticks and syncs record through here, and must not allocate.
+    (this.env.trace as (k: TraceKind, host: number, ...f: (number | string | undefined)[]) => void)(kind, this.id, a, b, c, d)) as RecordHostEvent;
 
   get replicas(): readonly (Replica | undefined)[] {
     return this.runtime?.replicas ?? [];
