@@ -172,7 +172,7 @@ export function drawScenario(spec: ScenarioSpec, seed: number): DrawnScenario {
   const a = assemble(spec.raw, spec.sites, chooser);
   const parsed = a.issues.length > 0 ? null : scenarioSchema.safeParse(a.raw);
   if (parsed === null || !parsed.success) {
-    // Validation tried the ends of every range and every choice: a draw in between cannot fail.
+    // Validation tried the ends of every range and every choice; were a draw in between invalid, say which field.
     const why = parsed === null ? a.issues.map((i) => `${i.path}: ${i.message}`) : issuesOf(parsed.error).map((i) => `${i.path}: ${i.message}`);
     throw new Error(`seed ${seed} of ${spec.base.name} drew an invalid scenario: ${why.join('; ')}`);
   }
