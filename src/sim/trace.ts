@@ -15,6 +15,7 @@
 // integer's low and high halves, or the IEEE-754 bits.
 import { MAX_TRACE_FIELDS, TRACE_EVENTS } from '../host/trace-events.js';
 import type { RecordEvent, TraceEvent, TraceEventSpec, TraceKind } from '../host/trace-events.js';
+import { fmix } from './hash-mix.js';
 
 export interface TraceOptions {
   /** Where the time of each event comes from (the scheduler: microseconds). */
@@ -35,15 +36,6 @@ function strHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function hex8(x: number): string {

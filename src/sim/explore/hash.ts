@@ -13,6 +13,7 @@
 // being walked (a cycle) is hashed as a marker; a shared one is walked again.
 // `frozen` hashes an object that never changes (a message, a log entry) once
 // and remembers the result.
+import { fmix } from '../hash-mix.js';
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -37,15 +38,6 @@ export const SKIPPED_KEYS: ReadonlySet<string> = new Set(['env', 'cfg', 'hooks',
 
 function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** Deeper than this, a walk stops (plain data is never this deep; wiring can be). */
