@@ -37,6 +37,23 @@ export interface NetworkPort {
   send(to: number, env: Envelope): void;
 }
 
+/**
+ * The host id the network vouches for as a message's sender: the simulator's
+ * true source of the delivery, real mode's peer id bound to the connection's
+ * certificate. Never a field the sender wrote into the message.
+ */
+export type AuthenticatedSender = number;
+
+/**
+ * The other half of the network port, which the runtime implements: what
+ * arrives, with its authenticated sender. A Raft message whose own `from`
+ * differs from it is dropped and counted (VMM messages carry no sender of
+ * their own: the VMM takes this one).
+ */
+export interface InboundPort {
+  receive(sender: AuthenticatedSender, env: Envelope): void;
+}
+
 export interface ClockPort {
   /** The local monotonic clock in whole microseconds: leases are judged on it. */
   now(): number;

@@ -5,12 +5,13 @@
 // creating a replica when a group's leader first reaches this host, ticks,
 // and timers on the monotonic clock. One instance is one incarnation of the
 // process: a crash drops it, a restart builds a new one over the same disk.
-import type { ConfState, Entry, FaultPoints, Role } from '../raft/index.js';
+import { noRefusals } from '../raft/index.js';
+import type { ConfState, Entry, FaultPoints, Refusals, Role } from '../raft/index.js';
 import type { StateMachineFactory } from '../vmm/state-machine.js';
 import type { Envelope } from '../vmm/wire.js';
 import { raftConfigOf } from './config.js';
 import type { RaftSettings } from './config.js';
-import type { ClockPort, DiskPort, HostObserver, NetworkPort } from './ports.js';
+import type { AuthenticatedSender, ClockPort, DiskPort, HostObserver, InboundPort, NetworkPort } from './ports.js';
 import { HostProbe } from './probes.js';
 import { Replica } from './replica.js';
 
@@ -54,11 +55,18 @@ export interface RuntimePorts {
   readonly faults: FaultPoints;
 }
 
-export class HostRuntime {
+/** Messages a host refused: its replicas' refusals (src/raft/bounds.ts) and forged senders. */
+export interface HostRefusals extends Refusals {
+  /** A Raft message whose `from` is not the peer the network authenticated. */
+  forgedSender: number;
+}
+
+export class HostRuntime implements InboundPort {
   /** By group; only the groups this host belongs to. */
   readonly replicas: (Replica | undefined)[] = [];
   readonly service: HostService;
   private stopped = false;
+  private forgedSenders = 0;
 
   constructor(readonly cfg: RuntimeConfig, readonly ports: RuntimePorts, service: (rt: HostRuntime) => HostService) {
     this.service = service(this);
@@ -109,10 +117,15 @@ export class HostRuntime {
     return r;
   }
 
-  receive(from: number, env: Envelope): void {
+  receive(from: AuthenticatedSender, env: Envelope): void {
     if (this.stopped) return;
     if (env.kind !== 'raft') {
       this.service.receive(from, env);
+      return;
+    }
+    if (env.msg.from !== from) {
+      // A peer speaking for another: nothing it says in that name counts.
+      this.forgedSenders++;
       return;
     }
     // A group's leader reaching a host without a replica is adding it: start
@@ -125,6 +138,20 @@ export class HostRuntime {
     if (r === undefined) return;
     r.node.step(env.msg);
     r.pump();
+  }
+
+  /** What this incarnation refused so far, summed over its replicas (for metrics). */
+  refusals(): HostRefusals {
+    const sum: HostRefusals = { ...noRefusals(), forgedSender: this.forgedSenders };
+    for (const r of this.replicas) {
+      if (r === undefined) continue;
+      const x = r.node.refusals();
+      sum.malformed += x.malformed;
+      sum.termBeyondBound += x.termBeyondBound;
+      sum.indexBeyondBound += x.indexBeyondBound;
+      sum.rivalLeader += x.rivalLeader;
+    }
+    return sum;
   }
 
   private tick(): void {

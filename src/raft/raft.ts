@@ -1,6 +1,8 @@
 // The Raft state machine: step (messages), tick (time), local requests. No I/O: outgoing
 // messages accumulate in `msgs`, durable state is read by RawNode when it builds a Ready.
 
+import { MAX_INDEX_STEP, MAX_TERM_STEP, noRefusals } from './bounds.js';
+import type { Refusals } from './bounds.js';
 import { applyConfChangeTo, cloneConf, encodeConfChange, isConfChange, isEffectiveChange, parseConfChange } from './confchange.js';
 import { inertFaultPoints, RaftPoint, RaftProbe } from './fault-points.js';
 import type { FaultPoints } from './fault-points.js';
@@ -29,6 +31,8 @@ export class Raft {
   /** Messages that promise durable state (votes, acks): they leave only once the Ready holding it is persisted. */
   msgsAfterPersist: Message[] = [];
   leadTransferee: NodeId = 0;
+  /** Messages refused as malformed or beyond the bounds (bounds.ts), by reason. */
+  readonly refused: Refusals = noRefusals();
 
   private readonly electionTick: number;
   private readonly heartbeatTick: number;
@@ -283,7 +287,18 @@ export class Raft {
   // ---------------------------------------------------------------- step
 
   step(m: Message): void {
-    if (!isValidMessage(m) || m.to !== this.id || m.from === this.id) return;
+    if (!isValidMessage(m) || m.to !== this.id || m.from === this.id) {
+      this.refused.malformed++;
+      return;
+    }
+    if (m.term > this.term + MAX_TERM_STEP) {
+      this.refused.termBeyondBound++;
+      return;
+    }
+    if (m.snapshot !== null && m.snapshot.index > this.log.lastIndex() + MAX_INDEX_STEP) {
+      this.refused.indexBeyondBound++;
+      return;
+    }
     if (!this.stepTerm(m)) return;
     switch (m.type) {
       case 'vote':
@@ -383,6 +398,11 @@ export class Raft {
   }
 
   private stepFollower(m: Message): void {
+    if ((m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') && this.lead !== 0 && this.lead !== m.from) {
+      // Election Safety gives a term one leader: a second one is a faulty peer, not news.
+      this.refused.rivalLeader++;
+      return;
+    }
     switch (m.type) {
       case 'app':
         this.electionElapsed = 0;

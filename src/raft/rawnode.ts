@@ -11,6 +11,7 @@ import { cloneConf } from './confchange.js';
 import { inertFaultPoints, RaftPoint } from './fault-points.js';
 import type { FaultPoints } from './fault-points.js';
 import { Raft } from './raft.js';
+import type { Refusals } from './bounds.js';
 import type { BootState, ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, Ready, Snapshot, SoftState, Status } from './types.js';
 
 export class RawNode {
@@ -162,6 +163,11 @@ export class RawNode {
       snapshotIndex: log.offset(),
       leadTransferee: r.leadTransferee,
     };
+  }
+
+  /** Messages refused as malformed or beyond the bounds (src/raft/bounds.ts), by reason; live counters. */
+  refusals(): Readonly<Refusals> {
+    return this.raft.refused;
   }
 
   /** The current term, without building a whole Status (hot path for drivers and checkers). */
