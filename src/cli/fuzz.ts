@@ -3,6 +3,7 @@
 // failures with the command that replays them. With a seed file, the seeds
 // that failed before run first, and new failures are recorded. Exit 1 if any
 // seed failed, 0 otherwise.
+import { expectedViolations, expectLabel } from '../sim/scenario.js';
 import type { Scenario } from '../sim/scenario.js';
 import { judge } from '../sim/result.js';
 import { describeDraws, drawScenario, type ScenarioSpec } from '../sim/swarm.js';
@@ -111,7 +112,7 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     seeds: args.seeds,
     shards: shard.count,
     stopOnFirst: args.stopOnFirst,
-    ...(scenario.expect ? { expect: scenario.expect.violation } : {}),
+    ...(scenario.expect ? { expect: expectLabel(scenario)! } : {}),
   };
   const past = args.seedFile !== undefined ? readSeedFile(args.seedFile) : undefined;
   // A past failure is re-run by the shard that owns its seed, so shards re-run
@@ -174,7 +175,8 @@ function add(t: Tally, o: SeedOutcome, failure: FuzzFailure | null, scenario: Sc
   if (o.kind !== 'result') return;
   t.events += o.result.events;
   t.simSeconds += o.result.simSeconds;
-  if (scenario.expect && o.result.violation?.invariant === scenario.expect.violation) t.expectedFound++;
+  const v = o.result.violation;
+  if (v !== null && (expectedViolations(scenario)?.includes(v.invariant) ?? false)) t.expectedFound++;
   addCounts(t.probes, o.result.probes);
   addCounts(t.fired, o.result.faultPointsFired);
 }

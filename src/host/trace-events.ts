@@ -102,6 +102,8 @@ const hostEvents = {
   /** The registry's leader proposed an owner joining or leaving (host: that owner). */
   'owner-add': { fields: [] },
   'owner-remove': { fields: [] },
+  /** A round of the Byzantine host's partitions began (host: the faulty one; the hosts on the other side, or its twin's). */
+  'byz-round': { fields: [], note: 'side' },
 } as const satisfies Record<string, TraceEventSpec>;
 
 const memoryEvents = {

@@ -57,6 +57,8 @@ export interface HostEnv {
   diskRng(host: number): Rng;
   /** The fault points and probes a host's code reaches. */
   faultPoints(host: number): FaultPoints;
+  /** Whether the checkers judge this host (not a Byzantine one). */
+  judged(host: number): boolean;
 }
 
 export class SimHost {
@@ -174,7 +176,8 @@ export class SimHost {
   private observer(): HostObserver {
     return {
       replicaOpened: (r: ReplicaView, boot: BootState) => {
-        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, this.trace);
+        // Invariants judge correct hosts only; a faulty host's disk still counts for what it truly holds.
+        const probe = new LiveProbe(r, boot, this.env.judged(this.id) ? this.env.checkers[r.group]! : null, this.trace);
         this.probes[r.group] = probe;
         return probe;
       },

@@ -1,6 +1,7 @@
 // What one simulated run reports, and how a run is judged. Shared by the
 // simulator (which produces it) and the command line (which prints it).
 import type { HostInspection } from './inspect.js';
+import { expectedViolations, expectLabel } from './scenario.js';
 import type { Scenario } from './scenario.js';
 import type { TraceEvent } from '../host/trace-events.js';
 
@@ -47,14 +48,15 @@ export interface RunOptions {
  * (a deliberately unsafe configuration), when it finds none or a different one.
  */
 export function judge(scenario: Scenario, result: RunResult): { failed: boolean; reason: string } {
-  const expected = scenario.expect?.violation;
-  if (expected === undefined) {
+  const names = expectedViolations(scenario);
+  const expected = expectLabel(scenario);
+  if (names === null || expected === undefined) {
     return result.violation
       ? { failed: true, reason: `${result.violation.invariant}: ${result.violation.message}` }
       : { failed: false, reason: '' };
   }
   if (result.violation === null) return { failed: true, reason: `expected a ${expected} violation, found none` };
-  if (result.violation.invariant !== expected) {
+  if (!names.includes(result.violation.invariant)) {
     return { failed: true, reason: `expected a ${expected} violation, found ${result.violation.invariant}: ${result.violation.message}` };
   }
   return { failed: false, reason: '' };

@@ -33,6 +33,8 @@ import type { ScenarioSpec } from './swarm.js';
 import type { SimEnvelope } from './kv-wire.js';
 import { Trace } from './trace.js';
 import { recordDelivery } from './delivery-trace.js';
+import { FaultyHost } from './byzantine/faulty-host.js';
+import { twinOf } from './byzantine/twins.js';
 import type { RecordEvent } from '../host/trace-events.js';
 
 export interface WorldOptions extends RunOptions {
@@ -56,8 +58,13 @@ export class World {
   readonly nemesis: Nemesis;
   readonly faults: SimFaultPoints;
   readonly dsm: DsmPart | null;
+  /** The scenario's Byzantine host, if any; with twins, its second copy. */
+  readonly faulty: FaultyHost | null;
+  readonly twin: SimHost | null;
   private readonly syncRng: Rng;
   private readonly endUs: number;
+  /** Byzantine runs: acknowledgements judged at the end, against what the correct hosts applied ([group, index, check]). */
+  private readonly acksToJudge: [number, number, () => void][] = [];
   /** The verdict of the end-of-run history check ('unknown' if it ran out of steps). */
   linearizability = 'not checked';
 
@@ -74,14 +81,25 @@ export class World {
     this.genesisConf = { voters: range(1, voters), learners: [] };
     const net = scenario.network;
     const us = (ms: number): number => Math.round(ms * 1000);
+    const byz = scenario.byzantine;
+    // A twin has a network slot of its own, after the clients.
+    const twinSlot = scenario.hosts + scenario.workload.clients + 1;
+    const twins = byz?.behaviour === 'twins';
     this.network = new Network<SimEnvelope>(this.scheduler, this.stream('network'), {
       latencyUs: { min: us(net.latency.minMs), mean: us(net.latency.meanMs), max: us(net.latency.maxMs) },
       loss: net.loss,
       duplicate: net.duplicate,
       reorder: net.reorder,
-      maxHosts: scenario.hosts + scenario.workload.clients,
+      maxHosts: scenario.hosts + scenario.workload.clients + (twins ? 1 : 0),
       trackInFlight: options.explore === true,
     }, (from, to, env) => this.deliver(from, to, env));
+    this.faulty = byz === undefined ? null : new FaultyHost(byz, {
+      scheduler: this.scheduler,
+      network: this.network,
+      hosts: scenario.hosts,
+      quietAtUs: Math.round((scenario.faults.untilS ?? scenario.durationS) * 1e6),
+      trace: (kind, host, side) => this.trace(kind, host, side),
+    }, this.stream('byzantine'), twinSlot);
     this.syncRng = this.stream('disk-sync');
     this.faults = new SimFaultPoints(scenario.buggify, this.stream('buggify'), () => !this.nemesis.isQuiet, this.trace);
     this.dsm = scenario.dsm === undefined ? null : new DsmPart(scenario, scenario.dsm, this);
@@ -99,6 +117,7 @@ export class World {
       const mono = new HostClock(clock.offsetAt(0), clock.driftPpm);
       this.hosts.push(new SimHost(id, clock, mono, this));
     }
+    this.twin = twins ? twinOf(this.hosts[byz.host - 1]!, this, twinSlot) : null;
     const w = scenario.workload;
     for (let i = 0; i < (this.dsm === null ? w.clients : 0); i++) {
       const id = scenario.hosts + 1 + i;
@@ -111,8 +130,13 @@ export class World {
         timeoutUs: us(w.timeoutMs),
         send: (from, to, env) => this.send(from, to, env),
         trace: this.trace,
-        acknowledged: (group, index, term, client, seq) => this.checkers[group]!.acknowledged(
-          index, term, (data) => data.startsWith(`{"client":${client},"seq":${seq},`), `client ${client} request ${seq}`),
+        acknowledged: (group, index, term, client, seq) => {
+          const check = (): void => this.checkers[group]!.acknowledged(
+            index, term, (data) => data.startsWith(`{"client":${client},"seq":${seq},`), `client ${client} request ${seq}`);
+          // A faulty leader answers before any correct host applies the entry: judge its answers once the run ends.
+          if (this.faulty === null) check();
+          else this.acksToJudge.push([group, index, check]);
+        },
         accepting: () => this.scheduler.now < this.endUs,
       }));
     }
@@ -181,7 +205,19 @@ export class World {
   }
 
   send(from: number, to: number, env: SimEnvelope): void {
-    this.network.send(from, to, env);
+    const f = this.faulty;
+    if (f === null) {
+      this.network.send(from, to, env);
+      return;
+    }
+    const slot = to === f.self ? f.slotFor(from) : to;
+    if (from === f.self || from === f.twinSlot) f.send(from, slot, env);
+    else this.network.send(from, slot, env);
+  }
+
+  /** Invariants judge correct hosts only (HostEnv). */
+  judged(host: number): boolean {
+    return this.faulty?.correct(host) ?? true;
   }
 
   syncDelayUs(): number {
@@ -208,14 +244,27 @@ export class World {
     return this.faults.forHost(host);
   }
 
-  private deliver(from: number, to: number, env: SimEnvelope): void {
+  private deliver(fromSlot: number, toSlot: number, sent: SimEnvelope): void {
+    const f = this.faulty;
+    let env: SimEnvelope | null = sent;
+    let from = fromSlot;
+    let to = toSlot;
+    if (f !== null) {
+      // A twin speaks and hears as the identity it shares.
+      if (fromSlot === f.twinSlot) from = f.self;
+      if (toSlot === f.twinSlot) to = f.self;
+      if (to === f.self) env = f.receive(from, sent);
+      if (env === null) return;
+    }
     recordDelivery(this.trace, from, to, env);
-    if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
+    if (toSlot === f?.twinSlot) this.twin!.deliver(from, env);
+    else if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
     else this.clients[to - this.hosts.length - 1]?.receive(env);
   }
 
   private *probes(group: number): Generator<ReplicaProbe> {
-    for (const h of this.hosts) {
+    // Every host's disk, a faulty one's and its twin's included: durability counts what they truly hold.
+    for (const h of this.twin === null ? this.hosts : [...this.hosts, this.twin]) {
       const p = h.probe(group);
       if (p !== undefined) yield p;
     }
@@ -231,6 +280,8 @@ export class World {
   start(): void {
     this.guard(() => {
       for (const h of this.hosts) this.scheduler.withOwner(h.id, () => h.start());
+      if (this.twin !== null) this.scheduler.withOwner(this.twin.id, () => this.twin!.start());
+      this.faulty?.start();
       for (const c of this.clients) this.scheduler.withOwner(c.id, () => c.start());
       this.nemesis.start();
       this.scheduleLiveness();
@@ -274,12 +325,18 @@ export class World {
   /** Frees the world without judging it. The page tables' databases live outside the JS heap: free them now, not at some GC. */
   close(): void {
     for (const h of this.hosts) h.runtime?.close();
+    this.twin?.runtime?.close();
   }
 
   private report(): RunResult {
     const s = this.scenario;
     let found = this.found;
     for (const c of this.clients) c.finish();
+    // An answer for an index no correct host applied yet is left to the linearizability check.
+    this.guard(() => {
+      for (const [group, index, check] of this.acksToJudge) if (index <= this.checkers[group]!.committedIndex) check();
+    });
+    found = this.found;
     if (found === null && this.scheduler.now >= Math.round(s.durationS * 1e6)) {
       const dsm = this.dsm;
       if (dsm !== null) {
@@ -305,11 +362,22 @@ export class World {
         messages: this.network.stats.sent,
         corruptReads: this.hosts.reduce((n, h) => n + h.disk.stats.corruptReads, 0),
         committed: this.checkers.reduce((n, c) => n + c.committedIndex, 0),
+        ...(this.faulty === null ? {} : this.refusedByCorrectHosts()),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
         ...(this.dsm === null ? { linearizable: this.linearizability === 'linearizable' ? 1 : 0 } : { ...this.dsm.stats, writeBacks: this.dsm.clientStats().writeBacks ?? 0,
           evictions: this.dsm.clientStats().evictions ?? 0, lostWrites: this.dsm.clientStats().lostWrites ?? 0 }),
       },
     };
+  }
+
+  /** What the correct hosts' current incarnations refused (src/raft/bounds.ts, forged senders), for Byzantine runs' reports. */
+  private refusedByCorrectHosts(): Record<string, number> {
+    const sum: Record<string, number> = {};
+    for (const h of this.hosts) {
+      if (!this.judged(h.id)) continue;
+      for (const [k, v] of Object.entries(h.runtime?.refusals() ?? {})) sum[`refused.${k}`] = (sum[`refused.${k}`] ?? 0) + v;
+    }
+    return sum;
   }
 
   /**

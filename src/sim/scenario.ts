@@ -8,6 +8,7 @@ import type { InputIssue } from '../input/issues.js';
 import { memorySettingsShape, raftSettingsSchema, replicationIssue } from '../host/config.js';
 import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
 import { FAULT_POINT_NAMES } from '../host/fault-points.js';
+import { BYZANTINE_BEHAVIOURS } from './byzantine/behaviours.js';
 
 export const FAULT_KINDS = [
   'partition',        // two-way split of the hosts into two sides
@@ -184,6 +185,20 @@ export const scenarioSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * One faulty host (src/sim/byzantine): which, what it does, how often it
+     * lies where a behaviour lies now and then, and the length of a round of
+     * partitions (small-scope, twins). Invariants judge the other hosts only.
+     */
+    byzantine: z
+      .object({
+        host: z.number().int().min(1).max(32),
+        behaviour: z.enum(BYZANTINE_BEHAVIOURS),
+        probability: probability.default(0.5),
+        roundMs: z.number().positive().default(500),
+      })
+      .strict()
+      .optional(),
     /** Deliberate bugs, to show that the checkers catch them (never on in a real scenario). */
     bugs: z
       .object({
@@ -198,8 +213,8 @@ export const scenarioSchema = z
       })
       .strict()
       .optional(),
-    /** A scenario that must find a violation: a seed without one is the failure. */
-    expect: z.object({ violation: z.string().min(1) }).strict().optional(),
+    /** A scenario that must find a violation: a seed without one is the failure. A list: any of them (a Byzantine host may be caught by several). */
+    expect: z.object({ violation: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).strict().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -231,6 +246,12 @@ export const scenarioSchema = z
           message: `expected at most dsm.leases.driftBoundPpm (${s.dsm.leases.driftBoundPpm}): leases are judged with that bound, so a larger drift is unsafe (a scenario that means it says expect)`,
         });
       }
+    }
+    if (s.byzantine !== undefined && s.byzantine.host > s.hosts) {
+      ctx.addIssue({ code: 'custom', path: ['byzantine', 'host'], message: `expected a host id from 1 to ${s.hosts}` });
+    }
+    if (s.byzantine?.behaviour === 'twins' && s.dsm !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['byzantine', 'behaviour'], message: 'expected another behaviour: twins run in Raft scenarios (a shared-memory host keeps application threads that two copies cannot share)' });
     }
     for (const [i, f] of s.faults.schedule.entries()) {
       for (const h of f.hosts ?? []) {
@@ -268,4 +289,15 @@ export function validateScenario(value: unknown): { ok: true; scenario: Scenario
     ok: false,
     issues: issuesOf(parsed.error),
   };
+}
+
+/** The violations a scenario expects (any one of them will do), or null. */
+export function expectedViolations(s: Scenario): readonly string[] | null {
+  const v = s.expect?.violation;
+  return v === undefined ? null : typeof v === 'string' ? [v] : v;
+}
+
+/** How reports name what a scenario expects: `liveness` or `election-safety | liveness`. */
+export function expectLabel(s: Scenario): string | undefined {
+  return expectedViolations(s)?.join(' | ');
 }

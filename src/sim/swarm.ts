@@ -95,6 +95,10 @@ const FIELDS: readonly Field[] = [
   { path: 'faults.nemesis.maxDurationMs', kind: 'real', bound: (get) => ({ lo: get('faults.nemesis.minDurationMs'), why: 'at least faults.nemesis.minDurationMs' }) },
   { path: 'faults.nemesis.membershipBurst.count', kind: 'int' },
   { path: 'faults.nemesis.membershipBurst.everyMs', kind: 'real' },
+  // Drawn last, each from its own stream: scenarios without them draw as before.
+  { path: 'byzantine.host', kind: 'int', bound: (get) => ({ hi: get('hosts'), why: 'at most hosts' }) },
+  { path: 'byzantine.behaviour', kind: 'choice' },
+  { path: 'byzantine.probability', kind: 'real' },
 ];
 
 /** Defaults of the fields other fields' ranges depend on (what the schema fills in when a file leaves them out). */

@@ -13,7 +13,8 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
   constructor(
     private readonly replica: ReplicaView,
     boot: BootState,
-    private readonly checker: RaftInvariants,
+    /** Null for a Byzantine host: its disk still counts toward durability (what it truly holds), but nothing it does is judged. */
+    private readonly checker: RaftInvariants | null,
     private readonly trace: RecordHostEvent,
   ) {
     this.durable = DurableLog.fromBoot(boot);
@@ -43,16 +44,16 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
 
   leader(term: number): void {
     this.trace('leader', this.replica.group, term);
-    this.checker.becameLeader(this, term);
+    this.checker?.becameLeader(this, term);
   }
 
   persisted(b: PersistBatch, leaderOfTerm: number | null): void {
     if (b.snapshot !== null) {
       this.durable.installSnapshot(b.snapshot.index, b.snapshot.term, false);
-      this.checker.installedSnapshot(this, b.snapshot.index, b.snapshot.term);
+      this.checker?.installedSnapshot(this, b.snapshot.index, b.snapshot.term);
     }
     this.durable.append(b.entries);
-    this.checker.persisted(this, b.entries, leaderOfTerm);
+    this.checker?.persisted(this, b.entries, leaderOfTerm);
   }
 
   compacted(index: number, term: number, rest: readonly Entry[]): void {
@@ -61,6 +62,6 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
   }
 
   applying(entries: readonly Entry[]): void {
-    this.checker.applied(this, entries);
+    this.checker?.applied(this, entries);
   }
 }
