@@ -81,7 +81,7 @@ function equivocate(): Behaviour {
   const grants = new Map<number, Extract<VmmMessage, { t: 'grant' }>>();
   return {
     outgoing(to, env, liar) {
-      if (env.kind === 'raft' && env.msg.type === 'app' && env.msg.entries.length > 0 && to % 2 === 0) {
+      if (env.kind === 'raft' && env.msg.type === 'app' && env.msg.entries.length > 0 && to % 2 === 0 && liar.rng.bool(liar.probability)) {
         // Peers of even id get other entries at the same indexes and terms: no-ops.
         const entries: Entry[] = env.msg.entries.map((e) => ({ ...e, kind: 'normal', data: '' }));
         liar.emit(to, raftEnv(env, { ...env.msg, entries }));
@@ -175,12 +175,12 @@ const forgeSender: Behaviour = {
 };
 
 function falseAck(): Behaviour {
-  /** "group:leader" -> the last index that leader offered us. */
-  const offered = new Map<string, number>();
+  /** "group:leader" -> the last index that leader offered us, while we dropped its entries. */
+  const owed = new Map<string, number>();
   return {
     outgoing(to, env, liar) {
       if (env.kind === 'raft' && env.msg.type === 'appResp') {
-        const claim = offered.get(`${env.group}:${to}`);
+        const claim = owed.get(`${env.group}:${to}`);
         if (claim !== undefined && (env.msg.reject || claim > env.msg.index)) {
           liar.emit(to, raftEnv(env, { ...env.msg, reject: false, index: claim, rejectHint: 0, logTerm: 0 }));
           return;
@@ -190,9 +190,14 @@ function falseAck(): Behaviour {
     },
     incoming(from, env, liar) {
       if (env.kind !== 'raft' || env.msg.type !== 'app' || env.msg.entries.length === 0) return env;
-      offered.set(`${env.group}:${from}`, env.msg.index + env.msg.entries.length);
+      const key = `${env.group}:${from}`;
+      if (!liar.rng.bool(liar.probability)) {
+        owed.delete(key);
+        return env;
+      }
       // The replica never stores what it will acknowledge.
-      return liar.rng.bool(liar.probability) ? raftEnv(env, { ...env.msg, entries: [] }) : env;
+      owed.set(key, env.msg.index + env.msg.entries.length);
+      return raftEnv(env, { ...env.msg, entries: [] });
     },
   };
 }
