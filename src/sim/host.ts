@@ -177,7 +177,7 @@ export class SimHost {
     return {
       replicaOpened: (r: ReplicaView, boot: BootState) => {
         // Invariants judge correct hosts only; a faulty host's disk still counts for what it truly holds.
-        const probe = new LiveProbe(r, boot, this.env.judged(this.id) ? this.env.checkers[r.group]! : null, this.trace);
+        const probe = new LiveProbe(r, boot, this.env.checkers[r.group]!, this.trace, this.env.judged(this.id));
         this.probes[r.group] = probe;
         return probe;
       },

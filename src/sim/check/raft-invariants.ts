@@ -116,6 +116,22 @@ export class RaftInvariants {
   }
 
   /**
+   * A Byzantine host (unjudged) applied these: what it applies first extends
+   * the committed log (its code is correct; a faulty leader applies, and
+   * snapshots, before anyone else can), but nothing it does is a violation.
+   */
+  appliedUnjudged(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index !== this.committedIndex + 1) continue;
+      this.committedTerms.push(e.term);
+      this.commitTerms.push(e.term);
+      this.committedData.set(e.index, e.data);
+      this.committedData.delete(e.index - DATA_WINDOW);
+      if (e.kind === 'conf') this.noteConfChange(e);
+    }
+  }
+
+  /**
    * State Machine Safety (no two hosts apply different entries at one index)
    * and durability (an entry is durable on a quorum when it is first applied,
    * which is when its commitment can first be observed).

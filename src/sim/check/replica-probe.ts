@@ -13,9 +13,10 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
   constructor(
     private readonly replica: ReplicaView,
     boot: BootState,
-    /** Null for a Byzantine host: its disk still counts toward durability (what it truly holds), but nothing it does is judged. */
-    private readonly checker: RaftInvariants | null,
+    private readonly checker: RaftInvariants,
     private readonly trace: RecordHostEvent,
+    /** False for a Byzantine host: its disk still counts toward durability (what it truly holds), but nothing it does is judged. */
+    private readonly judged = true,
   ) {
     this.durable = DurableLog.fromBoot(boot);
   }
@@ -44,16 +45,16 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
 
   leader(term: number): void {
     this.trace('leader', this.replica.group, term);
-    this.checker?.becameLeader(this, term);
+    if (this.judged) this.checker.becameLeader(this, term);
   }
 
   persisted(b: PersistBatch, leaderOfTerm: number | null): void {
     if (b.snapshot !== null) {
       this.durable.installSnapshot(b.snapshot.index, b.snapshot.term, false);
-      this.checker?.installedSnapshot(this, b.snapshot.index, b.snapshot.term);
+      if (this.judged) this.checker.installedSnapshot(this, b.snapshot.index, b.snapshot.term);
     }
     this.durable.append(b.entries);
-    this.checker?.persisted(this, b.entries, leaderOfTerm);
+    if (this.judged) this.checker.persisted(this, b.entries, leaderOfTerm);
   }
 
   compacted(index: number, term: number, rest: readonly Entry[]): void {
@@ -62,6 +63,7 @@ export class LiveProbe implements ReplicaProbe, ReplicaObserver {
   }
 
   applying(entries: readonly Entry[]): void {
-    this.checker?.applied(this, entries);
+    if (this.judged) this.checker.applied(this, entries);
+    else this.checker.appliedUnjudged(entries);
   }
 }
