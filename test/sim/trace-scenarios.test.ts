@@ -30,7 +30,7 @@ for (const file of files) {
     const scenario = drawScenario(loadScenario(path.join(dir, file)).spec, 1).scenario;
     const problems: string[] = [];
     let lines = 0;
-    runSeed(brief(scenario), 1, {
+    const r = runSeed(brief(scenario), 1, {
       traceSink: (line) => {
         lines++;
         const wrong = checkTraceLine(line);
@@ -39,7 +39,8 @@ for (const file of files) {
       },
     });
     assert.equal(problems, []);
-    assert.ok(lines > 500, `${lines} lines`);
+    // A scenario that expects a violation may find it early (a Byzantine host caught at once).
+    assert.ok(lines > 500 || (scenario.expect !== undefined && r.violation !== null), `${lines} lines`);
   });
 }
 
