@@ -21,6 +21,8 @@ interface Open {
   attempt: number;
   /** Every attempt's request id, with when it was sent: an answer to any of them counts. */
   sent: Map<number, number>;
+  /** Every attempt's request id, with the host it went to: only that host may answer it. */
+  sentTo: Map<number, number>;
   /** The newest attempt's request id. */
   latest: number;
   done: boolean;
@@ -31,6 +33,8 @@ export class Requests {
   private open = new Map<number, Open>();
   /** Last leader learned per company (0: unknown). */
   private leaders = new Map<number, number>();
+  /** Answers from a host the request did not go to (a free's token comes from the block's owner, so it may come from anyone). */
+  wrongReplier = 0;
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv) {}
 
@@ -39,18 +43,23 @@ export class Requests {
    * onReply gets the local time the answered attempt was sent (a lease counts from it).
    */
   start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
-    this.attempt({ to: plan, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
+    this.attempt({ to: plan, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false });
   }
 
   /** The same, to one host, whoever leads what. */
   startTo(host: number, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
-    this.attempt({ to: host, build, onReply, attempt: 0, sent: new Map(), latest: 0, done: false });
+    this.attempt({ to: host, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false });
   }
 
   /** Routes a reply to its request; returns false if it answers no open request. */
   reply(from: number, msg: Reply): boolean {
     const o = this.open.get(msg.req);
     if (o === undefined) return false;
+    if (msg.t !== 'free-token' && o.sentTo.get(msg.req) !== from) {
+      // A peer answering for another (the sender is the one the network authenticated).
+      this.wrongReplier++;
+      return false;
+    }
     const sentAt = o.sent.get(msg.req)!;
     const company = typeof o.to === 'number' ? null : o.to.company;
     if (msg.t === 'refuse') {
@@ -97,6 +106,7 @@ export class Requests {
     const target = typeof o.to === 'number' ? o.to : this.targetFor(o.to, o.attempt);
     this.open.set(req, o);
     o.sent.set(req, this.env.now());
+    o.sentTo.set(req, target);
     o.latest = req;
     this.env.send(target, o.build(req));
     const wait = this.env.faults.buggify(VmmPoint.retryEarly) ? 1 : this.cfg.retryUs;

@@ -88,6 +88,19 @@ test('a grant gives the page a deadline half the give-up margin before the lease
   assert.equal(s.deadlines.at(-1), [0, null], 'closed by the VMM: no deadline left behind');
 });
 
+test('an answer from a host the request did not go to is dropped and counted; the manager\'s own answer still counts', () => {
+  const s = setup();
+  s.sched.runUntil(10_000);
+  s.client.fault(0, 'write');
+  const { req, page, mode } = s.last('acquire');
+  const forged: Reply = { t: 'grant', req, page, mode, version: 9, data: encodePage(new Uint8Array(PAGE).fill(0xef)), leaseUs: LEASE_US, index: 5, lease: { term: 1, grantedAtUs: 0 } };
+  assert.not.ok(s.client.requests.reply(MANAGER + 1, forged));
+  assert.is(s.client.requests.wrongReplier, 1);
+  assert.is(s.mem.protection(0), 'none');
+  s.grant(5);
+  assert.is.not(s.mem.protection(0), 'none');
+});
+
 test('a renewal of a write lease moves the deadline with the lease', () => {
   const s = setup();
   s.client.fault(1, 'read');
