@@ -21,7 +21,7 @@ interface Open {
   attempt: number;
   /** Every attempt's request id, with when it was sent: an answer to any of them counts. */
   sent: Map<number, number>;
-  /** Every attempt's request id, with the host it went to: only that host may answer it. */
+  /** Every attempt's request id, with the host it went to: only that host may answer it (0: anyone, for a free, which the block's owner answers). */
   sentTo: Map<number, number>;
   /** The newest attempt's request id. */
   latest: number;
@@ -33,7 +33,7 @@ export class Requests {
   private open = new Map<number, Open>();
   /** Last leader learned per company (0: unknown). */
   private leaders = new Map<number, number>();
-  /** Answers from a host the request did not go to (a free's token comes from the block's owner, so it may come from anyone). */
+  /** Answers from a host the request did not go to: dropped. */
   wrongReplier = 0;
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv) {}
@@ -55,7 +55,8 @@ export class Requests {
   reply(from: number, msg: Reply): boolean {
     const o = this.open.get(msg.req);
     if (o === undefined) return false;
-    if (msg.t !== 'free-token' && o.sentTo.get(msg.req) !== from) {
+    const askedOf = o.sentTo.get(msg.req);
+    if (askedOf !== 0 && askedOf !== from) {
       // A peer answering for another (the sender is the one the network authenticated).
       this.wrongReplier++;
       return false;
@@ -106,9 +107,10 @@ export class Requests {
     const target = typeof o.to === 'number' ? o.to : this.targetFor(o.to, o.attempt);
     this.open.set(req, o);
     o.sent.set(req, this.env.now());
-    o.sentTo.set(req, target);
+    const msg = o.build(req);
+    o.sentTo.set(req, msg.t === 'free' ? 0 : target);
     o.latest = req;
-    this.env.send(target, o.build(req));
+    this.env.send(target, msg);
     const wait = this.env.faults.buggify(VmmPoint.retryEarly) ? 1 : this.cfg.retryUs;
     this.env.timer(this.env.now() + wait, () => {
       if (o.done || o.latest !== req) return;
