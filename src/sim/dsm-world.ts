@@ -30,6 +30,8 @@ export interface DsmHosts {
   appOf(host: number): SimDsmApp | null;
   stream(name: string): Rng;
   readonly trace: RecordEvent;
+  /** Whether the checkers judge this host (not a Byzantine one; default: all are judged). */
+  judged?(host: number): boolean;
 }
 
 export class DsmPart implements DsmWorld {
@@ -73,7 +75,7 @@ export class DsmPart implements DsmWorld {
     const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, { skipWriteBack: scenario.bugs?.skipWriteBack ?? false });
     this.vmm = vmm;
     // Application threads run on a host's pages while it is up or its event loop stalls.
-    this.singleWriter = new SingleWriter((h) => hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled');
+    this.singleWriter = new SingleWriter((h) => (hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled') && (hosts.judged?.(h) ?? true));
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
     this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
@@ -169,6 +171,15 @@ export class DsmPart implements DsmWorld {
 
   accessed(a: Access): void {
     this.stats.accesses++;
+    if (!(this.hosts.judged?.(a.host) ?? true)) {
+      // A Byzantine host's threads run correct code: what they store is written, what they read is not judged.
+      if (a.kind === 'read') return;
+      this.coherence.access({ ...a, kind: 'write' });
+      const register = this.registers.has(a.addr);
+      if (register) this.accesses.push(a);
+      this.observed.wrote(a, register && a.kind === 'write');
+      return;
+    }
     this.coherence.access(a);
     const register = this.registers.has(a.addr);
     if (register) this.accesses.push(a);
@@ -219,7 +230,7 @@ export class DsmPart implements DsmWorld {
       this.allocationsSeen.add(a.cmd.id);
       this.coherence.reset(a.result.firstPage, a.cmd.pages);
     }
-    if (index % 64 === 0) this.agreement.record(a.company, index, machine.table.hash(a.company), host);
+    if (index % 64 === 0 && (this.hosts.judged?.(host) ?? true)) this.agreement.record(a.company, index, machine.table.hash(a.company), host);
   }
 
   /** Once every thread is done (or lost), one host runs the workload's end check. */

@@ -8,7 +8,7 @@ import { loadScenario } from '../../src/cli/scenario-file.js';
 import { runSeed, World } from '../../src/sim/run.js';
 import { expectedViolations, scenarioSchema } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
-import { drawScenario } from '../../src/sim/swarm.js';
+import { drawScenario, validateSpec } from '../../src/sim/swarm.js';
 
 const drawn = (name: string, seed: number, byz: Partial<NonNullable<Scenario['byzantine']>> = {}): Scenario => {
   const s = drawScenario(loadScenario(name).spec, seed).scenario;
@@ -34,7 +34,7 @@ test('the term-inflation heartbeat is refused and counted, and after a restart o
 });
 
 test('a faulty host that never lies is never caught: invariants judge correct hosts, and count what its disk truly holds', () => {
-  for (const name of ['raft-byz-false-ack', 'raft-byz-equivocate', 'raft-byz-small-scope', 'raft-byz-nonsense', 'dsm-byz-false-page']) {
+  for (const name of ['raft-byz-false-ack', 'raft-byz-equivocate', 'raft-byz-small-scope', 'raft-byz-nonsense', 'raft-byz-inflate-term-bounded', 'dsm-byz-false-page', 'dsm-byz-equivocate']) {
     for (const seed of [1, 2, 3]) {
       const r = runSeed(drawn(name, seed, { probability: 0 }), seed);
       assert.is(r.violation, null, `${name} seed ${seed}: ${r.violation?.invariant} ${r.violation?.message}`);
@@ -71,6 +71,23 @@ test('a Byzantine run replays to the same trace hash, twins included', () => {
     const { spec } = loadScenario(name);
     assert.is(runSeed(spec, 4).traceHash, runSeed(spec, 4).traceHash, name);
   }
+});
+
+test('the Byzantine draws (host, behaviour, probability) leave every other draw of a seed as it was', () => {
+  const { spec } = loadScenario('raft-byz-swarm');
+  const { byzantine: _, expect: __, ...rest } = spec.raw;
+  const plain = validateSpec(rest);
+  assert.ok(plain.ok);
+  const behaviours = new Set<string>();
+  for (let seed = 1; seed <= 30; seed++) {
+    const withByz = drawScenario(spec, seed);
+    const others = withByz.drew.filter(([p]) => !p.startsWith('byzantine.'));
+    assert.equal(others, drawScenario(plain.ok ? plain.spec : spec, seed).drew, `seed ${seed}`);
+    const b = withByz.scenario.byzantine!;
+    assert.ok(b.host >= 1 && b.host <= withByz.scenario.hosts);
+    behaviours.add(b.behaviour);
+  }
+  assert.ok(behaviours.size >= 5, `30 seeds drew ${[...behaviours].join(', ')}`);
 });
 
 test('the faulty host must be one of the hosts, and twins run in Raft scenarios only', () => {
