@@ -71,6 +71,11 @@ class Recent {
   }
 }
 
+/** The hosts other than the liar and `peer`. */
+function hostsBut(liar: Liar, peer: number): number[] {
+  return Array.from({ length: liar.hosts }, (_, i) => i + 1).filter((h) => h !== liar.self && h !== peer);
+}
+
 function bytesLike(data: string, byte: number): string {
   const n = Buffer.from(data, 'base64').length;
   return Buffer.alloc(n, byte).toString('base64');
@@ -149,7 +154,7 @@ function replay(): Behaviour {
       // A message it received, to a third host, under the name of its sender.
       const old = heard.old(liar.rng);
       if (old === undefined) return;
-      const others = Array.from({ length: liar.hosts }, (_, i) => i + 1).filter((h) => h !== liar.self && h !== old[0]);
+      const others = hostsBut(liar, old[0]);
       if (others.length > 0) liar.emit(liar.rng.pick(others), old[1]);
     },
     incoming(from, env) {
@@ -163,7 +168,7 @@ const forgeSender: Behaviour = {
   outgoing(to, env, liar) {
     if (env.kind === 'raft' && liar.rng.bool(liar.probability)) {
       // Speak for a peer that is neither us nor the recipient.
-      const others = Array.from({ length: liar.hosts }, (_, i) => i + 1).filter((h) => h !== liar.self && h !== to);
+      const others = hostsBut(liar, to);
       if (others.length > 0) {
         liar.emit(to, raftEnv(env, { ...env.msg, from: liar.rng.pick(others) }));
         return;
