@@ -512,8 +512,16 @@ export class Transport {
     const decoder = new FrameDecoder(this.maxFrameBytes);
     let held = 0;
     let partial: ReturnType<typeof setTimeout> | null = null;
+    /** Gives back what this connection holds (at once on close, not at the socket's later 'close'). */
+    const release = (): void => {
+      if (partial !== null) clearTimeout(partial);
+      partial = null;
+      this.buffered -= held;
+      held = 0;
+    };
     const close = (reason: RefusalReason | null, fields: object = {}): void => {
       if (reason !== null) this.refuse(reason, source, { remote, ...(peer !== null ? { peer } : {}), ...fields });
+      release();
       sock.destroy();
     };
     const account = (): void => {
@@ -525,11 +533,7 @@ export class Transport {
         partial = null;
       }
     };
-    sock.once('close', () => {
-      if (partial !== null) clearTimeout(partial);
-      this.buffered -= held;
-      held = 0;
-    });
+    sock.once('close', release);
     stream.setTimeout(this.limits.idleMs, () => close('idle'));
     stream.on('data', (chunk: Buffer) => {
       if (sock.destroyed) return;
