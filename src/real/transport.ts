@@ -460,20 +460,28 @@ export class Transport {
       return;
     }
     const tls = new TLSSocket(sock, { isServer: true, secureContext: this.secureContext, requestCert: true, rejectUnauthorized: true });
-    let secured = false;
+    // Every connection that does not finish a handshake is refused exactly once: at the deadline, on
+    // an error, or when it closes (a client that gave up on our certificate may just hang up).
+    let settled = false;
+    let error: string | null = null;
     const deadline = setTimeout(() => {
+      settled = true;
       this.refuse('handshake-timeout', source, { remote });
       sock.destroy();
     }, this.limits.handshakeMs);
-    sock.once('close', () => clearTimeout(deadline));
+    sock.once('close', () => {
+      clearTimeout(deadline);
+      if (!settled) this.refuse('unauthenticated', source, { remote, error: error ?? 'closed during the handshake' });
+      settled = true;
+    });
     tls.on('error', (err) => {
-      if (!secured) this.refuse('unauthenticated', source, { remote, error: err.message });
-      else this.log('inbound-error', { remote, error: err.message });
+      if (settled) this.log('inbound-error', { remote, error: err.message });
+      else error = err.message;
       sock.destroy();
     });
     tls.once('secure', () => {
       clearTimeout(deadline);
-      secured = true;
+      settled = true;
       const peer = this.authenticate(tls);
       if (typeof peer === 'string') {
         this.refuse(peer === 'unknown' ? 'unknown-identity' : 'unauthenticated', source, { remote, why: peer });
