@@ -34,6 +34,7 @@ import { connect as connectTls, createSecureContext, TLSSocket, type SecureConte
 import type { Envelope } from '../vmm/wire.js';
 import { validateEnvelope } from './envelope-codec.js';
 import { checkHeader, decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, payloadLength } from './frame.js';
+import { collectGarbage } from './collect-garbage.js';
 import { hostIdOf } from './tls.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -142,6 +143,11 @@ export function zeroRefusals(): Record<RefusalReason, number> {
   };
 }
 
+/** A connection closed holding at least this much of a partial frame leaves enough garbage to collect (collect-garbage.ts). */
+const COLLECT_AFTER_BYTES = 1024 * 1024;
+/** At most one such collection this often. */
+const COLLECT_DELAY_MS = 1000;
+
 /** Source-and-reason pairs logged so far are remembered up to this many; past it refusals are counted, no longer logged. */
 const MAX_LOGGED_REFUSALS = 4096;
 
@@ -189,6 +195,7 @@ export class Transport {
   /** Bytes of partial frames held by all inbound connections. */
   private buffered = 0;
   private server: Server | null = null;
+  private collectTimer: ReturnType<typeof setTimeout> | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private counters = {
     sent: 0,
@@ -328,6 +335,8 @@ export class Transport {
     }
     for (const s of this.inbound) s.destroy();
     this.inbound.clear();
+    if (this.collectTimer !== null) clearTimeout(this.collectTimer);
+    this.collectTimer = null;
     const server = this.server;
     this.server = null;
     if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -524,6 +533,7 @@ export class Transport {
     const release = (): void => {
       if (partial !== null) clearTimeout(partial);
       partial = null;
+      if (held >= COLLECT_AFTER_BYTES) this.collectSoon();
       this.buffered -= held;
       held = 0;
     };
@@ -602,6 +612,16 @@ export class Transport {
   private drop(reason: DropReason, fields: object): void {
     this.counters.dropped[reason]++;
     this.log('drop', { reason, ...fields });
+  }
+
+  /** Collects garbage once a burst of abandoned partial frames is over (one collection per burst). */
+  private collectSoon(): void {
+    if (this.collectTimer !== null || this.state === 'stopped') return;
+    this.collectTimer = setTimeout(() => {
+      this.collectTimer = null;
+      if (this.state !== 'stopped') collectGarbage();
+    }, COLLECT_DELAY_MS);
+    this.collectTimer.unref();
   }
 
   /** Counts a refused connection; logs it only the first time for this source and reason, so a flood cannot flood the log. */
