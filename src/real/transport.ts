@@ -71,7 +71,7 @@ export interface TransportOptions {
 export type TransportSecurity = { kind: 'tls'; material: TlsMaterial } | { kind: 'plain' };
 
 export interface TransportLimits {
-  /** Inbound connections from one IP address at once (a host needs one; restarts briefly make two). */
+  /** Inbound connections from one IP address at once (a host needs one; restarts briefly make two); default max(8, 2 x peers). */
   connectionsPerSource: number;
   /** Inbound connections at once, from anyone. */
   connections: number;
@@ -222,7 +222,9 @@ export class Transport {
     if (!(this.backoff.minMs > 0 && this.backoff.maxMs >= this.backoff.minMs)) {
       throw new RangeError(`backoff needs 0 < minMs <= maxMs, got ${this.backoff.minMs}..${this.backoff.maxMs}`);
     }
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    // Hosts sharing one machine share a source address, each with a connection (two while one redials).
+    const perSource = Math.max(DEFAULT_LIMITS.connectionsPerSource, 2 * opts.peers.size);
+    this.limits = { ...DEFAULT_LIMITS, connectionsPerSource: perSource, ...opts.limits };
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`limits.${k} must be a positive integer, got ${String(v)}`);
     }

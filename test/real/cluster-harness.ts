@@ -203,7 +203,9 @@ export class TestCluster {
     const settings = (): string[] => [
       ...(o.leases === undefined ? [] : ['leases:', ...Object.entries(o.leases).map(([k, v]) => `  ${k}: ${v}`)]),
       ...(o.limits === undefined ? [] : ['limits:', ...Object.entries(o.limits).map(([k, v]) => `  ${k}: ${v}`)]),
-      ...(o.insecure === true ? ['insecurePlainTcp: true'] : ['tls:', '  ca: ./certs/ca.crt', '  cert: ./certs/host-{id}.crt', '  key: ./certs/host-{id}.key']),
+      ...(o.insecure === true
+        ? ['insecurePlainTcp: true']
+        : ['tls:', '  ca: ./certs/ca.crt', '  cert: ./certs/host-{id}.crt', '  key: ./certs/host-{id}.key', 'adminToken: ./certs/admin.token']),
     ];
     writeFileSync(file, [
       `name: ${o.name}`,
@@ -225,6 +227,12 @@ export class TestCluster {
     ].join('\n'));
     if (o.insecure !== true) await writeClusterCerts(loadCluster(file).cluster, path.join(dir, 'certs'), dir);
     return new TestCluster(dir, file, hosts, o.wrap ?? (() => []));
+  }
+
+  /** The header /admin, /metrics and /debug ask for (none for an insecure cluster, whose admin is loopback only). */
+  adminHeaders(): Record<string, string> {
+    const file = path.join(this.dir, 'certs', 'admin.token');
+    return existsSync(file) ? { authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` } : {};
   }
 
   /** Host `id`'s TLS files (absent for an insecure cluster). */
@@ -322,7 +330,8 @@ export class TestCluster {
 
   /** GET /admin of one host; null if it does not answer. */
   async status(id: number): Promise<HostStatus | null> {
-    const r = await fetchHostStatus(id, this.host(id).admin, 2000);
+    const token = this.adminHeaders().authorization?.slice('Bearer '.length);
+    const r = await fetchHostStatus(id, this.host(id).admin, 2000, token);
     return r.ok && r.status !== undefined ? r.status : null;
   }
 

@@ -22,7 +22,7 @@ const PARTIAL = 40;
 
 /** One sample from host `id`'s /metrics. */
 async function metric(c: TestCluster, id: number, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://${c.host(id).admin}/metrics`)).text();
+  const text = await (await fetch(`http://${c.host(id).admin}/metrics`, { headers: c.adminHeaders() })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
   if (line === undefined) throw new Error(`no ${name}${labels} in /metrics of host ${id}`);
   return Number(line.split(' ').pop());
@@ -65,7 +65,10 @@ if (!available.ok) {
     // Half-open connections: TCP only, never a byte.
     const flood: Socket[] = [];
     for (let i = 0; i < FLOOD; i++) flood.push(await open(cluster.host(target).address));
-    await cluster.waitFor('the flood refused', async () => (await refusedBy(cluster, target, 'too-many-connections')) >= FLOOD - 8);
+    // Refused at once past the per-source limit, or let in (while places were free: a slow flood frees
+    // them as the handshake deadline cuts the first ones) and then cut at that deadline.
+    await cluster.waitFor('the flood refused', async () =>
+      (await refusedBy(cluster, target, 'too-many-connections')) + (await refusedBy(cluster, target, 'handshake-timeout')) >= FLOOD);
     const floodFds = fds(pid);
     assert.ok(floodFds <= baseFds + 16, `descriptors: ${baseFds} before, ${floodFds} during the flood`);
     // The few let in never finish a handshake.
@@ -98,7 +101,7 @@ if (!available.ok) {
     const late = await refusedBy(cluster, target, 'frame-deadline');
     const crowded = await refusedBy(cluster, target, 'too-many-connections');
     assert.ok(capped + late >= 1, `partial frames cut: ${capped} at the buffer cap, ${late} at the deadline`);
-    assert.ok(crowded >= FLOOD - 8 + 1, 'most of the 40 refused as too many from one source');
+    assert.ok(crowded >= 1, 'some of the 40 refused as too many from one source');
     // 40 x 4 MiB arrived at most; the cap holds 16 MiB of it. TLS and socket buffers come on top.
     assert.ok(peakRss - baseRss < 120 * MIB, `memory rose from ${(baseRss / MIB).toFixed(0)} to ${(peakRss / MIB).toFixed(0)} MiB`);
     assert.is(await metric(cluster, target, 'gallocy_inbound_buffered_bytes'), 0);
