@@ -10,8 +10,7 @@
 // host's files at startup (a wrong file is the operator's error, named at
 // once) and reads the identity of a peer's certificate.
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { InputError } from '../input/errors.js';
 import type { TlsFiles } from './cluster.js';
 
