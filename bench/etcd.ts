@@ -1,16 +1,19 @@
 // Baseline for our replicated commits: a real 3-member etcd 3.4 cluster on
 // loopback (Debian bookworm's etcd-server), default WAL fsync — the fair match
 // for our SQLite synchronous=FULL. Puts go through etcd's gRPC JSON gateway
-// with node:http, so this adds no npm dependency.
+// with node:http, so this adds no npm dependency. With peerTls, the members
+// talk mutual TLS to each other (certificates from our own src/real/certs.ts,
+// naming 127.0.0.1), as our hosts do; clients stay on plain HTTP.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createAuthority, issueHostCertificate } from '../src/real/certs.js';
 import { latencyPercentiles } from './percentiles.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
@@ -22,6 +25,8 @@ export interface EtcdBenchOptions {
   /** Bytes per put value: the size of our page-table commit entries. */
   valueBytes: number;
   manyClients: number;
+  /** Members talk mutual TLS (figures suffixed ".peer_tls"). */
+  peerTls?: boolean;
 }
 
 /** Installs etcd-server if missing; returns why it is unavailable, or undefined. */
@@ -55,10 +60,11 @@ async function freePorts(n: number): Promise<number[]> {
 interface Member { name: string; client: string; proc: ChildProcess; log: string[] }
 
 /** Three etcd children with their own data dirs; `dirs` is filled before any spawn, for cleanup. */
-async function startCluster(dirs: string[], members: Member[]): Promise<void> {
+async function startCluster(dirs: string[], members: Member[], peerTls: boolean): Promise<void> {
   const ports = await freePorts(6);
   const names = ['b0', 'b1', 'b2'];
-  const peer = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
+  const peer = (i: number) => `${peerTls ? 'https' : 'http'}://127.0.0.1:${ports[2 * i + 1]}`;
+  const tlsArgs = peerTls ? await peerCertificates(dirs, names.length) : () => [];
   const initialCluster = names.map((n, i) => `${n}=${peer(i)}`).join(',');
   // One token for all three members (it seeds the cluster ID), fresh per run so
   // a stray member from an earlier run can never join this cluster.
@@ -75,6 +81,7 @@ async function startCluster(dirs: string[], members: Member[]): Promise<void> {
       '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
       '--initial-cluster-token', token,
+      ...tlsArgs(i),
     ], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     const m: Member = { name, client, proc, log: [] };
     // etcd logs every election to stderr; keep only the tail, shown if startup fails.
@@ -82,6 +89,23 @@ async function startCluster(dirs: string[], members: Member[]): Promise<void> {
     proc.on('error', (e) => m.log.push(`spawn error: ${e.message}`));
     members.push(m);
   }
+}
+
+/** An authority and a certificate per member, in a folder of their own; the flags that make member i use them. */
+async function peerCertificates(dirs: string[], n: number): Promise<(i: number) => string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'gallocy-etcd-certs-'));
+  dirs.push(dir);
+  const ca = await createAuthority('etcd-bench');
+  writeFileSync(join(dir, 'ca.crt'), ca.cert);
+  for (let i = 0; i < n; i++) {
+    const pair = await issueHostCertificate(ca, 'etcd-bench', i + 1, ['127.0.0.1']);
+    writeFileSync(join(dir, `m${i}.crt`), pair.cert);
+    writeFileSync(join(dir, `m${i}.key`), pair.key, { mode: 0o600 });
+  }
+  return (i) => [
+    '--peer-cert-file', join(dir, `m${i}.crt`), '--peer-key-file', join(dir, `m${i}.key`),
+    '--peer-trusted-ca-file', join(dir, 'ca.crt'), '--peer-client-cert-auth',
+  ];
 }
 
 function stopCluster(dirs: string[], members: Member[]): void {
@@ -145,7 +169,7 @@ async function load(agent: http.Agent, url: string, value: string, clients: numb
 export async function benchEtcd(opts: EtcdBenchOptions): Promise<BenchResult[]> {
   const unavailable = (why: string): BenchResult[] => {
     console.error(`bench etcd: unavailable: ${why}`);
-    return [figure('etcd.available', 0, 'bool')];
+    return [figure(`etcd.available${opts.peerTls === true ? '.peer_tls' : ''}`, 0, 'bool')];
   };
   const dirs: string[] = [];
   const members: Member[] = [];
@@ -157,7 +181,7 @@ export async function benchEtcd(opts: EtcdBenchOptions): Promise<BenchResult[]> 
     const missing = ensureEtcd();
     if (missing !== undefined) return unavailable(missing);
     console.error(`bench etcd: ${spawnSync(ETCD, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}`);
-    await startCluster(dirs, members);
+    await startCluster(dirs, members, opts.peerTls === true);
 
     // Healthy = a leader exists and a put through it commits; first boot takes ~1-2 s.
     // Puts go to the leader, not any member, so we time replication, not follower forwarding.
@@ -179,12 +203,13 @@ export async function benchEtcd(opts: EtcdBenchOptions): Promise<BenchResult[]> 
     await load(agent, leader, value, opts.manyClients, 0.5); // open the other keep-alive sockets
     const many = await load(agent, leader, value, opts.manyClients, seconds);
     const p = latencyPercentiles(one.latUs);
+    const sfx = opts.peerTls === true ? '.peer_tls' : '';
     return [
-      figure('etcd.available', 1, 'bool'),
-      figure('etcd.puts_per_second.1_client', one.rate, 'puts/s'),
-      figure(`etcd.puts_per_second.${opts.manyClients}_clients`, many.rate, 'puts/s'),
-      figure('etcd.put_latency_p50_us.1_client', p.p50, 'us'),
-      figure('etcd.put_latency_p99_us.1_client', p.p99, 'us'),
+      figure(`etcd.available${sfx}`, 1, 'bool'),
+      figure(`etcd.puts_per_second.1_client${sfx}`, one.rate, 'puts/s'),
+      figure(`etcd.puts_per_second.${opts.manyClients}_clients${sfx}`, many.rate, 'puts/s'),
+      figure(`etcd.put_latency_p50_us.1_client${sfx}`, p.p50, 'us'),
+      figure(`etcd.put_latency_p99_us.1_client${sfx}`, p.p99, 'us'),
     ];
   } catch (e) {
     return unavailable(e instanceof Error ? e.message : String(e));

@@ -12,6 +12,12 @@
 //  - "tmpfs": data directories on /dev/shm, where fsync is nearly free, so
 //    what is left is protocol and CPU; figures suffixed ".tmpfs".
 // The disk run's commit entries size the etcd baseline's puts (bench/etcd.ts).
+//
+// Both clusters talk mutual TLS, as a cluster file has them by default. The
+// cost of that authentication is a third cluster on tmpfs over plain TCP
+// (insecurePlainTcp), run in alternation with the TLS one: figures suffixed
+// ".tmpfs.plain", and "real.tls_over_plain.*" the ratios, next to etcd's own
+// ratio of peer TLS to plain peers ("real.etcd_peer_tls_over_plain.*").
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +29,8 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { findRepoRoot } from '../src/cli/repo-root.js';
+import { writeClusterCerts } from '../src/real/certs.js';
+import { loadCluster } from '../src/real/cluster-file.js';
 import type { HostStatus } from '../src/real/host-status.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
@@ -145,6 +153,7 @@ async function freePorts(n: number): Promise<number[]> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Roles = Record<string, unknown>;
+type Security = 'tls' | 'plain';
 const role = (host: number, thread = 0): string => `${host}/${thread}`;
 
 class BenchCluster {
@@ -152,8 +161,8 @@ class BenchCluster {
   private readonly admins = new Map<number, string>();
   private step = 0;
 
-  /** `dir` is removed by the caller; everything (cluster file, steps, logs, data) lives in it. */
-  constructor(readonly dir: string, private readonly rootPages: number) {}
+  /** `dir` is removed by the caller; everything (cluster file, steps, logs, data, certificates) lives in it. */
+  constructor(readonly dir: string, private readonly rootPages: number, private readonly security: Security) {}
 
   async start(): Promise<void> {
     const ports = await freePorts(2 * HOSTS.length);
@@ -171,9 +180,13 @@ class BenchCluster {
       // run's entries stay in raft.db for sizing.
       raft: { snapshotEveryEntries: 100_000 },
       dataDir: join(this.dir, 'data'),
+      ...(this.security === 'tls'
+        ? { tls: { ca: './certs/ca.crt', cert: './certs/host-{id}.crt', key: './certs/host-{id}.key' } }
+        : { insecurePlainTcp: true }),
     };
     const file = join(this.dir, 'cluster.yaml'); // JSON is YAML
     writeFileSync(file, JSON.stringify(cluster));
+    if (this.security === 'tls') await writeClusterCerts(loadCluster(file).cluster, join(this.dir, 'certs'), this.dir);
     for (const id of HOSTS) {
       const p = spawn(process.execPath, [
         join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
@@ -410,15 +423,28 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, entryBytes };
 }
 
+/** Several runs of one configuration as one: series concatenated, rates and CPU averaged. */
+function pooled(runs: ClusterFigures[]): ClusterFigures {
+  const mean = (f: (r: ClusterFigures) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+  const series = (f: (r: ClusterFigures) => Series): Series => ({
+    us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
+  });
+  return {
+    read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
+    commits1: mean((r) => r.commits1), commitsMany: mean((r) => r.commitsMany), commitCpuUs: mean((r) => r.commitCpuUs),
+    entryBytes: mean((r) => r.entryBytes ?? 0),
+  };
+}
+
 /** Pages the script uses, rounded up to a power of two: the root region. */
 function rootPagesFor(s: Sizes): number {
   const used = 1 + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
   return 2 ** Math.ceil(Math.log2(used));
 }
 
-async function withCluster<T>(parent: string, s: Sizes, fn: (c: BenchCluster) => Promise<T>): Promise<T> {
+async function withCluster<T>(parent: string, s: Sizes, security: Security, fn: (c: BenchCluster) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(parent, 'gallocy-bench-real-'));
-  const c = new BenchCluster(dir, rootPagesFor(s));
+  const c = new BenchCluster(dir, rootPagesFor(s), security);
   const onExit = (): void => {
     c.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -470,9 +496,20 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       }
     }
 
-    const disk = await withCluster(tmpdir(), s, (c) => runCluster(c, s, true));
-    const shm = existsSync('/dev/shm') ? await withCluster('/dev/shm', s, (c) => runCluster(c, s, false)) : null;
-    for (const [f, sfx] of [[disk, ''], [shm, '.tmpfs']] as const) {
+    const disk = await withCluster(tmpdir(), s, 'tls', (c) => runCluster(c, s, true));
+    // TLS against plain TCP on tmpfs, where fsync does not drown the difference: plain, TLS, and
+    // (full runs) plain and TLS again, so a change in the machine's load hits both alike.
+    let shm: ClusterFigures | null = null;
+    let plain: ClusterFigures | null = null;
+    if (existsSync('/dev/shm')) {
+      const rounds: ClusterFigures[][] = [[], []];
+      for (let r = 0; r < (quick ? 1 : 2); r++) {
+        rounds[0]!.push(await withCluster('/dev/shm', s, 'plain', (c) => runCluster(c, s, false)));
+        rounds[1]!.push(await withCluster('/dev/shm', s, 'tls', (c) => runCluster(c, s, false)));
+      }
+      [plain, shm] = rounds.map(pooled) as [ClusterFigures, ClusterFigures];
+    }
+    for (const [f, sfx] of [[disk, ''], [shm, '.tmpfs'], [plain, '.tmpfs.plain']] as const) {
       if (f === null) continue;
       const read = pct(`real.remote_read_fault_{}_us${sfx}`, f.read.us);
       out.push(figure(`real.remote_read_fault_over_handoff_plus_rtts${sfx}`, read.p50 / floor, 'ratio'));
@@ -487,6 +524,13 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure(`real.commits_per_second.many_clients${sfx}`, f.commitsMany, 'commits/s'));
       out.push(figure(`real.host_cpu_us_per_commit${sfx}`, f.commitCpuUs, 'us'));
     }
+    if (shm !== null && plain !== null) {
+      const p50 = (us: number[]): number => latencyPercentiles(us).p50;
+      out.push(figure('real.tls_over_plain.commits_per_second.1_client.tmpfs', shm.commits1 / plain.commits1, 'ratio'));
+      out.push(figure('real.tls_over_plain.commits_per_second.many_clients.tmpfs', shm.commitsMany / plain.commitsMany, 'ratio'));
+      out.push(figure('real.tls_over_plain.remote_read_fault_p50.tmpfs', p50(shm.read.us) / p50(plain.read.us), 'ratio'));
+      out.push(figure('real.tls_over_plain.host_cpu_us_per_commit.tmpfs', shm.commitCpuUs / plain.commitCpuUs, 'ratio'));
+    }
     if (disk.held !== null) {
       out.push(figure('real.held_access_ns_per_op', disk.held.heldNs, 'ns'), figure('real.typed_array_ns_per_op', disk.held.typedNs, 'ns'));
       out.push(figure('real.held_over_typed_array', disk.held.heldNs / disk.held.typedNs, 'ratio'));
@@ -495,14 +539,20 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     const entryBytes = Math.round(disk.entryBytes ?? 0);
     out.push(figure('real.commit_entry_bytes', entryBytes, 'bytes'));
     const manyClients = HOSTS.length * THREADS;
+    // Our disk cluster talks TLS: it is compared with etcd with peer TLS; etcd's plain peers give etcd's own TLS ratio.
     const etcd = await benchEtcd({ quick, valueBytes: Math.max(1, entryBytes), manyClients });
+    const etcdTls = await benchEtcd({ quick, valueBytes: Math.max(1, entryBytes), manyClients, peerTls: true });
     etcdDone = true;
-    out.push(...etcd);
-    const rate = (name: string): number | undefined => etcd.find((r) => r.name === name)?.value;
-    const one = rate('etcd.puts_per_second.1_client');
-    const many = rate(`etcd.puts_per_second.${manyClients}_clients`);
+    out.push(...etcd, ...etcdTls);
+    const rate = (from: BenchResult[], name: string): number | undefined => from.find((r) => r.name === name)?.value;
+    const rates = (from: BenchResult[], sfx: string): [number | undefined, number | undefined] =>
+      [rate(from, `etcd.puts_per_second.1_client${sfx}`), rate(from, `etcd.puts_per_second.${manyClients}_clients${sfx}`)];
+    const [one, many] = rates(etcdTls, '.peer_tls');
     if (one !== undefined) out.push(figure('real.commits_per_second_over_etcd.1_client', disk.commits1 / one, 'ratio'));
     if (many !== undefined) out.push(figure('real.commits_per_second_over_etcd.many_clients', disk.commitsMany / many, 'ratio'));
+    const [plainOne, plainMany] = rates(etcd, '');
+    if (one !== undefined && plainOne !== undefined) out.push(figure('real.etcd_peer_tls_over_plain.puts_per_second.1_client', one / plainOne, 'ratio'));
+    if (many !== undefined && plainMany !== undefined) out.push(figure('real.etcd_peer_tls_over_plain.puts_per_second.many_clients', many / plainMany, 'ratio'));
     console.error(`bench real: load average after: ${load()}`);
   } catch (e) {
     console.error(`bench real: failed: ${e instanceof Error ? e.message : String(e)}`);

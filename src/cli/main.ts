@@ -275,7 +275,24 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         exitCode = await statusCommand({ cluster: a.cluster, json: a.json, timeoutMs: a.timeoutMs }, { log: (s) => io.out(`${s}\n`) });
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, merge, replay, check, lincheck, serve or status')
+    .command(
+      'certs',
+      'create a cluster\'s certificate authority, a key and certificate per host, and an admin token (mutual TLS between hosts)',
+      (y) =>
+        y
+          .options({
+            cluster: { type: 'string', demandOption: true, describe: 'cluster file (YAML)', coerce: stringFlag('cluster') },
+            out: { type: 'string', demandOption: true, describe: 'folder to write into (created 0700; what is there and still fits is kept)', coerce: stringFlag('out') },
+          })
+          .example('$0 certs --cluster clusters/local-3.yaml --out clusters/state/local-3/certs', 'the files clusters/local-3.yaml names'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'certs';
+        const { certsCommand } = await import('./certs-command.js');
+        exitCode = await certsCommand({ cluster: a.cluster, out: a.out }, { log: (s) => io.out(`${s}\n`) });
+      },
+    )
+    .demandCommand(1, 'expected a command: fuzz, merge, replay, check, lincheck, serve, status or certs')
     .recommendCommands()
     .strict()
     .help()
@@ -310,7 +327,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-const COMMANDS = ['fuzz', 'merge', 'replay', 'check', 'lincheck', 'serve', 'status'];
+const COMMANDS = ['fuzz', 'merge', 'replay', 'check', 'lincheck', 'serve', 'status', 'certs'];
 
 /** --strategy: one of the explorer's strategies. */
 function strategyFlag(raw: unknown): Strategy {

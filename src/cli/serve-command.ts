@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import { InputError } from '../input/errors.js';
+import { EXIT_BAD_INPUT, InputError } from '../input/errors.js';
 import type { AppProgram, WorkloadName } from '../real/app-protocol.js';
 import { hostById } from '../real/cluster.js';
 import { loadCluster } from '../real/cluster-file.js';
@@ -69,7 +69,8 @@ export async function serveCommand(a: ServeArgs, err: (s: string) => void): Prom
   } catch (e) {
     // Port in use, data directory unwritable, no native shim: the operator's to fix, said plainly.
     err(`gallocy serve: host ${a.host} of ${cluster.name} could not start: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    // A missing tls section or a certificate that does not fit is bad input, like a bad cluster file.
+    return e instanceof InputError ? EXIT_BAD_INPUT : 1;
   }
   const signalled = new Promise<[string, number]>((resolve) => {
     process.once('SIGINT', () => resolve(['SIGINT', 0]));

@@ -6,6 +6,7 @@
 // cluster file is an InputError from loadCluster (exit 2).
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { loadCluster } from '../real/cluster-file.js';
+import { readAdminToken } from '../real/admin-token.js';
 import type { AppStatus, GroupStatus, HostStatus } from '../real/host-status.js';
 
 export interface StatusArgs {
@@ -35,7 +36,8 @@ export async function statusCommand(args: StatusArgs, out: { log(s: string): voi
     throw new InputError(`--timeout-ms: expected a number of milliseconds > 0, got ${args.timeoutMs}`);
   }
   const { cluster } = loadCluster(args.cluster);
-  const hosts = await Promise.all(cluster.hosts.map((h) => fetchHostStatus(h.id, h.admin, args.timeoutMs)));
+  const token = cluster.adminToken !== undefined ? readAdminToken(cluster.adminToken) : undefined;
+  const hosts = await Promise.all(cluster.hosts.map((h) => fetchHostStatus(h.id, h.admin, args.timeoutMs, token)));
   const report: StatusReport = { cluster: cluster.name, hosts };
   if (args.json) out.log(JSON.stringify(report));
   else for (const line of formatStatus(report)) out.log(line);
@@ -43,11 +45,12 @@ export async function statusCommand(args: StatusArgs, out: { log(s: string): voi
 }
 
 /** GET http://ADMIN/admin within timeoutMs; never throws: a failure is a result with the reason. */
-export async function fetchHostStatus(id: number, admin: string, timeoutMs: number): Promise<HostResult> {
+export async function fetchHostStatus(id: number, admin: string, timeoutMs: number, token?: string): Promise<HostResult> {
   const fail = (error: string): HostResult => ({ id, admin, ok: false, error });
   let body: unknown;
   try {
-    const res = await fetch(`http://${admin}/admin`, { signal: AbortSignal.timeout(timeoutMs) });
+    const headers: Record<string, string> = token !== undefined ? { authorization: `Bearer ${token}` } : {};
+    const res = await fetch(`http://${admin}/admin`, { signal: AbortSignal.timeout(timeoutMs), headers });
     const text = await res.text();
     if (!res.ok) return fail(`HTTP ${res.status}: ${errorOf(text)}`);
     body = JSON.parse(text);

@@ -4,6 +4,7 @@
 // exists only on a host started for tests of a stuck event loop (and is
 // refused on any other). A failing handler answers 500 and is logged, never
 // thrown: the admin port must not be a way to crash a host.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostStatus } from './host-status.js';
@@ -18,6 +19,8 @@ export interface AdminServerOptions {
   log?: (event: string, fields: object) => void;
   /** What the debug endpoints do; absent (the default), they are refused. */
   debug?: DebugHooks;
+  /** If set, every route but /healthz requires `Authorization: Bearer <token>`. */
+  token?: string;
 }
 
 /** The longest stall POST /debug/stall accepts. */
@@ -62,6 +65,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     // Only the path routes; a query string (cache busting) is ignored.
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
+    if (path !== '/healthz' && !authorized(req, opts.token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendJson(res, 401, { error: `${path} needs Authorization: Bearer <token> (the cluster file's adminToken file)` });
+    }
     if (path === STALL) return debugStall(req, res, url.searchParams);
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: `not found: ${path} (try /admin, /metrics or /healthz)` });
     if (req.method !== 'GET') {
@@ -132,6 +139,15 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         server.closeAllConnections();
       }),
   };
+}
+
+/** True without a token, or if the request carries it; compared in constant time, so timing tells nothing of it. */
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  if (m === null) return false;
+  const given = createHash('sha256').update(m[1]!).digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
 }
 
 function send(res: ServerResponse, code: number, contentType: string, body: string): void {

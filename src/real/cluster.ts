@@ -50,6 +50,16 @@ const hostSchema = z
   })
   .strict();
 
+/** Paths of the TLS files; "{id}" in cert and key stands for the host's id (relative: from the cluster file's folder). */
+const tlsSchema = z
+  .object({
+    /** The cluster's certificate authority: peers must present a certificate it signed. */
+    ca: z.string().min(1),
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  })
+  .strict();
+
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 export const clusterSchema = z
@@ -66,12 +76,34 @@ export const clusterSchema = z
     raft: raftSettingsSchema().prefault({}),
     /** Where hosts keep their Raft store (relative paths: from the cluster file's folder). */
     dataDir: z.string().min(1).default('./data'),
+    /** Mutual TLS between hosts (see src/real/tls.ts); `gallocy certs` writes the files. */
+    tls: tlsSchema.optional(),
+    /** Hosts talk plain TCP, unauthenticated: anyone who reaches a port can forge messages. Only with no tls section. */
+    insecurePlainTcp: z.literal(true).optional(),
+    /** The transport's limits on inbound connections (src/real/transport.ts, DEFAULT_LIMITS); omitted ones take defaults. */
+    limits: z
+      .object({
+        connectionsPerSource: z.number().int().positive(),
+        connections: z.number().int().positive(),
+        handshakeMs: z.number().int().positive(),
+        frameDeadlineMs: z.number().int().positive(),
+        idleMs: z.number().int().positive(),
+        bufferedBytes: z.number().int().positive(),
+      })
+      .partial()
+      .strict()
+      .optional(),
+    /** A file holding the bearer token /admin and /metrics require (relative: from the cluster file's folder). */
+    adminToken: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     // Real pages are protected with mprotect, so a heap page is a whole number of OS pages.
     if (c.heap.pageSize < 4096 || !isPowerOfTwo(c.heap.pageSize)) {
       ctx.addIssue({ code: 'custom', path: ['heap', 'pageSize'], message: 'expected a power of two of at least 4096 (a whole number of 4096-byte OS pages)' });
+    }
+    if (c.tls !== undefined && c.insecurePlainTcp === true) {
+      ctx.addIssue({ code: 'custom', path: ['insecurePlainTcp'], message: 'expected either a tls section or insecurePlainTcp: true, not both' });
     }
     const replication = replicationIssue(c, c.hosts.length);
     if (replication !== null) ctx.addIssue({ code: 'custom', path: ['replication'], message: replication });
@@ -122,13 +154,32 @@ export interface ClusterHost {
 }
 
 /** A validated cluster with every default resolved: what `serve` runs from. */
-export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir' | 'replication'> {
+export interface Cluster extends Omit<ClusterInput, 'hosts' | 'dataDir' | 'replication' | 'tls' | 'adminToken'> {
   /** Owners per company, defaulted to what the hosts can provide. */
   replication: number;
   /** Absolute path. */
   dataDir: string;
   /** In file order. */
   hosts: ClusterHost[];
+  /** Absolute paths ("{id}" kept in cert and key: see tlsFilesOf); absent: no tls section. */
+  tls?: TlsFiles;
+  /** Absolute path. */
+  adminToken?: string;
+}
+
+/** Where one host finds its TLS files (absolute paths). */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Host `id`'s TLS files, "{id}" replaced; null if the cluster has no tls section. */
+export function tlsFilesOf(cluster: Cluster, id: number): TlsFiles | null {
+  const t = cluster.tls;
+  if (t === undefined) return null;
+  const ofHost = (p: string): string => p.replaceAll('{id}', String(id));
+  return { ca: t.ca, cert: ofHost(t.cert), key: ofHost(t.key) };
 }
 
 /** Validates a parsed cluster file; issues name the field (a.b[2].c) and what was expected. */
@@ -157,7 +208,12 @@ export function resolveCluster(input: ClusterInput, baseDir: string): Cluster {
       dataDir: h.dataDir !== undefined ? path.resolve(baseDir, h.dataDir) : path.join(dataDir, `host-${h.id}`),
     };
   });
-  return { ...input, dataDir, hosts, replication: replicationOf(input, hosts.length) };
+  const { tls, adminToken, ...rest } = input;
+  return {
+    ...rest, dataDir, hosts, replication: replicationOf(input, hosts.length),
+    ...(tls !== undefined ? { tls: { ca: path.resolve(baseDir, tls.ca), cert: path.resolve(baseDir, tls.cert), key: path.resolve(baseDir, tls.key) } } : {}),
+    ...(adminToken !== undefined ? { adminToken: path.resolve(baseDir, adminToken) } : {}),
+  };
 }
 
 /** The host with this id; an unknown id is bad input (a --host flag, say), named with the ids there are. */

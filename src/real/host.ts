@@ -3,7 +3,7 @@
 // the TCP transport, timers on the monotonic clock, the native heap whose
 // faults the VMM serves) and reports what the runtime does through logs and
 // metrics.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { inertFaultPoints } from '../raft/index.js';
@@ -17,7 +17,8 @@ import { planCompanies } from '../vmm/placement.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { Cluster, ClusterHost } from './cluster.js';
-import { hostById, parseAddress } from './cluster.js';
+import { hostById, parseAddress, tlsFilesOf } from './cluster.js';
+import { InputError } from '../input/errors.js';
 import { TimedMemory } from './fault-timing.js';
 import type { FaultKind } from './fault-timing.js';
 import type { GroupStatus, HostStatus } from './host-status.js';
@@ -25,7 +26,8 @@ import { loadNativeMemory } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
 import { RaftStore, storeDisk } from './raft-store.js';
 import { Transport } from './transport.js';
-import type { PeerAddress } from './transport.js';
+import type { PeerAddress, TransportSecurity } from './transport.js';
+import { loadTlsMaterial } from './tls.js';
 
 export interface HostEvents {
   /** A structured log line (event name and fields). */
@@ -49,10 +51,12 @@ function peerAddress(h: ClusterHost): PeerAddress {
  * start records the owner; later starts refuse a directory of another.
  */
 function claimDataDir(dir: string, cluster: string, host: number): void {
-  mkdirSync(dir, { recursive: true });
+  // The Raft store holds page contents: only this host's user may read it (an older directory is tightened too).
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const file = path.join(dir, 'owner.json');
   if (!existsSync(file)) {
-    writeFileSync(file, `${JSON.stringify({ cluster, host })}\n`);
+    writeFileSync(file, `${JSON.stringify({ cluster, host })}\n`, { mode: 0o600 });
     return;
   }
   let owner: { cluster?: unknown; host?: unknown };
@@ -64,6 +68,21 @@ function claimDataDir(dir: string, cluster: string, host: number): void {
   if (owner.cluster !== cluster || owner.host !== host) {
     throw new Error(`data directory ${dir} belongs to host ${String(owner.host)} of cluster "${String(owner.cluster)}", not host ${host} of "${cluster}": use another dataDir, or delete it to start this host empty`);
   }
+}
+
+/**
+ * Mutual TLS from the cluster file's tls section, or plain TCP if it says
+ * insecurePlainTcp: true. Neither is refused: a host must never fall back to
+ * trusting anyone by an omission.
+ */
+function securityOf(cluster: Cluster, hostId: number): TransportSecurity {
+  const files = tlsFilesOf(cluster, hostId);
+  if (files !== null) return { kind: 'tls', material: loadTlsMaterial(files, cluster.id, hostId) };
+  if (cluster.insecurePlainTcp === true) return { kind: 'plain' };
+  throw new InputError(
+    `cluster "${cluster.name}": expected a tls section (ca, cert, key; \`gallocy certs --cluster FILE --out DIR\` creates the files and prints it), `
+    + 'or insecurePlainTcp: true to let hosts talk unauthenticated (anyone who reaches their ports can then forge messages)',
+  );
 }
 
 /** Whole microseconds on this process's monotonic clock: leases are judged on it, never on wall time. */
@@ -92,6 +111,7 @@ export class RealHost {
     const owners = cluster.hosts.map((h) => h.id).sort((a, b) => a - b);
     const heap = cluster.heap;
     this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
+    const security = securityOf(cluster, self.id);
     claimDataDir(self.dataDir, cluster.id, self.id);
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
@@ -103,6 +123,8 @@ export class RealHost {
       clusterId: cluster.id,
       peers,
       listen: peerAddress(self),
+      security,
+      ...(cluster.limits !== undefined ? { limits: cluster.limits } : {}),
       onMessage: (from, e) => this.receive(from, e),
       // Dropped frames are counted in /metrics; logging each at info would let a peer flood the log.
       log: (event, fields) => events.log(event === 'drop' ? 'debug' : event.includes('error') ? 'warn' : 'info', event, fields),
@@ -175,6 +197,9 @@ export class RealHost {
   async start(): Promise<void> {
     await this.transport.start();
     this.runtime.start();
+    if (this.transport.stats().security === 'plain') {
+      this.events.log('warn', 'insecure-transport', { why: 'insecurePlainTcp: true: peers are not authenticated; anyone who reaches this port can forge messages' });
+    }
     this.events.log('info', 'host-started', { groups: this.runtime.replicas.flatMap((r, g) => (r === undefined ? [] : [g])), plans: this.plans.length });
   }
 

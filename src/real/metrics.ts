@@ -64,6 +64,27 @@ export class HostMetrics {
       },
     });
 
+    new Counter({
+      name: 'gallocy_connections_refused_total', help: 'Connections refused or closed for what the far end did (unauthenticated, over a limit), by reason.',
+      labelNames: ['reason'], registers,
+      collect(this: Counter<'reason'>) {
+        this.reset();
+        for (const [reason, n] of Object.entries(snap().transport.refused)) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'gallocy_inbound_connections', help: 'Inbound peer connections open now.', registers,
+      collect(this: Gauge) {
+        this.set(snap().transport.inbound.connections);
+      },
+    });
+    new Gauge({
+      name: 'gallocy_inbound_buffered_bytes', help: 'Bytes of partial frames held for inbound connections.', registers,
+      collect(this: Gauge) {
+        this.set(snap().transport.inbound.bufferedBytes);
+      },
+    });
+
     // Per Raft group; reset first so a group this host no longer replicates disappears.
     const perGroup = (name: string, help: string, value: (g: HostStatus['groups'][number]) => number): void => {
       new Gauge({

@@ -7,7 +7,7 @@
 // persist() is one transaction, so when persist returns its records have been
 // fsynced and the driver may send the messages that depend on them. A crash at
 // any point leaves either all of a persist or none of it.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
@@ -104,7 +104,11 @@ export class RaftStore {
 
   /** Opens (creating if needed, along with its folder) the database file at `file`. */
   static open(file: string): RaftStore {
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    // The store holds page contents: 0600. SQLite creates its -wal and -shm files with the
+    // database file's mode, so creating that one first (and tightening an older one) covers all three.
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
     const db = new Database(file);
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });

@@ -19,6 +19,7 @@ import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { HostMetrics } from './metrics.js';
 import { nativeAvailable } from './native-memory.js';
+import { adminTokenOf } from './admin-token.js';
 
 export interface AppRun {
   program: AppProgram;
@@ -97,8 +98,10 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   try {
     const debug = process.env[DEBUG_STALL_ENV] === '1' ? stallHooks(host) : undefined;
     if (debug !== undefined) log.warn({ event: 'debug-endpoints-on', why: `${DEBUG_STALL_ENV}=1: POST /debug/stall can stall this host` });
+    const token = adminTokenOf(opts.cluster, adminAt.host);
     admin = await startAdminServer({
       host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }), ...(debug !== undefined ? { debug } : {}),
+      ...(token !== undefined ? { token } : {}),
     });
     await host.start();
   } catch (err) {

@@ -11,12 +11,32 @@
 // and no socket failure, can throw out of it or crash the host: bad input is
 // dropped, counted and logged.
 //
+// With TLS (the default of a cluster file), both ends present a certificate
+// of the cluster's authority naming their host (src/real/tls.ts): a frame is
+// accepted only on a connection whose peer proved to be a host of this
+// cluster, and only if its header names that same host; we send only to a
+// peer that proved to be the host we dialed, so a process squatting on a
+// stopped host's address gets nothing. Without TLS ("insecurePlainTcp") the
+// header's sender is taken on trust.
+//
+// Limits, so that no stranger can exhaust the host: connections per source
+// address and in all, a deadline for the TLS handshake and for each partial
+// frame, a cap on the bytes held for partial frames over all connections
+// (each connection's buffer grows with the bytes that arrived, never with the
+// length announced), and an idle timeout. Every refusal is counted by reason
+// and logged once per source and reason.
+//
 // This is outside the deterministic core, so real timers and Math.random (for
 // back-off jitter) are fine here.
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { createServer, connect as connectTcp, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as connectTls, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Envelope } from '../vmm/wire.js';
 import { validateEnvelope } from './envelope-codec.js';
 import { checkHeader, decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, payloadLength } from './frame.js';
+import { collectGarbage } from './collect-garbage.js';
+import { hostIdOf } from './tls.js';
+import type { TlsMaterial } from './tls.js';
 
 export interface PeerAddress {
   host: string;
@@ -37,11 +57,61 @@ export interface TransportOptions {
   maxQueue?: number;
   /** Reconnect delay: doubles per failed attempt from minMs up to maxMs, with jitter; default 50..5000 ms. */
   backoff?: { minMs: number; maxMs: number };
+  /** Default plain TCP: RealHost always says which, from the cluster file. */
+  security?: TransportSecurity;
+  limits?: Partial<TransportLimits>;
+  /**
+   * Called with each accepted envelope. With TLS, `from` is the sender the
+   * handshake authenticated (the frame header must agree with it).
+   */
   onMessage: (from: number, env: Envelope) => void;
   log?: (event: string, fields: object) => void;
 }
 
-export type DropReason = 'queue-full' | 'oversized' | 'malformed' | 'unknown-sender' | 'wrong-cluster' | 'unknown-peer';
+export type TransportSecurity = { kind: 'tls'; material: TlsMaterial } | { kind: 'plain' };
+
+export interface TransportLimits {
+  /** Inbound connections from one IP address at once (a host needs one; restarts briefly make two); default max(8, 2 x peers). */
+  connectionsPerSource: number;
+  /** Inbound connections at once, from anyone. */
+  connections: number;
+  /** From TCP accept to a completed TLS handshake. */
+  handshakeMs: number;
+  /** From a frame's first byte to its last. */
+  frameDeadlineMs: number;
+  /** An inbound connection that carries nothing this long is closed (its peer redials when it has something to say). */
+  idleMs: number;
+  /** Bytes of partial frames held over all inbound connections. */
+  bufferedBytes: number;
+}
+
+export const DEFAULT_LIMITS: TransportLimits = {
+  connectionsPerSource: 8,
+  connections: 256,
+  handshakeMs: 5000,
+  frameDeadlineMs: 30_000,
+  idleMs: 300_000,
+  bufferedBytes: 64 * 1024 * 1024,
+};
+
+export type DropReason =
+  | 'queue-full' | 'oversized' | 'malformed' | 'unknown-sender' | 'wrong-cluster' | 'unknown-peer'
+  /** An authenticated peer sent a frame whose header names another host. */
+  | 'forged-sender';
+
+/** Connections refused or closed for what their far end did (or did not do). */
+export type RefusalReason =
+  /** Inbound: no certificate, or one our authority did not sign or that is not valid now; or the TLS handshake failed. */
+  | 'unauthenticated'
+  /** Inbound: a certificate of our authority that names no other host of this cluster. */
+  | 'unknown-identity'
+  | 'handshake-timeout'
+  | 'too-many-connections'
+  | 'frame-deadline'
+  | 'buffer-cap'
+  | 'idle'
+  /** Outbound: the host we dialed did not prove to be that host of this cluster. */
+  | 'peer-unauthenticated';
 
 export interface TransportStats {
   /** Frames handed to a socket. */
@@ -59,7 +129,27 @@ export interface TransportStats {
   queued: number;
   /** Exceptions thrown by onMessage (caught so one bad handler call cannot stop the host). */
   handlerErrors: number;
+  refused: Record<RefusalReason, number>;
+  /** Inbound connections open now, and the bytes of partial frames they hold. */
+  inbound: { connections: number; bufferedBytes: number };
+  security: TransportSecurity['kind'];
 }
+
+/** A count of 0 for every refusal reason (every reason shows in /metrics from the start). */
+export function zeroRefusals(): Record<RefusalReason, number> {
+  return {
+    unauthenticated: 0, 'unknown-identity': 0, 'handshake-timeout': 0, 'too-many-connections': 0, 'frame-deadline': 0, 'buffer-cap': 0, idle: 0,
+    'peer-unauthenticated': 0,
+  };
+}
+
+/** A connection closed holding at least this much of a partial frame leaves enough garbage to collect (collect-garbage.ts). */
+const COLLECT_AFTER_BYTES = 1024 * 1024;
+/** At most one such collection this often. */
+const COLLECT_DELAY_MS = 1000;
+
+/** Source-and-reason pairs logged so far are remembered up to this many; past it refusals are counted, no longer logged. */
+const MAX_LOGGED_REFUSALS = 4096;
 
 /** A dial that neither connects nor fails (a silently dropped SYN) would otherwise wait minutes for the kernel. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -93,7 +183,19 @@ export class Transport {
   private readonly log: (event: string, fields: object) => void;
   private readonly peers = new Map<number, Peer>();
   private readonly inbound = new Set<Socket>();
+  /** Open inbound connections by remote address. */
+  private readonly perSource = new Map<string, number>();
+  /** "reason source" pairs already logged. */
+  private readonly loggedRefusals = new Set<string>();
+  private readonly limits: TransportLimits;
+  private readonly security: TransportSecurity['kind'];
+  private readonly material: TlsMaterial | null;
+  private readonly secureContext: SecureContext | null;
+  private readonly authority: X509Certificate | null;
+  /** Bytes of partial frames held by all inbound connections. */
+  private buffered = 0;
   private server: Server | null = null;
+  private collectTimer: ReturnType<typeof setTimeout> | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private counters = {
     sent: 0,
@@ -101,7 +203,8 @@ export class Transport {
     local: 0,
     reconnects: 0,
     handlerErrors: 0,
-    dropped: { 'queue-full': 0, oversized: 0, malformed: 0, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0 } as Record<DropReason, number>,
+    dropped: { 'queue-full': 0, oversized: 0, malformed: 0, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0, 'forged-sender': 0 } as Record<DropReason, number>,
+    refused: zeroRefusals(),
   };
 
   constructor(opts: TransportOptions) {
@@ -119,6 +222,17 @@ export class Transport {
     if (!(this.backoff.minMs > 0 && this.backoff.maxMs >= this.backoff.minMs)) {
       throw new RangeError(`backoff needs 0 < minMs <= maxMs, got ${this.backoff.minMs}..${this.backoff.maxMs}`);
     }
+    // Hosts sharing one machine share a source address, each with a connection (two while one redials).
+    const perSource = Math.max(DEFAULT_LIMITS.connectionsPerSource, 2 * opts.peers.size);
+    this.limits = { ...DEFAULT_LIMITS, connectionsPerSource: perSource, ...opts.limits };
+    for (const [k, v] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`limits.${k} must be a positive integer, got ${String(v)}`);
+    }
+    const security = opts.security ?? { kind: 'plain' };
+    this.security = security.kind;
+    this.material = security.kind === 'tls' ? security.material : null;
+    this.secureContext = this.material === null ? null : createSecureContext({ key: this.material.key, cert: this.material.cert, ca: this.material.ca });
+    this.authority = this.material === null ? null : new X509Certificate(this.material.ca);
     this.onMessage = opts.onMessage;
     this.log = opts.log ?? (() => {});
     for (const [id, addr] of opts.peers) {
@@ -223,6 +337,8 @@ export class Transport {
     }
     for (const s of this.inbound) s.destroy();
     this.inbound.clear();
+    if (this.collectTimer !== null) clearTimeout(this.collectTimer);
+    this.collectTimer = null;
     const server = this.server;
     this.server = null;
     if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -239,7 +355,8 @@ export class Transport {
     connectedPeers.sort((a, b) => a - b);
     return {
       sent: c.sent, received: c.received, local: c.local, dropped: { ...c.dropped }, reconnects: c.reconnects,
-      connectedPeers, queued, handlerErrors: c.handlerErrors,
+      connectedPeers, queued, handlerErrors: c.handlerErrors, refused: { ...c.refused },
+      inbound: { connections: this.inbound.size, bufferedBytes: this.buffered }, security: this.security,
     };
   }
 
@@ -247,11 +364,13 @@ export class Transport {
 
   private dial(peer: Peer): void {
     if (this.state !== 'running') return;
-    const s = connect({ host: peer.addr.host, port: peer.addr.port });
+    const s = this.material === null ? connectTcp({ host: peer.addr.host, port: peer.addr.port }) : this.dialTls(peer);
     peer.socket = s;
     s.setNoDelay(true);
     s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy(new Error('connect timeout')));
-    s.on('connect', () => {
+    let reached = false;
+    s.once('connect', () => (reached = true));
+    s.on(this.material === null ? 'connect' : 'secureConnect', () => {
       s.setTimeout(0);
       s.setKeepAlive(true, KEEPALIVE_MS);
       peer.connected = true;
@@ -265,7 +384,11 @@ export class Transport {
     // Peers never write on our outbound connection; read and discard so a misbehaving one cannot fill our buffers.
     s.on('data', () => {});
     // An 'error' event without a listener would be thrown; 'close' always follows it, and handles the loss.
-    s.on('error', (err) => this.log(peer.connected ? 'socket-error' : 'connect-error', { peer: peer.id, error: err.message }));
+    s.on('error', (err) => {
+      // Reached over TCP but no secure connection: whoever answers there is not that host (or not yet ready to prove it).
+      if (reached && !peer.connected && this.material !== null) this.refuse('peer-unauthenticated', `host ${peer.id}`, { peer: peer.id, error: err.message });
+      else this.log(peer.connected ? 'socket-error' : 'connect-error', { peer: peer.id, error: err.message });
+    });
     s.on('close', () => {
       if (peer.socket !== s) return; // stop() already let go of it
       const was = peer.connected;
@@ -273,6 +396,19 @@ export class Transport {
       peer.connected = false;
       if (was) this.log('disconnected', { peer: peer.id });
       this.redial(peer);
+    });
+  }
+
+  /** A client connection that succeeds only if the far end proves to be host `peer.id` of this cluster. */
+  private dialTls(peer: Peer): TLSSocket {
+    const m = this.material as TlsMaterial;
+    return connectTls({
+      host: peer.addr.host, port: peer.addr.port, key: m.key, cert: m.cert, ca: m.ca,
+      // Node checks the chain against our authority; the host name is replaced by the identity URI.
+      checkServerIdentity: (_name, cert) => {
+        const id = hostIdOf(cert.subjectaltname, this.clusterId);
+        return id === peer.id ? undefined : new Error(`expected the certificate of host ${peer.id}, got ${cert.subjectaltname ?? 'none naming a host'}`);
+      },
     });
   }
 
@@ -313,26 +449,131 @@ export class Transport {
       sock.destroy();
       return;
     }
+    const source = sock.remoteAddress ?? '?';
+    const remote = `${source}:${sock.remotePort ?? '?'}`;
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (fromSource >= this.limits.connectionsPerSource || this.inbound.size >= this.limits.connections) {
+      this.refuse('too-many-connections', source, { remote, fromSource, open: this.inbound.size });
+      sock.destroy();
+      return;
+    }
+    this.perSource.set(source, fromSource + 1);
     this.inbound.add(sock);
-    const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+    sock.on('error', (err) => this.log('inbound-error', { remote, error: err.message }));
+    sock.once('close', () => {
+      this.inbound.delete(sock);
+      const n = (this.perSource.get(source) ?? 1) - 1;
+      if (n === 0) this.perSource.delete(source);
+      else this.perSource.set(source, n);
+    });
+    if (this.secureContext === null) {
+      this.serveInbound(sock, sock, source, remote, null);
+      return;
+    }
+    const tls = new TLSSocket(sock, { isServer: true, secureContext: this.secureContext, requestCert: true, rejectUnauthorized: true });
+    // Every connection that does not finish a handshake is refused exactly once: at the deadline, on
+    // an error, or when it closes (a client that gave up on our certificate may just hang up).
+    let settled = false;
+    let error: string | null = null;
+    const deadline = setTimeout(() => {
+      settled = true;
+      this.refuse('handshake-timeout', source, { remote });
+      sock.destroy();
+    }, this.limits.handshakeMs);
+    sock.once('close', () => {
+      clearTimeout(deadline);
+      if (!settled) this.refuse('unauthenticated', source, { remote, error: error ?? 'closed during the handshake' });
+      settled = true;
+    });
+    tls.on('error', (err) => {
+      if (settled) this.log('inbound-error', { remote, error: err.message });
+      else error = err.message;
+      sock.destroy();
+    });
+    tls.once('secure', () => {
+      clearTimeout(deadline);
+      settled = true;
+      const peer = this.authenticate(tls);
+      if (typeof peer === 'string') {
+        this.refuse(peer === 'unknown' ? 'unknown-identity' : 'unauthenticated', source, { remote, why: peer });
+        sock.destroy();
+        return;
+      }
+      this.serveInbound(tls, sock, source, remote, peer);
+    });
+  }
+
+  /**
+   * The host the peer of a finished handshake proved to be, or why not. The
+   * handshake proved it holds the key of the certificate it sent; OpenSSL only
+   * requires that there is one, so the chain is checked here: our authority
+   * signed it directly (the only shape `gallocy certs` makes), it is valid now,
+   * and it names another host of this cluster.
+   */
+  private authenticate(tls: TLSSocket): number | string {
+    const ca = this.authority as X509Certificate;
+    const cert = tls.getPeerX509Certificate();
+    if (cert === undefined) return 'no certificate';
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return `not signed by this cluster's authority (${cert.subject.replaceAll('\n', ', ')})`;
+    const now = Date.now();
+    if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return `certificate not valid now (${cert.validFrom} to ${cert.validTo})`;
+    const id = hostIdOf(cert.subjectAltName, this.clusterId);
+    if (id === null || id === this.self || !this.peers.has(id)) return 'unknown';
+    return id;
+  }
+
+  /**
+   * Reads frames from an accepted connection (`stream`: the TLS layer, or the
+   * socket itself; `sock`: the TCP socket beneath, destroyed to close). `peer`
+   * is the authenticated sender, null on plain TCP.
+   */
+  private serveInbound(stream: Socket, sock: Socket, source: string, remote: string, peer: number | null): void {
     const decoder = new FrameDecoder(this.maxFrameBytes);
-    sock.on('data', (chunk: Buffer) => {
+    let held = 0;
+    let partial: ReturnType<typeof setTimeout> | null = null;
+    /** Gives back what this connection holds (at once on close, not at the socket's later 'close'). */
+    const release = (): void => {
+      if (partial !== null) clearTimeout(partial);
+      partial = null;
+      if (held >= COLLECT_AFTER_BYTES) this.collectSoon();
+      this.buffered -= held;
+      held = 0;
+    };
+    const close = (reason: RefusalReason | null, fields: object = {}): void => {
+      if (reason !== null) this.refuse(reason, source, { remote, ...(peer !== null ? { peer } : {}), ...fields });
+      release();
+      sock.destroy();
+    };
+    const account = (): void => {
+      this.buffered += decoder.pending - held;
+      held = decoder.pending;
+      if (held > 0 && partial === null) partial = setTimeout(() => close('frame-deadline', { held }), this.limits.frameDeadlineMs);
+      else if (held === 0 && partial !== null) {
+        clearTimeout(partial);
+        partial = null;
+      }
+    };
+    sock.once('close', release);
+    stream.setTimeout(this.limits.idleMs, () => close('idle'));
+    stream.on('data', (chunk: Buffer) => {
+      if (sock.destroyed) return;
       const r = decoder.push(chunk);
+      account();
       for (const payload of r.frames) {
-        if (this.state === 'stopped') return;
-        this.frame(payload, remote);
+        if (this.state === 'stopped' || sock.destroyed) return;
+        this.frame(payload, remote, peer);
       }
       if (r.error !== null) {
         // Past an oversized length the stream cannot be resynchronized: drop the connection; the peer redials.
         this.drop('oversized', { remote });
-        sock.destroy();
+        close(null);
+      } else if (this.buffered > this.limits.bufferedBytes) {
+        close('buffer-cap', { held, buffered: this.buffered });
       }
     });
-    sock.on('error', (err) => this.log('inbound-error', { remote, error: err.message }));
-    sock.on('close', () => this.inbound.delete(sock));
   }
 
-  private frame(payload: Buffer, remote: string): void {
+  private frame(payload: Buffer, remote: string, peer: number | null): void {
     const d = decodeFrame(payload);
     if (!d.ok) {
       this.drop('malformed', { remote, reason: d.reason });
@@ -346,6 +587,10 @@ export class Transport {
     // A frame claiming our own id comes from a host configured with a duplicate id: as unknown as a stranger.
     if (from === this.self || !this.peers.has(from)) {
       this.drop('unknown-sender', { remote, from });
+      return;
+    }
+    if (peer !== null && from !== peer) {
+      this.drop('forged-sender', { remote, from, peer });
       return;
     }
     const env = validateEnvelope(d.message);
@@ -369,5 +614,24 @@ export class Transport {
   private drop(reason: DropReason, fields: object): void {
     this.counters.dropped[reason]++;
     this.log('drop', { reason, ...fields });
+  }
+
+  /** Collects garbage once a burst of abandoned partial frames is over (one collection per burst). */
+  private collectSoon(): void {
+    if (this.collectTimer !== null || this.state === 'stopped') return;
+    this.collectTimer = setTimeout(() => {
+      this.collectTimer = null;
+      if (this.state !== 'stopped') collectGarbage();
+    }, COLLECT_DELAY_MS);
+    this.collectTimer.unref();
+  }
+
+  /** Counts a refused connection; logs it only the first time for this source and reason, so a flood cannot flood the log. */
+  private refuse(reason: RefusalReason, source: string, fields: object): void {
+    this.counters.refused[reason]++;
+    const key = `${reason} ${source}`;
+    if (this.loggedRefusals.has(key) || this.loggedRefusals.size >= MAX_LOGGED_REFUSALS) return;
+    this.loggedRefusals.add(key);
+    this.log('refused', { reason, source, ...fields, note: 'logged once per source and reason; see gallocy_connections_refused_total' });
   }
 }

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { startAdminServer, type AdminServer, type DebugHooks } from '../../src/real/admin-server.js';
 import type { HostStatus } from '../../src/real/host-status.js';
 import { HostMetrics } from '../../src/real/metrics.js';
+import { zeroRefusals } from '../../src/real/transport.js';
 
 // A stuck test fails the file instead of hanging the run.
 setTimeout(() => {
@@ -33,8 +34,9 @@ function fakeStatus(): HostStatus {
     commits: 174,
     transport: {
       sent: 1000, received: 990, local: 17,
-      dropped: { 'queue-full': 2, oversized: 0, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0 },
+      dropped: { 'queue-full': 2, oversized: 0, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0, 'forged-sender': 0 },
       reconnects: 3, connectedPeers: [1, 3], queued: 0, handlerErrors: 0,
+      refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
     app: { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null },
   };

@@ -2,8 +2,12 @@
 // a length past the frame limit, frames of another cluster, from a host the
 // cluster does not have, or carrying messages that do not validate. Each is
 // dropped and counted, and the host keeps serving (it still elects leaders
-// with its peers and answers /admin).
-import { connect } from 'node:net';
+// with its peers and answers /admin). They come over TLS with host 2's own
+// key (a member gone bad: the worst case, since a stranger's bytes never get
+// past the handshake, which the last case shows).
+import { readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { connect } from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAddress } from '../../src/real/cluster.js';
@@ -13,16 +17,22 @@ import { agreedLeader, TestCluster, watchdog } from './cluster-harness.js';
 
 watchdog('bad-frames.test', 120_000);
 
-/** Opens a connection to `address`, writes each chunk, and closes it. */
-async function sendRaw(address: string, chunks: Buffer[]): Promise<void> {
+/** The key and certificate of the member the frames come from (set once the cluster exists). */
+let member: { key: Buffer; cert: Buffer; ca: Buffer } | null = null;
+
+/** Opens a connection to `address` as `member` (`plain`: TCP, no TLS), writes each chunk, and closes it. */
+async function sendRaw(address: string, chunks: Buffer[], plain = false): Promise<void> {
   const a = parseAddress(address);
   if (a === null) throw new Error(`bad address ${address}`);
-  await new Promise<void>((resolve, reject) => {
-    const s = connect({ host: a.host, port: a.port }, () => {
+  const creds = { ...member, checkServerIdentity: () => undefined };
+  await new Promise<void>((resolve) => {
+    const opened = (): void => {
       for (const c of chunks) s.write(c);
       s.end();
-    });
-    s.on('error', reject);
+    };
+    const s = plain ? connectTcp({ host: a.host, port: a.port }, opened) : connect({ host: a.host, port: a.port, ...creds }, opened);
+    // A reset (the host cut us off mid-write, over TLS) is an error here; the counters say what the host made of it.
+    s.on('error', () => {});
     // The host may cut the connection first (an oversized length): that is an answer too.
     s.on('close', () => resolve());
   });
@@ -45,6 +55,8 @@ if (!available.ok) {
 
   test('a host drops and counts malformed, oversized, foreign and invalid frames, and keeps serving', async () => {
     c = await TestCluster.create({ name: 'bad-frames' });
+    const tls = c.tlsFiles(2);
+    member = { key: readFileSync(tls.key), cert: readFileSync(tls.cert), ca: readFileSync(tls.ca) };
     for (const id of c.ids) c.start(id);
     await c.waitFor('host 1 to answer /admin', () => c!.status(1));
     const target = c.host(1);
@@ -68,10 +80,13 @@ if (!available.ok) {
     const huge = Buffer.alloc(4);
     huge.writeUInt32BE(0xfffffff0);
     await sendRaw(target.address, [huge, Buffer.alloc(1024)]);
+    // Plain TCP, even carrying a well-formed frame: never past the handshake.
+    await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 2 }, vote)], true);
 
     await c.waitFor('host 1 to count the dropped frames', async () => {
       const d = (await c!.status(1))?.transport.dropped;
-      return d !== undefined && d.malformed >= 50 && d['wrong-cluster'] >= 1 && d['unknown-sender'] >= 1 && d.oversized >= 1;
+      const r = (await c!.status(1))?.transport.refused;
+      return d !== undefined && d.malformed >= 50 && d['wrong-cluster'] >= 1 && d['unknown-sender'] >= 1 && d.oversized >= 1 && (r?.unauthenticated ?? 0) >= 1;
     });
     // The host is still a working member: the cluster elects leaders with it and it answers.
     await c.waitFor('the three hosts to agree on the registry leader', async () => agreedLeader(await c!.statuses(), 0, c!.ids) !== null);

@@ -51,14 +51,14 @@ test('local-1: one host on 127.0.0.1, replication 1 without naming it', () => {
   const { cluster, file } = loadCluster(path.join(clustersDir, 'local-1.yaml'));
   assert.not.match(readFileSync(file, 'utf8'), /^replication:/m);
   assert.is(cluster.replication, 1);
-  assert.equal(cluster.hosts, [{ id: 1, address: '127.0.0.1:7201', admin: '127.0.0.1:8201', dataDir: '/tmp/gallocy-local-1/host-1' }]);
+  assert.equal(cluster.hosts, [{ id: 1, address: '127.0.0.1:7201', admin: '127.0.0.1:8201', dataDir: path.join(clustersDir, 'state', 'local-1', 'data', 'host-1') }]);
 });
 
 test('local-3: three hosts on 127.0.0.1 with admin on port + 1000', () => {
   const { cluster } = loadCluster(path.join(clustersDir, 'local-3.yaml'));
   assert.equal(cluster.hosts.map((h) => parseAddress(h.address)?.host), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
   assert.equal(cluster.hosts.map((h) => h.admin), ['127.0.0.1:8101', '127.0.0.1:8102', '127.0.0.1:8103']);
-  assert.equal(cluster.hosts.map((h) => h.dataDir), [1, 2, 3].map((i) => `/tmp/gallocy-local-3/host-${i}`));
+  assert.equal(cluster.hosts.map((h) => h.dataDir), [1, 2, 3].map((i) => path.join(clustersDir, 'state', 'local-3', 'data', `host-${i}`)));
   assert.is(cluster.replication, 3);
   assert.is(cluster.heap.pageSize, 4096);
 });

@@ -18,6 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { fetchHostStatus } from '../../src/cli/status-command.js';
+import { writeClusterCerts } from '../../src/real/certs.js';
+import { loadCluster } from '../../src/real/cluster-file.js';
 import type { AppRecord } from '../../src/real/app-protocol.js';
 import type { GroupStatus, HostStatus } from '../../src/real/host-status.js';
 import type { RegisterOp } from '../../src/check/register-model.js';
@@ -124,6 +126,10 @@ export interface ClusterOptions {
   wrap?: (id: number) => string[];
   /** The cluster file's `leases` section (default: the cluster file's defaults). */
   leases?: { leaseMs?: number; retryMs?: number };
+  /** Plain TCP between hosts (insecurePlainTcp: true); default mutual TLS with certificates made in the folder. */
+  insecure?: boolean;
+  /** The cluster file's `limits` section (the transport's limits on inbound connections). */
+  limits?: Record<string, number>;
 }
 
 /** What a host runs besides the host itself. */
@@ -194,6 +200,13 @@ export class TestCluster {
       history: path.join(dir, `host-${i + 1}.history.jsonl`),
     }));
     const file = path.join(dir, 'cluster.yaml');
+    const settings = (): string[] => [
+      ...(o.leases === undefined ? [] : ['leases:', ...Object.entries(o.leases).map(([k, v]) => `  ${k}: ${v}`)]),
+      ...(o.limits === undefined ? [] : ['limits:', ...Object.entries(o.limits).map(([k, v]) => `  ${k}: ${v}`)]),
+      ...(o.insecure === true
+        ? ['insecurePlainTcp: true']
+        : ['tls:', '  ca: ./certs/ca.crt', '  cert: ./certs/host-{id}.crt', '  key: ./certs/host-{id}.key', 'adminToken: ./certs/admin.token']),
+    ];
     writeFileSync(file, [
       `name: ${o.name}`,
       `id: ${o.name}-${process.pid}`,
@@ -204,7 +217,7 @@ export class TestCluster {
       `  pages: ${o.pages ?? 64}`,
       `  rootPages: ${ROOT_PAGES}`,
       `replication: ${o.replication ?? n}`,
-      ...(o.leases === undefined ? [] : ['leases:', ...Object.entries(o.leases).map(([k, v]) => `  ${k}: ${v}`)]),
+      ...settings(),
       'raft:',
       '  tickMs: 50',
       '  electionTicks: 20',
@@ -212,7 +225,20 @@ export class TestCluster {
       'dataDir: ./data',
       '',
     ].join('\n'));
+    if (o.insecure !== true) await writeClusterCerts(loadCluster(file).cluster, path.join(dir, 'certs'), dir);
     return new TestCluster(dir, file, hosts, o.wrap ?? (() => []));
+  }
+
+  /** The header /admin, /metrics and /debug ask for (none for an insecure cluster, whose admin is loopback only). */
+  adminHeaders(): Record<string, string> {
+    const file = path.join(this.dir, 'certs', 'admin.token');
+    return existsSync(file) ? { authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` } : {};
+  }
+
+  /** Host `id`'s TLS files (absent for an insecure cluster). */
+  tlsFiles(id: number): { ca: string; cert: string; key: string } {
+    const d = path.join(this.dir, 'certs');
+    return { ca: path.join(d, 'ca.crt'), cert: path.join(d, `host-${id}.crt`), key: path.join(d, `host-${id}.key`) };
   }
 
   get ids(): number[] {
@@ -304,7 +330,8 @@ export class TestCluster {
 
   /** GET /admin of one host; null if it does not answer. */
   async status(id: number): Promise<HostStatus | null> {
-    const r = await fetchHostStatus(id, this.host(id).admin, 2000);
+    const token = this.adminHeaders().authorization?.slice('Bearer '.length);
+    const r = await fetchHostStatus(id, this.host(id).admin, 2000, token);
     return r.ok && r.status !== undefined ? r.status : null;
   }
 

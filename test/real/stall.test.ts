@@ -125,7 +125,7 @@ function logged<T>(c: TestCluster, id: number, event: string, field: string): { 
 }
 
 async function stall(c: TestCluster, id: number, deadlines: 'on' | 'off'): Promise<{ startedAtUs: number; endedAtUs: number }> {
-  const r = await fetch(`http://${c.host(id).admin}/debug/stall?ms=${STALL_MS}&deadlines=${deadlines}`, { method: 'POST', signal: AbortSignal.timeout(STALL_MS + WAIT_MS) });
+  const r = await fetch(`http://${c.host(id).admin}/debug/stall?ms=${STALL_MS}&deadlines=${deadlines}`, { method: 'POST', headers: c.adminHeaders(), signal: AbortSignal.timeout(STALL_MS + WAIT_MS) });
   const body = (await r.json()) as { startedAtUs: number; endedAtUs: number; error?: string };
   if (r.status !== 200) throw new Error(`POST /debug/stall on host ${id}: ${r.status} ${body.error ?? ''}`);
   return body;

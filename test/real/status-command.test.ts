@@ -12,6 +12,7 @@ import { InputError } from '../../src/input/errors.js';
 import { startAdminServer, type AdminServer } from '../../src/real/admin-server.js';
 import type { HostStatus } from '../../src/real/host-status.js';
 import { HostMetrics } from '../../src/real/metrics.js';
+import { zeroRefusals } from '../../src/real/transport.js';
 
 // A stuck test fails the file instead of hanging the run.
 setTimeout(() => {
@@ -39,8 +40,9 @@ function fakeStatus(host: number, leader: boolean): HostStatus {
     commits: 160,
     transport: {
       sent: 0, received: 0, local: 0,
-      dropped: { 'queue-full': 0, oversized: 0, malformed: 0, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0 },
+      dropped: { 'queue-full': 0, oversized: 0, malformed: 0, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0, 'forged-sender': 0 },
       reconnects: 0, connectedPeers: [], queued: 0, handlerErrors: 0,
+      refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
     app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null } : null,
   };

@@ -112,7 +112,7 @@ test('two transports exchange Raft and VMM envelopes both ways', async () => {
     assert.is(sa.received, 2);
     assert.equal(sa.connectedPeers, [2]);
     assert.is(sa.queued, 0);
-    assert.equal(Object.values(sa.dropped), [0, 0, 0, 0, 0, 0]);
+    assert.equal(Object.values(sa.dropped), [0, 0, 0, 0, 0, 0, 0]);
   } finally {
     await stopAll(nodes.values());
   }
@@ -252,7 +252,7 @@ test('send never throws: full queues, unknown peers, oversized and unencodable e
     cyclic.msg.self = cyclic;
     a.t.send(2, cyclic as unknown as Envelope);
     const s = a.t.stats();
-    assert.equal(s.dropped, { 'queue-full': 7, oversized: 1, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 1 });
+    assert.equal(s.dropped, { 'queue-full': 7, oversized: 1, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 1, 'forged-sender': 0 });
     assert.is(s.queued, 3);
     assert.is(s.sent, 0);
     await waitFor('a failed dial', () => a.events.includes('connect-error'));
