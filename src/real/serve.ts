@@ -1,9 +1,10 @@
 // `gallocy serve`: one real host with everything around it: JSON logs, the
 // admin and metrics server, and optionally application threads (a built-in
 // workload or a user's module) over the shared heap. Once the threads here
-// finish, the host waits for every thread in the cluster (a counter in the
-// root region) and then runs the program's verify; the host itself serves
-// until it is stopped, since other hosts may still need its pages and votes.
+// finish, the host waits for every thread in the cluster (the run slots in
+// the root region, run-barrier.ts) and then runs the program's verify; the
+// host itself serves until it is stopped, since other hosts may still need
+// its pages and votes, or until the run's deadline.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +14,11 @@ import { AppThreads } from './app-threads.js';
 import type { AppProgram, AppRecord } from './app-threads.js';
 import type { Cluster } from './cluster.js';
 import { hostById, parseAddress } from './cluster.js';
+import { checkGeometry, geometryOf } from './geometry-file.js';
 import { RealHost } from './host.js';
+import { DiskFullError } from './raft-store.js';
+import { barrierView, type BarrierView } from './run-barrier.js';
+import { decodeSlot } from './app-protocol.js';
 import type { AppStatus, HostStatus } from './host-status.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
@@ -30,6 +35,8 @@ export interface AppRun {
   firstIndex: number;
   /** Append every recorded memory operation here as JSON lines (null: do not record). */
   history: string | null;
+  /** The run ends this long after the host started (null: never by itself): verdict or not, the host stops. */
+  deadlineMs: number | null;
 }
 
 export interface ServeOptions {
@@ -56,6 +63,10 @@ export interface RunningHost {
 export const EXIT_APP_FATAL = 3;
 /** Exit code of a host that stopped on a bug of its own (logged with its stack). */
 export const EXIT_INTERNAL_ERROR = 70;
+/** Exit code of a run whose deadline passed before its verdict. */
+export const EXIT_DEADLINE = 4;
+/** Exit code of a host that stopped because its disk is full (logged with the directory and what it was writing). */
+export const EXIT_DISK_FULL = 5;
 
 export async function serve(opts: ServeOptions): Promise<RunningHost> {
   const native = nativeAvailable();
@@ -74,14 +85,21 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     log: (level, event, fields) => log[level]({ event, ...fields }),
     faultServed: (kind, seconds) => metrics?.faultServed(kind, seconds),
     internalError: (err) => {
+      if (err instanceof DiskFullError) {
+        // Nothing is lost: the write that failed was rolled back and nothing that depends on it was sent.
+        log.fatal({ event: 'disk-full', dir: err.dir, writing: err.writing, error: err.message });
+        endFatal(EXIT_DISK_FULL);
+        return;
+      }
       log.fatal({ event: 'internal-error', error: err.message, stack: err.stack });
       endFatal(EXIT_INTERNAL_ERROR);
     },
     appFatal: (why, kind) => {
       log.error({ event: 'app-fatal', why, kind });
       appFailure ??= why;
-      // A lost write-back ends the application (its memory is no longer what it wrote), not the host.
-      if (kind === 'lost-writes') void app?.terminate();
+      // A lost write-back ends the application (its memory is no longer what it wrote), not the
+      // host; its share is marked abandoned so the other hosts' barriers know it will not end.
+      if (kind === 'lost-writes') void app?.abandon(why);
       // A segmentation fault ends the process, as it would a native program: the faulting thread cannot resume.
       else endFatal(EXIT_APP_FATAL);
     },
@@ -90,8 +108,14 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     const s = host.status();
     if (app === null) return s;
     const a: AppStatus = app.status();
-    return { ...s, app: appFailure === null ? a : { ...a, state: 'failed', error: appFailure } };
+    return { ...s, app: appFailure === null ? a : { ...a, state: 'failed', verified: a.verified === null ? null : false, error: appFailure } };
   };
+  try {
+    checkGeometry(self.dataDir, geometryOf(opts.cluster, host.plans));
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
   metrics = new HostMetrics(status);
   let admin: AdminServer | null = null;
   try {
@@ -110,9 +134,31 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   log.info({ event: 'serving', address: self.address, admin: self.admin, dataDir: self.dataDir, pid: process.pid });
 
   if (opts.app !== null) {
-    app = startApp(opts.app, host, log);
-    void runToVerdict(app, opts.app, log);
+    const run = opts.app;
+    app = startApp(run, host, log, (file, err) => {
+      log.fatal({ event: 'disk-full', dir: path.dirname(file), writing: `the history file ${file}`, error: err.message });
+      endFatal(EXIT_DISK_FULL);
+    });
+    void runToVerdict(app, run, host, log);
+    if (run.deadlineMs !== null) {
+      const threads = app;
+      const timer = setTimeout(() => {
+        const verdict = threads.result;
+        const st = threads.status();
+        if (verdict === null) {
+          const text = `the deadline (${run.deadlineMs! / 1000} s) passed before the run's verdict, waiting for ${st.waitingFor ?? `this host's threads (${st.threadsDone} of ${st.threads} ended)`}${st.waitingSince !== null ? ` since ${st.waitingSince}` : ''}`;
+          threads.setVerdict({ ok: false, text });
+          log.error({ event: 'app-deadline', verdict: text });
+          endFatal(EXIT_DEADLINE);
+        } else {
+          log.info({ event: 'app-deadline', verdict: verdict.text });
+          endFatal(verdict.ok ? 0 : 1);
+        }
+      }, run.deadlineMs);
+      timer.unref();
+    }
   }
+  if (process.env['npm_command'] === 'exec') watchParent(log, () => endFatal(0));
 
   let stopping: Promise<number> | null = null;
   const stop = (reason: string, exitCode = 0): Promise<number> => {
@@ -170,12 +216,15 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-function startApp(run: AppRun, host: RealHost, log: Logger): AppThreads {
+function startApp(run: AppRun, host: RealHost, log: Logger, diskFull: (file: string, err: Error) => void): AppThreads {
   const heap = host.cluster.heap;
   if (run.history !== null) mkdirSync(path.dirname(run.history), { recursive: true });
+  const hostIndex = host.cluster.hosts.findIndex((h) => h.id === host.id);
   const threads = new AppThreads({
     heap: host.memory.handle(),
     host: host.id,
+    hostIndex,
+    hosts: host.cluster.hosts.length,
     pageSize: heap.pageSize,
     rootBytes: heap.rootPages * heap.pageSize,
     threadsHere: run.threads,
@@ -187,26 +236,153 @@ function startApp(run: AppRun, host: RealHost, log: Logger): AppThreads {
     free: (addr, done) => host.vmm.free(addr, done),
     onRecords: (records: AppRecord[]) => {
       host.opCount += records.length;
-      if (run.history !== null) appendFileSync(run.history, records.map((r) => JSON.stringify({ host: host.id, ...r })).join('\n') + '\n');
+      if (run.history === null) return;
+      try {
+        appendFileSync(run.history, records.map((r) => JSON.stringify({ host: host.id, ...r })).join('\n') + '\n');
+      } catch (err) {
+        if (isDiskFull(err)) diskFull(run.history, err as Error);
+        else throw err;
+      }
     },
     log: (event, fields) => log.info({ event, ...fields }),
   });
-  threads.start();
-  log.info({ event: 'app-started', threads: run.threads, totalThreads: run.totalThreads, firstIndex: run.firstIndex });
   return threads;
 }
 
-/** Threads here end; then every thread in the cluster; then the program's verify. */
-async function runToVerdict(threads: AppThreads, run: AppRun, log: Logger): Promise<void> {
+/** How often a waiting host looks at its peers and says (in the log) what it still waits for. */
+const WAIT_CHECK_MS = 500;
+const WAIT_LOG_EVERY_MS = 10_000;
+/** A slot watcher silent this long is blocked in a fault on the root region's last page. */
+const WATCHER_STALE_MS = 3000;
+
+/**
+ * This host's share, then every host's, then the program's verify, to one
+ * verdict: claim the run slot (a restarted host whose share already
+ * completed runs nothing again; one whose share stopped part-way says why it
+ * will not resume), run the threads, wait at the barrier, which ends early
+ * when a share is abandoned or a host with an unfinished share is gone.
+ */
+async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, log: Logger): Promise<void> {
+  const hostIds = host.cluster.hosts.map((h) => h.id);
+  const hostGoneMs = host.cluster.run.hostGoneS * 1000;
+  const fail = (text: string): void => {
+    threads.setVerdict({ ok: false, text });
+    log.error({ event: 'app-verify-failed', verdict: text });
+  };
   try {
+    threads.setWaiting("this host's run slot (the root region's last page) from the cluster");
+    const before = await threads.claim();
+    threads.setWaiting(null);
+    const prior = decodeSlot(before);
+    if (before === 0) {
+      threads.start();
+      log.info({ event: 'app-started', threads: run.threads, totalThreads: run.totalThreads, firstIndex: run.firstIndex });
+    } else if (!prior.abandoned && prior.ended >= prior.threads) {
+      threads.start(true);
+      log.warn({ event: 'app-share-done', why: `this host's share (${prior.threads} threads${prior.failed ? ', some failed' : ''}) already ran to completion before the host restarted, as the heap records: it is not run again; waiting for the other hosts' threads, then verifying` });
+    } else {
+      const why = prior.abandoned
+        ? "this host's share was abandoned in an earlier life of this host (its threads were cut off)"
+        : `this host's share stopped part-way in an earlier life of this host (${prior.ended} of ${prior.threads} threads had ended): a share cannot resume part-way, and running it again would repeat its writes`;
+      threads.start(true);
+      await threads.abandon(why);
+      fail(`${why}; the run is marked failed on every host: start a new run on fresh data directories`);
+      return;
+    }
     const { errors } = await threads.done;
     log.info({ event: 'app-threads-done', errors });
-    await threads.waitBarrier(run.totalThreads);
-    const verdict = await threads.verify();
-    if (verdict === null) log.info({ event: 'app-verified' });
-    else log.error({ event: 'app-verify-failed', verdict });
+    const view = await waitAtBarrier(threads, run, host, hostIds, hostGoneMs, log);
+    if (view.kind === 'broken') {
+      fail(view.why);
+      return;
+    }
+    const result = await threads.verify();
+    const problems = [
+      ...errors,
+      ...view.failed.filter((id) => id !== host.id).map((id) => `host ${id}: some of its threads failed`),
+      ...(result === null ? [] : [result]),
+    ];
+    if (problems.length > 0) fail(problems.join('; '));
+    else {
+      threads.setVerdict({ ok: true, text: 'verified' });
+      log.info({ event: 'app-verified' });
+    }
   } catch (err) {
     // terminate() during a wait: the host is stopping.
     log.warn({ event: 'app-ended', error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+/** Resolves once the barrier is complete or broken, saying in status and the log what it waits for meanwhile. */
+function waitAtBarrier(threads: AppThreads, run: AppRun, host: RealHost, hostIds: number[], hostGoneMs: number, log: Logger): Promise<Extract<BarrierView, { kind: 'complete' | 'broken' }>> {
+  return new Promise((resolve) => {
+    let slots: number[] | null = null;
+    let slotsAt = performance.now();
+    const lastReached = new Map(hostIds.map((id) => [id, performance.now()]));
+    let lastLogged = '';
+    let loggedAt = 0;
+    const check = (): void => {
+      const now = performance.now();
+      const connected = new Set(host.transport.stats().connectedPeers);
+      for (const id of hostIds) if (id === host.id || connected.has(id)) lastReached.set(id, now);
+      const gone = new Set(hostIds.filter((id) => now - lastReached.get(id)! >= hostGoneMs));
+      let what: string;
+      if (slots === null || now - slotsAt > WATCHER_STALE_MS) {
+        what = `the run slots (the root region's last page), which have not come for ${((now - slotsAt) / 1000).toFixed(1)} s`;
+      } else {
+        const view = barrierView({ slots, hostIds, totalThreads: run.totalThreads, gone });
+        if (view.kind !== 'waiting') {
+          finish(view);
+          return;
+        }
+        what = view.what;
+      }
+      const away = hostIds.filter((id) => id !== host.id && !connected.has(id));
+      if (away.length > 0) what += `; not connected to host${away.length > 1 ? 's' : ''} ${away.map((id) => `${id} (for ${((now - lastReached.get(id)!) / 1000).toFixed(1)} s)`).join(', ')}`;
+      threads.setWaiting(what);
+      const shape = what.replace(/[\d.]+ s\b/g, '');
+      if (shape !== lastLogged || now - loggedAt >= WAIT_LOG_EVERY_MS) {
+        log.info({ event: 'app-waiting', for: what, since: threads.waitingSince?.toISOString() });
+        lastLogged = shape;
+        loggedAt = now;
+      }
+    };
+    const stopWatching = threads.watchSlots((values) => {
+      slots = values;
+      slotsAt = performance.now();
+      check();
+    });
+    const timer = setInterval(check, WAIT_CHECK_MS);
+    let finished = false;
+    const finish = (view: Extract<BarrierView, { kind: 'complete' | 'broken' }>): void => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      stopWatching();
+      threads.setWaiting(null);
+      resolve(view);
+    };
+  });
+}
+
+/** True for a write that failed because the file system is full. */
+function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * Started through npx, the host's parent is npm, which does not pass a kill on
+ * to it: stop when the parent is gone, so `kill` of the npx process stops the
+ * host as the user expects.
+ */
+function watchParent(log: Logger, stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log.warn({ event: 'parent-exited', why: `the npx process (pid ${parent}) that started this host exited: stopping` });
+    stop();
+  }, 500);
+  timer.unref();
 }

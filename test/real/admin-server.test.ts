@@ -36,7 +36,7 @@ function fakeStatus(): HostStatus {
       dropped: { 'queue-full': 2, oversized: 0, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0 },
       reconnects: 3, connectedPeers: [1, 3], queued: 0, handlerErrors: 0,
     },
-    app: { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null },
+    app: { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null },
   };
 }
 
