@@ -50,8 +50,21 @@ export type AppWorkerMode = 'thread' | 'verify' | 'claim' | 'watch-slots' | 'arr
 // threads that failed and shares that were abandoned, not just a count. Each
 // host writes only its own slot (Atomics on the word), at thread ends.
 
-/** Slots for this many hosts (index: the host's position in the cluster file). */
-export const MAX_APP_HOSTS = 64;
+/** Slots for this many hosts (index: the host's position in the cluster file); the word after them names the run. */
+export const MAX_APP_HOSTS = 63;
+
+/**
+ * The run the slots belong to: a 32-bit hash (FNV-1a, never 0) of the
+ * program, its options and seed, and the cluster's thread count. A host
+ * restarted with the same command is in the same run and resumes it; a host
+ * started with another program starts a new run, which clears every slot.
+ */
+export function runIdOf(program: AppProgram, totalThreads: number): number {
+  const text = JSON.stringify({ program, totalThreads });
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) || 1;
+}
 /** Threads ended on the host (done or failed): bits 0..13. */
 export const SLOT_ENDED_MASK = 0x3fff;
 /** Threads the host's share has: bits 14..27. */
@@ -108,6 +121,9 @@ export interface AppWorkerData {
   hosts: number;
   /** Byte address of this host's run slot. */
   slot: number;
+  /** Byte address of the word naming the run the slots belong to, and this run's id (runIdOf). */
+  runWord: number;
+  runId: number;
   /** thread mode: count the thread in this host's slot when it ends. */
   arrive: boolean;
   /** claim mode: the threads of this host's share. */
@@ -128,8 +144,8 @@ export type AppWorkerMessage =
   | { type: 'done'; arrived: boolean }
   | { type: 'failed'; error: string; stack: string | null; arrived: boolean }
   | { type: 'verified'; result: string | null }
-  /** claim: the slot as it was before (0: fresh, and now claimed). */
-  | { type: 'claimed'; before: number }
+  /** claim: the slot as it was before (0: fresh, and now claimed); previousRun: the run id the slots had, if another. */
+  | { type: 'claimed'; before: number; previousRun: number | null }
   /** watch-slots: every host's slot word, by host index. */
   | { type: 'slots'; values: number[] };
 

@@ -9,18 +9,23 @@
 // in a worker. A worker that throws, crashes or exits early becomes a failed
 // thread, never an exception on the main thread.
 import { Worker } from 'node:worker_threads';
-import { CallChannel, makeWorkload, MAX_APP_HOSTS, programName, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
+import { CallChannel, makeWorkload, MAX_APP_HOSTS, programName, runIdOf, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
 import type { AppState, AppStatus } from './host-status.js';
 import type { HeapHandle } from './native-memory.js';
 
 export type { AppProgram, AppRecord, WorkloadName } from './app-protocol.js';
 
-/** Bytes at the end of the root region the runtime keeps for itself: one run slot per host (app-protocol.ts). */
-export const RESERVED_ROOT_BYTES = 4 * MAX_APP_HOSTS;
+/** Bytes at the end of the root region the runtime keeps for itself: one run slot per host, then the run's id (app-protocol.ts). */
+export const RESERVED_ROOT_BYTES = 4 * (MAX_APP_HOSTS + 1);
 
 /** Byte address of the run slot of the host at `hostIndex` (its place in the cluster file), in a root region of rootRegionBytes. */
 export function slotAddress(rootRegionBytes: number, hostIndex: number): number {
   return rootRegionBytes - RESERVED_ROOT_BYTES + 4 * hostIndex;
+}
+
+/** Byte address of the word naming the run the slots belong to: the root region's last word. */
+export function runWordAddress(rootRegionBytes: number): number {
+  return slotAddress(rootRegionBytes, MAX_APP_HOSTS);
 }
 
 // The compiled worker sits next to this module (dist/src/real/).
@@ -205,11 +210,15 @@ export class AppThreads {
     return result;
   }
 
-  /** This host's run slot as it was (0: fresh, and now claimed for this share). Rejects only if terminated. */
-  async claim(): Promise<number> {
+  /**
+   * This host's run slot as it was (0: fresh, and now claimed for this
+   * share), and the run the slots belonged to if it was another (they were
+   * cleared for this one). Rejects only if terminated.
+   */
+  async claim(): Promise<{ before: number; previousRun: number | null }> {
     const m = await this.helper('claim', this.opts.threadsHere);
     if (m.type !== 'claimed') throw new Error(`claiming the run slot failed: ${m.type === 'failed' ? m.error : m.type}`);
-    return m.before;
+    return { before: m.before, previousRun: m.previousRun };
   }
 
   /**
@@ -294,6 +303,8 @@ export class AppThreads {
       slots: slotAddress(o.rootBytes, 0),
       hosts: o.hosts,
       slot: slotAddress(o.rootBytes, o.hostIndex),
+      runWord: runWordAddress(o.rootBytes),
+      runId: runIdOf(o.program, o.totalThreads),
       arrive: o.barrier ?? true,
       target,
       calls: channel.buffer,

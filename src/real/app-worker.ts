@@ -77,9 +77,19 @@ class AppWorker {
         Atomics.or(this.u32, d.slot >>> 2, SLOT_ABANDONED);
         this.post({ type: 'done', arrived: true });
         return;
-      case 'claim':
-        this.post({ type: 'claimed', before: Atomics.compareExchange(this.u32, d.slot >>> 2, 0, claimedSlot(d.target) | 0) >>> 0 });
+      case 'claim': {
+        // Another run's slots (another program on this heap): this host starts a new run, clearing them.
+        const run = d.runWord >>> 2;
+        const was = Atomics.compareExchange(this.u32, run, 0, d.runId | 0) >>> 0;
+        let previousRun: number | null = null;
+        if (was !== 0 && was !== d.runId && (Atomics.compareExchange(this.u32, run, was | 0, d.runId | 0) >>> 0) === was) {
+          previousRun = was;
+          for (let i = 0; i < d.hosts; i++) Atomics.store(this.u32, (d.slots >>> 2) + i, 0);
+        }
+        const before = Atomics.compareExchange(this.u32, d.slot >>> 2, 0, claimedSlot(d.target) | 0) >>> 0;
+        this.post({ type: 'claimed', before, previousRun });
         return;
+      }
       case 'watch-slots': {
         let last = '';
         let postedAt = 0;

@@ -18,7 +18,7 @@ import { checkGeometry, geometryOf } from './geometry-file.js';
 import { RealHost } from './host.js';
 import { DiskFullError } from './raft-store.js';
 import { barrierView, type BarrierView } from './run-barrier.js';
-import { decodeSlot } from './app-protocol.js';
+import { decodeSlot, runIdOf } from './app-protocol.js';
 import type { AppStatus, HostStatus } from './host-status.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
@@ -271,8 +271,9 @@ async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, lo
   };
   try {
     threads.setWaiting("this host's run slot (the root region's last page) from the cluster");
-    const before = await threads.claim();
+    const { before, previousRun } = await threads.claim();
     threads.setWaiting(null);
+    if (previousRun !== null) log.warn({ event: 'app-new-run', why: `the heap's run slots were another run's (id ${previousRun}: another program, options, seed or thread count): this host starts a new run (id ${runIdOf(run.program, run.totalThreads)}) and clears them; the heap's data stays as the last run left it` });
     const prior = decodeSlot(before);
     if (before === 0) {
       threads.start();

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AppThreads, RESERVED_ROOT_BYTES, slotAddress, type AppProgram, type AppRecord, type AppThreadsOptions } from '../../src/real/app-threads.js';
+import { AppThreads, RESERVED_ROOT_BYTES, runWordAddress, slotAddress, type AppProgram, type AppRecord, type AppThreadsOptions } from '../../src/real/app-threads.js';
 import { decodeSlot, MAX_APP_HOSTS } from '../../src/real/app-protocol.js';
 import { barrierView, type BarrierView } from '../../src/real/run-barrier.js';
 import { loadNativeMemory, nativeAvailable, type NativeMemory } from '../../src/real/native-memory.js';
@@ -139,9 +139,10 @@ if (!availability.ok) {
   test(`app threads (skipped: real mode unavailable: ${availability.reason})`, () => {});
 } else {
   test('constants: the run slots are the root region\'s last 4 bytes per host', () => {
-    assert.is(RESERVED_ROOT_BYTES, 4 * MAX_APP_HOSTS);
+    assert.is(RESERVED_ROOT_BYTES, 4 * (MAX_APP_HOSTS + 1));
     assert.is(slotAddress(ROOT, 0), ROOT - RESERVED_ROOT_BYTES);
-    assert.is(slotAddress(ROOT, MAX_APP_HOSTS - 1), ROOT - 4);
+    assert.is(slotAddress(ROOT, MAX_APP_HOSTS - 1), ROOT - 8);
+    assert.is(runWordAddress(ROOT), ROOT - 4);
   });
 
   test('counter: 3 threads of atomic adds, the exact total, barrier and verify', async () => {
