@@ -18,6 +18,8 @@ export interface AdminServerOptions {
   log?: (event: string, fields: object) => void;
   /** What the debug endpoints do; absent (the default), they are refused. */
   debug?: DebugHooks;
+  /** GET /clock: this host's id and monotonic clock, for the other hosts' clock offsets (clock-map.ts). */
+  clock?: () => { host: number; monoUs: number };
 }
 
 /** The longest stall POST /debug/stall accepts. */
@@ -41,7 +43,7 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const ROUTES = new Set(['/admin', '/metrics', '/healthz']);
+const ROUTES = new Set(['/admin', '/metrics', '/healthz', '/clock']);
 const STALL = '/debug/stall';
 
 /** ms and deadlines of POST /debug/stall?ms=N[&deadlines=on|off], or what is wrong with them. */
@@ -70,6 +72,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     }
     try {
       if (path === '/admin') return sendJson(res, 200, opts.status());
+      if (path === '/clock') {
+        if (opts.clock === undefined) return sendJson(res, 404, { error: 'not found: /clock (this server keeps no clock)' });
+        return sendJson(res, 200, opts.clock());
+      }
       if (path === '/metrics') return send(res, 200, opts.metrics.contentType, await opts.metrics.text());
       return send(res, 200, 'text/plain; charset=utf-8', 'ok');
     } catch (err) {

@@ -19,7 +19,7 @@ export type AppProgram =
   | { kind: 'workload'; name: WorkloadName; options?: object; seed: number }
   | { kind: 'app'; file: string };
 
-/** One recorded memory operation; times are µs of wall-clock time, comparable across processes on one machine. */
+/** One recorded memory operation; times are µs of the host machine's monotonic clock (serve maps them to the cluster's timeline). */
 export interface AppRecord {
   thread: number;
   kind: 'read' | 'write' | 'add';

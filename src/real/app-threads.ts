@@ -190,6 +190,11 @@ export class AppThreads {
     return this.verdict;
   }
 
+  /** terminate() was called: the host is stopping, nothing more will run. */
+  get stopped(): boolean {
+    return this.terminated;
+  }
+
   /**
    * Runs the program's verify in one worker (after every thread of the
    * cluster finished: see run-barrier.ts). null if the result is right, else what

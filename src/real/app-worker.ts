@@ -16,6 +16,7 @@ import type { ThreadContext, ThreadOp } from '../vmm/thread.js';
 import { createGallocyApp, type AppModule, type GallocyApp } from './app-api.js';
 import { CallChannel, claimedSlot, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
 import { heapView } from './native-worker-view.js';
+import { hostMonoUs } from './clock-map.js';
 
 /** Records per message: a host killed with kill -9 loses at most one batch. */
 const RECORD_BATCH = 256;
@@ -36,10 +37,8 @@ function pause(us: number): void {
   while (performance.now() < end);
 }
 
-/** µs of wall-clock time, comparable between processes on this machine. */
-function nowUs(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
-}
+/** µs of the machine's monotonic clock: the host maps them onto the cluster's one timeline (clock-map.ts). */
+const nowUs = hostMonoUs;
 
 function describe(err: unknown): { error: string; stack: string | null } {
   if (err instanceof Error) return { error: err.message || err.name, stack: err.stack ?? null };

@@ -12,8 +12,9 @@ import { DEBUG_STALL_ENV, startAdminServer } from './admin-server.js';
 import type { AdminServer, DebugHooks } from './admin-server.js';
 import { AppThreads } from './app-threads.js';
 import type { AppProgram, AppRecord } from './app-threads.js';
-import type { Cluster } from './cluster.js';
+import type { Cluster, ClusterHost } from './cluster.js';
 import { hostById, parseAddress } from './cluster.js';
+import { ClockMap, hostMonoUs, type ClockSample } from './clock-map.js';
 import { checkGeometry, geometryOf } from './geometry-file.js';
 import { RealHost } from './host.js';
 import { DiskFullError } from './raft-store.js';
@@ -80,6 +81,9 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   let endFatal: (code: number) => void = () => {};
   const fatal = new Promise<number>((resolve) => (endFatal = resolve));
   let metrics: HostMetrics | null = null;
+  // Histories go on the cluster's first host's monotonic clock (clock-map.ts).
+  const reference = opts.cluster.hosts[0]!;
+  const clock = new ClockMap(opts.cluster.leases.driftBoundPpm, reference.id === self.id);
 
   const host = new RealHost(opts.cluster, self.id, {
     log: (level, event, fields) => log[level]({ event, ...fields }),
@@ -123,6 +127,7 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
     if (debug !== undefined) log.warn({ event: 'debug-endpoints-on', why: `${DEBUG_STALL_ENV}=1: POST /debug/stall can stall this host` });
     admin = await startAdminServer({
       host: adminAt.host, port: adminAt.port, status, metrics, log: (event, fields) => log.info({ event, ...fields }), ...(debug !== undefined ? { debug } : {}),
+      clock: () => ({ host: self.id, monoUs: hostMonoUs() }),
     });
     await host.start();
   } catch (err) {
@@ -133,13 +138,15 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
   const adminServer = admin;
   log.info({ event: 'serving', address: self.address, admin: self.admin, dataDir: self.dataDir, pid: process.pid });
 
+  let stopClockSync: () => void = () => {};
   if (opts.app !== null) {
     const run = opts.app;
-    app = startApp(run, host, log, (file, err) => {
+    if (run.history !== null && !clock.isReference) stopClockSync = syncClock(clock, reference, log);
+    app = startApp(run, host, log, clock, (file, err) => {
       log.fatal({ event: 'disk-full', dir: path.dirname(file), writing: `the history file ${file}`, error: err.message });
       endFatal(EXIT_DISK_FULL);
     });
-    void runToVerdict(app, run, host, log);
+    void runToVerdict(app, run, host, clock, log);
     if (run.deadlineMs !== null) {
       const threads = app;
       const timer = setTimeout(() => {
@@ -168,6 +175,7 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
       // fault is answered. Then the dirty page goes back to its company, so a clean stop
       // loses no write. If either takes too long (the cluster is unreachable), the heap
       // closes anyway: every page opens and every waiter wakes, so the workers can end.
+      stopClockSync();
       const appStopped = app === null || (await withTimeout(app.terminate(), STOP_GRACE_MS));
       const flushed = await host.flush(STOP_GRACE_MS);
       if (!appStopped || !flushed) log.warn({ event: 'stop-unclean', appStopped, flushed });
@@ -202,6 +210,9 @@ function stallHooks(host: RealHost): DebugHooks {
   };
 }
 
+/** With this set to 1, `serve` writes history times on the host's own clock, unmapped: the bug clock-map.ts fixes, planted for tests. */
+export const DEBUG_NO_CLOCK_MAP_ENV = 'GALLOCY_DEBUG_NO_CLOCK_MAP';
+
 /** How long a stopping host waits for its threads to end and for its dirty page to be written back. */
 const STOP_GRACE_MS = 5000;
 
@@ -216,7 +227,16 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-function startApp(run: AppRun, host: RealHost, log: Logger, diskFull: (file: string, err: Error) => void): AppThreads {
+function startApp(run: AppRun, host: RealHost, log: Logger, clock: ClockMap, diskFull: (file: string, err: Error) => void): AppThreads {
+  const unmapped = process.env[DEBUG_NO_CLOCK_MAP_ENV] === '1';
+  if (unmapped) log.warn({ event: 'debug-clock-unmapped', why: `${DEBUG_NO_CLOCK_MAP_ENV}=1: history times stay on this host's own clock (the bug clock-map.ts fixes)` });
+  const line = (r: AppRecord): string => {
+    if (unmapped) return JSON.stringify({ host: host.id, ...r, err: 0 });
+    // runToVerdict starts the threads only once the clock is mapped, so neither is null.
+    const call = clock.map(r.call)!;
+    const ret = clock.map(r.ret)!;
+    return JSON.stringify({ host: host.id, ...r, call: call.us, ret: ret.us, err: Math.max(call.err, ret.err) });
+  };
   const heap = host.cluster.heap;
   if (run.history !== null) mkdirSync(path.dirname(run.history), { recursive: true });
   const hostIndex = host.cluster.hosts.findIndex((h) => h.id === host.id);
@@ -238,7 +258,7 @@ function startApp(run: AppRun, host: RealHost, log: Logger, diskFull: (file: str
       host.opCount += records.length;
       if (run.history === null) return;
       try {
-        appendFileSync(run.history, records.map((r) => JSON.stringify({ host: host.id, ...r })).join('\n') + '\n');
+        appendFileSync(run.history, records.map(line).join('\n') + '\n');
       } catch (err) {
         if (isDiskFull(err)) diskFull(run.history, err as Error);
         else throw err;
@@ -262,7 +282,7 @@ const WATCHER_STALE_MS = 3000;
  * will not resume), run the threads, wait at the barrier, which ends early
  * when a share is abandoned or a host with an unfinished share is gone.
  */
-async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, log: Logger): Promise<void> {
+async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, clock: ClockMap, log: Logger): Promise<void> {
   const hostIds = host.cluster.hosts.map((h) => h.id);
   const hostGoneMs = host.cluster.run.hostGoneS * 1000;
   const fail = (text: string): void => {
@@ -270,10 +290,20 @@ async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, lo
     log.error({ event: 'app-verify-failed', verdict: text });
   };
   try {
+    if (run.history !== null && !clock.ready) {
+      threads.setWaiting(`a clock offset from host ${host.cluster.hosts[0]!.id}, the histories' reference (GET /clock on its admin port)`);
+      while (!clock.ready) {
+        if (threads.stopped) throw new Error('app threads terminated');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     threads.setWaiting("this host's run slot (the root region's last page) from the cluster");
     const { before, previousRun } = await threads.claim();
     threads.setWaiting(null);
     if (previousRun !== null) log.warn({ event: 'app-new-run', why: `the heap's run slots were another run's (id ${previousRun}: another program, options, seed or thread count): this host starts a new run (id ${runIdOf(run.program, run.totalThreads)}) and clears them; the heap's data stays as the last run left it` });
+    // The claim lives in a page this host now holds dirty: written back before any thread runs,
+    // so a kill -9 from here on cannot make a later life of this host take its share for fresh.
+    await durable(threads, host, log, 'the claim of its run slot');
     const prior = decodeSlot(before);
     if (before === 0) {
       threads.start();
@@ -287,11 +317,13 @@ async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, lo
         : `this host's share stopped part-way in an earlier life of this host (${prior.ended} of ${prior.threads} threads had ended): a share cannot resume part-way, and running it again would repeat its writes`;
       threads.start(true);
       await threads.abandon(why);
+      await durable(threads, host, log, 'its abandoned share');
       fail(`${why}; the run is marked failed on every host: start a new run on fresh data directories`);
       return;
     }
     const { errors } = await threads.done;
     log.info({ event: 'app-threads-done', errors });
+    await durable(threads, host, log, "its threads' ends");
     const view = await waitAtBarrier(threads, run, host, hostIds, hostGoneMs, log);
     if (view.kind === 'broken') {
       fail(view.why);
@@ -314,15 +346,31 @@ async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, lo
   }
 }
 
+/** Writes this host's dirty page back (its run slot is in it), retrying until done or the host stops. */
+async function durable(threads: AppThreads, host: RealHost, log: Logger, what: string): Promise<void> {
+  threads.setWaiting(`the write-back of ${what} (the root region's last page) to its company`);
+  while (!(await host.flush(STOP_GRACE_MS))) {
+    if (threads.stopped) throw new Error('app threads terminated');
+    log.warn({ event: 'app-waiting', for: threads.status().waitingFor, since: threads.waitingSince?.toISOString() });
+  }
+  threads.setWaiting(null);
+}
+
 /** Resolves once the barrier is complete or broken, saying in status and the log what it waits for meanwhile. */
 function waitAtBarrier(threads: AppThreads, run: AppRun, host: RealHost, hostIds: number[], hostGoneMs: number, log: Logger): Promise<Extract<BarrierView, { kind: 'complete' | 'broken' }>> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let slots: number[] | null = null;
     let slotsAt = performance.now();
     const lastReached = new Map(hostIds.map((id) => [id, performance.now()]));
     let lastLogged = '';
     let loggedAt = 0;
     const check = (): void => {
+      if (threads.stopped) {
+        // The host is stopping: no verdict, and no timer left to keep the process alive.
+        end();
+        reject(new Error('app threads terminated'));
+        return;
+      }
       const now = performance.now();
       const connected = new Set(host.transport.stats().connectedPeers);
       for (const id of hostIds) if (id === host.id || connected.has(id)) lastReached.set(id, now);
@@ -355,15 +403,57 @@ function waitAtBarrier(threads: AppThreads, run: AppRun, host: RealHost, hostIds
     });
     const timer = setInterval(check, WAIT_CHECK_MS);
     let finished = false;
-    const finish = (view: Extract<BarrierView, { kind: 'complete' | 'broken' }>): void => {
-      if (finished) return;
+    const end = (): void => {
       finished = true;
       clearInterval(timer);
       stopWatching();
+    };
+    const finish = (view: Extract<BarrierView, { kind: 'complete' | 'broken' }>): void => {
+      if (finished) return;
+      end();
       threads.setWaiting(null);
       resolve(view);
     };
   });
+}
+
+/** Round trips to the reference host per measurement, the best one kept; and how often to measure. */
+const CLOCK_TRIES = 3;
+const CLOCK_EVERY_MS = 1000;
+
+/**
+ * Measures this host's clock offset to the reference host over its admin
+ * port, now and every second, until the returned function is called.
+ */
+function syncClock(clock: ClockMap, reference: ClusterHost, log: Logger): () => void {
+  let stopped = false;
+  let logged = false;
+  const once = async (): Promise<void> => {
+    let best: ClockSample | null = null;
+    for (let i = 0; i < CLOCK_TRIES && !stopped; i++) {
+      try {
+        const sent = hostMonoUs();
+        const res = await fetch(`http://${reference.admin}/clock`, { signal: AbortSignal.timeout(2000) });
+        const body = (await res.json()) as { host?: unknown; monoUs?: unknown };
+        const received = hostMonoUs();
+        if (body.host !== reference.id || typeof body.monoUs !== 'number') throw new Error(`answered ${JSON.stringify(body)}, not host ${reference.id}'s clock`);
+        const s = clock.addRoundTrip(sent, body.monoUs, received);
+        if (best === null || s.uncertaintyUs < best.uncertaintyUs) best = s;
+      } catch (err) {
+        log.debug({ event: 'clock-sync-failed', reference: reference.id, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (best !== null && !logged) {
+      logged = true;
+      log.info({ event: 'clock-offset', reference: reference.id, offsetUs: Math.round(best.offsetUs), uncertaintyUs: Math.round(best.uncertaintyUs) });
+    }
+  };
+  void once();
+  const timer = setInterval(() => void once(), CLOCK_EVERY_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /** True for a write that failed because the file system is full. */

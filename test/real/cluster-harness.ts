@@ -112,8 +112,8 @@ export interface ClusterOptions {
   /** Names the temp folder and the cluster id. */
   name: string;
   hosts?: number;
-  /** Owners per company (default: every host, so one company). */
-  replication?: number;
+  /** Owners per company (default: every host, so one company; null: leave it out of the file, to its default). */
+  replication?: number | null;
   pages?: number;
   /**
    * Where each host listens (index i: host i + 1), as {ip, port, adminPort}.
@@ -124,6 +124,10 @@ export interface ClusterOptions {
   wrap?: (id: number) => string[];
   /** The cluster file's `leases` section (default: the cluster file's defaults). */
   leases?: { leaseMs?: number; retryMs?: number };
+  /** The cluster file's `run` section. */
+  run?: { deadlineS?: number; hostGoneS?: number };
+  /** Where hosts keep their data (default ./data, in the temp folder). */
+  dataDir?: string;
 }
 
 /** What a host runs besides the host itself. */
@@ -137,6 +141,8 @@ export interface HostRun {
   history?: boolean;
   /** Environment variables for the host's process, besides this one's. */
   env?: Record<string, string>;
+  /** More flags for `serve` (--ops, --duration, --deadline ...). */
+  args?: string[];
 }
 
 export interface HostFiles {
@@ -203,13 +209,14 @@ export class TestCluster {
       `  pageSize: ${PAGE_SIZE}`,
       `  pages: ${o.pages ?? 64}`,
       `  rootPages: ${ROOT_PAGES}`,
-      `replication: ${o.replication ?? n}`,
+      ...(o.replication === null ? [] : [`replication: ${o.replication ?? n}`]),
       ...(o.leases === undefined ? [] : ['leases:', ...Object.entries(o.leases).map(([k, v]) => `  ${k}: ${v}`)]),
+      ...(o.run === undefined ? [] : ['run:', ...Object.entries(o.run).map(([k, v]) => `  ${k}: ${v}`)]),
       'raft:',
       '  tickMs: 50',
       '  electionTicks: 20',
       '  heartbeatTicks: 2',
-      'dataDir: ./data',
+      `dataDir: ${o.dataDir ?? './data'}`,
       '',
     ].join('\n'));
     return new TestCluster(dir, file, hosts, o.wrap ?? (() => []));
@@ -236,6 +243,7 @@ export class TestCluster {
     if (run.threads !== undefined) args.push('--threads', String(run.threads));
     if (run.totalThreads !== undefined) args.push('--total-threads', String(run.totalThreads));
     if (run.history) args.push('--history', h.history);
+    args.push(...(run.args ?? []));
     const [cmd, ...rest] = [...this.wrap(id), process.execPath, BIN, ...args];
     const out = openSync(h.output, 'a');
     let child: ChildProcess;
@@ -274,6 +282,21 @@ export class TestCluster {
     p.expected = true;
     p.child.kill('SIGKILL');
     await p.exit;
+  }
+
+  /** Sends a signal (SIGSTOP, SIGCONT ...) to a running host. */
+  signal(id: number, sig: NodeJS.Signals): void {
+    const p = this.procs.get(id);
+    if (p === undefined || p.exited !== null) throw new Error(`host ${id} is not running`);
+    p.child.kill(sig);
+  }
+
+  /** Resolves with how host `id` exited, once it has; an exit awaited here is expected, no failure of waitFor. */
+  exited(id: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const p = this.procs.get(id);
+    if (p === undefined) throw new Error(`host ${id} was never started`);
+    p.expected = true;
+    return p.exit;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after a grace period. */
@@ -436,7 +459,8 @@ export function agreedLeader(st: Map<number, HostStatus | null>, group: number, 
 
 // ---- histories --------------------------------------------------------------------------
 
-export type HistoryRecord = AppRecord & { host: number };
+/** A line of a --history file: times on the reference host's timeline, err the mapping's uncertainty (µs). */
+export type HistoryRecord = AppRecord & { host: number; err?: number };
 
 /** A host's --history file; a last line cut short by kill -9 is dropped, anything else malformed throws. */
 export function readHistory(file: string): HistoryRecord[] {
@@ -468,7 +492,8 @@ export function registerOps(records: readonly HistoryRecord[], addresses: readon
   return records.map((r): RegisterOp => {
     if (!known.has(r.addr)) throw new Error(`history: host ${r.host} thread ${r.thread} touched ${r.addr}, which is no register (${addresses.join(', ')})`);
     const key = String(r.addr);
-    const base = { client: r.thread, call: r.call, ret: r.ret };
+    // The operation happened somewhere within [call - err, ret + err] of the one timeline.
+    const base = { client: r.thread, call: r.call - (r.err ?? 0), ret: r.ret + (r.err ?? 0) };
     switch (r.kind) {
       case 'write':
         return { ...base, input: { kind: 'write', key, value: r.value }, output: { kind: 'write' } };
