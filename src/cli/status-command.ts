@@ -111,6 +111,7 @@ function formatApp(app: AppStatus | null): string {
   if (app.verified === true) s += ', verified';
   if (app.verified === false) s += ', verify FAILED';
   if (app.error !== null) s += `, error: ${app.error}`;
+  if (app.waitingFor !== null) s += `, waiting for ${app.waitingFor}${app.waitingSince !== null ? ` since ${app.waitingSince}` : ''}`;
   return s;
 }
 

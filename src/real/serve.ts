@@ -5,7 +5,7 @@
 // the root region, run-barrier.ts) and then runs the program's verify; the
 // host itself serves until it is stopped, since other hosts may still need
 // its pages and votes, or until the run's deadline.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEBUG_STALL_ENV, startAdminServer } from './admin-server.js';
@@ -463,17 +463,32 @@ function isDiskFull(err: unknown): boolean {
 }
 
 /**
- * Started through npx, the host's parent is npm, which does not pass a kill on
- * to it: stop when the parent is gone, so `kill` of the npx process stops the
- * host as the user expects.
+ * Started through npx, the host runs under `sh -c`, under npm, which does not
+ * pass a kill on: stop when the parent or the parent's parent (npm) is gone,
+ * so `kill` of the npx process stops the host as the user expects. Linux
+ * (/proc), as real mode is.
  */
 function watchParent(log: Logger, stop: () => void): void {
   const parent = process.ppid;
+  const grandparent = parentOf(parent);
   const timer = setInterval(() => {
-    if (process.ppid === parent) return;
+    const gone = process.ppid !== parent ? parent : grandparent !== null && parentOf(parent) !== grandparent ? grandparent : null;
+    if (gone === null) return;
     clearInterval(timer);
-    log.warn({ event: 'parent-exited', why: `the npx process (pid ${parent}) that started this host exited: stopping` });
+    log.warn({ event: 'parent-exited', why: `the npx process (pid ${gone}) that started this host exited: stopping` });
     stop();
   }, 500);
   timer.unref();
+}
+
+/** The parent pid of `pid` (from /proc), or null if it is gone or unreadable. */
+function parentOf(pid: number): number | null {
+  try {
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : null;
+  } catch {
+    return null;
+  }
 }

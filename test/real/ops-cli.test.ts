@@ -99,8 +99,10 @@ if (!availability.ok) {
   test('started through npx (npm_command=exec), the host stops when its parent is killed', async () => {
     const c = await cluster('npx-parent', 1);
     const h = c.host(1);
-    // The parent stands in for `npm exec`, which does not pass a kill on to the host it started.
-    const parent = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" serve --cluster "${c.file}" --host 1 --log-file "${h.log}" & wait`], {
+    // As npx runs it: npm exec (bash here, which passes no kill on either), then \`sh -c\` (which
+    // stays, waiting for its command), then the host. Killing npm leaves sh and the host behind.
+    const command = `"${process.execPath}" "${BIN}" serve --cluster "${c.file}" --host 1 --log-file "${h.log}"; true`;
+    const parent = spawn('bash', ['-c', `sh -c '${command}' & wait`], {
       cwd: REPO, stdio: 'ignore', env: { ...process.env, npm_command: 'exec' },
     });
     await statusUntil(c, 0);

@@ -227,7 +227,9 @@ test('formatStatus: a host with no groups yet, a failed app, no leader known', (
   const lines = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status }] });
   assert.match(lines.join('\n'), /^1\s+a:1\s+up\s+registry\s+candidate\s+3\s+-\s+120/m);
   assert.match(lines.join('\n'), 'matmul: failed, 4/4 threads done, 0 ops, verify FAILED, error: C[0][0] = 3, expected 4');
-  const empty = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, groups: [] } }] });
+  const waiting = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, app: { ...s.app!, state: 'waiting', waitingFor: "the cluster's threads to end (host 3: not started)", waitingSince: '2024-01-02T03:04:05.000Z' } } }] });
+  assert.match(waiting.join('\n'), "counter: waiting, 1/2 threads done, 500 ops, waiting for the cluster's threads to end (host 3: not started) since 2024-01-02T03:04:05.000Z");
+    const empty = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, groups: [] } }] });
   assert.match(empty.join('\n'), /^1\s+a:1\s+up\s+none$/m);
 });
 
