@@ -11,34 +11,23 @@ import { performance } from 'node:perf_hooks';
 import { DEBUG_STALL_ENV, startAdminServer } from './admin-server.js';
 import type { AdminServer, DebugHooks } from './admin-server.js';
 import { AppThreads } from './app-threads.js';
-import type { AppProgram, AppRecord } from './app-threads.js';
-import type { Cluster, ClusterHost } from './cluster.js';
+import type { AppRecord } from './app-threads.js';
+import type { Cluster } from './cluster.js';
 import { hostById, parseAddress } from './cluster.js';
-import { ClockMap, hostMonoUs, type ClockSample } from './clock-map.js';
+import { armDeadline, runToVerdict, type AppRun } from './app-run.js';
+import { ClockMap, hostMonoUs } from './clock-map.js';
+import { syncClock } from './clock-sync.js';
 import { checkGeometry, geometryOf } from './geometry-file.js';
 import { RealHost } from './host.js';
 import { DiskFullError } from './raft-store.js';
-import { barrierView, type BarrierView } from './run-barrier.js';
-import { decodeSlot, runIdOf } from './app-protocol.js';
 import type { AppStatus, HostStatus } from './host-status.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { HostMetrics } from './metrics.js';
 import { nativeAvailable } from './native-memory.js';
 
-export interface AppRun {
-  program: AppProgram;
-  /** Threads on this host. */
-  threads: number;
-  /** Threads in the whole cluster (the barrier before verify waits for all of them). */
-  totalThreads: number;
-  /** Cluster-wide index of this host's first thread. */
-  firstIndex: number;
-  /** Append every recorded memory operation here as JSON lines (null: do not record). */
-  history: string | null;
-  /** The run ends this long after the host started (null: never by itself): verdict or not, the host stops. */
-  deadlineMs: number | null;
-}
+export { EXIT_DEADLINE, type AppRun } from './app-run.js';
+
 
 export interface ServeOptions {
   cluster: Cluster;
@@ -64,8 +53,6 @@ export interface RunningHost {
 export const EXIT_APP_FATAL = 3;
 /** Exit code of a host that stopped on a bug of its own (logged with its stack). */
 export const EXIT_INTERNAL_ERROR = 70;
-/** Exit code of a run whose deadline passed before its verdict. */
-export const EXIT_DEADLINE = 4;
 /** Exit code of a host that stopped because its disk is full (logged with the directory and what it was writing). */
 export const EXIT_DISK_FULL = 5;
 
@@ -147,23 +134,7 @@ export async function serve(opts: ServeOptions): Promise<RunningHost> {
       endFatal(EXIT_DISK_FULL);
     });
     void runToVerdict(app, run, host, clock, log);
-    if (run.deadlineMs !== null) {
-      const threads = app;
-      const timer = setTimeout(() => {
-        const verdict = threads.result;
-        const st = threads.status();
-        if (verdict === null) {
-          const text = `the deadline (${run.deadlineMs! / 1000} s) passed before the run's verdict, waiting for ${st.waitingFor ?? `this host's threads (${st.threadsDone} of ${st.threads} ended)`}${st.waitingSince !== null ? ` since ${st.waitingSince}` : ''}`;
-          threads.setVerdict({ ok: false, text });
-          log.error({ event: 'app-deadline', verdict: text });
-          endFatal(EXIT_DEADLINE);
-        } else {
-          log.info({ event: 'app-deadline', verdict: verdict.text });
-          endFatal(verdict.ok ? 0 : 1);
-        }
-      }, run.deadlineMs);
-      timer.unref();
-    }
+    if (run.deadlineMs !== null) armDeadline(app, run.deadlineMs, log, endFatal);
   }
   if (process.env['npm_command'] === 'exec') watchParent(log, () => endFatal(0));
 
@@ -267,193 +238,6 @@ function startApp(run: AppRun, host: RealHost, log: Logger, clock: ClockMap, dis
     log: (event, fields) => log.info({ event, ...fields }),
   });
   return threads;
-}
-
-/** How often a waiting host looks at its peers and says (in the log) what it still waits for. */
-const WAIT_CHECK_MS = 500;
-const WAIT_LOG_EVERY_MS = 10_000;
-/** A slot watcher silent this long is blocked in a fault on the root region's last page. */
-const WATCHER_STALE_MS = 3000;
-
-/**
- * This host's share, then every host's, then the program's verify, to one
- * verdict: claim the run slot (a restarted host whose share already
- * completed runs nothing again; one whose share stopped part-way says why it
- * will not resume), run the threads, wait at the barrier, which ends early
- * when a share is abandoned or a host with an unfinished share is gone.
- */
-async function runToVerdict(threads: AppThreads, run: AppRun, host: RealHost, clock: ClockMap, log: Logger): Promise<void> {
-  const hostIds = host.cluster.hosts.map((h) => h.id);
-  const hostGoneMs = host.cluster.run.hostGoneS * 1000;
-  const fail = (text: string): void => {
-    threads.setVerdict({ ok: false, text });
-    log.error({ event: 'app-verify-failed', verdict: text });
-  };
-  try {
-    if (run.history !== null && !clock.ready) {
-      threads.setWaiting(`a clock offset from host ${host.cluster.hosts[0]!.id}, the histories' reference (GET /clock on its admin port)`);
-      while (!clock.ready) {
-        if (threads.stopped) throw new Error('app threads terminated');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    threads.setWaiting("this host's run slot (the root region's last page) from the cluster");
-    const { before, previousRun } = await threads.claim();
-    threads.setWaiting(null);
-    if (previousRun !== null) log.warn({ event: 'app-new-run', why: `the heap's run slots were another run's (id ${previousRun}: another program, options, seed or thread count): this host starts a new run (id ${runIdOf(run.program, run.totalThreads)}) and clears them; the heap's data stays as the last run left it` });
-    // The claim lives in a page this host now holds dirty: written back before any thread runs,
-    // so a kill -9 from here on cannot make a later life of this host take its share for fresh.
-    await durable(threads, host, log, 'the claim of its run slot');
-    const prior = decodeSlot(before);
-    if (before === 0) {
-      threads.start();
-      log.info({ event: 'app-started', threads: run.threads, totalThreads: run.totalThreads, firstIndex: run.firstIndex });
-    } else if (!prior.abandoned && prior.ended >= prior.threads) {
-      threads.start(true);
-      log.warn({ event: 'app-share-done', why: `this host's share (${prior.threads} threads${prior.failed ? ', some failed' : ''}) already ran to completion before the host restarted, as the heap records: it is not run again; waiting for the other hosts' threads, then verifying` });
-    } else {
-      const why = prior.abandoned
-        ? "this host's share was abandoned in an earlier life of this host (its threads were cut off)"
-        : `this host's share stopped part-way in an earlier life of this host (${prior.ended} of ${prior.threads} threads had ended): a share cannot resume part-way, and running it again would repeat its writes`;
-      threads.start(true);
-      await threads.abandon(why);
-      await durable(threads, host, log, 'its abandoned share');
-      fail(`${why}; the run is marked failed on every host: start a new run on fresh data directories`);
-      return;
-    }
-    const { errors } = await threads.done;
-    log.info({ event: 'app-threads-done', errors });
-    await durable(threads, host, log, "its threads' ends");
-    const view = await waitAtBarrier(threads, run, host, hostIds, hostGoneMs, log);
-    if (view.kind === 'broken') {
-      fail(view.why);
-      return;
-    }
-    const result = await threads.verify();
-    const problems = [
-      ...errors,
-      ...view.failed.filter((id) => id !== host.id).map((id) => `host ${id}: some of its threads failed`),
-      ...(result === null ? [] : [result]),
-    ];
-    if (problems.length > 0) fail(problems.join('; '));
-    else {
-      threads.setVerdict({ ok: true, text: 'verified' });
-      log.info({ event: 'app-verified' });
-    }
-  } catch (err) {
-    // terminate() during a wait: the host is stopping.
-    log.warn({ event: 'app-ended', error: err instanceof Error ? err.message : String(err) });
-  }
-}
-
-/** Writes this host's dirty page back (its run slot is in it), retrying until done or the host stops. */
-async function durable(threads: AppThreads, host: RealHost, log: Logger, what: string): Promise<void> {
-  threads.setWaiting(`the write-back of ${what} (the root region's last page) to its company`);
-  while (!(await host.flush(STOP_GRACE_MS))) {
-    if (threads.stopped) throw new Error('app threads terminated');
-    log.warn({ event: 'app-waiting', for: threads.status().waitingFor, since: threads.waitingSince?.toISOString() });
-  }
-  threads.setWaiting(null);
-}
-
-/** Resolves once the barrier is complete or broken, saying in status and the log what it waits for meanwhile. */
-function waitAtBarrier(threads: AppThreads, run: AppRun, host: RealHost, hostIds: number[], hostGoneMs: number, log: Logger): Promise<Extract<BarrierView, { kind: 'complete' | 'broken' }>> {
-  return new Promise((resolve, reject) => {
-    let slots: number[] | null = null;
-    let slotsAt = performance.now();
-    const lastReached = new Map(hostIds.map((id) => [id, performance.now()]));
-    let lastLogged = '';
-    let loggedAt = 0;
-    const check = (): void => {
-      if (threads.stopped) {
-        // The host is stopping: no verdict, and no timer left to keep the process alive.
-        end();
-        reject(new Error('app threads terminated'));
-        return;
-      }
-      const now = performance.now();
-      const connected = new Set(host.transport.stats().connectedPeers);
-      for (const id of hostIds) if (id === host.id || connected.has(id)) lastReached.set(id, now);
-      const gone = new Set(hostIds.filter((id) => now - lastReached.get(id)! >= hostGoneMs));
-      let what: string;
-      if (slots === null || now - slotsAt > WATCHER_STALE_MS) {
-        what = `the run slots (the root region's last page), which have not come for ${((now - slotsAt) / 1000).toFixed(1)} s`;
-      } else {
-        const view = barrierView({ slots, hostIds, totalThreads: run.totalThreads, gone });
-        if (view.kind !== 'waiting') {
-          finish(view);
-          return;
-        }
-        what = view.what;
-      }
-      const away = hostIds.filter((id) => id !== host.id && !connected.has(id));
-      if (away.length > 0) what += `; not connected to host${away.length > 1 ? 's' : ''} ${away.map((id) => `${id} (for ${((now - lastReached.get(id)!) / 1000).toFixed(1)} s)`).join(', ')}`;
-      threads.setWaiting(what);
-      const shape = what.replace(/[\d.]+ s\b/g, '');
-      if (shape !== lastLogged || now - loggedAt >= WAIT_LOG_EVERY_MS) {
-        log.info({ event: 'app-waiting', for: what, since: threads.waitingSince?.toISOString() });
-        lastLogged = shape;
-        loggedAt = now;
-      }
-    };
-    const stopWatching = threads.watchSlots((values) => {
-      slots = values;
-      slotsAt = performance.now();
-      check();
-    });
-    const timer = setInterval(check, WAIT_CHECK_MS);
-    let finished = false;
-    const end = (): void => {
-      finished = true;
-      clearInterval(timer);
-      stopWatching();
-    };
-    const finish = (view: Extract<BarrierView, { kind: 'complete' | 'broken' }>): void => {
-      if (finished) return;
-      end();
-      threads.setWaiting(null);
-      resolve(view);
-    };
-  });
-}
-
-/** Round trips to the reference host per measurement, the best one kept; and how often to measure. */
-const CLOCK_TRIES = 3;
-const CLOCK_EVERY_MS = 1000;
-
-/**
- * Measures this host's clock offset to the reference host over its admin
- * port, now and every second, until the returned function is called.
- */
-function syncClock(clock: ClockMap, reference: ClusterHost, log: Logger): () => void {
-  let stopped = false;
-  let logged = false;
-  const once = async (): Promise<void> => {
-    let best: ClockSample | null = null;
-    for (let i = 0; i < CLOCK_TRIES && !stopped; i++) {
-      try {
-        const sent = hostMonoUs();
-        const res = await fetch(`http://${reference.admin}/clock`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { host?: unknown; monoUs?: unknown };
-        const received = hostMonoUs();
-        if (body.host !== reference.id || typeof body.monoUs !== 'number') throw new Error(`answered ${JSON.stringify(body)}, not host ${reference.id}'s clock`);
-        const s = clock.addRoundTrip(sent, body.monoUs, received);
-        if (best === null || s.uncertaintyUs < best.uncertaintyUs) best = s;
-      } catch (err) {
-        log.debug({ event: 'clock-sync-failed', reference: reference.id, error: err instanceof Error ? err.message : String(err) });
-      }
-    }
-    if (best !== null && !logged) {
-      logged = true;
-      log.info({ event: 'clock-offset', reference: reference.id, offsetUs: Math.round(best.offsetUs), uncertaintyUs: Math.round(best.uncertaintyUs) });
-    }
-  };
-  void once();
-  const timer = setInterval(() => void once(), CLOCK_EVERY_MS);
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
 }
 
 /** True for a write that failed because the file system is full. */

@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { AppThreads, RESERVED_ROOT_BYTES, runWordAddress, slotAddress, type AppProgram, type AppRecord, type AppThreadsOptions } from '../../src/real/app-threads.js';
 import { decodeSlot, MAX_APP_HOSTS } from '../../src/real/app-protocol.js';
 import { barrierView, type BarrierView } from '../../src/real/run-barrier.js';
+import { hostMonoUs } from '../../src/real/clock-map.js';
 import { loadNativeMemory, nativeAvailable, type NativeMemory } from '../../src/real/native-memory.js';
 import { decodeRegisterValue, registerAddresses } from '../../src/vmm/workloads/index.js';
 
@@ -173,17 +174,17 @@ if (!availability.ok) {
 
   test('registers with record: consistent values, call <= ret, batches', async () => {
     const opsPerThread = 300; // more than one batch of 256 per thread
-    const before = Date.now() * 1000;
+    const before = hostMonoUs();
     const { threads, records } = open({ kind: 'workload', name: 'registers', options: { opsPerThread, computeUs: 5 }, seed: 7 }, 3, { record: true });
     assert.equal((await withTimeout(threads.done, 'the register threads')).errors, []);
-    const after = Date.now() * 1000;
+    const after = hostMonoUs();
     assert.is(records.length, 3 * opsPerThread);
     const regs = new Set(registerAddresses(ROOT - RESERVED_ROOT_BYTES, PAGE, 12));
     const written = new Set<number>();
     const lastRet = new Map<number, number>();
     for (const r of records) {
       assert.ok(r.call <= r.ret, `call ${r.call} > ret ${r.ret}`);
-      assert.ok(r.call >= before - 1000 && r.ret <= after + 1000, 'timestamps are wall-clock µs');
+      assert.ok(r.call >= before - 1000 && r.ret <= after + 1000, 'timestamps are µs of the machine\'s monotonic clock');
       assert.ok(r.call >= (lastRet.get(r.thread) ?? 0), 'a thread\'s ops do not overlap, in order');
       lastRet.set(r.thread, r.ret);
       assert.ok(regs.has(r.addr), `op at ${r.addr}, not a register`);
