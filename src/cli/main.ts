@@ -275,7 +275,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             json: jsonOption,
             'timeout-ms': { type: 'string', default: '2000', describe: 'how long to wait for each host', coerce: intFlag('timeout-ms', 1, 600_000) },
           })
-          .example('$0 status --cluster clusters/local-3.yaml', 'a row per host per Raft group; exit 1 if a host does not answer'),
+          .example('$0 status --cluster clusters/local-3.yaml', 'a row per host per Raft group; exit 1 unless every group has a leader followed by a quorum'),
       async (a) => {
         inHandler = true;
         failedCommand = 'status';

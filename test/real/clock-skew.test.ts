@@ -61,13 +61,16 @@ if (why !== null) {
     for (const [id, skew] of Object.entries(SKEW_S)) {
       const o = c.logEntries(Number(id)).find((e) => e['event'] === 'clock-offset');
       assert.ok(o !== undefined, `host ${id} logged its clock offset`);
-      // reference = local + offset, and local = reference + skew.
-      assert.ok(Math.abs((o['offsetUs'] as number) + skew * 1e6) < 50_000, `host ${id}: offset ${String(o['offsetUs'])} µs for a skew of ${skew} s`);
-      assert.ok((o['uncertaintyUs'] as number) < 50_000);
+      // reference = local + offset, and local = reference + skew: the true offset is within the
+      // measured uncertainty (half a round trip, long on a loaded machine; 1 ms for rounding).
+      const [offset, uncertainty] = [o['offsetUs'] as number, o['uncertaintyUs'] as number];
+      assert.ok(Math.abs(offset + skew * 1e6) <= uncertainty + 1000, `host ${id}: offset ${offset} ± ${uncertainty} µs for a skew of ${skew} s`);
+      // Far below the skews, so the mapping, not the widening, is what orders the hosts' operations.
+      assert.ok(uncertainty < 1e6, `host ${id}: uncertainty ${uncertainty} µs`);
     }
     const records = c.histories();
     assert.is(records.length, 3 * 2 * 150);
-    assert.ok(records.every((r) => typeof r.err === 'number' && r.err >= 0 && r.err < 100_000), 'every record carries its uncertainty');
+    assert.ok(records.every((r) => typeof r.err === 'number' && r.err >= 0 && r.err < 1e6), 'every record carries its uncertainty, below the skews');
     const result = checkLinearizable(registerModel, parseGallocyRecords(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`));
     assert.is(result.verdict, 'linearizable');
     const cli = await runCli(['lincheck', file], 120_000);
