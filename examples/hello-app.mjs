@@ -2,6 +2,9 @@
 //
 //   npx gallocy serve --cluster clusters/local-3.yaml --host 1 --app examples/hello-app.mjs --threads 2
 //
+// on every host of the cluster (hosts 2 and 3 the same), on fresh data
+// directories: verify expects the root counter to start from 0.
+//
 // Every application thread of the cluster runs the default export once, in a
 // worker thread of its host, with the API described in src/real/app-api.ts.
 // Addresses are byte offsets into the shared heap; u32[addr >>> 2] is the

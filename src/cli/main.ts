@@ -235,6 +235,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             'total-threads': { type: 'string', describe: 'threads in the whole cluster (default: --threads x hosts)', coerce: intFlag('total-threads', 1, 65536) },
             history: { type: 'string', describe: 'append each memory operation of the workload to FILE (JSON lines)', coerce: stringFlag('history') },
             seed: { type: 'string', default: '1', describe: 'seed of the workload threads\' random choices', coerce: intFlag('seed', 0) },
+            ops: { type: 'string', describe: 'operations per thread of the workload (counter: increments, registers: reads and writes)', coerce: intFlag('ops', 0) },
+            duration: { type: 'string', describe: 'seconds each workload thread runs, about (its pauses between operations stretched to fit)', coerce: positiveNumberFlag('duration') },
+            option: { type: 'string', array: true, describe: 'a workload option, NAME=VALUE (repeatable), e.g. --option counters=4' },
+            deadline: { type: 'string', describe: 'end the run after SECONDS with its verdict (exit 0 verified, 1 failed, 4 none yet); default: the cluster file\'s run.deadlineS', coerce: positiveNumberFlag('deadline') },
             'log-level': { type: 'string', default: 'info', describe: 'trace, debug, info, warn, error, fatal or silent', coerce: stringFlag('log-level') },
             'log-file': { type: 'string', describe: 'write JSON log lines to FILE instead of stdout', coerce: stringFlag('log-file') },
           })
@@ -251,6 +255,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             ...(a.app !== undefined ? { app: a.app } : {}),
             ...(a.totalThreads !== undefined ? { totalThreads: a.totalThreads } : {}),
             ...(a.history !== undefined ? { history: a.history } : {}),
+            ...(a.ops !== undefined ? { ops: a.ops } : {}),
+            ...(a.duration !== undefined ? { durationS: a.duration } : {}),
+            ...(a.option !== undefined ? { options: a.option.map(String) } : {}),
+            ...(a.deadline !== undefined ? { deadlineS: a.deadline } : {}),
             ...(a.logFile !== undefined ? { logFile: a.logFile } : {}),
           },
           (s) => io.err(s),
@@ -267,7 +275,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             json: jsonOption,
             'timeout-ms': { type: 'string', default: '2000', describe: 'how long to wait for each host', coerce: intFlag('timeout-ms', 1, 600_000) },
           })
-          .example('$0 status --cluster clusters/local-3.yaml', 'a row per host per Raft group; exit 1 if a host does not answer'),
+          .example('$0 status --cluster clusters/local-3.yaml', 'a row per host per Raft group; exit 1 unless every group has a leader followed by a quorum'),
       async (a) => {
         inHandler = true;
         failedCommand = 'status';

@@ -12,9 +12,24 @@ export interface Io {
   errStream: NodeJS.WriteStream;
 }
 
+/** Set once stdout's reader went away (`gallocy status | head`): later output is dropped, the command ends normally. */
+let stdoutClosed = false;
+let watchingStdout = false;
+
+/** A closed pipe is the reader's choice, not a failure: without a listener, Node throws EPIPE as an uncaught error. */
+function watchStdout(): void {
+  if (watchingStdout) return;
+  watchingStdout = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    stdoutClosed = true;
+  });
+}
+
 export function processIo(): Io {
+  watchStdout();
   return {
-    out: (t) => void process.stdout.write(t),
+    out: (t) => void (stdoutClosed || process.stdout.write(t)),
     err: (t) => void process.stderr.write(t),
     errIsTTY: process.stderr.isTTY === true,
     errStream: process.stderr,

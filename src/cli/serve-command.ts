@@ -5,7 +5,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { EXIT_BAD_INPUT, InputError } from '../input/errors.js';
-import type { AppProgram, WorkloadName } from '../real/app-protocol.js';
+import { MAX_APP_HOSTS, type AppProgram, type WorkloadName } from '../real/app-protocol.js';
+import { WORKLOAD_OPTION_DEFAULTS, workloadOf } from '../vmm/workloads/index.js';
 import { hostById } from '../real/cluster.js';
 import { loadCluster } from '../real/cluster-file.js';
 import { LOG_LEVELS } from '../real/log.js';
@@ -24,12 +25,62 @@ export interface ServeArgs {
   totalThreads?: number;
   history?: string;
   seed: number;
+  /** Operations per thread of a built-in workload. */
+  ops?: number;
+  /** Seconds each thread of a built-in workload spends, about (pauses between operations stretched to fit). */
+  durationS?: number;
+  /** A built-in workload's options, "name=value" each. */
+  options?: string[];
+  /** Seconds after which the run ends, verdict or not (default: the cluster file's run.deadlineS). */
+  deadlineS?: number;
   logLevel: string;
   logFile?: string;
 }
 
+/** What --ops sets in each workload. */
+const OPS_OPTION: Readonly<Record<WorkloadName, string | null>> = { registers: 'opsPerThread', counter: 'increments', matrix: null, 'alloc-churn': null };
+
+/**
+ * The workload's options from --option, --ops and --duration, checked by the
+ * workload itself (the message names the option). --duration stretches the
+ * random pause between operations (uniform in 1..computeUs, so about half of
+ * it on average) so that each thread's pauses add up to about that long.
+ */
+export function workloadOptions(name: WorkloadName, a: Pick<ServeArgs, 'ops' | 'durationS' | 'options' | 'threads' | 'totalThreads'>, totalThreads: number): Record<string, number> {
+  const defaults = WORKLOAD_OPTION_DEFAULTS[name]!;
+  const o: Record<string, number> = { ...defaults };
+  for (const raw of a.options ?? []) {
+    const m = /^([A-Za-z]+)=(-?\d+(?:\.\d+)?)$/.exec(raw);
+    if (m === null) throw new InputError(`--option: expected NAME=NUMBER, got "${raw}"`);
+    if (!(m[1]! in defaults)) throw new InputError(`--option: the ${name} workload has no option "${m[1]}" (it has ${Object.keys(defaults).join(', ')})`);
+    o[m[1]!] = Number(m[2]);
+  }
+  if (a.ops !== undefined) {
+    const key = OPS_OPTION[name];
+    if (key === null) throw new InputError(`--ops: the ${name} workload is sized by its options, not by a count of operations (use --option n=N for the matrix's size)`);
+    o[key] = a.ops;
+  }
+  if (a.durationS !== undefined) {
+    const us = a.durationS * 1e6;
+    if (name === 'counter') o['computeUs'] = Math.max(1, Math.round((2 * us) / Math.max(1, o['increments']!)));
+    else if (name === 'registers') o['computeUs'] = Math.max(1, Math.round((2 * us) / Math.max(1, o['opsPerThread']!)));
+    else if (name === 'matrix') {
+      const rows = Math.ceil(o['n']! / totalThreads);
+      o['computeUsPerRow'] = Math.max(1, Math.round(us / Math.max(1, rows)));
+      // Threads that wait for the others must not give up before those are done.
+      o['maxPolls'] = Math.max(o['maxPolls']!, Math.ceil((4 * us) / Math.max(1, o['pollUs']!)));
+    }
+  }
+  try {
+    workloadOf(name, o);
+  } catch (err) {
+    throw new InputError(`--workload ${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return o;
+}
+
 /** The application part of the flags, checked; null when the host runs no application. */
-export function appRunOf(a: ServeArgs, hostIndex: number, hosts: number): AppRun | null {
+export function appRunOf(a: ServeArgs, hostIndex: number, hosts: number, clusterDeadlineS?: number): AppRun | null {
   if (a.workload !== undefined && a.app !== undefined) throw new InputError('--workload and --app: expected one of them, got both');
   if (a.history !== undefined && a.workload === undefined) throw new InputError('--history: expected --workload too (only built-in workloads record their operations)');
   let program: AppProgram;
@@ -43,16 +94,31 @@ export function appRunOf(a: ServeArgs, hostIndex: number, hosts: number): AppRun
     if (!existsSync(file)) throw new InputError(`--app: ${file}: no such file (expected an ES module whose default export runs in each thread)`);
     program = { kind: 'app', file: pathToFileURL(file).href };
   } else {
-    if (a.totalThreads !== undefined) throw new InputError('--total-threads: expected --workload or --app too');
+    for (const [flag, v] of [['--total-threads', a.totalThreads], ['--ops', a.ops], ['--duration', a.durationS], ['--option', a.options?.length ? a.options : undefined], ['--deadline', a.deadlineS]] as const) {
+      if (v !== undefined) throw new InputError(`${flag}: expected --workload or --app too`);
+    }
     return null;
   }
+  if (program.kind === 'app') {
+    for (const [flag, v] of [['--ops', a.ops], ['--duration', a.durationS], ['--option', a.options?.length ? a.options : undefined]] as const) {
+      if (v !== undefined) throw new InputError(`${flag}: sizes a built-in workload (--workload); an --app sizes itself`);
+    }
+  }
+  if (hosts > MAX_APP_HOSTS) throw new InputError(`--${program.kind === 'app' ? 'app' : 'workload'}: at most ${MAX_APP_HOSTS} hosts run applications, the cluster has ${hosts}`);
   // Every host runs the same number of threads unless told the cluster's total.
   const totalThreads = a.totalThreads ?? a.threads * hosts;
   const firstIndex = hostIndex * a.threads;
   if (firstIndex + a.threads > totalThreads) {
     throw new InputError(`--total-threads: expected at least ${firstIndex + a.threads} (this host's threads are numbered ${firstIndex}..${firstIndex + a.threads - 1}), got ${totalThreads}`);
   }
-  return { program, threads: a.threads, totalThreads, firstIndex, history: a.history !== undefined ? path.resolve(a.history) : null };
+  if (program.kind === 'workload' && (a.ops !== undefined || a.durationS !== undefined || (a.options?.length ?? 0) > 0)) {
+    program = { ...program, options: workloadOptions(program.name, a, totalThreads) };
+  }
+  const deadlineS = a.deadlineS ?? clusterDeadlineS;
+  return {
+    program, threads: a.threads, totalThreads, firstIndex, history: a.history !== undefined ? path.resolve(a.history) : null,
+    deadlineMs: deadlineS !== undefined ? Math.round(deadlineS * 1000) : null,
+  };
 }
 
 export async function serveCommand(a: ServeArgs, err: (s: string) => void): Promise<number> {
@@ -62,7 +128,7 @@ export async function serveCommand(a: ServeArgs, err: (s: string) => void): Prom
   const { cluster } = loadCluster(a.cluster);
   hostById(cluster, a.host);
   const hostIndex = cluster.hosts.findIndex((h) => h.id === a.host);
-  const app = appRunOf(a, hostIndex, cluster.hosts.length);
+  const app = appRunOf(a, hostIndex, cluster.hosts.length, cluster.run.deadlineS);
   let running;
   try {
     running = await serve({ cluster, hostId: a.host, logLevel: a.logLevel, app, ...(a.logFile !== undefined ? { logFile: a.logFile } : {}) });

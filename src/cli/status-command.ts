@@ -2,11 +2,14 @@
 // GET /admin, all at once, and prints one table row per host per Raft group
 // plus a line per host for its pages and app. Fetching and formatting are
 // apart so the formatting (a pure function of the results) is unit-tested
-// without a network. Exit 0 if every host answered, 1 if any did not; a bad
-// cluster file is an InputError from loadCluster (exit 2).
+// without a network. Exit 0 only if every Raft group has a leader that a
+// quorum of its members follows (cluster-health.ts): a host down is no fault
+// while its groups keep their quorum. Exit 1 otherwise, with the groups and
+// hosts at fault; a bad cluster file is an InputError from loadCluster (exit 2).
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import { loadCluster } from '../real/cluster-file.js';
 import { readAdminToken } from '../real/admin-token.js';
+import { clusterHealth, formatHealth, type ClusterHealth } from '../real/cluster-health.js';
 import type { AppStatus, GroupStatus, HostStatus } from '../real/host-status.js';
 
 export interface StatusArgs {
@@ -29,6 +32,8 @@ export interface HostResult {
 export interface StatusReport {
   cluster: string;
   hosts: HostResult[];
+  /** Absent only in reports built by hand (formatStatus then prints no verdict). */
+  health?: ClusterHealth;
 }
 
 export async function statusCommand(args: StatusArgs, out: { log(s: string): void }): Promise<number> {
@@ -38,10 +43,11 @@ export async function statusCommand(args: StatusArgs, out: { log(s: string): voi
   const { cluster } = loadCluster(args.cluster);
   const token = cluster.adminToken !== undefined ? readAdminToken(cluster.adminToken) : undefined;
   const hosts = await Promise.all(cluster.hosts.map((h) => fetchHostStatus(h.id, h.admin, args.timeoutMs, token)));
-  const report: StatusReport = { cluster: cluster.name, hosts };
+  const health = clusterHealth(cluster, new Map(hosts.map((h) => [h.id, h.ok && h.status !== undefined ? h.status : null])));
+  const report: StatusReport = { cluster: cluster.name, hosts, health };
   if (args.json) out.log(JSON.stringify(report));
   else for (const line of formatStatus(report)) out.log(line);
-  return hosts.every((h) => h.ok) ? EXIT_OK : EXIT_CHECK_FAILED;
+  return health.ok ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
 /** GET http://ADMIN/admin within timeoutMs; never throws: a failure is a result with the reason. */
@@ -92,6 +98,7 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(...table(['HOST', 'ADMIN', 'STATE', 'GROUP', 'ROLE', 'TERM', 'LEAD', 'COMMIT', 'APPLIED', 'VOTERS'], groupRows));
   lines.push('');
   lines.push(...table(['HOST', 'STATE', 'UPTIME', 'READ PAGES', 'WRITE PAGES', 'APP'], hostRows));
+  if (report.health !== undefined) lines.push('', ...formatHealth(report.health));
   return lines;
 }
 
@@ -107,6 +114,7 @@ function formatApp(app: AppStatus | null): string {
   if (app.verified === true) s += ', verified';
   if (app.verified === false) s += ', verify FAILED';
   if (app.error !== null) s += `, error: ${app.error}`;
+  if (app.waitingFor !== null) s += `, waiting for ${app.waitingFor}${app.waitingSince !== null ? ` since ${app.waitingSince}` : ''}`;
   return s;
 }
 

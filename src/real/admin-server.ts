@@ -21,6 +21,8 @@ export interface AdminServerOptions {
   debug?: DebugHooks;
   /** If set, every route but /healthz requires `Authorization: Bearer <token>`. */
   token?: string;
+  /** GET /clock: this host's id and monotonic clock, for the other hosts' clock offsets (clock-map.ts). */
+  clock?: () => { host: number; monoUs: number };
 }
 
 /** The longest stall POST /debug/stall accepts. */
@@ -44,7 +46,7 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const ROUTES = new Set(['/admin', '/metrics', '/healthz']);
+const ROUTES = new Set(['/admin', '/metrics', '/healthz', '/clock']);
 const STALL = '/debug/stall';
 
 /** ms and deadlines of POST /debug/stall?ms=N[&deadlines=on|off], or what is wrong with them. */
@@ -77,6 +79,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     }
     try {
       if (path === '/admin') return sendJson(res, 200, opts.status());
+      if (path === '/clock') {
+        if (opts.clock === undefined) return sendJson(res, 404, { error: 'not found: /clock (this server keeps no clock)' });
+        return sendJson(res, 200, opts.clock());
+      }
       if (path === '/metrics') return send(res, 200, opts.metrics.contentType, await opts.metrics.text());
       return send(res, 200, 'text/plain; charset=utf-8', 'ok');
     } catch (err) {

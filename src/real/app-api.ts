@@ -62,6 +62,12 @@ export interface GallocyApp {
   free(addr: number): void;
   /** A message for the host's log, with optional structured-cloneable fields. */
   log(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Adds n (default 1) to the operations this thread reports (`ops` in
+   * `gallocy status`): the host sees no plain memory access, so an app counts
+   * its own; malloc and free count themselves.
+   */
+  count(n?: number): void;
 }
 
 /** The default export of an application module. */
@@ -88,7 +94,7 @@ export interface AppIdentity {
 export function createGallocyApp(
   id: AppIdentity,
   heap: Uint8Array,
-  calls: Pick<GallocyApp, 'malloc' | 'free' | 'log'>,
+  calls: Pick<GallocyApp, 'malloc' | 'free' | 'log' | 'count'>,
 ): GallocyApp {
   const words = heap.byteLength >>> 2;
   return Object.freeze({
@@ -101,5 +107,6 @@ export function createGallocyApp(
     malloc: calls.malloc,
     free: calls.free,
     log: calls.log,
+    count: calls.count,
   });
 }

@@ -7,6 +7,8 @@
 // answer into and notifies. The main thread never waits on a worker, so the
 // worker's wait cannot deadlock. The same buffer carries the worker's count of
 // completed memory operations, which status() reads without a message.
+// Run slots (below) are the words in the heap through which the hosts of a
+// run see each other's shares.
 import type { Workload } from '../vmm/thread.js';
 import { allocChurnWorkload, counterWorkload, matrixWorkload, registersWorkload, workloadByName } from '../vmm/workloads/index.js';
 
@@ -17,7 +19,7 @@ export type AppProgram =
   | { kind: 'workload'; name: WorkloadName; options?: object; seed: number }
   | { kind: 'app'; file: string };
 
-/** One recorded memory operation; times are µs of wall-clock time, comparable across processes on one machine. */
+/** One recorded memory operation; times are µs of the host machine's monotonic clock (serve maps them to the cluster's timeline). */
 export interface AppRecord {
   thread: number;
   kind: 'read' | 'write' | 'add';
@@ -32,10 +34,72 @@ export interface AppRecord {
 
 /**
  * thread: an application thread. verify: the program's verify, once.
- * wait-barrier: poll the barrier word until it reaches `target`.
- * arrive: add 1 to the barrier word for a thread that died before it could.
+ * claim: read this host's run slot, claiming it if it is fresh (answers 'claimed').
+ * watch-slots: post every host's run slot whenever one changes, and every
+ *   second regardless, until terminated (answers 'slots', many times).
+ * arrive: count a thread that died before it could count itself, as failed.
+ * abandon: mark this host's share abandoned (its threads were cut off).
  */
-export type AppWorkerMode = 'thread' | 'verify' | 'wait-barrier' | 'arrive';
+export type AppWorkerMode = 'thread' | 'verify' | 'claim' | 'watch-slots' | 'arrive' | 'abandon';
+
+// ---- run slots: one word per host in the root region's reserved bytes -------------------
+//
+// What every host knows of every other host's share of a run, kept in the
+// shared heap so it outlives restarts: a host restarted after its share
+// completed sees that and does not run it again; the end-of-run barrier sees
+// threads that failed and shares that were abandoned, not just a count. Each
+// host writes only its own slot (Atomics on the word), at thread ends.
+
+/** Slots for this many hosts (index: the host's position in the cluster file); the word after them names the run. */
+export const MAX_APP_HOSTS = 63;
+
+/**
+ * The run the slots belong to: a 32-bit hash (FNV-1a, never 0) of the
+ * program, its options and seed, and the cluster's thread count. A host
+ * restarted with the same command is in the same run and resumes it; a host
+ * started with another program starts a new run, which clears every slot.
+ */
+export function runIdOf(program: AppProgram, totalThreads: number): number {
+  const text = JSON.stringify({ program, totalThreads });
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) || 1;
+}
+/** Threads ended on the host (done or failed): bits 0..13. */
+export const SLOT_ENDED_MASK = 0x3fff;
+/** Threads the host's share has: bits 14..27. */
+export const SLOT_THREADS_SHIFT = 14;
+export const SLOT_MAX_THREADS = 0x3fff;
+/** Some thread of the share failed (threw, crashed, was cut off). */
+export const SLOT_FAILED = 1 << 28;
+/** The share will not complete: its threads were cut off (lost writes) or interrupted by a restart. */
+export const SLOT_ABANDONED = 1 << 29;
+/** The share was claimed: its threads started once. */
+export const SLOT_STARTED = 1 << 30;
+
+export interface SlotState {
+  started: boolean;
+  threads: number;
+  ended: number;
+  failed: boolean;
+  abandoned: boolean;
+}
+
+export function decodeSlot(word: number): SlotState {
+  const w = word >>> 0;
+  return {
+    started: (w & SLOT_STARTED) !== 0,
+    threads: (w >>> SLOT_THREADS_SHIFT) & SLOT_MAX_THREADS,
+    ended: w & SLOT_ENDED_MASK,
+    failed: (w & SLOT_FAILED) !== 0,
+    abandoned: (w & SLOT_ABANDONED) !== 0,
+  };
+}
+
+/** The word a fresh share of `threads` threads is claimed with. */
+export function claimedSlot(threads: number): number {
+  return (SLOT_STARTED | (threads << SLOT_THREADS_SHIFT)) >>> 0;
+}
 
 export interface AppWorkerData {
   gallocyApp: true;
@@ -51,11 +115,18 @@ export interface AppWorkerData {
   threadsHere: number;
   /** Usable root bytes (the root region minus what the runtime reserves). */
   rootBytes: number;
-  /** Byte address of the cluster's finished-threads word. */
-  barrier: number;
-  /** thread mode: add 1 at the barrier when the thread ends. */
+  /** Byte address of host index 0's run slot; host index i's is 4 i further. */
+  slots: number;
+  /** Hosts whose slots watch-slots reads. */
+  hosts: number;
+  /** Byte address of this host's run slot. */
+  slot: number;
+  /** Byte address of the word naming the run the slots belong to, and this run's id (runIdOf). */
+  runWord: number;
+  runId: number;
+  /** thread mode: count the thread in this host's slot when it ends. */
   arrive: boolean;
-  /** wait-barrier mode: the count to wait for. */
+  /** claim mode: the threads of this host's share. */
   target: number;
   calls: SharedArrayBuffer;
   program: AppProgram;
@@ -73,7 +144,10 @@ export type AppWorkerMessage =
   | { type: 'done'; arrived: boolean }
   | { type: 'failed'; error: string; stack: string | null; arrived: boolean }
   | { type: 'verified'; result: string | null }
-  | { type: 'reached'; value: number };
+  /** claim: the slot as it was before (0: fresh, and now claimed); previousRun: the run id the slots had, if another. */
+  | { type: 'claimed'; before: number; previousRun: number | null }
+  /** watch-slots: every host's slot word, by host index. */
+  | { type: 'slots'; values: number[] };
 
 export function programName(p: AppProgram): string {
   return p.kind === 'workload' ? p.name : p.file;

@@ -1,25 +1,31 @@
 // The main-thread side of real mode's application threads: spawns one worker
 // per thread (app-worker.ts), serves their malloc and free calls through the
 // VMM's callbacks, collects records and outcomes, and runs the program's
-// verify and the cluster's finished-threads barrier in helper workers.
+// verify and the run slots (each host's share of the run, in the heap) in
+// helper workers.
 //
 // The main thread never touches the heap (the shim aborts if it does), so
 // everything that reads the heap, including polling the barrier word, happens
 // in a worker. A worker that throws, crashes or exits early becomes a failed
 // thread, never an exception on the main thread.
 import { Worker } from 'node:worker_threads';
-import { CallChannel, makeWorkload, programName, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
+import { CallChannel, makeWorkload, MAX_APP_HOSTS, programName, runIdOf, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
 import type { AppState, AppStatus } from './host-status.js';
 import type { HeapHandle } from './native-memory.js';
 
 export type { AppProgram, AppRecord, WorkloadName } from './app-protocol.js';
 
-/** Bytes at the end of the root region the runtime keeps for itself: the cluster's finished-threads counter. */
-export const RESERVED_ROOT_BYTES = 8;
+/** Bytes at the end of the root region the runtime keeps for itself: one run slot per host, then the run's id (app-protocol.ts). */
+export const RESERVED_ROOT_BYTES = 4 * (MAX_APP_HOSTS + 1);
 
-/** Byte address of the finished-threads counter in a root region of rootRegionBytes. */
-export function barrierAddress(rootRegionBytes: number): number {
-  return rootRegionBytes - RESERVED_ROOT_BYTES;
+/** Byte address of the run slot of the host at `hostIndex` (its place in the cluster file), in a root region of rootRegionBytes. */
+export function slotAddress(rootRegionBytes: number, hostIndex: number): number {
+  return rootRegionBytes - RESERVED_ROOT_BYTES + 4 * hostIndex;
+}
+
+/** Byte address of the word naming the run the slots belong to: the root region's last word. */
+export function runWordAddress(rootRegionBytes: number): number {
+  return slotAddress(rootRegionBytes, MAX_APP_HOSTS);
 }
 
 // The compiled worker sits next to this module (dist/src/real/).
@@ -28,6 +34,10 @@ const WORKER_URL = new URL('./app-worker.js', import.meta.url);
 export interface AppThreadsOptions {
   heap: HeapHandle;
   host: number;
+  /** This host's place in the cluster file: its run slot. */
+  hostIndex: number;
+  /** Hosts in the cluster (at most MAX_APP_HOSTS): the slots the barrier reads. */
+  hosts: number;
   pageSize: number;
   /** The host's whole root region in bytes; programs get RESERVED_ROOT_BYTES fewer. */
   rootBytes: number;
@@ -38,7 +48,7 @@ export interface AppThreadsOptions {
   program: AppProgram;
   /** Record every read, write and add of a built-in workload (onRecords gets them in batches). */
   record: boolean;
-  /** Each thread adds 1 to the barrier word when it ends, failed or not (default true). */
+  /** Each thread counts itself in this host's run slot when it ends, failed or not (default true). */
   barrier?: boolean;
   /** The VMM's malloc: done(address, or 0 if the heap is full), now or later. */
   malloc(size: number, done: (addr: number) => void): void;
@@ -55,7 +65,14 @@ interface ThreadSlot {
   state: 'running' | 'done' | 'failed';
 }
 
-type Outcome = Extract<AppWorkerMessage, { type: 'done' | 'failed' | 'verified' | 'reached' }>;
+type Outcome = Extract<AppWorkerMessage, { type: 'done' | 'failed' | 'verified' | 'claimed' | 'slots' }>;
+
+/** The run's end as the host judged it: ok only if every thread everywhere ended well and verify passed. */
+export interface AppVerdict {
+  ok: boolean;
+  /** What the log and status say: "verified", or what went wrong. */
+  text: string;
+}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -77,11 +94,16 @@ export class AppThreads {
   private readonly loaded = new Map<Worker, Promise<void>>();
   private readonly errors: string[] = [];
   private phase: 'starting' | 'running' | 'waiting' | 'verifying' = 'starting';
-  private verifyResult: { result: string | null } | null = null;
+  private verdict: AppVerdict | null = null;
+  private waiting: { what: string; since: Date } | null = null;
   private terminated = false;
 
   constructor(opts: AppThreadsOptions) {
     requireInt('host', opts.host, 1);
+    requireInt('hosts', opts.hosts, 1);
+    requireInt('hostIndex', opts.hostIndex, 0);
+    if (opts.hosts > MAX_APP_HOSTS) throw new RangeError(`AppThreads: at most ${MAX_APP_HOSTS} hosts run applications, got ${opts.hosts}`);
+    if (opts.hostIndex >= opts.hosts) throw new RangeError(`AppThreads: hostIndex ${opts.hostIndex} is not below hosts ${opts.hosts}`);
     requireInt('threadsHere', opts.threadsHere, 0);
     requireInt('firstIndex', opts.firstIndex, 0);
     requireInt('totalThreads', opts.totalThreads, opts.firstIndex + opts.threadsHere);
@@ -98,9 +120,17 @@ export class AppThreads {
     });
   }
 
-  start(): void {
+  /**
+   * Runs this host's threads. `skip`: the share already ran to completion
+   * (claim() said so), so nothing runs and done settles at once.
+   */
+  start(skip = false): void {
     if (this.phase !== 'starting') throw new Error('AppThreads: start() called twice');
     this.phase = 'running';
+    if (skip) {
+      this.resolveDone({ errors: [] });
+      return;
+    }
     for (let i = 0; i < this.opts.threadsHere; i++) {
       const index = this.opts.firstIndex + i;
       let slot: ThreadSlot | undefined;
@@ -121,9 +151,9 @@ export class AppThreads {
 
   status(): AppStatus {
     const ended = this.slots.filter((s) => s.state !== 'running').length;
-    const verifyError = this.verifyResult?.result ?? null;
     let state: AppState;
-    if (this.errors.length > 0 || verifyError !== null) state = 'failed';
+    if (this.verdict !== null) state = this.verdict.ok ? 'done' : 'failed';
+    else if (this.errors.length > 0) state = 'failed';
     else if (this.phase !== 'running') state = this.phase;
     else state = ended === this.opts.threadsHere ? 'done' : 'running';
     return {
@@ -132,14 +162,42 @@ export class AppThreads {
       threads: this.opts.threadsHere,
       threadsDone: ended,
       ops: this.slots.reduce((n, s) => n + s.channel.ops, 0),
-      verified: this.verifyResult === null ? null : this.verifyResult.result === null,
-      error: this.errors[0] ?? verifyError,
+      // A thread that failed fails the run, whatever verify said.
+      verified: this.verdict === null ? null : this.verdict.ok,
+      error: this.errors[0] ?? (this.verdict !== null && !this.verdict.ok ? this.verdict.text : null),
+      waitingFor: this.waiting?.what ?? null,
+      waitingSince: this.waiting?.since.toISOString() ?? null,
     };
+  }
+
+  /** What the run waits for now (null: nothing), shown in status; `since` stays while the wait goes on. */
+  setWaiting(what: string | null): void {
+    if (what === null) this.waiting = null;
+    else this.waiting = { what, since: this.waiting?.since ?? new Date() };
+  }
+
+  get waitingSince(): Date | null {
+    return this.waiting?.since ?? null;
+  }
+
+  /** The run's verdict, once: later calls keep the first. */
+  setVerdict(v: AppVerdict): void {
+    this.verdict ??= v;
+    this.waiting = null;
+  }
+
+  get result(): AppVerdict | null {
+    return this.verdict;
+  }
+
+  /** terminate() was called: the host is stopping, nothing more will run. */
+  get stopped(): boolean {
+    return this.terminated;
   }
 
   /**
    * Runs the program's verify in one worker (after every thread of the
-   * cluster finished: see waitBarrier). null if the result is right, else what
+   * cluster finished: see run-barrier.ts). null if the result is right, else what
    * is wrong, including a verify that threw. Rejects only if terminated.
    */
   async verify(): Promise<string | null> {
@@ -154,19 +212,56 @@ export class AppThreads {
     } finally {
       this.phase = 'running';
     }
-    this.verifyResult = { result };
     return result;
   }
 
-  /** Resolves when the cluster's finished-threads counter reaches total; rejects on timeout or terminate(). */
-  async waitBarrier(total: number, opts: { timeoutMs?: number } = {}): Promise<void> {
-    requireInt('waitBarrier total', total, 0);
-    this.phase = 'waiting';
+  /**
+   * This host's run slot as it was (0: fresh, and now claimed for this
+   * share), and the run the slots belonged to if it was another (they were
+   * cleared for this one). Rejects only if terminated.
+   */
+  async claim(): Promise<{ before: number; previousRun: number | null }> {
+    const m = await this.helper('claim', this.opts.threadsHere);
+    if (m.type !== 'claimed') throw new Error(`claiming the run slot failed: ${m.type === 'failed' ? m.error : m.type}`);
+    return { before: m.before, previousRun: m.previousRun };
+  }
+
+  /**
+   * Calls onSlots with every host's run slot when one changes (and every
+   * second) until the returned function is called or terminate().
+   */
+  watchSlots(onSlots: (values: number[]) => void): () => void {
+    if (this.terminated) return () => {};
+    const { worker } = this.spawn('watch-slots', this.opts.firstIndex, 0, (m) => {
+      if (m.type === 'slots') onSlots(m.values);
+    }, (why, crashed) => {
+      if (crashed) this.safeLog('app slot watcher failed', { error: why });
+    });
+    this.helpers.set(worker, () => {});
+    return () => {
+      this.helpers.delete(worker);
+      void this.stop(worker);
+    };
+  }
+
+  /**
+   * Cuts this host's threads off (their writes were lost with a lease) and
+   * marks its share abandoned, so every host's barrier sees it will not
+   * complete. Resolves once marked (or if it cannot be: the host is stopping).
+   */
+  async abandon(why: string): Promise<void> {
+    const running = this.slots.filter((s) => s.state === 'running');
+    for (const s of running) {
+      s.state = 'failed';
+      this.errors.push(`thread ${s.index}: ${why}`);
+    }
+    this.checkDone();
+    // Not awaited: a thread parked in a fault ends only once the fault is answered.
+    for (const s of running) void this.stop(s.worker);
     try {
-      const m = await this.helper('wait-barrier', total, opts.timeoutMs);
-      if (m.type === 'failed') throw new Error(`waiting for the barrier failed: ${m.error}`);
-    } finally {
-      this.phase = 'running';
+      await this.helper('abandon', 0);
+    } catch (err) {
+      this.safeLog('app abandon failed', { error: messageOf(err) });
     }
   }
 
@@ -210,7 +305,11 @@ export class AppThreads {
       threads: o.totalThreads,
       threadsHere: o.threadsHere,
       rootBytes: o.rootBytes - RESERVED_ROOT_BYTES,
-      barrier: barrierAddress(o.rootBytes),
+      slots: slotAddress(o.rootBytes, 0),
+      hosts: o.hosts,
+      slot: slotAddress(o.rootBytes, o.hostIndex),
+      runWord: runWordAddress(o.rootBytes),
+      runId: runIdOf(o.program, o.totalThreads),
       arrive: o.barrier ?? true,
       target,
       calls: channel.buffer,
@@ -305,7 +404,7 @@ export class AppThreads {
       this.errors.push(`thread ${slot.index}: ${error}`);
       this.safeLog('app thread failed', { thread: slot.index, error, ...(stack === null ? {} : { stack }) });
     }
-    // A thread that died before counting itself is counted for it, or the cluster's barrier never completes.
+    // A thread that died before counting itself is counted for it (as failed), or the cluster's barrier never completes.
     if ((this.opts.barrier ?? true) && !arrived && !this.terminated) {
       this.helper('arrive', 0).catch((err: unknown) => this.safeLog('app barrier arrive failed', { thread: slot.index, error: messageOf(err) }));
     }

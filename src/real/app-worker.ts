@@ -14,8 +14,9 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import seedrandom from 'seedrandom';
 import type { ThreadContext, ThreadOp } from '../vmm/thread.js';
 import { createGallocyApp, type AppModule, type GallocyApp } from './app-api.js';
-import { CallChannel, makeWorkload, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
+import { CallChannel, claimedSlot, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
 import { heapView } from './native-worker-view.js';
+import { hostMonoUs } from './clock-map.js';
 
 /** Records per message: a host killed with kill -9 loses at most one batch. */
 const RECORD_BATCH = 256;
@@ -36,10 +37,8 @@ function pause(us: number): void {
   while (performance.now() < end);
 }
 
-/** µs of wall-clock time, comparable between processes on this machine. */
-function nowUs(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
-}
+/** µs of the machine's monotonic clock: the host maps them onto the cluster's one timeline (clock-map.ts). */
+const nowUs = hostMonoUs;
 
 function describe(err: unknown): { error: string; stack: string | null } {
   if (err instanceof Error) return { error: err.message || err.name, stack: err.stack ?? null };
@@ -68,14 +67,42 @@ class AppWorker {
     const d = this.data;
     switch (d.mode) {
       case 'arrive':
-        Atomics.add(this.u32, d.barrier >>> 2, 1);
+        // A thread that died before counting itself: counted for it, as failed.
+        Atomics.add(this.u32, d.slot >>> 2, 1);
+        Atomics.or(this.u32, d.slot >>> 2, SLOT_FAILED);
         this.post({ type: 'done', arrived: true });
         return;
-      case 'wait-barrier': {
-        let value: number;
-        while ((value = Atomics.load(this.u32, d.barrier >>> 2)) < d.target) pause(1000);
-        this.post({ type: 'reached', value });
+      case 'abandon':
+        Atomics.or(this.u32, d.slot >>> 2, SLOT_ABANDONED);
+        this.post({ type: 'done', arrived: true });
         return;
+      case 'claim': {
+        // Another run's slots (another program on this heap): this host starts a new run, clearing them.
+        const run = d.runWord >>> 2;
+        const was = Atomics.compareExchange(this.u32, run, 0, d.runId | 0) >>> 0;
+        let previousRun: number | null = null;
+        if (was !== 0 && was !== d.runId && (Atomics.compareExchange(this.u32, run, was | 0, d.runId | 0) >>> 0) === was) {
+          previousRun = was;
+          for (let i = 0; i < d.hosts; i++) Atomics.store(this.u32, (d.slots >>> 2) + i, 0);
+        }
+        const before = Atomics.compareExchange(this.u32, d.slot >>> 2, 0, claimedSlot(d.target) | 0) >>> 0;
+        this.post({ type: 'claimed', before, previousRun });
+        return;
+      }
+      case 'watch-slots': {
+        let last = '';
+        let postedAt = 0;
+        for (;;) {
+          const values = Array.from({ length: d.hosts }, (_, i) => Atomics.load(this.u32, (d.slots >>> 2) + i) >>> 0);
+          const key = values.join(',');
+          // On every change, and every second so the host can tell a watcher blocked in a fault from a quiet run.
+          if (key !== last || performance.now() - postedAt >= 1000) {
+            this.post({ type: 'slots', values });
+            last = key;
+            postedAt = performance.now();
+          }
+          pause(2000);
+        }
       }
       case 'verify':
         try {
@@ -95,7 +122,10 @@ class AppWorker {
         }
         this.flush();
         // After the records: whoever sees the count complete has every record sent.
-        if (d.arrive) Atomics.add(this.u32, d.barrier >>> 2, 1);
+        if (d.arrive) {
+          if (failed) Atomics.or(this.u32, d.slot >>> 2, SLOT_FAILED);
+          Atomics.add(this.u32, d.slot >>> 2, 1);
+        }
         this.post(failed ? { type: 'failed', ...describe(failure), arrived: d.arrive } : { type: 'done', arrived: d.arrive });
         return;
       }
@@ -142,11 +172,28 @@ class AppWorker {
       { host: d.host, thread: d.thread, threads: d.threads, threadsHere: d.threadsHere, pageSize: d.pageSize, rootBytes: d.rootBytes },
       this.heap,
       {
-        malloc: (size) => this.malloc(size),
-        free: (addr) => this.free(addr),
+        malloc: (size) => {
+          const addr = this.malloc(size);
+          this.counted(1);
+          return addr;
+        },
+        free: (addr) => {
+          this.free(addr);
+          this.counted(1);
+        },
+        count: (n = 1) => {
+          if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`gallocy.count: n must be a non-negative integer, got ${String(n)}`);
+          this.counted(n);
+        },
         log: (msg, fields = {}) => this.post({ type: 'log', msg: String(msg), fields }),
       },
     );
+  }
+
+  /** Operations this thread completed, as status() shows them. */
+  private counted(n: number): void {
+    this.ops += n;
+    this.channel.ops = this.ops;
   }
 
   // ---- synchronous calls to the main thread ----
@@ -172,7 +219,7 @@ class AppWorker {
     let step = program.next();
     while (!step.done) {
       step = program.next(this.perform(step.value));
-      this.channel.ops = ++this.ops;
+      this.counted(1);
     }
     return step.value;
   }

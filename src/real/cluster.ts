@@ -27,9 +27,32 @@ export function parseAddress(s: string): Address | null {
   return { host: m[1] ?? m[2]!, port };
 }
 
-/** The form addresses are compared in: two spellings of one endpoint must not pass as different. */
-function endpointKey(a: Address): string {
-  return `${a.host.toLowerCase()}:${a.port}`;
+/** Host names that always mean this machine's loopback, whatever the resolver says. */
+const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
+/**
+ * The forms an address is compared in: two spellings of one endpoint must not
+ * pass as different. The WHATWG URL parser gives one spelling of an IP
+ * address as the resolver reads it (127.1 and 127.000.000.001 are 127.0.0.1,
+ * ::0:1 is ::1), an IPv4-mapped IPv6 address is its IPv4 address, and
+ * `localhost` stands for both loopback addresses, since it resolves to
+ * either. Other names are compared as names (no DNS here: this module does
+ * no I/O).
+ */
+export function endpointKeys(a: Address): string[] {
+  let host = a.host.toLowerCase().replace(/\.$/, '');
+  if (LOOPBACK_NAMES.has(host)) return [`127.0.0.1:${a.port}`, `[::1]:${a.port}`];
+  try {
+    host = new URL(`http://${a.host.includes(':') ? `[${a.host}]` : a.host}/`).hostname.replace(/\.$/, '');
+  } catch {
+    // Not something URL reads as a host: compare it as written.
+  }
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    host = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return [`${host}:${a.port}`];
 }
 
 const ADDRESS_EXPECTED = 'expected "host:port" (a host name, IPv4 address or [IPv6] address, and a port from 1 to 65535)';
@@ -38,9 +61,14 @@ const address = z.string().refine((s) => parseAddress(s) !== null, { message: AD
 /** The admin/metrics HTTP port is the host's port plus this unless the host names its own. */
 export const ADMIN_PORT_OFFSET = 1000;
 
+/** The largest host id a frame header can carry (an unsigned 32-bit integer). */
+export const MAX_HOST_ID = 0xffffffff;
+const HOST_ID_EXPECTED = `expected a host id from 1 to ${MAX_HOST_ID} (the wire carries it in 32 bits)`;
+
 const hostSchema = z
   .object({
-    id: z.number().int().positive(),
+    // Frames carry the sender's id in 32 bits (frame.ts), so a larger id could never be told apart.
+    id: z.number().int().min(1, { message: HOST_ID_EXPECTED }).max(MAX_HOST_ID, { message: HOST_ID_EXPECTED }),
     /** Where peers reach this host's Raft and page traffic (TCP). */
     address,
     /** HTTP admin and metrics (default: the same host, port + 1000). */
@@ -62,6 +90,15 @@ const tlsSchema = z
 
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
+const runSchema = z
+  .object({
+    /** A run ends this many seconds after its host started, with its verdict or without one (exit 4); `serve --deadline` overrides it. */
+    deadlineS: z.number().positive().optional(),
+    /** A host not reached this long, while its share of a run is unfinished, is gone: the run's barrier gives up on it. */
+    hostGoneS: z.number().positive().default(30),
+  })
+  .strict();
+
 export const clusterSchema = z
   .object({
     name: z.string().min(1),
@@ -74,6 +111,8 @@ export const clusterSchema = z
     // heap, replication, leases and memoryLimitPages: the same settings as a scenario's dsm block.
     ...memorySettingsShape,
     raft: raftSettingsSchema().prefault({}),
+    /** Application runs (`serve --workload` or `--app`) on this cluster. */
+    run: runSchema.prefault({}),
     /** Where hosts keep their Raft store (relative paths: from the cluster file's folder). */
     dataDir: z.string().min(1).default('./data'),
     /** Mutual TLS between hosts (see src/real/tls.ts); `gallocy certs` writes the files. */
@@ -109,16 +148,19 @@ export const clusterSchema = z
     if (replication !== null) ctx.addIssue({ code: 'custom', path: ['replication'], message: replication });
     const ids = new Map<number, number>();
     // Every listening endpoint (peer address or admin) belongs to one host and one role.
-    const endpoints = new Map<string, string>();
+    const endpoints = new Map<string, { field: string; spelled: string }>();
     const claim = (addr: Address, field: string, i: number, key: 'address' | 'admin'): void => {
-      const k = endpointKey(addr);
-      const prev = endpoints.get(k);
-      if (prev !== undefined) {
-        ctx.addIssue({
-          code: 'custom', path: ['hosts', i, key],
-          message: `expected a unique address, got "${addr.host}:${addr.port}" again (also ${prev})`,
-        });
-      } else endpoints.set(k, field);
+      const keys = endpointKeys(addr);
+      const spelled = `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+      const prev = keys.map((k) => endpoints.get(k)).find((f) => f !== undefined);
+      if (prev === undefined) {
+        for (const k of keys) endpoints.set(k, { field, spelled });
+        return;
+      }
+      const message = prev.spelled.toLowerCase() === spelled.toLowerCase()
+        ? `expected a unique address, got "${spelled}" again (also ${prev.field})`
+        : `expected a unique address, got "${spelled}", another spelling of ${prev.field} ("${prev.spelled}")`;
+      ctx.addIssue({ code: 'custom', path: ['hosts', i, key], message });
     };
     c.hosts.forEach((h, i) => {
       const first = ids.get(h.id);

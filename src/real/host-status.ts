@@ -29,12 +29,16 @@ export interface AppStatus {
   state: AppState;
   threads: number;
   threadsDone: number;
-  /** Memory operations the threads here completed (built-in workloads only). */
+  /** Operations the threads here completed: a built-in workload's memory operations, an app's malloc, free and gallocy.count(). */
   ops: number;
   /** null until verified; then null (passed) is shown as verified: true. */
   verified: boolean | null;
   /** What went wrong (a failed verify, a thread's error). */
   error: string | null;
+  /** What the run waits for (other hosts' threads, a page of the barrier), while it waits. */
+  waitingFor: string | null;
+  /** ISO time the current wait began. */
+  waitingSince: string | null;
 }
 
 export interface HostStatus {

@@ -13,6 +13,31 @@ import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
 import type { DiskPort } from '../host/ports.js';
 
+/**
+ * A write the disk had no room for (SQLITE_FULL, ENOSPC): the transaction
+ * was rolled back, so the store holds everything it acknowledged before and
+ * nothing of this write. The host must stop: Raft cannot go on without its
+ * log, and nothing that depends on the failed write has been sent.
+ */
+export class DiskFullError extends Error {
+  constructor(
+    /** The data directory whose file system is full. */
+    readonly dir: string,
+    /** What was being written, for the operator. */
+    readonly writing: string,
+    cause: unknown,
+  ) {
+    super(`disk full: the file system of data directory ${dir} has no room for ${writing} (${cause instanceof Error ? cause.message : String(cause)}); free space there and start the host again: nothing acknowledged was lost`);
+    this.name = 'DiskFullError';
+  }
+}
+
+/** True for SQLite's and the OS's ways of saying a file system is full. */
+export function isDiskFullError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR') && /disk is full|no space/i.test(String((err as Error).message)));
+}
+
 /** What a Ready asks to make durable (a Ready itself fits). */
 export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[]; mustSync?: boolean };
 
@@ -158,6 +183,20 @@ export class RaftStore {
    * the batch says it need not be (mustSync false: see Ready.mustSync).
    */
   persist(group: number, rd: PersistBatch): void {
+    try {
+      this.persistUnchecked(group, rd);
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err;
+      const what = [
+        rd.snapshot !== null ? `a snapshot at index ${rd.snapshot.index}` : '',
+        rd.entries.length > 0 ? `entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index} (${rd.entries.reduce((n, e) => n + e.data.length, 0)} bytes)` : '',
+        rd.hardState !== null ? 'the hard state' : '',
+      ].filter((w) => w !== '').join(', ');
+      throw new DiskFullError(path.dirname(path.resolve(this.file)), `Raft group ${group}'s ${what} in ${path.basename(this.file)}`, err);
+    }
+  }
+
+  private persistUnchecked(group: number, rd: PersistBatch): void {
     this.check(group);
     // Nothing to write: skip the transaction and its fsync.
     if (rd.hardState === null && rd.snapshot === null && rd.entries.length === 0) return;
@@ -182,7 +221,12 @@ export class RaftStore {
    */
   compact(group: number, snapshot: Snapshot): void {
     this.check(group);
-    this.compactTx(group, snapshot);
+    try {
+      this.compactTx(group, snapshot);
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err;
+      throw new DiskFullError(path.dirname(path.resolve(this.file)), `Raft group ${group}'s snapshot at index ${snapshot.index} (${snapshot.data.length} bytes) in ${path.basename(this.file)}`, err);
+    }
   }
 
   /** Groups with any durable state, ascending. */

@@ -9,7 +9,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AppThreads, barrierAddress, RESERVED_ROOT_BYTES, type AppProgram, type AppRecord, type AppThreadsOptions } from '../../src/real/app-threads.js';
+import { AppThreads, RESERVED_ROOT_BYTES, runWordAddress, slotAddress, type AppProgram, type AppRecord, type AppThreadsOptions } from '../../src/real/app-threads.js';
+import { decodeSlot, MAX_APP_HOSTS } from '../../src/real/app-protocol.js';
+import { barrierView, type BarrierView } from '../../src/real/run-barrier.js';
+import { hostMonoUs } from '../../src/real/clock-map.js';
 import { loadNativeMemory, nativeAvailable, type NativeMemory } from '../../src/real/native-memory.js';
 import { decodeRegisterValue, registerAddresses } from '../../src/vmm/workloads/index.js';
 
@@ -87,6 +90,8 @@ function open(program: AppProgram, threadsHere: number, extra: Partial<AppThread
   const threads = new AppThreads({
     heap: mem.handle(),
     host: 1,
+    hostIndex: 0,
+    hosts: 1,
     pageSize: PAGE,
     rootBytes: ROOT,
     threadsHere,
@@ -110,6 +115,21 @@ function word(addr: number): number {
   return new DataView(page.buffer, page.byteOffset).getUint32(addr % PAGE, true);
 }
 
+/** Resolves with the barrier's view once it is no longer waiting (this host alone in the cluster). */
+function barrier(threads: AppThreads, total: number): Promise<BarrierView> {
+  return new Promise((resolve) => {
+    const stop = threads.watchSlots((values) => {
+      const v = barrierView({ slots: values, hostIds: [1], totalThreads: total, gone: new Set() });
+      if (v.kind === 'waiting') return;
+      stop();
+      resolve(v);
+    });
+  });
+}
+
+/** This host's run slot, decoded. */
+const slot = () => decodeSlot(word(slotAddress(ROOT, 0)));
+
 function appFile(name: string, source: string): string {
   const file = join(tmp, name);
   writeFileSync(file, source);
@@ -119,9 +139,11 @@ function appFile(name: string, source: string): string {
 if (!availability.ok) {
   test(`app threads (skipped: real mode unavailable: ${availability.reason})`, () => {});
 } else {
-  test('constants: the barrier word is the root region\'s last 8 bytes', () => {
-    assert.is(RESERVED_ROOT_BYTES, 8);
-    assert.is(barrierAddress(ROOT), ROOT - 8);
+  test('constants: the run slots are the root region\'s last 4 bytes per host', () => {
+    assert.is(RESERVED_ROOT_BYTES, 4 * (MAX_APP_HOSTS + 1));
+    assert.is(slotAddress(ROOT, 0), ROOT - RESERVED_ROOT_BYTES);
+    assert.is(slotAddress(ROOT, MAX_APP_HOSTS - 1), ROOT - 8);
+    assert.is(runWordAddress(ROOT), ROOT - 4);
   });
 
   test('counter: 3 threads of atomic adds, the exact total, barrier and verify', async () => {
@@ -133,12 +155,15 @@ if (!availability.ok) {
     assert.is(records.length, 3 * increments);
     const olds = records.map((r) => (assert.ok(r.kind === 'add' && r.delta === 1 && r.addr === 0), r.value)).sort((a, b) => a - b);
     assert.ok(olds.every((v, i) => v === i), 'old values are a permutation of 0..total-1');
-    await withTimeout(threads.waitBarrier(3), 'the barrier');
-    assert.is(word(barrierAddress(ROOT)), 3);
+    assert.is((await withTimeout(barrier(threads, 3), 'the barrier')).kind, 'complete');
+    assert.is(slot().ended, 3);
     assert.is(await withTimeout(threads.verify(), 'verify'), null);
     // Lost updates would show here: Atomics.add on the koffi view must be atomic across workers.
     assert.is(word(0), 3 * increments);
     assert.is(word(4), 0, 'no add returned an old value not above the previous one');
+    // The verdict is the host's (serve.ts), from verify and every host's slot; verified shows it.
+    assert.is(threads.status().verified, null);
+    threads.setVerdict({ ok: true, text: 'verified' });
     const s = threads.status();
     assert.equal(
       { program: s.program, state: s.state, threads: s.threads, threadsDone: s.threadsDone, ops: s.ops, verified: s.verified, error: s.error },
@@ -149,17 +174,17 @@ if (!availability.ok) {
 
   test('registers with record: consistent values, call <= ret, batches', async () => {
     const opsPerThread = 300; // more than one batch of 256 per thread
-    const before = Date.now() * 1000;
+    const before = hostMonoUs();
     const { threads, records } = open({ kind: 'workload', name: 'registers', options: { opsPerThread, computeUs: 5 }, seed: 7 }, 3, { record: true });
     assert.equal((await withTimeout(threads.done, 'the register threads')).errors, []);
-    const after = Date.now() * 1000;
+    const after = hostMonoUs();
     assert.is(records.length, 3 * opsPerThread);
     const regs = new Set(registerAddresses(ROOT - RESERVED_ROOT_BYTES, PAGE, 12));
     const written = new Set<number>();
     const lastRet = new Map<number, number>();
     for (const r of records) {
       assert.ok(r.call <= r.ret, `call ${r.call} > ret ${r.ret}`);
-      assert.ok(r.call >= before - 1000 && r.ret <= after + 1000, 'timestamps are wall-clock µs');
+      assert.ok(r.call >= before - 1000 && r.ret <= after + 1000, 'timestamps are µs of the machine\'s monotonic clock');
       assert.ok(r.call >= (lastRet.get(r.thread) ?? 0), 'a thread\'s ops do not overlap, in order');
       lastRet.set(r.thread, r.ret);
       assert.ok(regs.has(r.addr), `op at ${r.addr}, not a register`);
@@ -177,7 +202,7 @@ if (!availability.ok) {
       const v = word(addr);
       assert.ok(v === 0 || written.has(v), `register ${addr} ends with ${v}`);
     }
-    await withTimeout(threads.waitBarrier(3), 'the barrier');
+    assert.is((await withTimeout(barrier(threads, 3), 'the barrier')).kind, 'complete');
     assert.is(await withTimeout(threads.verify(), 'verify'), null);
     await threads.terminate();
   });
@@ -186,7 +211,7 @@ if (!availability.ok) {
     const { threads, heap } = open({ kind: 'workload', name: 'matrix', options: { n: 8, pollUs: 200, computeUsPerRow: 0 }, seed: 3 }, 3);
     assert.equal((await withTimeout(threads.done, 'the matrix threads')).errors, []);
     assert.is(heap.mallocs, 3);
-    await withTimeout(threads.waitBarrier(3), 'the barrier');
+    assert.is((await withTimeout(barrier(threads, 3), 'the barrier')).kind, 'complete');
     assert.is(await withTimeout(threads.verify(), 'verify'), null);
     await threads.terminate();
   });
@@ -200,7 +225,7 @@ if (!availability.ok) {
     assert.is(word(0), 4);
     const hellos = logs.filter((l) => l.event === 'hello from a gallocy thread');
     assert.equal(hellos.map((l) => l.fields.thread).sort(), [0, 1, 2, 3]);
-    await withTimeout(threads.waitBarrier(4), 'the barrier');
+    assert.is((await withTimeout(barrier(threads, 4), 'the barrier')).kind, 'complete');
     assert.is(await withTimeout(threads.verify(), 'verify'), null);
     assert.is(threads.status().state, 'done');
     await threads.terminate();
@@ -223,6 +248,7 @@ if (!availability.ok) {
         g.free(a);
         g.free(b);
         g.free(0);
+        g.count(3);
         g.log('checked', { errors, rootBytes: g.rootBytes, threads: g.threads, threadsHere: g.threadsHere, host: g.host, pageSize: g.pageSize, root: g.root });
       }
     `);
@@ -235,14 +261,15 @@ if (!availability.ok) {
     const f = checked[0]!.fields;
     assert.equal(
       { rootBytes: f.rootBytes, threads: f.threads, threadsHere: f.threadsHere, host: f.host, pageSize: f.pageSize, root: f.root },
-      { rootBytes: ROOT - 8, threads: 2, threadsHere: 2, host: 1, pageSize: PAGE, root: 0 },
+      { rootBytes: ROOT - RESERVED_ROOT_BYTES, threads: 2, threadsHere: 2, host: 1, pageSize: PAGE, root: 0 },
     );
     const errors = f.errors as (string | null)[];
     assert.match(errors[0] ?? '', /^TypeError: gallocy\.malloc: size must be a non-negative integer/);
     assert.match(errors[1] ?? '', /^TypeError: /);
     assert.match(errors[2] ?? '', /^Error: gallocy\.free\(\d+\): \d+ is not an allocated block$/);
     assert.match(errors[3] ?? '', /^TypeError: gallocy\.free/);
-    assert.is(threads.status().ops, 0, 'ops are counted for built-in workloads only');
+    // Per thread: 2 mallocs and 3 frees that returned, and the 3 the app counted; the 4 that threw are not operations.
+    assert.is(threads.status().ops, 2 * (5 + 3), 'an app\'s threads report their operations');
     await threads.terminate();
   });
 
@@ -270,8 +297,9 @@ if (!availability.ok) {
     assert.match(s.error ?? '', /boom from thread 0|async boom|exited|late boom/);
     assert.ok(logs.some((l) => l.event === 'app thread failed' && typeof l.fields.stack === 'string'), 'the stack is logged');
     // Threads 2 and 3 died without counting themselves; helpers count them.
-    await withTimeout(threads.waitBarrier(5), 'the barrier');
-    assert.is(word(barrierAddress(ROOT)), 5);
+    assert.is((await withTimeout(barrier(threads, 5), 'the barrier')).kind, 'complete');
+    assert.is(slot().ended, 5);
+    assert.ok(slot().failed, 'the slot says a thread failed');
     assert.match((await withTimeout(threads.verify(), 'verify')) ?? '', /^verify failed: verify boom/);
     await threads.terminate();
   });
@@ -304,15 +332,23 @@ if (!availability.ok) {
     }
   });
 
-  test('waitBarrier times out when threads are missing', async () => {
-    const { threads } = open({ kind: 'workload', name: 'counter', options: { increments: 1 }, seed: 1 }, 1);
+  test('the barrier waits for a missing thread, naming it; an abandoned share breaks it', async () => {
+    const { threads } = open({ kind: 'workload', name: 'counter', options: { increments: 1 }, seed: 1 }, 1, { totalThreads: 2 });
     await withTimeout(threads.done, 'the thread');
-    try {
-      await threads.waitBarrier(2, { timeoutMs: 100 });
-      assert.unreachable('should time out');
-    } catch (err) {
-      assert.match((err as Error).message, /timed out/);
-    }
+    const views: BarrierView[] = [];
+    await withTimeout(new Promise<void>((resolve) => {
+      const stop = threads.watchSlots((values) => {
+        views.push(barrierView({ slots: values, hostIds: [1], totalThreads: 2, gone: new Set() }));
+        stop();
+        resolve();
+      });
+    }), 'the slots');
+    // Claimed by nobody here (the test starts threads without claim()): the slot counts the ended thread only.
+    assert.equal(views[0], { kind: 'waiting', what: "the cluster's threads to end (1 of 2 threads ended)" });
+    await withTimeout(threads.abandon('cut off'), 'abandon');
+    assert.ok(slot().abandoned);
+    const broken = await withTimeout(barrier(threads, 2), 'the broken barrier');
+    assert.is(broken.kind, 'broken');
     await threads.terminate();
   });
 

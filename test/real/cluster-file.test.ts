@@ -144,6 +144,29 @@ test('a duplicate address is refused, also against an admin address or a default
   assert.match(high, `${FILE}: field hosts[1].admin: expected an admin address: the default, port + 1000 = 66000, is above 65535`);
 });
 
+test('two spellings of one endpoint are refused: localhost and 127.0.0.1, short and long IPv4 and IPv6 forms', () => {
+  const alias = (a: string, b: string): string => errorFor(GOOD.replace('127.0.0.1:7001', a).replace('127.0.0.1:7002', b));
+  assert.match(alias('127.0.0.1:7001', 'localhost:7001'), `${FILE}: field hosts[1].address: expected a unique address, got "localhost:7001", another spelling of hosts[0].address ("127.0.0.1:7001") (line 7)`);
+  assert.match(alias('localhost:7001', '127.0.0.1:7001'), 'another spelling of hosts[0].address ("localhost:7001")');
+  assert.match(alias('localhost:7001', '"[::1]:7001"'), 'another spelling of hosts[0].address ("localhost:7001")');
+  assert.match(alias('127.0.0.1:7001', '127.1:7001'), 'got "127.1:7001", another spelling of hosts[0].address');
+  assert.match(alias('127.0.0.1:7001', '127.000.000.001:7001'), 'another spelling of hosts[0].address');
+  assert.match(alias('"[::1]:7001"', '"[0:0:0:0:0:0:0:1]:7001"'), 'got "[0:0:0:0:0:0:0:1]:7001", another spelling of hosts[0].address ("[::1]:7001")');
+  assert.match(alias('127.0.0.1:7001', '"[::ffff:127.0.0.1]:7001"'), 'another spelling of hosts[0].address');
+  // A peer port against another host's default admin port, through an alias.
+  assert.match(errorFor(GOOD.replace('127.0.0.1:7002', 'localhost:8001')), `${FILE}: field hosts[1].address: expected a unique address, got "localhost:8001", another spelling of hosts[0].admin (default) ("127.0.0.1:8001")`);
+  // Distinct loopback addresses and ports stay distinct.
+  assert.is(parseClusterText(GOOD.replace('127.0.0.1:7002', '127.0.0.2:7001'), FILE).hosts.length, 3);
+});
+
+test('1- and 2-host files need no replication, and run with one company of all their hosts', () => {
+  const one = parseClusterText('name: a\nid: a\nhosts:\n  - id: 1\n    address: 127.0.0.1:7001\n', FILE);
+  assert.is(one.replication, 1);
+  const two = parseClusterText('name: b\nid: b\nhosts:\n  - id: 1\n    address: 127.0.0.1:7001\n  - id: 2\n    address: 127.0.0.1:7002\n', FILE);
+  assert.is(two.replication, 2);
+  assert.match(errorFor('name: b\nid: b\nreplication: 3\nhosts:\n  - id: 1\n    address: 127.0.0.1:7001\n  - id: 2\n    address: 127.0.0.1:7002\n'), `${FILE}: field replication: expected at most the number of hosts (2)`);
+});
+
 test('a bad address format says what form was expected', () => {
   for (const bad of ['127.0.0.1', '127.0.0.1:99999', 'http://127.0.0.1:7002']) {
     const msg = errorFor(GOOD.replace('127.0.0.1:7002', bad));
@@ -170,7 +193,10 @@ test('range and cross-field rules name the field and the limit', () => {
   assert.match(errorFor(`${GOOD}raft:\n  heartbeatTicks: 10\n`), `${FILE}: field raft.heartbeatTicks: expected fewer than electionTicks (10)`);
   assert.match(errorFor(GOOD.replace(/hosts:[\s\S]*/, 'hosts: []\n')), `${FILE}: field hosts: expected array to have >=1 items`);
   assert.match(errorFor(GOOD.replace('id: t-1', 'id: "t 1"')), `${FILE}: field id: expected a cluster id of letters`);
-  assert.match(errorFor(GOOD.replace('  - id: 1\n', '  - id: 0\n')), `${FILE}: field hosts[0].id: expected number to be >0`);
+  assert.match(errorFor(GOOD.replace('  - id: 1\n', '  - id: 0\n')), `${FILE}: field hosts[0].id: expected a host id from 1 to 4294967295 (the wire carries it in 32 bits)`);
+  // One past what a frame header's 32 bits carry: refused here, not by serve at its first frame.
+  assert.match(errorFor(GOOD.replace('  - id: 1\n', '  - id: 4294967296\n')), `${FILE}: field hosts[0].id: expected a host id from 1 to 4294967295 (the wire carries it in 32 bits) (line 4)`);
+  assert.is(parseClusterText(GOOD.replace('  - id: 1\n', '  - id: 4294967295\n'), FILE).hosts[0]!.id, 4294967295);
 });
 
 test('a YAML syntax error gives the file, line and column', () => {

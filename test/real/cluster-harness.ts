@@ -114,8 +114,8 @@ export interface ClusterOptions {
   /** Names the temp folder and the cluster id. */
   name: string;
   hosts?: number;
-  /** Owners per company (default: every host, so one company). */
-  replication?: number;
+  /** Owners per company (default: every host, so one company; null: leave it out of the file, to its default). */
+  replication?: number | null;
   pages?: number;
   /**
    * Where each host listens (index i: host i + 1), as {ip, port, adminPort}.
@@ -130,6 +130,10 @@ export interface ClusterOptions {
   insecure?: boolean;
   /** The cluster file's `limits` section (the transport's limits on inbound connections). */
   limits?: Record<string, number>;
+  /** The cluster file's `run` section. */
+  run?: { deadlineS?: number; hostGoneS?: number };
+  /** Where hosts keep their data (default ./data, in the temp folder). */
+  dataDir?: string;
 }
 
 /** What a host runs besides the host itself. */
@@ -143,6 +147,8 @@ export interface HostRun {
   history?: boolean;
   /** Environment variables for the host's process, besides this one's. */
   env?: Record<string, string>;
+  /** More flags for `serve` (--ops, --duration, --deadline ...). */
+  args?: string[];
 }
 
 export interface HostFiles {
@@ -216,13 +222,14 @@ export class TestCluster {
       `  pageSize: ${PAGE_SIZE}`,
       `  pages: ${o.pages ?? 64}`,
       `  rootPages: ${ROOT_PAGES}`,
-      `replication: ${o.replication ?? n}`,
+      ...(o.replication === null ? [] : [`replication: ${o.replication ?? n}`]),
+      ...(o.run === undefined ? [] : ['run:', ...Object.entries(o.run).map(([k, v]) => `  ${k}: ${v}`)]),
       ...settings(),
       'raft:',
       '  tickMs: 50',
       '  electionTicks: 20',
       '  heartbeatTicks: 2',
-      'dataDir: ./data',
+      `dataDir: ${o.dataDir ?? './data'}`,
       '',
     ].join('\n'));
     if (o.insecure !== true) await writeClusterCerts(loadCluster(file).cluster, path.join(dir, 'certs'), dir);
@@ -262,6 +269,7 @@ export class TestCluster {
     if (run.threads !== undefined) args.push('--threads', String(run.threads));
     if (run.totalThreads !== undefined) args.push('--total-threads', String(run.totalThreads));
     if (run.history) args.push('--history', h.history);
+    args.push(...(run.args ?? []));
     const [cmd, ...rest] = [...this.wrap(id), process.execPath, BIN, ...args];
     const out = openSync(h.output, 'a');
     let child: ChildProcess;
@@ -300,6 +308,21 @@ export class TestCluster {
     p.expected = true;
     p.child.kill('SIGKILL');
     await p.exit;
+  }
+
+  /** Sends a signal (SIGSTOP, SIGCONT ...) to a running host. */
+  signal(id: number, sig: NodeJS.Signals): void {
+    const p = this.procs.get(id);
+    if (p === undefined || p.exited !== null) throw new Error(`host ${id} is not running`);
+    p.child.kill(sig);
+  }
+
+  /** Resolves with how host `id` exited, once it has; an exit awaited here is expected, no failure of waitFor. */
+  exited(id: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const p = this.procs.get(id);
+    if (p === undefined) throw new Error(`host ${id} was never started`);
+    p.expected = true;
+    return p.exit;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after a grace period. */
@@ -463,7 +486,8 @@ export function agreedLeader(st: Map<number, HostStatus | null>, group: number, 
 
 // ---- histories --------------------------------------------------------------------------
 
-export type HistoryRecord = AppRecord & { host: number };
+/** A line of a --history file: times on the reference host's timeline, err the mapping's uncertainty (µs). */
+export type HistoryRecord = AppRecord & { host: number; err?: number };
 
 /** A host's --history file; a last line cut short by kill -9 is dropped, anything else malformed throws. */
 export function readHistory(file: string): HistoryRecord[] {
@@ -495,7 +519,8 @@ export function registerOps(records: readonly HistoryRecord[], addresses: readon
   return records.map((r): RegisterOp => {
     if (!known.has(r.addr)) throw new Error(`history: host ${r.host} thread ${r.thread} touched ${r.addr}, which is no register (${addresses.join(', ')})`);
     const key = String(r.addr);
-    const base = { client: r.thread, call: r.call, ret: r.ret };
+    // The operation happened somewhere within [call - err, ret + err] of the one timeline.
+    const base = { client: r.thread, call: r.call - (r.err ?? 0), ret: r.ret + (r.err ?? 0) };
     switch (r.kind) {
       case 'write':
         return { ...base, input: { kind: 'write', key, value: r.value }, output: { kind: 'write' } };

@@ -44,7 +44,7 @@ function fakeStatus(host: number, leader: boolean): HostStatus {
       reconnects: 0, connectedPeers: [], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
-    app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null } : null,
+    app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null } : null,
   };
 }
 
@@ -106,10 +106,11 @@ test('every host up: a row per host per group, exit 0', async () => {
   assert.match(text, /^2\s+up\s+1h02m\s+20\s+2\s+none$/m);
 });
 
-test('a host whose admin port is closed: named as unreachable with the reason, exit 1', async () => {
+test('a host whose admin port is closed: named as unreachable with the reason; its groups keep a quorum, so exit 0', async () => {
   const file = clusterFile('st3', [one.address.port, two.address.port, deadPort]);
   const { code, lines } = await run(file, false);
-  assert.is(code, 1);
+  assert.is(code, 0, lines.join('\n'));
+  assert.is(lines[lines.length - 1], 'healthy: every group has a leader followed by a quorum of its members; host 3 unreachable');
   assert.is(lines[0], 'cluster st3: 2 of 3 hosts up');
   const row = lines.find((l) => l.startsWith('3 '));
   assert.ok(row !== undefined, lines.join('\n'));
@@ -119,10 +120,10 @@ test('a host whose admin port is closed: named as unreachable with the reason, e
   assert.match(lines.join('\n'), /^3\s+unreachable\s+-\s+-\s+-\s+-$/m);
 });
 
-test('--json: one object with every host, the unreachable one with its error', async () => {
+test('--json: one object with every host, the unreachable one with its error, and the health verdict', async () => {
   const file = clusterFile('st3', [one.address.port, two.address.port, deadPort]);
   const { code, lines } = await run(file, true);
-  assert.is(code, 1);
+  assert.is(code, 0);
   assert.is(lines.length, 1);
   const report = JSON.parse(lines[0]!) as StatusReport;
   assert.is(report.cluster, 'st3');
@@ -135,6 +136,20 @@ test('--json: one object with every host, the unreachable one with its error', a
   assert.is(report.hosts[0]!.error, undefined);
   assert.is(report.hosts[2]!.status, undefined);
   assert.match(report.hosts[2]!.error ?? '', 'ECONNREFUSED');
+  assert.is(report.health?.ok, true);
+  assert.equal(report.health?.unreachable, [3]);
+  assert.equal(report.health?.groups.map((g) => [g.group, g.leader, g.following]), [[0, 1, [1, 2]], [1, 2, [1, 2]]]);
+});
+
+test('only one host of three up: no group has a quorum; exit 1 naming each group and the hosts at fault', async () => {
+  const dead2 = await closedPort();
+  const file = clusterFile('st1', [one.address.port, dead2, deadPort]);
+  const { code, lines } = await run(file, false);
+  assert.is(code, 1, lines.join('\n'));
+  const text = lines.join('\n');
+  assert.match(text, /^UNHEALTHY: 2 of 2 groups cannot commit; hosts 2, 3 unreachable$/m);
+  assert.match(text, /^  registry: leader 1 at term 3 is followed by 1 of 3 members, a quorum is 2 \(host 2 unreachable; host 3 unreachable\)$/m);
+  assert.match(text, /^  company 1 \(pages \d+-\d+\): no leader \(members 1, 2, 3: host 1 is follower at term 2 following leader 2; host 2 unreachable; host 3 unreachable\)$/m);
 });
 
 test('an admin address that answers as another host is not taken for it', async () => {
@@ -209,12 +224,14 @@ test('formatStatus: a host with no groups yet, a failed app, no leader known', (
   const status: HostStatus = {
     ...s,
     groups: [{ ...s.groups[0]!, role: 'candidate', lead: 0 }],
-    app: { program: 'matmul', state: 'failed', threads: 4, threadsDone: 4, ops: 0, verified: false, error: 'C[0][0] = 3, expected 4' },
+    app: { program: 'matmul', state: 'failed', threads: 4, threadsDone: 4, ops: 0, verified: false, error: 'C[0][0] = 3, expected 4', waitingFor: null, waitingSince: null },
   };
   const lines = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status }] });
   assert.match(lines.join('\n'), /^1\s+a:1\s+up\s+registry\s+candidate\s+3\s+-\s+120/m);
   assert.match(lines.join('\n'), 'matmul: failed, 4/4 threads done, 0 ops, verify FAILED, error: C[0][0] = 3, expected 4');
-  const empty = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, groups: [] } }] });
+  const waiting = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, app: { ...s.app!, state: 'waiting', waitingFor: "the cluster's threads to end (host 3: not started)", waitingSince: '2024-01-02T03:04:05.000Z' } } }] });
+  assert.match(waiting.join('\n'), "counter: waiting, 1/2 threads done, 500 ops, waiting for the cluster's threads to end (host 3: not started) since 2024-01-02T03:04:05.000Z");
+    const empty = formatStatus({ cluster: 'x', hosts: [{ id: 1, admin: 'a:1', ok: true, status: { ...s, groups: [] } }] });
   assert.match(empty.join('\n'), /^1\s+a:1\s+up\s+none$/m);
 });
 

@@ -3,10 +3,14 @@ import { lines } from './tracker.js';
 
 /**
  * The memory operations real hosts record (`gallocy serve --history FILE`),
- * one JSON object a line: {host, thread, kind, addr, value, call, ret}, times
- * in microseconds of a clock common to the hosts. Files of several hosts may
- * be concatenated in any order. Each word is a register; 0 is its initial
- * value (read as null). Only reads and writes: an add is not a register op.
+ * one JSON object a line: {host, thread, kind, addr, value, call, ret, err},
+ * times in microseconds of one timeline common to the hosts (the reference
+ * host's monotonic clock) and `err` (optional, default 0) the uncertainty of
+ * mapping the recording host's clock onto it: the operation took place
+ * within [call - err, ret + err], which is the interval checked. Files of
+ * several hosts may be concatenated in any order. Each word is a register; 0
+ * is its initial value (read as null). Only reads and writes: an add is not
+ * a register op.
  */
 export function parseGallocyRecords(text: string): RegisterOp[] {
   const ops: RegisterOp[] = [];
@@ -29,8 +33,10 @@ export function parseGallocyRecords(text: string): RegisterOp[] {
     if (kind !== 'read' && kind !== 'write') throw new Error(`line ${i + 1}: field 'kind': expected "read" or "write" (a register history), got ${JSON.stringify(kind)}`);
     const key = String(num('addr'));
     const value = num('value');
-    const [call, ret] = [num('call'), num('ret')];
-    if (ret < call) throw new Error(`line ${i + 1}: 'ret' (${ret}) is before 'call' (${call})`);
+    const err = o['err'] === undefined ? 0 : num('err');
+    if (err < 0) throw new Error(`line ${i + 1}: field 'err': expected a number >= 0 (µs of clock uncertainty), got ${err}`);
+    const [call, ret] = [num('call') - err, num('ret') + err];
+    if (ret < call) throw new Error(`line ${i + 1}: 'ret' (${num('ret')}) is before 'call' (${num('call')})`);
     const client = num('thread');
     ops.push(kind === 'write'
       ? { client, input: { kind: 'write', key, value }, output: { kind: 'write' }, call, ret }
