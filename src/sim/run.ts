@@ -146,23 +146,23 @@ export class World {
   /** DSM membership: an owner joins or leaves through the registry's leader (absent for key-value runs). */
   readonly changeOwners: FaultWorld['changeOwners'];
 
-  private changeOwnersInDsm(dsm: DsmPart, rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean {
+  private changeOwnersInDsm(dsm: DsmPart, rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): { action: 'add' | 'remove'; host: number } | null {
     const leader = this.hosts.find((h) => h.state === 'up' && h.replicas[0]?.role === 'leader');
     const r = leader?.replicas[0];
-    if (r === undefined) return false;
+    if (r === undefined) return null;
     const owners = (r.machine as RegistryMachine).owners;
     const outside = this.hosts.map((h) => h.id).filter((id) => !owners.includes(id));
     const canLeave = owners.length > dsm.replication;
     const act = action ?? (outside.length === 0 ? 'remove' : !canLeave ? 'add' : rng.pick(['add', 'remove'] as const));
     const pool = act === 'add' ? outside : canLeave ? owners : [];
     const chosen = hosts?.find((h) => pool.includes(h)) ?? (pool.length > 0 ? rng.pick(pool) : undefined);
-    if (chosen === undefined) return false;
+    if (chosen === undefined) return null;
     const ok = r.node.propose(encodeRegistryCommand({ op: act === 'add' ? 'join' : 'leave', host: chosen }));
     if (ok) {
       this.trace(`owner-${act}`, chosen);
       r.pump();
     }
-    return ok;
+    return ok ? { action: act, host: chosen } : null;
   }
 
   // DsmHosts
