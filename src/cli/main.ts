@@ -120,17 +120,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             inspect: { type: 'boolean', default: false, describe: "print each host's replicas, page tables and held pages at the end (or at --stop-at)" },
             drawn: { type: 'string', describe: 'write the scenario this seed drew (fields that vary per seed) to FILE as YAML', coerce: stringFlag('drawn') },
             probes: { type: 'boolean', default: false, describe: 'print how often the run took each rare path (coverage probes)' },
+            view: { type: 'string', describe: 'write the run as one HTML page (gallocy view) to FILE; the trace goes to --trace or beside FILE', coerce: stringFlag('view') },
           })
           .example('$0 replay --scenario raft-basic --seed 7 --trace seed7.jsonl', 'rerun seed 7 and write its trace')
           .example('$0 replay --scenario dsm-chaos --seed 3 --stop-at 20 --inspect', 'who holds which page at 20 s, and why')
           .example('$0 replay --scenario dsm-chaos --seed 3 --drawn seed3.yaml', 'the scenario seed 3 drew, as a file')
-          .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again'),
+          .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again')
+          .example('$0 replay --scenario dsm-small --seed 12 --view seed12.html', 'the run as a page: lanes, messages, faults, leaders, pages'),
       async (a) => {
         inHandler = true;
         failedCommand = 'replay';
         if (a.choices !== undefined) {
-          if (a.seed !== undefined || a.trace !== undefined || a.stopAt !== undefined || a.inspect || a.checkDeterminism) {
-            throw new UsageError('--choices: expected no --seed, --trace, --stop-at, --inspect or --check-determinism with it (the file gives the seed)');
+          if (a.seed !== undefined || a.trace !== undefined || a.stopAt !== undefined || a.inspect || a.checkDeterminism || a.view !== undefined) {
+            throw new UsageError('--choices: expected no --seed, --trace, --stop-at, --inspect, --check-determinism or --view with it (the file gives the seed)');
           }
           const { replayChoicesCommand } = await import('./replay.js');
           exitCode = replayChoicesCommand({ scenario: a.scenario, choices: a.choices, json: a.json }, { io });
@@ -149,9 +151,47 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             ...(a.trace !== undefined ? { trace: a.trace } : {}),
             ...(a.stopAt !== undefined ? { stopAt: a.stopAt } : {}),
             ...(a.drawn !== undefined ? { drawn: a.drawn } : {}),
+            ...(a.view !== undefined ? { view: a.view } : {}),
           },
           { io },
         );
+      },
+    )
+    .command(
+      'shrink',
+      'shrink a failing seed to a small explicit scenario that fails the same invariant; write it as YAML',
+      (y) =>
+        y
+          .options({
+            scenario: scenarioOption,
+            seed: { type: 'string', demandOption: true, describe: 'the failing seed', coerce: intFlag('seed', 0) },
+            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml)', coerce: stringFlag('out') },
+            'max-runs': { type: 'string', default: '400', describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
+            json: jsonOption,
+          })
+          .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'shrink';
+        const { shrinkCommand } = await import('./shrink.js');
+        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, json: a.json, ...(a.out !== undefined ? { out: a.out } : {}) }, { io });
+      },
+    )
+    .command(
+      'view <trace>',
+      'write a trace (replay --trace) as one self-contained HTML page: lanes per host, messages, faults, leaders, pages, the violation',
+      (y) =>
+        y
+          .positional('trace', { type: 'string', demandOption: true, describe: 'a trace file (JSON lines) from gallocy replay --trace' })
+          .options({
+            out: { type: 'string', describe: 'write the page to FILE (default: the trace file with .html)', coerce: stringFlag('out') },
+          })
+          .example('$0 view seed7.jsonl', 'writes seed7.html; open it in a browser'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'view';
+        const { viewCommand } = await import('./view.js');
+        exitCode = viewCommand({ trace: String(a.trace), ...(a.out !== undefined ? { out: a.out } : {}) }, { io });
       },
     )
     .command(
@@ -275,7 +315,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         exitCode = await statusCommand({ cluster: a.cluster, json: a.json, timeoutMs: a.timeoutMs }, { log: (s) => io.out(`${s}\n`) });
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, merge, replay, check, lincheck, serve or status')
+    .demandCommand(1, 'expected a command: fuzz, merge, replay, shrink, view, check, lincheck, serve or status')
     .recommendCommands()
     .strict()
     .help()
@@ -310,7 +350,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-const COMMANDS = ['fuzz', 'merge', 'replay', 'check', 'lincheck', 'serve', 'status'];
+const COMMANDS = ['fuzz', 'merge', 'replay', 'shrink', 'view', 'check', 'lincheck', 'serve', 'status'];
 
 /** --strategy: one of the explorer's strategies. */
 function strategyFlag(raw: unknown): Strategy {

@@ -372,6 +372,15 @@ export class World {
  * names the operations that could not be ordered, if any.
  */
 export function kvLinearizability(clients: readonly KvClient[], pending: boolean): { verdict: string; message: string | null } {
+  const history = kvHistory(clients, pending);
+  const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
+  if (result.verdict !== 'not-linearizable') return { verdict: result.verdict, message: null };
+  const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
+  return { verdict: result.verdict, message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}` };
+}
+
+/** The key-value clients' history as the checker takes it; with `pending`, each request still in flight, its outcome unknown. */
+export function kvHistory(clients: readonly KvClient[], pending: boolean): KvHistoryOp[] {
   const history: KvHistoryOp[] = [];
   const add = (client: number, op: KvClient['history'][number]['op'], output: string | null, call: number, ret: number): void => {
     const input: KvInput = op.op === 'get' ? { kind: 'get', key: op.key } : { kind: op.op, key: op.key, value: op.value };
@@ -382,10 +391,7 @@ export function kvLinearizability(clients: readonly KvClient[], pending: boolean
     const p = pending ? c.pending : null;
     if (p !== null) add(c.id, p.op, null, p.call, Infinity);
   }
-  const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
-  if (result.verdict !== 'not-linearizable') return { verdict: result.verdict, message: null };
-  const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
-  return { verdict: result.verdict, message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}` };
+  return history;
 }
 
 function range(from: number, count: number): number[] {

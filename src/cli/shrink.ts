@@ -1,0 +1,111 @@
+// `gallocy shrink`: turns a failing seed into a small explicit scenario that
+// fails the same invariant (src/sim/shrink), writes it as YAML, and prints the
+// sizes before and after and how many runs it took. Exit 1: the shrunk
+// scenario fails (as the seed did); 2: bad input, or a seed that does not fail.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { drawScenario } from '../sim/swarm.js';
+import type { Scenario } from '../sim/scenario.js';
+import { NoFailure, shrinkFailure, type ShrinkReport, type ShrinkSize } from '../sim/shrink/shrink.js';
+import { withoutDefaults } from '../sim/shrink/prune.js';
+import { EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
+import { formatCount, replayCommand, type Io } from './output.js';
+import { loadScenario } from './scenario-file.js';
+
+export interface ShrinkArgs {
+  scenario: string;
+  seed: number;
+  /** Where the shrunk scenario goes (default shrunk-NAME-SEED.yaml). */
+  out?: string;
+  maxRuns: number;
+  json: boolean;
+}
+
+/** The --json report. */
+export interface ShrinkJson {
+  scenario: string;
+  seed: number;
+  invariant: string;
+  message: string;
+  original: ShrinkSize;
+  shrunk: ShrinkSize;
+  runs: number;
+  accepted: Record<string, number>;
+  budgetSpent: boolean;
+  explicitExact: boolean;
+  file: string;
+  replay: string;
+}
+
+export function defaultShrinkFile(name: string, seed: number): string {
+  return `shrunk-${name}-${seed}.yaml`;
+}
+
+export function shrinkCommand(args: ShrinkArgs, deps: { io: Io }): number {
+  const { spec } = loadScenario(args.scenario);
+  const scenario = drawScenario(spec, args.seed).scenario;
+  let report: ShrinkReport;
+  try {
+    report = shrinkFailure(scenario, args.seed, {
+      maxRuns: args.maxRuns,
+      ...(deps.io.errIsTTY && !args.json
+        ? { onRun: (runs, accepted, size) => deps.io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
+        : {}),
+    });
+  } catch (err) {
+    if (err instanceof NoFailure) throw new InputError(`--seed: ${err.message} in ${scenario.name}`);
+    throw err;
+  }
+  if (deps.io.errIsTTY && !args.json) deps.io.err('\n');
+  const file = args.out ?? defaultShrinkFile(scenario.name, args.seed);
+  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk: ${report.invariant}` };
+  writeShrunk(file, shrunk, report, args);
+  const replay = replayCommand(file, args.seed);
+  const v = report.shrunk.result.violation!;
+  if (args.json) {
+    const out: ShrinkJson = {
+      scenario: scenario.name, seed: args.seed, invariant: report.invariant, message: v.message,
+      original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
+      budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
+    };
+    deps.io.out(`${JSON.stringify(out)}\n`);
+  } else {
+    deps.io.out(formatShrinkText(scenario.name, args.seed, report, file, replay));
+  }
+  return EXIT_CHECK_FAILED;
+}
+
+function describeSize(s: ShrinkSize): string {
+  const plural = (n: number, one: string): string => `${formatCount(n)} ${one}${n === 1 ? '' : 's'}`;
+  return `${plural(s.faults, 'fault')}, ${plural(s.hosts, 'host')}, ${plural(s.operations, 'operation')}, ${plural(s.events, 'event')}`;
+}
+
+export function formatShrinkText(name: string, seed: number, r: ShrinkReport, file: string, replay: string): string {
+  const v = r.shrunk.result.violation!;
+  const taken = Object.entries(r.accepted).map(([pass, n]) => `${pass} ${n}`).join(', ');
+  const lines = [
+    `${name}, seed ${seed}: ${r.invariant}`,
+    `  original  ${describeSize(r.original.size)}`,
+    `  shrunk    ${describeSize(r.shrunk.size)}`,
+    `  runs      ${r.runs}${taken !== '' ? ` (taken: ${taken})` : ''}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
+    `  violation ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`,
+    `  wrote     ${file}`,
+    `  replay:   ${replay}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function writeShrunk(file: string, scenario: Scenario, r: ShrinkReport, args: ShrinkArgs): void {
+  const header = [
+    `# Shrunk by: gallocy shrink --scenario ${args.scenario} --seed ${args.seed}`,
+    `# Fails ${r.invariant} with seed ${args.seed}; ${describeSize(r.shrunk.size)} (was ${describeSize(r.original.size)}).`,
+    `# Replay: ${replayCommand(file, args.seed)}`,
+    '',
+  ].join('\n');
+  try {
+    writeFileSync(file, header + stringify(withoutDefaults(scenario)));
+  } catch (err) {
+    throw new InputError(`${path.resolve(file)}: cannot write the shrunk scenario: ${(err as Error).message}`);
+  }
+}
