@@ -83,6 +83,7 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
   const leaderOf = new Map<number, { lane: number; from: number; term: number; host: number }>();
   const held = new Map<string, { from: number; mode: string; until: number }>();
   let openNet: { from: number; to: number; kind: string } | null = null;
+  const clients = new Set<number>();
   let violation: ViolationLine | null = null;
   const lane = (host: number): number => {
     let l = laneOf.get(host);
@@ -143,6 +144,7 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
     const fromLane = from === null ? -1 : lane(from);
     const g = typeof e.group === 'number' ? e.group : typeof e.company === 'number' ? e.company : -1;
     const p = typeof e.page === 'number' ? e.page : -1;
+    if (e.kind === 'kv-request' && typeof e.client === 'number') clients.add(e.client);
     if (g >= 0) groups.add(g);
     if (p >= 0) pages.add(p);
     m.t.push(t);
@@ -213,6 +215,7 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
     // The holder answers a revoke, or releases the page: its hold ends when the manager hears it.
     if ((e.kind === 'revoked' || (e.kind === 'release' && e.keep !== 'read')) && p >= 0 && from !== null) closeHold(p, from, t);
   }
+  sortLanes(m, clients);
   const end = m.end;
   if (openNet !== null) m.netFaults.push({ ...openNet, to: Math.min(openNet.to, end) });
   for (const [host, s] of openSpan) m.spans.push({ lane: laneOf.get(host)!, from: s.from, to: end, what: s.what });
@@ -221,11 +224,23 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
     const [page, host] = key.split('/').map(Number) as [number, number];
     closeHold(page, host, end);
   }
-  m.laneNames = m.lanes.map((h) => `h${h}`);
   m.groups = [...groups].sort((a, b) => a - b);
   m.pages = [...pages].sort((a, b) => a - b);
   if (violation !== null) m.violation = { ...violation, related: relatedEvents(m, violation) };
   return m;
+}
+
+/** Lanes in host order (they were numbered as hosts first appeared), key-value clients named as such. */
+function sortLanes(m: ViewModel, clients: ReadonlySet<number>): void {
+  const order = m.lanes.map((h, l) => ({ h, l })).sort((a, b) => a.h - b.h);
+  const to = new Array<number>(order.length);
+  order.forEach((o, i) => (to[o.l] = i));
+  const map = (l: number): number => (l < 0 ? l : to[l]!);
+  m.lanes = order.map((o) => o.h);
+  m.laneNames = m.lanes.map((h) => (clients.has(h) ? `client ${h}` : `h${h}`));
+  m.lane = m.lane.map(map);
+  m.fromLane = m.fromLane.map(map);
+  for (const x of [...m.spans, ...m.leaders, ...m.holders]) x.lane = map(x.lane);
 }
 
 /**

@@ -75,7 +75,7 @@ const M = JSON.parse(document.getElementById('model').textContent);
 const N = M.t.length;
 const COLORS = { raft: '#3b6fb6', vmm: '#c77c0e', kv: '#7a4fb0', host: '#666', memory: '#2e8b57', fault: '#b00', client: '#7a4fb0' };
 const HOST_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-const LABEL_W = 110, AXIS_H = 24, LANE_H = 34, FAULT_H = 16, LEADER_H = 12, PAGE_H = 10, DETAIL_MAX = 20000;
+const LABEL_W = 110, AXIS_H = 24, LANE_H = 34, FAULT_H = 16, LEADER_H = 14, PAGE_H = 14, DETAIL_MAX = 20000;
 const canvas = document.getElementById('timeline');
 const ctx = canvas.getContext('2d');
 const tip = document.getElementById('tip');
@@ -154,7 +154,7 @@ function draw() {
     ctx.fillStyle = r.type === 'lane' ? '#fff' : '#f3f3f3';
     ctx.fillRect(0, r.y, W, r.h);
     ctx.strokeStyle = '#e2e2e2'; ctx.beginPath(); ctx.moveTo(0, r.y + r.h - 0.5); ctx.lineTo(W, r.y + r.h - 0.5); ctx.stroke();
-    ctx.fillStyle = '#333'; ctx.fillText(r.label, 6, r.y + r.h / 2 + 4);
+    ctx.fillStyle = '#333'; ctx.font = r.h < 20 ? '10px sans-serif' : '11px sans-serif'; ctx.fillText(r.label, 6, r.y + r.h / 2 + 4);
   }
   // Axis.
   ctx.fillStyle = '#333';
@@ -166,6 +166,7 @@ function draw() {
     ctx.fillRect(x, AXIS_H - 6, 1, 6);
     ctx.fillText((t / 1e6).toFixed(Math.max(0, Math.ceil(-Math.log10(tick / 1e6)))) + 's', x + 2, AXIS_H - 9);
   }
+  ctx.font = '11px sans-serif';
   ctx.save();
   ctx.beginPath(); ctx.rect(LABEL_W, 0, W - LABEL_W, layout.height); ctx.clip();
   // Network faults: shaded across every lane; host faults: shaded on the host's lane.
@@ -347,13 +348,19 @@ if (M.history && M.history.length > 0) {
     const div = document.createElement('div'); div.className = 'key';
     const h = document.createElement('h3'); h.textContent = 'key ' + k.key + ': ' + k.ops.length + ' operations, ' + k.linearized.length + ' linearized, ' + k.unordered.length + ' could not be ordered';
     div.append(h);
-    const clients = [...new Set(k.ops.map((o) => o.client))].sort((a, b) => a - b);
-    const t0 = Math.min(...k.ops.map((o) => o.call)), t1 = Math.max(...k.ops.map((o) => o.ret === null ? o.call : o.ret));
+    // Around the failure: from the last few linearized operations to the end of those that could not be ordered.
+    const endOf = (o) => (o.ret === null ? o.call : o.ret);
+    const focus = k.unordered.length > 0 ? [...k.linearized.slice(-8), ...k.unordered].map((i) => k.ops[i]) : k.ops;
+    const t0 = Math.min(...focus.map((o) => o.call)), t1 = Math.max(...focus.map(endOf));
+    const shown = k.ops.map((o, i) => i).filter((i) => endOf(k.ops[i]) >= t0 && k.ops[i].call <= t1);
+    if (shown.length < k.ops.length) { const p = document.createElement('p'); p.textContent = 'the ' + shown.length + ' operations around where the search got stuck, ' + (t0 / 1e6).toFixed(6) + ' s to ' + (t1 / 1e6).toFixed(6) + ' s'; div.append(p); }
+    const clients = [...new Set(shown.map((i) => k.ops[i].client))].sort((a, b) => a - b);
     const w = Math.max(600, (canvas.clientWidth || 1000) - 20), rowH = 22;
     const svg = document.createElementNS(NS, 'svg'); svg.setAttribute('width', String(w)); svg.setAttribute('height', String(clients.length * rowH + 10));
-    const x = (t) => 80 + (t - t0) / Math.max(1, t1 - t0) * (w - 100);
+    const x = (t) => 80 + (Math.min(t1, Math.max(t0, t)) - t0) / Math.max(1, t1 - t0) * (w - 100);
     clients.forEach((c, ci) => { const tx = document.createElementNS(NS, 'text'); tx.setAttribute('x', '4'); tx.setAttribute('y', String(ci * rowH + 19)); tx.textContent = 'client ' + c; svg.append(tx); });
-    k.ops.forEach((o, oi) => {
+    shown.forEach((oi) => {
+      const o = k.ops[oi];
       const y = clients.indexOf(o.client) * rowH + 6;
       const order = k.linearized.indexOf(oi);
       const r = document.createElementNS(NS, 'rect');
