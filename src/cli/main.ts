@@ -21,6 +21,8 @@ class UsageError extends Error {}
 /** Upper bound on --seeds: the pool lists seeds up front, so keep that list reasonable. */
 const MAX_SEEDS = 10_000_000;
 const MAX_JOBS = 64;
+/** gallocy shrink's --max-runs (src/cli/shrink.ts's DEFAULT_MAX_RUNS, not imported: commands load on demand). */
+const DEFAULT_SHRINK_RUNS = 400;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
@@ -67,6 +69,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
               describe: 'first re-run the past failures recorded in FILE (JSON lines) for this scenario, then record new ones there',
               coerce: stringFlag('seed-file'),
             },
+            shrink: { type: 'boolean', default: false, describe: 'shrink the first failure (as gallocy shrink does) and write its scenario file' },
           })
           .example('$0 fuzz --scenario raft-basic --seeds 20', 'run seeds 1..20 of scenarios/raft-basic.yaml')
           .example('$0 fuzz --scenario ./my.yaml --start 1000 --seeds 500 --json', 'seeds 1000..1499 of a file, JSON report')
@@ -78,7 +81,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         const { fuzzCommand } = await import('./fuzz.js');
         exitCode = await fuzzCommand(
           {
-            scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst,
+            scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst, shrink: a.shrink,
             ...(a.shard !== undefined ? { shard: a.shard } : {}),
             ...(a.seedFile !== undefined ? { seedFile: a.seedFile } : {}),
           },
@@ -166,7 +169,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             scenario: scenarioOption,
             seed: { type: 'string', demandOption: true, describe: 'the failing seed', coerce: intFlag('seed', 0) },
             out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml)', coerce: stringFlag('out') },
-            'max-runs': { type: 'string', default: '400', describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
+            'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
             json: jsonOption,
           })
           .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes'),

@@ -42,38 +42,43 @@ export function defaultShrinkFile(name: string, seed: number): string {
   return `shrunk-${name}-${seed}.yaml`;
 }
 
+/** Runs at most, unless --max-runs says otherwise. */
+export const DEFAULT_MAX_RUNS = 400;
+
 export function shrinkCommand(args: ShrinkArgs, deps: { io: Io }): number {
+  const r = shrinkSeed(args, deps.io);
+  deps.io.out(args.json ? `${JSON.stringify(r.json)}\n` : r.text);
+  return EXIT_CHECK_FAILED;
+}
+
+/** Shrinks one seed and writes its file; the report as JSON and as text. */
+export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: string } {
   const { spec } = loadScenario(args.scenario);
   const scenario = drawScenario(spec, args.seed).scenario;
   let report: ShrinkReport;
   try {
     report = shrinkFailure(scenario, args.seed, {
       maxRuns: args.maxRuns,
-      ...(deps.io.errIsTTY && !args.json
-        ? { onRun: (runs, accepted, size) => deps.io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
+      ...(io.errIsTTY && !args.json
+        ? { onRun: (runs, accepted, size) => io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
         : {}),
     });
   } catch (err) {
     if (err instanceof NoFailure) throw new InputError(`--seed: ${err.message} in ${scenario.name}`);
     throw err;
   }
-  if (deps.io.errIsTTY && !args.json) deps.io.err('\n');
+  if (io.errIsTTY && !args.json) io.err('\n');
   const file = args.out ?? defaultShrinkFile(scenario.name, args.seed);
   const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk: ${report.invariant}` };
   writeShrunk(file, shrunk, report, args);
   const replay = replayCommand(file, args.seed);
   const v = report.shrunk.result.violation!;
-  if (args.json) {
-    const out: ShrinkJson = {
-      scenario: scenario.name, seed: args.seed, invariant: report.invariant, message: v.message,
-      original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
-      budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
-    };
-    deps.io.out(`${JSON.stringify(out)}\n`);
-  } else {
-    deps.io.out(formatShrinkText(scenario.name, args.seed, report, file, replay));
-  }
-  return EXIT_CHECK_FAILED;
+  const json: ShrinkJson = {
+    scenario: scenario.name, seed: args.seed, invariant: report.invariant, message: v.message,
+    original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
+    budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
+  };
+  return { json, text: formatShrinkText(scenario.name, args.seed, report, file, replay) };
 }
 
 function describeSize(s: ShrinkSize): string {
