@@ -26,6 +26,8 @@ export interface ShrinkArgs {
 export interface ShrinkJson {
   scenario: string;
   seed: number;
+  /** The seed the shrunk scenario fails with. */
+  shrunkSeed: number;
   invariant: string;
   message: string;
   original: ShrinkSize;
@@ -69,12 +71,12 @@ export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: 
   }
   if (io.errIsTTY && !args.json) io.err('\n');
   const file = args.out ?? defaultShrinkFile(scenario.name, args.seed);
-  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk: ${report.invariant}` };
+  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk (fails with seed ${report.shrunkSeed}): ${report.invariant}` };
   writeShrunk(file, shrunk, report, args);
-  const replay = replayCommand(file, args.seed);
+  const replay = replayCommand(file, report.shrunkSeed);
   const v = report.shrunk.result.violation!;
   const json: ShrinkJson = {
-    scenario: scenario.name, seed: args.seed, invariant: report.invariant, message: v.message,
+    scenario: scenario.name, seed: args.seed, shrunkSeed: report.shrunkSeed, invariant: report.invariant, message: v.message,
     original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
     budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
   };
@@ -104,8 +106,8 @@ export function formatShrinkText(name: string, seed: number, r: ShrinkReport, fi
 function writeShrunk(file: string, scenario: Scenario, r: ShrinkReport, args: ShrinkArgs): void {
   const header = [
     `# Shrunk by: gallocy shrink --scenario ${args.scenario} --seed ${args.seed}`,
-    `# Fails ${r.invariant} with seed ${args.seed}; ${describeSize(r.shrunk.size)} (was ${describeSize(r.original.size)}).`,
-    `# Replay: ${replayCommand(file, args.seed)}`,
+    `# Fails ${r.invariant} with seed ${r.shrunkSeed}; ${describeSize(r.shrunk.size)} (was ${describeSize(r.original.size)}).`,
+    `# Replay: ${replayCommand(file, r.shrunkSeed)}`,
     '',
   ].join('\n');
   try {

@@ -50,7 +50,20 @@ export class Nemesis {
 
   start(): void {
     const { scheduler, scenario } = this.world;
-    for (const f of scenario.faults.schedule) scheduler.at(f.atMs * 1000, () => this.inject(f));
+    // Each scheduled fault is queued when the one before it fires, as the random
+    // nemesis queues its next fault: a schedule written from a run
+    // (src/sim/shrink) then orders its faults among events of the same
+    // microsecond as the run did, and replays it exactly.
+    const schedule = [...scenario.faults.schedule].sort((a, b) => a.atMs - b.atMs);
+    const queue = (i: number): void => {
+      const f = schedule[i];
+      if (f === undefined) return;
+      scheduler.at(f.atMs * 1000, () => {
+        this.inject(f);
+        queue(i + 1);
+      });
+    };
+    queue(0);
     if (this.enabled.length > 0) this.scheduleRandom();
     const until = scenario.faults.untilS;
     if (until !== undefined) scheduler.at(until * 1e6, () => this.healAll());
@@ -209,9 +222,9 @@ export class Nemesis {
       }
       case 'membership': {
         const changes = this.world.changeOwners !== undefined
-          ? [this.world.changeOwners(this.rng, f.action, f.hosts)].filter((c) => c !== null)
+          ? [this.world.changeOwners(this.rng, f.action, f.hosts)].filter((c) => c !== null).map((c) => ({ ...c, ok: true }))
           : this.changeMembership(f);
-        if (changes.length === 0) return null;
+        if (!changes.some((c) => c.ok)) return null;
         made.action = changes[0]!.action;
         made.hosts = changes.map((c) => c.host);
         return () => undefined;
@@ -223,7 +236,9 @@ export class Nemesis {
             if (r === undefined || r.role !== 'leader') continue;
             const voters = r.node.status().conf.voters.filter((v) => v !== h.id);
             if (voters.length === 0) continue;
-            const target = f.peers?.find((v) => voters.includes(v)) ?? this.rng.pick(voters);
+            // A written schedule names each leader's target in turn (a hand-written one may name one for all).
+            const given = f.peers !== undefined && f.peers.length > 1 ? [f.peers[targets.length]] : f.peers;
+            const target = given?.find((v) => v !== undefined && voters.includes(v)) ?? this.rng.pick(voters);
             r.node.transferLeadership(target);
             r.pump();
             targets.push(target);
@@ -240,8 +255,8 @@ export class Nemesis {
    * Adds a host to, or removes one from, each group through its leader. Keeps
    * at least three voters, so a single crash cannot stop the group for good.
    */
-  private changeMembership(f: ScheduledFault): Array<{ action: 'add' | 'remove'; host: number }> {
-    const changes: Array<{ action: 'add' | 'remove'; host: number }> = [];
+  private changeMembership(f: ScheduledFault): Array<{ action: 'add' | 'remove'; host: number; ok: boolean }> {
+    const changes: Array<{ action: 'add' | 'remove'; host: number; ok: boolean }> = [];
     for (const h of this.world.hosts) {
       if (h.state !== 'up') continue;
       for (const r of h.replicas) {
@@ -249,12 +264,14 @@ export class Nemesis {
         const voters = r.node.status().conf.voters;
         const outside = this.world.hosts.filter((x) => !voters.includes(x.id)).map((x) => x.id);
         const action = f.action ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
+        // A written schedule names each leader's host in turn (a hand-written one may name one for all).
+        const given = f.hosts !== undefined && f.hosts.length > 1 ? f.hosts.slice(changes.length, changes.length + 1) : f.hosts;
         if (action === 'add' && outside.length > 0) {
-          const node = f.hosts?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
-          if (r.node.proposeConfChange({ type: 'addNode', node })) changes.push({ action, host: node });
+          const node = given?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
+          changes.push({ action, host: node, ok: r.node.proposeConfChange({ type: 'addNode', node }) });
         } else if (action === 'remove' && voters.length > 3) {
-          const node = f.hosts?.find((id) => voters.includes(id)) ?? this.rng.pick(voters);
-          if (r.node.proposeConfChange({ type: 'removeNode', node })) changes.push({ action, host: node });
+          const node = given?.find((id) => voters.includes(id)) ?? this.rng.pick(voters);
+          changes.push({ action, host: node, ok: r.node.proposeConfChange({ type: 'removeNode', node }) });
         }
         r.pump();
       }

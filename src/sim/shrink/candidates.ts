@@ -19,6 +19,12 @@ export interface Pass {
   name: string;
   /** Accept a candidate only if its run has no more events than the current one (passes that simplify without shrinking). */
   needsFewerEvents: boolean;
+  /**
+   * A candidate that no longer fails with the seed may fail with another:
+   * removing a crash renumbers that host's later incarnations, and each
+   * draws its own random stream, so the rest of the run changes anyway.
+   */
+  reseed: boolean;
   candidates(f: Failing): Iterable<Scenario>;
 }
 
@@ -62,14 +68,20 @@ export function withDuration(s: Scenario, durationS: number): Scenario {
   return out;
 }
 
-/** Removes chunks of faults, halves first, then quarters, down to single faults (delta debugging's complements). */
+/**
+ * Keeps only the last faults before the violation (the cause is most often
+ * among them), then removes chunks, halves first, then quarters, down to
+ * single faults (delta debugging's complements).
+ */
 const dropFaults: Pass = {
   name: 'drop faults',
   needsFewerEvents: false,
+  reseed: true,
   *candidates({ scenario }) {
     const all = scenario.faults.schedule;
     if (all.length === 0) return;
     yield withSchedule(scenario, []);
+    for (let keep = 1; keep < all.length / 2; keep *= 2) yield withSchedule(scenario, all.slice(all.length - keep));
     for (let size = Math.floor(all.length / 2); size >= 1; size = Math.floor(size / 2)) {
       for (let at = 0; at < all.length; at += size) {
         yield withSchedule(scenario, [...all.slice(0, at), ...all.slice(at + size)]);
@@ -82,6 +94,7 @@ const dropFaults: Pass = {
 const shorterRun: Pass = {
   name: 'shorter run',
   needsFewerEvents: false,
+  reseed: false,
   *candidates({ scenario, violationUs }) {
     const endMs = Math.round(scenario.durationS * 1000);
     const violationMs = Math.ceil(violationUs / 1000);
@@ -116,6 +129,7 @@ function withHosts(s: Scenario, hosts: number): Scenario {
 const fewerHosts: Pass = {
   name: 'fewer hosts',
   needsFewerEvents: false,
+  reseed: true,
   *candidates({ scenario }) {
     for (const n of shrinkInteger(scenario.hosts, 1)) yield withHosts(scenario, n);
   },
@@ -125,6 +139,7 @@ const fewerHosts: Pass = {
 const simplerFaults: Pass = {
   name: 'simpler faults',
   needsFewerEvents: false,
+  reseed: false,
   *candidates({ scenario }) {
     const schedule = scenario.faults.schedule;
     for (let i = 0; i < schedule.length; i++) {
@@ -144,6 +159,7 @@ const simplerFaults: Pass = {
 const laterFaults: Pass = {
   name: 'later faults',
   needsFewerEvents: true,
+  reseed: false,
   *candidates({ scenario, violationUs }) {
     const schedule = scenario.faults.schedule;
     const lastMs = Math.floor(violationUs / 1000);
@@ -154,10 +170,31 @@ const laterFaults: Pass = {
   },
 };
 
+/**
+ * The whole schedule earlier, so the failure comes sooner and the run can be
+ * cut shorter: the first fault at the start, then halfway, and closer.
+ */
+const earlierFaults: Pass = {
+  name: 'earlier faults',
+  needsFewerEvents: true,
+  reseed: true,
+  *candidates({ scenario }) {
+    const schedule = scenario.faults.schedule;
+    if (schedule.length === 0) return;
+    const first = Math.floor(schedule[0]!.atMs);
+    for (const at of shrinkInteger(first, 0)) {
+      const shift = first - at;
+      const moved = withSchedule(scenario, schedule.map((f) => ({ ...f, atMs: f.atMs - shift })));
+      yield moved;
+    }
+  },
+};
+
 /** Fewer application threads and operations (shared memory), or fewer clients, keys and groups (key-value). */
 const lessWork: Pass = {
   name: 'less work',
   needsFewerEvents: false,
+  reseed: true,
   *candidates({ scenario }) {
     const d = scenario.dsm;
     if (d !== undefined) {
@@ -173,7 +210,7 @@ const lessWork: Pass = {
       return;
     }
     const w = scenario.workload;
-    for (const n of shrinkInteger(w.clients, 1)) yield { ...scenario, workload: { ...w, clients: n } };
+    for (const n of shrinkInteger(w.clients, 0)) yield { ...scenario, workload: { ...w, clients: n } };
     for (const n of shrinkInteger(w.keys, 1)) yield { ...scenario, workload: { ...w, keys: n } };
     for (const n of shrinkInteger(scenario.groups, 1)) yield { ...scenario, groups: n };
   },
@@ -183,6 +220,7 @@ const lessWork: Pass = {
 const calmerWorld: Pass = {
   name: 'calmer world',
   needsFewerEvents: false,
+  reseed: false,
   *candidates({ scenario }) {
     const n = scenario.network;
     for (const field of ['loss', 'duplicate', 'reorder'] as const) {
@@ -204,4 +242,4 @@ const calmerWorld: Pass = {
 };
 
 /** In order: the cheap big cuts first (a shorter run makes every later run cheaper), the polish last. */
-export const PASSES: readonly Pass[] = [shorterRun, dropFaults, fewerHosts, lessWork, simplerFaults, calmerWorld, laterFaults];
+export const PASSES: readonly Pass[] = [shorterRun, dropFaults, fewerHosts, lessWork, simplerFaults, calmerWorld, earlierFaults, laterFaults];

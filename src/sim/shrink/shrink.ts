@@ -23,12 +23,16 @@ export interface ShrinkSize {
 export interface ShrinkOptions {
   /** Stop after this many runs (the first two, the failure and its explicit form, included). */
   maxRuns: number;
+  /** For the big cuts (faults, hosts, work), how many other seeds to try when the seed no longer fails (default 8). */
+  reseeds?: number;
   /** Told after every run. */
   onRun?: (runs: number, accepted: number, size: ShrinkSize, pass: string) => void;
 }
 
 export interface ShrinkReport {
   seed: number;
+  /** The seed the shrunk scenario fails with (another if a cut needed one). */
+  shrunkSeed: number;
   invariant: string;
   original: { size: ShrinkSize };
   /** Whether the explicit scenario replayed the seed's run exactly (the same trace hash). */
@@ -69,6 +73,8 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
   let cur = first.scenario;
   let curRun = runOnce(cur, seed);
   let runs = 2;
+  let curSeed = seed;
+  const reseeds = options.reseeds ?? 8;
   const explicitExact = curRun.traceHash === first.result.traceHash;
   if (curRun.violation?.invariant !== invariant) {
     throw new Error(`seed ${seed}: its faults written out as a schedule found ${curRun.violation?.invariant ?? 'no violation'}, not ${invariant}; the nemesis did not record a choice it made`);
@@ -76,30 +82,36 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
   const accepted: Record<string, number> = {};
   const seen = new Set<string>([stringify(cur)!]);
 
-  /** One candidate: valid, new, and failing the same way (and, for some passes, in fewer events). */
+  /** One candidate: valid, new, and failing the same way (and, for some passes, in fewer events), with the seed or, if the pass may, a next one. */
   const tryCandidate = (pass: Pass, candidate: Scenario): boolean => {
     const parsed = scenarioSchema.safeParse(candidate);
     if (!parsed.success) return false;
     const key = stringify(parsed.data)!;
     if (seen.has(key)) return false;
     seen.add(key);
-    let r: RunResult;
-    try {
-      r = runOnce(parsed.data, seed);
-    } catch {
-      // A configuration the simulator cannot run is not a smaller failure of the same kind.
-      return false;
-    } finally {
-      runs++;
+    const seeds = pass.reseed ? reseeds + 1 : 1;
+    for (let i = 0; i < seeds && runs < options.maxRuns; i++) {
+      const s = curSeed + i;
+      let r: RunResult;
+      try {
+        r = runOnce(parsed.data, s);
+      } catch {
+        // A configuration the simulator cannot run is not a smaller failure of the same kind.
+        return false;
+      } finally {
+        runs++;
+      }
+      const ok = r.violation?.invariant === invariant && (!pass.needsFewerEvents || r.events < curRun.events);
+      if (ok) {
+        cur = parsed.data;
+        curRun = r;
+        curSeed = s;
+        accepted[pass.name] = (accepted[pass.name] ?? 0) + 1;
+      }
+      options.onRun?.(runs, Object.values(accepted).reduce((a, b) => a + b, 0), sizeOf(cur, curRun), pass.name);
+      if (ok) return true;
     }
-    const ok = r.violation?.invariant === invariant && (!pass.needsFewerEvents || r.events < curRun.events);
-    if (ok) {
-      cur = parsed.data;
-      curRun = r;
-      accepted[pass.name] = (accepted[pass.name] ?? 0) + 1;
-    }
-    options.onRun?.(runs, Object.values(accepted).reduce((a, b) => a + b, 0), sizeOf(cur, curRun), pass.name);
-    return ok;
+    return false;
   };
 
   /** Runs a pass until none of its candidates is taken; whether any was. */
@@ -125,7 +137,7 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
     for (const pass of PASSES) progress = runPass(pass) || progress;
   }
   return {
-    seed, invariant,
+    seed, shrunkSeed: curSeed, invariant,
     original: { size: sizeOf(scenario, first.result) },
     explicitExact,
     shrunk: { scenario: cur, size: sizeOf(cur, curRun), result: curRun },
