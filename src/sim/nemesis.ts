@@ -225,7 +225,7 @@ export class Nemesis {
           ? [this.world.changeOwners(this.rng, f.action, f.hosts)].filter((c) => c !== null).map((c) => ({ ...c, ok: true }))
           : this.changeMembership(f);
         if (!changes.some((c) => c.ok)) return null;
-        made.action = changes[0]!.action;
+        if (changes.every((c) => c.action === changes[0]!.action)) made.action = changes[0]!.action;
         made.hosts = changes.map((c) => c.host);
         return () => undefined;
       }
@@ -263,9 +263,12 @@ export class Nemesis {
         if (r === undefined || r.role !== 'leader') continue;
         const voters = r.node.status().conf.voters;
         const outside = this.world.hosts.filter((x) => !voters.includes(x.id)).map((x) => x.id);
-        const action = f.action ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
-        // A written schedule names each leader's host in turn (a hand-written one may name one for all).
-        const given = f.hosts !== undefined && f.hosts.length > 1 ? f.hosts.slice(changes.length, changes.length + 1) : f.hosts;
+        // A written schedule names each leader's host in turn (a hand-written one may name one for all),
+        // and without an action, a host outside the group is added, one inside removed.
+        const turn = f.hosts !== undefined && f.hosts.length > 1 ? f.hosts[changes.length] : undefined;
+        const given = turn !== undefined ? [turn] : f.hosts;
+        const implied = turn === undefined ? undefined : outside.includes(turn) ? 'add' : voters.includes(turn) ? 'remove' : undefined;
+        const action = f.action ?? implied ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
         if (action === 'add' && outside.length > 0) {
           const node = given?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
           changes.push({ action, host: node, ok: r.node.proposeConfChange({ type: 'addNode', node }) });
