@@ -184,7 +184,7 @@ const earlierFaults: Pass = {
     const first = Math.floor(schedule[0]!.atMs);
     for (const at of shrinkInteger(first, 0)) {
       const shift = first - at;
-      const moved = withSchedule(scenario, schedule.map((f) => ({ ...f, atMs: f.atMs - shift })));
+      const moved = withSchedule(scenario, schedule.map((f) => ({ ...f, atMs: Math.round((f.atMs - shift) * 1000) / 1000 })));
       yield moved;
     }
   },
