@@ -167,17 +167,26 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         y
           .options({
             scenario: scenarioOption,
-            seed: { type: 'string', demandOption: true, describe: 'the failing seed', coerce: intFlag('seed', 0) },
-            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml)', coerce: stringFlag('out') },
+            seed: { type: 'string', describe: 'the failing seed (required unless --choices)', coerce: intFlag('seed', 0) },
+            choices: { type: 'string', describe: 'shrink the path of a choice file from gallocy check instead', coerce: stringFlag('choices') },
+            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO.choices.json)', coerce: stringFlag('out') },
             'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
             json: jsonOption,
           })
-          .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes'),
+          .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes')
+          .example('$0 shrink --scenario raft-tiny --choices check-raft-tiny.choices.json', 'the path gallocy check found, cut down'),
       async (a) => {
         inHandler = true;
         failedCommand = 'shrink';
-        const { shrinkCommand } = await import('./shrink.js');
-        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, json: a.json, ...(a.out !== undefined ? { out: a.out } : {}) }, { io });
+        const { shrinkCommand, shrinkChoicesCommand } = await import('./shrink.js');
+        const out = a.out !== undefined ? { out: a.out } : {};
+        if (a.choices !== undefined) {
+          if (a.seed !== undefined) throw new UsageError('--choices: expected no --seed with it (the file gives the seed)');
+          exitCode = shrinkChoicesCommand({ scenario: a.scenario, choices: a.choices, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
+          return;
+        }
+        if (a.seed === undefined) throw new UsageError('Missing required argument: seed (or give --choices)');
+        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
       },
     )
     .command(

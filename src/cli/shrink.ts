@@ -10,8 +10,11 @@ import type { Scenario } from '../sim/scenario.js';
 import { NoFailure, shrinkFailure, type ShrinkReport, type ShrinkSize } from '../sim/shrink/shrink.js';
 import { withoutDefaults } from '../sim/shrink/prune.js';
 import { EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
-import { formatCount, replayCommand, type Io } from './output.js';
+import { formatCount, replayCommand, shellQuote, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
+import { readChoiceFile } from './check.js';
+import { shrinkPath, type PathSize } from '../sim/shrink/choices.js';
+import type { ChoiceFile } from '../sim/explore/choice-file.js';
 
 export interface ShrinkArgs {
   scenario: string;
@@ -81,6 +84,60 @@ export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: 
     budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
   };
   return { json, text: formatShrinkText(scenario.name, args.seed, report, file, replay) };
+}
+
+export interface ShrinkChoicesArgs {
+  scenario: string;
+  choices: string;
+  /** Where the shrunk choice file goes (default shrunk-NAME.choices.json). */
+  out?: string;
+  maxRuns: number;
+  json: boolean;
+}
+
+/**
+ * `gallocy shrink --choices FILE`: the path of a choice file cut to the
+ * fewest choices and faults that still end in the same invariant, written as
+ * a choice file that `gallocy replay --choices` takes.
+ */
+export function shrinkChoicesCommand(args: ShrinkChoicesArgs, deps: { io: Io }): number {
+  const { spec } = loadScenario(args.scenario);
+  const file = readChoiceFile(args.choices, spec.base.name);
+  const scenario = drawScenario(spec, file.seed).scenario;
+  let r;
+  try {
+    r = shrinkPath(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key), args.maxRuns);
+  } catch (err) {
+    throw new InputError(`${args.choices}: ${(err as Error).message}`);
+  }
+  const out = args.out ?? `shrunk-${scenario.name}.choices.json`;
+  const labels = new Map(file.choices.map((c) => [c.key, c.label]));
+  const shrunk: ChoiceFile = {
+    ...file,
+    violation: { invariant: r.shrunk.violation.invariant, message: r.shrunk.violation.message },
+    choices: r.shrunk.keys.map((key) => ({ key, label: labels.get(key) ?? '' })),
+  };
+  try {
+    writeFileSync(out, `${JSON.stringify(shrunk, null, 1)}\n`);
+  } catch (err) {
+    throw new InputError(`${path.resolve(out)}: cannot write the shrunk choice file: ${(err as Error).message}`);
+  }
+  const replay = `gallocy replay --scenario ${shellQuote(args.scenario)} --choices ${shellQuote(out)}`;
+  const size = (s: PathSize): string => `${formatCount(s.choices)} choices, ${formatCount(s.faults)} of them faults`;
+  if (args.json) {
+    deps.io.out(`${JSON.stringify({ scenario: scenario.name, seed: file.seed, invariant: r.invariant, message: r.shrunk.violation.message, original: r.original, shrunk: { choices: r.shrunk.choices, faults: r.shrunk.faults }, runs: r.runs, budgetSpent: r.budgetSpent, file: out, replay })}\n`);
+  } else {
+    deps.io.out([
+      `${scenario.name}, seed ${file.seed}, the path of ${args.choices}: ${r.invariant}`,
+      `  original  ${size(r.original)}`,
+      `  shrunk    ${size(r.shrunk)}`,
+      `  runs      ${r.runs}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
+      `  violation ${r.shrunk.violation.invariant}: ${r.shrunk.violation.message}`,
+      `  wrote     ${out}`,
+      `  replay:   ${replay}`,
+    ].join('\n') + '\n');
+  }
+  return EXIT_CHECK_FAILED;
 }
 
 function describeSize(s: ShrinkSize): string {
