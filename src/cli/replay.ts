@@ -272,7 +272,7 @@ export function replayChoicesCommand(args: ReplayChoicesArgs, deps: { io: Io }):
     if (v === null) lines.push('  no violation');
     else {
       lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
-      if (v.lastEvents.length > 0) lines.push(`  last ${v.lastEvents.length} events:`, ...v.lastEvents.map((e) => `    ${e}`));
+      lines.push(...formatLastEvents(v.lastEvents));
     }
     lines.push(same ? '  the same outcome as the file records' : `  NOT the outcome the file records (${recorded === null ? 'no violation' : `${recorded.invariant}: ${recorded.message}`})`);
     deps.io.out(`${lines.join('\n')}\n`);

@@ -3,7 +3,7 @@
 // file it writes replays to that invariant; bad input exits 2.
 import { spawnSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -108,6 +108,23 @@ test('fuzz prints the shrink command beside each replay command, and --shrink sh
   assert.match(r.stdout, 'shrunk the first failure:');
   assert.match(r.stdout, /shrunk\s+0 faults, 2 hosts/);
   assert.ok(readFileSync(path.join(tmp, 'shrunk-bench-send-before-sync-1.yaml'), 'utf8').includes('sendBeforeSync: true'));
+});
+
+test('shrink --choices cuts a check path to fewer choices that gallocy replay --choices ends in the same violation', () => {
+  const scenario = path.join(tmp, 'raft-tiny-forget-vote.yaml');
+  writeFileSync(scenario, `${readFileSync(path.join(repoRoot, 'scenarios', 'raft-tiny.yaml'), 'utf8').replace(/^name: raft-tiny$/m, 'name: raft-tiny-forget-vote')}\nbugs: { forgetVote: true }\n`);
+  const found = gallocy('check', '--scenario', scenario, '--strategy', 'random', '--depth', '40', '--walks', '20000', '--crashes', '1', '--budget', '120', '--out', 'fv.choices.json');
+  assert.is(found.status, 1, found.stdout + found.stderr);
+  const r = gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--out', 'fv.shrunk.json', '--json');
+  assert.is(r.status, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { invariant: string; original: { choices: number }; shrunk: { choices: number; faults: number } };
+  assert.is(report.invariant, 'election-safety');
+  assert.ok(report.shrunk.choices < report.original.choices, `${report.original.choices} -> ${report.shrunk.choices} choices`);
+  const replay = gallocy('replay', '--scenario', scenario, '--choices', 'fv.shrunk.json');
+  assert.is(replay.status, 1, replay.stderr);
+  assert.match(replay.stdout, 'VIOLATION   election-safety');
+  assert.match(replay.stdout, 'the same outcome as the file records');
+  assert.is(gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--seed', '3').status, 2);
 });
 
 test.run();
