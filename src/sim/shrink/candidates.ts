@@ -7,6 +7,7 @@
 // the shrinker validates each and skips the ones that are not.
 import fc from 'fast-check';
 import type { Scenario, ScheduledFault } from '../scenario.js';
+import { replicationOf } from '../../host/config.js';
 
 /** What a pass knows of the current failure besides its scenario. */
 export interface Failing {
@@ -199,10 +200,8 @@ const lessWork: Pass = {
     const d = scenario.dsm;
     if (d !== undefined) {
       for (const n of shrinkInteger(d.threadsPerHost, 1)) yield { ...scenario, dsm: { ...d, threadsPerHost: n } };
-      for (const [name, value] of Object.entries(d.workloadOptions)) {
-        if (!Number.isInteger(value)) continue;
-        for (const n of shrinkInteger(value, 0)) yield { ...scenario, dsm: { ...d, workloadOptions: { ...d.workloadOptions, [name]: n } } };
-      }
+      for (const n of shrinkInteger(replicationOf(d, scenario.hosts), 1)) yield { ...scenario, dsm: { ...d, replication: n } };
+      for (const n of shrinkInteger(d.heap.pages, d.heap.rootPages + 1)) yield { ...scenario, dsm: { ...d, heap: { ...d.heap, pages: n } } };
       if (d.appHosts === undefined || d.appHosts.length > 1) {
         const hosts = d.appHosts ?? Array.from({ length: scenario.hosts }, (_, i) => i + 1);
         for (let j = 0; j < hosts.length; j++) yield { ...scenario, dsm: { ...d, appHosts: hosts.filter((_, k) => k !== j) } };
@@ -213,6 +212,25 @@ const lessWork: Pass = {
     for (const n of shrinkInteger(w.clients, 0)) yield { ...scenario, workload: { ...w, clients: n } };
     for (const n of shrinkInteger(w.keys, 1)) yield { ...scenario, workload: { ...w, keys: n } };
     for (const n of shrinkInteger(scenario.groups, 1)) yield { ...scenario, groups: n };
+  },
+};
+
+/**
+ * Each integer option of the workload smaller. Whether that is less work
+ * depends on the option (fewer operations, or a shorter poll interval that
+ * makes more), so only a run with fewer events counts.
+ */
+const smallerOptions: Pass = {
+  name: 'smaller workload options',
+  needsFewerEvents: true,
+  reseed: false,
+  *candidates({ scenario }) {
+    const d = scenario.dsm;
+    if (d === undefined) return;
+    for (const [name, value] of Object.entries(d.workloadOptions)) {
+      if (!Number.isInteger(value)) continue;
+      for (const n of shrinkInteger(value, 0)) yield { ...scenario, dsm: { ...d, workloadOptions: { ...d.workloadOptions, [name]: n } } };
+    }
   },
 };
 
@@ -242,4 +260,4 @@ const calmerWorld: Pass = {
 };
 
 /** In order: the cheap big cuts first (a shorter run makes every later run cheaper), the polish last. */
-export const PASSES: readonly Pass[] = [shorterRun, dropFaults, fewerHosts, lessWork, simplerFaults, calmerWorld, earlierFaults, laterFaults];
+export const PASSES: readonly Pass[] = [shorterRun, dropFaults, fewerHosts, lessWork, smallerOptions, simplerFaults, calmerWorld, earlierFaults, laterFaults];
