@@ -8,6 +8,7 @@ import { benchRaft } from './raft.js';
 import { benchEtcdSuite, benchReal } from './real.js';
 import type { BenchResult } from './result.js';
 import { benchScheduler } from './scheduler.js';
+import { benchShrink } from './shrink.js';
 
 const quick = process.argv.includes('--quick');
 const suites: [string, (quick: boolean) => BenchResult[] | Promise<BenchResult[]>][] = [
@@ -16,6 +17,7 @@ const suites: [string, (quick: boolean) => BenchResult[] | Promise<BenchResult[]
   ['dsm', benchDsm],
   ['check', benchCheck],
   ['lincheck', benchLincheck],
+  ['shrink', benchShrink],
   ['page-table', benchPageTable],
   // real runs the etcd baseline itself, with its measured entry size; etcd then adds nothing.
   ['real', benchReal],

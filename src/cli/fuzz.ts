@@ -12,7 +12,8 @@ import { PROBE_NAMES } from '../host/probes.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../input/errors.js';
 import type { TraceEvent } from '../host/trace-events.js';
 import { describeRange, inShard, scenarioHash, shardOf, shardSeeds, shardSize, WHOLE_CAMPAIGN, type Campaign, type Shard } from './campaign.js';
-import { formatCount, formatLastEvents, formatSeconds, rate, replayCommand, type Io } from './output.js';
+import { formatCount, formatLastEvents, formatSeconds, rate, replayCommand, shrinkCommandLine, type Io } from './output.js';
+import { DEFAULT_MAX_RUNS, shrinkSeed, type ShrinkJson } from './shrink.js';
 import { runPool, type SeedOutcome } from './pool.js';
 import { createProgress } from './progress.js';
 import { loadScenario } from './scenario-file.js';
@@ -29,6 +30,8 @@ export interface FuzzArgs {
   shard?: Shard;
   /** Re-run the failures recorded here first, and record new ones. */
   seedFile?: string;
+  /** Shrink the first failure (gallocy shrink) and report it too. */
+  shrink?: boolean;
 }
 
 export interface FuzzDeps {
@@ -44,6 +47,8 @@ export interface FuzzFailure {
   invariant: string;
   message: string;
   replay: string;
+  /** The command that shrinks it (absent for a crash, or an expected violation not found: nothing to shrink). */
+  shrink?: string;
   /** What the seed drew, for a scenario whose fields vary per seed. */
   drew?: string;
   /** The trace's last events before the violation, oldest first (none for a crash or a missing violation). */
@@ -80,6 +85,8 @@ export interface FuzzReport {
   probesMissed: string[];
   /** Fault points (buggify) by name, with how often they fired (only points some seed enabled), in table order. */
   faultPointsFired: Record<string, number>;
+  /** Only with --shrink: the first shrinkable failure, shrunk. */
+  shrunk?: ShrinkJson;
 }
 
 /** What a set of outcomes adds up to. */
@@ -161,7 +168,10 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     ...(past ? { rerun: { seeds: rerun.seeds, failures: bySeed(rerun.failures) } } : {}),
     ...coverage([range.probes], [range.fired]),
   };
-  io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report));
+  const first = args.shrink ? report.failures.find((f) => f.shrink !== undefined) : undefined;
+  const shrunk = first !== undefined ? shrinkSeed({ scenario: loaded.ref, seed: first.seed, maxRuns: DEFAULT_MAX_RUNS, json: args.json }, io) : undefined;
+  if (shrunk !== undefined) report.shrunk = shrunk.json;
+  io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report) + (shrunk !== undefined ? `\nshrunk the first failure:\n${shrunk.text}` : ''));
   if (past && args.seedFile !== undefined) {
     const recorded = recordNewFailures(args.seedFile, past, campaign, report.failures);
     if (!args.json) io.out(formatRecorded(args.seedFile, recorded));
@@ -216,10 +226,10 @@ export function reportFailed(r: FuzzReport): boolean {
 function toFailure(spec: ScenarioSpec, ref: string, o: SeedOutcome): FuzzFailure | null {
   const scenario = spec.base;
   const replay = replayCommand(ref, o.seed);
-  const failure = (invariant: string, message: string, lastEvents: TraceEvent[]): FuzzFailure => {
+  const failure = (invariant: string, message: string, lastEvents: TraceEvent[], shrinkable = false): FuzzFailure => {
     // Drawing again is cheap and pure: the same seed draws the same scenario as in the worker.
     const drew = spec.sites.length > 0 ? describeDraws(drawScenario(spec, o.seed)) : '';
-    return { seed: o.seed, invariant, message, replay, ...(drew !== '' ? { drew } : {}), lastEvents };
+    return { seed: o.seed, invariant, message, replay, ...(shrinkable ? { shrink: shrinkCommandLine(ref, o.seed) } : {}), ...(drew !== '' ? { drew } : {}), lastEvents };
   };
   if (o.kind === 'crash') return failure('crash', o.stack, []);
   const verdict = judge(scenario, o.result);
@@ -227,7 +237,7 @@ function toFailure(spec: ScenarioSpec, ref: string, o: SeedOutcome): FuzzFailure
   const v = o.result.violation;
   if (v === null) return failure('expected-violation', verdict.reason, []);
   // Without expect the reason repeats the invariant; keep just the message then.
-  return failure(v.invariant, scenario.expect ? verdict.reason : v.message, v.lastEvents);
+  return failure(v.invariant, scenario.expect ? verdict.reason : v.message, v.lastEvents, true);
 }
 
 export function formatFuzzText(r: FuzzReport): string {
@@ -239,7 +249,7 @@ export function formatFuzzText(r: FuzzReport): string {
     if (f.drew !== undefined) lines.push(`  drew: ${f.drew}`);
     for (const l of f.message.split('\n')) lines.push(`  ${l}`);
     lines.push(...formatLastEvents(f.lastEvents.slice(-TEXT_EVENTS)));
-    lines.push(`  replay: ${f.replay}`, '');
+    lines.push(`  replay: ${f.replay}`, ...(f.shrink !== undefined ? [`  shrink: ${f.shrink}`] : []), '');
   }
   const c = r.campaign;
   const range = describeRange(c.start, c.seeds);

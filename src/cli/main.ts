@@ -21,6 +21,8 @@ class UsageError extends Error {}
 /** Upper bound on --seeds: the pool lists seeds up front, so keep that list reasonable. */
 const MAX_SEEDS = 10_000_000;
 const MAX_JOBS = 64;
+/** gallocy shrink's --max-runs (src/cli/shrink.ts's DEFAULT_MAX_RUNS, not imported: commands load on demand). */
+const DEFAULT_SHRINK_RUNS = 400;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
@@ -67,6 +69,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
               describe: 'first re-run the past failures recorded in FILE (JSON lines) for this scenario, then record new ones there',
               coerce: stringFlag('seed-file'),
             },
+            shrink: { type: 'boolean', default: false, describe: 'shrink the first failure (as gallocy shrink does) and write its scenario file' },
           })
           .example('$0 fuzz --scenario raft-basic --seeds 20', 'run seeds 1..20 of scenarios/raft-basic.yaml')
           .example('$0 fuzz --scenario ./my.yaml --start 1000 --seeds 500 --json', 'seeds 1000..1499 of a file, JSON report')
@@ -78,7 +81,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         const { fuzzCommand } = await import('./fuzz.js');
         exitCode = await fuzzCommand(
           {
-            scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst,
+            scenario: a.scenario, seeds: a.seeds, start: a.start, jobs: a.jobs, json: a.json, stopOnFirst: a.stopOnFirst, shrink: a.shrink,
             ...(a.shard !== undefined ? { shard: a.shard } : {}),
             ...(a.seedFile !== undefined ? { seedFile: a.seedFile } : {}),
           },
@@ -120,17 +123,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             inspect: { type: 'boolean', default: false, describe: "print each host's replicas, page tables and held pages at the end (or at --stop-at)" },
             drawn: { type: 'string', describe: 'write the scenario this seed drew (fields that vary per seed) to FILE as YAML', coerce: stringFlag('drawn') },
             probes: { type: 'boolean', default: false, describe: 'print how often the run took each rare path (coverage probes)' },
+            view: { type: 'string', describe: 'write the run as one HTML page (gallocy view) to FILE; the trace goes to --trace or beside FILE', coerce: stringFlag('view') },
           })
           .example('$0 replay --scenario raft-basic --seed 7 --trace seed7.jsonl', 'rerun seed 7 and write its trace')
           .example('$0 replay --scenario dsm-chaos --seed 3 --stop-at 20 --inspect', 'who holds which page at 20 s, and why')
           .example('$0 replay --scenario dsm-chaos --seed 3 --drawn seed3.yaml', 'the scenario seed 3 drew, as a file')
-          .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again'),
+          .example('$0 replay --scenario raft-tiny --choices check-raft-tiny.choices.json', 'take the path gallocy check found again')
+          .example('$0 replay --scenario dsm-small --seed 12 --view seed12.html', 'the run as a page: lanes, messages, faults, leaders, pages'),
       async (a) => {
         inHandler = true;
         failedCommand = 'replay';
         if (a.choices !== undefined) {
-          if (a.seed !== undefined || a.trace !== undefined || a.stopAt !== undefined || a.inspect || a.checkDeterminism) {
-            throw new UsageError('--choices: expected no --seed, --trace, --stop-at, --inspect or --check-determinism with it (the file gives the seed)');
+          if (a.seed !== undefined || a.trace !== undefined || a.stopAt !== undefined || a.inspect || a.checkDeterminism || a.view !== undefined) {
+            throw new UsageError('--choices: expected no --seed, --trace, --stop-at, --inspect, --check-determinism or --view with it (the file gives the seed)');
           }
           const { replayChoicesCommand } = await import('./replay.js');
           exitCode = replayChoicesCommand({ scenario: a.scenario, choices: a.choices, json: a.json }, { io });
@@ -149,9 +154,56 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             ...(a.trace !== undefined ? { trace: a.trace } : {}),
             ...(a.stopAt !== undefined ? { stopAt: a.stopAt } : {}),
             ...(a.drawn !== undefined ? { drawn: a.drawn } : {}),
+            ...(a.view !== undefined ? { view: a.view } : {}),
           },
           { io },
         );
+      },
+    )
+    .command(
+      'shrink',
+      'shrink a failing seed to a small explicit scenario that fails the same invariant; write it as YAML',
+      (y) =>
+        y
+          .options({
+            scenario: scenarioOption,
+            seed: { type: 'string', describe: 'the failing seed (required unless --choices)', coerce: intFlag('seed', 0) },
+            choices: { type: 'string', describe: 'shrink the path of a choice file from gallocy check instead', coerce: stringFlag('choices') },
+            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO.choices.json)', coerce: stringFlag('out') },
+            'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
+            json: jsonOption,
+          })
+          .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes')
+          .example('$0 shrink --scenario raft-tiny --choices check-raft-tiny.choices.json', 'the path gallocy check found, cut down'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'shrink';
+        const { shrinkCommand, shrinkChoicesCommand } = await import('./shrink.js');
+        const out = a.out !== undefined ? { out: a.out } : {};
+        if (a.choices !== undefined) {
+          if (a.seed !== undefined) throw new UsageError('--choices: expected no --seed with it (the file gives the seed)');
+          exitCode = shrinkChoicesCommand({ scenario: a.scenario, choices: a.choices, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
+          return;
+        }
+        if (a.seed === undefined) throw new UsageError('Missing required argument: seed (or give --choices)');
+        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
+      },
+    )
+    .command(
+      'view <trace>',
+      'write a trace (replay --trace) as one self-contained HTML page: lanes per host, messages, faults, leaders, pages, the violation',
+      (y) =>
+        y
+          .positional('trace', { type: 'string', demandOption: true, describe: 'a trace file (JSON lines) from gallocy replay --trace' })
+          .options({
+            out: { type: 'string', describe: 'write the page to FILE (default: the trace file with .html)', coerce: stringFlag('out') },
+          })
+          .example('$0 view seed7.jsonl', 'writes seed7.html; open it in a browser'),
+      async (a) => {
+        inHandler = true;
+        failedCommand = 'view';
+        const { viewCommand } = await import('./view.js');
+        exitCode = viewCommand({ trace: String(a.trace), ...(a.out !== undefined ? { out: a.out } : {}) }, { io });
       },
     )
     .command(
@@ -300,7 +352,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         exitCode = await certsCommand({ cluster: a.cluster, out: a.out }, { log: (s) => io.out(`${s}\n`) });
       },
     )
-    .demandCommand(1, 'expected a command: fuzz, merge, replay, check, lincheck, serve, status or certs')
+    .demandCommand(1, 'expected a command: fuzz, merge, replay, shrink, view, check, lincheck, serve, status or certs')
     .recommendCommands()
     .strict()
     .help()
@@ -335,7 +387,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-const COMMANDS = ['fuzz', 'merge', 'replay', 'check', 'lincheck', 'serve', 'status', 'certs'];
+const COMMANDS = ['fuzz', 'merge', 'replay', 'shrink', 'view', 'check', 'lincheck', 'serve', 'status', 'certs'];
 
 /** --strategy: one of the explorer's strategies. */
 function strategyFlag(raw: unknown): Strategy {

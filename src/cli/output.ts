@@ -45,6 +45,10 @@ export function replayCommand(scenarioRef: string, seed: number): string {
   return `gallocy replay --scenario ${shellQuote(scenarioRef)} --seed ${seed}`;
 }
 
+export function shrinkCommandLine(scenarioRef: string, seed: number): string {
+  return `gallocy shrink --scenario ${shellQuote(scenarioRef)} --seed ${seed}`;
+}
+
 /** A violation's window of last events, one readable line each, under a heading (nothing if empty). */
 export function formatLastEvents(events: readonly TraceEvent[], indent = '  '): string[] {
   if (events.length === 0) return [];

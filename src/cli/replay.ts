@@ -2,7 +2,7 @@
 // which must match every other run of the same (code, scenario, seed).
 // Optionally streams the trace to a file and checks determinism by running
 // the seed twice. Exit 1 if the seed fails (per judge) or is not deterministic.
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { judge, type RunOptions, type RunResult } from '../sim/result.js';
 import type { Scenario } from '../sim/scenario.js';
@@ -16,6 +16,8 @@ import { formatCount, formatLastEvents, formatSeconds, type Io } from './output.
 import { loadScenario } from './scenario-file.js';
 import { readChoiceFile } from './check.js';
 import { ChoiceMismatch, replayChoices } from '../sim/explore/explorer.js';
+import { kvHistoryByKey } from './view-history.js';
+import { writeViewPage } from './view.js';
 import type { ReplayReport as PathReplay } from '../sim/explore/explorer.js';
 
 /** runSeed threw: a crash in the simulator, reported like a failed check. */
@@ -38,6 +40,8 @@ export interface ReplayArgs {
   drawn?: string;
   /** Print every coverage probe's count (the JSON report always has them). */
   probes?: boolean;
+  /** Write the run as a page (gallocy view) to this file; the trace goes to --trace, or beside it. */
+  view?: string;
 }
 
 export interface ReplayDeps {
@@ -77,7 +81,13 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
   }
   const base: RunOptions = { ...(args.stopAt !== undefined ? { stopAtS: args.stopAt } : {}), ...(args.inspect ? { inspect: true } : {}) };
 
-  const result = args.trace !== undefined ? runWithTrace(args.trace, (sink) => runSeed(scenario, args.seed, { ...base, traceSink: sink })) : runSeed(scenario, args.seed, base);
+  const traceFile = args.trace ?? (args.view !== undefined ? args.view.replace(/(\.html?)?$/, '.jsonl') : undefined);
+  const result = traceFile !== undefined ? runWithTrace(traceFile, (sink) => runSeed(scenario, args.seed, { ...base, traceSink: sink })) : runSeed(scenario, args.seed, base);
+  if (traceFile !== undefined && result.violation !== null) appendViolation(traceFile, scenario, args.seed, result);
+  if (args.view !== undefined) {
+    const page = writeViewPage(traceFile!, args.view, `${scenario.name}, seed ${args.seed}`);
+    io.err(`gallocy: wrote ${page.file} (trace ${traceFile}); open it in a browser\n`);
+  }
   const second = args.checkDeterminism ? runSeed(scenario, args.seed, base) : null;
   const deterministic = second === null ? undefined : second.traceHash === result.traceHash && second.events === result.events;
 
@@ -109,6 +119,22 @@ export async function replayCommand(args: ReplayArgs, deps: ReplayDeps): Promise
     return EXIT_CHECK_FAILED;
   }
   return verdict.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+}
+
+/**
+ * After a failing run's events, the trace says what failed, for `gallocy
+ * view`: a `violation` line, and for a linearizability failure the history
+ * per key as the checker ordered it.
+ */
+function appendViolation(file: string, scenario: Scenario, seed: number, result: RunResult): void {
+  const v = result.violation!;
+  let lines = `${JSON.stringify({ t: v.timeUs, host: 0, kind: 'violation', invariant: v.invariant, message: v.message, window: v.lastEvents.length })}\n`;
+  if (v.invariant === 'linearizability' && scenario.dsm === undefined) lines += `${JSON.stringify({ kind: 'history', keys: kvHistoryByKey(scenario, seed) })}\n`;
+  try {
+    appendFileSync(file, lines);
+  } catch (err) {
+    throw new InputError(`${path.resolve(file)}: cannot write trace file: ${(err as Error).message}`);
+  }
 }
 
 /** The drawn scenario as a scenario file: `--scenario FILE --seed K` replays the same run. */
@@ -246,7 +272,7 @@ export function replayChoicesCommand(args: ReplayChoicesArgs, deps: { io: Io }):
     if (v === null) lines.push('  no violation');
     else {
       lines.push(`  VIOLATION   ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`);
-      if (v.lastEvents.length > 0) lines.push(`  last ${v.lastEvents.length} events:`, ...v.lastEvents.map((e) => `    ${e}`));
+      lines.push(...formatLastEvents(v.lastEvents));
     }
     lines.push(same ? '  the same outcome as the file records' : `  NOT the outcome the file records (${recorded === null ? 'no violation' : `${recorded.invariant}: ${recorded.message}`})`);
     deps.io.out(`${lines.join('\n')}\n`);

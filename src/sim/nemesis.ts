@@ -21,9 +21,9 @@ export interface FaultWorld {
   stream(name: string): Rng;
   /**
    * Where membership lives elsewhere (the shared memory's registry): an owner
-   * joins or leaves there, and the groups follow. Returns false if it could not.
+   * joins or leaves there, and the groups follow. Returns the change made, or null if it could not.
    */
-  changeOwners?(rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean;
+  changeOwners?(rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): { action: 'add' | 'remove'; host: number } | null;
 }
 
 const NETWORK_KINDS: ReadonlySet<FaultKind> = new Set(['partition', 'partition-one-way', 'partition-partial', 'clog', 'flaky']);
@@ -31,6 +31,12 @@ const NETWORK_KINDS: ReadonlySet<FaultKind> = new Set(['partition', 'partition-o
 export class Nemesis {
   readonly enabled: FaultKind[];
   injected = 0;
+  /**
+   * Every fault applied so far, with each random choice it made written in
+   * (hosts, peers, links, amount, action), one entry per membership change:
+   * as `faults.schedule` without a nemesis, it makes the same faults again.
+   */
+  readonly made: ScheduledFault[] = [];
   private heals = new Map<number, () => void>();
   private nextHealId = 0;
   private networkHeal: (() => void) | null = null;
@@ -44,7 +50,20 @@ export class Nemesis {
 
   start(): void {
     const { scheduler, scenario } = this.world;
-    for (const f of scenario.faults.schedule) scheduler.at(f.atMs * 1000, () => this.inject(f));
+    // Each scheduled fault is queued when the one before it fires, as the random
+    // nemesis queues its next fault: a schedule written from a run
+    // (src/sim/shrink) then orders its faults among events of the same
+    // microsecond as the run did, and replays it exactly.
+    const schedule = [...scenario.faults.schedule].sort((a, b) => a.atMs - b.atMs);
+    const queue = (i: number): void => {
+      const f = schedule[i];
+      if (f === undefined) return;
+      scheduler.at(f.atMs * 1000, () => {
+        this.inject(f);
+        queue(i + 1);
+      });
+    };
+    queue(0);
     if (this.enabled.length > 0) this.scheduleRandom();
     const until = scenario.faults.untilS;
     if (until !== undefined) scheduler.at(until * 1e6, () => this.healAll());
@@ -73,8 +92,10 @@ export class Nemesis {
       // The rest of the burst follows, whether or not this change could be made.
       this.world.scheduler.after(Math.round(f.everyMs * 1000), () => this.inject({ ...f, count: f.count - 1 }));
     }
-    const heal = this.apply(f);
+    const made: ScheduledFault = { atMs: this.world.scheduler.now / 1000, kind: f.kind, forMs: f.forMs, count: 1, everyMs: 0 };
+    const heal = this.apply(f, made);
     if (heal === null) return;
+    this.made.push(made);
     this.injected++;
     this.world.trace(`fault:${f.kind}`, 0, this.injected, Math.round(f.forMs));
     if (NETWORK_KINDS.has(f.kind)) {
@@ -99,37 +120,43 @@ export class Nemesis {
     });
   }
 
-  /** Applies a fault; returns how to heal it, or null if it could not apply. */
-  private apply(f: ScheduledFault): (() => void) | null {
+  /** Applies a fault, writing the choices it made into `made`; returns how to heal it, or null if it could not apply. */
+  private apply(f: ScheduledFault, made: ScheduledFault): (() => void) | null {
     const { network, scenario, scheduler } = this.world;
     const ids = this.world.hosts.map((h) => h.id);
     const pickHost = (pred: (h: SimHost) => boolean): SimHost | null => {
       const given = f.hosts?.map((id) => this.world.hosts[id - 1]!).filter(pred);
       const pool = given ?? this.world.hosts.filter(pred);
-      return pool.length === 0 ? null : this.rng.pick(pool);
+      const h = pool.length === 0 ? null : this.rng.pick(pool);
+      if (h !== null) made.hosts = [h.id];
+      return h;
     };
     switch (f.kind) {
       case 'partition': {
         const side = f.hosts ?? this.rng.subset(ids).slice(0, Math.max(1, Math.floor(ids.length / 2)));
+        made.hosts = side;
         const other = ids.filter((id) => !side.includes(id));
         network.partition(side, other);
         return () => network.heal();
       }
       case 'partition-one-way': {
         const h = pickHost(() => true)!;
-        for (const id of this.rng.subset(ids.filter((x) => x !== h.id))) network.block(h.id, id);
+        made.peers = f.peers?.filter((x) => x !== h.id) ?? this.rng.subset(ids.filter((x) => x !== h.id));
+        for (const id of made.peers) network.block(h.id, id);
         return () => network.heal();
       }
       case 'partition-partial': {
         const h = pickHost(() => true)!;
         const others = ids.filter((x) => x !== h.id);
-        const cut = this.rng.subset(others).slice(0, Math.max(1, others.length - 1));
+        const cut = f.peers?.filter((x) => x !== h.id) ?? this.rng.subset(others).slice(0, Math.max(1, others.length - 1));
+        made.peers = cut;
         network.partial(cut.flatMap((id) => [[h.id, id], [id, h.id]] as [number, number][]));
         return () => network.heal();
       }
       case 'clog': {
-        const links: [number, number][] = [];
-        for (const a of ids) for (const b of ids) if (a !== b && this.rng.bool(0.3)) links.push([a, b]);
+        const links: [number, number][] = f.links?.map(([a, b]) => [a, b]) ?? [];
+        if (f.links === undefined) for (const a of ids) for (const b of ids) if (a !== b && this.rng.bool(0.3)) links.push([a, b]);
+        made.links = links;
         for (const [a, b] of links) network.clog(a, b);
         return () => network.unclogAll();
       }
@@ -177,7 +204,8 @@ export class Nemesis {
       case 'clock-jump': {
         const h = pickHost(() => true)!;
         const max = scenario.clock.maxJumpMs * 1000;
-        const delta = f.amount !== undefined ? f.amount * 1000 : Math.round(this.rng.between(-max, max));
+        const delta = f.amount !== undefined ? Math.round(f.amount * 1000) : Math.round(this.rng.between(-max, max));
+        made.amount = delta / 1000;
         h.clock.jump(delta, scheduler.now);
         this.world.trace('clock-jump', h.id, delta);
         return () => undefined;
@@ -186,30 +214,39 @@ export class Nemesis {
         const h = pickHost(() => true)!;
         const max = scenario.clock.maxDriftPpm;
         const ppm = f.amount ?? this.rng.between(-max, max);
+        made.amount = ppm;
         h.clock.setDrift(ppm, scheduler.now);
         h.mono.setDrift(ppm, scheduler.now);
         this.world.trace('clock-drift', h.id, ppm);
         return () => undefined;
       }
       case 'membership': {
-        const done = this.world.changeOwners !== undefined
-          ? this.world.changeOwners(this.rng, f.action, f.hosts)
+        const changes = this.world.changeOwners !== undefined
+          ? [this.world.changeOwners(this.rng, f.action, f.hosts)].filter((c) => c !== null).map((c) => ({ ...c, ok: true }))
           : this.changeMembership(f);
-        return done ? () => undefined : null;
+        if (!changes.some((c) => c.ok)) return null;
+        if (changes.every((c) => c.action === changes[0]!.action)) made.action = changes[0]!.action;
+        made.hosts = changes.map((c) => c.host);
+        return () => undefined;
       }
       case 'transfer': {
-        let done = false;
+        const targets: number[] = [];
         for (const h of this.world.hosts) {
           for (const r of h.replicas) {
             if (r === undefined || r.role !== 'leader') continue;
             const voters = r.node.status().conf.voters.filter((v) => v !== h.id);
             if (voters.length === 0) continue;
-            r.node.transferLeadership(this.rng.pick(voters));
+            // A written schedule names each leader's target in turn (a hand-written one may name one for all).
+            const given = f.peers !== undefined && f.peers.length > 1 ? [f.peers[targets.length]] : f.peers;
+            const target = given?.find((v) => v !== undefined && voters.includes(v)) ?? this.rng.pick(voters);
+            r.node.transferLeadership(target);
             r.pump();
-            done = true;
+            targets.push(target);
           }
         }
-        return done ? () => undefined : null;
+        if (targets.length === 0) return null;
+        made.peers = targets;
+        return () => undefined;
       }
     }
   }
@@ -218,26 +255,31 @@ export class Nemesis {
    * Adds a host to, or removes one from, each group through its leader. Keeps
    * at least three voters, so a single crash cannot stop the group for good.
    */
-  private changeMembership(f: ScheduledFault): boolean {
-    let changed = false;
+  private changeMembership(f: ScheduledFault): Array<{ action: 'add' | 'remove'; host: number; ok: boolean }> {
+    const changes: Array<{ action: 'add' | 'remove'; host: number; ok: boolean }> = [];
     for (const h of this.world.hosts) {
       if (h.state !== 'up') continue;
       for (const r of h.replicas) {
         if (r === undefined || r.role !== 'leader') continue;
         const voters = r.node.status().conf.voters;
         const outside = this.world.hosts.filter((x) => !voters.includes(x.id)).map((x) => x.id);
-        const action = f.action ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
+        // A written schedule names each leader's host in turn (a hand-written one may name one for all),
+        // and without an action, a host outside the group is added, one inside removed.
+        const turn = f.hosts !== undefined && f.hosts.length > 1 ? f.hosts[changes.length] : undefined;
+        const given = turn !== undefined ? [turn] : f.hosts;
+        const implied = turn === undefined ? undefined : outside.includes(turn) ? 'add' : voters.includes(turn) ? 'remove' : undefined;
+        const action = f.action ?? implied ?? (outside.length === 0 ? 'remove' : voters.length <= 3 ? 'add' : this.rng.pick(['add', 'remove'] as const));
         if (action === 'add' && outside.length > 0) {
-          const node = f.hosts?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
-          changed = r.node.proposeConfChange({ type: 'addNode', node }) || changed;
+          const node = given?.find((id) => outside.includes(id)) ?? this.rng.pick(outside);
+          changes.push({ action, host: node, ok: r.node.proposeConfChange({ type: 'addNode', node }) });
         } else if (action === 'remove' && voters.length > 3) {
-          const node = f.hosts?.find((id) => voters.includes(id)) ?? this.rng.pick(voters);
-          changed = r.node.proposeConfChange({ type: 'removeNode', node }) || changed;
+          const node = given?.find((id) => voters.includes(id)) ?? this.rng.pick(voters);
+          changes.push({ action, host: node, ok: r.node.proposeConfChange({ type: 'removeNode', node }) });
         }
         r.pump();
       }
     }
-    return changed;
+    return changes;
   }
 
   /** The quiet period: heal everything and inject nothing more. */

@@ -170,23 +170,23 @@ export class World {
   /** DSM membership: an owner joins or leaves through the registry's leader (absent for key-value runs). */
   readonly changeOwners: FaultWorld['changeOwners'];
 
-  private changeOwnersInDsm(dsm: DsmPart, rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): boolean {
+  private changeOwnersInDsm(dsm: DsmPart, rng: Rng, action: 'add' | 'remove' | undefined, hosts: readonly number[] | undefined): { action: 'add' | 'remove'; host: number } | null {
     const leader = this.hosts.find((h) => h.state === 'up' && h.replicas[0]?.role === 'leader');
     const r = leader?.replicas[0];
-    if (r === undefined) return false;
+    if (r === undefined) return null;
     const owners = (r.machine as RegistryMachine).owners;
     const outside = this.hosts.map((h) => h.id).filter((id) => !owners.includes(id));
     const canLeave = owners.length > dsm.replication;
     const act = action ?? (outside.length === 0 ? 'remove' : !canLeave ? 'add' : rng.pick(['add', 'remove'] as const));
     const pool = act === 'add' ? outside : canLeave ? owners : [];
     const chosen = hosts?.find((h) => pool.includes(h)) ?? (pool.length > 0 ? rng.pick(pool) : undefined);
-    if (chosen === undefined) return false;
+    if (chosen === undefined) return null;
     const ok = r.node.propose(encodeRegistryCommand({ op: act === 'add' ? 'join' : 'leave', host: chosen }));
     if (ok) {
       this.trace(`owner-${act}`, chosen);
       r.pump();
     }
-    return ok;
+    return ok ? { action: act, host: chosen } : null;
   }
 
   // DsmHosts
@@ -440,6 +440,15 @@ export class World {
  * names the operations that could not be ordered, if any.
  */
 export function kvLinearizability(clients: readonly KvClient[], pending: boolean): { verdict: string; message: string | null } {
+  const history = kvHistory(clients, pending);
+  const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
+  if (result.verdict !== 'not-linearizable') return { verdict: result.verdict, message: null };
+  const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
+  return { verdict: result.verdict, message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}` };
+}
+
+/** The key-value clients' history as the checker takes it; with `pending`, each request still in flight, its outcome unknown. */
+export function kvHistory(clients: readonly KvClient[], pending: boolean): KvHistoryOp[] {
   const history: KvHistoryOp[] = [];
   const add = (client: number, op: KvClient['history'][number]['op'], output: string | null, call: number, ret: number): void => {
     const input: KvInput = op.op === 'get' ? { kind: 'get', key: op.key } : { kind: op.op, key: op.key, value: op.value };
@@ -450,10 +459,7 @@ export function kvLinearizability(clients: readonly KvClient[], pending: boolean
     const p = pending ? c.pending : null;
     if (p !== null) add(c.id, p.op, null, p.call, Infinity);
   }
-  const result = checkLinearizable(kvModel, history, { maxSteps: 2_000_000 });
-  if (result.verdict !== 'not-linearizable') return { verdict: result.verdict, message: null };
-  const ops = (result.unordered ?? []).map((o) => `client ${o.client} ${describeOperation(kvModel, o)} [${o.call}, ${o.ret}] us`);
-  return { verdict: result.verdict, message: `the key-value history is not linearizable; these operations could not be ordered: ${ops.join('; ')}` };
+  return history;
 }
 
 function range(from: number, count: number): number[] {

@@ -49,6 +49,13 @@ const scheduledFaultSchema = z
     amount: z.number().optional(),
     /** membership: whether a host is added or removed (random if absent). */
     action: z.enum(['add', 'remove']).optional(),
+    /**
+     * partition-one-way: the hosts it cannot send to; partition-partial: the
+     * peers it is cut from (both ways); transfer: the new leader (random if absent).
+     */
+    peers: z.array(z.number().int().positive()).optional(),
+    /** clog: the links [from, to] whose messages are held (random if absent). */
+    links: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])).optional(),
     /** membership: a burst of this many changes in quick succession, `everyMs` apart. */
     count: z.number().int().min(1).max(100).default(1),
     everyMs: ms.default(0),
@@ -254,9 +261,14 @@ export const scenarioSchema = z
       ctx.addIssue({ code: 'custom', path: ['byzantine', 'behaviour'], message: 'expected another behaviour: twins run in Raft scenarios (a shared-memory host keeps application threads that two copies cannot share)' });
     }
     for (const [i, f] of s.faults.schedule.entries()) {
-      for (const h of f.hosts ?? []) {
-        if (h > s.hosts) {
-          ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'hosts'], message: `expected host ids from 1 to ${s.hosts}` });
+      for (const field of ['hosts', 'peers'] as const) {
+        if ((f[field] ?? []).some((h) => h > s.hosts)) {
+          ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, field], message: `expected host ids from 1 to ${s.hosts}` });
+        }
+      }
+      for (const [j, link] of (f.links ?? []).entries()) {
+        if (link.some((h) => h > s.hosts)) {
+          ctx.addIssue({ code: 'custom', path: ['faults', 'schedule', i, 'links', j], message: `expected host ids from 1 to ${s.hosts}` });
         }
       }
     }

@@ -38,7 +38,7 @@ test('past failures run before the range: with --stop-on-first the recorded seed
   const file = seedFile([{ scenario: 'raft-basic', seed: 8 }]);
   const { code, report } = await fuzz({ stopOnFirst: true, seedFile: file });
   assert.is(code, 1);
-  assert.equal(report.rerun, { seeds: 1, failures: [{ seed: 8, invariant: 'election-safety', message: 'two leaders in term 8', replay: 'gallocy replay --scenario raft-basic --seed 8', lastEvents: [{ t: 1000, host: 1, kind: 'leader', group: 0, term: 8 }] }] });
+  assert.equal(report.rerun, { seeds: 1, failures: [{ seed: 8, invariant: 'election-safety', message: 'two leaders in term 8', replay: 'gallocy replay --scenario raft-basic --seed 8', shrink: 'gallocy shrink --scenario raft-basic --seed 8', lastEvents: [{ t: 1000, host: 1, kind: 'leader', group: 0, term: 8 }] }] });
   assert.is(report.seeds, 0);
   assert.equal(report.failures, []);
 });

@@ -102,7 +102,7 @@ test('unknown flags and commands: exit 2', () => {
   assert.is(cmd.status, 2);
   const none = gallocy();
   assert.is(none.status, 2);
-  assert.match(none.stderr, 'expected a command: fuzz, merge, replay, check, lincheck, serve, status or certs');
+  assert.match(none.stderr, 'expected a command: fuzz, merge, replay, shrink, view, check, lincheck, serve, status or certs');
 });
 
 test('--help on every command: exit 0, usage on stdout', () => {

@@ -1,0 +1,175 @@
+// `gallocy shrink`: turns a failing seed into a small explicit scenario that
+// fails the same invariant (src/sim/shrink), writes it as YAML, and prints the
+// sizes before and after and how many runs it took. Exit 1: the shrunk
+// scenario fails (as the seed did); 2: bad input, or a seed that does not fail.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { drawScenario } from '../sim/swarm.js';
+import type { Scenario } from '../sim/scenario.js';
+import { NoFailure, shrinkFailure, type ShrinkReport, type ShrinkSize } from '../sim/shrink/shrink.js';
+import { withoutDefaults } from '../sim/shrink/prune.js';
+import { EXIT_CHECK_FAILED, InputError } from '../input/errors.js';
+import { formatCount, replayCommand, shellQuote, type Io } from './output.js';
+import { loadScenario } from './scenario-file.js';
+import { readChoiceFile } from './check.js';
+import { shrinkPath, type PathSize } from '../sim/shrink/choices.js';
+import type { ChoiceFile } from '../sim/explore/choice-file.js';
+
+export interface ShrinkArgs {
+  scenario: string;
+  seed: number;
+  /** Where the shrunk scenario goes (default shrunk-NAME-SEED.yaml). */
+  out?: string;
+  maxRuns: number;
+  json: boolean;
+}
+
+/** The --json report. */
+export interface ShrinkJson {
+  scenario: string;
+  seed: number;
+  /** The seed the shrunk scenario fails with. */
+  shrunkSeed: number;
+  invariant: string;
+  message: string;
+  original: ShrinkSize;
+  shrunk: ShrinkSize;
+  runs: number;
+  accepted: Record<string, number>;
+  budgetSpent: boolean;
+  explicitExact: boolean;
+  file: string;
+  replay: string;
+}
+
+export function defaultShrinkFile(name: string, seed: number): string {
+  return `shrunk-${name}-${seed}.yaml`;
+}
+
+/** Runs at most, unless --max-runs says otherwise. */
+export const DEFAULT_MAX_RUNS = 400;
+
+export function shrinkCommand(args: ShrinkArgs, deps: { io: Io }): number {
+  const r = shrinkSeed(args, deps.io);
+  deps.io.out(args.json ? `${JSON.stringify(r.json)}\n` : r.text);
+  return EXIT_CHECK_FAILED;
+}
+
+/** Shrinks one seed and writes its file; the report as JSON and as text. */
+export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: string } {
+  const { spec } = loadScenario(args.scenario);
+  const scenario = drawScenario(spec, args.seed).scenario;
+  let report: ShrinkReport;
+  try {
+    report = shrinkFailure(scenario, args.seed, {
+      maxRuns: args.maxRuns,
+      ...(io.errIsTTY && !args.json
+        ? { onRun: (runs, accepted, size) => io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
+        : {}),
+    });
+  } catch (err) {
+    if (err instanceof NoFailure) throw new InputError(`--seed: ${err.message} in ${scenario.name}`);
+    throw err;
+  }
+  if (io.errIsTTY && !args.json) io.err('\n');
+  const file = args.out ?? defaultShrinkFile(scenario.name, args.seed);
+  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk (fails with seed ${report.shrunkSeed}): ${report.invariant}` };
+  writeShrunk(file, shrunk, report, args);
+  const replay = replayCommand(file, report.shrunkSeed);
+  const v = report.shrunk.result.violation!;
+  const json: ShrinkJson = {
+    scenario: scenario.name, seed: args.seed, shrunkSeed: report.shrunkSeed, invariant: report.invariant, message: v.message,
+    original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
+    budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
+  };
+  return { json, text: formatShrinkText(scenario.name, args.seed, report, file, replay) };
+}
+
+export interface ShrinkChoicesArgs {
+  scenario: string;
+  choices: string;
+  /** Where the shrunk choice file goes (default shrunk-NAME.choices.json). */
+  out?: string;
+  maxRuns: number;
+  json: boolean;
+}
+
+/**
+ * `gallocy shrink --choices FILE`: the path of a choice file cut to the
+ * fewest choices and faults that still end in the same invariant, written as
+ * a choice file that `gallocy replay --choices` takes.
+ */
+export function shrinkChoicesCommand(args: ShrinkChoicesArgs, deps: { io: Io }): number {
+  const { spec } = loadScenario(args.scenario);
+  const file = readChoiceFile(args.choices, spec.base.name);
+  const scenario = drawScenario(spec, file.seed).scenario;
+  let r;
+  try {
+    r = shrinkPath(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key), args.maxRuns);
+  } catch (err) {
+    throw new InputError(`${args.choices}: ${(err as Error).message}`);
+  }
+  const out = args.out ?? `shrunk-${scenario.name}.choices.json`;
+  const labels = new Map(file.choices.map((c) => [c.key, c.label]));
+  const shrunk: ChoiceFile = {
+    ...file,
+    violation: { invariant: r.shrunk.violation.invariant, message: r.shrunk.violation.message },
+    choices: r.shrunk.keys.map((key) => ({ key, label: labels.get(key) ?? '' })),
+  };
+  try {
+    writeFileSync(out, `${JSON.stringify(shrunk, null, 1)}\n`);
+  } catch (err) {
+    throw new InputError(`${path.resolve(out)}: cannot write the shrunk choice file: ${(err as Error).message}`);
+  }
+  const replay = `gallocy replay --scenario ${shellQuote(args.scenario)} --choices ${shellQuote(out)}`;
+  const size = (s: PathSize): string => `${formatCount(s.choices)} choices, ${formatCount(s.faults)} of them faults`;
+  if (args.json) {
+    deps.io.out(`${JSON.stringify({ scenario: scenario.name, seed: file.seed, invariant: r.invariant, message: r.shrunk.violation.message, original: r.original, shrunk: { choices: r.shrunk.choices, faults: r.shrunk.faults }, runs: r.runs, budgetSpent: r.budgetSpent, file: out, replay })}\n`);
+  } else {
+    deps.io.out([
+      `${scenario.name}, seed ${file.seed}, the path of ${args.choices}: ${r.invariant}`,
+      `  original  ${size(r.original)}`,
+      `  shrunk    ${size(r.shrunk)}`,
+      `  runs      ${r.runs}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
+      `  violation ${r.shrunk.violation.invariant}: ${r.shrunk.violation.message}`,
+      `  wrote     ${out}`,
+      `  replay:   ${replay}`,
+    ].join('\n') + '\n');
+  }
+  return EXIT_CHECK_FAILED;
+}
+
+function describeSize(s: ShrinkSize): string {
+  const plural = (n: number, one: string): string => `${formatCount(n)} ${one}${n === 1 ? '' : 's'}`;
+  return `${plural(s.faults, 'fault')}, ${plural(s.hosts, 'host')}, ${plural(s.operations, 'operation')}, ${plural(s.events, 'event')}`;
+}
+
+export function formatShrinkText(name: string, seed: number, r: ShrinkReport, file: string, replay: string): string {
+  const v = r.shrunk.result.violation!;
+  const taken = Object.entries(r.accepted).map(([pass, n]) => `${pass} ${n}`).join(', ');
+  const lines = [
+    `${name}, seed ${seed}: ${r.invariant}`,
+    `  original  ${describeSize(r.original.size)}`,
+    `  shrunk    ${describeSize(r.shrunk.size)}`,
+    `  runs      ${r.runs}${taken !== '' ? ` (taken: ${taken})` : ''}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
+    `  violation ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`,
+    `  wrote     ${file}`,
+    `  replay:   ${replay}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function writeShrunk(file: string, scenario: Scenario, r: ShrinkReport, args: ShrinkArgs): void {
+  const header = [
+    `# Shrunk by: gallocy shrink --scenario ${args.scenario} --seed ${args.seed}`,
+    `# Fails ${r.invariant} with seed ${r.shrunkSeed}; ${describeSize(r.shrunk.size)} (was ${describeSize(r.original.size)}).`,
+    `# Replay: ${replayCommand(file, r.shrunkSeed)}`,
+    '',
+  ].join('\n');
+  try {
+    writeFileSync(file, header + stringify(withoutDefaults(scenario)));
+  } catch (err) {
+    throw new InputError(`${path.resolve(file)}: cannot write the shrunk scenario: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,148 @@
+// Shrinking a failing seed: write its run out as an explicit scenario, then
+// take every simplification (src/sim/shrink/candidates.ts) under which the
+// same seed still fails the same invariant, pass after pass, until none is
+// left or the run budget is spent. Greedy, as fast-check and delta debugging
+// shrink: each accepted candidate restarts its pass from the smaller scenario.
+import stringify from 'safe-stable-stringify';
+import { World } from '../run.js';
+import type { RunResult } from '../result.js';
+import { scenarioSchema, type Scenario } from '../scenario.js';
+import { explicitScenario } from './explicit.js';
+import { PASSES, type Pass } from './candidates.js';
+
+/** How big a failure is. */
+export interface ShrinkSize {
+  faults: number;
+  hosts: number;
+  /** Memory accesses (shared memory) or answered requests (key-value) in the run. */
+  operations: number;
+  /** Events the run took to reach its violation. */
+  events: number;
+}
+
+export interface ShrinkOptions {
+  /** Stop after this many runs (the first two, the failure and its explicit form, included). */
+  maxRuns: number;
+  /** For the big cuts (faults, hosts, work), how many other seeds to try when the seed no longer fails (default 8). */
+  reseeds?: number;
+  /** Told after every run. */
+  onRun?: (runs: number, accepted: number, size: ShrinkSize, pass: string) => void;
+}
+
+export interface ShrinkReport {
+  seed: number;
+  /** The seed the shrunk scenario fails with (another if a cut needed one). */
+  shrunkSeed: number;
+  invariant: string;
+  original: { size: ShrinkSize };
+  /** Whether the explicit scenario replayed the seed's run exactly (the same trace hash). */
+  explicitExact: boolean;
+  shrunk: { scenario: Scenario; size: ShrinkSize; result: RunResult };
+  runs: number;
+  /** Candidates taken, by pass. */
+  accepted: Record<string, number>;
+  /** Whether the budget ran out before every pass was done. */
+  budgetSpent: boolean;
+}
+
+export class NoFailure extends Error {
+  constructor(readonly seed: number) {
+    super(`seed ${seed} finds no violation: there is nothing to shrink`);
+    this.name = 'NoFailure';
+  }
+}
+
+export function sizeOf(s: Scenario, r: RunResult): ShrinkSize {
+  return {
+    faults: s.faults.nemesis !== undefined ? r.stats.faults ?? 0 : s.faults.schedule.length,
+    hosts: s.hosts,
+    operations: s.dsm !== undefined ? r.stats.accesses ?? 0 : r.stats.requests ?? 0,
+    events: r.events,
+  };
+}
+
+function runOnce(s: Scenario, seed: number): RunResult {
+  return new World(s, seed, {}).run();
+}
+
+export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkOptions): ShrinkReport {
+  const first = explicitScenario(scenario, seed);
+  const v = first.result.violation;
+  if (v === null) throw new NoFailure(seed);
+  const invariant = v.invariant;
+  let cur = first.scenario;
+  let curRun = runOnce(cur, seed);
+  let runs = 2;
+  let curSeed = seed;
+  const reseeds = options.reseeds ?? 8;
+  const explicitExact = curRun.traceHash === first.result.traceHash;
+  if (curRun.violation?.invariant !== invariant) {
+    throw new Error(`seed ${seed}: its faults written out as a schedule found ${curRun.violation?.invariant ?? 'no violation'}, not ${invariant}; the nemesis did not record a choice it made`);
+  }
+  const accepted: Record<string, number> = {};
+  const seen = new Set<string>([stringify(cur)!]);
+
+  /** One candidate: valid, new, and failing the same way (and, for some passes, in fewer events), with the seed or, if the pass may, a next one. */
+  const tryCandidate = (pass: Pass, candidate: Scenario): boolean => {
+    const parsed = scenarioSchema.safeParse(candidate);
+    if (!parsed.success) return false;
+    const key = stringify(parsed.data)!;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    const seeds = pass.reseed ? reseeds + 1 : 1;
+    for (let i = 0; i < seeds && runs < options.maxRuns; i++) {
+      const s = curSeed + i;
+      let r: RunResult;
+      try {
+        r = runOnce(parsed.data, s);
+      } catch {
+        // A configuration the simulator cannot run is not a smaller failure of the same kind.
+        return false;
+      } finally {
+        runs++;
+      }
+      const ok = r.violation?.invariant === invariant && (!pass.needsFewerEvents || r.events < curRun.events);
+      if (ok) {
+        cur = parsed.data;
+        curRun = r;
+        curSeed = s;
+        accepted[pass.name] = (accepted[pass.name] ?? 0) + 1;
+      }
+      options.onRun?.(runs, Object.values(accepted).reduce((a, b) => a + b, 0), sizeOf(cur, curRun), pass.name);
+      if (ok) return true;
+    }
+    return false;
+  };
+
+  /** Runs a pass until none of its candidates is taken; whether any was. */
+  const runPass = (pass: Pass): boolean => {
+    let any = false;
+    for (;;) {
+      let took = false;
+      for (const c of pass.candidates({ scenario: cur, violationUs: curRun.violation!.timeUs })) {
+        if (runs >= options.maxRuns) return any;
+        if (tryCandidate(pass, c)) {
+          took = true;
+          break;
+        }
+      }
+      if (!took) return any;
+      any = true;
+    }
+  };
+
+  let progress = true;
+  while (progress && runs < options.maxRuns) {
+    progress = false;
+    for (const pass of PASSES) progress = runPass(pass) || progress;
+  }
+  return {
+    seed, shrunkSeed: curSeed, invariant,
+    original: { size: sizeOf(scenario, first.result) },
+    explicitExact,
+    shrunk: { scenario: cur, size: sizeOf(cur, curRun), result: curRun },
+    runs,
+    accepted,
+    budgetSpent: runs >= options.maxRuns,
+  };
+}

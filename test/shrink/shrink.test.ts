@@ -1,0 +1,130 @@
+// Shrinking: a seed's faults written out replay the same run; the shrinker
+// cuts a planted bug's failure down while it fails the same invariant; the
+// file it writes replays to that invariant; bad input exits 2.
+import { spawnSync } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { findRepoRoot } from '../../src/cli/repo-root.js';
+import { loadScenario } from '../../src/cli/scenario-file.js';
+import { World } from '../../src/sim/run.js';
+import { scenarioSchema, type Scenario } from '../../src/sim/scenario.js';
+import { explicitScenario } from '../../src/sim/shrink/explicit.js';
+import { shrinkInteger, withDuration } from '../../src/sim/shrink/candidates.js';
+import { withoutDefaults } from '../../src/sim/shrink/prune.js';
+import { shrinkFailure } from '../../src/sim/shrink/shrink.js';
+import { drawScenario } from '../../src/sim/swarm.js';
+
+const repoRoot = findRepoRoot();
+const bin = path.join(repoRoot, 'bin', 'gallocy.js');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-shrink-'));
+const gallocy = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: tmp, encoding: 'utf8', timeout: 300_000 });
+const bench = (name: string, seed: number): Scenario => drawScenario(loadScenario(path.join(repoRoot, 'bench', 'shrink', `${name}.yaml`)).spec, seed).scenario;
+
+test('every kind of fault the nemesis makes, written out as a schedule, replays the same run', () => {
+  const s = scenarioSchema.parse({
+    name: 'all-faults', durationS: 12, hosts: 5, groups: 2, clock: { maxJumpMs: 50, maxDriftPpm: 100 },
+    faults: { untilS: 10, nemesis: { kinds: ['partition', 'partition-one-way', 'partition-partial', 'clog', 'flaky', 'crash', 'pause', 'stall', 'clock-jump', 'clock-drift', 'membership', 'transfer'], meanIntervalMs: 300 } },
+  });
+  for (const seed of [1, 2]) {
+    const original = new World(s, seed, {}).run();
+    const written = explicitScenario(s, seed);
+    assert.is(written.scenario.faults.nemesis, undefined);
+    assert.ok(written.scenario.faults.schedule.length > 10, `${written.scenario.faults.schedule.length} faults`);
+    assert.is(new World(written.scenario, seed, {}).run().traceHash, original.traceHash, `seed ${seed}`);
+  }
+  // The shared memory: owners join and leave through the registry, companies transfer leadership.
+  const dsm = drawScenario(loadScenario('dsm-churn').spec, 2).scenario;
+  const w = explicitScenario(dsm, 2);
+  assert.is(new World(w.scenario, 2, {}).run().traceHash, w.result.traceHash);
+});
+
+test('fast-check shrinks integers toward the target first, then closer to the value', () => {
+  assert.equal([...shrinkInteger(1000, 0)].slice(0, 3), [0, 500, 750]);
+  assert.equal([...shrinkInteger(5, 5)], []);
+});
+
+test('a shorter run keeps its faults, quiet period and liveness bound inside it', () => {
+  const s = scenarioSchema.parse({ name: 'x', durationS: 30, hosts: 3, faults: { untilS: 20, schedule: [{ atMs: 1000, kind: 'crash' }, { atMs: 15000, kind: 'pause' }] }, liveness: { withinS: 10 } });
+  const short = scenarioSchema.parse(withDuration(s, 12));
+  assert.equal(short.faults.schedule.map((f) => f.kind), ['crash']);
+  assert.is(short.faults.untilS, 12);
+  assert.is(short.liveness, undefined);
+});
+
+test('a scenario without its defaults parses back to itself', () => {
+  const s = bench('skip-write-back', 2);
+  const pruned = withoutDefaults(s);
+  assert.ok(isDeepStrictEqual(scenarioSchema.parse(pruned), s));
+  assert.ok(!('raft' in pruned), 'default Raft settings are left out');
+  assert.equal(Object.keys(pruned).slice(0, 3), ['name', 'durationS', 'hosts']);
+});
+
+test('sendBeforeSync shrinks to no faults on two hosts, failing the same invariant', () => {
+  const r = shrinkFailure(bench('send-before-sync', 5), 5, { maxRuns: 300 });
+  assert.is(r.invariant, 'committed-durable-on-quorum');
+  assert.is(r.shrunk.result.violation?.invariant, r.invariant);
+  assert.ok(r.explicitExact);
+  assert.is(r.shrunk.size.faults, 0);
+  assert.is(r.shrunk.size.hosts, 2);
+  assert.ok(r.shrunk.size.events * 10 < r.original.size.events, `${r.shrunk.size.events} of ${r.original.size.events} events`);
+  // The shrunk scenario fails again when run anew (with the seed it reports).
+  assert.is(new World(r.shrunk.scenario, r.shrunkSeed, {}).run().violation?.invariant, r.invariant);
+});
+
+test('gallocy shrink writes a scenario of a few faults that gallocy replay fails with the same invariant', () => {
+  const out = path.join(tmp, 'forget-vote.yaml');
+  const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '4', '--out', out, '--max-runs', '600', '--json');
+  assert.is(r.status, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { invariant: string; original: { faults: number }; shrunk: { faults: number }; runs: number; shrunkSeed: number; replay: string };
+  assert.is(report.invariant, 'election-safety');
+  assert.ok(report.original.faults > 100 && report.shrunk.faults <= 20, `${report.original.faults} -> ${report.shrunk.faults} faults`);
+  assert.ok(report.runs <= 600);
+  const text = readFileSync(out, 'utf8');
+  assert.match(text, /^# Shrunk by: gallocy shrink/);
+  assert.not.match(text, /nemesis/);
+  const replay = gallocy('replay', '--scenario', out, '--seed', String(report.shrunkSeed), '--json');
+  assert.is(replay.status, 1, replay.stderr);
+  assert.is((JSON.parse(replay.stdout) as { violation: { invariant: string } }).violation.invariant, 'election-safety');
+});
+
+test('a seed that does not fail, or a bad flag, exits 2 with a message', () => {
+  const pass = gallocy('shrink', '--scenario', 'raft-basic', '--seed', '1', '--max-runs', '5');
+  assert.is(pass.status, 2);
+  assert.match(pass.stderr, 'finds no violation');
+  const bad = gallocy('shrink', '--scenario', 'raft-basic', '--seed', '1', '--max-runs', 'many');
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, '--max-runs: expected an integer');
+});
+
+test('fuzz prints the shrink command beside each replay command, and --shrink shrinks the first failure', () => {
+  const scenario = path.join(repoRoot, 'bench', 'shrink', 'send-before-sync.yaml');
+  const r = gallocy('fuzz', '--scenario', scenario, '--seeds', '2', '--jobs', '1', '--shrink');
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stdout, `shrink: gallocy shrink --scenario ${scenario} --seed 1`);
+  assert.match(r.stdout, 'shrunk the first failure:');
+  assert.match(r.stdout, /shrunk\s+0 faults, 2 hosts/);
+  assert.ok(readFileSync(path.join(tmp, 'shrunk-bench-send-before-sync-1.yaml'), 'utf8').includes('sendBeforeSync: true'));
+});
+
+test('shrink --choices cuts a check path to fewer choices that gallocy replay --choices ends in the same violation', () => {
+  const scenario = path.join(tmp, 'raft-tiny-forget-vote.yaml');
+  writeFileSync(scenario, `${readFileSync(path.join(repoRoot, 'scenarios', 'raft-tiny.yaml'), 'utf8').replace(/^name: raft-tiny$/m, 'name: raft-tiny-forget-vote')}\nbugs: { forgetVote: true }\n`);
+  const found = gallocy('check', '--scenario', scenario, '--strategy', 'random', '--depth', '40', '--walks', '20000', '--crashes', '1', '--budget', '120', '--out', 'fv.choices.json');
+  assert.is(found.status, 1, found.stdout + found.stderr);
+  const r = gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--out', 'fv.shrunk.json', '--json');
+  assert.is(r.status, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { invariant: string; original: { choices: number }; shrunk: { choices: number; faults: number } };
+  assert.is(report.invariant, 'election-safety');
+  assert.ok(report.shrunk.choices < report.original.choices, `${report.original.choices} -> ${report.shrunk.choices} choices`);
+  const replay = gallocy('replay', '--scenario', scenario, '--choices', 'fv.shrunk.json');
+  assert.is(replay.status, 1, replay.stderr);
+  assert.match(replay.stdout, 'VIOLATION   election-safety');
+  assert.match(replay.stdout, 'the same outcome as the file records');
+  assert.is(gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--seed', '3').status, 2);
+});
+
+test.run();
