@@ -104,15 +104,28 @@ export class PartitionSearch<S, I, O> {
     this.headUnknown = 2 * n + 1;
     this.next = new Int32Array(2 * n + 2).fill(-1);
     this.prev = new Int32Array(2 * n + 2).fill(-1);
-    const events: number[] = [];
-    const unknownCalls: number[] = [];
+    // Events sorted by time, calls before returns on equal times, then by
+    // node (so the order does not depend on the sort algorithm); times are
+    // read from an array rather than through the operations.
+    const time = new Float64Array(2 * n);
+    let nEvents = 0;
+    let nUnknown = 0;
     for (let i = 0; i < n; i++) {
-      if (this.finite[i]) events.push(i, n + i);
-      else if (!this.readOnly[i]) unknownCalls.push(i);
+      time[i] = ops[i]!.call;
+      if (this.finite[i]) {
+        time[n + i] = ops[i]!.ret;
+        nEvents += 2;
+      } else if (!this.readOnly[i]) nUnknown++;
     }
-    const timeOf = (e: number): number => (e < n ? ops[e]!.call : ops[e - n]!.ret);
-    const byTime = (a: number, b: number): number =>
-      timeOf(a) - timeOf(b) || (a < n ? 0 : 1) - (b < n ? 0 : 1) || a - b; // the last: independent of the sort algorithm
+    const events = new Int32Array(nEvents);
+    const unknownCalls = new Int32Array(nUnknown);
+    for (let i = 0, e = 0, u = 0; i < n; i++) {
+      if (this.finite[i]) {
+        events[e++] = i;
+        events[e++] = n + i;
+      } else if (!this.readOnly[i]) unknownCalls[u++] = i;
+    }
+    const byTime = (a: number, b: number): number => time[a]! - time[b]! || (a < n ? 0 : 1) - (b < n ? 0 : 1) || a - b;
     events.sort(byTime);
     unknownCalls.sort(byTime);
     this.chain(this.head, events);
@@ -126,7 +139,7 @@ export class PartitionSearch<S, I, O> {
     this.unknown = new RankSet(unknownCalls.length);
 
     const eq = model.equal ?? ((a: S, b: S) => a === b);
-    this.visited = new Visited<S>(eq, budget);
+    this.visited = new Visited<S>(eq, budget, this.remaining + 1);
     this.state = model.init();
     this.entry = this.next[this.head]!;
     // The start needs no entry among the visited: the search never comes back to it.
@@ -189,7 +202,7 @@ export class PartitionSearch<S, I, O> {
     this.visited.release();
   }
 
-  private chain(h: number, list: readonly number[]): void {
+  private chain(h: number, list: Iterable<number>): void {
     let last = h;
     for (const e of list) {
       this.next[last] = e;

@@ -133,6 +133,12 @@ export class Visited<S> {
   constructor(
     private readonly equal: (a: S, b: S) => boolean,
     private readonly budget: VisitedBudget,
+    /**
+     * Entries the search expects (one per operation it linearizes on a path
+     * without backtracking): the first entry sizes the arrays for them, so an
+     * easy search never grows them step by step.
+     */
+    private readonly expected = 0,
   ) {
     budget.register(this);
   }
@@ -195,7 +201,7 @@ export class Visited<S> {
     }
     if (this.size === this.hashes.length) this.growEntries();
     if (this.size * 2 >= this.table.length) this.growTable();
-    if (this.poolUsed + s.length > this.pool.length) this.pool = grow(this.pool, this.poolUsed + s.length);
+    if (this.poolUsed + s.length > this.pool.length) this.pool = grow(this.pool, Math.max(this.poolUsed + s.length, this.expected * 2));
     const e = this.size++;
     this.hashes[e] = hash;
     this.start[e] = this.poolUsed;
@@ -213,7 +219,7 @@ export class Visited<S> {
   }
 
   private growEntries(): void {
-    const n = this.hashes.length * 2;
+    const n = Math.max(this.hashes.length * 2, this.expected);
     this.hashes = grow(this.hashes, n);
     this.chain = grow(this.chain, n);
     this.start = grow(this.start, n);
@@ -222,7 +228,9 @@ export class Visited<S> {
   }
 
   private growTable(): void {
-    this.table = new Int32Array(Math.max(32, this.table.length * 2)).fill(NONE);
+    let size = Math.max(32, this.table.length * 2);
+    while (size < this.expected * 2) size *= 2;
+    this.table = new Int32Array(size).fill(NONE);
     for (let e = 0; e < this.size; e++) this.link(e);
   }
 }

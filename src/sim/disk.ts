@@ -6,11 +6,19 @@
 //   pending   an optional whole-file replacement (rewrite) plus appended
 //             records; visible to readVisible(), made durable by sync(),
 //             lost by crash()
+// Records are values; the disk turns one into its bytes (the encoder given
+// at construction) only when a fault needs them: a crash tearing it, a read
+// flipping one of its bits, or exploration hashing the files. Appends and
+// restarts are on the simulator's hot path, and the bytes of an intact record
+// are exactly what was appended, so encoding every record (and parsing it
+// back at each restart) would only cost time.
+//
 // Every record carries a 32-bit checksum (FNV-1a over the UTF-16 code units,
-// which detects any single changed code unit) of what was appended. It is
-// computed when first needed (a crash tearing the record, or a read), since
-// appends are on the simulator's hot path and the stored text of an intact
-// record cannot differ from what was appended.
+// which detects any single changed code unit) of what was appended. It never
+// needs computing: an intact record matches its own by construction, and the
+// two ways a record can be damaged are both ones the checksum always detects
+// (a strict prefix whose sum crash() makes differ, and one flipped bit). So a
+// damaged record is marked as such, with the same outcome as comparing sums.
 //
 // Faults:
 //   crash(rng, { tornWrites: true }): for each file with pending appends, with
@@ -54,29 +62,26 @@ export interface DiskStats {
   corruptReads: number;
 }
 
-interface Rec {
-  data: string;
-  /** Checksum of the record as appended; -1 until computed. */
-  sum: number;
+/** A stored record: an intact value, or the torn fragment of one (bytes only). */
+interface Rec<R> {
+  /** The record as appended; null for a torn fragment, whose checksum cannot match. */
+  readonly value: R | null;
+  /** Its bytes: made on first need for an intact record, the fragment's for a torn one. */
+  bytes: string | null;
 }
 
-function sumOf(r: Rec): number {
-  if (r.sum < 0) r.sum = checksum(r.data);
-  return r.sum;
-}
-
-interface SimFile {
-  durable: Rec[];
+interface SimFile<R> {
+  durable: Rec<R>[];
   /** Pending whole-file replacement, or null. */
-  base: Rec[] | null;
-  appends: Rec[];
+  base: Rec<R>[] | null;
+  appends: Rec<R>[];
   /** Ever synced (survives a crash as a file, possibly empty). */
   durableExists: boolean;
   /** The last durable record is a torn fragment not yet dropped. */
   tornTail: boolean;
 }
 
-/** 32-bit FNV-1a over the UTF-16 code units of s. */
+/** 32-bit FNV-1a over the UTF-16 code units of s: the records' checksum, whose guarantee the model above rests on. */
 export function checksum(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -85,7 +90,11 @@ export function checksum(s: string): number {
   return h >>> 0;
 }
 
-export class SimDisk {
+/**
+ * A disk of record files. R is what a record holds (strings by default); the
+ * encoder gives its bytes, which faults act on.
+ */
+export class SimDisk<R = string> {
   readonly stats: DiskStats = {
     appends: 0,
     rewrites: 0,
@@ -96,13 +105,15 @@ export class SimDisk {
     tornDropped: 0,
     corruptReads: 0,
   };
-  private readonly fs = new Map<string, SimFile>();
+  private readonly fs = new Map<string, SimFile<R>>();
   private corruptP = 0;
   private corruptRng: Rng | null = null;
 
+  constructor(private readonly encode: (record: R) => string = String) {}
+
   /** Append a record (pending until sync). Creates the file if needed. */
-  append(file: string, record: string): void {
-    this.open(file).appends.push({ data: record, sum: -1 });
+  append(file: string, record: R): void {
+    this.open(file).appends.push({ value: record, bytes: null });
     this.stats.appends++;
   }
 
@@ -122,9 +133,9 @@ export class SimDisk {
    * durable at the next sync; a crash before that keeps the old durable
    * contents. Appends made after the rewrite follow it.
    */
-  rewrite(file: string, records: readonly string[]): void {
+  rewrite(file: string, records: readonly R[]): void {
     const f = this.open(file);
-    f.base = records.map((data) => ({ data, sum: -1 }));
+    f.base = records.map((value) => ({ value, bytes: null }));
     f.appends = [];
     this.stats.rewrites++;
   }
@@ -149,44 +160,39 @@ export class SimDisk {
    * A corrupt record elsewhere, or an injected corrupted read, throws
    * DiskCorruptionError. A missing file reads as [].
    */
-  read(file: string): string[] {
+  read(file: string): R[] {
     const f = this.fs.get(file);
     if (f === undefined) return [];
     const recs = f.durable;
     let n = recs.length;
-    if (n > 0) {
-      const tail = recs[n - 1]!;
-      if (checksum(tail.data) !== sumOf(tail)) {
-        recs.pop();
-        n--;
-        f.tornTail = false;
-        this.stats.tornDropped++;
-      }
+    if (n > 0 && recs[n - 1]!.value === null) {
+      recs.pop();
+      n--;
+      f.tornTail = false;
+      this.stats.tornDropped++;
     }
     let flipAt = -1;
-    let flipped = '';
     if (this.corruptP > 0 && n > 0 && this.corruptRng !== null) {
       const rng = this.corruptRng;
       if (rng.next() < this.corruptP) {
         const i = rng.int(0, n);
-        const data = recs[i]!.data;
-        if (data.length > 0) {
-          const pos = rng.int(0, data.length);
-          const c = data.charCodeAt(pos) ^ (1 << rng.int(0, 8));
+        const length = this.bytesOf(recs[i]!).length;
+        if (length > 0) {
+          // Which bit of which byte: drawn as a real flip would be, though the outcome is known.
+          rng.int(0, length);
+          rng.int(0, 8);
           flipAt = i;
-          flipped = data.slice(0, pos) + String.fromCharCode(c) + data.slice(pos + 1);
         }
       }
     }
-    const out: string[] = new Array<string>(n);
+    const out: R[] = new Array<R>(n);
     for (let i = 0; i < n; i++) {
-      const r = recs[i]!;
-      const data = i === flipAt ? flipped : r.data;
-      if (checksum(data) !== sumOf(r)) {
+      const value = recs[i]!.value;
+      if (i === flipAt || value === null) {
         this.stats.corruptReads++;
         throw new DiskCorruptionError(file, i);
       }
-      out[i] = data;
+      out[i] = value;
     }
     return out;
   }
@@ -200,8 +206,8 @@ export class SimDisk {
     if (f === undefined) return [];
     const base = f.base ?? f.durable;
     const out: string[] = [];
-    for (const r of base) out.push(r.data);
-    for (const r of f.appends) out.push(r.data);
+    for (const r of base) out.push(this.bytesOf(r));
+    for (const r of f.appends) out.push(this.bytesOf(r));
     return out;
   }
 
@@ -231,14 +237,13 @@ export class SimDisk {
       f.base = null;
       f.appends = [];
       if (torn && first !== undefined && rng.bool(0.5)) {
-        // A strict prefix of the record, with the checksum of the whole one.
-        const keep = first.data.length === 0 ? 0 : rng.int(0, first.data.length);
-        const data = first.data.slice(0, keep);
-        let sum = sumOf(first);
-        // An empty record torn to nothing, or a 2^-32 checksum collision.
-        if (checksum(data) === sum) sum = (sum ^ 1) >>> 0;
+        // A strict prefix of the record, with the checksum of the whole one,
+        // which it cannot match (an empty record torn to nothing, or a 2^-32
+        // collision, has its stored sum changed so that it does not).
+        const bytes = this.bytesOf(first);
+        const keep = bytes.length === 0 ? 0 : rng.int(0, bytes.length);
         if (f.tornTail) f.durable.pop(); // at most one torn fragment, at the tail
-        f.durable.push({ data, sum });
+        f.durable.push({ value: null, bytes: bytes.slice(0, keep) });
         f.durableExists = true;
         f.tornTail = true;
         this.stats.tornWrites++;
@@ -257,7 +262,12 @@ export class SimDisk {
     this.corruptRng = rng;
   }
 
-  private open(file: string): SimFile {
+  private bytesOf(r: Rec<R>): string {
+    if (r.bytes === null) r.bytes = this.encode(r.value!);
+    return r.bytes;
+  }
+
+  private open(file: string): SimFile<R> {
     let f = this.fs.get(file);
     if (f === undefined) {
       f = { durable: [], base: null, appends: [], durableExists: false, tornTail: false };
@@ -267,11 +277,11 @@ export class SimDisk {
   }
 }
 
-function pendingOf(f: SimFile): number {
+function pendingOf<R>(f: SimFile<R>): number {
   return (f.base === null ? 0 : f.base.length) + f.appends.length;
 }
 
-function syncFile(f: SimFile): void {
+function syncFile<R>(f: SimFile<R>): void {
   if (f.base !== null) {
     f.durable = f.base;
     f.base = null;

@@ -15,7 +15,8 @@ import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
 import type { HostClock } from './clock.js';
 import { DiskCorruptionError, SimDisk } from './disk.js';
 import { LiveProbe } from './check/replica-probe.js';
-import { SimRaftDisk } from './raft-storage.js';
+import { encodeRecord, SimRaftDisk } from './raft-storage.js';
+import type { RaftRecord } from './raft-storage.js';
 import type { Rng } from './rng.js';
 import type { Scenario } from './scenario.js';
 import type { Scheduler } from './scheduler.js';
@@ -67,7 +68,7 @@ export class SimHost {
   epoch = 0;
   runtime: HostRuntime | null = null;
   app: SimApp | null = null;
-  readonly disk = new SimDisk();
+  readonly disk = new SimDisk<RaftRecord>(encodeRecord);
   /** Deliveries that arrived while the process was not running. */
   private inbox: [number, SimEnvelope][] = [];
   /** Timers, disk completions and faults that came due while the process was not running, in order. */

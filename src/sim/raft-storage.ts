@@ -6,10 +6,15 @@ import type { DiskPort, PersistBatch } from '../host/ports.js';
 import { DiskCorruptionError } from './disk.js';
 import type { SimDisk } from './disk.js';
 
+/**
+ * A record of the file. Records hold the very objects the Ready carried: the
+ * core never changes an entry, snapshot or hard state once handed out, so a
+ * restart may share them as it would share copies parsed from bytes.
+ */
 export type RaftRecord =
-  | { t: 'hs'; hs: HardState }
-  | { t: 'ents'; e: Entry[] }
-  | { t: 'snap'; s: Snapshot };
+  | { readonly t: 'hs'; readonly hs: HardState }
+  | { readonly t: 'ents'; readonly e: readonly Entry[] }
+  | { readonly t: 'snap'; readonly s: Snapshot };
 
 export function encodeRecord(r: RaftRecord): string {
   if (r.t !== 'ents') return JSON.stringify(r);
@@ -32,12 +37,11 @@ function encodeEntry(e: Entry): string {
 }
 
 /** Rebuilds what a restarting node knows from its file's durable records. */
-export function loadBootState(records: readonly string[], genesis: ConfState): BootState {
+export function loadBootState(records: readonly RaftRecord[], genesis: ConfState): BootState {
   let hardState: HardState = { term: 0, vote: 0, commit: 0 };
   let snapshot: Snapshot | null = null;
   let entries: Entry[] = [];
-  for (const line of records) {
-    const r = JSON.parse(line) as RaftRecord;
+  for (const r of records) {
     if (r.t === 'hs') hardState = r.hs;
     else if (r.t === 'snap') {
       // A snapshot replaces the whole log; a compaction rewrites the entries after it.
@@ -131,7 +135,7 @@ export interface SimRaftDiskOptions {
 
 /** The host runtime's disk port over a simulated disk: one record file per group. */
 export class SimRaftDisk implements DiskPort {
-  constructor(private readonly disk: SimDisk, private readonly opts: SimRaftDiskOptions) {}
+  constructor(private readonly disk: SimDisk<RaftRecord>, private readonly opts: SimRaftDiskOptions) {}
 
   groups(): number[] {
     return this.disk.files().filter((f) => f.startsWith('raft-')).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
@@ -147,7 +151,7 @@ export class SimRaftDisk implements DiskPort {
    * A read the checksums reject is read again, as a real disk's driver
    * would; a file that keeps failing stops the boot (DiskCorruptionError).
    */
-  private readVerified(file: string): string[] {
+  private readVerified(file: string): RaftRecord[] {
     for (let attempt = 1; ; attempt++) {
       try {
         return this.disk.read(file);
@@ -159,9 +163,9 @@ export class SimRaftDisk implements DiskPort {
 
   append(group: number, b: PersistBatch): void {
     const file = fileOf(group);
-    if (b.snapshot !== null) this.disk.append(file, encodeRecord({ t: 'snap', s: b.snapshot }));
-    if (b.entries.length > 0) this.disk.append(file, encodeRecord({ t: 'ents', e: b.entries as Entry[] }));
-    if (b.hardState !== null) this.disk.append(file, encodeRecord({ t: 'hs', hs: b.hardState }));
+    if (b.snapshot !== null) this.disk.append(file, { t: 'snap', s: b.snapshot });
+    if (b.entries.length > 0) this.disk.append(file, { t: 'ents', e: b.entries });
+    if (b.hardState !== null) this.disk.append(file, { t: 'hs', hs: b.hardState });
   }
 
   sync(group: number, done: () => void): void {
@@ -170,8 +174,8 @@ export class SimRaftDisk implements DiskPort {
 
   /** A rewrite of the whole file (atomic, a rename), synced at once. */
   compact(group: number, snapshot: Snapshot, hardState: HardState, rest: readonly Entry[]): void {
-    const records = [encodeRecord({ t: 'snap', s: snapshot }), encodeRecord({ t: 'hs', hs: hardState })];
-    if (rest.length > 0) records.push(encodeRecord({ t: 'ents', e: rest as Entry[] }));
+    const records: RaftRecord[] = [{ t: 'snap', s: snapshot }, { t: 'hs', hs: hardState }];
+    if (rest.length > 0) records.push({ t: 'ents', e: rest });
     const file = fileOf(group);
     this.disk.rewrite(file, records);
     this.disk.sync(file);

@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
 import { RaftStore } from '../../src/real/raft-store.js';
-import { encodeRecord, loadBootState, type RaftRecord } from '../../src/sim/raft-storage.js';
+import { loadBootState, type RaftRecord } from '../../src/sim/raft-storage.js';
 import { CHILD_GROUP, childData } from './raft-store-child.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -178,7 +178,7 @@ test('on random histories the store rebuilds what the simulator\'s record file r
       const records: RaftRecord[] = [];
       try {
         for (const [k, op] of ops.entries()) {
-          const model = loadBootState(records.map(encodeRecord), GENESIS);
+          const model = loadBootState(records, GENESIS);
           const snapIndex = model.snapshot?.index ?? 0;
           const last = model.entries.at(-1)?.index ?? snapIndex;
           if (op.t === 'append') {
@@ -203,11 +203,11 @@ test('on random histories the store rebuilds what the simulator\'s record file r
             const kept = op.wrongTerm ? [] : model.entries.filter((e) => e.index > at);
             records.push({ t: 'snap', s }, { t: 'ents', e: kept });
           }
-          assert.equal(store.load(1, GENESIS), loadBootState(records.map(encodeRecord), GENESIS), `after op ${k}`);
+          assert.equal(store.load(1, GENESIS), loadBootState(records, GENESIS), `after op ${k}`);
         }
         store.close();
         store = RaftStore.open(file);
-        assert.equal(store.load(1, GENESIS), loadBootState(records.map(encodeRecord), GENESIS), 'after reopen');
+        assert.equal(store.load(1, GENESIS), loadBootState(records, GENESIS), 'after reopen');
       } finally {
         store.close();
       }
