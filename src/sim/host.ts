@@ -57,6 +57,10 @@ export interface HostEnv {
   diskRng(host: number): Rng;
   /** The fault points and probes a host's code reaches. */
   faultPoints(host: number): FaultPoints;
+  /** A tick of this host ran (the per-step Raft rules look at its replicas). */
+  ticked(host: SimHost): void;
+  /** This host crashed. */
+  crashed(host: SimHost): void;
 }
 
 export class SimHost {
@@ -201,6 +205,7 @@ export class SimHost {
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
     this.trace('crash', this.epoch);
+    this.env.crashed(this);
   }
 
   pause(): void {
@@ -256,6 +261,7 @@ export class SimHost {
     sched.at(this.clock.globalFor(dueLocal, sched.now), () => {
       if (this.tickChain !== chain || this.state !== 'up') return;
       fn();
+      this.env.ticked(this);
       this.scheduleTick(fn, chain);
     }, 'tick');
   }

@@ -3,6 +3,7 @@
 // faults stop, and reports the trace hash that a replay must reproduce.
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
+import { RaftRules } from './check/raft-rules.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import { kvModel, type KvInput, type KvOp as KvHistoryOp } from '../check/kv-model.js';
@@ -52,6 +53,8 @@ export class World {
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
+  /** The per-step rules of every replica (src/sim/check/raft-rules.ts). */
+  private readonly rules: RaftRules;
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
   readonly faults: SimFaultPoints;
@@ -89,6 +92,7 @@ export class World {
     for (let g = 0; g < groups; g++) {
       this.checkers.push(new RaftInvariants(g, this.genesis(g).voters, () => this.probes(g)));
     }
+    this.rules = new RaftRules(scenario.raft, this.checkers);
     const clockRng = this.stream('clocks');
     for (const id of range(1, scenario.hosts)) {
       const c = scenario.clock;
@@ -208,10 +212,26 @@ export class World {
     return this.faults.forHost(host);
   }
 
+  ticked(host: SimHost): void {
+    this.rules.ticked(host.id, host.replicas);
+  }
+
+  crashed(host: SimHost): void {
+    this.rules.crashed(host.id);
+  }
+
   private deliver(from: number, to: number, env: SimEnvelope): void {
     recordDelivery(this.trace, from, to, env);
-    if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
-    else this.clients[to - this.hosts.length - 1]?.receive(env);
+    if (to > this.hosts.length) {
+      this.clients[to - this.hosts.length - 1]?.receive(env);
+      return;
+    }
+    const h = this.hosts[to - 1]!;
+    // A running replica steps the message now: the rules compare it before and after.
+    const r = env.kind === 'raft' && h.state === 'up' ? h.replica(env.group) : undefined;
+    const d = r === undefined || env.kind !== 'raft' ? null : this.rules.delivering(r, env.msg);
+    h.deliver(from, env);
+    if (d !== null && h.state === 'up') this.rules.delivered(d);
   }
 
   private *probes(group: number): Generator<ReplicaProbe> {
