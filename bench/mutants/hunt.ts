@@ -3,6 +3,8 @@
 // (at most MAX_BATCH) of every scenario in turn, so bugs that any seed shows
 // die within a few seconds and every scenario gets a fair share of the rest.
 // A failure counts only once the original code is shown to pass that seed.
+// Between rounds the hunt may run other searches once (interludes: the
+// systematic explorer, `gallocy check`), within the same budget.
 import type { FuzzReport } from '../../src/cli/fuzz.js';
 import { runNode } from './child.js';
 
@@ -14,6 +16,16 @@ export interface Kill {
   invariant: string;
   /** The first line of the failure's message. */
   message: string;
+  /** Found by `gallocy check`: the choice file of its path (the seed is the world's). */
+  choices?: string;
+}
+
+/** A search other than fuzzing (`gallocy check`) that the hunt runs once, after a round of fuzzing. */
+export interface Interlude {
+  /** It runs once round `afterRound` (0 = the first) has visited every scenario. */
+  afterRound: number;
+  /** Runs within the time left; reports its own wall and CPU seconds. */
+  run(secondsLeft: number): Promise<{ kill: Kill | null; wallSeconds: number; cpuSeconds: number; error: string | null }>;
 }
 
 export interface HuntOptions {
@@ -26,6 +38,10 @@ export interface HuntOptions {
   seedTimeoutSeconds: number;
   /** Whether the original code passes a seed: a failure it shares is not the mutant's. */
   originalPasses(scenario: string, seed: number): Promise<boolean>;
+  /** Searches run between the rounds (none by default). */
+  interludes?: readonly Interlude[];
+  /** Whether the original code passes a path `gallocy check` found. */
+  originalPassesPath?(kill: Kill): Promise<boolean>;
 }
 
 export interface HuntResult {
@@ -51,8 +67,8 @@ export function fuzzArgs(scenario: string, start: number, seeds: number): string
   return ['bin/gallocy.js', 'fuzz', '--scenario', scenario, '--start', String(start), '--seeds', String(seeds), '--jobs', '1', '--json', '--stop-on-first'];
 }
 
-export function replayCommand(scenario: string, seed: number): string {
-  return `gallocy replay --scenario ${scenario} --seed ${seed}`;
+export function replayCommand(k: Pick<Kill, 'scenario' | 'seed' | 'choices'>): string {
+  return k.choices === undefined ? `gallocy replay --scenario ${k.scenario} --seed ${k.seed}` : `gallocy replay --scenario ${k.scenario} --choices ${k.choices}`;
 }
 
 export async function hunt(o: HuntOptions): Promise<HuntResult> {
@@ -108,7 +124,27 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
     }
   };
 
-  for (let round = 0; next.size > 0; round++) {
+  /** Runs the interludes due after a round; true if one killed the mutant or the time is up. */
+  const interludes = async (round: number): Promise<boolean> => {
+    for (const i of o.interludes ?? []) {
+      if (i.afterRound !== round) continue;
+      if (remaining() <= 0) return true;
+      const r = await i.run(remaining());
+      result.wallSeconds += r.wallSeconds;
+      result.cpuSeconds += r.cpuSeconds;
+      if (r.error !== null) result.errors.push(r.error);
+      if (r.kill === null) continue;
+      if (o.originalPassesPath === undefined || await o.originalPassesPath(r.kill)) {
+        result.kill = r.kill;
+        return true;
+      }
+      result.preexisting.push(r.kill);
+    }
+    return false;
+  };
+
+  const lastInterlude = Math.max(-1, ...(o.interludes ?? []).map((i) => i.afterRound));
+  for (let round = 0; next.size > 0 || round <= lastInterlude; round++) {
     const batch = Math.min(2 ** round, MAX_BATCH);
     for (const scenario of o.scenarios) {
       const start = next.get(scenario);
@@ -127,6 +163,7 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       next.set(scenario, b.kind === 'failed' ? b.kill.seed + 1 : start + batch);
       if (await judge(scenario, b, start)) return result;
     }
+    if (await interludes(round)) return result;
   }
   return result;
 }
