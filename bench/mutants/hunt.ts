@@ -20,10 +20,10 @@ export interface Kill {
   choices?: string;
 }
 
-/** A search other than fuzzing (`gallocy check`) that the hunt runs once, after a round of fuzzing. */
+/** A search other than fuzzing (`gallocy check`) that the hunt runs once, between fuzz campaigns. */
 export interface Interlude {
-  /** It runs once round `afterRound` (0 = the first) has visited every scenario. */
-  afterRound: number;
+  /** It runs once this many fuzz campaigns (batches of seeds) have run. */
+  afterBatches: number;
   /** Runs within the time left; reports its own wall and CPU seconds. */
   run(secondsLeft: number): Promise<{ kill: Kill | null; wallSeconds: number; cpuSeconds: number; error: string | null }>;
 }
@@ -124,10 +124,15 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
     }
   };
 
-  /** Runs the interludes due after a round; true if one killed the mutant or the time is up. */
-  const interludes = async (round: number): Promise<boolean> => {
-    for (const i of o.interludes ?? []) {
-      if (i.afterRound !== round) continue;
+  let batches = 0;
+  /** Every scenario is done: the interludes still waiting run now. */
+  let drained = false;
+  const pending = [...(o.interludes ?? [])];
+  const due = (i: Interlude): boolean => drained || i.afterBatches <= batches;
+  /** Runs the interludes due by now; true if one killed the mutant or the time is up. */
+  const interludes = async (): Promise<boolean> => {
+    for (let i = pending.find(due); i !== undefined; i = pending.find(due)) {
+      pending.splice(pending.indexOf(i), 1);
       if (remaining() <= 0) return true;
       const r = await i.run(remaining());
       result.wallSeconds += r.wallSeconds;
@@ -143,8 +148,8 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
     return false;
   };
 
-  const lastInterlude = Math.max(-1, ...(o.interludes ?? []).map((i) => i.afterRound));
-  for (let round = 0; next.size > 0 || round <= lastInterlude; round++) {
+  if (await interludes()) return result;
+  for (let round = 0; next.size > 0; round++) {
     const batch = Math.min(2 ** round, MAX_BATCH);
     for (const scenario of o.scenarios) {
       const start = next.get(scenario);
@@ -154,6 +159,7 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       }
       if (!next.has(scenario)) continue;
       const b = await runBatch(scenario, start, batch);
+      batches++;
       if (b.kind === 'hang' && batch > 1) {
         singles.set(scenario, Array.from({ length: batch }, (_, i) => start + i));
         next.set(scenario, start + batch);
@@ -162,8 +168,10 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       // A failure ends its batch early: the seeds after it were not run.
       next.set(scenario, b.kind === 'failed' ? b.kill.seed + 1 : start + batch);
       if (await judge(scenario, b, start)) return result;
+      if (await interludes()) return result;
     }
-    if (await interludes(round)) return result;
   }
+  drained = true;
+  await interludes();
   return result;
 }

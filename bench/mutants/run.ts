@@ -163,8 +163,8 @@ export interface ExploreProbe {
   flags: string[];
   /** Wall seconds at most (less if the hunt has less left). */
   seconds: number;
-  /** It runs after this round of fuzzing (0: once every scenario ran its first seed). */
-  afterRound: number;
+  /** It runs after this many fuzz campaigns (the first round's first scenarios are the sharpest). */
+  afterBatches: number;
 }
 
 /**
@@ -176,14 +176,14 @@ export interface ExploreProbe {
  */
 export const EXPLORE_PROBES: Record<Family, ExploreProbe[]> = {
   raft: [
-    { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterRound: 0 },
-    { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1'], seconds: 6, afterRound: 0 },
+    { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterBatches: 3 },
+    { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1'], seconds: 6, afterBatches: 3 },
   ],
   host: [
-    { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterRound: 0 },
-    { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1'], seconds: 6, afterRound: 0 },
+    { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterBatches: 3 },
+    { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1'], seconds: 6, afterBatches: 3 },
   ],
-  dsm: [{ scenario: 'dsm-tiny', flags: ['--strategy', 'random', '--depth', '400', '--deviation', '0.05'], seconds: 6, afterRound: 1 }],
+  dsm: [{ scenario: 'dsm-tiny', flags: ['--strategy', 'random', '--depth', '400', '--deviation', '0.05'], seconds: 6, afterBatches: 12 }],
   heap: [],
 };
 
@@ -193,7 +193,7 @@ export const CHOICES_DIR = path.join(tmpdir(), 'gallocy-mutants-choices');
 /** The explorer's searches as interludes of the hunt: each a `gallocy check` in the mutated copy. */
 function explorers(dir: string, m: Mutant, probes: readonly ExploreProbe[]): Interlude[] {
   return probes.map((p, i) => ({
-    afterRound: p.afterRound,
+    afterBatches: p.afterBatches,
     run: async (secondsLeft: number) => {
       mkdirSync(CHOICES_DIR, { recursive: true });
       const out = path.join(CHOICES_DIR, `${m.name}-${i + 1}.choices.json`);

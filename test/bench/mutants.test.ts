@@ -177,7 +177,7 @@ test('an explorer interlude runs once after its round; its kill ends the hunt un
   const kill = { scenario: 'raft-tiny', seed: 1, invariant: 'election-safety', message: 'two leaders', choices: '/tmp/x.choices.json' };
   const ran: number[] = [];
   const interlude = (found: boolean) => ({
-    afterRound: 1,
+    afterBatches: 2,
     run: async () => {
       ran.push(r.seeds);
       return { kill: found ? kill : null, wallSeconds: 0.5, cpuSeconds: 0.25, error: null };
@@ -189,7 +189,7 @@ test('an explorer interlude runs once after its round; its kill ends the hunt un
     interludes: [interlude(true)], originalPassesPath: async () => true,
   });
   assert.equal(killed.kill, kill);
-  // Rounds 0 and 1 of scenario a ran (1 + 2 seeds) before it.
+  // Two campaigns of scenario a ran (rounds 0 and 1: 1 + 2 seeds) before it.
   assert.is(killed.seeds, 3);
   assert.ok(killed.cpuSeconds >= 0.25);
   const shared = await hunt({
