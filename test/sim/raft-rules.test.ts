@@ -22,7 +22,7 @@ function replica(host: number, init: Partial<State> = {}): RuleSubject & { s: St
   return {
     host, group: 0, s,
     node: {
-      status: () => ({ ...s, lastIndex: s.snapshotIndex + s.log.length, conf: { voters: [...s.voters] } }),
+      peek: () => ({ ...s, lastIndex: s.snapshotIndex + s.log.length, voters: [...s.voters] }),
       termAt: (i) => (i === 0 ? 0 : s.log.find((x) => x.index === i)?.term ?? null),
       entriesFrom: (lo, hi) => s.log.filter((x) => x.index >= lo && x.index < hi),
     },

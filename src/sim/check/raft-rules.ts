@@ -15,13 +15,13 @@ export interface RuleSubject {
   readonly host: number;
   readonly group: number;
   readonly node: {
-    status(): Readonly<{ term: number; vote: NodeId; role: Role; lead: NodeId; commit: number; applied: number; lastIndex: number; snapshotIndex: number; leadTransferee: NodeId; conf: { voters: NodeId[] } }>;
+    peek(): Readonly<{ term: number; vote: NodeId; role: Role; lead: NodeId; commit: number; applied: number; lastIndex: number; snapshotIndex: number; leadTransferee: NodeId; voters: readonly NodeId[] }>;
     termAt(index: number): number | null;
     entriesFrom(lo: number, hi: number): Entry[];
   };
 }
 
-type Status = ReturnType<RuleSubject['node']['status']>;
+type Status = ReturnType<RuleSubject['node']['peek']>;
 
 export interface RuleSettings {
   readonly electionTicks: number;
@@ -58,8 +58,10 @@ export class RaftRules {
 
   /** Call before a Raft message is stepped on a running replica; pass the result to delivered(). */
   delivering(replica: RuleSubject, msg: Message): Delivery {
-    const before = replica.node.status();
-    this.checkState(replica, before);
+    const before = replica.node.peek();
+    // A change proposed since the last step (the nemesis asks leaders directly) is judged before
+    // this step can commit it; the rest of the state was checked after the last step.
+    if (before.role === 'leader') this.checkLeaderConfChanges(replica, before);
     let conflicts = false;
     if (msg.type === 'app') {
       for (const e of msg.entries) {
@@ -72,38 +74,36 @@ export class RaftRules {
 
   delivered(d: Delivery): void {
     const { replica: r, msg: m, before: b } = d;
-    const a = r.node.status();
-    const where = `group ${r.group}: host ${r.host}`;
-    const what = `${m.type} of term ${m.term} from host ${m.from}`;
+    const a = r.node.peek();
     if (m.term < b.term) {
       // Figure 2: a message of an older term is refused (answered at most): it changes nothing.
       const changed = a.term !== b.term || a.vote !== b.vote || a.lead !== b.lead || a.commit !== b.commit
         || a.lastIndex !== b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore;
-      if (changed) violation('stale-term-refused', `${where} at term ${b.term} took a ${what}: ${describeChange(b, a)}`);
+      if (changed) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
     if (m.type === 'preVote' && (a.term !== b.term || a.vote !== b.vote)) {
       // Dissertation 9.6: a pre-vote has no side effects on the receiver.
-      violation('pre-vote-no-side-effects', `${where} changed its term or vote on a ${what}: ${describeChange(b, a)}`);
+      violation('pre-vote-no-side-effects', `${place(r)} changed its term or vote on a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
     if (m.term > b.term && m.type !== 'vote' && m.type !== 'preVote' && m.type !== 'preVoteResp' && a.term < m.term) {
       // Figure 2, all servers: a higher term in any request or response is adopted (votes
       // may be ignored under a leader's lease; pre-votes propose a term, they do not hold one).
-      violation('higher-term-adopted', `${where} at term ${a.term} (role ${a.role}) kept its term on a ${what}`);
+      violation('higher-term-adopted', `${place(r)} at term ${a.term} (role ${a.role}) kept its term on a ${describeMessage(m)}`);
     }
     if (m.type === 'app' && a.term === m.term && a.role === 'follower') {
       const lastNew = m.index + m.entries.length;
       if (a.commit > Math.max(b.commit, lastNew)) {
         // Figure 2, AppendEntries rule 5: commitIndex = min(leaderCommit, index of last new entry).
-        violation('append-commit-bound', `${where} committed to ${a.commit} on a ${what} whose last entry is ${lastNew} (commit was ${b.commit})`);
+        violation('append-commit-bound', `${place(r)} committed to ${a.commit} on a ${describeMessage(m)} whose last entry is ${lastNew} (commit was ${b.commit})`);
       }
       if (!d.conflicts && (a.lastIndex < b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore)) {
         // Figure 2, AppendEntries rule 3: entries are deleted only from a conflict on.
-        violation('append-keeps-log', `${where} shortened its log from ${b.lastIndex} to ${a.lastIndex} on a ${what} [${m.index + 1}, ${lastNew}] that conflicts with nothing`);
+        violation('append-keeps-log', `${place(r)} shortened its log from ${b.lastIndex} to ${a.lastIndex} on a ${describeMessage(m)} [${m.index + 1}, ${lastNew}] that conflicts with nothing`);
       }
     }
     if (b.role === 'leader' && a.role === 'leader' && a.term === b.term && a.commit > b.commit && r.node.termAt(a.commit) !== a.term) {
       // Figure 2, leaders: commit only an entry of the current term by counting (Figure 8).
-      violation('leader-commits-own-term', `${where}, leader of term ${a.term}, committed to ${a.commit}, an entry of term ${r.node.termAt(a.commit)}`);
+      violation('leader-commits-own-term', `${place(r)}, leader of term ${a.term}, committed to ${a.commit}, an entry of term ${r.node.termAt(a.commit)}`);
     }
     if (a.role === 'leader' && a.term === m.term && (m.type === 'appResp' || m.type === 'heartbeatResp')) {
       const c = this.contact.get(`${r.host}/${r.group}`);
@@ -118,7 +118,7 @@ export class RaftRules {
     this.ticks.set(host, now);
     for (const r of replicas) {
       if (r === undefined) continue;
-      const s = r.node.status();
+      const s = r.node.peek();
       this.checkState(r, s);
       if (this.settings.checkQuorum) this.checkQuorumBound(r, s, now);
     }
@@ -131,9 +131,8 @@ export class RaftRules {
 
   /** What must hold of a replica between steps. */
   private checkState(r: RuleSubject, s: Status): void {
-    const where = `group ${r.group}: host ${r.host}`;
     if (!(s.snapshotIndex <= s.commit && s.commit <= s.lastIndex && s.applied <= s.commit)) {
-      violation('commit-bounds', `${where} has snapshot ${s.snapshotIndex}, applied ${s.applied}, commit ${s.commit}, last index ${s.lastIndex} (expected snapshot <= commit <= last, applied <= commit)`);
+      violation('commit-bounds', `${place(r)} has snapshot ${s.snapshotIndex}, applied ${s.applied}, commit ${s.commit}, last index ${s.lastIndex} (expected snapshot <= commit <= last, applied <= commit)`);
     }
     const group = this.groups[r.group];
     if (group !== undefined) {
@@ -142,11 +141,11 @@ export class RaftRules {
       // snapshot it installed, whose configuration it takes before the snapshot is applied).
       const at = Math.max(s.applied, s.snapshotIndex);
       const expected = group.votersAfter(at);
-      if (expected.join(',') !== [...s.conf.voters].sort((x, y) => x - y).join(',')) {
-        violation('conf-at-applied', `${where} counts voters [${s.conf.voters.join(', ')}] at applied index ${at}, where the group's configuration is [${expected.join(', ')}]`);
+      if (!sameMembers(expected, s.voters)) {
+        violation('conf-at-applied', `${place(r)} counts voters [${s.voters.join(', ')}] at applied index ${at}, where the group's configuration is [${expected.join(', ')}]`);
       }
     }
-    if (s.role === 'leader') this.checkLeaderConfChanges(r, s, where);
+    if (s.role === 'leader') this.checkLeaderConfChanges(r, s);
   }
 
   /**
@@ -156,15 +155,15 @@ export class RaftRules {
    * leader's log: a conf entry of its term may sit after its applied index
    * only alone, and only once the commit index has reached its term.
    */
-  private checkLeaderConfChanges(r: RuleSubject, s: Status, where: string): void {
-    if (s.applied >= s.lastIndex) return;
+  private checkLeaderConfChanges(r: RuleSubject, s: Status): void {
+    if (s.applied >= s.lastIndex || s.snapshotIndex >= s.lastIndex) return;
     const own = r.node.entriesFrom(s.applied + 1, s.lastIndex + 1).filter((e) => e.kind === 'conf' && e.term === s.term);
     if (own.length === 0) return;
     if (own.length > 1) {
-      violation('one-conf-change-at-a-time', `${where}, leader of term ${s.term}, has conf entries at ${own.map((e) => e.index).join(', ')} none applied (applied ${s.applied})`);
+      violation('one-conf-change-at-a-time', `${place(r)}, leader of term ${s.term}, has conf entries at ${own.map((e) => e.index).join(', ')} none applied (applied ${s.applied})`);
     }
     if (r.node.termAt(s.commit) !== s.term && s.commit < own[0]!.index) {
-      violation('conf-change-after-own-commit', `${where}, leader of term ${s.term}, proposed a conf change at ${own[0]!.index} before committing an entry of its term (commit ${s.commit}, of term ${r.node.termAt(s.commit)})`);
+      violation('conf-change-after-own-commit', `${place(r)}, leader of term ${s.term}, proposed a conf change at ${own[0]!.index} before committing an entry of its term (commit ${s.commit}, of term ${r.node.termAt(s.commit)})`);
     }
   }
 
@@ -181,7 +180,7 @@ export class RaftRules {
       this.contact.delete(key);
       return;
     }
-    const voters = [...s.conf.voters].sort((x, y) => x - y).join(',');
+    const voters = [...s.voters].sort((x, y) => x - y).join(',');
     let c = this.contact.get(key);
     if (c === undefined || c.term !== s.term) {
       c = { term: s.term, since: now, voters, heard: new Map() };
@@ -193,12 +192,28 @@ export class RaftRules {
     }
     const window = 2 * this.settings.electionTicks + 1;
     if (now - c.since < window) return;
-    let heard = s.conf.voters.includes(r.host) ? 1 : 0;
-    for (const v of s.conf.voters) if (v !== r.host && (c.heard.get(v) ?? -Infinity) >= now - window) heard++;
-    if (heard * 2 <= s.conf.voters.length) {
-      violation('check-quorum', `group ${r.group}: host ${r.host} still leads term ${s.term} having heard from ${heard} of voters [${s.conf.voters.join(', ')}] (itself included) in its last ${window} ticks`);
+    let heard = s.voters.includes(r.host) ? 1 : 0;
+    for (const v of s.voters) if (v !== r.host && (c.heard.get(v) ?? -Infinity) >= now - window) heard++;
+    if (heard * 2 <= s.voters.length) {
+      violation('check-quorum', `group ${r.group}: host ${r.host} still leads term ${s.term} having heard from ${heard} of voters [${s.voters.join(', ')}] (itself included) in its last ${window} ticks`);
     }
   }
+}
+
+// Messages are built only for a violation: the rules run at every step.
+function place(r: RuleSubject): string {
+  return `group ${r.group}: host ${r.host}`;
+}
+
+function describeMessage(m: Message): string {
+  return `${m.type} of term ${m.term} from host ${m.from}`;
+}
+
+/** Whether two small lists of distinct ids hold the same ids (no allocation: this runs at every step). */
+function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  if (a.length !== b.length) return false;
+  for (const x of a) if (!b.includes(x)) return false;
+  return true;
 }
 
 function describeChange(b: Status, a: Status): string {
