@@ -54,7 +54,7 @@ export class World {
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
   /** The per-step rules of every replica (src/sim/check/raft-rules.ts). */
-  private readonly rules: RaftRules;
+  readonly rules: RaftRules;
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
   readonly faults: SimFaultPoints;
@@ -212,26 +212,10 @@ export class World {
     return this.faults.forHost(host);
   }
 
-  ticked(host: SimHost): void {
-    this.rules.ticked(host.id, host.replicas);
-  }
-
-  crashed(host: SimHost): void {
-    this.rules.crashed(host.id);
-  }
-
   private deliver(from: number, to: number, env: SimEnvelope): void {
     recordDelivery(this.trace, from, to, env);
-    if (to > this.hosts.length) {
-      this.clients[to - this.hosts.length - 1]?.receive(env);
-      return;
-    }
-    const h = this.hosts[to - 1]!;
-    // A running replica steps the message now: the rules compare it before and after.
-    const r = env.kind === 'raft' && h.state === 'up' ? h.replica(env.group) : undefined;
-    const d = r === undefined || env.kind !== 'raft' ? null : this.rules.delivering(r, env.msg);
-    h.deliver(from, env);
-    if (d !== null && h.state === 'up') this.rules.delivered(d);
+    if (to <= this.hosts.length) this.hosts[to - 1]!.deliver(from, env);
+    else this.clients[to - this.hosts.length - 1]?.receive(env);
   }
 
   private *probes(group: number): Generator<ReplicaProbe> {
