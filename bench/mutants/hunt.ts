@@ -3,7 +3,7 @@
 // (at most MAX_BATCH) of every scenario in turn, so bugs that any seed shows
 // die within a few seconds and every scenario gets a fair share of the rest.
 // A failure counts only once the original code is shown to pass that seed.
-// Between rounds the hunt may run other searches once (interludes: the
+// Between campaigns the hunt may run other searches once (interludes: the
 // systematic explorer, `gallocy check`), within the same budget.
 import type { FuzzReport } from '../../src/cli/fuzz.js';
 import { runNode } from './child.js';
@@ -38,7 +38,7 @@ export interface HuntOptions {
   seedTimeoutSeconds: number;
   /** Whether the original code passes a seed: a failure it shares is not the mutant's. */
   originalPasses(scenario: string, seed: number): Promise<boolean>;
-  /** Searches run between the rounds (none by default). */
+  /** Searches run between the campaigns (none by default). */
   interludes?: readonly Interlude[];
   /** Whether the original code passes a path `gallocy check` found. */
   originalPassesPath?(kill: Kill): Promise<boolean>;

@@ -3,9 +3,10 @@
 // The mutation benchmark: for each planted bug in bench/mutants/*.mutant, copy
 // the repository to a temporary directory, apply the patch, build it, and hunt
 // for a failing seed with `gallocy fuzz` over the scenarios of the mutant's
-// family, within a time budget. Prints one JSON line per mutant (its verdict,
-// time to first failure, the invariant that fired, the seed and the command
-// that replays it in the mutated copy), then a summary line. Exit 1 if any
+// family and for a failing path with `gallocy check`, within a time budget.
+// Prints one JSON line per mutant (its verdict, time to first failure, the
+// invariant that fired, the seed or choice file and the command that replays
+// it in the mutated copy), then a summary line. Exit 1 if any
 // patch is stale or fails to build (the benchmark itself is broken), 2 on bad
 // flags or a malformed mutant file; survivors are a measurement, not an error.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
