@@ -71,10 +71,11 @@ function hunts(file: string): boolean {
  * Scenarios each round visits first, sharpest first: small scopes under
  * high pressure, where one seed reaches what others need hundreds for
  * (raft-small: 3 hosts, a fault every 150 ms; bursts of membership changes;
- * clocks in lockstep for the election timeout's randomness). The rest follow
+ * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
+ * every seed draws its own configuration and fault kinds). The rest follow
  * in name order.
  */
-export const FIRST_SCENARIOS = ['raft-small', 'raft-membership-burst', 'raft-lockstep'];
+export const FIRST_SCENARIOS = ['raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos'];
 
 const byPriority = (a: string, b: string): number => {
   const rank = (s: string): number => (FIRST_SCENARIOS.includes(s) ? FIRST_SCENARIOS.indexOf(s) : FIRST_SCENARIOS.length);
@@ -178,8 +179,8 @@ export interface ExploreProbe {
  * 5 CPU seconds, and the wall seconds cap them on a busy machine.
  */
 const RAFT_PROBES: ExploreProbe[] = [
-  { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1', '--walks', '6000'], seconds: 30, afterBatches: 3 },
-  { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterBatches: 3 },
+  { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1', '--walks', '6000'], seconds: 30, afterBatches: 4 },
+  { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterBatches: 4 },
 ];
 
 /** The explorer's searches per family. */
