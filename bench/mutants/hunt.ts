@@ -3,6 +3,8 @@
 // (at most MAX_BATCH) of every scenario in turn, so bugs that any seed shows
 // die within a few seconds and every scenario gets a fair share of the rest.
 // A failure counts only once the original code is shown to pass that seed.
+// Between campaigns the hunt may run other searches once (interludes: the
+// systematic explorer, `gallocy check`), within the same budget.
 import type { FuzzReport } from '../../src/cli/fuzz.js';
 import { runNode } from './child.js';
 
@@ -14,6 +16,16 @@ export interface Kill {
   invariant: string;
   /** The first line of the failure's message. */
   message: string;
+  /** Found by `gallocy check`: the choice file of its path (the seed is the world's). */
+  choices?: string;
+}
+
+/** A search other than fuzzing (`gallocy check`) that the hunt runs once, between fuzz campaigns. */
+export interface Interlude {
+  /** It runs once this many fuzz campaigns (batches of seeds) have run. */
+  afterBatches: number;
+  /** Runs within the time left; reports its own wall and CPU seconds. */
+  run(secondsLeft: number): Promise<{ kill: Kill | null; wallSeconds: number; cpuSeconds: number; error: string | null }>;
 }
 
 export interface HuntOptions {
@@ -26,6 +38,10 @@ export interface HuntOptions {
   seedTimeoutSeconds: number;
   /** Whether the original code passes a seed: a failure it shares is not the mutant's. */
   originalPasses(scenario: string, seed: number): Promise<boolean>;
+  /** Searches run between the campaigns (none by default). */
+  interludes?: readonly Interlude[];
+  /** Whether the original code passes a path `gallocy check` found. */
+  originalPassesPath?(kill: Kill): Promise<boolean>;
 }
 
 export interface HuntResult {
@@ -51,8 +67,8 @@ export function fuzzArgs(scenario: string, start: number, seeds: number): string
   return ['bin/gallocy.js', 'fuzz', '--scenario', scenario, '--start', String(start), '--seeds', String(seeds), '--jobs', '1', '--json', '--stop-on-first'];
 }
 
-export function replayCommand(scenario: string, seed: number): string {
-  return `gallocy replay --scenario ${scenario} --seed ${seed}`;
+export function replayCommand(k: Pick<Kill, 'scenario' | 'seed' | 'choices'>): string {
+  return k.choices === undefined ? `gallocy replay --scenario ${k.scenario} --seed ${k.seed}` : `gallocy replay --scenario ${k.scenario} --choices ${k.choices}`;
 }
 
 export async function hunt(o: HuntOptions): Promise<HuntResult> {
@@ -108,6 +124,31 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
     }
   };
 
+  let batches = 0;
+  /** Every scenario is done: the interludes still waiting run now. */
+  let drained = false;
+  const pending = [...(o.interludes ?? [])];
+  const due = (i: Interlude): boolean => drained || i.afterBatches <= batches;
+  /** Runs the interludes due by now; true if one killed the mutant or the time is up. */
+  const interludes = async (): Promise<boolean> => {
+    for (let i = pending.find(due); i !== undefined; i = pending.find(due)) {
+      pending.splice(pending.indexOf(i), 1);
+      if (remaining() <= 0) return true;
+      const r = await i.run(remaining());
+      result.wallSeconds += r.wallSeconds;
+      result.cpuSeconds += r.cpuSeconds;
+      if (r.error !== null) result.errors.push(r.error);
+      if (r.kill === null) continue;
+      if (o.originalPassesPath === undefined || await o.originalPassesPath(r.kill)) {
+        result.kill = r.kill;
+        return true;
+      }
+      result.preexisting.push(r.kill);
+    }
+    return false;
+  };
+
+  if (await interludes()) return result;
   for (let round = 0; next.size > 0; round++) {
     const batch = Math.min(2 ** round, MAX_BATCH);
     for (const scenario of o.scenarios) {
@@ -118,6 +159,7 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       }
       if (!next.has(scenario)) continue;
       const b = await runBatch(scenario, start, batch);
+      batches++;
       if (b.kind === 'hang' && batch > 1) {
         singles.set(scenario, Array.from({ length: batch }, (_, i) => start + i));
         next.set(scenario, start + batch);
@@ -126,7 +168,10 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
       // A failure ends its batch early: the seeds after it were not run.
       next.set(scenario, b.kind === 'failed' ? b.kill.seed + 1 : start + batch);
       if (await judge(scenario, b, start)) return result;
+      if (await interludes()) return result;
     }
   }
+  drained = true;
+  await interludes();
   return result;
 }

@@ -3,19 +3,20 @@
 // The mutation benchmark: for each planted bug in bench/mutants/*.mutant, copy
 // the repository to a temporary directory, apply the patch, build it, and hunt
 // for a failing seed with `gallocy fuzz` over the scenarios of the mutant's
-// family, within a time budget. Prints one JSON line per mutant (its verdict,
-// time to first failure, the invariant that fired, the seed and the command
-// that replays it in the mutated copy), then a summary line. Exit 1 if any
+// family and for a failing path with `gallocy check`, within a time budget.
+// Prints one JSON line per mutant (its verdict, time to first failure, the
+// invariant that fired, the seed or choice file and the command that replays
+// it in the mutated copy), then a summary line. Exit 1 if any
 // patch is stale or fails to build (the benchmark itself is broken), 2 on bad
 // flags or a malformed mutant file; survivors are a measurement, not an error.
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { runNode } from './child.js';
-import { hunt, replayCommand, type Kill } from './hunt.js';
+import { hunt, replayCommand, type Interlude, type Kill } from './hunt.js';
 import { applyMutant, MutantFormatError, parseMutant, type Family, type Mutant } from './mutant.js';
 
 export const MUTANTS_DIR = path.join('bench', 'mutants');
@@ -66,10 +67,25 @@ function hunts(file: string): boolean {
   return doc?.expect === undefined;
 }
 
+/**
+ * Scenarios each round visits first, sharpest first: small scopes under
+ * high pressure, where one seed reaches what others need hundreds for
+ * (raft-small: 3 hosts, a fault every 150 ms; bursts of membership changes;
+ * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
+ * every seed draws its own configuration and fault kinds). The rest follow
+ * in name order.
+ */
+export const FIRST_SCENARIOS = ['raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos'];
+
+const byPriority = (a: string, b: string): number => {
+  const rank = (s: string): number => (FIRST_SCENARIOS.includes(s) ? FIRST_SCENARIOS.indexOf(s) : FIRST_SCENARIOS.length);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+};
+
 /** The scenarios each family is hunted with, in the order each round visits them. */
 export function familyScenarios(root: string): Record<Family, string[]> {
   const yamls = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort() : []);
-  const shipped = yamls(path.join(root, 'scenarios')).filter((f) => hunts(path.join(root, 'scenarios', f))).map((f) => f.slice(0, -'.yaml'.length));
+  const shipped = yamls(path.join(root, 'scenarios')).filter((f) => hunts(path.join(root, 'scenarios', f))).map((f) => f.slice(0, -'.yaml'.length)).sort(byPriority);
   const bench = yamls(path.join(root, BENCH_SCENARIOS)).map((f) => path.join(BENCH_SCENARIOS, f));
   const raft = shipped.filter((s) => s.startsWith('raft-'));
   const dsm = shipped.filter((s) => s.startsWith('dsm-'));
@@ -131,6 +147,7 @@ function flags(argv: string[]): Flags {
 
 /** Whether the failure replays in the mutated copy: the same invariant (a crash: the replay fails too). */
 async function reproduces(dir: string, kill: Kill, seedTimeout: number): Promise<boolean> {
+  if (kill.choices !== undefined) return (await replayPath(dir, kill, seedTimeout)) === kill.invariant;
   const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', kill.scenario, '--seed', String(kill.seed), '--json'], dir, seedTimeout);
   if (r.code !== 1) return false;
   if (kill.invariant === 'crash') return true;
@@ -141,13 +158,76 @@ async function reproduces(dir: string, kill: Kill, seedTimeout: number): Promise
   }
 }
 
+/** One search of `gallocy check` on a mutated copy: the scenario, its flags, and a share of the budget. */
+export interface ExploreProbe {
+  scenario: string;
+  /** Strategy, depth and fault budget flags of `gallocy check`. */
+  flags: string[];
+  /** Wall seconds at most (less if the hunt has less left). */
+  seconds: number;
+  /** It runs after this many fuzz campaigns (the first round's first scenarios are the sharpest). */
+  afterBatches: number;
+}
+
 /**
- * The hook for the systematic explorer: once `gallocy check` is on main, run
- * it here on the mutated copy, with part of the budget, before the fuzz rounds,
- * and return its counterexample as a Kill. Until then there is none.
+ * On raft-tiny, random walks with one crash reach a vote that a crash takes
+ * back (the crash must fall between the vote leaving and its fsync, which
+ * fuzzing rarely hits) within a few thousand walks, and a depth-first search
+ * without faults an acknowledgement that leaves before its entry is durable
+ * in well under a second. The walks are bounded by count, so a kill's search
+ * is also reproducible by its `gallocy check` command; 6000 walks take about
+ * 5 CPU seconds, and the wall seconds cap them on a busy machine.
  */
-async function explore(_dir: string, _m: Mutant, _budget: number): Promise<Kill | null> {
-  return null;
+const RAFT_PROBES: ExploreProbe[] = [
+  { scenario: 'raft-tiny', flags: ['--strategy', 'random', '--depth', '40', '--crashes', '1', '--walks', '6000'], seconds: 30, afterBatches: 4 },
+  { scenario: 'raft-tiny', flags: ['--strategy', 'dfs', '--depth', '30'], seconds: 3, afterBatches: 4 },
+];
+
+/** The explorer's searches per family. */
+export const EXPLORE_PROBES: Record<Family, ExploreProbe[]> = {
+  raft: RAFT_PROBES,
+  host: RAFT_PROBES,
+  dsm: [{ scenario: 'dsm-tiny', flags: ['--strategy', 'random', '--depth', '400', '--deviation', '0.05'], seconds: 6, afterBatches: 12 }],
+  heap: [],
+};
+
+/** Where choice files of the explorer's kills are kept (outside the copies, which go at the end). */
+export const CHOICES_DIR = path.join(tmpdir(), 'gallocy-mutants-choices');
+
+/** The explorer's searches as interludes of the hunt: each a `gallocy check` in the mutated copy. */
+function explorers(dir: string, m: Mutant, probes: readonly ExploreProbe[]): Interlude[] {
+  return probes.map((p, i) => ({
+    afterBatches: p.afterBatches,
+    run: async (secondsLeft: number) => {
+      mkdirSync(CHOICES_DIR, { recursive: true });
+      const out = path.join(CHOICES_DIR, `${m.name}-${i + 1}.choices.json`);
+      const budget = Math.max(0.5, Math.min(p.seconds, secondsLeft));
+      const args = ['bin/gallocy.js', 'check', '--scenario', p.scenario, ...p.flags, '--budget', String(budget), '--out', out, '--json'];
+      // The budget is the explorer's own search; building the world and writing the file come on top.
+      const r = await runNode(args, dir, budget + 30);
+      const cost = { wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds ?? r.wallSeconds };
+      if (r.code === 0) return { kill: null, ...cost, error: null };
+      try {
+        const report = JSON.parse(r.stdout) as { seed: number; violation: { invariant: string; message: string } | null; choices: string | null };
+        if (r.code !== 1 || report.violation === null || report.choices === null) throw new Error('no violation reported');
+        const message = report.violation.message.split('\n')[0] ?? '';
+        return { kill: { scenario: p.scenario, seed: report.seed, invariant: report.violation.invariant, message, choices: report.choices }, ...cost, error: null };
+      } catch {
+        return { kill: null, ...cost, error: `check ${p.scenario} ${p.flags.join(' ')}: exited ${r.code}: ${(r.stderr.split('\n')[0] ?? '') || r.stdout.slice(0, 200)}` };
+      }
+    },
+  }));
+}
+
+/** Replays an explorer's path: the violation it reports, if any (null: none, or the path cannot be taken there). */
+async function replayPath(dir: string, k: Kill, seedTimeout: number): Promise<string | null> {
+  const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', k.scenario, '--choices', k.choices!, '--json'], dir, seedTimeout);
+  if (r.code !== 1) return null;
+  try {
+    return (JSON.parse(r.stdout) as { violation: { invariant: string } | null }).violation?.invariant ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function runMutant(m: Mutant, root: string, base: string, original: string, scenarios: string[], f: Flags): Promise<MutantReport> {
@@ -165,22 +245,22 @@ async function runMutant(m: Mutant, root: string, base: string, original: string
     const failed = await build(dir);
     if (failed !== null) return { ...report, verdict: 'build-failed', problems: [failed] };
     if (m.equivalent !== null) return { ...report, verdict: 'equivalent' };
-    const explored = await explore(dir, m, f.budget);
-    const h = explored !== null
-      ? { kill: explored, wallSeconds: 0, cpuSeconds: 0, seeds: 0, preexisting: [], errors: [] }
-      : await hunt({
-        dir, scenarios, budgetSeconds: f.budget, seedTimeoutSeconds: f.seedTimeout,
-        originalPasses: async (s, seed) => {
-          const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', s, '--seed', String(seed)], original, f.seedTimeout);
-          return r.code === 0;
-        },
-      });
+    const h = await hunt({
+      dir, scenarios, budgetSeconds: f.budget, seedTimeoutSeconds: f.seedTimeout,
+      originalPasses: async (s, seed) => {
+        const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', s, '--seed', String(seed)], original, f.seedTimeout);
+        return r.code === 0;
+      },
+      interludes: explorers(dir, m, EXPLORE_PROBES[m.family]),
+      // The original shares the failure only if the same path fails there too.
+      originalPassesPath: async (k) => (await replayPath(original, k, f.seedTimeout)) === null,
+    });
     Object.assign(report, { seconds: round(h.wallSeconds), cpuSeconds: round(h.cpuSeconds), seeds: h.seeds, preexisting: h.preexisting, problems: h.errors });
     if (h.kill === null) return { ...report, verdict: h.errors.length >= scenarios.length ? 'error' : 'survived' };
     const k = h.kill;
     return {
       ...report, verdict: 'killed', invariant: k.invariant, scenario: k.scenario, seed: k.seed, message: k.message,
-      replay: replayCommand(k.scenario, k.seed), reproduced: k.invariant === 'hang' ? null : await reproduces(dir, k, f.seedTimeout),
+      replay: replayCommand(k), reproduced: k.invariant === 'hang' ? null : await reproduces(dir, k, f.seedTimeout),
     };
   } finally {
     if (!f.keep) rmSync(dir, { recursive: true, force: true });

@@ -170,6 +170,20 @@ export class RawNode {
     return this.raft.refused;
   }
 
+  /**
+   * What status() gives, without copying the configuration: the voters are the
+   * live list, to read before the next input (the simulator's per-step rules
+   * look at every replica after every step).
+   */
+  peek(): Readonly<Omit<Status, 'id' | 'firstIndex' | 'conf'>> & { readonly voters: readonly NodeId[] } {
+    const r = this.raft;
+    const log = r.log;
+    return {
+      term: r.term, vote: r.vote, role: r.role, lead: r.lead, commit: log.committed, applied: log.applied,
+      lastIndex: log.lastIndex(), snapshotIndex: log.offset(), leadTransferee: r.leadTransferee, voters: r.conf.voters,
+    };
+  }
+
   /** The current term, without building a whole Status (hot path for drivers and checkers). */
   term(): number {
     return this.raft.term;

@@ -12,6 +12,7 @@ import type { HostObserver, ReplicaView } from '../host/ports.js';
 import { HostProbe } from '../host/probes.js';
 import type { Replica } from '../host/replica.js';
 import type { RaftInvariants, ReplicaProbe } from './check/raft-invariants.js';
+import type { RaftRules } from './check/raft-rules.js';
 import type { HostClock } from './clock.js';
 import { DiskCorruptionError, SimDisk } from './disk.js';
 import { LiveProbe } from './check/replica-probe.js';
@@ -60,6 +61,8 @@ export interface HostEnv {
   faultPoints(host: number): FaultPoints;
   /** Whether the checkers judge this host (not a Byzantine one). */
   judged(host: number): boolean;
+  /** The per-step Raft rules: they look at a replica around every message it steps and tick. */
+  readonly rules: RaftRules;
 }
 
 export class SimHost {
@@ -205,6 +208,7 @@ export class SimHost {
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
     this.trace('crash', this.epoch);
+    this.env.rules.crashed(this.id);
   }
 
   pause(): void {
@@ -246,7 +250,13 @@ export class SimHost {
       this.inbox.push([from, env]);
       return;
     }
-    if (env.kind === 'raft' || env.kind === 'vmm') this.runtime!.receive(from, env);
+    if (env.kind === 'raft') {
+      // Here the replica steps it (also for a message held while paused): the rules look before and after.
+      const r = this.replica(env.group);
+      const d = r === undefined || !this.env.judged(this.id) ? null : this.env.rules.delivering(r, env.msg);
+      this.runtime!.receive(from, env);
+      if (d !== null && this.state === 'up') this.env.rules.delivered(d);
+    } else if (env.kind === 'vmm') this.runtime!.receive(from, env);
     else this.app!.request?.(from, env);
   }
 
@@ -260,6 +270,7 @@ export class SimHost {
     sched.at(this.clock.globalFor(dueLocal, sched.now), () => {
       if (this.tickChain !== chain || this.state !== 'up') return;
       fn();
+      if (this.env.judged(this.id)) this.env.rules.ticked(this.id, this.replicas);
       this.scheduleTick(fn, chain);
     }, 'tick');
   }

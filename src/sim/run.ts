@@ -3,6 +3,7 @@
 // faults stop, and reports the trace hash that a replay must reproduce.
 import type { ConfState } from '../raft/index.js';
 import { RaftInvariants } from './check/raft-invariants.js';
+import { RaftRules } from './check/raft-rules.js';
 import type { ReplicaProbe } from './check/raft-invariants.js';
 import { checkLinearizable, describeOperation } from '../check/linearizability.js';
 import { kvModel, type KvInput, type KvOp as KvHistoryOp } from '../check/kv-model.js';
@@ -54,6 +55,8 @@ export class World {
   readonly hosts: SimHost[] = [];
   readonly clients: KvClient[] = [];
   readonly checkers: RaftInvariants[] = [];
+  /** The per-step rules of every replica (src/sim/check/raft-rules.ts). */
+  readonly rules: RaftRules;
   private readonly genesisConf: ConfState;
   readonly nemesis: Nemesis;
   readonly faults: SimFaultPoints;
@@ -107,6 +110,7 @@ export class World {
     for (let g = 0; g < groups; g++) {
       this.checkers.push(new RaftInvariants(g, this.genesis(g).voters, () => this.probes(g)));
     }
+    this.rules = new RaftRules(scenario.raft, this.checkers);
     const clockRng = this.stream('clocks');
     for (const id of range(1, scenario.hosts)) {
       const c = scenario.clock;

@@ -173,4 +173,33 @@ test('a failure the original code shares is skipped; a seed that hangs is the ki
   assert.equal(hang.kill, { scenario: 'hang', seed: 3, invariant: 'hang', message: 'seed 3 ran longer than 8 s' });
 });
 
+test('an explorer interlude runs once after its round; its kill ends the hunt unless the original shares it', async () => {
+  const dir = fakeTree();
+  const kill = { scenario: 'raft-tiny', seed: 1, invariant: 'election-safety', message: 'two leaders', choices: '/tmp/x.choices.json' };
+  const ran: number[] = [];
+  const interlude = (found: boolean) => ({
+    afterBatches: 2,
+    run: async () => {
+      ran.push(r.seeds);
+      return { kill: found ? kill : null, wallSeconds: 0.5, cpuSeconds: 0.25, error: null };
+    },
+  });
+  const r = { seeds: 0 };
+  const killed = await hunt({
+    dir, scenarios: ['a'], budgetSeconds: 60, seedTimeoutSeconds: 30, originalPasses: async () => true,
+    interludes: [interlude(true)], originalPassesPath: async () => true,
+  });
+  assert.equal(killed.kill, kill);
+  // Two campaigns of scenario a ran (rounds 0 and 1: 1 + 2 seeds) before it.
+  assert.is(killed.seeds, 3);
+  assert.ok(killed.cpuSeconds >= 0.25);
+  const shared = await hunt({
+    dir, scenarios: ['b'], budgetSeconds: 60, seedTimeoutSeconds: 30, originalPasses: async () => true,
+    interludes: [interlude(true)], originalPassesPath: async () => false,
+  });
+  assert.equal(shared.preexisting, [kill]);
+  assert.equal(shared.kill?.seed, 6, 'the fuzz rounds go on and find seed 6 of b');
+  assert.is(ran.length, 2);
+});
+
 test.run();

@@ -190,6 +190,11 @@ export class RaftInvariants {
     }
   }
 
+  /** The voters in force once everything up to `applied` is applied (changes take effect when applied). */
+  votersAfter(applied: number): readonly number[] {
+    return this.confFor(applied + 1).voters;
+  }
+
   private confFor(index: number): { from: number; voters: number[] } {
     let c = this.confs[0]!;
     for (const x of this.confs) if (x.from < index) c = x;
