@@ -94,6 +94,7 @@ export class RealHost {
     this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
     claimDataDir(self.dataDir, cluster.id, self.id);
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
+    const incarnation = this.store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
     this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s));
     const peers = new Map<number, PeerAddress>();
@@ -132,7 +133,7 @@ export class RealHost {
       observer: this.observer(),
       // Fault points and probes are the simulator's: nothing fires here, nothing is counted.
       faults: inertFaultPoints,
-    }, (rt) => new DsmService(rt, { vmm: vmmConfigOf(cluster, this.id, plans), owners, replication: cluster.replication, memory: this.timed }, {
+    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation }, owners, replication: cluster.replication, memory: this.timed }, {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
       lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
