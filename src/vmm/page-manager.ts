@@ -56,6 +56,13 @@ export class PageManager {
   private freeing = new Map<string, ((answer: FreeAnswer) => void)[]>();
   /** Pages with a write-back being committed: the write-backs that arrived meanwhile, to judge after it. */
   private releasing = new Map<number, (() => void)[]>();
+  /**
+   * The last write-back committed here per "page:host", with the lease it was made under. A
+   * late copy of an earlier one (a retry overtaken by its successor) would commit as the next
+   * version and roll the page back: the fencing token cannot tell them apart, the host's op
+   * count (seq, ascending within a lease) can.
+   */
+  private lastWriteBack = new Map<string, { lease: LeaseToken; seq: number; keep: LeaseMode | null; version: number; index: number }>();
   private nextPid = 1;
   private nextRev = 1;
   private readonly since: number;
@@ -132,6 +139,19 @@ export class PageManager {
       waiting.push(() => this.release(from, msg));
       return;
     }
+    const last = this.lastWriteBack.get(`${msg.page}:${from}`);
+    if (last !== undefined && last.lease.term === msg.lease.term && last.lease.grantedAtUs === msg.lease.grantedAtUs && msg.seq <= last.seq) {
+      if (msg.seq < last.seq) {
+        this.refuse(from, msg.req, msg.page, 'conflict'); // an earlier write-back, overtaken by a later one
+        return;
+      }
+      if (msg.keep === last.keep) {
+        // The same write-back again (its answer was lost): answered as before.
+        this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: last.version, index: last.index });
+        return;
+      }
+      // The same contents handed back after a write-back that kept the lease: a give-back, go on.
+    }
     const cmd = this.releaseCommand(msg.page, from, msg.data, msg.keep);
     if (cmd === null) {
       this.refuse(from, msg.req, msg.page, 'conflict');
@@ -142,8 +162,10 @@ export class PageManager {
     const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
       const next = this.releasing.get(msg.page) ?? [];
       this.releasing.delete(msg.page);
-      if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
-      else {
+      if (a.result.ok) {
+        this.lastWriteBack.set(`${msg.page}:${from}`, { lease: msg.lease, seq: msg.seq, keep: msg.keep, version: a.result.version ?? 0, index: a.index });
+        this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
+      } else {
         // Refused as applied: a duplicate (the version moved on) or under a lease no longer in force.
         if (!this.holdsWriteLease(msg.page, from, msg.lease)) this.env.faults.probe(VmmProbe.writeBackFenced);
         this.refuse(from, msg.req, msg.page, 'conflict');
