@@ -11,6 +11,11 @@ test('dsm-late-release seed 36: a give-back refused by a write-back proposed bes
   assert.is(r.violation, null, r.violation?.message);
 });
 
+test('dsm-alloc-loss seed 181: a late copy of an earlier write-back committed as the next version and rolled the page back (coherence, before the manager refused write-backs older than the last under the same lease)', () => {
+  const r = runSeed(loadScenario('dsm-alloc-loss').spec, 181);
+  assert.is(r.violation, null, r.violation?.message);
+});
+
 test('drift at the bound with 1 s leases: a wait-out of lease * (1 + 2 bound) expired leases with up to 10 ms left on the holder\'s clock (lease-waited-out, seeds 6 and 11, before the stretch (1 + b) / (1 - b))', () => {
   const { file } = loadScenario('dsm-drift-edge');
   const text = readFileSync(file, 'utf8').replace('leaseMs: 500', 'leaseMs: 1000').replace('maxDurationMs: 1500', 'maxDurationMs: 2500');
