@@ -72,10 +72,14 @@ function hunts(file: string): boolean {
  * high pressure, where one seed reaches what others need hundreds for
  * (raft-small: 3 hosts, a fault every 150 ms; bursts of membership changes;
  * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
- * every seed draws its own configuration and fault kinds). The rest follow
- * in name order.
+ * every seed draws its own configuration and fault kinds; for the shared
+ * memory, releases held back past short leases, clocks at the drift bound,
+ * allocation under loss). The rest follow in name order.
  */
-export const FIRST_SCENARIOS = ['raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos'];
+export const FIRST_SCENARIOS: readonly string[] = [
+  'raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos',
+  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss',
+];
 
 const byPriority = (a: string, b: string): number => {
   const rank = (s: string): number => (FIRST_SCENARIOS.includes(s) ? FIRST_SCENARIOS.indexOf(s) : FIRST_SCENARIOS.length);

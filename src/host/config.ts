@@ -113,7 +113,8 @@ export function replicationIssue(m: Pick<MemorySettings, 'replication'>, owners:
 const us = (ms: number): number => Math.round(ms * 1000);
 
 /** The VMM's settings for one host. */
-export function vmmConfigOf(m: MemorySettings, host: number, plans: readonly CompanyPlan[], bugs?: VmmConfig['bugs']): VmmConfig {
+/** The VMM's settings; the world adds which incarnation of the host runs them. */
+export function vmmConfigOf(m: MemorySettings, host: number, plans: readonly CompanyPlan[], bugs?: VmmConfig['bugs']): Omit<VmmConfig, 'incarnation'> {
   return {
     host,
     pageSize: m.heap.pageSize,

@@ -114,6 +114,7 @@ export class RealHost {
     const security = securityOf(cluster, self.id);
     claimDataDir(self.dataDir, cluster.id, self.id);
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
+    const incarnation = this.store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
     this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s));
     const peers = new Map<number, PeerAddress>();
@@ -154,7 +155,7 @@ export class RealHost {
       observer: this.observer(),
       // Fault points and probes are the simulator's: nothing fires here, nothing is counted.
       faults: inertFaultPoints,
-    }, (rt) => new DsmService(rt, { vmm: vmmConfigOf(cluster, this.id, plans), owners, replication: cluster.replication, memory: this.timed }, {
+    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation }, owners, replication: cluster.replication, memory: this.timed }, {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
       lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS entries (
   data TEXT NOT NULL,
   PRIMARY KEY ("group", idx)
 );
+CREATE TABLE IF NOT EXISTS incarnations (
+  only INTEGER PRIMARY KEY CHECK (only = 1),
+  count INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS snapshots (
   "group" INTEGER PRIMARY KEY,
   idx INTEGER NOT NULL,
@@ -152,6 +156,16 @@ export class RaftStore {
       db.close();
       throw err;
     }
+  }
+
+  /**
+   * Counts this start of the host and returns the count (1 for the first),
+   * durable on return: the VMM's allocation ids of this incarnation are
+   * named by it, so they never repeat those of a run before a crash.
+   */
+  nextIncarnation(): number {
+    const row = this.db.prepare('INSERT INTO incarnations (only, count) VALUES (1, 1) ON CONFLICT (only) DO UPDATE SET count = count + 1 RETURNING count').get() as { count: number };
+    return row.count;
   }
 
   /**

@@ -23,7 +23,7 @@ export interface DsmWorld {
   readonly scheduler: Scheduler;
   readonly plans: readonly CompanyPlan[];
   /** The VMM configuration, but for the host id. */
-  readonly vmm: Omit<VmmConfig, 'host'>;
+  readonly vmm: Omit<VmmConfig, 'host' | 'incarnation'>;
   /** The owners at genesis, and how many serve each company. */
   readonly owners: readonly number[];
   readonly replication: number;
@@ -73,7 +73,7 @@ export class SimDsmApp implements SimApp {
   constructor(private readonly host: SimHost, rt: HostRuntime, private readonly world: DsmWorld) {
     const id = host.id;
     const epoch = host.epoch;
-    const cfg: VmmConfig = { ...world.vmm, host: id };
+    const cfg: VmmConfig = { ...world.vmm, host: id, incarnation: epoch };
     const gate = (fn: () => void): void => host.whenRunning(epoch, fn);
     const sched = world.scheduler;
     // Deadlines are the memory's own events, on the clock leases are judged on: a pause or stall holds none of them up.

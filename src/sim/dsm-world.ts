@@ -9,7 +9,9 @@ import { planCompanies } from '../vmm/placement.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { ThreadContext, Workload } from '../vmm/thread.js';
 import type { VmmConfig } from '../vmm/vmm-env.js';
-import { AllocatorSafety, checkRegisterHistory, Coherence, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
+import { AllocatorSafety, checkRegisterHistory, Coherence, CommittedTable, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
+import type { HolderView } from './check/dsm.js';
+import type { HostClock } from './clock.js';
 import { violation } from './check/violation.js';
 import type { HostState } from './host.js';
 import type { DsmWorld, SimDsmApp } from './dsm-app.js';
@@ -29,6 +31,8 @@ export interface DsmHosts {
   /** The shared memory of a host's running incarnation (null while it is down). */
   appOf(host: number): SimDsmApp | null;
   stream(name: string): Rng;
+  /** A host's monotonic clock (leases are judged on it). */
+  monotonicClock(host: number): HostClock;
   readonly trace: RecordEvent;
   /** Whether the checkers judge this host (not a Byzantine one; default: all are judged). */
   judged?(host: number): boolean;
@@ -38,12 +42,13 @@ export class DsmPart implements DsmWorld {
   readonly plans: CompanyPlan[];
   readonly owners: number[];
   readonly replication: number;
-  readonly vmm: Omit<VmmConfig, 'host'>;
+  readonly vmm: Omit<VmmConfig, 'host' | 'incarnation'>;
   readonly protections: ProtectionObserver;
   readonly singleWriter: SingleWriter;
   readonly observed = new ObservedWrites();
   readonly allocator: AllocatorSafety;
   readonly agreement = new TableAgreement();
+  readonly committed: CommittedTable;
   readonly coherence: Coherence;
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
@@ -79,6 +84,7 @@ export class DsmPart implements DsmWorld {
     this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
     this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
+    this.committed = new CommittedTable((h) => this.holderView(h));
     this.workload = workloadOf(d.workload, d.workloadOptions);
     const rootBytes = rootPages * pageSize;
     const appHosts = d.appHosts ?? owners;
@@ -218,7 +224,20 @@ export class DsmPart implements DsmWorld {
     this.allocator.freed(addr);
   }
 
+  /** What the committed-table checks see of a host's running incarnation. */
+  private holderView(host: number): HolderView | null {
+    const app = this.hosts.appOf(host);
+    if (app === null) return null;
+    return {
+      now: () => this.hosts.monotonicClock(host).local(this.hosts.scheduler.now),
+      held: (page) => app.vmm.client.heldPages().find(([p]) => p === page)?.[1],
+      isOpen: (page) => app.memory.protection(page) !== 'none',
+      ownsRun: (id) => app.vmm.heap.ownedRuns().some((r) => r.id === id),
+    };
+  }
+
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
+    this.committed.applied(a);
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
     // A silent holder's lease waited out: any writes it had not written back are gone.
     if (a.cmd.op === 'expire' && a.result.ok) {

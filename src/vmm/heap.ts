@@ -142,6 +142,22 @@ interface Pending {
 
 const ID_RE = /^([ls]):(0|[1-9][0-9]*):(0|[1-9][0-9]*)$/;
 
+/**
+ * Allocation serials an incarnation of a host may use: incarnation i starts at
+ * (i - 1) * 2^32 + 1, so a host that restarted with an empty heap never names
+ * a run the way an earlier incarnation did (the page table's allocate is
+ * idempotent by id: a reused id would hand back the old run, whose blocks
+ * other hosts may still hold). Ids stay safe integers for 2^21 incarnations.
+ */
+export const SERIALS_PER_INCARNATION = 2 ** 32;
+
+export function firstSerialOf(incarnation: number): number {
+  if (!Number.isSafeInteger(incarnation) || incarnation < 1 || incarnation > 2 ** 21) {
+    throw new RangeError(`firstSerialOf: incarnation must be an integer in [1, 2^21], got ${incarnation}`);
+  }
+  return (incarnation - 1) * SERIALS_PER_INCARNATION + 1;
+}
+
 /** The allocation id of a run: `l:host:serial` for a large block, `s:host:serial` for a small-class run. */
 export function allocationId(host: number, serial: number, large: boolean): string {
   if (!Number.isSafeInteger(host) || host < 0) throw new RangeError(`allocationId: host must be a non-negative integer, got ${host}`);

@@ -54,6 +54,15 @@ export class PageManager {
   private continuations = new Map<string, (a: CompanyApplied) => void>();
   /** Runs being freed, by allocation id: everyone waiting for the answer. */
   private freeing = new Map<string, ((answer: FreeAnswer) => void)[]>();
+  /** Pages with a write-back being committed: the write-backs that arrived meanwhile, to judge after it. */
+  private releasing = new Map<number, (() => void)[]>();
+  /**
+   * The last write-back committed here per "page:host", with the lease it was made under. A
+   * late copy of an earlier one (a retry overtaken by its successor) would commit as the next
+   * version and roll the page back: the fencing token cannot tell them apart, the host's op
+   * count (seq, ascending within a lease) can.
+   */
+  private lastWriteBack = new Map<string, { lease: LeaseToken; seq: number; keep: LeaseMode | null; version: number; index: number }>();
   private nextPid = 1;
   private nextRev = 1;
   private readonly since: number;
@@ -73,6 +82,7 @@ export class PageManager {
     this.closed = true;
     this.queues.clear();
     this.continuations.clear();
+    this.releasing.clear();
   }
 
   /** How long past its grant a silent holder's lease surely ended, on this host's clock. */
@@ -82,7 +92,10 @@ export class PageManager {
       this.env.faults.probe(VmmProbe.takeoverWait);
       granted = this.since;
     }
-    const stretch = 1 + (2 * this.cfg.driftBoundPpm) / 1e6;
+    // The holder's clock may run slow by the bound and ours fast by it: its lease of leaseUs lasts
+    // up to leaseUs / (1 - b) real time, our wait of w up to w / (1 + b). (1 + 2b) falls short by
+    // about 2b^2: 20 ms of a 1 s lease at the largest bound, 10%.
+    const stretch = (1e6 + this.cfg.driftBoundPpm) / (1e6 - this.cfg.driftBoundPpm);
     return granted + Math.ceil(this.cfg.leaseUs * stretch) + this.cfg.retryUs;
   }
 
@@ -114,24 +127,56 @@ export class PageManager {
     this.propose(cmd, msg.data !== null ? { host: from, seq: msg.seq } : undefined, () => this.step(msg.page));
   }
 
-  /** A write-back from a write holder: committed at once, outside the page's queue (it never waits on one). */
+  /**
+   * A write-back from a write holder: committed outside the page's queue (it never waits on one),
+   * but one at a time per page. Its version is the next after the table's, so two write-backs of a
+   * page proposed together (a retry and the attempt it repeats) would refuse one another; a holder
+   * told its give-back was refused believes it holds nothing, while the table still lists it.
+   */
   release(from: number, msg: Extract<VmmMessage, { t: 'release' }>): void {
+    const waiting = this.releasing.get(msg.page);
+    if (waiting !== undefined) {
+      waiting.push(() => this.release(from, msg));
+      return;
+    }
+    const last = this.lastWriteBack.get(`${msg.page}:${from}`);
+    if (last !== undefined && last.lease.term === msg.lease.term && last.lease.grantedAtUs === msg.lease.grantedAtUs && msg.seq <= last.seq) {
+      if (msg.seq < last.seq) {
+        this.refuse(from, msg.req, msg.page, 'conflict'); // an earlier write-back, overtaken by a later one
+        return;
+      }
+      if (msg.keep === last.keep) {
+        // The same write-back again (its answer was lost): answered as before.
+        this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: last.version, index: last.index });
+        return;
+      }
+      // The same contents handed back after a write-back that kept the lease: a give-back, go on.
+    }
     const cmd = this.releaseCommand(msg.page, from, msg.data, msg.keep);
     if (cmd === null) {
       this.refuse(from, msg.req, msg.page, 'conflict');
       return;
     }
     if (cmd.op === 'release') cmd.lease = msg.lease;
+    this.releasing.set(msg.page, []);
     const ok = this.propose(cmd, { host: from, seq: msg.seq }, (a) => {
-      if (a.result.ok) this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
-      else {
+      const next = this.releasing.get(msg.page) ?? [];
+      this.releasing.delete(msg.page);
+      if (a.result.ok) {
+        this.lastWriteBack.set(`${msg.page}:${from}`, { lease: msg.lease, seq: msg.seq, keep: msg.keep, version: a.result.version ?? 0, index: a.index });
+        this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
+      } else {
         // Refused as applied: a duplicate (the version moved on) or under a lease no longer in force.
         if (!this.holdsWriteLease(msg.page, from, msg.lease)) this.env.faults.probe(VmmProbe.writeBackFenced);
         this.refuse(from, msg.req, msg.page, 'conflict');
       }
       if (msg.keep === null) this.step(msg.page);
+      for (const n of next) n();
     });
-    if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');
+    if (!ok) {
+      this.releasing.delete(msg.page);
+      this.refuse(from, msg.req, msg.page, 'not-leader');
+    }
   }
 
   private holdsWriteLease(page: number, host: number, lease: LeaseToken): boolean {

@@ -24,13 +24,19 @@ export interface CompanyAccess {
 
 export interface VmmConfig {
   host: number;
+  /**
+   * Which start of this host this is, counting from 1 and durable across
+   * crashes (the simulator's boot count, real mode's in the Raft store): its
+   * allocation ids never repeat an earlier incarnation's.
+   */
+  incarnation: number;
   pageSize: number;
   pages: number;
   rootPages: number;
   plans: readonly CompanyPlan[];
   /** How long a lease lasts on the holder's clock. */
   leaseUs: number;
-  /** The clock-drift bound the leases are judged with (ppm): managers wait leaseUs * (1 + 2 * bound) past a silent holder. */
+  /** The clock-drift bound the leases are judged with (ppm): managers wait leaseUs * (1 + bound) / (1 - bound) past a silent holder. */
   driftBoundPpm: number;
   /** How long to wait for an answer before asking again (another member, or the same request again). */
   retryUs: number;

@@ -3,7 +3,7 @@
 // across hosts). Sans-I/O: everything it needs comes through VmmEnv.
 import type { CompanyApplied } from './company.js';
 import { VmmProbe } from './fault-points.js';
-import { HostHeap } from './heap.js';
+import { firstSerialOf, HostHeap } from './heap.js';
 import type { FreeToken } from './heap.js';
 import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
@@ -22,7 +22,9 @@ export class Vmm {
 
   constructor(readonly cfg: VmmConfig, private readonly env: VmmEnv) {
     this.client = new PageClient(cfg, env);
-    this.heap = new HostHeap({ host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages });
+    this.heap = new HostHeap({
+      host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages, firstSerial: firstSerialOf(cfg.incarnation),
+    });
     this.nextCompany = cfg.host % cfg.plans.length;
   }
 

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hunt } from '../../bench/mutants/hunt.js';
 import { applyMutant, FAMILIES, MutantFormatError, parseMutant, type Mutant } from '../../bench/mutants/mutant.js';
-import { familyScenarios, loadMutants, summarize, type MutantReport } from '../../bench/mutants/run.js';
+import { familyScenarios, FIRST_SCENARIOS, loadMutants, summarize, type MutantReport } from '../../bench/mutants/run.js';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
 import { parseScenarioText } from '../../src/cli/scenario-file.js';
 
@@ -95,6 +95,8 @@ test('families hunt their own scenarios; one that expects a violation never hunt
   const f = familyScenarios(root);
   assert.ok(f.raft.length >= 6 && f.raft.every((s) => s.startsWith('raft-')), f.raft.join());
   assert.ok(f.dsm.includes('dsm-chaos') && !f.dsm.includes('dsm-clock-unsafe'), f.dsm.join());
+  const sharp = FIRST_SCENARIOS.filter((s) => s.startsWith('dsm-'));
+  assert.equal(f.dsm.slice(0, sharp.length), sharp, 'the small-scope scenarios lead each round');
   assert.ok(f.heap[0]!.startsWith('bench/mutants/scenarios/heap-'), f.heap.join());
   assert.equal(f.host, [...f.raft, ...f.dsm.filter((s) => !s.startsWith('bench/'))]);
   for (const s of f.heap.filter((x) => x.startsWith('bench/'))) {

@@ -38,6 +38,15 @@ test('a new store is empty: the genesis configuration and a zero hard state', ()
   store.close();
 });
 
+test('each open of a store may count a start of its host: 1, 2, 3 across reopenings (allocation ids of each start are its own)', () => {
+  const file = newFile();
+  for (const expected of [1, 2, 3]) {
+    const store = RaftStore.open(file);
+    assert.is(store.nextIncarnation(), expected);
+    store.close();
+  }
+});
+
 test('round trip: hard state and entries of several groups come back as written, groups apart', () => {
   const store = RaftStore.open(newFile());
   const conf: Entry = { term: 1, index: 2, kind: 'conf', data: '{"type":"addNode","node":4}' };

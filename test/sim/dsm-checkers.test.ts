@@ -2,7 +2,10 @@
 // fed good states, must stay quiet.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AllocatorSafety, Coherence, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from '../../src/sim/check/dsm.js';
+import { AllocatorSafety, Coherence, CommittedTable, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from '../../src/sim/check/dsm.js';
+import type { HolderView } from '../../src/sim/check/dsm.js';
+import type { CompanyApplied } from '../../src/vmm/company.js';
+import type { PageCommand } from '../../src/vmm/page-table-commands.js';
 import { violationOf } from './violation-of.js';
 import type { Access } from '../../src/sim/threads.js';
 
@@ -90,6 +93,55 @@ test('page-table agreement: different tables at one applied index are reported',
   assert.is(violationOf(() => t.record(1, 64, 'aaaa', 2)), null);
   assert.is(violationOf(() => t.record(1, 64, 'bbbb', 3)), 'page-table-agreement');
   assert.is(violationOf(() => t.record(2, 64, 'bbbb', 3)), null, 'another company');
+});
+
+/** Host 2 at local time `now`, holding page 5 under the lease granted in term 1 at 100 us until `expires`; page 5 open or not; run `runs` live in its heap. */
+function committed(now: number, expires: number, open: boolean, runs: string[] = []): { t: CommittedTable; apply: (cmd: PageCommand, ok?: boolean) => void } {
+  const view: HolderView = {
+    now: () => now,
+    held: (page) => (page === 5 ? { lease: { term: 1, grantedAtUs: 100 }, expires } : undefined),
+    isOpen: (page) => page === 5 && open,
+    ownsRun: (id) => runs.includes(id),
+  };
+  const t = new CommittedTable((h) => (h === 2 ? view : null));
+  let index = 0;
+  const apply = (cmd: PageCommand, ok = true): void => {
+    const firstPage = cmd.op === 'allocate' ? (cmd.id === 'l:2:1' || cmd.id === 'l:3:1' ? 8 : 12) : cmd.op === 'free' ? cmd.firstPage : undefined;
+    const a: CompanyApplied = { company: 1, index: ++index, pid: 'p', cmd, result: ok ? { ok: true, ...(firstPage !== undefined ? { firstPage } : {}) } : { ok: false, error: 'conflict', detail: '' } };
+    t.applied(a);
+  };
+  return { t, apply };
+}
+
+const lease = { term: 1, grantedAtUs: 100 };
+
+test('committed table: an expire of a lease still running on its holder\'s clock is reported; one past its end, or of another lease, is not', () => {
+  assert.is(violationOf(() => committed(900, 1000, false).apply({ op: 'expire', page: 5, host: 2, lease })), 'lease-waited-out');
+  assert.is(violationOf(() => committed(1000, 1000, false).apply({ op: 'expire', page: 5, host: 2, lease })), null);
+  assert.is(violationOf(() => committed(900, 1000, false).apply({ op: 'expire', page: 5, host: 2, lease: { term: 1, grantedAtUs: 50 } })), null, 'an older lease of the host');
+  assert.is(violationOf(() => committed(900, 1000, false).apply({ op: 'expire', page: 5, host: 2, lease }, false)), null, 'refused: nothing expired');
+});
+
+test('committed table: a revoke or give-back while the holder has the page open is reported; a write-back that keeps the lease is not', () => {
+  assert.is(violationOf(() => committed(0, 1000, true).apply({ op: 'revoke', page: 5, host: 2, lease })), 'lease-dropped-open');
+  const release = (keep: 'write' | null): PageCommand => ({ op: 'release', page: 5, host: 2, version: 3, hash: '0000000000000000', data: '', keep, lease });
+  assert.is(violationOf(() => committed(0, 1000, true).apply(release(null))), 'lease-dropped-open');
+  assert.is(violationOf(() => committed(0, 1000, true).apply(release('write'))), null);
+  assert.is(violationOf(() => committed(0, 1000, false).apply(release(null))), null, 'closed first: fine');
+});
+
+test('committed table: runs that overlap, a free of a run not live there, or of one its owner still uses, are reported', () => {
+  const a = committed(0, 0, false);
+  a.apply({ op: 'allocate', company: 1, id: 'l:2:1', pages: 2, owner: 2 });
+  a.apply({ op: 'allocate', company: 1, id: 'l:2:1', pages: 2, owner: 2 }); // a retried allocate answers the same run
+  assert.is(violationOf(() => a.apply({ op: 'allocate', company: 1, id: 'l:3:1', pages: 2, owner: 3 })), 'page-runs', 'l:3:1 at page 8 too');
+  const b = committed(0, 0, false);
+  b.apply({ op: 'allocate', company: 1, id: 'l:2:1', pages: 2, owner: 2 });
+  b.apply({ op: 'free', company: 1, firstPage: 8, by: 2, id: 'l:2:1' });
+  assert.is(violationOf(() => b.apply({ op: 'free', company: 1, firstPage: 8, by: 2, id: 'l:2:1' })), 'page-runs', 'freed twice');
+  const c = committed(0, 0, false, ['l:2:1']);
+  c.apply({ op: 'allocate', company: 1, id: 'l:2:1', pages: 2, owner: 2 });
+  assert.is(violationOf(() => c.apply({ op: 'free', company: 1, firstPage: 8, by: 2, id: 'l:2:1' })), 'page-runs', 'its owner still uses it');
 });
 
 test.run();

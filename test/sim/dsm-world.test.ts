@@ -8,6 +8,7 @@ import type { DsmHosts } from '../../src/sim/dsm-world.js';
 import { streamFor } from '../../src/sim/rng.js';
 import { scenarioSchema } from '../../src/sim/scenario.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
+import { HostClock } from '../../src/sim/clock.js';
 
 /** Three hosts of one thread each; `checks` counts the end check's attempts to find a host to run on. */
 function world(): { part: DsmPart; checks: () => number; lost: number[] } {
@@ -22,6 +23,7 @@ function world(): { part: DsmPart; checks: () => number; lost: number[] } {
     },
     appOf: () => null,
     stream: (name) => streamFor(1, name),
+    monotonicClock: () => new HostClock(0, 0),
     trace: (kind, _host, ...fields) => void (kind === 'lost-threads' && lost.push(fields[0] as number)),
   };
   return { part: new DsmPart(s, s.dsm!, hosts), checks: () => checks, lost };

@@ -222,7 +222,7 @@ export class VmmInteractionEnv {
     this.commitInline = commit === 'inline';
     const plan: CompanyPlan = { company: COMPANY, firstPage: 0, pages, members: [LEADER] };
     this.cfg = {
-      pageSize, pages, rootPages, plans: [plan],
+      pageSize, pages, rootPages, plans: [plan], incarnation: 1,
       leaseUs: parseDuration(c.str('lease', '10ms')),
       retryUs: parseDuration(c.str('retry', '1ms')),
       driftBoundPpm: c.int('drift-ppm', 0),

@@ -21,7 +21,7 @@ const MANAGER = 2;
 const MARGIN_US = 200_000;
 
 const cfg: VmmConfig = {
-  host: 1, pageSize: PAGE, pages: 4, rootPages: 1, plans: [{ company: 1, firstPage: 0, pages: 4, members: [MANAGER] }],
+  host: 1, incarnation: 1, pageSize: PAGE, pages: 4, rootPages: 1, plans: [{ company: 1, firstPage: 0, pages: 4, members: [MANAGER] }],
   leaseUs: LEASE_US, driftBoundPpm: 1000, retryUs: 50_000,
 };
 

@@ -16,7 +16,7 @@ import type { CompanyAccess, VmmConfig, VmmEnv } from '../../src/vmm/vmm-env.js'
 
 const PAGE = 64;
 const plan: CompanyPlan = { company: 1, firstPage: 0, pages: 16, members: [1, 2, 3] };
-const cfg: VmmConfig = { host: 1, pageSize: PAGE, pages: 16, rootPages: 2, plans: [plan], leaseUs: 10_000, driftBoundPpm: 0, retryUs: 1000 };
+const cfg: VmmConfig = { host: 1, incarnation: 1, pageSize: PAGE, pages: 16, rootPages: 2, plans: [plan], leaseUs: 10_000, driftBoundPpm: 0, retryUs: 1000 };
 
 /**
  * A manager whose table lacks an allocation other members committed (run

@@ -17,6 +17,7 @@ class TwinEnv implements HostEnv {
   get scenario(): HostEnv['scenario'] { return this.world.scenario; }
   get checkers(): HostEnv['checkers'] { return this.world.checkers; }
   get trace(): HostEnv['trace'] { return this.world.trace; }
+  get rules(): HostEnv['rules'] { return this.world.rules; }
   genesis(group: number): ReturnType<HostEnv['genesis']> { return this.world.genesis(group); }
   groupsAtBoot(host: number): number[] { return this.world.groupsAtBoot(host); }
   app(host: SimHost, rt: HostRuntime): SimApp { return this.world.app(host, rt); }

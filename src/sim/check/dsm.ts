@@ -1,8 +1,12 @@
 // The shared memory's invariants: one writer or many readers per page at
 // every instant; no host observes a write whose predecessors are not yet
 // durable; blocks handed out never overlap; members of a company agree on the
-// page table; and, at the end, each register's history is linearizable.
+// page table; what the page table commits about leases and runs agrees with
+// what the hosts do; and, at the end, each register's history is linearizable.
+import type { CompanyApplied } from '../../vmm/company.js';
+import { parseAllocationId } from '../../vmm/heap.js';
 import type { Protection } from '../../vmm/memory.js';
+import type { LeaseToken } from '../../vmm/page-table-commands.js';
 import type { Access } from '../threads.js';
 import { checkLinearizable, describeOperation } from '../../check/linearizability.js';
 import { registerModel, type RegisterOp } from '../../check/register-model.js';
@@ -155,6 +159,101 @@ export class AllocatorSafety {
       else hi = mid;
     }
     return lo;
+  }
+}
+
+/** What the committed-table checks see of one running host. */
+export interface HolderView {
+  /** The host's monotonic clock (leases are judged on it), microseconds. */
+  now(): number;
+  /** The lease the host believes it holds on a page (its fencing token, and when it ends on this clock). */
+  held(page: number): { lease: LeaseToken; expires: number } | undefined;
+  /** Whether the host's memory has the page open (readable or writable). */
+  isOpen(page: number): boolean;
+  /** Whether the host's heap still uses the run of this allocation id. */
+  ownsRun(id: string): boolean;
+}
+
+const sameLease = (a: LeaseToken | undefined, b: LeaseToken): boolean => a !== undefined && a.term === b.term && a.grantedAtUs === b.grantedAtUs;
+
+/**
+ * What a company commits, judged against the hosts at the moment it commits
+ * (its first apply on any member; each member applies in log order, so that
+ * is every entry once, in order). These fire at the protocol step that goes
+ * wrong, before any host need touch the page:
+ * - lease-waited-out: an expire removes a silent holder's lease only once
+ *   that lease has ended on the holder's own clock (the manager's wait-out,
+ *   stretched by the drift bound, must cover every clock within the bound);
+ * - lease-dropped-open: a revoke or a give-back (release without keep)
+ *   removes a lease only once its holder has closed the page (it closes it
+ *   before it answers; a late or duplicated give-back of an earlier lease must
+ *   not remove the lease the host holds now);
+ * - page-runs: runs allocated in a company never overlap each other, and a
+ *   free that succeeds frees the live run it names, one its owner's heap has
+ *   let go of (a retried free of an old run never frees the run that took its
+ *   place).
+ */
+export class CommittedTable {
+  /** company -> highest log index judged. */
+  private judged = new Map<number, number>();
+  /** company -> live runs by allocation id: [firstPage, pages]. */
+  private runs = new Map<number, Map<string, [number, number]>>();
+
+  /** `host(h)`: a view of host h, or null while it is down. */
+  constructor(private readonly host: (h: number) => HolderView | null) {}
+
+  applied(a: CompanyApplied): void {
+    if ((this.judged.get(a.company) ?? 0) >= a.index) return;
+    this.judged.set(a.company, a.index);
+    if (!a.result.ok) return;
+    const c = a.cmd;
+    switch (c.op) {
+      case 'expire': {
+        const h = this.host(c.host);
+        const held = h?.held(c.page);
+        if (h !== null && held !== undefined && c.lease !== undefined && sameLease(held.lease, c.lease) && h.now() < held.expires) {
+          violation('lease-waited-out', `company ${a.company} expired host ${c.host}'s lease on page ${c.page} (term ${c.lease.term}) at index ${a.index} with ${held.expires - h.now()} us of it left on the holder's clock`);
+        }
+        return;
+      }
+      case 'revoke':
+      case 'release': {
+        if (c.op === 'release' && c.keep !== null) return;
+        if (this.host(c.host)?.isOpen(c.page) === true) {
+          violation('lease-dropped-open', `company ${a.company} committed a ${c.op === 'release' ? 'give-back' : 'revoke'} of host ${c.host}'s lease on page ${c.page} at index ${a.index} while the host has the page open`);
+        }
+        return;
+      }
+      case 'allocate': {
+        let runs = this.runs.get(a.company);
+        if (runs === undefined) this.runs.set(a.company, (runs = new Map()));
+        const first = a.result.firstPage;
+        if (first === undefined || runs.has(c.id)) return; // a retried allocate answers with the same run
+        for (const [id, [f, n]] of runs) {
+          if (f < first + c.pages && first < f + n) {
+            violation('page-runs', `company ${a.company} allocated pages ${first}..${first + c.pages - 1} to ${c.id} at index ${a.index}, overlapping run ${id} (pages ${f}..${f + n - 1})`);
+          }
+        }
+        runs.set(c.id, [first, c.pages]);
+        return;
+      }
+      case 'free': {
+        const runs = this.runs.get(a.company);
+        const run = runs?.get(c.id);
+        if (run === undefined || run[0] !== c.firstPage) {
+          const there = [...(runs ?? [])].find(([, [f]]) => f === c.firstPage)?.[0];
+          violation('page-runs', `company ${a.company} freed the run at page ${c.firstPage} for ${c.id} at index ${a.index}, but ${c.id} is ${run === undefined ? 'not a live run' : `at page ${run[0]}`}${there === undefined ? '' : ` (the run there is ${there})`}`);
+        }
+        runs!.delete(c.id);
+        const owner = parseAllocationId(c.id)?.host;
+        if (owner !== undefined && this.host(owner)?.ownsRun(c.id) === true) {
+          violation('page-runs', `company ${a.company} freed run ${c.id} (pages ${run[0]}..${run[0] + run[1] - 1}) at index ${a.index} while its owner's heap still uses it`);
+        }
+        return;
+      }
+      default:
+        return;
+    }
   }
 }
 
