@@ -110,6 +110,7 @@ function vmmMessage(v: unknown): VmmMessage {
         data: str(o, 'data'),
         keep: modeOrNull(o, 'keep'),
         seq: int(o, 'seq', 0),
+        wb: int(o, 'wb', 1),
         lease: leaseToken(o['lease']),
       };
     case 'released':

@@ -253,7 +253,8 @@ export class SimHost {
     if (env.kind === 'raft') {
       // Here the replica steps it (also for a message held while paused): the rules look before and after.
       const r = this.replica(env.group);
-      const d = r === undefined || !this.env.judged(this.id) ? null : this.env.rules.delivering(r, env.msg);
+      // A message whose sender is forged never reaches the replica (the runtime drops it): no rule to judge.
+      const d = r === undefined || !this.env.judged(this.id) || env.msg.from !== from ? null : this.env.rules.delivering(r, env.msg);
       this.runtime!.receive(from, env);
       if (d !== null && this.state === 'up') this.env.rules.delivered(d);
     } else if (env.kind === 'vmm') this.runtime!.receive(from, env);

@@ -53,6 +53,8 @@ export class PageClient {
   private revokedUpTo = new Map<number, number>();
   /** Pages this host is handing back, and the fault (if any) to ask for once that is settled. */
   private releasing = new Map<number, LeaseMode | null>();
+  /** Write-backs started: each one's number (`wb`), so the manager can order them within a lease. */
+  private writeBacks = 0;
   /** Grants that arrived while their page was being handed back: judged once that is settled. */
   private heldBack = new Map<number, [Extract<VmmMessage, { t: 'grant' }>, number]>();
   /** The one page with writes not yet committed, if any, and the lease it was written under. */
@@ -266,7 +268,8 @@ export class PageClient {
     this.afterCleaning(page, () => {
       const data = encodePage(this.env.memory.read(page));
       const seq = this.env.opSeq();
-      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq, lease: h.lease }), (reply) => {
+      const wb = ++this.writeBacks;
+      this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: null, seq, wb, lease: h.lease }), (reply) => {
         // The release drops every lease of ours granted before it.
         if (reply.t === 'released' && (this.revokedUpTo.get(page) ?? 0) < reply.index) this.revokedUpTo.set(page, reply.index);
         const wanted = this.releasing.get(page);
@@ -349,9 +352,10 @@ export class PageClient {
     if (this.held.has(page)) this.env.memory.setProtection(page, 'read');
     const data = encodePage(this.env.memory.read(page));
     const seq = this.env.opSeq();
+    const wb = ++this.writeBacks;
     const plan = companyOfPage(this.cfg.plans, page)!;
     let tries = 0;
-    this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: 'write', seq, lease: c.lease }), (reply) => {
+    this.requests.start(plan, (req) => ({ t: 'release', req, page, data, keep: 'write', seq, wb, lease: c.lease }), (reply) => {
       const h = this.held.get(page);
       if (reply.t === 'refuse' && reply.why === 'conflict' && ++tries < 4) {
         // A renewal may have changed the lease's token, or a retry raced the first attempt.

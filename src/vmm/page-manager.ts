@@ -59,10 +59,10 @@ export class PageManager {
   /**
    * The last write-back committed here per "page:host", with the lease it was made under. A
    * late copy of an earlier one (a retry overtaken by its successor) would commit as the next
-   * version and roll the page back: the fencing token cannot tell them apart, the host's op
-   * count (seq, ascending within a lease) can.
+   * version and roll the page back: the fencing token cannot tell them apart, the host's
+   * write-back number (wb, ascending, the same for a retry) can.
    */
-  private lastWriteBack = new Map<string, { lease: LeaseToken; seq: number; keep: LeaseMode | null; version: number; index: number }>();
+  private lastWriteBack = new Map<string, { lease: LeaseToken; wb: number; keep: LeaseMode | null; version: number; index: number }>();
   private nextPid = 1;
   private nextRev = 1;
   private readonly since: number;
@@ -140,8 +140,8 @@ export class PageManager {
       return;
     }
     const last = this.lastWriteBack.get(`${msg.page}:${from}`);
-    if (last !== undefined && last.lease.term === msg.lease.term && last.lease.grantedAtUs === msg.lease.grantedAtUs && msg.seq <= last.seq) {
-      if (msg.seq < last.seq) {
+    if (last !== undefined && last.lease.term === msg.lease.term && last.lease.grantedAtUs === msg.lease.grantedAtUs && msg.wb <= last.wb) {
+      if (msg.wb < last.wb) {
         this.refuse(from, msg.req, msg.page, 'conflict'); // an earlier write-back, overtaken by a later one
         return;
       }
@@ -163,7 +163,7 @@ export class PageManager {
       const next = this.releasing.get(msg.page) ?? [];
       this.releasing.delete(msg.page);
       if (a.result.ok) {
-        this.lastWriteBack.set(`${msg.page}:${from}`, { lease: msg.lease, seq: msg.seq, keep: msg.keep, version: a.result.version ?? 0, index: a.index });
+        this.lastWriteBack.set(`${msg.page}:${from}`, { lease: msg.lease, wb: msg.wb, keep: msg.keep, version: a.result.version ?? 0, index: a.index });
         this.env.send(from, { t: 'released', req: msg.req, page: msg.page, version: a.result.version ?? 0, index: a.index });
       } else {
         // Refused as applied: a duplicate (the version moved on) or under a lease no longer in force.

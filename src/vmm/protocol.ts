@@ -26,7 +26,12 @@ export type VmmMessage =
   /** Holder -> manager: done, the page is closed here; data (base64), if any, is contents to write back. */
   | { t: 'revoked'; rev: number; page: number; data: string | null; seq: number }
   /** Host -> manager: a write-back of a page held writable (the manager numbers the version); `keep` is the lease kept afterwards. */
-  | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number; lease: LeaseToken }
+  /**
+   * A write-back. `seq` is the host's memory-operation count when its contents were taken (what
+   * the checkers relate the data to); `wb` numbers the host's write-backs, ascending and the same
+   * for every retry of one, so the manager can tell a late copy of an earlier one from a new one.
+   */
+  | { t: 'release'; req: number; page: number; data: string; keep: LeaseMode | null; seq: number; wb: number; lease: LeaseToken }
   /** Manager -> host: the write-back is committed as `version`, at log index `index`. */
   | { t: 'released'; req: number; page: number; version: number; index: number }
   /** Host -> manager: a run of pages for an allocation. */

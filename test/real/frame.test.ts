@@ -34,8 +34,8 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'refuse', req: 2, page: 11, why: 'not-leader', leader: 3, version: 0 } },
   { kind: 'vmm', msg: { t: 'revoke', rev: 4, page: 10, index: 20 } },
   { kind: 'vmm', msg: { t: 'revoked', rev: 4, page: 10, data: null, seq: 9 } },
-  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: 'AAAA', keep: null, seq: 10, lease } },
-  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: '', keep: 'write', seq: 10, lease } },
+  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: 'AAAA', keep: null, seq: 10, wb: 1, lease } },
+  { kind: 'vmm', msg: { t: 'release', req: 5, page: 10, data: '', keep: 'write', seq: 10, wb: 1, lease } },
   { kind: 'vmm', msg: { t: 'released', req: 5, page: 10, version: 3, index: 21 } },
   { kind: 'vmm', msg: { t: 'alloc', req: 6, company: 2, id: 'h1-6', pages: 3 } },
   { kind: 'vmm', msg: { t: 'alloc-ok', req: 6, firstPage: 120 } },
@@ -258,7 +258,7 @@ test('a payload spanning chunks is not corrupted when the chunks are reused afte
 });
 
 test('a large payload arriving in many small chunks is reassembled byte for byte', () => {
-  const env: Envelope = { kind: 'vmm', msg: { t: 'release', req: 1, page: 2, data: 'ABCDEFGHIJ'.repeat(20_000), keep: null, seq: 3, lease } };
+  const env: Envelope = { kind: 'vmm', msg: { t: 'release', req: 1, page: 2, data: 'ABCDEFGHIJ'.repeat(20_000), keep: null, seq: 3, wb: 1, lease } };
   const stream = concat([encodeFrame(H, env), encodeFrame(H, EXAMPLES[0]), encodeFrame(H, env)]);
   for (const size of [1000, 4093, 65536, 7]) {
     const d = new FrameDecoder(1 << 20);

@@ -13,18 +13,21 @@ interface State {
   term: number; vote: NodeId; role: Role; lead: NodeId; commit: number; applied: number; snapshotIndex: number; leadTransferee: NodeId;
   voters: NodeId[];
   log: Entry[];
+  /** Messages the core refused so far. */
+  refused: number;
 }
 
 const e = (index: number, term: number, kind: Entry['kind'] = 'normal'): Entry => ({ index, term, kind, data: kind === 'conf' ? '{"type":"addNode","node":4}' : `d${index}` });
 
 function replica(host: number, init: Partial<State> = {}): RuleSubject & { s: State } {
-  const s: State = { term: 1, vote: 0, role: 'follower', lead: 0, commit: 0, applied: 0, snapshotIndex: 0, leadTransferee: 0, voters: [1, 2, 3], log: [], ...init };
+  const s: State = { term: 1, vote: 0, role: 'follower', lead: 0, commit: 0, applied: 0, snapshotIndex: 0, leadTransferee: 0, voters: [1, 2, 3], log: [], refused: 0, ...init };
   return {
     host, group: 0, s,
     node: {
       peek: () => ({ ...s, lastIndex: s.snapshotIndex + s.log.length, voters: [...s.voters] }),
       termAt: (i) => (i === 0 ? 0 : s.log.find((x) => x.index === i)?.term ?? null),
       entriesFrom: (lo, hi) => s.log.filter((x) => x.index >= lo && x.index < hi),
+      refusals: () => ({ malformed: 0, termBeyondBound: s.refused, indexBeyondBound: 0, rivalLeader: 0 }),
     },
   };
 }
@@ -53,6 +56,13 @@ test('a message of an older term changes nothing; a higher term is adopted', () 
   assert.is(step(k, l, msg('appResp', 2, 6), () => undefined), 'higher-term-adopted');
   assert.is(step(k, l, msg('appResp', 2, 6), (s) => Object.assign(s, { term: 6, role: 'follower', lead: 0 })), null);
   assert.is(step(k, replica(1, { term: 5 }), msg('vote', 2, 6), () => undefined), null, 'a vote may be ignored under a lease');
+});
+
+test('a message the core refuses (beyond the bounds) changes nothing, and is no higher term to adopt', () => {
+  const k = rules();
+  const l = replica(1, { term: 5, role: 'leader', lead: 1 });
+  assert.is(step(k, l, msg('appResp', 2, 2 ** 53 - 1), (s) => s.refused++), null, 'refused, not adopted');
+  assert.is(step(k, l, msg('appResp', 2, 2 ** 53 - 1), (s) => Object.assign(s, { refused: s.refused + 1, role: 'follower', lead: 0 })), 'refused-changes-nothing');
 });
 
 test('a pre-vote changes neither term nor vote', () => {

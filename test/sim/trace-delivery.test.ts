@@ -65,7 +65,7 @@ test('VMM messages: sender and the message fields, the mode or reason as the not
     { t: 'refuse', req: 7, page: 12, why: 'not-leader', leader: 2, version: 4 },
     { t: 'revoke', rev: 8, page: 12, index: 21 },
     { t: 'revoked', rev: 8, page: 12, data: 'AAAA', seq: 31 },
-    { t: 'release', req: 9, page: 12, data: 'AAAA', keep: 'read', seq: 32, lease },
+    { t: 'release', req: 9, page: 12, data: 'AAAA', keep: 'read', seq: 32, wb: 1, lease },
     { t: 'released', req: 9, page: 12, version: 5, index: 22 },
     { t: 'alloc', req: 10, company: 1, id: '5.3', pages: 2 },
     { t: 'alloc-ok', req: 10, firstPage: 40 },

@@ -18,7 +18,14 @@ export interface RuleSubject {
     peek(): Readonly<{ term: number; vote: NodeId; role: Role; lead: NodeId; commit: number; applied: number; lastIndex: number; snapshotIndex: number; leadTransferee: NodeId; voters: readonly NodeId[] }>;
     termAt(index: number): number | null;
     entriesFrom(lo: number, hi: number): Entry[];
+    /** Messages the core refused (malformed, beyond the bounds, a rival leader's): live counters. */
+    refusals(): Readonly<{ malformed: number; termBeyondBound: number; indexBeyondBound: number; rivalLeader: number }>;
   };
+}
+
+function refusedSoFar(r: RuleSubject): number {
+  const x = r.node.refusals();
+  return x.malformed + x.termBeyondBound + x.indexBeyondBound + x.rivalLeader;
 }
 
 type Status = ReturnType<RuleSubject['node']['peek']>;
@@ -36,6 +43,8 @@ export interface Delivery {
   readonly lastTermBefore: number | null;
   /** app: whether an entry of the message conflicts with the receiver's log. */
   readonly conflicts: boolean;
+  /** The replica's refusals before the step: a message the core refuses obeys no rule but one. */
+  readonly refusedBefore: number;
 }
 
 /** A leader's contact with its voters, for check-quorum (counted in its host's ticks). */
@@ -69,17 +78,22 @@ export class RaftRules {
         if (t !== null && t !== e.term) conflicts = true;
       }
     }
-    return { replica, msg, before, lastTermBefore: replica.node.termAt(before.lastIndex), conflicts };
+    return { replica, msg, before, lastTermBefore: replica.node.termAt(before.lastIndex), conflicts, refusedBefore: refusedSoFar(replica) };
   }
 
   delivered(d: Delivery): void {
     const { replica: r, msg: m, before: b } = d;
     const a = r.node.peek();
+    const changed = (): boolean => a.term !== b.term || a.vote !== b.vote || a.lead !== b.lead || a.commit !== b.commit
+      || a.lastIndex !== b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore;
+    if (refusedSoFar(r) > d.refusedBefore) {
+      // Refused by the core's guards against a faulty peer (src/raft/bounds.ts): it changes nothing, and no other rule applies.
+      if (changed()) violation('refused-changes-nothing', `${place(r)} refused a ${describeMessage(m)} yet changed: ${describeChange(b, a)}`);
+      return;
+    }
     if (m.term < b.term) {
       // Figure 2: a message of an older term is refused (answered at most): it changes nothing.
-      const changed = a.term !== b.term || a.vote !== b.vote || a.lead !== b.lead || a.commit !== b.commit
-        || a.lastIndex !== b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore;
-      if (changed) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
+      if (changed()) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
     if (m.type === 'preVote' && (a.term !== b.term || a.vote !== b.vote)) {
       // Dissertation 9.6: a pre-vote has no side effects on the receiver.
