@@ -26,7 +26,8 @@ import { wasmOutOfBounds } from './native-wasm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE = 4096;
-const TIMEOUT_MS = 5000;
+// A guard against a hang, not a speed check: generous, since a loaded machine can take seconds to start a worker.
+const TIMEOUT_MS = 60_000;
 
 const availability = nativeAvailable();
 
