@@ -42,7 +42,8 @@ if (why !== null) {
     }
     onExit(() => spawnSync('umount', ['-l', small]));
     try {
-      c.start(1, { workload: 'counter', threads: 2, args: ['--option', 'counters=4', '--ops', '1000000'] });
+      // Far more operations than 1 MiB can log: the run must not finish (and verify) before the disk fills.
+      c.start(1, { workload: 'counter', threads: 2, args: ['--option', 'counters=4', '--ops', '100000000'] });
       const exit = c.exited(1);
       let reported = 0;
       let ended = false;
