@@ -22,7 +22,7 @@ class UsageError extends Error {}
 const MAX_SEEDS = 10_000_000;
 const MAX_JOBS = 64;
 /** gallocy shrink's --max-runs (src/cli/shrink.ts's DEFAULT_MAX_RUNS, not imported: commands load on demand). */
-const DEFAULT_SHRINK_RUNS = 400;
+const DEFAULT_SHRINK_RUNS = 20_000;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
@@ -170,7 +170,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             seed: { type: 'string', describe: 'the failing seed (required unless --choices)', coerce: intFlag('seed', 0) },
             choices: { type: 'string', describe: 'shrink the path of a choice file from gallocy check instead', coerce: stringFlag('choices') },
             out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO.choices.json)', coerce: stringFlag('out') },
-            'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate is one run)', coerce: intFlag('max-runs', 2, 1_000_000) },
+            'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate seed is one run; small runs take well under a millisecond)', coerce: intFlag('max-runs', 2, 1_000_000) },
             json: jsonOption,
           })
           .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes')

@@ -64,7 +64,7 @@ test('a scenario without its defaults parses back to itself', () => {
 });
 
 test('sendBeforeSync shrinks to no faults on two hosts, failing the same invariant', () => {
-  const r = shrinkFailure(bench('send-before-sync', 5), 5, { maxRuns: 300 });
+  const r = shrinkFailure(bench('send-before-sync', 5), 5, { maxRuns: 5000 });
   assert.is(r.invariant, 'committed-durable-on-quorum');
   assert.is(r.shrunk.result.violation?.invariant, r.invariant);
   assert.ok(r.explicitExact);
@@ -77,12 +77,12 @@ test('sendBeforeSync shrinks to no faults on two hosts, failing the same invaria
 
 test('gallocy shrink writes a scenario of a few faults that gallocy replay fails with the same invariant', () => {
   const out = path.join(tmp, 'forget-vote.yaml');
-  const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '4', '--out', out, '--max-runs', '600', '--json');
+  const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '4', '--out', out, '--max-runs', '3000', '--json');
   assert.is(r.status, 1, r.stderr);
   const report = JSON.parse(r.stdout) as { invariant: string; original: { faults: number }; shrunk: { faults: number }; runs: number; shrunkSeed: number; replay: string };
   assert.is(report.invariant, 'election-safety');
   assert.ok(report.original.faults > 100 && report.shrunk.faults <= 20, `${report.original.faults} -> ${report.shrunk.faults} faults`);
-  assert.ok(report.runs <= 600);
+  assert.ok(report.runs <= 3000);
   const text = readFileSync(out, 'utf8');
   assert.match(text, /^# Shrunk by: gallocy shrink/);
   assert.not.match(text, /nemesis/);

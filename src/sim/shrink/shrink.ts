@@ -23,8 +23,17 @@ export interface ShrinkSize {
 export interface ShrinkOptions {
   /** Stop after this many runs (the first two, the failure and its explicit form, included). */
   maxRuns: number;
-  /** For the big cuts (faults, hosts, work), how many other seeds to try when the seed no longer fails (default 8). */
+  /**
+   * For the big cuts (faults, hosts, work, time), when the seed no longer
+   * fails, other seeds are tried, up to this many (default 8) or until the
+   * candidate's runs have cost as many events as that many runs of the current
+   * failure, whichever comes later (at most 8 times this many seeds): a
+   * timing bug may fail with one seed in a hundred, and a small scenario runs
+   * in a fraction of a millisecond.
+   */
   reseeds?: number;
+  /** The same for a second, wider round when no cut is left at `reseeds` (default 64). */
+  wideReseeds?: number;
   /** Told after every run. */
   onRun?: (runs: number, accepted: number, size: ShrinkSize, pass: string) => void;
 }
@@ -80,18 +89,24 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
     throw new Error(`seed ${seed}: its faults written out as a schedule found ${curRun.violation?.invariant ?? 'no violation'}, not ${invariant}; the nemesis did not record a choice it made`);
   }
   const accepted: Record<string, number> = {};
-  const seen = new Set<string>([stringify(cur)!]);
+  /** The seeds each candidate (by its canonical JSON) was run with: a wider round runs only the ones not tried yet. */
+  const tried = new Map<string, Set<number>>([[stringify(cur)!, new Set([seed])]]);
 
-  /** One candidate: valid, new, and failing the same way (and, for some passes, in fewer events), with the seed or, if the pass may, a next one. */
-  const tryCandidate = (pass: Pass, candidate: Scenario): boolean => {
+  /** One candidate: valid, and failing the same way (and, for some passes, in fewer events) with the seed or, if the pass may, one of the next `width`. */
+  const tryCandidate = (pass: Pass, candidate: Scenario, width: number): boolean => {
     const parsed = scenarioSchema.safeParse(candidate);
     if (!parsed.success) return false;
     const key = stringify(parsed.data)!;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    const seeds = pass.reseed ? reseeds + 1 : 1;
-    for (let i = 0; i < seeds && runs < options.maxRuns; i++) {
+    const seeds = tried.get(key) ?? new Set<number>();
+    tried.set(key, seeds);
+    // The seed, then (for a pass that may reseed) the next ones while the candidate's runs cost less than `width` runs of the original failure.
+    const budget = width * first.result.events;
+    let spent = 0;
+    const count = pass.reseed ? 8 * width + 1 : 1;
+    for (let i = 0; i < count && runs < options.maxRuns && (i <= width || spent < budget); i++) {
       const s = curSeed + i;
+      if (seeds.has(s)) continue;
+      seeds.add(s);
       let r: RunResult;
       try {
         r = runOnce(parsed.data, s);
@@ -101,6 +116,7 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
       } finally {
         runs++;
       }
+      spent += r.events;
       const ok = r.violation?.invariant === invariant && (!pass.needsFewerEvents || r.events < curRun.events);
       if (ok) {
         cur = parsed.data;
@@ -115,13 +131,13 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
   };
 
   /** Runs a pass until none of its candidates is taken; whether any was. */
-  const runPass = (pass: Pass): boolean => {
+  const runPass = (pass: Pass, width: number): boolean => {
     let any = false;
     for (;;) {
       let took = false;
       for (const c of pass.candidates({ scenario: cur, violationUs: curRun.violation!.timeUs })) {
         if (runs >= options.maxRuns) return any;
-        if (tryCandidate(pass, c)) {
+        if (tryCandidate(pass, c, width)) {
           took = true;
           break;
         }
@@ -131,10 +147,13 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
     }
   };
 
-  let progress = true;
-  while (progress && runs < options.maxRuns) {
-    progress = false;
-    for (const pass of PASSES) progress = runPass(pass) || progress;
+  // Rounds of every pass at the narrow width until one takes nothing, then one
+  // at the wide width; whatever that takes is polished at the narrow width again.
+  const widths = [reseeds, options.wideReseeds ?? 64];
+  for (let level = 0; level < widths.length && runs < options.maxRuns; ) {
+    let progress = false;
+    for (const pass of PASSES) progress = runPass(pass, widths[level]!) || progress;
+    level = progress ? 0 : level + 1;
   }
   return {
     seed, shrunkSeed: curSeed, invariant,
