@@ -169,12 +169,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             scenario: scenarioOption,
             seed: { type: 'string', describe: 'the failing seed (required unless --choices)', coerce: intFlag('seed', 0) },
             choices: { type: 'string', describe: 'shrink the path of a choice file from gallocy check instead', coerce: stringFlag('choices') },
-            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO.choices.json)', coerce: stringFlag('out') },
+            out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO-choices.yaml, and the shrunk path beside it as FILE.choices.json)', coerce: stringFlag('out') },
             'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate seed is one run; small runs take well under a millisecond)', coerce: intFlag('max-runs', 2, 1_000_000) },
             json: jsonOption,
           })
           .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes')
-          .example('$0 shrink --scenario raft-tiny --choices check-raft-tiny.choices.json', 'the path gallocy check found, cut down'),
+          .example('$0 shrink --scenario raft-tiny --choices check-raft-tiny.choices.json', 'the path gallocy check found, cut down, and written as a scenario that replays to the same invariant'),
       async (a) => {
         inHandler = true;
         failedCommand = 'shrink';

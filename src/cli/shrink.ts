@@ -14,6 +14,7 @@ import { formatCount, replayCommand, shellQuote, type Io } from './output.js';
 import { loadScenario } from './scenario-file.js';
 import { readChoiceFile } from './check.js';
 import { shrinkPath, type PathSize } from '../sim/shrink/choices.js';
+import { findFailingSeed, scheduleOfPath } from '../sim/shrink/path-schedule.js';
 import type { ChoiceFile } from '../sim/explore/choice-file.js';
 
 export interface ShrinkArgs {
@@ -60,9 +61,14 @@ export function shrinkCommand(args: ShrinkArgs, deps: { io: Io }): number {
 export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: string } {
   const { spec } = loadScenario(args.scenario);
   const scenario = drawScenario(spec, args.seed).scenario;
+  return shrinkScenario(scenario, args.seed, `--scenario ${args.scenario} --seed ${args.seed}`, args, io);
+}
+
+/** Shrinks a failing (scenario, seed) and writes the shrunk scenario; `source` says where it came from (for the file's header). */
+function shrinkScenario(scenario: Scenario, seed: number, source: string, args: Omit<ShrinkArgs, 'scenario' | 'seed'>, io: Io): { json: ShrinkJson; text: string } {
   let report: ShrinkReport;
   try {
-    report = shrinkFailure(scenario, args.seed, {
+    report = shrinkFailure(scenario, seed, {
       maxRuns: args.maxRuns,
       ...(io.errIsTTY && !args.json
         ? { onRun: (runs, accepted, size) => io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
@@ -73,32 +79,38 @@ export function shrinkSeed(args: ShrinkArgs, io: Io): { json: ShrinkJson; text: 
     throw err;
   }
   if (io.errIsTTY && !args.json) io.err('\n');
-  const file = args.out ?? defaultShrinkFile(scenario.name, args.seed);
-  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${args.seed} of ${scenario.name}, shrunk (fails with seed ${report.shrunkSeed}): ${report.invariant}` };
-  writeShrunk(file, shrunk, report, args);
+  const file = args.out ?? defaultShrinkFile(scenario.name, seed);
+  const shrunk = { ...report.shrunk.scenario, name: `${scenario.name}-shrunk`, description: `seed ${seed} of ${scenario.name}, shrunk (fails with seed ${report.shrunkSeed}): ${report.invariant}` };
+  writeShrunk(file, shrunk, report, source);
   const replay = replayCommand(file, report.shrunkSeed);
   const v = report.shrunk.result.violation!;
   const json: ShrinkJson = {
-    scenario: scenario.name, seed: args.seed, shrunkSeed: report.shrunkSeed, invariant: report.invariant, message: v.message,
+    scenario: scenario.name, seed, shrunkSeed: report.shrunkSeed, invariant: report.invariant, message: v.message,
     original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
     budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
   };
-  return { json, text: formatShrinkText(scenario.name, args.seed, report, file, replay) };
+  return { json, text: formatShrinkText(scenario.name, seed, report, file, replay) };
 }
 
 export interface ShrinkChoicesArgs {
   scenario: string;
   choices: string;
-  /** Where the shrunk choice file goes (default shrunk-NAME.choices.json). */
+  /** Where the shrunk scenario goes (default shrunk-NAME-choices.yaml); the shrunk path goes beside it as NAME.choices.json. */
   out?: string;
   maxRuns: number;
   json: boolean;
 }
 
+/** Seeds tried at most for a plain run of a path's schedule that fails as the path did. */
+export const PATH_SEED_SEARCH = 2000;
+
 /**
  * `gallocy shrink --choices FILE`: the path of a choice file cut to the
- * fewest choices and faults that still end in the same invariant, written as
- * a choice file that `gallocy replay --choices` takes.
+ * fewest choices and faults that still end in the same invariant (written
+ * as a choice file that `gallocy replay --choices` takes exactly), then
+ * written as a fault schedule (src/sim/shrink/path-schedule.ts says what it
+ * keeps), run with seeds until one fails the same way, and that run shrunk
+ * as `--seed` shrinks, to a scenario that `gallocy replay --seed` takes.
  */
 export function shrinkChoicesCommand(args: ShrinkChoicesArgs, deps: { io: Io }): number {
   const { spec } = loadScenario(args.scenario);
@@ -110,38 +122,56 @@ export function shrinkChoicesCommand(args: ShrinkChoicesArgs, deps: { io: Io }):
   } catch (err) {
     throw new InputError(`${args.choices}: ${(err as Error).message}`);
   }
-  const out = args.out ?? `shrunk-${scenario.name}.choices.json`;
+  const yamlFile = args.out ?? `shrunk-${scenario.name}-choices.yaml`;
+  const pathFile = `${yamlFile.replace(/\.ya?ml$/, '')}.choices.json`;
   const labels = new Map(file.choices.map((c) => [c.key, c.label]));
-  const shrunk: ChoiceFile = {
+  const shrunkPath: ChoiceFile = {
     ...file,
     violation: { invariant: r.shrunk.violation.invariant, message: r.shrunk.violation.message },
     choices: r.shrunk.keys.map((key) => ({ key, label: labels.get(key) ?? '' })),
   };
   try {
-    writeFileSync(out, `${JSON.stringify(shrunk, null, 1)}\n`);
+    writeFileSync(pathFile, `${JSON.stringify(shrunkPath, null, 1)}\n`);
   } catch (err) {
-    throw new InputError(`${path.resolve(out)}: cannot write the shrunk choice file: ${(err as Error).message}`);
+    throw new InputError(`${path.resolve(pathFile)}: cannot write the shrunk choice file: ${(err as Error).message}`);
   }
-  const replay = `gallocy replay --scenario ${shellQuote(args.scenario)} --choices ${shellQuote(out)}`;
+  const replayPath = `gallocy replay --scenario ${shellQuote(args.scenario)} --choices ${shellQuote(pathFile)}`;
+  const plan = scheduleOfPath(scenario, file.seed, file.faults, file.reductions, r.shrunk.keys);
+  const search = findFailingSeed(plan.scenario, r.invariant, file.seed, PATH_SEED_SEARCH);
+  const named = { ...plan.scenario, name: `${scenario.name}-path` };
+  const shrunk = search.seed === null ? undefined : shrinkScenario(named, search.seed, `--scenario ${args.scenario} --choices ${args.choices}`, { ...args, out: yamlFile }, deps.io);
   const size = (s: PathSize): string => `${formatCount(s.choices)} choices, ${formatCount(s.faults)} of them faults`;
+  const notKept = Object.entries(plan.notKept).map(([what, n]) => `${formatCount(n)} ${what}`).join(', ');
   if (args.json) {
-    deps.io.out(`${JSON.stringify({ scenario: scenario.name, seed: file.seed, invariant: r.invariant, message: r.shrunk.violation.message, original: r.original, shrunk: { choices: r.shrunk.choices, faults: r.shrunk.faults }, runs: r.runs, budgetSpent: r.budgetSpent, file: out, replay })}\n`);
+    deps.io.out(`${JSON.stringify({
+      scenario: scenario.name, seed: file.seed, invariant: r.invariant, message: r.shrunk.violation.message,
+      path: { original: r.original, shrunk: { choices: r.shrunk.choices, faults: r.shrunk.faults }, runs: r.runs, budgetSpent: r.budgetSpent, file: pathFile, replay: replayPath },
+      schedule: { crashes: plan.crashes, losses: plan.losses, pauses: plan.pauses, notKept: plan.notKept, failingSeed: search.seed, seedRuns: search.runs },
+      shrunk: shrunk?.json ?? null,
+    })}\n`);
   } else {
-    deps.io.out([
+    const lines = [
       `${scenario.name}, seed ${file.seed}, the path of ${args.choices}: ${r.invariant}`,
-      `  original  ${size(r.original)}`,
-      `  shrunk    ${size(r.shrunk)}`,
-      `  runs      ${r.runs}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
-      `  violation ${r.shrunk.violation.invariant}: ${r.shrunk.violation.message}`,
-      `  wrote     ${out}`,
-      `  replay:   ${replay}`,
-    ].join('\n') + '\n');
+      `  path      ${size(r.original)} -> ${size(r.shrunk)} (${r.runs} runs${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''})`,
+      `  wrote     ${pathFile} (the path exactly)`,
+      `  replay:   ${replayPath}`,
+      `  schedule  the path as faults: ${plural(plan.crashes, 'crash', 'crashes')} at the times it crashed hosts, ${plural(plan.losses, 'one-way partition')} of 0 ms for lost messages,`,
+      `            ${plural(plan.pauses, 'pause')} of hosts whose events it held up${notKept !== '' ? `; not kept: ${notKept}` : ''}`,
+      search.seed === null
+        ? `  seeds     none of seeds ${file.seed} to ${file.seed + search.runs - 1} fails ${r.invariant} with that schedule (a plain run takes events in time order, latencies from its seed): no scenario written; the choice file replays the path`
+        : `  seeds     a plain run of it fails ${r.invariant} with seed ${search.seed} (${formatCount(search.runs)} tried: a plain run takes events in time order, latencies from its seed); shrunk from there:`,
+    ];
+    deps.io.out(`${lines.join('\n')}\n${shrunk?.text ?? ''}`);
   }
   return EXIT_CHECK_FAILED;
 }
 
+/** "1 fault", "2 faults"; `many` for a plural that is not one + s. */
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 function describeSize(s: ShrinkSize): string {
-  const plural = (n: number, one: string): string => `${formatCount(n)} ${one}${n === 1 ? '' : 's'}`;
   return `${plural(s.faults, 'fault')}, ${plural(s.hosts, 'host')}, ${plural(s.operations, 'operation')}, ${plural(s.events, 'event')}`;
 }
 
@@ -160,9 +190,9 @@ export function formatShrinkText(name: string, seed: number, r: ShrinkReport, fi
   return `${lines.join('\n')}\n`;
 }
 
-function writeShrunk(file: string, scenario: Scenario, r: ShrinkReport, args: ShrinkArgs): void {
+function writeShrunk(file: string, scenario: Scenario, r: ShrinkReport, source: string): void {
   const header = [
-    `# Shrunk by: gallocy shrink --scenario ${args.scenario} --seed ${args.seed}`,
+    `# Shrunk by: gallocy shrink ${source}`,
     `# Fails ${r.invariant} with seed ${r.shrunkSeed}; ${describeSize(r.shrunk.size)} (was ${describeSize(r.original.size)}).`,
     `# Replay: ${replayCommand(file, r.shrunkSeed)}`,
     '',

@@ -110,20 +110,36 @@ test('fuzz prints the shrink command beside each replay command, and --shrink sh
   assert.ok(readFileSync(path.join(tmp, 'shrunk-bench-send-before-sync-1.yaml'), 'utf8').includes('sendBeforeSync: true'));
 });
 
-test('shrink --choices cuts a check path to fewer choices that gallocy replay --choices ends in the same violation', () => {
+test('shrink --choices cuts a check path, and writes it as a YAML scenario that gallocy replay fails with the same invariant', () => {
   const scenario = path.join(tmp, 'raft-tiny-forget-vote.yaml');
   writeFileSync(scenario, `${readFileSync(path.join(repoRoot, 'scenarios', 'raft-tiny.yaml'), 'utf8').replace(/^name: raft-tiny$/m, 'name: raft-tiny-forget-vote')}\nbugs: { forgetVote: true }\n`);
   const found = gallocy('check', '--scenario', scenario, '--strategy', 'random', '--depth', '40', '--walks', '20000', '--crashes', '1', '--budget', '120', '--out', 'fv.choices.json');
   assert.is(found.status, 1, found.stdout + found.stderr);
-  const r = gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--out', 'fv.shrunk.json', '--json');
+  const r = gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--out', 'fv.shrunk.yaml', '--max-runs', '3000', '--json');
   assert.is(r.status, 1, r.stderr);
-  const report = JSON.parse(r.stdout) as { invariant: string; original: { choices: number }; shrunk: { choices: number; faults: number } };
+  const report = JSON.parse(r.stdout) as {
+    invariant: string;
+    path: { original: { choices: number }; shrunk: { choices: number; faults: number }; file: string };
+    schedule: { crashes: number; failingSeed: number | null };
+    shrunk: { shrunkSeed: number; file: string; invariant: string; shrunk: { faults: number } } | null;
+  };
   assert.is(report.invariant, 'election-safety');
-  assert.ok(report.shrunk.choices < report.original.choices, `${report.original.choices} -> ${report.shrunk.choices} choices`);
-  const replay = gallocy('replay', '--scenario', scenario, '--choices', 'fv.shrunk.json');
+  assert.ok(report.path.shrunk.choices < report.path.original.choices, `${report.path.original.choices} -> ${report.path.shrunk.choices} choices`);
+  // The path itself, cut down, replays exactly.
+  const replayPath = gallocy('replay', '--scenario', scenario, '--choices', report.path.file);
+  assert.is(replayPath.status, 1, replayPath.stderr);
+  assert.match(replayPath.stdout, 'VIOLATION   election-safety');
+  assert.match(replayPath.stdout, 'the same outcome as the file records');
+  // The path's crash is in the schedule, and a plain run of the shrunk scenario fails the same invariant.
+  assert.is(report.schedule.crashes, 1);
+  assert.ok(report.shrunk !== null, 'a seed fails with the schedule');
+  assert.is(report.shrunk.file, 'fv.shrunk.yaml');
+  const text = readFileSync(path.join(tmp, 'fv.shrunk.yaml'), 'utf8');
+  assert.match(text, /kind: crash/);
+  assert.not.match(text, /nemesis/);
+  const replay = gallocy('replay', '--scenario', 'fv.shrunk.yaml', '--seed', String(report.shrunk.shrunkSeed), '--json');
   assert.is(replay.status, 1, replay.stderr);
-  assert.match(replay.stdout, 'VIOLATION   election-safety');
-  assert.match(replay.stdout, 'the same outcome as the file records');
+  assert.is((JSON.parse(replay.stdout) as { violation: { invariant: string } }).violation.invariant, 'election-safety');
   assert.is(gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--seed', '3').status, 2);
 });
 
