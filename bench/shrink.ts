@@ -58,7 +58,7 @@ export async function benchShrink(quick: boolean): Promise<BenchResult[]> {
     const code = c.mutant ? await codeAt(path.join(mutatedBuild(ROOT, c.name), 'dist')) : here;
     const minimal = code.runSeed(code.load(path.join(DIR, `${c.name}.minimal.yaml`), c.minimalSeed), c.minimalSeed);
     const cpu = process.cpuUsage();
-    const r = code.shrinkFailure(code.load(c.scenario, c.seed), c.seed, { maxRuns: quick ? 2000 : 20000 });
+    const r = code.shrinkFailure(code.load(c.scenario, c.seed), c.seed, { maxRuns: quick ? 5000 : 50_000 });
     const used = process.cpuUsage(cpu);
     if (minimal.violation?.invariant !== r.invariant) {
       throw new Error(`bench/shrink/${c.name}.minimal.yaml seed ${c.minimalSeed}: expected ${r.invariant}, found ${minimal.violation?.invariant ?? 'no violation'}`);

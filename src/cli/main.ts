@@ -22,7 +22,7 @@ class UsageError extends Error {}
 const MAX_SEEDS = 10_000_000;
 const MAX_JOBS = 64;
 /** gallocy shrink's --max-runs (src/cli/shrink.ts's DEFAULT_MAX_RUNS, not imported: commands load on demand). */
-const DEFAULT_SHRINK_RUNS = 20_000;
+const DEFAULT_SHRINK_RUNS = 50_000;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;

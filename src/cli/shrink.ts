@@ -49,7 +49,7 @@ export function defaultShrinkFile(name: string, seed: number): string {
 }
 
 /** Runs at most, unless --max-runs says otherwise. */
-export const DEFAULT_MAX_RUNS = 20_000;
+export const DEFAULT_MAX_RUNS = 50_000;
 
 export function shrinkCommand(args: ShrinkArgs, deps: { io: Io }): number {
   const r = shrinkSeed(args, deps.io);

@@ -36,9 +36,18 @@ export function* shrinkInteger(value: number, target: number): Iterable<number> 
   for (const v of arb.shrink(value, undefined)) yield v.value;
 }
 
-/** A real shrunk like an integer in thousandths (reals in scenarios read to 0.001). */
+/**
+ * A real shrunk like an integer in thousandths (reals in scenarios read to
+ * 0.001), but no closer to the value than a 16th of the way to the target:
+ * a latency or a loss a hair smaller is no simpler, and each step taken
+ * would start the rounds of every pass over again.
+ */
 function* shrinkReal(value: number, target: number): Iterable<number> {
-  for (const v of shrinkInteger(Math.round(value * 1000), Math.round(target * 1000))) yield v / 1000;
+  const least = Math.abs(value - target) / 16;
+  for (const v of shrinkInteger(Math.round(value * 1000), Math.round(target * 1000))) {
+    if (Math.abs(value - v / 1000) < least) return;
+    yield v / 1000;
+  }
 }
 
 type Schedule = ScheduledFault[];
