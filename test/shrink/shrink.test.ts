@@ -17,6 +17,12 @@ import { shrinkInteger, withDuration } from '../../src/sim/shrink/candidates.js'
 import { withoutDefaults } from '../../src/sim/shrink/prune.js';
 import { shrinkFailure } from '../../src/sim/shrink/shrink.js';
 import { drawScenario } from '../../src/sim/swarm.js';
+import { Space } from '../../src/sim/explore/explorer.js';
+import { choiceKey, type Choice } from '../../src/sim/explore/choice.js';
+import { NO_REDUCTIONS } from '../../src/sim/explore/session.js';
+import { scheduleOfPath } from '../../src/sim/shrink/path-schedule.js';
+
+type RunChoice = Extract<Choice, { kind: 'run' }>;
 
 const repoRoot = findRepoRoot();
 const bin = path.join(repoRoot, 'bin', 'gallocy.js');
@@ -79,9 +85,11 @@ test('gallocy shrink writes a scenario of a few faults that gallocy replay fails
   const out = path.join(tmp, 'forget-vote.yaml');
   const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '4', '--out', out, '--max-runs', '3000', '--json');
   assert.is(r.status, 1, r.stderr);
-  const report = JSON.parse(r.stdout) as { invariant: string; original: { faults: number }; shrunk: { faults: number }; runs: number; shrunkSeed: number; replay: string };
+  const report = JSON.parse(r.stdout) as { invariant: string; original: { faults: number }; shrunk: { faults: number; events: number }; runs: number; shrunkSeed: number; replay: string };
   assert.is(report.invariant, 'election-safety');
   assert.ok(report.original.faults > 100 && report.shrunk.faults <= 20, `${report.original.faults} -> ${report.shrunk.faults} faults`);
+  // The failure comes in one of the first elections, not seconds into the run (12,789 events before shrinking).
+  assert.ok(report.shrunk.events <= 200, `${report.shrunk.events} events`);
   assert.ok(report.runs <= 3000);
   const text = readFileSync(out, 'utf8');
   assert.match(text, /^# Shrunk by: gallocy shrink/);
@@ -108,6 +116,46 @@ test('fuzz prints the shrink command beside each replay command, and --shrink sh
   assert.match(r.stdout, 'shrunk the first failure:');
   assert.match(r.stdout, /shrunk\s+0 faults, 2 hosts/);
   assert.ok(readFileSync(path.join(tmp, 'shrunk-bench-send-before-sync-1.yaml'), 'utf8').includes('sendBeforeSync: true'));
+});
+
+test('a path written as a schedule: a crash for as long as the host was down, a lost message as a 0 ms one-way partition of its link, a held-up event as a pause of its host', () => {
+  const s = drawScenario(loadScenario('raft-tiny').spec, 1).scenario;
+  const budget = { crashes: 1, losses: 1, duplicates: 0 };
+  const session = new Space(s, 1, budget, NO_REDUCTIONS).initial();
+  const keys: string[] = [];
+  const take = (c: Choice): void => {
+    keys.push(choiceKey(c));
+    session.apply(c);
+  };
+  const runs = (): RunChoice[] => session.enabled().filter((c): c is RunChoice => c.kind === 'run').sort((a, b) => a.atUs - b.atUs);
+  while (session.world.network.inFlight().length === 0) take(runs()[0]!);
+  const crashAt = session.now;
+  take({ kind: 'crash', host: 2 });
+  const lose = session.enabled().find((c) => c.kind === 'lose')!;
+  const m = session.world.network.inFlightAt((lose as { id: number }).id)!;
+  const loseAt = session.now;
+  take(lose);
+  // The latest host event first: the earliest one of another host then runs late.
+  const pending = runs().filter((c) => c.owner >= 1 && c.owner <= 3);
+  const last = pending[pending.length - 1]!;
+  const late = pending.find((c) => c.owner !== last.owner && c.atUs < last.atUs)!;
+  take(last);
+  const lateRanAt = session.now;
+  take(late);
+  const restartAt = session.now;
+  take({ kind: 'restart', host: 2 });
+  session.close();
+  const plan = scheduleOfPath(s, 1, budget, NO_REDUCTIONS, keys);
+  const faults = plan.scenario.faults.schedule;
+  assert.equal(faults.find((f) => f.kind === 'crash'), { atMs: crashAt / 1000, kind: 'crash', hosts: [2], forMs: (restartAt - crashAt) / 1000, count: 1, everyMs: 0 });
+  assert.equal(faults.find((f) => f.kind === 'partition-one-way'), { atMs: loseAt / 1000, kind: 'partition-one-way', hosts: [m.from], peers: [m.to], forMs: 0, count: 1, everyMs: 0 });
+  assert.equal(faults.find((f) => f.kind === 'pause' && f.hosts![0] === late.owner), { atMs: late.atUs / 1000, kind: 'pause', hosts: [late.owner], forMs: (lateRanAt - late.atUs) / 1000, count: 1, everyMs: 0 });
+  assert.is(plan.crashes, 1);
+  assert.is(plan.losses, 1);
+  assert.is(plan.scenario.faults.nemesis, undefined);
+  // A plain run of it makes every one of those faults.
+  const r = new World(scenarioSchema.parse(plan.scenario), 1, {}).run();
+  assert.is(r.stats.faults, faults.length);
 });
 
 test('shrink --choices cuts a check path, and writes it as a YAML scenario that gallocy replay fails with the same invariant', () => {

@@ -201,10 +201,11 @@ const laterFaults: Pass = {
 
 /**
  * The whole schedule earlier, so the failure comes sooner: the first fault at
- * the start, then halfway, and closer; then each fault alone earlier. The run is cut to twice the time the
- * violation would then come at, so that a candidate that fails with none of
- * the seeds costs little more than one that fails; a seed that fails later
- * than that is not the smaller failure sought.
+ * the start, then halfway, and closer; then each fault alone earlier. The
+ * run is cut to twice the time the violation would then come at, so that a
+ * candidate that fails with none of the seeds costs little more than one
+ * that fails; a seed that fails later than that is not the smaller failure
+ * sought.
  */
 const earlierFaults: Pass = {
   name: 'earlier faults',

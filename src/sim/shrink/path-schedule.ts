@@ -28,7 +28,6 @@ import { explorationScenario } from '../explore/session.js';
 import { Space } from '../explore/explorer.js';
 import type { FaultBudget, Reductions } from '../explore/session.js';
 import type { Scenario, ScheduledFault } from '../scenario.js';
-import type { Violation } from '../result.js';
 import { World } from '../run.js';
 
 export interface PathSchedule {
@@ -39,10 +38,8 @@ export interface PathSchedule {
   losses: number;
   /** Hosts paused for the events the path held up. */
   pauses: number;
-  /** Choices the schedule does not express, by kind ("duplicate", "held-up client or world event"). */
+  /** Choices the schedule does not express, counted by what they were ("duplicated message", ...). */
   notKept: Record<string, number>;
-  /** The violation the path ended in. */
-  violation: Violation | null;
 }
 
 /** The run goes on this long after the path's end: a plain run's violation may come a little later than the path's. */
@@ -124,7 +121,7 @@ export function scheduleOfPath(scenario: Scenario, seed: number, faults: FaultBu
     schedule.sort((a, b) => a.atMs - b.atMs);
     const durationS = Math.ceil(endUs / 1000 + RUN_PAST_PATH_MS) / 1000;
     const crashes = schedule.filter((f) => f.kind === 'crash').length;
-    return { scenario: { ...base, durationS, faults: { ...base.faults, schedule } }, crashes, losses, pauses, notKept, violation };
+    return { scenario: { ...base, durationS, faults: { ...base.faults, schedule } }, crashes, losses, pauses, notKept };
   } finally {
     s.close();
   }
