@@ -33,6 +33,7 @@ import { World } from '../run.js';
 export interface PathSchedule {
   /** The exploration's scenario (no nemesis, no random loss) with the path's faults as `faults.schedule`. */
   scenario: Scenario;
+  /** Crashes the path made (the scenario's own scheduled faults are in the schedule too). */
   crashes: number;
   /** One-way partitions for lost messages. */
   losses: number;
@@ -115,12 +116,12 @@ export function scheduleOfPath(scenario: Scenario, seed: number, faults: FaultBu
         pauses++;
       }
     }
+    const crashes = schedule.filter((f) => f.kind === 'crash').length;
     const base = explorationScenario(scenario);
     // The scenario's own schedule ran in the path too.
     schedule.push(...base.faults.schedule);
     schedule.sort((a, b) => a.atMs - b.atMs);
     const durationS = Math.ceil(endUs / 1000 + RUN_PAST_PATH_MS) / 1000;
-    const crashes = schedule.filter((f) => f.kind === 'crash').length;
     return { scenario: { ...base, durationS, faults: { ...base.faults, schedule } }, crashes, losses, pauses, notKept };
   } finally {
     s.close();
