@@ -1,8 +1,8 @@
 // What the host's main thread and its application workers (app-worker.ts) say
 // to each other: the worker's start data, its messages, and the call channel.
 //
-// malloc and free are synchronous for the application but served by the VMM on
-// the main thread, asynchronously. So a call is a message to the main thread
+// malloc, free, lock, unlock and barrier are synchronous for the application
+// but served by the VMM on the main thread, asynchronously. So a call is a message to the main thread
 // plus a wait on a small SharedArrayBuffer that the main thread writes the
 // answer into and notifies. The main thread never waits on a worker, so the
 // worker's wait cannot deadlock. The same buffer carries the worker's count of
@@ -138,6 +138,9 @@ export type AppWorkerMessage =
   | { type: 'ready' }
   | { type: 'call'; op: 'malloc'; size: number }
   | { type: 'call'; op: 'free'; addr: number }
+  | { type: 'call'; op: 'lock'; id: number }
+  | { type: 'call'; op: 'unlock'; id: number }
+  | { type: 'call'; op: 'barrier'; name: number; parties: number }
   | { type: 'log'; msg: string; fields: Record<string, unknown> }
   | { type: 'records'; records: AppRecord[] }
   /** arrived: the thread added itself to the barrier word. */

@@ -217,6 +217,10 @@ export const scenarioSchema = z
         localReads: z.boolean().default(false),
         /** Answer a revoke of a written page without writing it back first. */
         skipWriteBack: z.boolean().default(false),
+        /** A lock manager grants a waiter at once, before the holder's release is committed. */
+        grantBeforeRelease: z.boolean().default(false),
+        /** A barrier opens one arrival early. */
+        barrierEarly: z.boolean().default(false),
       })
       .strict()
       .optional(),
