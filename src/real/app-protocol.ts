@@ -10,9 +10,11 @@
 // Run slots (below) are the words in the heap through which the hosts of a
 // run see each other's shares.
 import type { Workload } from '../vmm/thread.js';
-import { allocChurnWorkload, counterWorkload, matrixWorkload, registersWorkload, workloadByName } from '../vmm/workloads/index.js';
+import {
+  allocChurnWorkload, counterWorkload, falseSharingWorkload, lockedListWorkload, matrixBarrierWorkload, matrixWorkload, registersWorkload, workloadByName,
+} from '../vmm/workloads/index.js';
 
-export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn';
+export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn' | 'false-sharing' | 'matrix-barrier' | 'locked-list';
 
 /** What the application threads run: a built-in workload, or a user's module (`--app FILE`). */
 export type AppProgram =
@@ -165,6 +167,9 @@ export function makeWorkload(p: Extract<AppProgram, { kind: 'workload' }>): Work
     case 'counter': return counterWorkload(p.options as Parameters<typeof counterWorkload>[0]);
     case 'matrix': return matrixWorkload(p.options as Parameters<typeof matrixWorkload>[0]);
     case 'alloc-churn': return allocChurnWorkload(p.options as Parameters<typeof allocChurnWorkload>[0]);
+    case 'false-sharing': return falseSharingWorkload(p.options as Parameters<typeof falseSharingWorkload>[0]);
+    case 'matrix-barrier': return matrixBarrierWorkload(p.options as Parameters<typeof matrixBarrierWorkload>[0]);
+    case 'locked-list': return lockedListWorkload(p.options as Parameters<typeof lockedListWorkload>[0]);
     default: return workloadByName(String(p.name));
   }
 }
