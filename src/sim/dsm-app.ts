@@ -138,7 +138,7 @@ export class SimDsmApp implements SimApp {
   crashed(): void {
     const dirty = this.vmm.client.dirtyPage;
     if (dirty !== null) this.world.lostWrites(this.host.id, dirty, 0);
-    this.world.retired(this.vmm.client.stats);
+    this.world.retired({ ...this.vmm.client.stats, ...this.vmm.sync.stats });
     const lost = this.threads.active;
     this.threads.endHoldings();
     this.memory.close();

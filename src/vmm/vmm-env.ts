@@ -58,6 +58,8 @@ export interface VmmConfig {
     grantBeforeRelease?: boolean;
     /** A barrier manager opens an episode one arrival early. */
     barrierEarly?: boolean;
+    /** A lock holder goes on past its lock's lease (nothing stops its threads). */
+    ignoreLockLease?: boolean;
   };
 }
 
