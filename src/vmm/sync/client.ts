@@ -12,6 +12,7 @@
 // once it has waited the lease out. As a backstop for an event loop too busy
 // to notice, the application side checks the deadline itself before every
 // operation of a thread that holds a lock (see deadlinePassed).
+import { VmmProbe } from '../fault-points.js';
 import { MAX_PARTIES } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, SyncRequest } from '../protocol.js';
@@ -230,6 +231,7 @@ export class SyncClient {
         if (this.held.get(`${h.thread}:${h.id}`) !== h) return 'done';
         if (reply.t === 'lock-granted' && reply.token === h.token) {
           this.stats.lockRenewed++;
+          this.env.faults.probe(VmmProbe.lockRenewed);
           h.expires = Math.max(h.expires, sentAt + reply.leaseUs);
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
           this.armRenewal(h, reply.leaseUs);
@@ -251,6 +253,7 @@ export class SyncClient {
   /** The lease ended without renewal: the thread's critical section cannot go on. */
   private lost(h: Holding): void {
     this.stats.lockLost++;
+    this.env.faults.probe(VmmProbe.lockLost);
     this.abandon();
     this.env.lostLock(h.id, h.thread);
   }
