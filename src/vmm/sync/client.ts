@@ -46,6 +46,11 @@ interface Holding {
   /** Local time past which the thread must not go on in its critical section. */
   deadline: number;
   renewing: boolean;
+  /**
+   * Its thread unlocked it (it acts no more under it): a renewal that finds it gone (the release
+   * committed first) or a lease that runs out before the release commits ends no thread.
+   */
+  releasing: boolean;
 }
 
 export class SyncClient {
@@ -89,7 +94,9 @@ export class SyncClient {
       if (this.env.now() >= expires - this.margin(reply.leaseUs)) return 'again';
       this.acquiring.delete(key);
       this.stats.lockAcquired++;
-      const h: Holding = { id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false };
+      const h: Holding = {
+        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false,
+      };
       this.held.set(key, h);
       this.armRenewal(h, reply.leaseUs);
       this.armDeadline(h);
@@ -106,6 +113,7 @@ export class SyncClient {
       return;
     }
     // The holding stays (renewed) until the release commits: publishing may take a while.
+    h.releasing = true;
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
@@ -152,7 +160,7 @@ export class SyncClient {
   deadlinePassed(thread: number): boolean {
     if (this.cfg.bugs?.ignoreLockLease) return false; // the deliberate bug
     const now = this.env.now();
-    for (const h of this.held.values()) if (h.thread === thread && now >= h.deadline) return true;
+    for (const h of this.held.values()) if (h.thread === thread && !h.releasing && now >= h.deadline) return true;
     return false;
   }
 
@@ -212,12 +220,12 @@ export class SyncClient {
   }
 
   /**
-   * Renews halfway through the lease, not just before its end as a page's holder gives its page
-   * up: a lock's holder that cannot renew in time loses its threads, and half a lease outlasts
-   * the election that follows a manager's crash.
+   * Renews a quarter into the lease, not just before its end as a page's holder gives its page
+   * up: a lock's holder that cannot renew in time loses its threads, so the renewal gets most of
+   * the lease to commit through an election or a leadership transfer of the lock's company.
    */
   private armRenewal(h: Holding, leaseUs: number): void {
-    const at = h.expires - Math.round(leaseUs / 2);
+    const at = h.expires - Math.round((3 * leaseUs) / 4);
     this.env.timer(at, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h || h.renewing) return;
       if (this.env.now() < at) {
@@ -235,7 +243,7 @@ export class SyncClient {
           h.expires = Math.max(h.expires, sentAt + reply.leaseUs);
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
           this.armRenewal(h, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease) this.lost(h);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releasing) this.lost(h);
         return 'done';
       });
     });
@@ -246,7 +254,7 @@ export class SyncClient {
     this.env.timer(h.deadline, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h) return;
       if (this.env.now() < h.deadline) this.armDeadline(h); // renewed meanwhile
-      else this.lost(h);
+      else if (!h.releasing) this.lost(h);
     });
   }
 
