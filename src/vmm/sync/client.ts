@@ -16,6 +16,7 @@ import { VmmProbe } from '../fault-points.js';
 import { MAX_PARTIES } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, SyncRequest } from '../protocol.js';
+import { managerTarget } from '../requests.js';
 import type { VmmConfig, VmmEnv } from '../vmm-env.js';
 import type { CoherenceHooks, SyncObject } from './hooks.js';
 import { companyOfSync } from './placement.js';
@@ -281,7 +282,7 @@ export class SyncClient {
     o.sent.set(req, this.env.now());
     this.asks.set(req, o);
     this.stats.syncSent++;
-    this.env.send(this.targetFor(o.plan, o.attempt), o.build(req));
+    this.env.send(managerTarget(this.cfg, this.env, o.plan, o.attempt, this.leaders.get(o.plan.company) ?? 0), o.build(req));
     this.armRetry(o, req);
   }
 
@@ -296,16 +297,5 @@ export class SyncClient {
       if (o.quietUntil === 0) this.leaders.set(o.plan.company, 0); // no answer: try another member
       this.send(o);
     });
-  }
-
-  /** The known leader, else the members in turn (hints are trusted only if they name a current member). */
-  private targetFor(plan: CompanyPlan, attempt: number): number {
-    const local = this.env.company(plan.company);
-    if (local?.isLeader()) return this.cfg.host;
-    const members = this.env.members(plan.company);
-    for (const hint of [this.leaders.get(plan.company) ?? 0, local?.lead() ?? 0]) {
-      if (hint !== 0 && members.includes(hint)) return hint;
-    }
-    return members[(attempt + this.cfg.host) % members.length]!;
   }
 }
