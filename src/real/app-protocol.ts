@@ -176,12 +176,13 @@ export function makeWorkload(p: Extract<AppProgram, { kind: 'workload' }>): Work
 
 // ---- the call channel --------------------------------------------------------------------
 
-// Int32 slots, then the error text (UTF-8) from byte TEXT_AT.
+// Int32 slots, a Float64 from byte DEADLINE_AT, then the error text (UTF-8) from byte TEXT_AT.
 const STATE = 0; // 0: waiting for the answer, 1: answered
 const VALUE = 1; // the answer (u32 bits)
 const ERROR_BYTES = 2; // 0: no error
 const OPS = 3; // memory operations the worker completed
-const TEXT_AT = 16;
+const DEADLINE_AT = 16; // the thread's lock deadline, absolute µs (performance.timeOrigin + now), 0: none
+const TEXT_AT = 24;
 const CHANNEL_BYTES = 512;
 
 export interface CallAnswer {
@@ -192,11 +193,13 @@ export interface CallAnswer {
 export class CallChannel {
   readonly buffer: SharedArrayBuffer;
   private readonly words: Int32Array;
+  private readonly deadlineWord: Float64Array;
   private readonly text: Uint8Array;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(CHANNEL_BYTES)) {
     this.buffer = buffer;
-    this.words = new Int32Array(buffer, 0, TEXT_AT / 4);
+    this.words = new Int32Array(buffer, 0, DEADLINE_AT / 4);
+    this.deadlineWord = new Float64Array(buffer, DEADLINE_AT, 1);
     this.text = new Uint8Array(buffer, TEXT_AT);
   }
 
@@ -233,5 +236,18 @@ export class CallChannel {
 
   get ops(): number {
     return Atomics.load(this.words, OPS) >>> 0;
+  }
+
+  /**
+   * Main thread: the time (absolute µs, on performance.timeOrigin + performance.now(), which all
+   * of a process's threads share) past which the worker must not act under its locks; 0: none.
+   * A torn read of the 8 bytes can only be off for the one operation that raced the write.
+   */
+  set lockDeadline(absUs: number) {
+    this.deadlineWord[0] = absUs;
+  }
+
+  get lockDeadline(): number {
+    return this.deadlineWord[0] as number;
   }
 }

@@ -59,6 +59,8 @@ export interface AppThreadsOptions {
     lock(thread: number, id: number, done: (err: string | null) => void): void;
     unlock(thread: number, id: number, done: (err: string | null) => void): void;
     barrier(thread: number, name: number, parties: number, done: (err: string | null) => void): void;
+    /** Tells fn each thread's lock deadline (the VMM's local µs, performance.now() on this thread; null: none) as it changes. */
+    watchDeadlines?(fn: (thread: number, localUs: number | null) => void): void;
   };
   onRecords?(records: AppRecord[]): void;
   log(event: string, fields: Record<string, unknown>): void;
@@ -152,6 +154,12 @@ export class AppThreads {
       slot = { index, worker, channel, state: 'running' };
       this.slots.push(slot);
     }
+    // A worker checks its lock deadline itself before every operation: this event loop may be
+    // too busy to stop it in time (the VMM's clock is performance.now() of this thread).
+    this.opts.sync.watchDeadlines?.((thread, localUs) => {
+      const slot = this.slots.find((s) => s.index === thread);
+      if (slot !== undefined) slot.channel.lockDeadline = localUs === null ? 0 : performance.timeOrigin * 1000 + localUs;
+    });
     this.checkDone();
   }
 

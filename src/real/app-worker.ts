@@ -179,19 +179,23 @@ class AppWorker {
       this.heap,
       {
         malloc: (size) => {
+          this.checkLockDeadline();
           const addr = this.malloc(size);
           this.counted(1);
           return addr;
         },
         free: (addr) => {
+          this.checkLockDeadline();
           this.free(addr);
           this.counted(1);
         },
         lock: (id) => {
+          this.checkLockDeadline();
           this.lock(id);
           this.counted(1);
         },
         unlock: (id) => {
+          this.checkLockDeadline();
           this.unlock(id);
           this.counted(1);
         },
@@ -200,6 +204,7 @@ class AppWorker {
           this.counted(1);
         },
         count: (n = 1) => {
+          this.checkLockDeadline();
           if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`gallocy.count: n must be a non-negative integer, got ${String(n)}`);
           this.counted(n);
         },
@@ -230,6 +235,14 @@ class AppWorker {
     if (a.error !== null) throw new Error(`gallocy.free(${addr}): ${a.error}`);
   }
 
+  /** A thread whose lock's lease ran out must not go on in its critical section (the host is told by its own timer too). */
+  private checkLockDeadline(): void {
+    const deadline = this.channel.lockDeadline;
+    if (deadline > 0 && (performance.timeOrigin + performance.now()) * 1000 >= deadline) {
+      throw new Error('the lease of a lock this thread holds ran out (its host was cut off too long): it stops');
+    }
+  }
+
   /** Blocks (Atomics.wait in the call channel, no spinning) until the lock is this thread's. */
   private lock(id: number): void {
     const a = this.channel.call(() => this.post({ type: 'call', op: 'lock', id: u32Arg('lock', 'id', id) }));
@@ -253,6 +266,7 @@ class AppWorker {
   private drive<R>(program: Generator<ThreadOp, R, number>): R {
     let step = program.next();
     while (!step.done) {
+      this.checkLockDeadline();
       step = program.next(this.perform(step.value));
       this.counted(1);
     }

@@ -84,11 +84,19 @@ class LocalSync {
   private waiters = new Map<number, [number, (err: string | null) => void][]>();
   private barriers = new Map<number, ((err: string | null) => void)[]>();
   granted = 0;
+  /** The AppThreads' deadline listener, and the lock deadline to hand each grant (the VMM's local µs), if any. */
+  watch: ((thread: number, localUs: number | null) => void) | null = null;
+  deadlineUs: number | null = null;
+
+  watchDeadlines(fn: (thread: number, localUs: number | null) => void): void {
+    this.watch = fn;
+  }
 
   lock(thread: number, id: number, done: (err: string | null) => void): void {
     if (!this.holders.has(id)) {
       this.holders.set(id, thread);
       this.granted++;
+      this.watch?.(thread, this.deadlineUs);
       setImmediate(() => done(null));
       return;
     }
@@ -130,13 +138,14 @@ interface Run {
   logs: { event: string; fields: Record<string, unknown> }[];
 }
 
-function open(program: AppProgram, threadsHere: number, extra: Partial<AppThreadsOptions> = {}): Run {
+function open(program: AppProgram, threadsHere: number, extra: Partial<AppThreadsOptions> = {}, setup?: (sync: LocalSync) => void): Run {
   if (mem === null) throw new Error('no native heap');
   resetHeap(mem);
   const heap = new BumpHeap();
   const records: AppRecord[] = [];
   const logs: Run['logs'] = [];
   const sync = new LocalSync();
+  setup?.(sync);
   const threads = new AppThreads({
     heap: mem.handle(),
     host: 1,
@@ -289,6 +298,21 @@ if (!availability.ok) {
     assert.match(JSON.stringify(errors[0]), /gallocy.unlock\(7\): the thread does not hold it/);
     assert.is(word(0), 300);
     await threads.terminate();
+  });
+
+  test('a worker whose lock deadline passed stops by itself at its next operation (the main thread need not act)', async () => {
+    const file = appFile('hold-app.mjs', `
+      export default function (g) {
+        g.lock(3);
+        for (let i = 0; i < 1e9; i++) g.count(1);   // a critical section that never ends
+      }`);
+    const run = open({ kind: 'app', file }, 1, {}, (sync) => {
+      sync.deadlineUs = Math.floor(performance.now() * 1000) + 200_000; // 200 ms from now
+    });
+    const { errors } = await withTimeout(run.threads.done, 'the holding thread to be stopped');
+    assert.is(errors.length, 1);
+    assert.match(JSON.stringify(errors[0]), /the lease of a lock this thread holds ran out/);
+    await run.threads.terminate();
   });
 
   test('matrix: malloc through the main thread, verify passes', async () => {

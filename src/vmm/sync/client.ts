@@ -65,6 +65,7 @@ export class SyncClient {
   /** Per "thread:name", the episode of the barrier the thread arrives at next. */
   private episodes = new Map<string, number>();
   private closed = false;
+  private deadlineWatch: ((thread: number, localUs: number | null) => void) | null = null;
   /** Counters for reports and the benchmark: requests sent (every attempt), and what happened. */
   readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockLost: 0, barrierPassed: 0 };
 
@@ -99,6 +100,7 @@ export class SyncClient {
         id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false,
       };
       this.held.set(key, h);
+      this.deadlineChanged(thread);
       this.armRenewal(h, reply.leaseUs);
       this.armDeadline(h);
       this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], () => done(null));
@@ -115,6 +117,7 @@ export class SyncClient {
     }
     // The holding stays (renewed) until the release commits: publishing may take a while.
     h.releasing = true;
+    this.deadlineChanged(thread);
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
@@ -165,6 +168,24 @@ export class SyncClient {
     return false;
   }
 
+  /**
+   * Tells fn, whenever it changes, the local time past which `thread` must not act (its earliest
+   * lock deadline; null: no lock binds it): real mode's workers check it themselves before every
+   * operation, as the simulator's threads check deadlinePassed.
+   */
+  watchDeadlines(fn: (thread: number, localUs: number | null) => void): void {
+    this.deadlineWatch = fn;
+  }
+
+  private deadlineChanged(thread: number): void {
+    if (this.deadlineWatch === null) return;
+    let earliest: number | null = null;
+    if (!this.cfg.bugs?.ignoreLockLease) {
+      for (const h of this.held.values()) if (h.thread === thread && !h.releasing) earliest = Math.min(earliest ?? h.deadline, h.deadline);
+    }
+    this.deadlineWatch(thread, earliest);
+  }
+
   /** The locks held here, for inspection and the checkers: [thread, id, token]. */
   holdings(): [number, number, number][] {
     return [...this.held.values()].map((h) => [h.thread, h.id, h.token]);
@@ -200,8 +221,10 @@ export class SyncClient {
   abandon(): void {
     for (const o of this.asks.values()) o.done = true;
     this.asks.clear();
+    const threads = new Set([...this.held.values()].map((h) => h.thread));
     this.held.clear();
     this.acquiring.clear();
+    for (const t of threads) this.deadlineChanged(t);
   }
 
   close(): void {
@@ -243,6 +266,7 @@ export class SyncClient {
           this.env.faults.probe(VmmProbe.lockRenewed);
           h.expires = Math.max(h.expires, sentAt + reply.leaseUs);
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
+          this.deadlineChanged(h.thread);
           this.armRenewal(h, reply.leaseUs);
         } else if (!this.cfg.bugs?.ignoreLockLease && !h.releasing) this.lost(h);
         return 'done';
