@@ -18,6 +18,7 @@ import type { LockRow } from '../page-table.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, VmmMessage } from '../protocol.js';
 import { VmmProbe } from '../fault-points.js';
+import { leaseWaitedOutAt } from '../page-manager.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm-env.js';
 
 type Msg<T extends VmmMessage['t']> = Extract<VmmMessage, { t: T }>;
@@ -187,8 +188,7 @@ export class SyncManager {
     q.expiring = key;
     const g = this.grantedAt.get(id);
     const from = g !== undefined && g.grantedAtUs === row.grantedAtUs ? g.localUs : this.since;
-    const stretch = (1e6 + this.cfg.driftBoundPpm) / (1e6 - this.cfg.driftBoundPpm);
-    const deadline = from + Math.ceil(row.leaseUs * stretch) + this.cfg.retryUs;
+    const deadline = leaseWaitedOutAt(this.cfg, from, row.leaseUs);
     this.env.timer(deadline, () => {
       if (this.closed || q.expiring !== key || this.locks.get(id) !== q) return;
       q.expiring = null;
