@@ -1,8 +1,8 @@
 // What the host's main thread and its application workers (app-worker.ts) say
 // to each other: the worker's start data, its messages, and the call channel.
 //
-// malloc and free are synchronous for the application but served by the VMM on
-// the main thread, asynchronously. So a call is a message to the main thread
+// malloc, free, lock, unlock and barrier are synchronous for the application
+// but served by the VMM on the main thread, asynchronously. So a call is a message to the main thread
 // plus a wait on a small SharedArrayBuffer that the main thread writes the
 // answer into and notifies. The main thread never waits on a worker, so the
 // worker's wait cannot deadlock. The same buffer carries the worker's count of
@@ -10,9 +10,11 @@
 // Run slots (below) are the words in the heap through which the hosts of a
 // run see each other's shares.
 import type { Workload } from '../vmm/thread.js';
-import { allocChurnWorkload, counterWorkload, matrixWorkload, registersWorkload, workloadByName } from '../vmm/workloads/index.js';
+import {
+  allocChurnWorkload, counterWorkload, falseSharingWorkload, lockedListWorkload, matrixBarrierWorkload, matrixWorkload, registersWorkload, workloadByName,
+} from '../vmm/workloads/index.js';
 
-export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn';
+export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn' | 'false-sharing' | 'matrix-barrier' | 'locked-list';
 
 /** What the application threads run: a built-in workload, or a user's module (`--app FILE`). */
 export type AppProgram =
@@ -138,6 +140,9 @@ export type AppWorkerMessage =
   | { type: 'ready' }
   | { type: 'call'; op: 'malloc'; size: number }
   | { type: 'call'; op: 'free'; addr: number }
+  | { type: 'call'; op: 'lock'; id: number }
+  | { type: 'call'; op: 'unlock'; id: number }
+  | { type: 'call'; op: 'barrier'; name: number; parties: number }
   | { type: 'log'; msg: string; fields: Record<string, unknown> }
   | { type: 'records'; records: AppRecord[] }
   /** arrived: the thread added itself to the barrier word. */
@@ -162,18 +167,22 @@ export function makeWorkload(p: Extract<AppProgram, { kind: 'workload' }>): Work
     case 'counter': return counterWorkload(p.options as Parameters<typeof counterWorkload>[0]);
     case 'matrix': return matrixWorkload(p.options as Parameters<typeof matrixWorkload>[0]);
     case 'alloc-churn': return allocChurnWorkload(p.options as Parameters<typeof allocChurnWorkload>[0]);
+    case 'false-sharing': return falseSharingWorkload(p.options as Parameters<typeof falseSharingWorkload>[0]);
+    case 'matrix-barrier': return matrixBarrierWorkload(p.options as Parameters<typeof matrixBarrierWorkload>[0]);
+    case 'locked-list': return lockedListWorkload(p.options as Parameters<typeof lockedListWorkload>[0]);
     default: return workloadByName(String(p.name));
   }
 }
 
 // ---- the call channel --------------------------------------------------------------------
 
-// Int32 slots, then the error text (UTF-8) from byte TEXT_AT.
+// Int32 slots, a Float64 from byte DEADLINE_AT, then the error text (UTF-8) from byte TEXT_AT.
 const STATE = 0; // 0: waiting for the answer, 1: answered
 const VALUE = 1; // the answer (u32 bits)
 const ERROR_BYTES = 2; // 0: no error
 const OPS = 3; // memory operations the worker completed
-const TEXT_AT = 16;
+const DEADLINE_AT = 16; // the thread's lock deadline, absolute µs (performance.timeOrigin + now), 0: none
+const TEXT_AT = 24;
 const CHANNEL_BYTES = 512;
 
 export interface CallAnswer {
@@ -184,11 +193,13 @@ export interface CallAnswer {
 export class CallChannel {
   readonly buffer: SharedArrayBuffer;
   private readonly words: Int32Array;
+  private readonly deadlineWord: Float64Array;
   private readonly text: Uint8Array;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(CHANNEL_BYTES)) {
     this.buffer = buffer;
-    this.words = new Int32Array(buffer, 0, TEXT_AT / 4);
+    this.words = new Int32Array(buffer, 0, DEADLINE_AT / 4);
+    this.deadlineWord = new Float64Array(buffer, DEADLINE_AT, 1);
     this.text = new Uint8Array(buffer, TEXT_AT);
   }
 
@@ -225,5 +236,18 @@ export class CallChannel {
 
   get ops(): number {
     return Atomics.load(this.words, OPS) >>> 0;
+  }
+
+  /**
+   * Main thread: the time (absolute µs, on performance.timeOrigin + performance.now(), which all
+   * of a process's threads share) past which the worker must not act under its locks; 0: none.
+   * A torn read of the 8 bytes can only be off for the one operation that raced the write.
+   */
+  set lockDeadline(absUs: number) {
+    this.deadlineWord[0] = absUs;
+  }
+
+  get lockDeadline(): number {
+    return this.deadlineWord[0] as number;
   }
 }

@@ -12,7 +12,9 @@ import type { VmmConfig } from '../vmm/vmm-env.js';
 import { AllocatorSafety, checkRegisterHistory, Coherence, CommittedTable, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
 import type { HolderView } from './check/dsm.js';
 import type { HostClock } from './clock.js';
+import { BarrierSafety, LockSafety } from './check/sync.js';
 import { violation } from './check/violation.js';
+import type { SyncEvent } from '../vmm/sync/hooks.js';
 import type { HostState } from './host.js';
 import type { DsmWorld, SimDsmApp } from './dsm-app.js';
 import type { ProtectionObserver } from './memory.js';
@@ -50,6 +52,8 @@ export class DsmPart implements DsmWorld {
   readonly agreement = new TableAgreement();
   readonly committed: CommittedTable;
   readonly coherence: Coherence;
+  readonly lockSafety = new LockSafety();
+  readonly barrierSafety = new BarrierSafety();
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
   private readonly booted = new Set<number>();
@@ -77,7 +81,12 @@ export class DsmPart implements DsmWorld {
     this.replication = replicationOf(d, owners.length);
     const { pageSize, pages, rootPages } = d.heap;
     this.plans = planCompanies({ pages, owners, replication: this.replication });
-    const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, { skipWriteBack: scenario.bugs?.skipWriteBack ?? false });
+    const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, {
+      skipWriteBack: scenario.bugs?.skipWriteBack ?? false,
+      grantBeforeRelease: scenario.bugs?.grantBeforeRelease ?? false,
+      barrierEarly: scenario.bugs?.barrierEarly ?? false,
+      ignoreLockLease: scenario.bugs?.ignoreLockLease ?? false,
+    });
     this.vmm = vmm;
     // Application threads run on a host's pages while it is up or its event loop stalls.
     this.singleWriter = new SingleWriter((h) => (hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled') && (hosts.judged?.(h) ?? true));
@@ -170,6 +179,17 @@ export class DsmPart implements DsmWorld {
     this.lostMemory(host, threads);
   }
 
+  lostLock(host: number, id: number, thread: number, threads: number): void {
+    this.hosts.trace('lost-lock', host, id, thread);
+    this.lostMemory(host, threads);
+  }
+
+  synced(e: SyncEvent): void {
+    if (!(this.hosts.judged?.(e.host) ?? true)) return;
+    this.lockSafety.event(e);
+    this.barrierSafety.event(e);
+  }
+
   segfault(host: number, page: number, why: string): void {
     this.hosts.trace('segfault', host, page, why);
     this.failures.push(`host ${host}: access to page ${page} failed: ${why}`);
@@ -177,6 +197,7 @@ export class DsmPart implements DsmWorld {
 
   accessed(a: Access): void {
     this.stats.accesses++;
+    if (this.hosts.judged?.(a.host) ?? true) this.lockSafety.acted(a.host, a.thread, a.ret);
     if (!(this.hosts.judged?.(a.host) ?? true)) {
       // A Byzantine host's threads run correct code: what they store is written, what they read is not judged.
       if (a.kind === 'read') return;
@@ -200,14 +221,23 @@ export class DsmPart implements DsmWorld {
     for (const [k, v] of Object.entries(stats)) this.retiredStats[k] = (this.retiredStats[k] ?? 0) + v;
   }
 
-  /** The run's page-client counters: write-backs, evictions, lost writes, ... */
+  /** The run's page-client and sync-client counters: write-backs, evictions, lost writes, locks acquired, ... */
   clientStats(): Record<string, number> {
     const total = { ...this.retiredStats };
     for (const h of new Set(this.plans.flatMap((p) => p.members).concat(this.contexts.map((c) => c.host)))) {
-      const s = this.hosts.appOf(h)?.vmm.client.stats;
-      for (const [k, v] of Object.entries(s ?? {})) total[k] = (total[k] ?? 0) + v;
+      const vmm = this.hosts.appOf(h)?.vmm;
+      for (const [k, v] of Object.entries({ ...vmm?.client.stats, ...vmm?.sync.stats })) total[k] = (total[k] ?? 0) + v;
     }
     return total;
+  }
+
+  /** Locks and barriers: what the threads did (the checkers' counts) and what the sync clients sent. */
+  syncStats(): Record<string, number> {
+    const c = this.clientStats();
+    return {
+      locksAcquired: this.lockSafety.stats.acquired, locksLost: this.lockSafety.stats.lost, barrierDepartures: this.barrierSafety.stats.departures,
+      lockQueued: c['lockQueued'] ?? 0, lockRenewed: c['lockRenewed'] ?? 0, syncSent: c['syncSent'] ?? 0,
+    };
   }
 
   faultServed(kind: 'read' | 'write', waitedUs: number): void {

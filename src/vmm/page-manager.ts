@@ -44,6 +44,17 @@ interface PageQueue {
 
 type FreeAnswer = 'ok' | 'invalid' | 'not-leader';
 
+/**
+ * When (this host's clock) a lease of leaseUs granted at `fromUs` has surely ended on its holder's
+ * clock. The holder's clock may run slow by the bound and ours fast by it: its lease of leaseUs
+ * lasts up to leaseUs / (1 - b) real time, our wait of w up to w / (1 + b). (1 + 2b) falls short
+ * by about 2b^2: 20 ms of a 1 s lease at the largest bound, 10%. Lock leases are waited out alike.
+ */
+export function leaseWaitedOutAt(cfg: Pick<VmmConfig, 'driftBoundPpm' | 'retryUs'>, fromUs: number, leaseUs: number): number {
+  const stretch = (1e6 + cfg.driftBoundPpm) / (1e6 - cfg.driftBoundPpm);
+  return fromUs + Math.ceil(leaseUs * stretch) + cfg.retryUs;
+}
+
 /** Beyond this many waiting requests a page answers busy. */
 const MAX_QUEUE = 64;
 
@@ -92,11 +103,7 @@ export class PageManager {
       this.env.faults.probe(VmmProbe.takeoverWait);
       granted = this.since;
     }
-    // The holder's clock may run slow by the bound and ours fast by it: its lease of leaseUs lasts
-    // up to leaseUs / (1 - b) real time, our wait of w up to w / (1 + b). (1 + 2b) falls short by
-    // about 2b^2: 20 ms of a 1 s lease at the largest bound, 10%.
-    const stretch = (1e6 + this.cfg.driftBoundPpm) / (1e6 - this.cfg.driftBoundPpm);
-    return granted + Math.ceil(this.cfg.leaseUs * stretch) + this.cfg.retryUs;
+    return leaseWaitedOutAt(this.cfg, granted, this.cfg.leaseUs);
   }
 
   // Messages

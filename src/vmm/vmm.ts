@@ -9,23 +9,41 @@ import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
 import type { LeaseMode } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
-import type { VmmMessage } from './protocol.js';
+import type { SyncReply, SyncRequest, VmmMessage } from './protocol.js';
+import { SyncClient } from './sync/client.js';
+import { sequentialHooks } from './sync/hooks.js';
+import type { CoherenceHooks } from './sync/hooks.js';
+import { SyncManager } from './sync/manager.js';
+import { companyOfSync } from './sync/placement.js';
 import type { Reply } from './requests.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
 
 export class Vmm {
   readonly client: PageClient;
   readonly heap: HostHeap;
-  private managers = new Map<number, { term: number; manager: PageManager }>();
+  /** Locks and barriers of this host's threads. */
+  readonly sync: SyncClient;
+  private managers = new Map<number, { term: number; manager: PageManager; sync: SyncManager }>();
   /** Companies tried in turn for new runs, starting at a different one on each host. */
   private nextCompany: number;
 
   constructor(readonly cfg: VmmConfig, private readonly env: VmmEnv) {
-    this.client = new PageClient(cfg, env);
+    // Threads that lost writes are ended: their locks are abandoned with them.
+    this.client = new PageClient(cfg, { ...env, lostWrites: (page) => {
+      this.sync.abandon();
+      env.lostWrites(page);
+    } });
     this.heap = new HostHeap({
       host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages, firstSerial: firstSerialOf(cfg.incarnation),
     });
     this.nextCompany = cfg.host % cfg.plans.length;
+    this.sync = new SyncClient(cfg, env, this.coherenceHooks());
+  }
+
+  /** The coherence model's side of synchronisation, as configured. */
+  private coherenceHooks(): CoherenceHooks {
+    if (this.cfg.coherence === 'release') throw new Error('coherence: release is not built in yet (src/vmm/release)');
+    return sequentialHooks((then) => this.client.flush(then));
   }
 
   fault(page: number, access: LeaseMode): void {
@@ -37,19 +55,24 @@ export class Vmm {
     const m = this.managers.get(company);
     if (m !== undefined && (!leader || m.term !== term)) {
       m.manager.close();
+      m.sync.close();
       this.managers.delete(company);
     }
     if (leader && !this.managers.has(company)) {
       const access = this.env.company(company);
       const plan = this.cfg.plans.find((p) => p.company === company);
       if (access === null || plan === undefined) return;
-      this.managers.set(company, { term, manager: new PageManager(this.cfg, this.env, plan, access) });
+      this.managers.set(company, {
+        term, manager: new PageManager(this.cfg, this.env, plan, access), sync: new SyncManager(this.cfg, this.env, plan, access),
+      });
     }
   }
 
   /** A committed entry of a company applied on this host. */
   applied(a: CompanyApplied): void {
-    this.managers.get(a.company)?.manager.applied(a);
+    const m = this.managers.get(a.company);
+    m?.manager.applied(a);
+    m?.sync.applied(a);
   }
 
   receive(from: number, msg: VmmMessage): void {
@@ -78,7 +101,34 @@ export class Vmm {
       case 'free':
         this.toManager(from, msg);
         return;
+      case 'lock-acquire':
+      case 'lock-release':
+      case 'barrier-arrive':
+        this.toSyncManager(from, msg);
+        return;
+      case 'lock-granted':
+      case 'lock-queued':
+      case 'lock-lost':
+      case 'lock-released':
+      case 'barrier-wait':
+      case 'barrier-open':
+      case 'sync-refuse':
+        this.sync.reply(from, msg as SyncReply);
+        return;
     }
+  }
+
+  private toSyncManager(from: number, msg: SyncRequest): void {
+    const plan = msg.t === 'barrier-arrive' ? companyOfSync(this.cfg.plans, 'barrier', msg.name) : companyOfSync(this.cfg.plans, 'lock', msg.id);
+    const m = this.managers.get(plan.company)?.sync;
+    if (m === undefined) {
+      const lead = this.env.company(plan.company)?.lead() ?? 0;
+      this.env.send(from, { t: 'sync-refuse', req: msg.req, why: 'not-leader', leader: lead, detail: '' });
+      return;
+    }
+    if (msg.t === 'lock-acquire') m.acquire(from, msg);
+    else if (msg.t === 'lock-release') m.release(from, msg);
+    else m.arrive(from, msg);
   }
 
   private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' }>): void {
@@ -209,9 +259,13 @@ export class Vmm {
   }
 
   close(): void {
-    for (const m of this.managers.values()) m.manager.close();
+    for (const m of this.managers.values()) {
+      m.manager.close();
+      m.sync.close();
+    }
     this.managers.clear();
     this.client.close();
+    this.sync.close();
   }
 }
 

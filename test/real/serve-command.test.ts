@@ -22,7 +22,7 @@ const serve = (...extra: string[]) => runCli(['serve', '--cluster', c!.file, ...
 test('bad flags exit 2 with a message naming the flag', async () => {
   const cases: [string[], RegExp][] = [
     [['--host', '9'], /unknown host id 9 in cluster "serve-flags": expected one of 1, 2, 3/],
-    [['--host', '1', '--workload', 'bogus'], /--workload: expected one of registers, counter, matrix, got "bogus"/],
+    [['--host', '1', '--workload', 'bogus'], /--workload: expected one of registers, counter, matrix, false-sharing, matrix-barrier, locked-list, got "bogus"/],
     [['--host', '1', '--workload', 'counter', '--app', 'x.mjs'], /--workload and --app: expected one of them, got both/],
     [['--host', '1', '--history', '/tmp/h.jsonl'], /--history: expected --workload too/],
     [['--host', '1', '--app', '/nonexistent/app.mjs'], /--app: \/nonexistent\/app.mjs: no such file/],
