@@ -32,8 +32,8 @@ import { X509Certificate } from 'node:crypto';
 import { createServer, connect as connectTcp, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect as connectTls, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Envelope } from '../vmm/wire.js';
-import { validateEnvelope } from './envelope-codec.js';
-import { checkHeader, decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, payloadLength } from './frame.js';
+import { decodeEnvelope, EnvelopeEncoder } from './envelope-codec.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, payloadLength, sealFrame } from './frame.js';
 import { collectGarbage } from './collect-garbage.js';
 import { hostIdOf } from './tls.js';
 import type { TlsMaterial } from './tls.js';
@@ -175,6 +175,10 @@ function uint32(x: number): boolean {
 export class Transport {
   private readonly self: number;
   private readonly clusterId: string;
+  /** Length prefix and header of every frame we send (they never change). */
+  private readonly prefix: Buffer;
+  /** Keeps the bytes of the Raft entries sent, so a broadcast encodes each entry once. */
+  private readonly encoder = new EnvelopeEncoder();
   private readonly listenAt: PeerAddress;
   private readonly maxFrameBytes: number;
   private readonly maxQueue: number;
@@ -210,7 +214,7 @@ export class Transport {
   constructor(opts: TransportOptions) {
     // Bad configuration is the operator's error and is reported at once; only
     // network input is tolerated silently.
-    checkHeader({ clusterId: opts.clusterId, from: opts.self });
+    this.prefix = framePrefix({ clusterId: opts.clusterId, from: opts.self });
     this.self = opts.self;
     this.clusterId = opts.clusterId;
     this.listenAt = { ...opts.listen };
@@ -302,9 +306,9 @@ export class Transport {
     }
     let frame: Buffer;
     try {
-      frame = encodeFrame({ clusterId: this.clusterId, from: this.self }, env);
+      frame = sealFrame(this.encoder.encode(env, this.prefix));
     } catch (err) {
-      // A cycle or a BigInt in an envelope: a local bug, but send() promises not to throw.
+      // An envelope no peer could decode (an unknown variant): a local bug, but send() promises not to throw.
       this.drop('malformed', { to, error: (err as Error).message });
       return;
     }
@@ -593,7 +597,7 @@ export class Transport {
       this.drop('forged-sender', { remote, from, peer });
       return;
     }
-    const env = validateEnvelope(d.message);
+    const env = decodeEnvelope(d.body);
     if (env === null) {
       this.drop('malformed', { remote, from, reason: 'envelope' });
       return;
