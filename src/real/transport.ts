@@ -37,6 +37,8 @@ import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, payloa
 import { collectGarbage } from './collect-garbage.js';
 import { hostIdOf } from './tls.js';
 import type { TlsMaterial } from './tls.js';
+import { noTimeline } from './timeline.js';
+import type { Timeline } from './timeline.js';
 
 export interface PeerAddress {
   host: string;
@@ -66,6 +68,8 @@ export interface TransportOptions {
    */
   onMessage: (from: number, env: Envelope) => void;
   log?: (event: string, fields: object) => void;
+  /** Where the time of encoding, sending, decoding and handling frames is summed (default: nowhere). */
+  timeline?: Pick<Timeline, 'time'>;
 }
 
 export type TransportSecurity = { kind: 'tls'; material: TlsMaterial } | { kind: 'plain' };
@@ -185,6 +189,7 @@ export class Transport {
   private readonly backoff: { minMs: number; maxMs: number };
   private readonly onMessage: (from: number, env: Envelope) => void;
   private readonly log: (event: string, fields: object) => void;
+  private readonly timeline: Pick<Timeline, 'time'>;
   private readonly peers = new Map<number, Peer>();
   private readonly inbound = new Set<Socket>();
   /** Open inbound connections by remote address. */
@@ -239,6 +244,7 @@ export class Transport {
     this.authority = this.material === null ? null : new X509Certificate(this.material.ca);
     this.onMessage = opts.onMessage;
     this.log = opts.log ?? (() => {});
+    this.timeline = opts.timeline ?? noTimeline;
     for (const [id, addr] of opts.peers) {
       if (!uint32(id)) throw new RangeError(`peer id must be an integer in [0, 2^32), got ${id}`);
       if (id === this.self) continue;
@@ -306,7 +312,7 @@ export class Transport {
     }
     let frame: Buffer;
     try {
-      frame = sealFrame(this.encoder.encode(env, this.prefix));
+      frame = this.timeline.time('encode', () => sealFrame(this.encoder.encode(env, this.prefix)));
     } catch (err) {
       // An envelope no peer could decode (an unknown variant): a local bug, but send() promises not to throw.
       this.drop('malformed', { to, error: (err as Error).message });
@@ -437,13 +443,15 @@ export class Transport {
   private flush(peer: Peer): void {
     const s = peer.socket;
     if (!peer.connected || s === null || s.writableNeedDrain || peer.queue.length === 0) return;
-    s.cork();
-    while (peer.queue.length > 0) {
-      const frame = peer.queue.shift() as Buffer;
-      this.counters.sent++;
-      if (!s.write(frame)) break;
-    }
-    s.uncork();
+    this.timeline.time('send', () => {
+      s.cork();
+      while (peer.queue.length > 0) {
+        const frame = peer.queue.shift() as Buffer;
+        this.counters.sent++;
+        if (!s.write(frame)) break;
+      }
+      s.uncork();
+    });
   }
 
   // Inbound
@@ -578,32 +586,39 @@ export class Transport {
   }
 
   private frame(payload: Buffer, remote: string, peer: number | null): void {
+    const got = this.timeline.time('decode', () => this.decode(payload, remote, peer));
+    if (got === null) return;
+    this.counters.received++;
+    this.timeline.time('handle', () => this.deliver(got.from, got.env));
+  }
+
+  /** The sender and envelope of a frame from an accepted sender, or null (dropped and counted). */
+  private decode(payload: Buffer, remote: string, peer: number | null): { from: number; env: Envelope } | null {
     const d = decodeFrame(payload);
     if (!d.ok) {
       this.drop('malformed', { remote, reason: d.reason });
-      return;
+      return null;
     }
     const { clusterId, from } = d.header;
     if (clusterId !== this.clusterId) {
       this.drop('wrong-cluster', { remote, clusterId, from });
-      return;
+      return null;
     }
     // A frame claiming our own id comes from a host configured with a duplicate id: as unknown as a stranger.
     if (from === this.self || !this.peers.has(from)) {
       this.drop('unknown-sender', { remote, from });
-      return;
+      return null;
     }
     if (peer !== null && from !== peer) {
       this.drop('forged-sender', { remote, from, peer });
-      return;
+      return null;
     }
     const env = decodeEnvelope(d.body);
     if (env === null) {
       this.drop('malformed', { remote, from, reason: 'envelope' });
-      return;
+      return null;
     }
-    this.counters.received++;
-    this.deliver(from, env);
+    return { from, env };
   }
 
   private deliver(from: number, env: Envelope): void {
