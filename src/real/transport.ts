@@ -169,6 +169,8 @@ interface Peer {
   everConnected: boolean;
   /** Failed attempts since the last success: the back-off exponent. */
   attempts: number;
+  /** A flush is queued for the end of this turn. */
+  flushing: boolean;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -248,7 +250,7 @@ export class Transport {
     for (const [id, addr] of opts.peers) {
       if (!uint32(id)) throw new RangeError(`peer id must be an integer in [0, 2^32), got ${id}`);
       if (id === this.self) continue;
-      this.peers.set(id, { id, addr: { ...addr }, queue: [], socket: null, connected: false, everConnected: false, attempts: 0, timer: null });
+      this.peers.set(id, { id, addr: { ...addr }, queue: [], socket: null, connected: false, everConnected: false, attempts: 0, flushing: false, timer: null });
     }
   }
 
@@ -329,7 +331,15 @@ export class Transport {
       this.drop('queue-full', { to });
     }
     peer.queue.push(frame);
-    this.flush(peer);
+    // Written at the end of this turn of the event loop, with every other frame the turn sends this
+    // peer (a Ready's messages, a grant and its append response): one TLS record, one system call.
+    if (!peer.flushing) {
+      peer.flushing = true;
+      queueMicrotask(() => {
+        peer.flushing = false;
+        this.flush(peer);
+      });
+    }
   }
 
   /** Closes every socket and timer; afterwards nothing of this transport keeps the process alive. */
