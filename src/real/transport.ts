@@ -332,7 +332,7 @@ export class Transport {
     }
     peer.queue.push(frame);
     // Written at the end of this turn of the event loop, with every other frame the turn sends this
-    // peer (a Ready's messages, a grant and its append response): one TLS record, one system call.
+    // peer (a Ready's messages, a grant and its append response): one corked write, one system call.
     if (!peer.flushing) {
       peer.flushing = true;
       queueMicrotask(() => {
