@@ -49,8 +49,16 @@ export interface VmmConfig {
   minHoldUs?: number;
   /** Pages this host keeps at most; past it, it drops pages it holds only for reading. */
   memoryLimitPages?: number;
+  /** The coherence model (default sequential): which CoherenceHooks the sync layer (src/vmm/sync) calls. */
+  coherence?: 'sequential' | 'release';
   /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */
-  bugs?: { skipWriteBack?: boolean };
+  bugs?: {
+    skipWriteBack?: boolean;
+    /** A lock manager grants the next waiter when a release arrives, before the release commits. */
+    grantBeforeRelease?: boolean;
+    /** A barrier manager opens an episode one arrival early. */
+    barrierEarly?: boolean;
+  };
 }
 
 export interface VmmEnv {
