@@ -505,7 +505,7 @@ test('determinism: a pinned script gives a pinned hash (catches any change of ap
   t.close();
   again.close();
 });
-const PINNED_HASH = '40f45575ae8f064baa4a686f9354854d50ef8108ae9e26d07e2b7dd74a8f9886';
+const PINNED_HASH = 'fd2ddbe5656f859f5a79f58ef2e8965aa585138d3625b2ae4c14ad2a001abac9';
 
 // --- bad commands ------------------------------------------------------------
 
