@@ -17,7 +17,7 @@
 // out) leaves writes made since its last release that nobody was promised:
 // another host may or may not see them. They are indeterminate: a read may
 // return one of them or the last determinate write, and they race with nothing.
-import { vtGet, vtMax, vtSet, type VectorTime } from '../vmm/release/vector-time.js';
+import { vtGet, vtMax, vtSet, type VectorTime } from '../../vmm/release/vector-time.js';
 
 interface Who {
   host: number;

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { checkRaces, describeRace, describeStaleRead, type HistoryEvent } from '../../src/check/races.js';
+import { checkRaces, describeRace, describeStaleRead, type HistoryEvent } from '../../../src/sim/check/races.js';
 
 let at = 0;
 const rd = (thread: number, addr: number, value: number, host = thread): HistoryEvent => ({ kind: 'read', host, thread, addr, value, at: ++at });
