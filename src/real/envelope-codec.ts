@@ -11,6 +11,7 @@ import { isValidMessage } from '../raft/validate.js';
 import type { Envelope } from '../vmm/wire.js';
 import type { LeaseMode, LeaseToken } from '../vmm/page-table-commands.js';
 import type { RefuseReason, VmmMessage } from '../vmm/protocol.js';
+import { validateVectorTime } from '../vmm/release/vector-time.js';
 
 type Fields = Record<string, unknown>;
 
@@ -128,9 +129,26 @@ function vmmMessage(v: unknown): VmmMessage {
       return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0), id: allocationId(o, 'id'), gen: int(o, 'gen', 0) };
     case 'free-ok':
       return { t, req: int(o, 'req', 0), addr: int(o, 'addr', 0) };
+    case 'fetch':
+      return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), have: int(o, 'have', -1), need: int(o, 'need', 0) };
+    case 'page': {
+      const diffs = o['diffs'];
+      if (diffs !== null && (!Array.isArray(diffs) || !diffs.every((d) => typeof d === 'string'))) throw INVALID;
+      return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), version: int(o, 'version', 0), data: strOrNull(o, 'data'), diffs: diffs as string[] | null };
+    }
+    case 'diff':
+      return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), interval: int(o, 'interval', 1), vt: vectorTime(o['vt']), diff: str(o, 'diff') };
+    case 'diffed':
+      return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), version: int(o, 'version', 0), floor: vectorTime(o['floor']) };
     default:
       throw INVALID;
   }
+}
+
+function vectorTime(v: unknown): Record<number, number> {
+  const vt = validateVectorTime(v, 'vt');
+  if ('error' in vt) throw INVALID;
+  return { ...vt };
 }
 
 function copyEntry(e: Entry): Entry {

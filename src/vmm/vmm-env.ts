@@ -58,6 +58,8 @@ export interface VmmConfig {
     grantBeforeRelease?: boolean;
     /** A barrier manager opens an episode one arrival early. */
     barrierEarly?: boolean;
+    /** Release consistency: a release publishes its write notices before its diffs are committed. */
+    publishBeforeDurable?: boolean;
   };
 }
 

@@ -12,11 +12,18 @@ import { companyOfPage } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { Reply } from './requests.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
+import { ReleaseClient } from './release/release-client.js';
+import { ReleaseManager } from './release/release-manager.js';
+import { type CoherenceHooks, sequentialHooks } from './sync/hooks.js';
 
 export class Vmm {
   readonly client: PageClient;
   readonly heap: HostHeap;
-  private managers = new Map<number, { term: number; manager: PageManager }>();
+  private managers = new Map<number, { term: number; manager: PageManager; release: ReleaseManager }>();
+  /** Under release consistency, this host's side of it (null: sequential consistency). */
+  readonly release: ReleaseClient | null;
+  /** What the sync layer calls at releases and acquires: the configured model's hooks. */
+  readonly coherence: CoherenceHooks;
   /** Companies tried in turn for new runs, starting at a different one on each host. */
   private nextCompany: number;
 
@@ -26,10 +33,13 @@ export class Vmm {
       host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages, firstSerial: firstSerialOf(cfg.incarnation),
     });
     this.nextCompany = cfg.host % cfg.plans.length;
+    this.release = cfg.coherence === 'release' ? new ReleaseClient(cfg, env, this.client.requests) : null;
+    this.coherence = this.release ?? sequentialHooks;
   }
 
   fault(page: number, access: LeaseMode): void {
-    this.client.fault(page, access);
+    if (this.release !== null) this.release.fault(page, access);
+    else this.client.fault(page, access);
   }
 
   /** Leadership of a company here began or ended (or its term changed): a fresh manager per term. */
@@ -43,7 +53,9 @@ export class Vmm {
       const access = this.env.company(company);
       const plan = this.cfg.plans.find((p) => p.company === company);
       if (access === null || plan === undefined) return;
-      this.managers.set(company, { term, manager: new PageManager(this.cfg, this.env, plan, access) });
+      const manager = new PageManager(this.cfg, this.env, plan, access);
+      const release = new ReleaseManager(this.cfg, this.env, plan, access, (cmd, then) => manager.propose(cmd, undefined, then));
+      this.managers.set(company, { term, manager, release });
     }
   }
 
@@ -60,6 +72,8 @@ export class Vmm {
       case 'alloc-ok':
       case 'free-token':
       case 'free-ok':
+      case 'page':
+      case 'diffed':
         this.client.requests.reply(from, msg as Reply);
         return;
       case 'revoke':
@@ -76,15 +90,18 @@ export class Vmm {
       case 'release':
       case 'alloc':
       case 'free':
+      case 'fetch':
+      case 'diff':
         this.toManager(from, msg);
         return;
     }
   }
 
-  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' }>): void {
+  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' | 'fetch' | 'diff' }>): void {
     const page = msg.t === 'alloc' ? -1 : msg.t === 'free' ? Math.floor(msg.addr / this.cfg.pageSize) : msg.page;
     const company = msg.t === 'alloc' ? msg.company : companyOfPage(this.cfg.plans, page)?.company ?? 0;
-    const m = this.managers.get(company)?.manager;
+    const managed = this.managers.get(company);
+    const m = managed?.manager;
     if (m === undefined) {
       if (msg.t === 'revoked') return; // its manager is gone; the new one asks again
       const lead = this.env.company(company)?.lead() ?? 0;
@@ -95,6 +112,8 @@ export class Vmm {
     else if (msg.t === 'revoked') m.revoked(from, msg);
     else if (msg.t === 'release') m.release(from, msg);
     else if (msg.t === 'alloc') m.alloc(from, msg);
+    else if (msg.t === 'fetch') managed!.release.fetch(from, msg);
+    else if (msg.t === 'diff') managed!.release.diff(from, msg);
     else m.free(from, msg);
   }
 
@@ -212,6 +231,7 @@ export class Vmm {
     for (const m of this.managers.values()) m.manager.close();
     this.managers.clear();
     this.client.close();
+    this.release?.close();
   }
 }
 
