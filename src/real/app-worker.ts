@@ -40,6 +40,12 @@ function pause(us: number): void {
 /** µs of the machine's monotonic clock: the host maps them onto the cluster's one timeline (clock-map.ts). */
 const nowUs = hostMonoUs;
 
+/** A lock id or barrier name: a u32 (what every host names the same object by). */
+function u32Arg(fn: string, what: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`gallocy.${fn}: ${what} must be an integer in [0, 2^32), got ${String(v)}`);
+  return v;
+}
+
 function describe(err: unknown): { error: string; stack: string | null } {
   if (err instanceof Error) return { error: err.message || err.name, stack: err.stack ?? null };
   return { error: String(err), stack: null };
@@ -181,6 +187,18 @@ class AppWorker {
           this.free(addr);
           this.counted(1);
         },
+        lock: (id) => {
+          this.lock(id);
+          this.counted(1);
+        },
+        unlock: (id) => {
+          this.unlock(id);
+          this.counted(1);
+        },
+        barrier: (name, parties) => {
+          this.barrier(name, parties);
+          this.counted(1);
+        },
         count: (n = 1) => {
           if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`gallocy.count: n must be a non-negative integer, got ${String(n)}`);
           this.counted(n);
@@ -210,6 +228,23 @@ class AppWorker {
     if (addr === 0) return;
     const a = this.channel.call(() => this.post({ type: 'call', op: 'free', addr }));
     if (a.error !== null) throw new Error(`gallocy.free(${addr}): ${a.error}`);
+  }
+
+  /** Blocks (Atomics.wait in the call channel, no spinning) until the lock is this thread's. */
+  private lock(id: number): void {
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'lock', id: u32Arg('lock', 'id', id) }));
+    if (a.error !== null) throw new Error(`gallocy.lock(${id}): ${a.error}`);
+  }
+
+  private unlock(id: number): void {
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'unlock', id: u32Arg('unlock', 'id', id) }));
+    if (a.error !== null) throw new Error(`gallocy.unlock(${id}): ${a.error}`);
+  }
+
+  private barrier(name: number, parties: number): void {
+    if (!Number.isSafeInteger(parties) || parties < 1) throw new TypeError(`gallocy.barrier: parties must be a positive integer, got ${String(parties)}`);
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'barrier', name: u32Arg('barrier', 'name', name), parties }));
+    if (a.error !== null) throw new Error(`gallocy.barrier(${name}, ${parties}): ${a.error}`);
   }
 
   // ---- built-in workloads ----
@@ -257,6 +292,15 @@ class AppWorker {
         return 0;
       case 'compute':
         pause(op.us);
+        return 0;
+      case 'lock':
+        this.lock(op.id);
+        return 0;
+      case 'unlock':
+        this.unlock(op.id);
+        return 0;
+      case 'barrier':
+        this.barrier(op.name, op.parties);
         return 0;
     }
   }

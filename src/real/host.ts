@@ -159,6 +159,7 @@ export class RealHost {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
       lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
+      lostLock: (id, thread) => events.appFatal(`thread ${thread}'s lease on lock ${id} ran out (this host was cut off too long)`, 'lost-writes'),
       companyChanged: (company, type, node) => events.log('info', 'company-change', { company, type, node }),
     }));
     this.dsm = this.runtime.service as DsmService;

@@ -228,6 +228,7 @@ function startApp(run: AppRun, host: RealHost, log: Logger, clock: ClockMap, dis
     record: run.history !== null,
     malloc: (size, done) => host.vmm.malloc(size, done),
     free: (addr, done) => host.vmm.free(addr, done),
+    sync: host.vmm.sync,
     onRecords: (records: AppRecord[]) => {
       host.opCount += records.length;
       if (run.history === null) return;

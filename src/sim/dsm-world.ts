@@ -12,7 +12,9 @@ import type { VmmConfig } from '../vmm/vmm-env.js';
 import { AllocatorSafety, checkRegisterHistory, Coherence, CommittedTable, ObservedWrites, registerHistory, SingleWriter, TableAgreement } from './check/dsm.js';
 import type { HolderView } from './check/dsm.js';
 import type { HostClock } from './clock.js';
+import { BarrierSafety, LockSafety } from './check/sync.js';
 import { violation } from './check/violation.js';
+import type { SyncEvent } from '../vmm/sync/hooks.js';
 import type { HostState } from './host.js';
 import type { DsmWorld, SimDsmApp } from './dsm-app.js';
 import type { ProtectionObserver } from './memory.js';
@@ -50,6 +52,8 @@ export class DsmPart implements DsmWorld {
   readonly agreement = new TableAgreement();
   readonly committed: CommittedTable;
   readonly coherence: Coherence;
+  readonly lockSafety = new LockSafety();
+  readonly barrierSafety = new BarrierSafety();
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
   private readonly booted = new Set<number>();
@@ -77,7 +81,11 @@ export class DsmPart implements DsmWorld {
     this.replication = replicationOf(d, owners.length);
     const { pageSize, pages, rootPages } = d.heap;
     this.plans = planCompanies({ pages, owners, replication: this.replication });
-    const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, { skipWriteBack: scenario.bugs?.skipWriteBack ?? false });
+    const { host: _, ...vmm } = vmmConfigOf(d, 0, this.plans, {
+      skipWriteBack: scenario.bugs?.skipWriteBack ?? false,
+      grantBeforeRelease: scenario.bugs?.grantBeforeRelease ?? false,
+      barrierEarly: scenario.bugs?.barrierEarly ?? false,
+    });
     this.vmm = vmm;
     // Application threads run on a host's pages while it is up or its event loop stalls.
     this.singleWriter = new SingleWriter((h) => (hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled') && (hosts.judged?.(h) ?? true));
@@ -170,6 +178,17 @@ export class DsmPart implements DsmWorld {
     this.lostMemory(host, threads);
   }
 
+  lostLock(host: number, id: number, thread: number, threads: number): void {
+    this.hosts.trace('lost-lock', host, id, thread);
+    this.lostMemory(host, threads);
+  }
+
+  synced(e: SyncEvent): void {
+    if (!(this.hosts.judged?.(e.host) ?? true)) return;
+    this.lockSafety.event(e);
+    this.barrierSafety.event(e);
+  }
+
   segfault(host: number, page: number, why: string): void {
     this.hosts.trace('segfault', host, page, why);
     this.failures.push(`host ${host}: access to page ${page} failed: ${why}`);
@@ -177,6 +196,7 @@ export class DsmPart implements DsmWorld {
 
   accessed(a: Access): void {
     this.stats.accesses++;
+    if (this.hosts.judged?.(a.host) ?? true) this.lockSafety.acted(a.host, a.thread, a.ret);
     if (!(this.hosts.judged?.(a.host) ?? true)) {
       // A Byzantine host's threads run correct code: what they store is written, what they read is not judged.
       if (a.kind === 'read') return;

@@ -82,4 +82,6 @@ export interface VmmEnv {
   segfault(page: number, why: string): void;
   /** Writes to a page could not be written back (the lease was lost): the application cannot go on. */
   lostWrites(page: number): void;
+  /** A thread's lock lease ran out unrenewed (this host was cut off too long): its critical section cannot go on. */
+  lostLock(id: number, thread: number): void;
 }

@@ -74,7 +74,56 @@ class BumpHeap {
   }
 }
 
+/**
+ * Locks and barriers of one host, answered asynchronously as the VMM's are: a lock goes to its
+ * waiters in turn, a barrier opens at its last party. (The cluster's own are tested in the
+ * simulator and in the multi-process test.)
+ */
+class LocalSync {
+  private holders = new Map<number, number>();
+  private waiters = new Map<number, [number, (err: string | null) => void][]>();
+  private barriers = new Map<number, ((err: string | null) => void)[]>();
+  granted = 0;
+
+  lock(thread: number, id: number, done: (err: string | null) => void): void {
+    if (!this.holders.has(id)) {
+      this.holders.set(id, thread);
+      this.granted++;
+      setImmediate(() => done(null));
+      return;
+    }
+    this.waiters.set(id, [...(this.waiters.get(id) ?? []), [thread, done]]);
+  }
+
+  unlock(thread: number, id: number, done: (err: string | null) => void): void {
+    if (this.holders.get(id) !== thread) {
+      setImmediate(() => done('the thread does not hold it'));
+      return;
+    }
+    const [next, ...rest] = this.waiters.get(id) ?? [];
+    this.waiters.set(id, rest);
+    if (next === undefined) this.holders.delete(id);
+    else {
+      this.holders.set(id, next[0]);
+      this.granted++;
+      setImmediate(() => next[1](null));
+    }
+    setImmediate(() => done(null));
+  }
+
+  barrier(_thread: number, name: number, parties: number, done: (err: string | null) => void): void {
+    const arrived = [...(this.barriers.get(name) ?? []), done];
+    if (arrived.length < parties) {
+      this.barriers.set(name, arrived);
+      return;
+    }
+    this.barriers.delete(name);
+    for (const d of arrived) setImmediate(() => d(null));
+  }
+}
+
 interface Run {
+  sync: LocalSync;
   threads: AppThreads;
   heap: BumpHeap;
   records: AppRecord[];
@@ -87,6 +136,7 @@ function open(program: AppProgram, threadsHere: number, extra: Partial<AppThread
   const heap = new BumpHeap();
   const records: AppRecord[] = [];
   const logs: Run['logs'] = [];
+  const sync = new LocalSync();
   const threads = new AppThreads({
     heap: mem.handle(),
     host: 1,
@@ -101,12 +151,13 @@ function open(program: AppProgram, threadsHere: number, extra: Partial<AppThread
     record: false,
     malloc: (size, done) => heap.malloc(size, done),
     free: (addr, done) => heap.free(addr, done),
+    sync,
     onRecords: (rs) => records.push(...rs),
     log: (event, fields) => logs.push({ event, fields }),
     ...extra,
   });
   threads.start();
-  return { threads, heap, records, logs };
+  return { sync, threads, heap, records, logs };
 }
 
 /** The u32 at a byte address, read through the shadow (the main thread may not touch the application mapping). */

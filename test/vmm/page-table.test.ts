@@ -505,7 +505,7 @@ test('determinism: a pinned script gives a pinned hash (catches any change of ap
   t.close();
   again.close();
 });
-const PINNED_HASH = 'fd2ddbe5656f859f5a79f58ef2e8965aa585138d3625b2ae4c14ad2a001abac9';
+const PINNED_HASH = '928b30132827ebbdaa630d840c7b4680e85112225964e9324a987807e948d425';
 
 // --- bad commands ------------------------------------------------------------
 

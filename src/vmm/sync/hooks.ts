@@ -29,11 +29,19 @@ export interface CoherenceHooks {
   afterAcquire(obj: SyncObject, thread: number, published: readonly string[], done: () => void): void;
 }
 
-/** Sequential consistency: every access is coherent already, a release publishes nothing. */
-export const sequentialHooks: CoherenceHooks = {
-  beforeRelease: (_obj, _thread, done) => done(null),
-  afterAcquire: (_obj, _thread, _published, done) => done(),
-};
+/**
+ * Sequential consistency: every access is coherent already and a release publishes nothing. What
+ * it must make durable first is this host's one dirty page (`flush`, the page client's): the next
+ * holder of the lock, or a party past the barrier, may act on those writes, so a crash here must
+ * not take them away (the same rule as before a free). If they are lost instead, the page client
+ * has ended this host's threads already.
+ */
+export function sequentialHooks(flush: (then: (committed: boolean) => void) => void): CoherenceHooks {
+  return {
+    beforeRelease: (_obj, _thread, done) => flush(() => done(null)),
+    afterAcquire: (_obj, _thread, _published, done) => done(),
+  };
+}
 
 /**
  * What the sync layer reports as application threads synchronise, for the

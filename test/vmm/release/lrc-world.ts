@@ -61,7 +61,7 @@ export class LrcWorld {
         },
         company: (c) => (c === 1 && id === 1 ? replica : null),
         members: () => [1], opSeq: () => 0,
-        segfault: (page, why) => this.segfaults.push(`${id}: page ${page}: ${why}`), lostWrites: () => undefined,
+        segfault: (page, why) => this.segfaults.push(`${id}: page ${page}: ${why}`), lostWrites: () => undefined, lostLock: () => undefined,
       };
       const vmm = new Vmm({ host: id, incarnation: 1, pageSize: PAGE_SIZE, pages, rootPages: 4, plans: [plan], leaseUs: 1_000_000, driftBoundPpm: 0, retryUs: 10_000, coherence, bugs }, env);
       memory.onFault((req) => vmm.fault(req.page, req.access));
