@@ -16,6 +16,7 @@ import { BarrierSafety, LockSafety } from './check/sync.js';
 import { violation } from './check/violation.js';
 import type { SyncEvent } from '../vmm/sync/hooks.js';
 import { ReleaseChecks } from './check/release.js';
+import { encodePublished } from '../vmm/release/notices.js';
 import type { HostState } from './host.js';
 import type { DsmWorld, SimDsmApp } from './dsm-app.js';
 import type { ProtectionObserver } from './memory.js';
@@ -29,6 +30,10 @@ type DsmScenario = NonNullable<Scenario['dsm']>;
 
 /** The barrier every thread's end arrives at under release consistency (a name no workload uses). */
 const END_BARRIER = { kind: 'barrier', name: 0xffffffff, episode: 0 } as const;
+/** The race detector's name for it (ReleaseChecks names barrier episodes so). */
+const END_BARRIER_NAME = `barrier:${END_BARRIER.name}:0`;
+/** A published record that invalidates every copy. */
+const EVERY_PAGE_CHANGED = encodePublished({ vt: {}, intervals: [], all: true }, Infinity);
 
 /** What the DSM part needs of the rest of the world. */
 export interface DsmHosts {
@@ -196,7 +201,7 @@ export class DsmPart implements DsmWorld {
     }
     // The host's workload threads still running are gone (threads start only at a host's first boot).
     const gone = this.contexts.filter((c) => c.host === host && this.end(c.index, true));
-    for (const c of gone) this.releaseChecks?.lost(c.index, this.hosts.scheduler.now);
+    for (const c of gone) this.releaseChecks?.lost(c.index, host, this.hosts.scheduler.now, END_BARRIER_NAME);
     const lost = gone.length;
     this.stats.threadsLost += lost;
     this.hosts.trace('lost-threads', host, lost);
@@ -212,7 +217,7 @@ export class DsmPart implements DsmWorld {
 
   lostLock(host: number, id: number, thread: number, threads: number): void {
     this.hosts.trace('lost-lock', host, id, thread);
-    this.releaseChecks?.lost(thread, this.hosts.scheduler.now);
+    this.releaseChecks?.lost(thread, host, this.hosts.scheduler.now, END_BARRIER_NAME);
     this.lostMemory(host, threads);
   }
 
@@ -334,7 +339,9 @@ export class DsmPart implements DsmWorld {
     if (this.releaseChecks === null) start();
     else {
       this.releaseChecks.synced({ kind: 'barrier-departed', host, thread: ctx.index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
-      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, this.endRecords, start);
+      // Threads lost before their end published nothing there, but their completed releases are
+      // committed: the end check reads every page afresh, through the log.
+      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], start);
     }
   }
 

@@ -16,7 +16,9 @@
 // A thread stopped in the middle (its host crashed, or its lock's lease ran
 // out) leaves writes made since its last release that nobody was promised:
 // another host may or may not see them. They are indeterminate: a read may
-// return one of them or the last determinate write, and they race with nothing.
+// return one of them or the last determinate write, and they race with nothing
+// (nor do its reads since then). A release counts as done only once the thread
+// goes on past it: one the thread was lost in may never have completed.
 import { vtGet, vtMax, vtSet, type VectorTime } from '../../vmm/release/vector-time.js';
 
 interface Who {
@@ -103,6 +105,10 @@ export class RaceChecker {
   private cells = new Map<number, Cell>();
   /** Per thread, the writes since its last release (they become indeterminate if it is lost). */
   private unreleased = new Map<number, WriteRec[]>();
+  /** Per thread, its reads since its last release: [address, the read as recorded]. */
+  private unreleasedReads = new Map<number, [number, { access: Access; clock: number }][]>();
+  /** Threads in a release they have not gone past yet. */
+  private releasing = new Set<number>();
   readonly report: RaceReport = { races: [], staleReads: [], reads: 0, writes: 0 };
 
   constructor(private readonly limit = 20) {}
@@ -125,6 +131,8 @@ export class RaceChecker {
   }
 
   event(e: HistoryEvent): void {
+    // The thread goes on: its release before this is done, and what it did before is settled.
+    if (e.kind !== 'fresh' && e.kind !== 'lost' && this.releasing.delete(e.thread)) this.settle(e.thread);
     switch (e.kind) {
       case 'read':
         this.read(e, e.value);
@@ -143,9 +151,7 @@ export class RaceChecker {
         // A lock holds the last releaser's time; a barrier episode gathers every arrival's.
         this.syncClocks.set(e.obj, e.kind === 'arrive' && prior !== undefined ? vtMax(prior, c) : c);
         this.tick(e.thread);
-        // Released: these writes can no longer turn indeterminate, so nothing before them is needed.
-        for (const w of this.unreleased.get(e.thread) ?? []) w.prior = null;
-        this.unreleased.delete(e.thread);
+        this.releasing.add(e.thread);
         return;
       }
       case 'acquire':
@@ -158,10 +164,23 @@ export class RaceChecker {
         for (let a = e.addr; a < e.addr + e.bytes; a += 4) this.cells.set(a, newCell(null));
         return;
       case 'lost':
+        this.releasing.delete(e.thread);
         for (const w of this.unreleased.get(e.thread) ?? []) w.indeterminate = true;
+        for (const [addr, r] of this.unreleasedReads.get(e.thread) ?? []) {
+          const c = this.cells.get(addr);
+          if (c?.reads.get(e.thread) === r) c.reads.delete(e.thread);
+        }
         this.unreleased.delete(e.thread);
+        this.unreleasedReads.delete(e.thread);
         return;
     }
+  }
+
+  /** The thread's release completed: its writes before it can no longer turn indeterminate. */
+  private settle(thread: number): void {
+    for (const w of this.unreleased.get(thread) ?? []) w.prior = null;
+    this.unreleased.delete(thread);
+    this.unreleasedReads.delete(thread);
   }
 
   /** `w` happens before the current point of `thread`. */
@@ -179,7 +198,11 @@ export class RaceChecker {
     const c = this.cell(a.addr);
     const { write, maybe } = settled(c);
     if (write !== null && !c.racy && !this.before(write.access.thread, write.clock, a.thread)) this.race(a.addr, write.access, a, c);
-    c.reads.set(a.thread, { access: a, clock: vtGet(this.clockOf(a.thread), a.thread) });
+    const rec = { access: a, clock: vtGet(this.clockOf(a.thread), a.thread) };
+    c.reads.set(a.thread, rec);
+    let mine = this.unreleasedReads.get(a.thread);
+    if (mine === undefined) this.unreleasedReads.set(a.thread, (mine = []));
+    mine.push([a.addr, rec]);
     if (c.racy) return;
     const allowed = new Set<number>(maybe.map((w) => w.access.value));
     if (write !== null) allowed.add(write.access.value);

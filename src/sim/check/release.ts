@@ -31,7 +31,7 @@ export class ReleaseChecks {
         this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}` });
         return;
       case 'lock-lost':
-        this.lost(e.thread, e.at);
+        this.checker.event({ kind: 'lost', thread: e.thread, at: e.at });
         return;
       case 'barrier-arrived':
         this.checker.event({ ...who, kind: 'arrive', obj: `barrier:${e.name}:${e.episode}` });
@@ -42,9 +42,13 @@ export class ReleaseChecks {
     }
   }
 
-  /** A thread stopped (its host crashed, its lock's lease ran out, its writes were lost). */
-  lost(thread: number, at: number): void {
+  /**
+   * A thread stopped (its host crashed, its lock's lease ran out, its writes were lost). What it
+   * released stays published: the end check, which reads everything committed, comes after it.
+   */
+  lost(thread: number, host: number, at: number, endBarrier: string): void {
     this.checker.event({ kind: 'lost', thread, at });
+    this.checker.event({ kind: 'arrive', host, thread, at, obj: endBarrier });
   }
 
   /** malloc handed out a block: its words promise nothing until written. */
