@@ -141,6 +141,53 @@ function vmmMessage(v: unknown): VmmMessage {
     case 'diffed':
       return { t, req: int(o, 'req', 0), page: int(o, 'page', 0), version: int(o, 'version', 0), floor: vectorTime(o['floor']) };
     default:
+      return syncMessage(o, t);
+  }
+}
+
+/** A lock id or barrier name: a u32. */
+function u32(o: Fields, key: string): number {
+  const v = int(o, key, 0);
+  if (v > 0xffffffff) throw INVALID;
+  return v;
+}
+
+/** Locks and barriers (src/vmm/sync); thread is a thread's cluster-wide index. */
+function syncMessage(o: Fields, t: unknown): VmmMessage {
+  const req = int(o, 'req', 0);
+  switch (t) {
+    case 'lock-acquire':
+      return { t, req, id: u32(o, 'id'), thread: int(o, 'thread', 0), token: int(o, 'token', 0) };
+    case 'lock-granted':
+      return {
+        t, req, id: u32(o, 'id'), thread: int(o, 'thread', 0), token: int(o, 'token', 0), leaseUs: int(o, 'leaseUs', 0), index: int(o, 'index', 0),
+        published: strOrNull(o, 'published'),
+      };
+    case 'lock-queued':
+    case 'lock-released':
+      return { t, req, id: u32(o, 'id'), thread: int(o, 'thread', 0) };
+    case 'lock-lost':
+      return { t, req, id: u32(o, 'id'), thread: int(o, 'thread', 0), token: int(o, 'token', 0) };
+    case 'lock-release':
+      return { t, req, id: u32(o, 'id'), thread: int(o, 'thread', 0), token: int(o, 'token', 1), published: strOrNull(o, 'published') };
+    case 'barrier-arrive':
+      return {
+        t, req, name: u32(o, 'name'), parties: int(o, 'parties', 1), episode: int(o, 'episode', 0), thread: int(o, 'thread', 0),
+        published: strOrNull(o, 'published'),
+      };
+    case 'barrier-wait':
+      return { t, req, name: u32(o, 'name'), episode: int(o, 'episode', 0), thread: int(o, 'thread', 0) };
+    case 'barrier-open': {
+      const published = o['published'];
+      if (!Array.isArray(published) || !published.every((p) => typeof p === 'string')) throw INVALID;
+      return { t, req, name: u32(o, 'name'), episode: int(o, 'episode', 0), thread: int(o, 'thread', 0), published: [...published as string[]] };
+    }
+    case 'sync-refuse': {
+      const why = o['why'];
+      if (why !== 'not-leader' && why !== 'invalid') throw INVALID;
+      return { t, req, why, leader: int(o, 'leader', 0), detail: str(o, 'detail') };
+    }
+    default:
       throw INVALID;
   }
 }

@@ -115,7 +115,7 @@ export class SimDsmApp implements SimApp {
       lock: (thread, lock, done) => gate(() => vmm.sync.lock(thread, lock, done)),
       unlock: (thread, lock, done) => gate(() => vmm.sync.unlock(thread, lock, done)),
       barrier: (thread, name, parties, done) => gate(() => vmm.sync.barrier(thread, name, parties, done)),
-      // The deadline is the application side's own check, like a page's: a stalled loop holds it up not.
+      // The deadline is the application side's own check, like a page's: a stalled event loop does not hold it up.
       lockDeadlinePassed: (thread) => vmm.sync.deadlinePassed(thread),
       lockExpired: (thread) => {
         const lock = vmm.sync.holdings().find(([t]) => t === thread)?.[1] ?? 0;
@@ -138,7 +138,7 @@ export class SimDsmApp implements SimApp {
   crashed(): void {
     const dirty = this.vmm.client.dirtyPage;
     if (dirty !== null) this.world.lostWrites(this.host.id, dirty, 0);
-    this.world.retired(this.vmm.client.stats);
+    this.world.retired({ ...this.vmm.client.stats, ...this.vmm.sync.stats });
     const lost = this.threads.active;
     this.threads.endHoldings();
     this.memory.close();

@@ -96,6 +96,7 @@ export class DsmPart implements DsmWorld {
       grantBeforeRelease: scenario.bugs?.grantBeforeRelease ?? false,
       barrierEarly: scenario.bugs?.barrierEarly ?? false,
       publishBeforeDurable: scenario.bugs?.publishBeforeDurable ?? false,
+      ignoreLockLease: scenario.bugs?.ignoreLockLease ?? false,
     });
     this.vmm = vmm;
     // Application threads run on a host's pages while it is up or its event loop stalls.
@@ -263,14 +264,23 @@ export class DsmPart implements DsmWorld {
     for (const [k, v] of Object.entries(stats)) this.retiredStats[k] = (this.retiredStats[k] ?? 0) + v;
   }
 
-  /** The run's page-client counters: write-backs, evictions, lost writes, ... */
+  /** The run's page-client and sync-client counters: write-backs, evictions, lost writes, locks acquired, ... */
   clientStats(): Record<string, number> {
     const total = { ...this.retiredStats };
     for (const h of new Set(this.plans.flatMap((p) => p.members).concat(this.contexts.map((c) => c.host)))) {
-      const s = this.hosts.appOf(h)?.vmm.client.stats;
-      for (const [k, v] of Object.entries(s ?? {})) total[k] = (total[k] ?? 0) + v;
+      const vmm = this.hosts.appOf(h)?.vmm;
+      for (const [k, v] of Object.entries({ ...vmm?.client.stats, ...vmm?.sync.stats })) total[k] = (total[k] ?? 0) + v;
     }
     return total;
+  }
+
+  /** Locks and barriers: what the threads did (the checkers' counts) and what the sync clients sent. */
+  syncStats(): Record<string, number> {
+    const c = this.clientStats();
+    return {
+      locksAcquired: this.lockSafety.stats.acquired, locksLost: this.lockSafety.stats.lost, barrierDepartures: this.barrierSafety.stats.departures,
+      lockQueued: c['lockQueued'] ?? 0, lockRenewed: c['lockRenewed'] ?? 0, syncSent: c['syncSent'] ?? 0,
+    };
   }
 
   faultServed(kind: 'read' | 'write', waitedUs: number): void {

@@ -223,6 +223,8 @@ export const scenarioSchema = z
         grantBeforeRelease: z.boolean().default(false),
         /** A barrier opens one arrival early. */
         barrierEarly: z.boolean().default(false),
+        /** A lock holder goes on past its lock's lease. */
+        ignoreLockLease: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -60,6 +60,8 @@ export interface VmmConfig {
     barrierEarly?: boolean;
     /** Release consistency: a release publishes its write notices before its diffs are committed. */
     publishBeforeDurable?: boolean;
+    /** A lock holder goes on past its lock's lease (nothing stops its threads). */
+    ignoreLockLease?: boolean;
   };
 }
 

@@ -258,6 +258,39 @@ if (!availability.ok) {
     await threads.terminate();
   });
 
+  test('false-sharing and matrix-barrier: workers block in lock and barrier until the host answers, and verify', async () => {
+    // 3 threads on one lock: a plain read-modify-write each round, exact only if the lock excludes.
+    const fs = open({ kind: 'workload', name: 'false-sharing', options: { rounds: 200, threadsPerLock: 3, computeUs: 0 }, seed: 1 }, 3);
+    assert.equal((await withTimeout(fs.threads.done, 'the false-sharing threads')).errors, []);
+    assert.is(fs.sync.granted, 600);
+    assert.is(await withTimeout(fs.threads.verify(), 'verify'), null);
+    await fs.threads.terminate();
+    const mb = open({ kind: 'workload', name: 'matrix-barrier', options: { n: 6, iterations: 2, computeUsPerRow: 0 }, seed: 1 }, 3);
+    assert.equal((await withTimeout(mb.threads.done, 'the matrix-barrier threads')).errors, []);
+    assert.is(await withTimeout(mb.threads.verify(), 'verify'), null);
+    await mb.threads.terminate();
+  });
+
+  test('an app: gallocy.lock, unlock and barrier; unlocking a lock not held throws', async () => {
+    const file = appFile('lock-app.mjs', `
+      export default function (g) {
+        for (let i = 0; i < 100; i++) {
+          g.lock(7);
+          const v = g.u32[0]; g.u32[0] = v + 1;   // not atomic: the lock makes it safe
+          g.unlock(7);
+        }
+        g.barrier(1, g.threads);
+        if (g.u32[0] !== 100 * g.threads) throw new Error('after the barrier every increment is in: ' + g.u32[0]);
+        if (g.thread === 0) g.unlock(7);
+      }`);
+    const { threads } = open({ kind: 'app', file }, 3);
+    const { errors } = await withTimeout(threads.done, 'the lock app');
+    assert.is(errors.length, 1, JSON.stringify(errors));
+    assert.match(JSON.stringify(errors[0]), /gallocy.unlock\(7\): the thread does not hold it/);
+    assert.is(word(0), 300);
+    await threads.terminate();
+  });
+
   test('matrix: malloc through the main thread, verify passes', async () => {
     const { threads, heap } = open({ kind: 'workload', name: 'matrix', options: { n: 8, pollUs: 200, computeUsPerRow: 0 }, seed: 3 }, 3);
     assert.equal((await withTimeout(threads.done, 'the matrix threads')).errors, []);

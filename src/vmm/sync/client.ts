@@ -12,9 +12,11 @@
 // once it has waited the lease out. As a backstop for an event loop too busy
 // to notice, the application side checks the deadline itself before every
 // operation of a thread that holds a lock (see deadlinePassed).
+import { VmmProbe } from '../fault-points.js';
 import { MAX_PARTIES } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, SyncRequest } from '../protocol.js';
+import { managerTarget } from '../requests.js';
 import type { VmmConfig, VmmEnv } from '../vmm-env.js';
 import type { CoherenceHooks, SyncObject } from './hooks.js';
 import { companyOfSync } from './placement.js';
@@ -45,6 +47,11 @@ interface Holding {
   /** Local time past which the thread must not go on in its critical section. */
   deadline: number;
   renewing: boolean;
+  /**
+   * Its thread unlocked it (it acts no more under it): a renewal that finds it gone (the release
+   * committed first) or a lease that runs out before the release commits ends no thread.
+   */
+  releasing: boolean;
 }
 
 export class SyncClient {
@@ -88,7 +95,9 @@ export class SyncClient {
       if (this.env.now() >= expires - this.margin(reply.leaseUs)) return 'again';
       this.acquiring.delete(key);
       this.stats.lockAcquired++;
-      const h: Holding = { id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false };
+      const h: Holding = {
+        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false,
+      };
       this.held.set(key, h);
       this.armRenewal(h, reply.leaseUs);
       this.armDeadline(h);
@@ -105,6 +114,7 @@ export class SyncClient {
       return;
     }
     // The holding stays (renewed) until the release commits: publishing may take a while.
+    h.releasing = true;
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
@@ -149,8 +159,9 @@ export class SyncClient {
 
   /** Whether a lock `thread` holds is past its deadline on this host's clock (the thread must stop). */
   deadlinePassed(thread: number): boolean {
+    if (this.cfg.bugs?.ignoreLockLease) return false; // the deliberate bug
     const now = this.env.now();
-    for (const h of this.held.values()) if (h.thread === thread && now >= h.deadline) return true;
+    for (const h of this.held.values()) if (h.thread === thread && !h.releasing && now >= h.deadline) return true;
     return false;
   }
 
@@ -209,10 +220,16 @@ export class SyncClient {
     return expires - Math.ceil(this.margin(leaseUs) / 2);
   }
 
+  /**
+   * Renews a quarter into the lease, not just before its end as a page's holder gives its page
+   * up: a lock's holder that cannot renew in time loses its threads, so the renewal gets most of
+   * the lease to commit through an election or a leadership transfer of the lock's company.
+   */
   private armRenewal(h: Holding, leaseUs: number): void {
-    this.env.timer(h.expires - this.margin(leaseUs), () => {
+    const at = h.expires - Math.round((3 * leaseUs) / 4);
+    this.env.timer(at, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h || h.renewing) return;
-      if (this.env.now() < h.expires - this.margin(leaseUs)) {
+      if (this.env.now() < at) {
         this.armRenewal(h, leaseUs);
         return;
       }
@@ -223,26 +240,29 @@ export class SyncClient {
         if (this.held.get(`${h.thread}:${h.id}`) !== h) return 'done';
         if (reply.t === 'lock-granted' && reply.token === h.token) {
           this.stats.lockRenewed++;
+          this.env.faults.probe(VmmProbe.lockRenewed);
           h.expires = Math.max(h.expires, sentAt + reply.leaseUs);
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
           this.armRenewal(h, reply.leaseUs);
-        } else this.lost(h);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releasing) this.lost(h);
         return 'done';
       });
     });
   }
 
   private armDeadline(h: Holding): void {
+    if (this.cfg.bugs?.ignoreLockLease) return; // the deliberate bug
     this.env.timer(h.deadline, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h) return;
       if (this.env.now() < h.deadline) this.armDeadline(h); // renewed meanwhile
-      else this.lost(h);
+      else if (!h.releasing) this.lost(h);
     });
   }
 
   /** The lease ended without renewal: the thread's critical section cannot go on. */
   private lost(h: Holding): void {
     this.stats.lockLost++;
+    this.env.faults.probe(VmmProbe.lockLost);
     this.abandon();
     this.env.lostLock(h.id, h.thread);
   }
@@ -262,7 +282,7 @@ export class SyncClient {
     o.sent.set(req, this.env.now());
     this.asks.set(req, o);
     this.stats.syncSent++;
-    this.env.send(this.targetFor(o.plan, o.attempt), o.build(req));
+    this.env.send(managerTarget(this.cfg, this.env, o.plan, o.attempt, this.leaders.get(o.plan.company) ?? 0), o.build(req));
     this.armRetry(o, req);
   }
 
@@ -277,16 +297,5 @@ export class SyncClient {
       if (o.quietUntil === 0) this.leaders.set(o.plan.company, 0); // no answer: try another member
       this.send(o);
     });
-  }
-
-  /** The known leader, else the members in turn (hints are trusted only if they name a current member). */
-  private targetFor(plan: CompanyPlan, attempt: number): number {
-    const local = this.env.company(plan.company);
-    if (local?.isLeader()) return this.cfg.host;
-    const members = this.env.members(plan.company);
-    for (const hint of [this.leaders.get(plan.company) ?? 0, local?.lead() ?? 0]) {
-      if (hint !== 0 && members.includes(hint)) return hint;
-    }
-    return members[(attempt + this.cfg.host) % members.length]!;
   }
 }

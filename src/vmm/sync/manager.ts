@@ -17,6 +17,7 @@ import type { PageCommand } from '../page-table-commands.js';
 import type { LockRow } from '../page-table.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, VmmMessage } from '../protocol.js';
+import { VmmProbe } from '../fault-points.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm-env.js';
 
 type Msg<T extends VmmMessage['t']> = Extract<VmmMessage, { t: T }>;
@@ -87,6 +88,7 @@ export class SyncManager {
     const mine = row !== null && row.host === from && row.thread === msg.thread;
     // A holder renewing, or asking again for a grant whose answer was lost: renew what the table holds.
     if (msg.token > 0 || mine) {
+      if (msg.token === 0) this.env.faults.probe(VmmProbe.lockAskedAgain);
       this.renew(from, msg, msg.token > 0 ? msg.token : row!.grants);
       return;
     }
@@ -198,6 +200,7 @@ export class SyncManager {
       const cmd: PageCommand = {
         op: 'lock-expire', company: this.plan.company, id, host: row.host, thread: row.thread, token: row.grants, grantedAtUs: row.grantedAtUs,
       };
+      this.env.faults.probe(VmmProbe.lockWaitedOut);
       this.propose(cmd, () => this.step(id));
     });
   }
@@ -208,6 +211,7 @@ export class SyncManager {
     const table = this.company.table();
     const row = table.barrier(msg.name);
     if (row !== null && row.episode > msg.episode) {
+      this.env.faults.probe(VmmProbe.barrierAskedAgain);
       this.reply(from, this.openMessage(msg.name, msg.episode, { host: from, thread: msg.thread, req: msg.req }));
       return;
     }

@@ -13,7 +13,8 @@
 // hash to it, each once, with its value, and nothing else.
 //
 // Root layout: word b is bucket b's head (0: empty); word `buckets` counts
-// failed mallocs.
+// failed mallocs, word `buckets + 1` walks that found a list longer than every
+// key (a cycle: only broken locks make one).
 import type { ThreadContext, ThreadProgram, VerifyProgram, Workload } from '../thread.js';
 import { lock, unlock } from '../thread-api.js';
 import { add, compute, free, jitter, malloc, read, requireInt, requireRoot, summarize, write, WORD } from './common.js';
@@ -64,9 +65,10 @@ export function lockedListWorkload(options: Partial<LockedListOptions> = {}): Lo
   requireInt('locked-list', 'buckets', o.buckets, 1, 4096);
   requireInt('locked-list', 'removeEvery', o.removeEvery, 0);
   requireInt('locked-list', 'computeUs', o.computeUs, 0);
-  const rootBytes = (o.buckets + 1) * WORD;
+  const rootBytes = (o.buckets + 2) * WORD;
   const head = (b: number): number => b * WORD;
   const oomWord = o.buckets * WORD;
+  const cycleWord = (o.buckets + 1) * WORD;
   const bucketOf = (key: number): number => key % o.buckets;
 
   return {
@@ -96,7 +98,12 @@ export function lockedListWorkload(options: Partial<LockedListOptions> = {}): Lo
           yield* lock(rb);
           let link = head(rb);
           let cur = yield* read(link);
-          while (cur !== 0 && (yield* read(cur + KEY)) !== gone) {
+          for (let steps = 0; cur !== 0 && (yield* read(cur + KEY)) !== gone; steps++) {
+            if (steps > ctx.threads * o.inserts) {
+              yield* add(cycleWord, 1);
+              cur = 0;
+              break;
+            }
             link = cur + NEXT;
             cur = yield* read(link);
           }
@@ -112,6 +119,8 @@ export function lockedListWorkload(options: Partial<LockedListOptions> = {}): Lo
       requireRoot('locked-list', ctx, rootBytes);
       const oom = yield* read(oomWord);
       if (oom !== 0) return `${oom} malloc(s) of a node failed: the heap is too small`;
+      const cycles = yield* read(cycleWord);
+      if (cycles !== 0) return `${cycles} walk(s) of a bucket found more nodes than keys (a cycle)`;
       const want = new Set<number>();
       for (let t = 0; t < ctx.threads; t++) {
         const k = lockedListKeys(o, t);

@@ -11,8 +11,8 @@
 // Root layout (byte addresses): 0 A, 4 B, 8 C (addresses; 0 if a malloc failed).
 import type { ThreadContext, ThreadProgram, VerifyProgram, Workload } from '../thread.js';
 import { barrier } from '../thread-api.js';
-import { compute, malloc, read, requireInt, requireRoot, summarize, write, WORD } from './common.js';
-import { matrixA, matrixB, matrixRows } from './matrix.js';
+import { malloc, read, requireInt, requireRoot, summarize, write, WORD } from './common.js';
+import { matrixA, matrixB, matrixRows, multiplyRows } from './matrix.js';
 
 export interface MatrixBarrierOptions {
   n: number;
@@ -90,20 +90,7 @@ export function matrixBarrierWorkload(options: Partial<MatrixBarrierOptions> = {
       }
       yield* phase();
       for (let it = 0; it < o.iterations; it++) {
-        if (usable && lo < hi) {
-          const bLocal = new Uint32Array(n * n);
-          for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) bLocal[k * n + j] = yield* read(at(b, k, j));
-          const row = new Uint32Array(n);
-          for (let i = lo; i < hi; i++) {
-            for (let k = 0; k < n; k++) row[k] = yield* read(at(a, i, k));
-            yield* compute(o.computeUsPerRow);
-            for (let j = 0; j < n; j++) {
-              let s = 0;
-              for (let k = 0; k < n; k++) s = (s + Math.imul(row[k] as number, bLocal[k * n + j] as number)) >>> 0;
-              yield* write(at(c, i, j), s);
-            }
-          }
-        }
+        if (usable) yield* multiplyRows(n, a, b, c, lo, hi, o.computeUsPerRow);
         yield* phase();
         // Rows of A are read by every thread in the phase before: overwritten only after the barrier.
         if (usable) for (let i = lo; i < hi; i++) for (let j = 0; j < n; j++) yield* write(at(a, i, j), yield* read(at(c, i, j)));
