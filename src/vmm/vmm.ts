@@ -49,7 +49,7 @@ export class Vmm {
   }
 
   fault(page: number, access: LeaseMode): void {
-    if (this.release !== null) this.release.fault(page, access);
+    if (this.release !== null && !(this.cfg.sequentialPages?.includes(page) ?? false)) this.release.fault(page, access);
     else this.client.fault(page, access);
   }
 
