@@ -14,7 +14,7 @@ import { serve } from '../real/serve.js';
 import type { AppRun } from '../real/serve.js';
 
 /** The built-in workloads real mode runs (alloc-churn's end check needs the simulator's allocator view). */
-export const REAL_WORKLOADS: readonly WorkloadName[] = ['registers', 'counter', 'matrix'];
+export const REAL_WORKLOADS: readonly WorkloadName[] = ['registers', 'counter', 'matrix', 'false-sharing', 'matrix-barrier', 'locked-list'];
 
 export interface ServeArgs {
   cluster: string;
@@ -38,7 +38,8 @@ export interface ServeArgs {
 }
 
 /** What --ops sets in each workload. */
-const OPS_OPTION: Readonly<Record<WorkloadName, string | null>> = { registers: 'opsPerThread', counter: 'increments', matrix: null, 'alloc-churn': null };
+const OPS_OPTION: Readonly<Record<WorkloadName, string | null>> = { registers: 'opsPerThread', counter: 'increments', matrix: null, 'alloc-churn': null,
+  'false-sharing': 'rounds', 'matrix-barrier': null, 'locked-list': 'inserts' };
 
 /**
  * The workload's options from --option, --ops and --duration, checked by the

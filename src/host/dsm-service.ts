@@ -30,6 +30,8 @@ export interface DsmHooks {
   segfault(page: number, why: string): void;
   /** A page's writes were lost with its lease (this host was cut off too long): the application cannot go on. */
   lostWrites(page: number): void;
+  /** A thread's lock lease ran out unrenewed: its critical section cannot go on (the application stops, as for lost writes). */
+  lostLock(id: number, thread: number): void;
   /** Every committed company entry as applied here, with its table (the simulator's checkers). */
   companyApplied?(a: CompanyApplied, index: number, table: CompanyMachine): void;
   /** This host, leading a company, proposed a membership change toward the registry's target. */
@@ -56,6 +58,7 @@ export class DsmService implements HostService {
       opSeq: () => hooks.opSeq(),
       segfault: (page, why) => hooks.segfault(page, why),
       lostWrites: (page) => hooks.lostWrites(page),
+      lostLock: (id, thread) => hooks.lostLock(id, thread),
     };
     this.vmm = new Vmm(setup.vmm, env);
     // A request can be stale: the VMM re-checks the page before acting on it.

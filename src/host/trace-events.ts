@@ -47,6 +47,21 @@ const vmmMessages = {
   'free-token': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
   'free-block': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
   'free-ok': { fields: ['from', 'req', 'addr'] },
+  fetch: { fields: ['from', 'req', 'page', 'have', 'need'] },
+  /** `diffs`: how many diffs came (-1: the whole page). */
+  page: { fields: ['from', 'req', 'page', 'version', 'diffs'] },
+  diff: { fields: ['from', 'req', 'page', 'interval', 'bytes'] },
+  diffed: { fields: ['from', 'req', 'page', 'version'] },
+  'lock-acquire': { fields: ['from', 'req', 'id', 'thread', 'token'] },
+  'lock-granted': { fields: ['from', 'req', 'id', 'thread', 'token', 'index'] },
+  'lock-queued': { fields: ['from', 'req', 'id', 'thread'] },
+  'lock-lost': { fields: ['from', 'req', 'id', 'thread', 'token'] },
+  'lock-release': { fields: ['from', 'req', 'id', 'thread', 'token'] },
+  'lock-released': { fields: ['from', 'req', 'id', 'thread'] },
+  'barrier-arrive': { fields: ['from', 'req', 'name', 'episode', 'thread', 'parties'] },
+  'barrier-wait': { fields: ['from', 'req', 'name', 'episode', 'thread'] },
+  'barrier-open': { fields: ['from', 'req', 'name', 'episode', 'thread', 'records'] },
+  'sync-refuse': { fields: ['from', 'req', 'leader'], note: 'why' },
 } as const satisfies Record<VmmMessage['t'], TraceEventSpec>;
 
 const kvMessages = {
@@ -118,6 +133,13 @@ const memoryEvents = {
   'lost-threads': { fields: ['threads'] },
   /** The host lost the writes of a page with its lease. */
   'lost-writes': { fields: ['page'] },
+  /** A thread's lock lease ran out unrenewed: the host's threads were ended. */
+  'lost-lock': { fields: ['id', 'thread'] },
+  /** Locks and barriers as application threads see them (src/vmm/sync/hooks.ts SyncEvent). */
+  'thread-locked': { fields: ['thread', 'id'] },
+  'thread-unlocked': { fields: ['thread', 'id'] },
+  'thread-barrier-arrived': { fields: ['thread', 'name', 'episode'] },
+  'thread-barrier-departed': { fields: ['thread', 'name', 'episode'] },
   segfault: { fields: ['page'], note: 'why' },
 } as const satisfies Record<string, TraceEventSpec>;
 

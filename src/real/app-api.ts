@@ -27,6 +27,8 @@
 //    before touching it: the kernel does not fault on a syscall's behalf and
 //    fails with EFAULT on a page this host does not hold. Copy it out first.
 //  - Do not post the heap views to other threads: they would be copied.
+//  - Coordinate with lock/unlock and barrier rather than by spinning on a
+//    shared word: a waiting thread sleeps until the host is told its turn came.
 //  - malloc and free block the thread for a round trip to the host's main
 //    thread (and sometimes a consensus round in the cluster): allocate in
 //    bulk rather than per word.
@@ -60,6 +62,19 @@ export interface GallocyApp {
   malloc(size: number): number;
   /** Gives a block back (any host may free any block). free(0) does nothing. Throws an Error saying why on an invalid address. */
   free(addr: number): void;
+  /**
+   * Blocks (without spinning) until this thread holds lock `id`, a u32 every host names the same lock
+   * by. Locks live in the cluster: a lock is held under a lease the host renews, so a crashed
+   * holder's locks free themselves; a host cut off past the lease stops its threads. Not reentrant.
+   */
+  lock(id: number): void;
+  /** Releases lock `id`, which this thread holds (throws otherwise); returns once the release is committed. */
+  unlock(id: number): void;
+  /**
+   * Blocks until `parties` threads of the cluster arrived at this episode of barrier `name` (a u32);
+   * it then opens and is ready for its next episode. Every party must name the same `parties`.
+   */
+  barrier(name: number, parties: number): void;
   /** A message for the host's log, with optional structured-cloneable fields. */
   log(msg: string, fields?: Record<string, unknown>): void;
   /**
@@ -94,7 +109,7 @@ export interface AppIdentity {
 export function createGallocyApp(
   id: AppIdentity,
   heap: Uint8Array,
-  calls: Pick<GallocyApp, 'malloc' | 'free' | 'log' | 'count'>,
+  calls: Pick<GallocyApp, 'malloc' | 'free' | 'lock' | 'unlock' | 'barrier' | 'log' | 'count'>,
 ): GallocyApp {
   const words = heap.byteLength >>> 2;
   return Object.freeze({
@@ -106,6 +121,9 @@ export function createGallocyApp(
     f64: new Float64Array(heap.buffer, heap.byteOffset, heap.byteLength >>> 3),
     malloc: calls.malloc,
     free: calls.free,
+    lock: calls.lock,
+    unlock: calls.unlock,
+    barrier: calls.barrier,
     log: calls.log,
     count: calls.count,
   });

@@ -1,8 +1,8 @@
 // What the host's main thread and its application workers (app-worker.ts) say
 // to each other: the worker's start data, its messages, and the call channel.
 //
-// malloc and free are synchronous for the application but served by the VMM on
-// the main thread, asynchronously. So a call is a message to the main thread
+// malloc, free, lock, unlock and barrier are synchronous for the application
+// but served by the VMM on the main thread, asynchronously. So a call is a message to the main thread
 // plus a wait on a small SharedArrayBuffer that the main thread writes the
 // answer into and notifies. The main thread never waits on a worker, so the
 // worker's wait cannot deadlock. The same buffer carries the worker's count of
@@ -10,9 +10,11 @@
 // Run slots (below) are the words in the heap through which the hosts of a
 // run see each other's shares.
 import type { Workload } from '../vmm/thread.js';
-import { allocChurnWorkload, counterWorkload, matrixWorkload, registersWorkload, workloadByName } from '../vmm/workloads/index.js';
+import {
+  allocChurnWorkload, counterWorkload, falseSharingWorkload, lockedListWorkload, matrixBarrierWorkload, matrixWorkload, registersWorkload, workloadByName,
+} from '../vmm/workloads/index.js';
 
-export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn';
+export type WorkloadName = 'registers' | 'counter' | 'matrix' | 'alloc-churn' | 'false-sharing' | 'matrix-barrier' | 'locked-list';
 
 /** What the application threads run: a built-in workload, or a user's module (`--app FILE`). */
 export type AppProgram =
@@ -131,13 +133,25 @@ export interface AppWorkerData {
   calls: SharedArrayBuffer;
   program: AppProgram;
   record: boolean;
+  /**
+   * Release consistency: a thread publishes its writes when it ends (a lock and unlock of
+   * END_LOCK before it counts itself), and the verify acquires them first (END_LOCK again: each
+   * release publishes what the ones before it did, so the last holds every thread's).
+   */
+  publishAtEnd: boolean;
 }
+
+/** The lock a thread's end and the verify go through under release consistency (an id programs do not use). */
+export const END_LOCK = 0xfffffffe;
 
 export type AppWorkerMessage =
   /** First message: the worker made its heap view and makes no more koffi calls, so it may be terminated. */
   | { type: 'ready' }
   | { type: 'call'; op: 'malloc'; size: number }
   | { type: 'call'; op: 'free'; addr: number }
+  | { type: 'call'; op: 'lock'; id: number }
+  | { type: 'call'; op: 'unlock'; id: number }
+  | { type: 'call'; op: 'barrier'; name: number; parties: number }
   | { type: 'log'; msg: string; fields: Record<string, unknown> }
   | { type: 'records'; records: AppRecord[] }
   /** arrived: the thread added itself to the barrier word. */
@@ -162,6 +176,9 @@ export function makeWorkload(p: Extract<AppProgram, { kind: 'workload' }>): Work
     case 'counter': return counterWorkload(p.options as Parameters<typeof counterWorkload>[0]);
     case 'matrix': return matrixWorkload(p.options as Parameters<typeof matrixWorkload>[0]);
     case 'alloc-churn': return allocChurnWorkload(p.options as Parameters<typeof allocChurnWorkload>[0]);
+    case 'false-sharing': return falseSharingWorkload(p.options as Parameters<typeof falseSharingWorkload>[0]);
+    case 'matrix-barrier': return matrixBarrierWorkload(p.options as Parameters<typeof matrixBarrierWorkload>[0]);
+    case 'locked-list': return lockedListWorkload(p.options as Parameters<typeof lockedListWorkload>[0]);
     default: return workloadByName(String(p.name));
   }
 }

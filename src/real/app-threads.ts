@@ -42,6 +42,8 @@ export interface AppThreadsOptions {
   /** The host's whole root region in bytes; programs get RESERVED_ROOT_BYTES fewer. */
   rootBytes: number;
   threadsHere: number;
+  /** The cluster's coherence model (release: threads publish at their end, the verify acquires first). */
+  coherence?: 'sequential' | 'release';
   /** Cluster-wide index of this host's first thread. */
   firstIndex: number;
   totalThreads: number;
@@ -54,6 +56,12 @@ export interface AppThreadsOptions {
   malloc(size: number, done: (addr: number) => void): void;
   /** The VMM's free: done(null, or why the address is invalid), now or later. */
   free(addr: number, done: (err: string | null) => void): void;
+  /** The VMM's locks and barriers (Vmm.sync), by the thread's cluster-wide index: done(null) once granted, passed or released. */
+  sync: {
+    lock(thread: number, id: number, done: (err: string | null) => void): void;
+    unlock(thread: number, id: number, done: (err: string | null) => void): void;
+    barrier(thread: number, name: number, parties: number, done: (err: string | null) => void): void;
+  };
   onRecords?(records: AppRecord[]): void;
   log(event: string, fields: Record<string, unknown>): void;
 }
@@ -315,6 +323,7 @@ export class AppThreads {
       calls: channel.buffer,
       program: o.program,
       record: o.record && mode === 'thread',
+      publishAtEnd: o.coherence === 'release',
     };
     const worker = new Worker(WORKER_URL, { workerData });
     let markLoaded: () => void = () => {};
@@ -327,7 +336,7 @@ export class AppThreads {
           markLoaded();
           break;
         case 'call':
-          this.serve(channel, m);
+          this.serve(channel, m, thread);
           break;
         case 'log':
           this.safeLog(m.msg, { ...m.fields, thread });
@@ -379,8 +388,8 @@ export class AppThreads {
     });
   }
 
-  /** Answers a worker's malloc or free once, whenever the VMM's callback fires. */
-  private serve(channel: CallChannel, m: Extract<AppWorkerMessage, { type: 'call' }>): void {
+  /** Answers a worker's call once, whenever the VMM's callback fires (a lock: once granted, however long that takes). */
+  private serve(channel: CallChannel, m: Extract<AppWorkerMessage, { type: 'call' }>, thread: number): void {
     let answered = false;
     const answer = (value: number, error: string | null): void => {
       if (answered) return;
@@ -388,8 +397,15 @@ export class AppThreads {
       channel.answer(value, error);
     };
     try {
-      if (m.op === 'malloc') this.opts.malloc(m.size, (addr) => answer(addr, null));
-      else this.opts.free(m.addr, (err) => answer(0, err));
+      const done = (err: string | null): void => answer(0, err);
+      const sync = this.opts.sync;
+      switch (m.op) {
+        case 'malloc': this.opts.malloc(m.size, (addr) => answer(addr, null)); break;
+        case 'free': this.opts.free(m.addr, done); break;
+        case 'lock': sync.lock(thread, m.id, done); break;
+        case 'unlock': sync.unlock(thread, m.id, done); break;
+        case 'barrier': sync.barrier(thread, m.name, m.parties, done); break;
+      }
     } catch (err) {
       answer(0, `the host's ${m.op} failed: ${messageOf(err)}`);
     }

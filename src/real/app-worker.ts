@@ -14,7 +14,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import seedrandom from 'seedrandom';
 import type { ThreadContext, ThreadOp } from '../vmm/thread.js';
 import { createGallocyApp, type AppModule, type GallocyApp } from './app-api.js';
-import { CallChannel, claimedSlot, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
+import { CallChannel, claimedSlot, END_LOCK, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
 import { heapView } from './native-worker-view.js';
 import { hostMonoUs } from './clock-map.js';
 
@@ -39,6 +39,12 @@ function pause(us: number): void {
 
 /** µs of the machine's monotonic clock: the host maps them onto the cluster's one timeline (clock-map.ts). */
 const nowUs = hostMonoUs;
+
+/** A lock id or barrier name: a u32 (what every host names the same object by). */
+function u32Arg(fn: string, what: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`gallocy.${fn}: ${what} must be an integer in [0, 2^32), got ${String(v)}`);
+  return v;
+}
 
 function describe(err: unknown): { error: string; stack: string | null } {
   if (err instanceof Error) return { error: err.message || err.name, stack: err.stack ?? null };
@@ -106,6 +112,7 @@ class AppWorker {
       }
       case 'verify':
         try {
+          if (d.publishAtEnd) this.acquireEnds();
           this.post({ type: 'verified', result: await this.verify() });
         } catch (err) {
           this.post({ type: 'failed', ...describe(err), arrived: false });
@@ -121,6 +128,7 @@ class AppWorker {
           failure = err;
         }
         this.flush();
+        if (d.publishAtEnd) this.acquireEnds();
         // After the records: whoever sees the count complete has every record sent.
         if (d.arrive) {
           if (failed) Atomics.or(this.u32, d.slot >>> 2, SLOT_FAILED);
@@ -181,6 +189,18 @@ class AppWorker {
           this.free(addr);
           this.counted(1);
         },
+        lock: (id) => {
+          this.lock(id);
+          this.counted(1);
+        },
+        unlock: (id) => {
+          this.unlock(id);
+          this.counted(1);
+        },
+        barrier: (name, parties) => {
+          this.barrier(name, parties);
+          this.counted(1);
+        },
         count: (n = 1) => {
           if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`gallocy.count: n must be a non-negative integer, got ${String(n)}`);
           this.counted(n);
@@ -210,6 +230,29 @@ class AppWorker {
     if (addr === 0) return;
     const a = this.channel.call(() => this.post({ type: 'call', op: 'free', addr }));
     if (a.error !== null) throw new Error(`gallocy.free(${addr}): ${a.error}`);
+  }
+
+  /** Release consistency: takes in what every thread ended before published, and publishes this one's writes. */
+  private acquireEnds(): void {
+    this.lock(END_LOCK);
+    this.unlock(END_LOCK);
+  }
+
+  /** Blocks (Atomics.wait in the call channel, no spinning) until the lock is this thread's. */
+  private lock(id: number): void {
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'lock', id: u32Arg('lock', 'id', id) }));
+    if (a.error !== null) throw new Error(`gallocy.lock(${id}): ${a.error}`);
+  }
+
+  private unlock(id: number): void {
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'unlock', id: u32Arg('unlock', 'id', id) }));
+    if (a.error !== null) throw new Error(`gallocy.unlock(${id}): ${a.error}`);
+  }
+
+  private barrier(name: number, parties: number): void {
+    if (!Number.isSafeInteger(parties) || parties < 1) throw new TypeError(`gallocy.barrier: parties must be a positive integer, got ${String(parties)}`);
+    const a = this.channel.call(() => this.post({ type: 'call', op: 'barrier', name: u32Arg('barrier', 'name', name), parties }));
+    if (a.error !== null) throw new Error(`gallocy.barrier(${name}, ${parties}): ${a.error}`);
   }
 
   // ---- built-in workloads ----
@@ -257,6 +300,15 @@ class AppWorker {
         return 0;
       case 'compute':
         pause(op.us);
+        return 0;
+      case 'lock':
+        this.lock(op.id);
+        return 0;
+      case 'unlock':
+        this.unlock(op.id);
+        return 0;
+      case 'barrier':
+        this.barrier(op.name, op.parties);
         return 0;
     }
   }

@@ -29,6 +29,7 @@ import { Timeline } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
 import { loadTlsMaterial } from './tls.js';
+import { runWordAddress, slotAddress } from './app-threads.js';
 
 export interface HostEvents {
   /** A structured log line (event name and fields). */
@@ -160,10 +161,11 @@ export class RealHost {
       observer: this.observer(),
       // Fault points and probes are the simulator's: nothing fires here, nothing is counted.
       faults: inertFaultPoints,
-    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation }, owners, replication: cluster.replication, memory: this.timed }, {
+    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation, ...runSlotPages(cluster) }, owners, replication: cluster.replication, memory: this.timed }, {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
       lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
+      lostLock: (id, thread) => events.appFatal(`thread ${thread}'s lease on lock ${id} ran out (this host was cut off too long)`, 'lost-writes'),
       companyChanged: (company, type, node) => events.log('info', 'company-change', { company, type, node }),
     }));
     this.dsm = this.runtime.service as DsmService;
@@ -280,4 +282,16 @@ export class RealHost {
     await this.transport.stop();
     this.store.close();
   }
+}
+
+/**
+ * Under release consistency the run slots (app-threads.ts: words every host updates with atomics,
+ * outside any lock) stay on sequentially consistent pages.
+ */
+function runSlotPages(cluster: { coherence?: string | undefined; heap: { pageSize: number; rootPages: number } }): { sequentialPages?: number[] } {
+  if (cluster.coherence !== 'release') return {};
+  const rootBytes = cluster.heap.rootPages * cluster.heap.pageSize;
+  const first = Math.floor(slotAddress(rootBytes, 0) / cluster.heap.pageSize);
+  const last = Math.floor((runWordAddress(rootBytes) + 3) / cluster.heap.pageSize);
+  return { sequentialPages: Array.from({ length: last - first + 1 }, (_, i) => first + i) };
 }

@@ -222,12 +222,14 @@ function startApp(run: AppRun, host: RealHost, log: Logger, clock: ClockMap, dis
     pageSize: heap.pageSize,
     rootBytes: heap.rootPages * heap.pageSize,
     threadsHere: run.threads,
+    coherence: host.cluster.coherence,
     firstIndex: run.firstIndex,
     totalThreads: run.totalThreads,
     program: run.program,
     record: run.history !== null,
     malloc: (size, done) => host.vmm.malloc(size, done),
     free: (addr, done) => host.vmm.free(addr, done),
+    sync: host.vmm.sync,
     onRecords: (records: AppRecord[]) => {
       host.opCount += records.length;
       if (run.history === null) return;

@@ -10,6 +10,7 @@ import type { CompanyApplied, CompanyMachine } from '../vmm/company.js';
 import type { FaultRequest, MemoryBackend } from '../vmm/memory.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import type { ThreadContext } from '../vmm/thread.js';
+import type { SyncEvent } from '../vmm/sync/hooks.js';
 import type { VmmConfig } from '../vmm/vmm-env.js';
 import type { SimApp, SimHost } from './host.js';
 import { SimMemory } from './memory.js';
@@ -44,6 +45,10 @@ export interface DsmWorld {
   retired(stats: Readonly<Record<string, number>>): void;
   /** A host lost the writes of a page with its lease; its application threads were ended. */
   lostWrites(host: number, page: number, threads: number): void;
+  /** A thread's lock lease ran out unrenewed; the host's application threads were ended. */
+  lostLock(host: number, id: number, thread: number, threads: number): void;
+  /** Locks and barriers as threads see them, and accesses, for the sync checkers. */
+  synced(e: SyncEvent): void;
   runThread(app: SimDsmApp, ctx: ThreadContext): void;
 }
 
@@ -85,6 +90,7 @@ export class SimDsmApp implements SimApp {
       opSeq: () => this.threads.opSeq,
       segfault: (page, why) => world.segfault(id, page, why),
       lostWrites: (page) => world.lostWrites(id, page, this.threads.abort()),
+      lostLock: (lock, thread) => world.lostLock(id, lock, thread, this.threads.abort()),
       companyApplied: (a, index, table) => world.companyApplied(id, a, index, table),
       companyChanged: (company, type, node) => rt.ports.observer.event(`company-${type}`, company, node),
     };
@@ -105,6 +111,18 @@ export class SimDsmApp implements SimApp {
       allocated: (h, addr, size) => world.allocated(h, addr, size),
       freed: (h, addr) => world.freed(h, addr),
       failed: (thread, why, ended) => world.threadFailed(thread, why, ended),
+      // Lock and barrier requests are work for the event loop, like faults.
+      lock: (thread, lock, done) => gate(() => vmm.sync.lock(thread, lock, done)),
+      unlock: (thread, lock, done) => gate(() => vmm.sync.unlock(thread, lock, done)),
+      barrier: (thread, name, parties, done) => gate(() => vmm.sync.barrier(thread, name, parties, done)),
+      // The deadline is the application side's own check, like a page's: a stalled event loop does not hold it up.
+      lockDeadlinePassed: (thread) => vmm.sync.deadlinePassed(thread),
+      lockExpired: (thread) => {
+        const lock = vmm.sync.holdings().find(([t]) => t === thread)?.[1] ?? 0;
+        vmm.sync.abandon();
+        world.lostLock(id, lock, thread, this.threads.abort());
+      },
+      synced: (e) => world.synced(e),
       trace: host.trace,
     });
   }
@@ -120,8 +138,9 @@ export class SimDsmApp implements SimApp {
   crashed(): void {
     const dirty = this.vmm.client.dirtyPage;
     if (dirty !== null) this.world.lostWrites(this.host.id, dirty, 0);
-    this.world.retired(this.vmm.client.stats);
+    this.world.retired({ ...this.vmm.client.stats, ...this.vmm.sync.stats });
     const lost = this.threads.active;
+    this.threads.endHoldings();
     this.memory.close();
     this.world.lostMemory(this.host.id, lost);
   }

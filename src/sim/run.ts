@@ -369,7 +369,7 @@ export class World {
         ...(this.faulty === null ? {} : this.refusedByCorrectHosts()),
         requests: this.clients.reduce((n, c) => n + c.completed, 0),
         ...(this.dsm === null ? { linearizable: this.linearizability === 'linearizable' ? 1 : 0 } : { ...this.dsm.stats, writeBacks: this.dsm.clientStats().writeBacks ?? 0,
-          evictions: this.dsm.clientStats().evictions ?? 0, lostWrites: this.dsm.clientStats().lostWrites ?? 0 }),
+          evictions: this.dsm.clientStats().evictions ?? 0, lostWrites: this.dsm.clientStats().lostWrites ?? 0, ...this.dsm.syncStats() }),
       },
     };
   }

@@ -136,7 +136,7 @@ export const scenarioSchema = z
       .object({
         // heap, replication, leases and memoryLimitPages: the same settings as a cluster file's.
         ...memorySettingsShape,
-        workload: z.enum(['registers', 'counter', 'matrix', 'alloc-churn']).default('registers'),
+        workload: z.enum(['registers', 'counter', 'matrix', 'alloc-churn', 'false-sharing', 'matrix-barrier', 'locked-list']).default('registers'),
         /** Options of the workload, e.g. { opsPerThread: 50 } (see src/vmm/workloads). */
         workloadOptions: z.record(z.string(), z.number()).default({}),
         threadsPerHost: z.number().int().min(0).max(16).default(2),
@@ -217,6 +217,14 @@ export const scenarioSchema = z
         localReads: z.boolean().default(false),
         /** Answer a revoke of a written page without writing it back first. */
         skipWriteBack: z.boolean().default(false),
+        /** Release consistency: publish a release's write notices before its diffs are committed. */
+        publishBeforeDurable: z.boolean().default(false),
+        /** A lock manager grants a waiter at once, before the holder's release is committed. */
+        grantBeforeRelease: z.boolean().default(false),
+        /** A barrier opens one arrival early. */
+        barrierEarly: z.boolean().default(false),
+        /** A lock holder goes on past its lock's lease. */
+        ignoreLockLease: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -1,8 +1,10 @@
 // Application threads on a simulated host: generators that yield memory
 // operations, resumed by the scheduler. An access the page's protection does
 // not allow faults into the VMM and the thread waits for the page; malloc and
-// free go through the VMM's heap. Every access is numbered per host (its op
-// sequence), which write-backs refer to.
+// free go through the VMM's heap, lock, unlock and barrier through its sync
+// client, the thread suspended until they are done. Every access is numbered
+// per host (its op sequence), which write-backs refer to.
+import type { SyncEvent } from '../vmm/sync/hooks.js';
 import type { ThreadContext, ThreadOp, ThreadProgram, VerifyProgram } from '../vmm/thread.js';
 import type { SimMemory } from './memory.js';
 import type { Scheduler } from './scheduler.js';
@@ -44,6 +46,16 @@ export interface ThreadEnv {
   freed(host: number, addr: number): void;
   /** A thread failed (a bad free, an access outside memory, a crash of the workload code); `ended`: it stops there, else it carries on. */
   failed(thread: number, why: string, ended: boolean): void;
+  /** The VMM's locks and barriers; done(null) once granted, passed or released, else done(why). */
+  lock(thread: number, id: number, done: (error: string | null) => void): void;
+  unlock(thread: number, id: number, done: (error: string | null) => void): void;
+  barrier(thread: number, name: number, parties: number, done: (error: string | null) => void): void;
+  /** Whether a lock the thread holds is past its deadline on the host's clock: it must not act any more. */
+  lockDeadlinePassed(thread: number): boolean;
+  /** A thread holding a lock past its deadline was about to act: the host's threads must end (it calls abort). */
+  lockExpired(thread: number): void;
+  /** Called for every lock and barrier event, on true time. */
+  synced(e: SyncEvent): void;
   readonly trace: RecordHostEvent;
 }
 
@@ -59,6 +71,12 @@ export class ThreadRunner {
   readonly waitingSince = new Map<number, number>();
   /** Threads paused with the host, to be resumed. */
   private parked: (() => void)[] = [];
+  /** Locks each thread holds, by thread index. */
+  private readonly holding = new Map<number, Set<number>>();
+  /** When each thread last acted (an operation begun or an access done): a lost holding ends there. */
+  private readonly lastActAt = new Map<number, number>();
+  /** Per "thread:name", the barrier episode the thread arrives at next (for the events). */
+  private readonly episodes = new Map<string, number>();
 
   constructor(private readonly env: ThreadEnv) {}
 
@@ -98,6 +116,7 @@ export class ThreadRunner {
   /** Ends every thread at once (their memory can no longer be trusted); returns how many were running. */
   abort(): number {
     const n = this.running;
+    this.endHoldings();
     this.generation++;
     this.running = 0;
     this.parked = [];
@@ -107,6 +126,25 @@ export class ThreadRunner {
 
   /** Bumped by abort(): threads of an older generation never run again. */
   private generation = 0;
+
+  /**
+   * The threads stop for good (aborted, or their host crashed): whatever locks they hold, they
+   * hold no more from their last action on (a crashed holding is freed by its lease).
+   */
+  endHoldings(): void {
+    const now = this.env.scheduler.now;
+    for (const [thread, ids] of this.holding) {
+      for (const id of ids) this.env.synced({ kind: 'lock-lost', host: this.env.host, thread, id, at: this.lastActAt.get(thread) ?? now });
+    }
+    this.holding.clear();
+  }
+
+  /** Whether the thread may act: not if a lock it holds is past its deadline (then the host's threads end). */
+  private mayAct(thread: number): boolean {
+    if ((this.holding.get(thread)?.size ?? 0) === 0 || !this.env.lockDeadlinePassed(thread)) return true;
+    this.env.lockExpired(thread);
+    return false;
+  }
 
   /** The host resumed after a pause: threads carry on. */
   unpark(): void {
@@ -120,7 +158,51 @@ export class ThreadRunner {
     const later = (us: number, v: number): void => {
       env.scheduler.after(us, () => resume(v));
     };
+    if (!this.mayAct(ctx.index)) return;
+    this.lastActAt.set(ctx.index, call);
+    /** A lock or barrier op finished: the thread goes on, or fails (its program is at fault). */
+    const synced = (what: string, error: string | null, after: () => void): void => {
+      if (this.generation !== generation) return;
+      if (error !== null) {
+        this.running--;
+        this.fail(ctx.index, `${what}: ${error}`, true);
+        return;
+      }
+      after();
+      later(0, 0);
+    };
+    const host = env.host;
+    const thread = ctx.index;
     switch (op.op) {
+      case 'lock':
+        env.lock(thread, op.id, (error) => synced('lock', error, () => {
+          let ids = this.holding.get(thread);
+          if (ids === undefined) this.holding.set(thread, (ids = new Set()));
+          ids.add(op.id);
+          env.trace('thread-locked', thread, op.id);
+          env.synced({ kind: 'lock-acquired', host, thread, id: op.id, at: env.scheduler.now });
+        }));
+        return;
+      case 'unlock':
+        if (this.holding.get(thread)?.delete(op.id)) {
+          env.trace('thread-unlocked', thread, op.id);
+          env.synced({ kind: 'lock-released', host, thread, id: op.id, at: call });
+        }
+        env.unlock(thread, op.id, (error) => synced('unlock', error, () => undefined));
+        return;
+      case 'barrier': {
+        const key = `${thread}:${op.name}`;
+        const episode = this.episodes.get(key) ?? 0;
+        const e = { host, thread, name: op.name, episode, parties: op.parties };
+        env.trace('thread-barrier-arrived', thread, op.name, episode);
+        env.synced({ kind: 'barrier-arrived', ...e, at: call });
+        env.barrier(thread, op.name, op.parties, (error) => synced('barrier', error, () => {
+          this.episodes.set(key, episode + 1);
+          env.trace('thread-barrier-departed', thread, op.name, episode);
+          env.synced({ kind: 'barrier-departed', ...e, at: env.scheduler.now });
+        }));
+        return;
+      }
       case 'compute':
         later(Math.max(0, Math.round(op.us)), 0);
         return;
@@ -159,6 +241,7 @@ export class ThreadRunner {
   ): void {
     const env = this.env;
     const epoch = env.epoch();
+    if (!this.mayAct(ctx.index)) return;
     if (!Number.isInteger(op.addr) || op.addr < 0 || op.addr % 4 !== 0) {
       this.fail(ctx.index, `${op.op} at a bad address ${op.addr}`, true);
       return;
@@ -191,6 +274,7 @@ export class ThreadRunner {
       env.faultServed(op.op === 'read' ? 'read' : 'write', env.scheduler.now - since);
     }
     const seq = ++this.opSeq;
+    this.lastActAt.set(ctx.index, env.scheduler.now);
     const stored = op.op === 'add' ? (value + op.delta) >>> 0 : value;
     env.accessed({
       host: env.host, thread: ctx.index, kind: op.op, addr: op.addr, page,

@@ -29,6 +29,11 @@ const PROBES = declareProbes('vmm', RAFT_PROBES.length, {
   freeRaced: "a lease slipped in between reclaiming a run's pages and freeing it: the manager reclaimed them again",
   allocFellBack: 'a company had no room for a run, and the host asked the next company',
   proposalRetried: "a leader refused a manager's proposal (a transfer under way): it proposed again later",
+  lockWaitedOut: "a lock's manager waited out a silent holder's lease and freed the lock for the next waiter",
+  lockRenewed: 'a lock holder renewed its lease while it held the lock',
+  lockLost: "a lock holder's lease ran out unrenewed (or the manager said it was gone): its host's threads end",
+  lockAskedAgain: 'a thread asked again for a lock the table already gave it (the grant was lost): the holding is renewed',
+  barrierAskedAgain: 'a party asked again for a barrier episode that had opened meanwhile (a lost answer, or a new manager)',
 });
 
 export const VmmProbe = PROBES.ids;

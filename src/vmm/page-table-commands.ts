@@ -6,6 +6,9 @@
 // committed entry would stop the host, and a divergent one would split the
 // members of a company).
 
+import { type DiffFields, validateDiffFields } from './release/diff-table.js';
+import { validateVectorTime, type VectorTime } from './release/vector-time.js';
+
 export type LeaseMode = 'read' | 'write';
 
 export type PageCommand =
@@ -42,10 +45,29 @@ export type PageCommand =
   /** The leader waited out a silent holder's lease: remove it. */
   | { op: 'expire'; page: number; host: number; lease?: LeaseToken }
   /**
+   * Lock `id` (a u32, managed by `company`) goes to thread `thread` of `host` under a lease (its time
+   * as for a page grant). `token` 0 asks for a free lock and makes a new holding, numbered by the
+   * lock's grants; a holder's token renews its lease (same token, new time).
+   */
+  | { op: 'lock-acquire'; company: number; id: number; host: number; thread: number; token: number; term: number; leaseUs: number; grantedAtUs: number }
+  /** The holder frees the lock; `published` (the coherence model's record of the release) stays with the lock. */
+  | { op: 'lock-release'; company: number; id: number; host: number; thread: number; token: number; published: string | null }
+  /** The manager waited out a silent holder's lease (the one granted at grantedAtUs): the lock is free. */
+  | { op: 'lock-expire'; company: number; id: number; host: number; thread: number; token: number; grantedAtUs: number }
+  /**
+   * Thread `thread` of `host` arrives at episode `episode` of barrier `name` (a u32) of `parties`; the
+   * arrival that makes `parties` opens the episode. `published`: the coherence model's record.
+   */
+  | { op: 'barrier-arrive'; company: number; name: number; parties: number; episode: number; host: number; thread: number; published: string | null }
+  /**
    * Changes nothing: once it commits in the proposer's term, the proposer's table holds everything
    * committed before, so what it reads there is current (a read barrier).
    */
-  | { op: 'barrier' };
+  | { op: 'barrier' }
+  /** Release consistency: a host's diff of a page at the end of one of its intervals (src/vmm/release/diff-table.ts). */
+  | ({ op: 'diff' } & DiffFields)
+  /** Drops the company's diffs of intervals `floor` covers (every host has seen them). */
+  | { op: 'collect-diffs'; company: number; floor: VectorTime };
 
 export interface LeaseToken { term: number; grantedAtUs: number }
 
@@ -53,6 +75,12 @@ export type PageOp = PageCommand['op'];
 
 /** Longest allocation id accepted; ids are keys, not payloads. */
 export const MAX_ID_LENGTH = 256;
+
+/** Longest record a release may publish (see CoherenceHooks). */
+export const MAX_PUBLISHED_LENGTH = 64 * 1024;
+
+/** Most parties a barrier may have. */
+export const MAX_PARTIES = 1 << 16;
 
 /** Form of the content hash carried by release: see pageHash. */
 export const PAGE_HASH_RE = /^[0-9a-f]{16}$/;
@@ -79,6 +107,42 @@ function int(o: Fields, op: string, key: string, min: number): number | Bad {
     return new Bad(`${op}: field '${key}' must be ${what}, got ${describe(v)}`);
   }
   return v;
+}
+
+const U32_MAX = 0xffffffff;
+
+/** A lock id or barrier name: a u32. */
+function u32(o: Fields, op: string, key: string): number | Bad {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    return new Bad(`${op}: field '${key}' must be an integer in [0, ${U32_MAX}], got ${describe(v)}`);
+  }
+  return v;
+}
+
+function published(o: Fields, op: string): string | null | Bad {
+  const v = o['published'];
+  if (v === null || (typeof v === 'string' && v.length <= MAX_PUBLISHED_LENGTH)) return v;
+  return new Bad(`${op}: field 'published' must be null or a string of at most ${MAX_PUBLISHED_LENGTH} chars, got ${describe(v)}`);
+}
+
+/** Reads the integer fields named (each >= its minimum), or the first failure. */
+function ints<K extends string>(o: Fields, op: string, keys: Readonly<Record<K, number>>): Record<K, number> | Bad {
+  const out = {} as Record<K, number>;
+  for (const key of Object.keys(keys) as K[]) {
+    const v = int(o, op, key, keys[key]);
+    if (v instanceof Bad) return v;
+    out[key] = v;
+  }
+  return out;
+}
+
+/** The fields every lock command has: the company, the lock and the holding thread. */
+function lockFields(o: Fields, op: string): { company: number; id: number; host: number; thread: number; token: number } | Bad {
+  const id = u32(o, op, 'id');
+  if (id instanceof Bad) return id;
+  const f = ints(o, op, { company: 0, host: 0, thread: 0, token: 0 });
+  return f instanceof Bad ? f : { company: f.company, id, host: f.host, thread: f.thread, token: f.token };
 }
 
 function mode(o: Fields, op: string, key: string, nullable: boolean): LeaseMode | null | Bad {
@@ -206,8 +270,51 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (lease instanceof Bad) return lease;
       return lease === undefined ? { op, page, host, version, hash, data, keep } : { op, page, host, version, hash, data, keep, lease };
     }
+    case 'lock-acquire': {
+      const l = lockFields(o, op);
+      if (l instanceof Bad) return l;
+      const f = ints(o, op, { term: 0, leaseUs: 0, grantedAtUs: Number.MIN_SAFE_INTEGER });
+      if (f instanceof Bad) return f;
+      return { op, ...l, term: f.term, leaseUs: f.leaseUs, grantedAtUs: f.grantedAtUs };
+    }
+    case 'lock-release': {
+      const l = lockFields(o, op);
+      if (l instanceof Bad) return l;
+      if (l.token < 1) return new Bad(`${op}: field 'token' must be a positive integer, got ${l.token}`);
+      const p = published(o, op);
+      if (p instanceof Bad) return p;
+      return { op, ...l, published: p };
+    }
+    case 'lock-expire': {
+      const l = lockFields(o, op);
+      if (l instanceof Bad) return l;
+      if (l.token < 1) return new Bad(`${op}: field 'token' must be a positive integer, got ${l.token}`);
+      const grantedAtUs = int(o, op, 'grantedAtUs', Number.MIN_SAFE_INTEGER);
+      if (grantedAtUs instanceof Bad) return grantedAtUs;
+      return { op, ...l, grantedAtUs };
+    }
+    case 'barrier-arrive': {
+      const name = u32(o, op, 'name');
+      if (name instanceof Bad) return name;
+      const f = ints(o, op, { company: 0, parties: 1, episode: 0, host: 0, thread: 0 });
+      if (f instanceof Bad) return f;
+      if (f.parties > MAX_PARTIES) return new Bad(`${op}: field 'parties' must be at most ${MAX_PARTIES}, got ${f.parties}`);
+      const p = published(o, op);
+      if (p instanceof Bad) return p;
+      return { op, company: f.company, name, parties: f.parties, episode: f.episode, host: f.host, thread: f.thread, published: p };
+    }
     case 'barrier':
       return { op };
+    case 'diff': {
+      const f = validateDiffFields(o);
+      return 'error' in f ? new Bad(f.error) : { op, ...f };
+    }
+    case 'collect-diffs': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      const floor = validateVectorTime(o['floor'], `${op}: field 'floor'`);
+      return 'error' in floor ? new Bad(floor.error as string) : { op, company, floor: floor as VectorTime };
+    }
     default:
       return new Bad(`unknown op ${describe(op)}`);
   }

@@ -15,13 +15,16 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { type LeaseMode, type LeaseToken, type PageCommand, validateCommand } from './page-table-commands.js';
+import { DiffRecords, type DiffFields, type DiffRow, patched, RELEASE_SCHEMA } from './release/diff-table.js';
+import type { VectorTime } from './release/vector-time.js';
 
 export { type LeaseMode, type LeaseToken, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
 
 export type ApplyError = 'conflict' | 'no-space' | 'not-allocated' | 'not-holder' | 'unknown-company' | 'bad-command';
 
 export type ApplyResult =
-  | { ok: true; firstPage?: number; version?: number }
+  /** token: a lock holding's number; opened: a barrier arrival that opened its episode. */
+  | { ok: true; firstPage?: number; version?: number; token?: number; opened?: boolean }
   | { ok: false; error: ApplyError; detail: string };
 
 /** A page's row. `data` null means never written since allocation: the page reads as zeros. */
@@ -57,11 +60,45 @@ export interface AllocationRow {
   owner: number;
 }
 
+/** A lock's row: host 0 when free. `grants` numbers its holdings (the holder's token); `published` is the last release's record. */
+export interface LockRow {
+  id: number;
+  company: number;
+  host: number;
+  thread: number;
+  term: number;
+  leaseUs: number;
+  grantedAtUs: number;
+  grants: number;
+  published: string | null;
+}
+
+/** A barrier's row: the episode whose arrivals it gathers now (the ones before it opened). */
+export interface BarrierRow {
+  name: number;
+  company: number;
+  parties: number;
+  episode: number;
+}
+
+/** One arrival at a barrier episode; `n` is its order of arrival (0-based). */
+export interface ArrivalRow {
+  name: number;
+  episode: number;
+  host: number;
+  thread: number;
+  n: number;
+  published: string | null;
+}
+
 export interface PageTableDump {
   companies: CompanyRow[];
   pages: PageRow[];
   leases: LeaseRow[];
   allocations: AllocationRow[];
+  locks: LockRow[];
+  barriers: BarrierRow[];
+  arrivals: ArrivalRow[];
 }
 
 export interface PageTableOptions {
@@ -74,7 +111,7 @@ export function pageHash(data: Uint8Array): string {
 }
 
 /** Bumped when the schema changes, so a snapshot from another schema is refused rather than misread. */
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
 // WITHOUT ROWID everywhere a natural key exists: rows are stored in key order
 // and no rowid exists that a query could come to depend on.
@@ -111,6 +148,32 @@ CREATE TABLE leases (
   PRIMARY KEY (page, host)
 ) WITHOUT ROWID;
 CREATE INDEX leases_by_host ON leases (host, page);
+CREATE TABLE locks (
+  id INTEGER PRIMARY KEY,
+  company INTEGER NOT NULL,
+  host INTEGER NOT NULL,
+  thread INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  lease_us INTEGER NOT NULL,
+  granted_at_us INTEGER NOT NULL,
+  grants INTEGER NOT NULL,
+  published TEXT
+);
+CREATE TABLE barriers (
+  name INTEGER PRIMARY KEY,
+  company INTEGER NOT NULL,
+  parties INTEGER NOT NULL,
+  episode INTEGER NOT NULL
+);
+CREATE TABLE arrivals (
+  name INTEGER NOT NULL,
+  episode INTEGER NOT NULL,
+  host INTEGER NOT NULL,
+  thread INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  published TEXT,
+  PRIMARY KEY (name, episode, host, thread)
+) WITHOUT ROWID;
 `;
 
 type Row = Record<string, unknown>;
@@ -151,6 +214,31 @@ function toCompany(r: Row): CompanyRow {
   return { company: r['company'] as number, firstPage: r['first_page'] as number, pages: r['pages'] as number };
 }
 
+function toLock(r: Row): LockRow {
+  return {
+    id: r['id'] as number,
+    company: r['company'] as number,
+    host: r['host'] as number,
+    thread: r['thread'] as number,
+    term: r['term'] as number,
+    leaseUs: r['lease_us'] as number,
+    grantedAtUs: r['granted_at_us'] as number,
+    grants: r['grants'] as number,
+    published: r['published'] as string | null,
+  };
+}
+
+function toBarrier(r: Row): BarrierRow {
+  return { name: r['name'] as number, company: r['company'] as number, parties: r['parties'] as number, episode: r['episode'] as number };
+}
+
+function toArrival(r: Row): ArrivalRow {
+  return {
+    name: r['name'] as number, episode: r['episode'] as number, host: r['host'] as number,
+    thread: r['thread'] as number, n: r['n'] as number, published: r['published'] as string | null,
+  };
+}
+
 function fail(error: ApplyError, detail: string): ApplyResult {
   return { ok: false, error, detail };
 }
@@ -160,6 +248,9 @@ const OK: ApplyResult = Object.freeze({ ok: true }) as ApplyResult;
 const PAGE_COLS = 'page, company, allocation, version, hash, data';
 const LEASE_COLS = 'page, host, mode, term, lease_us, granted_at_us';
 const ALLOC_COLS = 'id, company, first_page, pages, owner';
+const LOCK_COLS = 'id, company, host, thread, term, lease_us, granted_at_us, grants, published';
+const BARRIER_COLS = 'name, company, parties, episode';
+const ARRIVAL_COLS = 'name, episode, host, thread, n, published';
 
 /** Prepared once per database and reused: applies are on the simulator's hot path. */
 function prepare(db: Database.Database) {
@@ -171,6 +262,29 @@ function prepare(db: Database.Database) {
     deleteAllocationsOf: s('DELETE FROM allocations WHERE company = ?'),
     deletePagesIn: s('DELETE FROM pages WHERE page >= ? AND page < ?'),
     deleteLeasesIn: s('DELETE FROM leases WHERE page >= ? AND page < ?'),
+    deleteLocksOf: s('DELETE FROM locks WHERE company = ?'),
+    deleteArrivalsOf: s('DELETE FROM arrivals WHERE name IN (SELECT name FROM barriers WHERE company = ?)'),
+    deleteBarriersOf: s('DELETE FROM barriers WHERE company = ?'),
+
+    lock: s(`SELECT ${LOCK_COLS} FROM locks WHERE id = ?`),
+    upsertLock: s(`INSERT INTO locks (${LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET host = excluded.host, thread = excluded.thread, term = excluded.term,
+        lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us, grants = excluded.grants`),
+    freeLock: s('UPDATE locks SET host = 0, thread = 0 WHERE id = ?'),
+    publishLock: s('UPDATE locks SET published = ? WHERE id = ?'),
+    locksOf: s(`SELECT ${LOCK_COLS} FROM locks WHERE company = ? ORDER BY id`),
+    locksAll: s(`SELECT ${LOCK_COLS} FROM locks ORDER BY id`),
+    barrier: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE name = ?`),
+    insertBarrier: s(`INSERT INTO barriers (${BARRIER_COLS}) VALUES (?, ?, ?, 0)`),
+    openEpisode: s('UPDATE barriers SET episode = episode + 1 WHERE name = ?'),
+    arrival: s('SELECT n FROM arrivals WHERE name = ? AND episode = ? AND host = ? AND thread = ?').pluck(),
+    arrivalCount: s('SELECT count(*) FROM arrivals WHERE name = ? AND episode = ?').pluck(),
+    insertArrival: s(`INSERT INTO arrivals (${ARRIVAL_COLS}) VALUES (?, ?, ?, ?, ?, ?)`),
+    dropEpisodesBefore: s('DELETE FROM arrivals WHERE name = ? AND episode < ?'),
+    arrivalsAt: s(`SELECT ${ARRIVAL_COLS} FROM arrivals WHERE name = ? AND episode = ? ORDER BY n`),
+    barriersAll: s(`SELECT ${BARRIER_COLS} FROM barriers ORDER BY name`),
+    barriersOf: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE company = ? ORDER BY name`),
+    arrivalsAll: s(`SELECT ${ARRIVAL_COLS} FROM arrivals ORDER BY name, episode, host, thread`),
 
     allocationById: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE id = ?`),
     allocationAt: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE company = ? AND first_page = ?`),
@@ -217,6 +331,13 @@ function prepare(db: Database.Database) {
     hLeasesIn: s(`SELECT ${LEASE_COLS} FROM leases WHERE page >= ? AND page < ? ORDER BY page, host`).raw(),
     hAllocations: s(`SELECT ${ALLOC_COLS} FROM allocations ORDER BY first_page`).raw(),
     hAllocationsOf: s(`SELECT ${ALLOC_COLS} FROM allocations WHERE company = ? ORDER BY first_page`).raw(),
+    hLocks: s(`SELECT ${LOCK_COLS} FROM locks ORDER BY id`).raw(),
+    hLocksOf: s(`SELECT ${LOCK_COLS} FROM locks WHERE company = ? ORDER BY id`).raw(),
+    hBarriers: s(`SELECT ${BARRIER_COLS} FROM barriers ORDER BY name`).raw(),
+    hBarriersOf: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE company = ? ORDER BY name`).raw(),
+    hArrivals: s(`SELECT ${ARRIVAL_COLS} FROM arrivals ORDER BY name, episode, host, thread`).raw(),
+    hArrivalsOf: s(`SELECT a.name, a.episode, a.host, a.thread, a.n, a.published FROM arrivals a JOIN barriers b ON a.name = b.name
+      WHERE b.company = ? ORDER BY a.name, a.episode, a.host, a.thread`).raw(),
   };
 }
 
@@ -228,6 +349,8 @@ export class PageTable {
   readonly zeroHash: string;
   private readonly db: Database.Database;
   private readonly st: Statements;
+  /** Release consistency's records: diffs, the last interval applied per page and host, hosts' vector times. */
+  private readonly diffs: DiffRecords;
   private readonly tx: (cmd: PageCommand) => ApplyResult;
   /** The companies table, by first page; re-read after every command that changes it. */
   private ranges: CompanyRow[] = [];
@@ -241,6 +364,7 @@ export class PageTable {
     if (restoreFrom === undefined) {
       this.db = new Database(':memory:');
       this.db.exec(SCHEMA);
+      this.db.exec(RELEASE_SCHEMA);
       const meta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
       meta.run('schema', SCHEMA_VERSION);
       meta.run('page_size', String(opts.pageSize));
@@ -249,6 +373,7 @@ export class PageTable {
       this.checkMeta();
     }
     this.st = prepare(this.db);
+    this.diffs = new DiffRecords(this.db);
     this.tx = this.db.transaction((cmd: PageCommand) => this.run(cmd));
     this.reloadRanges();
   }
@@ -327,9 +452,99 @@ export class PageTable {
         return this.dropLease(c.op, c.page, c.host, c.lease);
       case 'release':
         return this.release(c.page, c.host, c.version, c.hash, c.data, c.keep, c.lease);
+      case 'lock-acquire':
+        return this.lockAcquire(c);
+      case 'lock-release':
+        return this.lockRelease(c);
+      case 'lock-expire':
+        return this.lockExpire(c);
+      case 'barrier-arrive':
+        return this.barrierArrive(c);
       case 'barrier':
         return OK;
+      case 'diff':
+        return this.diff(c);
+      case 'collect-diffs':
+        return this.collectDiffs(c.company, c.floor);
     }
+  }
+
+  /** Sync objects belong to a company this table holds (their manager's, by placement). */
+  private syncCompany(op: string, company: number): ApplyResult | null {
+    return this.ranges.some((r) => r.company === company) ? null : fail('unknown-company', `${op}: company ${company} is not held here`);
+  }
+
+  private lockAcquire(c: Extract<PageCommand, { op: 'lock-acquire' }>): ApplyResult {
+    const bad = this.syncCompany(c.op, c.company);
+    if (bad !== null) return bad;
+    const r = this.st.lock.get(c.id) as Row | undefined;
+    const row = r === undefined ? null : toLock(r);
+    if (row !== null && row.company !== c.company) return fail('conflict', `lock ${c.id} belongs to company ${row.company}, not ${c.company}`);
+    const held = row !== null && row.host !== 0;
+    if (c.token === 0) {
+      if (held) return fail('conflict', `lock ${c.id} is held by thread ${row.thread} of host ${row.host}`);
+    } else if (!held || row.host !== c.host || row.thread !== c.thread || row.grants !== c.token) {
+      return fail('not-holder', `lock ${c.id}: thread ${c.thread} of host ${c.host} does not hold it as holding ${c.token}`);
+    }
+    const grants = c.token === 0 ? (row?.grants ?? 0) + 1 : c.token;
+    this.st.upsertLock.run(c.id, c.company, c.host, c.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null);
+    return { ok: true, token: grants };
+  }
+
+  /** The lock as held by exactly this holding, or why not. */
+  private heldBy(op: string, c: { company: number; id: number; host: number; thread: number; token: number }): LockRow | ApplyResult {
+    const bad = this.syncCompany(op, c.company);
+    if (bad !== null) return bad;
+    const r = this.st.lock.get(c.id) as Row | undefined;
+    const row = r === undefined ? null : toLock(r);
+    if (row === null || row.host !== c.host || row.thread !== c.thread || row.grants !== c.token) {
+      return fail('not-holder', `${op}: thread ${c.thread} of host ${c.host} does not hold lock ${c.id} as holding ${c.token}`);
+    }
+    return row;
+  }
+
+  private lockRelease(c: Extract<PageCommand, { op: 'lock-release' }>): ApplyResult {
+    const row = this.heldBy(c.op, c);
+    if ('ok' in row) return row;
+    this.st.freeLock.run(c.id);
+    this.st.publishLock.run(c.published, c.id);
+    return { ok: true, token: c.token };
+  }
+
+  /** Only the lease the manager waited out: a renewal committed meanwhile keeps the lock held. */
+  private lockExpire(c: Extract<PageCommand, { op: 'lock-expire' }>): ApplyResult {
+    const row = this.heldBy(c.op, c);
+    if ('ok' in row) return row;
+    if (row.grantedAtUs !== c.grantedAtUs) return fail('conflict', `lock-expire: lock ${c.id}'s lease was renewed at ${row.grantedAtUs}`);
+    this.st.freeLock.run(c.id);
+    return { ok: true, token: c.token };
+  }
+
+  /**
+   * An arrival at the barrier's current episode; a repeat of one recorded is answered as it was.
+   * The arrival that makes `parties` opens the episode; the records of the episode before it go
+   * (every party of it has left it, or it could not have arrived at the one that just opened).
+   */
+  private barrierArrive(c: Extract<PageCommand, { op: 'barrier-arrive' }>): ApplyResult {
+    const bad = this.syncCompany(c.op, c.company);
+    if (bad !== null) return bad;
+    const r = this.st.barrier.get(c.name) as Row | undefined;
+    const row = r === undefined ? null : toBarrier(r);
+    if (row !== null && row.company !== c.company) return fail('conflict', `barrier ${c.name} belongs to company ${row.company}, not ${c.company}`);
+    if (row !== null && row.parties !== c.parties) return fail('conflict', `barrier ${c.name} has ${row.parties} parties, not ${c.parties}`);
+    const episode = row?.episode ?? 0;
+    if (c.episode > episode) return fail('conflict', `barrier ${c.name} is at episode ${episode}, not ${c.episode}`);
+    if (c.episode < episode || this.st.arrival.get(c.name, c.episode, c.host, c.thread) !== undefined) {
+      if (c.episode < episode - 1) return fail('conflict', `barrier ${c.name}: episode ${c.episode} is long past (now ${episode})`);
+      return { ok: true, opened: c.episode < episode };
+    }
+    if (row === null) this.st.insertBarrier.run(c.name, c.company, c.parties);
+    const n = this.st.arrivalCount.get(c.name, c.episode) as number;
+    this.st.insertArrival.run(c.name, c.episode, c.host, c.thread, n, c.published);
+    if (n + 1 < c.parties) return { ok: true, opened: false };
+    this.st.openEpisode.run(c.name);
+    this.st.dropEpisodesBefore.run(c.name, c.episode);
+    return { ok: true, opened: true };
   }
 
   private createCompany(company: number, firstPage: number, pages: number): ApplyResult {
@@ -356,7 +571,11 @@ export class PageTable {
     const end = c.firstPage + c.pages;
     this.st.deleteLeasesIn.run(c.firstPage, end);
     this.st.deletePagesIn.run(c.firstPage, end);
+    this.diffs.dropRange(company, c.firstPage, end);
     this.st.deleteAllocationsOf.run(company);
+    this.st.deleteLocksOf.run(company);
+    this.st.deleteArrivalsOf.run(company);
+    this.st.deleteBarriersOf.run(company);
     this.st.deleteCompany.run(company);
     return OK;
   }
@@ -406,6 +625,7 @@ export class PageTable {
     this.st.deleteAllocation.run(a.id);
     this.st.clearRun.run(this.zeroHash, a.firstPage, end);
     this.st.deleteLeasesIn.run(a.firstPage, end);
+    this.diffs.dropRange(null, a.firstPage, end);
     return { ok: true, firstPage: a.firstPage };
   }
 
@@ -486,6 +706,51 @@ export class PageTable {
     return { ok: true, version };
   }
 
+  /**
+   * A diff of a page (release consistency): its words written over the page's contents as the
+   * next version. A diff of an interval at or before the host's last one applied to the page is
+   * a retry: answered with what it made, never applied again (it could overwrite words a later
+   * interval of another host wrote).
+   */
+  private diff(c: DiffFields): ApplyResult {
+    const d = this.diffs.decode(c.diff, this.pageSize);
+    if ('error' in d) return fail('bad-command', `diff: ${d.error}`);
+    const current = this.allocatedVersion(c.page);
+    if (typeof current !== 'number') return current;
+    const last = this.diffs.lastOf(c.page, c.host);
+    if (last !== null && last.interval >= c.interval) return { ok: true, version: last.interval === c.interval ? last.version : current };
+    const row = this.st.page.get(c.page) as Row;
+    const bytes = patched(row['data'] as string | null, this.pageSize, d);
+    const version = current + 1;
+    this.st.writePage.run(version, pageHash(bytes), bytes.toString('base64'), c.page);
+    this.diffs.record(this.companyOf(c.page)!.company, c, version);
+    return { ok: true, version };
+  }
+
+  private collectDiffs(company: number, floor: VectorTime): ApplyResult {
+    const c = this.ranges.find((r) => r.company === company);
+    if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    this.diffs.collect(c.firstPage, c.pages, floor);
+    return OK;
+  }
+
+  /** The diffs that bring a copy of the page at version `have` to the current one, or null if some were collected. */
+  diffsSince(page: number, have: number): DiffRow[] | null {
+    const row = this.page(page);
+    if (row === null || have > row.version) return null;
+    return this.diffs.since(page, have, row.version);
+  }
+
+  /** The diffs of a page still kept, oldest first (for inspection and tests). */
+  diffsOf(page: number): DiffRow[] {
+    return this.diffs.ofPage(page);
+  }
+
+  /** The vector time all of `hosts` reached, as they reported it with their diffs to this company. */
+  diffFloor(company: number, hosts: readonly number[]): VectorTime {
+    return this.diffs.floor(company, hosts);
+  }
+
   /** base64 of the serialized database; restore with PageTable.restore. */
   snapshot(): string {
     return this.db.serialize().toString('base64');
@@ -503,6 +768,15 @@ export class PageTable {
       h.update(`${tag}\n`);
       for (const r of rows) h.update(`${JSON.stringify(r)}\n`);
     };
+    // Release consistency's tables only when they hold rows: a table that never saw a diff hashes as before they existed.
+    const feedRows = (tag: string, rows: IterableIterator<unknown[]>): void => {
+      let first = true;
+      for (const r of rows) {
+        if (first) h.update(`${tag}\n`);
+        first = false;
+        h.update(`${JSON.stringify(r)}\n`);
+      }
+    };
     const st = this.st;
     feed('meta', st.hMeta.iterate() as IterableIterator<unknown[]>);
     if (company === undefined) {
@@ -510,6 +784,10 @@ export class PageTable {
       feed('pages', st.hPages.iterate() as IterableIterator<unknown[]>);
       feed('leases', st.hLeases.iterate() as IterableIterator<unknown[]>);
       feed('allocations', st.hAllocations.iterate() as IterableIterator<unknown[]>);
+      feed('locks', st.hLocks.iterate() as IterableIterator<unknown[]>);
+      feed('barriers', st.hBarriers.iterate() as IterableIterator<unknown[]>);
+      feed('arrivals', st.hArrivals.iterate() as IterableIterator<unknown[]>);
+      for (const [tag, rows] of this.diffs.hashFeeds(null)) feedRows(tag, rows);
     } else {
       feed('companies', st.hCompany.iterate(company) as IterableIterator<unknown[]>);
       const c = this.ranges.find((r) => r.company === company);
@@ -519,6 +797,10 @@ export class PageTable {
         feed('leases', st.hLeasesIn.iterate(c.firstPage, end) as IterableIterator<unknown[]>);
       }
       feed('allocations', st.hAllocationsOf.iterate(company) as IterableIterator<unknown[]>);
+      feed('locks', st.hLocksOf.iterate(company) as IterableIterator<unknown[]>);
+      feed('barriers', st.hBarriersOf.iterate(company) as IterableIterator<unknown[]>);
+      feed('arrivals', st.hArrivalsOf.iterate(company) as IterableIterator<unknown[]>);
+      if (c !== undefined) for (const [tag, rows] of this.diffs.hashFeeds({ company, firstPage: c.firstPage, end: c.firstPage + c.pages })) feedRows(tag, rows);
     }
     return h.digest('hex');
   }
@@ -545,6 +827,27 @@ export class PageTable {
     return (rows as Row[]).map(toAllocation);
   }
 
+  /** A lock's row (null: never acquired in this company). */
+  lock(id: number): LockRow | null {
+    const r = this.st.lock.get(id) as Row | undefined;
+    return r === undefined ? null : toLock(r);
+  }
+
+  locks(company?: number): LockRow[] {
+    return ((company === undefined ? this.st.locksAll.all() : this.st.locksOf.all(company)) as Row[]).map(toLock);
+  }
+
+  /** A barrier's row (null: no party arrived yet). */
+  barrier(name: number): BarrierRow | null {
+    const r = this.st.barrier.get(name) as Row | undefined;
+    return r === undefined ? null : toBarrier(r);
+  }
+
+  /** The arrivals at an episode of a barrier, in order of arrival (kept until the next episode opens). */
+  arrivals(name: number, episode: number): ArrivalRow[] {
+    return (this.st.arrivalsAt.all(name, episode) as Row[]).map(toArrival);
+  }
+
   companies(): CompanyRow[] {
     return this.ranges.map((c) => ({ ...c }));
   }
@@ -556,6 +859,9 @@ export class PageTable {
       pages: (this.st.pagesAll.all() as Row[]).map(toPage),
       leases: (this.st.leasesAll.all() as Row[]).map(toLease),
       allocations: this.allocations(),
+      locks: this.locks(),
+      barriers: (this.st.barriersAll.all() as Row[]).map(toBarrier),
+      arrivals: (this.st.arrivalsAll.all() as Row[]).map(toArrival),
     };
   }
 

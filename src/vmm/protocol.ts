@@ -48,4 +48,44 @@ export type VmmMessage =
   | { t: 'free-token'; req: number; addr: number; id: string; gen: number }
   /** Host -> owner: free the block at addr if it is still generation `gen` of run `id`. */
   | { t: 'free-block'; req: number; addr: number; id: string; gen: number }
-  | { t: 'free-ok'; req: number; addr: number };
+  | { t: 'free-ok'; req: number; addr: number }
+  // Release consistency (src/vmm/release): copies without leases, diffs at releases.
+  /**
+   * Host -> manager: the page's contents. `have`: the version the host's copy equals (-1: none; the
+   * diffs since then will do); `need`: the version the host's write notices say it must see.
+   */
+  | { t: 'fetch'; req: number; page: number; have: number; need: number }
+  /** Manager -> host: the page at `version`: the diffs (base64, oldest first) since the host's `have`, or else the whole page ('' zeros). */
+  | { t: 'page'; req: number; page: number; version: number; data: string | null; diffs: string[] | null }
+  /** Host -> manager: commit this diff of the page, ending interval `interval` (the host's vector time `vt` then). */
+  | { t: 'diff'; req: number; page: number; interval: number; vt: Record<number, number>; diff: string }
+  /** Manager -> host: the diff is committed as `version`; `floor`: the vector time every host has reached (notices before it need no publishing). */
+  | { t: 'diffed'; req: number; page: number; version: number; floor: Record<number, number> }
+  // Locks and barriers (src/vmm/sync): between a host and the manager of the sync object's company.
+  /** Host -> manager: lock `id` for `thread`; `token` 0 waits for it, a holding's token renews its lease. */
+  | { t: 'lock-acquire'; req: number; id: number; thread: number; token: number }
+  /** Manager -> host: the lock is the thread's (holding `token`), committed at `index`; `published`: the last release's record. */
+  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null }
+  /** Manager -> host: the lock is held; the thread is queued (it asks again now and then, and is told when granted). */
+  | { t: 'lock-queued'; req: number; id: number; thread: number }
+  /** Manager -> host: the holding is gone (its lease was waited out): the thread must not go on under it. */
+  | { t: 'lock-lost'; req: number; id: number; thread: number; token: number }
+  /** Host -> manager: the thread frees the lock, publishing `published` with the release. */
+  | { t: 'lock-release'; req: number; id: number; thread: number; token: number; published: string | null }
+  /** Manager -> host: the release is committed (or the holding had already ended). */
+  | { t: 'lock-released'; req: number; id: number; thread: number }
+  /** Host -> manager: the thread arrives at episode `episode` of barrier `name` of `parties`. */
+  | { t: 'barrier-arrive'; req: number; name: number; parties: number; episode: number; thread: number; published: string | null }
+  /** Manager -> host: the arrival is committed; the episode is not open yet (the manager tells when it opens). */
+  | { t: 'barrier-wait'; req: number; name: number; episode: number; thread: number }
+  /** Manager -> host: every party arrived; `published`: their records, in order of arrival. */
+  | { t: 'barrier-open'; req: number; name: number; episode: number; thread: number; published: string[] }
+  /**
+   * -> host: not done. not-leader: this host does not manage the sync object's company (`leader`: a
+   * hint, 0 if none known); invalid: the request cannot be done (a barrier named with other parties).
+   */
+  | { t: 'sync-refuse'; req: number; why: 'not-leader' | 'invalid'; leader: number; detail: string };
+
+/** The messages a host's sync client sends to a manager, and the ones it gets back. */
+export type SyncRequest = Extract<VmmMessage, { t: 'lock-acquire' | 'lock-release' | 'barrier-arrive' }>;
+export type SyncReply = Extract<VmmMessage, { t: 'lock-granted' | 'lock-queued' | 'lock-lost' | 'lock-released' | 'barrier-wait' | 'barrier-open' | 'sync-refuse' }>;

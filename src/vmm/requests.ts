@@ -8,7 +8,7 @@ import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
 
-export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-token' | 'free-ok' }>;
+export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-token' | 'free-ok' | 'page' | 'diffed' }>;
 
 /** What the caller wants after a reply: finished, or the same request again (now). */
 export type Next = 'done' | 'again';
@@ -119,18 +119,24 @@ export class Requests {
     });
   }
 
-  /**
-   * The known leader, else the members in turn. Hints are trusted only when
-   * they name a current member: a host removed from a company keeps a stale
-   * replica whose idea of the leader leads nowhere.
-   */
   private targetFor(plan: CompanyPlan, attempt: number): number {
-    const local = this.env.company(plan.company);
-    if (local?.isLeader()) return this.cfg.host;
-    const members = this.env.members(plan.company);
-    for (const hint of [this.leaders.get(plan.company) ?? 0, local?.lead() ?? 0]) {
-      if (hint !== 0 && members.includes(hint)) return hint;
-    }
-    return members[(attempt + this.cfg.host) % members.length]!;
+    return managerTarget(this.cfg, this.env, plan, attempt, this.leaders.get(plan.company) ?? 0);
   }
+}
+
+/**
+ * Where a request to a company's manager goes: this host if it leads the
+ * company, else the leader last learned (`learned`, 0 if none), else the
+ * members in turn. Hints are trusted only when they name a current member: a
+ * host removed from a company keeps a stale replica whose idea of the leader
+ * leads nowhere. The sync client (sync/client.ts) asks the same way.
+ */
+export function managerTarget(cfg: VmmConfig, env: VmmEnv, plan: CompanyPlan, attempt: number, learned: number): number {
+  const local = env.company(plan.company);
+  if (local?.isLeader()) return cfg.host;
+  const members = env.members(plan.company);
+  for (const hint of [learned, local?.lead() ?? 0]) {
+    if (hint !== 0 && members.includes(hint)) return hint;
+  }
+  return members[(attempt + cfg.host) % members.length]!;
 }

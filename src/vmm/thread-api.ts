@@ -31,6 +31,20 @@ export function* compute(us: number): Op<void> {
   if (us > 0) yield { op: 'compute', us };
 }
 
+/** Blocks until this thread holds lock `id` (a u32 every host names the same lock by). */
+export function* lock(id: number): Op<void> {
+  yield { op: 'lock', id: id >>> 0 };
+}
+
+export function* unlock(id: number): Op<void> {
+  yield { op: 'unlock', id: id >>> 0 };
+}
+
+/** Blocks until `parties` threads arrived at barrier `name`; the barrier then opens for its next episode. */
+export function* barrier(name: number, parties: number): Op<void> {
+  yield { op: 'barrier', name: name >>> 0, parties };
+}
+
 /** A zeroed block of count * size bytes (blocks reused from a free list hold old data). */
 export function* calloc(count: number, size: number): Op<number> {
   const bytes = count * size;

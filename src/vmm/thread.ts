@@ -17,7 +17,13 @@ export type ThreadOp =
   /** Resumes with 0. Any host may free any block. */
   | { op: 'free'; addr: number }
   /** Local work that takes time; resumes with 0. */
-  | { op: 'compute'; us: number };
+  | { op: 'compute'; us: number }
+  /** Blocks until this thread holds lock `id` (u32); resumes with 0. Locks are not reentrant. */
+  | { op: 'lock'; id: number }
+  /** Releases lock `id`, which this thread holds; resumes with 0. */
+  | { op: 'unlock'; id: number }
+  /** Blocks until `parties` threads (of all hosts) arrived at barrier `name` (u32) in this episode; resumes with 0. */
+  | { op: 'barrier'; name: number; parties: number };
 
 export type ThreadProgram = Generator<ThreadOp, void, number>;
 export type VerifyProgram = Generator<ThreadOp, string | null, number>;

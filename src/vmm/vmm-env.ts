@@ -49,8 +49,25 @@ export interface VmmConfig {
   minHoldUs?: number;
   /** Pages this host keeps at most; past it, it drops pages it holds only for reading. */
   memoryLimitPages?: number;
+  /** The coherence model (default sequential): which CoherenceHooks the sync layer (src/vmm/sync) calls. */
+  coherence?: 'sequential' | 'release';
+  /**
+   * Under release consistency, pages kept sequentially consistent all the same (leases, single
+   * writer): real mode's run slots, which hosts read and write with atomics, not under locks.
+   */
+  sequentialPages?: readonly number[];
   /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */
-  bugs?: { skipWriteBack?: boolean };
+  bugs?: {
+    skipWriteBack?: boolean;
+    /** A lock manager grants the next waiter when a release arrives, before the release commits. */
+    grantBeforeRelease?: boolean;
+    /** A barrier manager opens an episode one arrival early. */
+    barrierEarly?: boolean;
+    /** Release consistency: a release publishes its write notices before its diffs are committed. */
+    publishBeforeDurable?: boolean;
+    /** A lock holder goes on past its lock's lease (nothing stops its threads). */
+    ignoreLockLease?: boolean;
+  };
 }
 
 export interface VmmEnv {
@@ -72,4 +89,6 @@ export interface VmmEnv {
   segfault(page: number, why: string): void;
   /** Writes to a page could not be written back (the lease was lost): the application cannot go on. */
   lostWrites(page: number): void;
+  /** A thread's lock lease ran out unrenewed (this host was cut off too long): its critical section cannot go on. */
+  lostLock(id: number, thread: number): void;
 }

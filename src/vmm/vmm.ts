@@ -9,27 +9,48 @@ import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
 import type { LeaseMode } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
-import type { VmmMessage } from './protocol.js';
+import type { SyncReply, SyncRequest, VmmMessage } from './protocol.js';
+import { SyncClient } from './sync/client.js';
+import { sequentialHooks } from './sync/hooks.js';
+import type { CoherenceHooks } from './sync/hooks.js';
+import { SyncManager } from './sync/manager.js';
+import { companyOfSync } from './sync/placement.js';
 import type { Reply } from './requests.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
+import { ReleaseClient } from './release/release-client.js';
+import { ReleaseManager } from './release/release-manager.js';
 
 export class Vmm {
   readonly client: PageClient;
   readonly heap: HostHeap;
-  private managers = new Map<number, { term: number; manager: PageManager }>();
+  /** Locks and barriers of this host's threads. */
+  readonly sync: SyncClient;
+  private managers = new Map<number, { term: number; manager: PageManager; sync: SyncManager; release: ReleaseManager }>();
+  /** Under release consistency, this host's side of it (null: sequential consistency). */
+  readonly release: ReleaseClient | null;
+  /** What the sync layer calls at releases and acquires: the configured model's hooks. */
+  readonly coherence: CoherenceHooks;
   /** Companies tried in turn for new runs, starting at a different one on each host. */
   private nextCompany: number;
 
   constructor(readonly cfg: VmmConfig, private readonly env: VmmEnv) {
-    this.client = new PageClient(cfg, env);
+    // Threads that lost writes are ended: their locks are abandoned with them.
+    this.client = new PageClient(cfg, { ...env, lostWrites: (page) => {
+      this.sync.abandon();
+      env.lostWrites(page);
+    } });
     this.heap = new HostHeap({
       host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages, firstSerial: firstSerialOf(cfg.incarnation),
     });
     this.nextCompany = cfg.host % cfg.plans.length;
+    this.release = cfg.coherence === 'release' ? new ReleaseClient(cfg, env, this.client.requests) : null;
+    this.coherence = this.release ?? sequentialHooks((then) => this.client.flush(then));
+    this.sync = new SyncClient(cfg, env, this.coherence);
   }
 
   fault(page: number, access: LeaseMode): void {
-    this.client.fault(page, access);
+    if (this.release !== null && !(this.cfg.sequentialPages?.includes(page) ?? false)) this.release.fault(page, access);
+    else this.client.fault(page, access);
   }
 
   /** Leadership of a company here began or ended (or its term changed): a fresh manager per term. */
@@ -37,19 +58,24 @@ export class Vmm {
     const m = this.managers.get(company);
     if (m !== undefined && (!leader || m.term !== term)) {
       m.manager.close();
+      m.sync.close();
       this.managers.delete(company);
     }
     if (leader && !this.managers.has(company)) {
       const access = this.env.company(company);
       const plan = this.cfg.plans.find((p) => p.company === company);
       if (access === null || plan === undefined) return;
-      this.managers.set(company, { term, manager: new PageManager(this.cfg, this.env, plan, access) });
+      const manager = new PageManager(this.cfg, this.env, plan, access);
+      const release = new ReleaseManager(this.cfg, this.env, plan, access, (cmd, then) => manager.propose(cmd, undefined, then));
+      this.managers.set(company, { term, manager, sync: new SyncManager(this.cfg, this.env, plan, access), release });
     }
   }
 
   /** A committed entry of a company applied on this host. */
   applied(a: CompanyApplied): void {
-    this.managers.get(a.company)?.manager.applied(a);
+    const m = this.managers.get(a.company);
+    m?.manager.applied(a);
+    m?.sync.applied(a);
   }
 
   receive(from: number, msg: VmmMessage): void {
@@ -60,6 +86,8 @@ export class Vmm {
       case 'alloc-ok':
       case 'free-token':
       case 'free-ok':
+      case 'page':
+      case 'diffed':
         this.client.requests.reply(from, msg as Reply);
         return;
       case 'revoke':
@@ -76,15 +104,46 @@ export class Vmm {
       case 'release':
       case 'alloc':
       case 'free':
+      case 'fetch':
+      case 'diff':
         this.toManager(from, msg);
+        return;
+      case 'lock-acquire':
+      case 'lock-release':
+      case 'barrier-arrive':
+        this.toSyncManager(from, msg);
+        return;
+      case 'lock-granted':
+      case 'lock-queued':
+      case 'lock-lost':
+      case 'lock-released':
+      case 'barrier-wait':
+      case 'barrier-open':
+      case 'sync-refuse':
+        this.sync.reply(from, msg as SyncReply);
         return;
     }
   }
 
-  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' }>): void {
+  private toSyncManager(from: number, msg: SyncRequest): void {
+    const plan = msg.t === 'barrier-arrive' ? companyOfSync(this.cfg.plans, 'barrier', msg.name) : companyOfSync(this.cfg.plans, 'lock', msg.id);
+    const m = this.managers.get(plan.company)?.sync;
+    if (m === undefined) {
+      const lead = this.env.company(plan.company)?.lead() ?? 0;
+      this.env.send(from, { t: 'sync-refuse', req: msg.req, why: 'not-leader', leader: lead, detail: '' });
+      return;
+    }
+    if (msg.t === 'lock-acquire') m.acquire(from, msg);
+    else if (msg.t === 'lock-release') m.release(from, msg);
+    else m.arrive(from, msg);
+  }
+
+  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' | 'fetch' | 'diff' }>): void {
+
     const page = msg.t === 'alloc' ? -1 : msg.t === 'free' ? Math.floor(msg.addr / this.cfg.pageSize) : msg.page;
     const company = msg.t === 'alloc' ? msg.company : companyOfPage(this.cfg.plans, page)?.company ?? 0;
-    const m = this.managers.get(company)?.manager;
+    const managed = this.managers.get(company);
+    const m = managed?.manager;
     if (m === undefined) {
       if (msg.t === 'revoked') return; // its manager is gone; the new one asks again
       const lead = this.env.company(company)?.lead() ?? 0;
@@ -95,6 +154,8 @@ export class Vmm {
     else if (msg.t === 'revoked') m.revoked(from, msg);
     else if (msg.t === 'release') m.release(from, msg);
     else if (msg.t === 'alloc') m.alloc(from, msg);
+    else if (msg.t === 'fetch') managed!.release.fetch(from, msg);
+    else if (msg.t === 'diff') managed!.release.diff(from, msg);
     else m.free(from, msg);
   }
 
@@ -209,9 +270,14 @@ export class Vmm {
   }
 
   close(): void {
-    for (const m of this.managers.values()) m.manager.close();
+    for (const m of this.managers.values()) {
+      m.manager.close();
+      m.sync.close();
+    }
     this.managers.clear();
     this.client.close();
+    this.release?.close();
+    this.sync.close();
   }
 }
 

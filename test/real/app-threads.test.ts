@@ -74,7 +74,56 @@ class BumpHeap {
   }
 }
 
+/**
+ * Locks and barriers of one host, answered asynchronously as the VMM's are: a lock goes to its
+ * waiters in turn, a barrier opens at its last party. (The cluster's own are tested in the
+ * simulator and in the multi-process test.)
+ */
+class LocalSync {
+  private holders = new Map<number, number>();
+  private waiters = new Map<number, [number, (err: string | null) => void][]>();
+  private barriers = new Map<number, ((err: string | null) => void)[]>();
+  granted = 0;
+
+  lock(thread: number, id: number, done: (err: string | null) => void): void {
+    if (!this.holders.has(id)) {
+      this.holders.set(id, thread);
+      this.granted++;
+      setImmediate(() => done(null));
+      return;
+    }
+    this.waiters.set(id, [...(this.waiters.get(id) ?? []), [thread, done]]);
+  }
+
+  unlock(thread: number, id: number, done: (err: string | null) => void): void {
+    if (this.holders.get(id) !== thread) {
+      setImmediate(() => done('the thread does not hold it'));
+      return;
+    }
+    const [next, ...rest] = this.waiters.get(id) ?? [];
+    this.waiters.set(id, rest);
+    if (next === undefined) this.holders.delete(id);
+    else {
+      this.holders.set(id, next[0]);
+      this.granted++;
+      setImmediate(() => next[1](null));
+    }
+    setImmediate(() => done(null));
+  }
+
+  barrier(_thread: number, name: number, parties: number, done: (err: string | null) => void): void {
+    const arrived = [...(this.barriers.get(name) ?? []), done];
+    if (arrived.length < parties) {
+      this.barriers.set(name, arrived);
+      return;
+    }
+    this.barriers.delete(name);
+    for (const d of arrived) setImmediate(() => d(null));
+  }
+}
+
 interface Run {
+  sync: LocalSync;
   threads: AppThreads;
   heap: BumpHeap;
   records: AppRecord[];
@@ -87,6 +136,7 @@ function open(program: AppProgram, threadsHere: number, extra: Partial<AppThread
   const heap = new BumpHeap();
   const records: AppRecord[] = [];
   const logs: Run['logs'] = [];
+  const sync = new LocalSync();
   const threads = new AppThreads({
     heap: mem.handle(),
     host: 1,
@@ -101,12 +151,13 @@ function open(program: AppProgram, threadsHere: number, extra: Partial<AppThread
     record: false,
     malloc: (size, done) => heap.malloc(size, done),
     free: (addr, done) => heap.free(addr, done),
+    sync,
     onRecords: (rs) => records.push(...rs),
     log: (event, fields) => logs.push({ event, fields }),
     ...extra,
   });
   threads.start();
-  return { threads, heap, records, logs };
+  return { sync, threads, heap, records, logs };
 }
 
 /** The u32 at a byte address, read through the shadow (the main thread may not touch the application mapping). */
@@ -204,6 +255,39 @@ if (!availability.ok) {
     }
     assert.is((await withTimeout(barrier(threads, 3), 'the barrier')).kind, 'complete');
     assert.is(await withTimeout(threads.verify(), 'verify'), null);
+    await threads.terminate();
+  });
+
+  test('false-sharing and matrix-barrier: workers block in lock and barrier until the host answers, and verify', async () => {
+    // 3 threads on one lock: a plain read-modify-write each round, exact only if the lock excludes.
+    const fs = open({ kind: 'workload', name: 'false-sharing', options: { rounds: 200, threadsPerLock: 3, computeUs: 0 }, seed: 1 }, 3);
+    assert.equal((await withTimeout(fs.threads.done, 'the false-sharing threads')).errors, []);
+    assert.is(fs.sync.granted, 600);
+    assert.is(await withTimeout(fs.threads.verify(), 'verify'), null);
+    await fs.threads.terminate();
+    const mb = open({ kind: 'workload', name: 'matrix-barrier', options: { n: 6, iterations: 2, computeUsPerRow: 0 }, seed: 1 }, 3);
+    assert.equal((await withTimeout(mb.threads.done, 'the matrix-barrier threads')).errors, []);
+    assert.is(await withTimeout(mb.threads.verify(), 'verify'), null);
+    await mb.threads.terminate();
+  });
+
+  test('an app: gallocy.lock, unlock and barrier; unlocking a lock not held throws', async () => {
+    const file = appFile('lock-app.mjs', `
+      export default function (g) {
+        for (let i = 0; i < 100; i++) {
+          g.lock(7);
+          const v = g.u32[0]; g.u32[0] = v + 1;   // not atomic: the lock makes it safe
+          g.unlock(7);
+        }
+        g.barrier(1, g.threads);
+        if (g.u32[0] !== 100 * g.threads) throw new Error('after the barrier every increment is in: ' + g.u32[0]);
+        if (g.thread === 0) g.unlock(7);
+      }`);
+    const { threads } = open({ kind: 'app', file }, 3);
+    const { errors } = await withTimeout(threads.done, 'the lock app');
+    assert.is(errors.length, 1, JSON.stringify(errors));
+    assert.match(JSON.stringify(errors[0]), /gallocy.unlock\(7\): the thread does not hold it/);
+    assert.is(word(0), 300);
     await threads.terminate();
   });
 

@@ -138,7 +138,7 @@ export interface ClusterOptions {
 
 /** What a host runs besides the host itself. */
 export interface HostRun {
-  workload?: 'counter' | 'registers' | 'matrix';
+  workload?: 'counter' | 'registers' | 'matrix' | 'false-sharing' | 'matrix-barrier' | 'locked-list';
   /** An application module (absolute path). */
   app?: string;
   threads?: number;

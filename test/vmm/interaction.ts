@@ -257,6 +257,7 @@ export class VmmInteractionEnv {
       opSeq: () => host.ops,
       segfault: (page, why) => this.print(`${id} segfault page ${page}: ${why}`),
       lostWrites: (page) => this.print(`${id} lost its writes to page ${page}`),
+      lostLock: (lock, thread) => this.print(`${id} lost lock ${lock} of thread ${thread}`),
     };
     const vmm = new Vmm({ ...cfg, host: id }, env);
     const host: Host = { id, memory, vmm, ops: 0, up: true };

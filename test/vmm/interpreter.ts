@@ -20,6 +20,10 @@ export interface Faults {
   write?: (w: { addr: number; value: number; thread: number; n: number }) => 'drop' | number | undefined;
   /** Probability that a malloc returns the address of a block that is still live. */
   overlapMalloc?: number;
+  /** lock never waits: every thread gets every lock at once (mutual exclusion is gone). */
+  locksDoNotExclude?: boolean;
+  /** barrier never waits. */
+  barriersDoNotWait?: boolean;
 }
 
 export interface InterpreterOptions {
@@ -142,6 +146,8 @@ interface ThreadState {
   pending: { op: ThreadOp; call: number } | null;
   /** Non-atomic add: the value read in its first half. */
   addRead: number | null;
+  /** The barrier episode this thread waits to see opened, if it waits at one. */
+  barrierWait: number | null;
   done: boolean;
   result: unknown;
 }
@@ -160,6 +166,8 @@ export function runWorkload(workload: Workload, opts: InterpreterOptions): RunRe
   const stats = { mallocs: 0, failedMallocs: 0, frees: 0, foreignFrees: 0, liveAtEnd: 0 };
   let step = 0;
   let writes = 0;
+  const locks = new Map<number, number>();
+  const barriers = new Map<number, { parties: number; episode: number; arrived: number }>();
   let trace = 0x811c9dc5;
   const mix = (x: number): void => {
     trace = Math.imul(trace ^ (x >>> 0), 0x01000193) >>> 0;
@@ -219,6 +227,33 @@ export function runWorkload(workload: Workload, opts: InterpreterOptions): RunRe
       }
       case 'compute':
         return 0;
+      case 'lock': {
+        const holder = locks.get(op.id);
+        if (holder === index) throw new Error(`thread ${index}: lock(${op.id}) again (locks are not reentrant)`);
+        if (holder !== undefined && !faults.locksDoNotExclude) return null;
+        locks.set(op.id, index);
+        return 0;
+      }
+      case 'unlock':
+        if (locks.get(op.id) !== index && !faults.locksDoNotExclude) throw new Error(`thread ${index}: unlock(${op.id}) of a lock it does not hold`);
+        locks.delete(op.id);
+        return 0;
+      case 'barrier': {
+        if (faults.barriersDoNotWait) return 0;
+        let b = barriers.get(op.name);
+        if (b === undefined) barriers.set(op.name, (b = { parties: op.parties, episode: 0, arrived: 0 }));
+        if (b.parties !== op.parties) throw new Error(`barrier ${op.name}: ${op.parties} parties, others said ${b.parties}`);
+        if (t.barrierWait === null) {
+          t.barrierWait = b.episode;
+          if (++b.arrived === b.parties) {
+            b.episode++;
+            b.arrived = 0;
+          }
+        }
+        if (b.episode <= t.barrierWait) return null;
+        t.barrierWait = null;
+        return 0;
+      }
     }
   };
 
@@ -249,7 +284,7 @@ export function runWorkload(workload: Workload, opts: InterpreterOptions): RunRe
   };
 
   const newState = (index: number, gen: Generator<ThreadOp, unknown, number>): ThreadState =>
-    ({ index, gen, pending: null, addRead: null, done: false, result: undefined });
+    ({ index, gen, pending: null, addRead: null, barrierWait: null, done: false, result: undefined });
   const threads = Array.from({ length: opts.threads }, (_, i) => newState(i, workload.thread(ctxFor(i, `thread/${i}`))));
   run(threads, true);
   // The verifier runs alone once every thread has finished; -1 marks its frees as nobody's thread.

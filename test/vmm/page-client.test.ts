@@ -51,6 +51,7 @@ function setup() {
     opSeq: () => 0,
     segfault: () => undefined,
     lostWrites: (page) => lost.push(page),
+    lostLock: () => undefined,
   };
   const client = new PageClient(cfg, env);
   const last = <T extends VmmMessage['t']>(t: T): Extract<VmmMessage, { t: T }> => {

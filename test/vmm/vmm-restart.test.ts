@@ -53,7 +53,7 @@ function company(): { start: (incarnation: number) => Vmm; settle: () => void; t
         assert.is(to, 1, 'only this host is in the company');
         inbox.push(msg);
       },
-      company: () => access, members: () => [1], opSeq: () => 0, segfault: () => undefined, lostWrites: () => undefined,
+      company: () => access, members: () => [1], opSeq: () => 0, segfault: () => undefined, lostWrites: () => undefined, lostLock: () => undefined,
     };
     const cfg: VmmConfig = {
       host: 1, incarnation, pageSize: PAGE, pages: PAGES, rootPages: 1, plans: [plan], leaseUs: 10_000, driftBoundPpm: 0, retryUs: 1000,

@@ -51,7 +51,7 @@ function failsEverywhere(w: Workload, opts: Omit<InterpreterOptions, 'pageSize' 
 }
 
 test('index: every built-in workload by name, unknown names rejected', () => {
-  assert.equal([...WORKLOAD_NAMES].sort(), ['alloc-churn', 'counter', 'matrix', 'registers']);
+  assert.equal([...WORKLOAD_NAMES].sort(), ['alloc-churn', 'counter', 'false-sharing', 'locked-list', 'matrix', 'matrix-barrier', 'registers']);
   for (const name of WORKLOAD_NAMES) {
     assert.is(workloadByName(name), WORKLOADS[name]);
     assert.is(workloadByName(name).name, name);

@@ -19,6 +19,7 @@
 //   24 oom     1 if thread 0's malloc returned 0 (no product was computed)
 import type { ThreadContext, ThreadProgram, VerifyProgram, Workload } from '../thread.js';
 import { add, compute, free, malloc, read, requireInt, requireRoot, summarize, write, WORD } from './common.js';
+import type { Op } from './common.js';
 
 export interface MatrixOptions {
   /** Matrix dimension. */
@@ -59,6 +60,28 @@ export function matrixProduct(n: number): Uint32Array {
 /** Rows [lo, hi) of thread index among threads: contiguous, sizes differ by at most one. */
 export function matrixRows(n: number, index: number, threads: number): [number, number] {
   return [Math.floor((index * n) / threads), Math.floor(((index + 1) * n) / threads)];
+}
+
+/**
+ * Computes rows [lo, hi) of C = A x B (n x n, row-major at the byte addresses a, b, c), with a local
+ * copy of B, as a real multiply would block for its cache (B must not change meanwhile); computeUs
+ * of local work per row.
+ */
+export function* multiplyRows(n: number, a: number, b: number, c: number, lo: number, hi: number, computeUs: number): Op<void> {
+  if (lo >= hi) return;
+  const at = (base: number, i: number, j: number): number => base + (i * n + j) * WORD;
+  const bLocal = new Uint32Array(n * n);
+  for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) bLocal[k * n + j] = yield* read(at(b, k, j));
+  const row = new Uint32Array(n);
+  for (let i = lo; i < hi; i++) {
+    for (let k = 0; k < n; k++) row[k] = yield* read(at(a, i, k));
+    yield* compute(computeUs);
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s = (s + Math.imul(row[k] as number, bLocal[k * n + j] as number)) >>> 0;
+      yield* write(at(c, i, j), s);
+    }
+  }
 }
 
 export interface MatrixWorkload extends Workload {
@@ -127,23 +150,9 @@ export function matrixWorkload(options: Partial<MatrixOptions> = {}): MatrixWork
         }
       }
 
+      // B is never written after ready, so the local copy of it changes no outcome.
       const [lo, hi] = matrixRows(n, ctx.index, ctx.threads);
-      if (lo < hi) {
-        // A local copy of B, as a real multiply would block for its cache; B is
-        // never written after ready, so copying it changes no outcome.
-        const bLocal = new Uint32Array(n * n);
-        for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) bLocal[k * n + j] = yield* read(at(b, k, j));
-        const row = new Uint32Array(n);
-        for (let i = lo; i < hi; i++) {
-          for (let k = 0; k < n; k++) row[k] = yield* read(at(a, i, k));
-          yield* compute(o.computeUsPerRow);
-          for (let j = 0; j < n; j++) {
-            let s = 0;
-            for (let k = 0; k < n; k++) s = (s + Math.imul(row[k] as number, bLocal[k * n + j] as number)) >>> 0;
-            yield* write(at(c, i, j), s);
-          }
-        }
-      }
+      yield* multiplyRows(n, a, b, c, lo, hi, o.computeUsPerRow);
       yield* add(L.done, 1);
     },
     *verify(ctx: ThreadContext): VerifyProgram {
