@@ -18,7 +18,9 @@
 //   snapshot  f64 index, f64 term, ids voters, ids learners, string data
 //   ids       u32 n, n x f64
 //   string    u8 form (0 UTF-8, 1 UTF-16LE for a string with lone surrogates), u32 bytes, bytes
-//   page data u32 bytes, the page's raw bytes (base64 in VmmMessage, raw on the wire)
+//   page data u32 bytes, the page's raw bytes (base64 in VmmMessage, raw on the wire); a diff too
+//   list      u32 n, n x item (page data, or string: barrier-open's published records)
+//   vt        u32 n, n x (f64 host id, f64 count), ids strictly ascending (a vector time)
 //   nullable  u8 0 (null) or 1, then the value
 //
 // Adding a VMM message variant is one entry in VMM_FIELDS (appended: a tag is
@@ -27,40 +29,63 @@ import { isUtf8 } from 'node:buffer';
 import type { Entry, Message, MessageType, Snapshot } from '../raft/types.js';
 import { isValidMessage } from '../raft/validate.js';
 import type { Envelope } from '../vmm/wire.js';
-import type { LeaseMode, LeaseToken } from '../vmm/page-table-commands.js';
+import { MAX_ID_LENGTH, MAX_PARTIES, MAX_PUBLISHED_LENGTH, type LeaseMode, type LeaseToken } from '../vmm/page-table-commands.js';
 import type { RefuseReason, VmmMessage } from '../vmm/protocol.js';
+import { validateVectorTime, type VectorTime } from '../vmm/release/vector-time.js';
 
-/** Longest allocation id accepted (as the page table's MAX_ID_LENGTH: ids are keys, not payloads). */
-const MAX_ID_LENGTH = 256;
+/** Most entries of a vector time (one per host that has released): more hosts than any cluster has. */
+const MAX_VECTOR_ENTRIES = 4096;
+/** Longest sync-refuse detail: a sentence for a log or an error message (the page table's are one line). */
+const MAX_DETAIL_LENGTH = 1024;
 
 const MESSAGE_TYPES: readonly MessageType[] = [
   'app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow',
 ];
 const REFUSE_REASONS: readonly RefuseReason[] = ['not-leader', 'busy', 'conflict', 'not-allocated', 'no-space', 'invalid'];
+type SyncRefuseReason = Extract<VmmMessage, { t: 'sync-refuse' }>['why'];
+const SYNC_REFUSE_REASONS: readonly SyncRefuseReason[] = ['not-leader', 'invalid'];
 const MODES: readonly LeaseMode[] = ['read', 'write'];
 
 // ---- field kinds of VMM messages ------------------------------------------------------------
 
 /**
  * How one field travels. Ranges: ids and counters are >= 0 (0 is the "none"
- * of hosts and leaders); `have` is a version or -1 (no copy); a run of pages
- * and a write-back's number are at least 1.
+ * of hosts and leaders); `have` is a version or -1 (no copy); a run of pages,
+ * a write-back's number, an interval, a holding's token at its release and a
+ * barrier's parties are at least 1; lock ids and barrier names are u32s (in a
+ * float64, as every number). A `record` is a coherence model's record of a
+ * release (opaque here; as long as the page table keeps), `records` a
+ * barrier's (one per party at most); `pages` a list of page data (diffs);
+ * `vt` a vector time.
  */
 type FieldKind =
-  | 'nat' | 'have' | 'pos'
-  | 'mode' | 'modeOrNull' | 'why' | 'lease'
-  | 'page' | 'pageOrNull'
-  | 'id' | 'idOrNull';
+  | 'nat' | 'have' | 'pos' | 'u32'
+  | 'mode' | 'modeOrNull' | 'why' | 'syncWhy' | 'lease'
+  | TextKind | 'idOrNull' | 'recordOrNull'
+  | 'page' | 'pageOrNull' | 'pages' | 'pagesOrNull' | 'records'
+  | 'vt';
+
+/** Strings, each with its longest length in chars. */
+type TextKind = 'id' | 'detail' | 'record';
+const MAX_LENGTH: Record<TextKind, number> = { id: MAX_ID_LENGTH, detail: MAX_DETAIL_LENGTH, record: MAX_PUBLISHED_LENGTH };
+
+/** The value a nullable kind carries when it is not null. */
+const NON_NULL = { idOrNull: 'id', recordOrNull: 'record', pageOrNull: 'page', pagesOrNull: 'pages' } as const;
 
 /** The kinds a field of type V may have: a table entry of the wrong kind does not compile. */
 type KindOf<V> =
-  [V] extends [number] ? 'nat' | 'have' | 'pos'
+  [V] extends [number] ? 'nat' | 'have' | 'pos' | 'u32'
   : [V] extends [LeaseMode] ? 'mode'
   : [V] extends [LeaseMode | null] ? 'modeOrNull'
+  // Before 'why': sync-refuse's two reasons are a subset of RefuseReason, and must not decode as the other four.
+  : [V] extends [SyncRefuseReason] ? 'syncWhy'
   : [V] extends [RefuseReason] ? 'why'
   : [V] extends [LeaseToken] ? 'lease'
-  : [V] extends [string] ? 'page' | 'id'
-  : [V] extends [string | null] ? 'pageOrNull' | 'idOrNull'
+  : [V] extends [string] ? 'page' | TextKind
+  : [V] extends [string | null] ? 'pageOrNull' | 'idOrNull' | 'recordOrNull'
+  : [V] extends [string[]] ? 'pages' | 'records'
+  : [V] extends [string[] | null] ? 'pagesOrNull'
+  : [V] extends [VectorTime] ? 'vt'
   : never;
 
 type VmmFields = {
@@ -83,6 +108,20 @@ const VMM_FIELDS: VmmFields = {
   'free-token': { req: 'nat', addr: 'nat', id: 'id', gen: 'nat' },
   'free-block': { req: 'nat', addr: 'nat', id: 'id', gen: 'nat' },
   'free-ok': { req: 'nat', addr: 'nat' },
+  fetch: { req: 'nat', page: 'nat', have: 'have', need: 'nat' },
+  page: { req: 'nat', page: 'nat', version: 'nat', data: 'pageOrNull', diffs: 'pagesOrNull' },
+  diff: { req: 'nat', page: 'nat', interval: 'pos', vt: 'vt', diff: 'page' },
+  diffed: { req: 'nat', page: 'nat', version: 'nat', floor: 'vt' },
+  'lock-acquire': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
+  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull' },
+  'lock-queued': { req: 'nat', id: 'u32', thread: 'nat' },
+  'lock-lost': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
+  'lock-release': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'recordOrNull' },
+  'lock-released': { req: 'nat', id: 'u32', thread: 'nat' },
+  'barrier-arrive': { req: 'nat', name: 'u32', parties: 'pos', episode: 'nat', thread: 'nat', published: 'recordOrNull' },
+  'barrier-wait': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat' },
+  'barrier-open': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat', published: 'records' },
+  'sync-refuse': { req: 'nat', why: 'syncWhy', leader: 'nat', detail: 'detail' },
 };
 
 interface Variant {
@@ -97,6 +136,7 @@ const VARIANTS: readonly Variant[] = Object.entries(VMM_FIELDS).map(([t, fields]
 const VARIANT_OF = new Map<string, Variant>(VARIANTS.map((v) => [v.t, v]));
 
 const MIN_OF: Partial<Record<FieldKind, number>> = { nat: 0, have: -1, pos: 1 };
+const U32_MAX = 0xffffffff;
 
 // ---- writing --------------------------------------------------------------------------------
 
@@ -179,26 +219,34 @@ function writeSnapshot(w: Writer, s: Snapshot): void {
   w.str(s.data);
 }
 
+/** The code of an enum's value; an unknown value is the sender's bug. */
+function codeOf<T>(names: readonly T[], v: unknown, what: string): number {
+  const i = names.indexOf(v as T);
+  if (i < 0) throw new TypeError(`envelope: unknown ${what} ${String(v)}`);
+  return i;
+}
+
 function writeField(w: Writer, kind: FieldKind, v: unknown): void {
   switch (kind) {
     case 'nat':
     case 'have':
     case 'pos':
+    case 'u32':
       w.num(v as number);
       return;
     case 'mode':
-    case 'modeOrNull': {
-      const i = v === null && kind === 'modeOrNull' ? MODES.length : MODES.indexOf(v as LeaseMode);
-      if (i < 0) throw new TypeError(`envelope: unknown lease mode ${String(v)}`);
-      w.u8(i);
+      w.u8(codeOf(MODES, v, 'lease mode'));
       return;
-    }
-    case 'why': {
-      const i = REFUSE_REASONS.indexOf(v as RefuseReason);
-      if (i < 0) throw new TypeError(`envelope: unknown refusal ${String(v)}`);
-      w.u8(i);
+    case 'modeOrNull':
+      // One byte: the modes' codes, and one past them for null.
+      w.u8(v === null ? MODES.length : codeOf(MODES, v, 'lease mode'));
       return;
-    }
+    case 'why':
+      w.u8(codeOf(REFUSE_REASONS, v, 'refusal'));
+      return;
+    case 'syncWhy':
+      w.u8(codeOf(SYNC_REFUSE_REASONS, v, 'sync refusal'));
+      return;
     case 'lease':
       w.num((v as LeaseToken).term);
       w.num((v as LeaseToken).grantedAtUs);
@@ -207,12 +255,32 @@ function writeField(w: Writer, kind: FieldKind, v: unknown): void {
       w.page(v as string);
       return;
     case 'id':
+    case 'detail':
+    case 'record':
       w.str(v as string);
       return;
-    case 'pageOrNull':
-    case 'idOrNull':
+    case 'pages':
+    case 'records': {
+      const items = v as readonly string[];
+      w.u32(items.length);
+      for (const item of items) writeField(w, kind === 'pages' ? 'page' : 'record', item);
+      return;
+    }
+    case 'vt': {
+      const entries = Object.entries(v as VectorTime);
+      w.u32(entries.length);
+      for (const [key, count] of entries) {
+        const host = Number(key);
+        // A key that is not a number's own spelling ('01', 'x') has no number to travel as.
+        if (String(host) !== key) throw new TypeError(`envelope: vector time key ${JSON.stringify(key)} is not a host id`);
+        w.num(host);
+        w.num(count);
+      }
+      return;
+    }
+    default:
       w.u8(v === null ? 0 : 1);
-      if (v !== null) writeField(w, kind === 'pageOrNull' ? 'page' : 'id', v);
+      if (v !== null) writeField(w, NON_NULL[kind], v);
   }
 }
 
@@ -377,6 +445,11 @@ function readField(r: Reader, kind: FieldKind): unknown {
     case 'have':
     case 'pos':
       return r.int(MIN_OF[kind] as number);
+    case 'u32': {
+      const v = r.int(0);
+      if (v > U32_MAX) throw INVALID;
+      return v;
+    }
     case 'mode':
       return MODES[r.index(MODES.length)];
     case 'modeOrNull': {
@@ -385,23 +458,62 @@ function readField(r: Reader, kind: FieldKind): unknown {
     }
     case 'why':
       return REFUSE_REASONS[r.index(REFUSE_REASONS.length)];
+    case 'syncWhy':
+      return SYNC_REFUSE_REASONS[r.index(SYNC_REFUSE_REASONS.length)];
     case 'lease':
       return { term: r.int(0), grantedAtUs: r.int(0) };
     case 'page':
       return r.page();
-    case 'id': {
-      const id = r.str();
-      if (id.length > MAX_ID_LENGTH) throw INVALID;
-      return id;
+    case 'id':
+    case 'detail':
+    case 'record': {
+      const text = r.str();
+      if (text.length > MAX_LENGTH[kind]) throw INVALID;
+      return text;
     }
-    case 'pageOrNull':
-    case 'idOrNull':
-      return r.bool() ? readField(r, kind === 'pageOrNull' ? 'page' : 'id') : null;
+    case 'pages': {
+      const n = r.count(4);
+      const out = new Array<string>(n);
+      for (let i = 0; i < n; i++) out[i] = r.page();
+      return out;
+    }
+    case 'records': {
+      const n = r.count(MIN_STRING_BYTES);
+      if (n > MAX_PARTIES) throw INVALID;
+      const out = new Array<string>(n);
+      for (let i = 0; i < n; i++) out[i] = readField(r, 'record') as string;
+      return out;
+    }
+    case 'vt':
+      return readVectorTime(r);
+    default:
+      return r.bool() ? readField(r, NON_NULL[kind]) : null;
   }
 }
 
-/** Smallest entry on the wire: two numbers, a kind, an empty string's form and length. */
-const MIN_ENTRY_BYTES = 8 + 8 + 1 + 1 + 4;
+function readVectorTime(r: Reader): VectorTime {
+  const n = r.count(16);
+  if (n > MAX_VECTOR_ENTRIES) throw INVALID;
+  const vt: Record<number, number> = {};
+  let last = -1;
+  for (let i = 0; i < n; i++) {
+    const host = r.int(0);
+    // Ascending: one entry per host, and one encoding per vector time.
+    if (host <= last) throw INVALID;
+    last = host;
+    vt[host] = r.int(0);
+  }
+  // The rest of a vector time's rules (ids of at most nine digits; zero entries dropped) are its module's.
+  const checked = validateVectorTime(vt, 'vt');
+  if ('error' in checked) throw INVALID;
+  return checked;
+}
+
+/** Smallest string on the wire: its form and length. */
+const MIN_STRING_BYTES = 1 + 4;
+
+/** Smallest entry on the wire: two numbers, a kind, an empty string. */
+const MIN_ENTRY_BYTES = 8 + 8 + 1 + MIN_STRING_BYTES;
 
 function readMessage(r: Reader): Message {
   const type = MESSAGE_TYPES[r.index(MESSAGE_TYPES.length)] as MessageType;

@@ -45,11 +45,42 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'free-token', req: 7, addr: 4096, id: 's:2:7', gen: 3 } },
   { kind: 'vmm', msg: { t: 'free-block', req: 7, addr: 4096, id: 's:2:7', gen: 3 } },
   { kind: 'vmm', msg: { t: 'free-ok', req: 7, addr: 4096 } },
+  { kind: 'vmm', msg: { t: 'fetch', req: 8, page: 10, have: -1, need: 3 } },
+  { kind: 'vmm', msg: { t: 'page', req: 8, page: 10, version: 3, data: null, diffs: ['AQID', 'BAU=', ''] } },
+  { kind: 'vmm', msg: { t: 'page', req: 8, page: 10, version: 3, data: 'AAAA', diffs: null } },
+  { kind: 'vmm', msg: { t: 'diff', req: 9, page: 10, interval: 2, vt: { 0: 4, 1: 2, 999_999_999: Number.MAX_SAFE_INTEGER }, diff: 'AQID' } },
+  { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: {} } },
+  { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: { 2: 1, 3: 7 } } },
+  { kind: 'vmm', msg: { t: 'lock-acquire', req: 10, id: 0xffffffff, thread: 3, token: 0 } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}' } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null } },
+  { kind: 'vmm', msg: { t: 'lock-queued', req: 10, id: 7, thread: 3 } },
+  { kind: 'vmm', msg: { t: 'lock-lost', req: 10, id: 7, thread: 3, token: 2 } },
+  { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 2, published: null } },
+  { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 1, published: 'ü\ud800' } },
+  { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3 } },
+  { kind: 'vmm', msg: { t: 'barrier-arrive', req: 12, name: 5, parties: 3, episode: 1, thread: 4, published: 'r' } },
+  { kind: 'vmm', msg: { t: 'barrier-wait', req: 12, name: 5, episode: 1, thread: 4 } },
+  { kind: 'vmm', msg: { t: 'barrier-open', req: 12, name: 0xffffffff, episode: 1, thread: 4, published: ['a', '', 'b'] } },
+  { kind: 'vmm', msg: { t: 'barrier-open', req: 12, name: 5, episode: 0, thread: 4, published: [] } },
+  { kind: 'vmm', msg: { t: 'sync-refuse', req: 13, why: 'invalid', leader: 0, detail: 'barrier 5 has 3 parties, not 4' } },
+  { kind: 'vmm', msg: { t: 'sync-refuse', req: 13, why: 'not-leader', leader: 2, detail: '' } },
 ];
+/** The first example of a VMM variant. */
+const exampleOf = (t: string): Envelope => EXAMPLES.find((e) => e.kind === 'vmm' && e.msg.t === t) as Envelope;
 
 // --- the oracle -----------------------------------------------------------------
 
 const n0 = z.int().min(0);
+const n1 = z.int().min(1);
+const u32 = z.int().min(0).max(2 ** 32 - 1);
+// A release's published record: opaque text, as long as the page table keeps (64 Ki chars); a barrier has one per party at most.
+const recordZ = z.string().max(64 * 1024);
+const recordsZ = z.array(recordZ).max(2 ** 16);
+// A vector time: counts by host id (the page table's rule: at most nine digits), at most 4096 entries on the wire; zeros dropped.
+const vtZ = z.record(z.string().regex(/^(0|[1-9][0-9]{0,8})$/), n0)
+  .refine((vt) => Object.keys(vt).length <= 4096)
+  .transform((vt) => Object.fromEntries(Object.entries(vt).filter(([, n]) => n > 0)));
 const mode = z.enum(['read', 'write']);
 const leaseZ = z.object({ term: n0, grantedAtUs: n0 });
 const entryZ = z.object({ term: z.int(), index: z.int(), kind: z.enum(['normal', 'conf']), data: z.string() });
@@ -75,6 +106,20 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('free-token'), req: n0, addr: n0, id: z.string().max(256), gen: n0 }),
   z.object({ t: z.literal('free-block'), req: n0, addr: n0, id: z.string().max(256), gen: n0 }),
   z.object({ t: z.literal('free-ok'), req: n0, addr: n0 }),
+  z.object({ t: z.literal('fetch'), req: n0, page: n0, have: z.int().min(-1), need: n0 }),
+  z.object({ t: z.literal('page'), req: n0, page: n0, version: n0, data: z.string().nullable(), diffs: z.array(z.string()).nullable() }),
+  z.object({ t: z.literal('diff'), req: n0, page: n0, interval: n1, vt: vtZ, diff: z.string() }),
+  z.object({ t: z.literal('diffed'), req: n0, page: n0, version: n0, floor: vtZ }),
+  z.object({ t: z.literal('lock-acquire'), req: n0, id: u32, thread: n0, token: n0 }),
+  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable() }),
+  z.object({ t: z.literal('lock-queued'), req: n0, id: u32, thread: n0 }),
+  z.object({ t: z.literal('lock-lost'), req: n0, id: u32, thread: n0, token: n0 }),
+  z.object({ t: z.literal('lock-release'), req: n0, id: u32, thread: n0, token: n1, published: recordZ.nullable() }),
+  z.object({ t: z.literal('lock-released'), req: n0, id: u32, thread: n0 }),
+  z.object({ t: z.literal('barrier-arrive'), req: n0, name: u32, parties: n1, episode: n0, thread: n0, published: recordZ.nullable() }),
+  z.object({ t: z.literal('barrier-wait'), req: n0, name: u32, episode: n0, thread: n0 }),
+  z.object({ t: z.literal('barrier-open'), req: n0, name: u32, episode: n0, thread: n0, published: recordsZ }),
+  z.object({ t: z.literal('sync-refuse'), req: n0, why: z.enum(['not-leader', 'invalid']), leader: n0, detail: z.string().max(1024) }),
 ]);
 const envelopeZ = z.union([
   z.object({ kind: z.literal('raft'), group: n0, msg: messageZ }),
@@ -146,6 +191,10 @@ const modeArb = fc.constantFrom('read' as const, 'write' as const);
 const pageArb = fc.uint8Array({ maxLength: 9 }).map((b) => Buffer.from(b).toString('base64'));
 const dataArb = fc.option(pageArb, { nil: null });
 const leaseArb = fc.record({ term: small, grantedAtUs: fc.nat() });
+const u32Arb = fc.oneof(small, fc.constant(2 ** 32 - 1));
+const recordArb = fc.option(fc.string({ maxLength: 40 }), { nil: null });
+// Positive counts only: a zero entry is dropped on decoding (as the JSON validator did), so it would not round-trip.
+const vtArb = fc.dictionary(fc.oneof(fc.nat({ max: 64 }), fc.constant(999_999_999)).map(String), fc.oneof(pos, fc.constant(Number.MAX_SAFE_INTEGER)), { maxKeys: 5 });
 const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('acquire' as const), req: small, page: small, mode: modeArb, have: fc.integer({ min: -1, max: 50 }) }),
   fc.record({ t: fc.constant('grant' as const), req: small, page: small, mode: modeArb, version: small, data: dataArb, leaseUs: small, index: small, lease: leaseArb }),
@@ -160,6 +209,19 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('free-owner' as const), req: small, addr: fc.nat(), host: pos }),
   fc.record({ t: fc.constantFrom('free-token' as const, 'free-block' as const), req: small, addr: fc.nat(), id: fc.string({ maxLength: 20 }), gen: small }),
   fc.record({ t: fc.constant('free-ok' as const), req: small, addr: fc.nat() }),
+  fc.record({ t: fc.constant('fetch' as const), req: small, page: small, have: fc.integer({ min: -1, max: 50 }), need: small }),
+  fc.record({ t: fc.constant('page' as const), req: small, page: small, version: small, data: dataArb, diffs: fc.option(fc.array(pageArb, { maxLength: 3 }), { nil: null }) }),
+  fc.record({ t: fc.constant('diff' as const), req: small, page: small, interval: pos, vt: vtArb, diff: pageArb }),
+  fc.record({ t: fc.constant('diffed' as const), req: small, page: small, version: small, floor: vtArb }),
+  fc.record({ t: fc.constant('lock-acquire' as const), req: small, id: u32Arb, thread: small, token: small }),
+  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb }),
+  fc.record({ t: fc.constantFrom('lock-queued' as const, 'lock-released' as const), req: small, id: u32Arb, thread: small }),
+  fc.record({ t: fc.constant('lock-lost' as const), req: small, id: u32Arb, thread: small, token: small }),
+  fc.record({ t: fc.constant('lock-release' as const), req: small, id: u32Arb, thread: small, token: pos, published: recordArb }),
+  fc.record({ t: fc.constant('barrier-arrive' as const), req: small, name: u32Arb, parties: pos, episode: small, thread: small, published: recordArb }),
+  fc.record({ t: fc.constant('barrier-wait' as const), req: small, name: u32Arb, episode: small, thread: small }),
+  fc.record({ t: fc.constant('barrier-open' as const), req: small, name: u32Arb, episode: small, thread: small, published: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }) }),
+  fc.record({ t: fc.constant('sync-refuse' as const), req: small, why: fc.constantFrom('not-leader' as const, 'invalid' as const), leader: small, detail: fc.string({ maxLength: 40 }) }),
 );
 const envelopeArb: fc.Arbitrary<Envelope> = fc.oneof(
   fc.record({ kind: fc.constant('raft' as const), group: small, msg: messageArb }),
@@ -385,6 +447,22 @@ test('every number of every variant is range-checked: negative, fractional, past
   assert.throws(() => encodeEnvelope({ kind: 'kv-request', group: 1 } as unknown as Envelope), TypeError);
 });
 
+/** An encoding with the number at `path` set to a marker, and the marker's offset: where that number sits. */
+function numberAt(env: Envelope, path: (string | number)[]): { bytes: Buffer; at: number } {
+  const marker = Buffer.alloc(8);
+  marker.writeDoubleLE(987_654_321);
+  const bytes = encodeEnvelope(mutate(env, path, { kind: 'set', value: 987_654_321 }) as Envelope);
+  const at = bytes.indexOf(marker);
+  assert.ok(at >= 0 && bytes.indexOf(marker, at + 1) < 0, `one marker at ${path.join('.')}`);
+  return { bytes, at };
+}
+
+const f64 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(v);
+  return b;
+};
+
 /** Byte offsets of an encoding, by what sits there: found by re-encoding with one field changed. */
 function offsetOf(env: Envelope, change: (e: Envelope) => Envelope): number {
   const a = encodeEnvelope(env);
@@ -411,7 +489,8 @@ test('malformed binary: every truncation, a trailing byte, unknown tags, oversiz
   assert.is(decodeEnvelope(patched(rb, 0, [2])), null);
   assert.is(decodeEnvelope(patched(rb, 9, [10])), null);
   const acquire = encodeEnvelope(EXAMPLES[2] as Envelope);
-  assert.is(decodeEnvelope(patched(acquire, 1, [14])), null);
+  // One past the last variant (the oracle lists every one).
+  assert.is(decodeEnvelope(patched(acquire, 1, [vmmZ.options.length])), null);
   assert.is(decodeEnvelope(patched(acquire, 1, [255])), null);
   const rejectAt = 9 + 1 + 7 * 8;
   assert.is(decodeEnvelope(patched(rb, rejectAt, [2])), null);
@@ -442,13 +521,116 @@ test('malformed binary: every truncation, a trailing byte, unknown tags, oversiz
   assert.is(decodeEnvelope(patched(encodeEnvelope(grant), nullFlagAt, [2])), null);
   const modeAt = offsetOf(EXAMPLES[2] as Envelope, (e) => ({ ...e, msg: { ...e.msg, mode: 'write' } } as Envelope));
   assert.is(decodeEnvelope(patched(acquire, modeAt, [2])), null);
-  // A non-safe integer written straight into the bytes (not through the encoder).
-  const pageAt = offsetOf(EXAMPLES[2] as Envelope, (e) => ({ ...e, msg: { ...e.msg, page: 11 } } as Envelope));
-  for (const v of [2 ** 53, -1, 0.25, NaN]) {
-    const n = Buffer.alloc(8);
-    n.writeDoubleLE(v);
-    assert.is(decodeEnvelope(patched(acquire, pageAt, n)), null, `page ${v}`);
+  // A non-safe integer written straight into the bytes (not through the encoder), over the page number itself.
+  const page = numberAt(EXAMPLES[2] as Envelope, ['msg', 'page']);
+  assert.ok(decodeEnvelope(patched(page.bytes, page.at, f64(11))) !== null);
+  for (const v of [2 ** 53, -1, 0.25, NaN]) assert.is(decodeEnvelope(patched(page.bytes, page.at, f64(v))), null, `page ${v}`);
+});
+
+test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, record and detail lengths', () => {
+  const ok = (env: Envelope): void => {
+    agrees(env);
+    assert.equal(decodeEnvelope(encodeEnvelope(env)), env);
+  };
+  const refused = (env: Envelope): void => {
+    agrees(env);
+    assert.is(decodeEnvelope(encodeEnvelope(env)), null, JSON.stringify(env).slice(0, 200));
+  };
+  const vmm = (msg: unknown): Envelope => ({ kind: 'vmm', msg } as Envelope);
+  const acquire = exampleOf('lock-acquire').msg;
+  const arrive = exampleOf('barrier-arrive').msg;
+  ok(vmm({ ...acquire, id: 2 ** 32 - 1 }));
+  refused(vmm({ ...acquire, id: 2 ** 32 }));
+  refused(vmm({ ...arrive, name: 2 ** 32 }));
+  refused(vmm({ ...arrive, parties: 0 }));
+  refused(vmm({ ...exampleOf('lock-release').msg, token: 0 }));
+  refused(vmm({ ...exampleOf('diff').msg, interval: 0 }));
+  // Published records: at most 64 Ki chars each, in every variant that carries one or a list of them.
+  for (const t of ['lock-granted', 'lock-release', 'barrier-arrive']) {
+    ok(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024) }));
+    refused(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024 + 1) }));
   }
+  const open = exampleOf('barrier-open').msg;
+  ok(vmm({ ...open, published: ['', 'p'.repeat(64 * 1024)] }));
+  refused(vmm({ ...open, published: ['', 'p'.repeat(64 * 1024 + 1)] }));
+  // One record per party at most (parties <= 2^16): a longer list is refused even when every byte of it arrived.
+  ok(vmm({ ...open, published: new Array<string>(2 ** 16).fill('') }));
+  refused(vmm({ ...open, published: new Array<string>(2 ** 16 + 1).fill('') }));
+  const refuse = exampleOf('sync-refuse').msg;
+  ok(vmm({ ...refuse, detail: 'd'.repeat(1024) }));
+  refused(vmm({ ...refuse, detail: 'd'.repeat(1025) }));
+  // Sync-refuse has two reasons of its own: the page refusals' others are the sender's bug, and their codes are unknown here.
+  assert.throws(() => encodeEnvelope(vmm({ ...refuse, why: 'busy' })), TypeError);
+  const whyAt = 1 + 1 + 8;
+  const rb = encodeEnvelope(vmm(refuse));
+  assert.equal(decodeEnvelope(patched(rb, whyAt, [0])), vmm({ ...refuse, why: 'not-leader' }));
+  for (const code of [2, 5, 255]) assert.is(decodeEnvelope(patched(rb, whyAt, [code])), null, `why ${code}`);
+  // Diffs travel as their bytes, as page data does: a 4 KiB diff is 4 KiB on the wire.
+  const diff = Buffer.alloc(4096, 0x5a).toString('base64');
+  const big = encodeEnvelope(vmm({ ...exampleOf('diff').msg, diff }));
+  assert.ok(big.length > 4096 && big.length < 4096 + 200, `${big.length} bytes`);
+  ok(vmm({ ...exampleOf('page').msg, diffs: [diff, diff] }));
+  ok(vmm({ ...exampleOf('page').msg, diffs: [] }));
+});
+
+test('vector times: host-id keys of at most nine digits, safe-integer counts, ascending, bounded in count', () => {
+  const diff = exampleOf('diff');
+  const withVt = (vt: Record<string, number>): Envelope => ({ kind: 'vmm', msg: { ...diff.msg, vt } } as Envelope);
+  const floor = (vt: Record<string, number>): Envelope => ({ kind: 'vmm', msg: { ...exampleOf('diffed').msg, floor: vt } } as Envelope);
+  const many = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i + 1), 1]));
+  for (const make of [withVt, floor]) {
+    assert.equal(decodeEnvelope(encodeEnvelope(make(many(4096)))), make(many(4096)));
+    assert.is(decodeEnvelope(encodeEnvelope(make(many(4097)))), null, 'an oversize vector time');
+    agrees(make(many(4097)));
+    assert.is(decodeEnvelope(encodeEnvelope(make({ 1_000_000_000: 1 }))), null, 'a ten-digit host id');
+    agrees(make({ 1_000_000_000: 1 }));
+    // A zero entry is no entry (the JSON validator dropped it too).
+    assert.equal(decodeEnvelope(encodeEnvelope(make({ 1: 0, 2: 3 }))), make({ 2: 3 }));
+    agrees(make({ 1: 0, 2: 3 }));
+  }
+  // Keys that are not a number's own spelling are the sender's bug; numbers that are no host id, the receiver's to refuse.
+  for (const key of ['01', 'x', '1e3']) assert.throws(() => encodeEnvelope(withVt({ [key]: 1 })), TypeError, key);
+  for (const key of ['-1', '1.5']) {
+    assert.is(decodeEnvelope(encodeEnvelope(withVt({ [key]: 1 }))), null, key);
+    agrees(withVt({ [key]: 1 }));
+  }
+  // Straight into the bytes: a count and a key that are not safe non-negative integers, keys out of order.
+  const count = numberAt(withVt({ 1: 5, 3: 0 }), ['msg', 'vt', '3']);
+  assert.equal(decodeEnvelope(patched(count.bytes, count.at, f64(Number.MAX_SAFE_INTEGER))), withVt({ 1: 5, 3: Number.MAX_SAFE_INTEGER }));
+  for (const v of [2 ** 53, 2 ** 64, -1, 0.5, NaN, Infinity]) assert.is(decodeEnvelope(patched(count.bytes, count.at, f64(v))), null, `count ${v}`);
+  const keyed = encodeEnvelope(withVt({ 1: 5, 987_654_321: 7 }));
+  const keyAt = keyed.indexOf(f64(987_654_321));
+  assert.equal(decodeEnvelope(patched(keyed, keyAt, f64(2))), withVt({ 1: 5, 2: 7 }));
+  for (const v of [2 ** 53, -1, 0.5, NaN, 1e9, 1, 0]) assert.is(decodeEnvelope(patched(keyed, keyAt, f64(v))), null, `key ${v}`);
+  // The entry count: past what arrived, or more than the bytes hold.
+  const countAt = keyAt - 8 - 8 - 4;
+  assert.is(keyed.readUInt32LE(countAt), 2);
+  for (const n of [3, 4097, 0xffffffff]) assert.is(decodeEnvelope(patched(keyed, countAt, [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24])), null, `${n} entries`);
+});
+
+test('release consistency and barriers: list lengths and nullable flags past the bytes', () => {
+  const u32le = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+  // barrier-open: the records' count after the thread.
+  const open = numberAt(exampleOf('barrier-open'), ['msg', 'thread']);
+  const recordsAt = open.at + 8;
+  assert.is(open.bytes.readUInt32LE(recordsAt), 3);
+  assert.ok(decodeEnvelope(patched(open.bytes, recordsAt, u32le(2))) === null, 'a record left over');
+  for (const n of [4, 2 ** 16 + 1, 0xffffffff]) assert.is(decodeEnvelope(patched(open.bytes, recordsAt, u32le(n))), null, `${n} records`);
+  // page: the diffs' null flag and count after the data's null flag.
+  const page = numberAt(exampleOf('page'), ['msg', 'version']);
+  const dataFlagAt = page.at + 8;
+  assert.is(page.bytes[dataFlagAt], 0);
+  assert.is(page.bytes[dataFlagAt + 1], 1);
+  assert.is(decodeEnvelope(patched(page.bytes, dataFlagAt + 1, [2])), null, 'a diffs flag past its values');
+  const diffsAt = dataFlagAt + 2;
+  assert.is(page.bytes.readUInt32LE(diffsAt), 3);
+  for (const n of [2, 4, 0xffffffff]) assert.is(decodeEnvelope(patched(page.bytes, diffsAt, u32le(n))), null, `${n} diffs`);
+  // A diff's length past the end.
+  assert.is(decodeEnvelope(patched(page.bytes, diffsAt + 4, u32le(1000))), null);
+  // A published record's null flag past its values.
+  const arrive = numberAt(exampleOf('barrier-arrive'), ['msg', 'thread']);
+  assert.is(arrive.bytes[arrive.at + 8], 1);
+  assert.is(decodeEnvelope(patched(arrive.bytes, arrive.at + 8, [2])), null);
 });
 
 test('a broadcast encodes each entry once: the followers\' appends share the entry bytes', () => {
@@ -492,12 +674,16 @@ test('property: every variant round-trips through encode, any chunking, frame de
 
 // Values near a boundary of some field's rule, of each type a field can have (an encoder writes the types
 // of an Envelope; what it does with others is a sender's bug, not input).
-const nastyNumber = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, -2, 0, 1, 0.5, 1e21, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, NaN));
-const nastyString = fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('', 'x'.repeat(256), 'x'.repeat(257), '\ud800', 'é'.repeat(256)));
+const nastyNumber = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, -2, 0, 1, 0.5, 1e21, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, NaN));
+const nastyString = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.constantFrom('', 'x'.repeat(256), 'x'.repeat(257), '\ud800', 'é'.repeat(256), 'x'.repeat(1024), 'x'.repeat(1025), 'x'.repeat(64 * 1024), 'x'.repeat(64 * 1024 + 1)),
+);
 
-/** A string field that holds any text (the rest are enums and page contents, which travel as their code or bytes). */
+/** A string field that holds any text (the rest are enums and page contents or diffs, which travel as their code or bytes). */
 const freeText = (path: (string | number)[]): boolean =>
-  ['id', 'run'].includes(path[path.length - 1] as string) || (path[path.length - 1] === 'data' && (path.includes('entries') || path.includes('snapshot')));
+  ['id', 'run', 'detail'].includes(path[path.length - 1] as string) || path.includes('published')
+  || (path[path.length - 1] === 'data' && (path.includes('entries') || path.includes('snapshot')));
 
 test('property: the codec agrees with the oracle on mutations of valid envelopes', () => {
   fc.assert(
