@@ -5,6 +5,9 @@
 // replaced: numbers are safe integers in their field's range, enums are known
 // values, strings are well-formed, lengths fit the bytes that arrived, nothing
 // is left over, and Raft messages pass the core's own guard (isValidMessage).
+// What JSON left unbounded is bounded here by what a correct peer sends
+// (published records as long as the page table keeps them, one per party in a
+// barrier's list; vector times; a refusal's detail).
 // A decoded envelope is a fresh object of only the known fields.
 //
 // Layout (little-endian; every number is a float64, as JSON's were, so the
