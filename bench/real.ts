@@ -1,8 +1,20 @@
 // Real mode on three hosts on loopback, against its own floor measured in the
 // same run: the fault handoff (fault to resumed thread, immediate answer), a
-// loopback TCP round trip, and an SQLite fsync'd commit. A remote fault should
-// cost little more than the handoff plus the round trips the protocol needs
+// loopback TCP round trip, and an SQLite fsync'd commit. A remote read fault
+// needs the handoff, two round trips (the request to the company's leader and
+// its grant; the grant's replication to a follower and back) and one commit
+// (the leader's and the follower's run in parallel): that sum is the floor,
+// on the disk and on tmpfs, and every fault figure is quoted against it
 // (design section 8); ratios of figures from one run survive a noisy machine.
+//
+// Timelines: each host sums the time its main thread spends in each stage
+// (src/real/timeline.ts); read before and after a series of faults, they say
+// what each fault cost each host, stage by stage ("real.timeline.*", and a
+// table on stderr). The rest of a fault's latency is waiting: the network, the
+// other processes, the event loop.
+//
+// Last, the matrix workload on three hosts at 2 threads each: faults served
+// per second over the run, and their mean latency.
 //
 // Two clusters, one after the other, run the same script of steps
 // (bench/real-apps/driver.mjs; see runCluster):
@@ -32,6 +44,8 @@ import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
 import type { HostStatus } from '../src/real/host-status.js';
+import { STAGES } from '../src/real/timeline.js';
+import type { Stage, TimelineTotals } from '../src/real/timeline.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
 import { latencyPercentiles } from './percentiles.js';
@@ -152,6 +166,17 @@ async function freePorts(n: number): Promise<number[]> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** What the hosts of a bench cluster run. */
+interface Program {
+  args: string[];
+  /** The driver app, which runs steps the bench posts (ready once every thread runs). */
+  driver: boolean;
+  /** Heap pages (default: twice the root region). */
+  heapPages?: number;
+}
+
+const DRIVER: Program = { args: ['--app', join(ROOT, 'bench', 'real-apps', 'driver.mjs'), '--threads', String(THREADS)], driver: true };
+
 type Roles = Record<string, unknown>;
 type Security = 'tls' | 'plain';
 const role = (host: number, thread = 0): string => `${host}/${thread}`;
@@ -161,8 +186,11 @@ class BenchCluster {
   private readonly admins = new Map<number, string>();
   private step = 0;
 
-  /** `dir` is removed by the caller; everything (cluster file, steps, logs, data, certificates) lives in it. */
-  constructor(readonly dir: string, private readonly rootPages: number, private readonly security: Security) {}
+  /**
+   * `dir` is removed by the caller; everything (cluster file, steps, logs, data, certificates) lives in
+   * it. `program`: what the hosts run (default: the driver app, THREADS threads each).
+   */
+  constructor(readonly dir: string, private readonly rootPages: number, private readonly security: Security, private readonly program: Program = DRIVER) {}
 
   async start(): Promise<void> {
     const ports = await freePorts(2 * HOSTS.length);
@@ -172,7 +200,7 @@ class BenchCluster {
         this.admins.set(id, `http://127.0.0.1:${ports[2 * i + 1]}/admin`);
         return { id, address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}` };
       }),
-      heap: { pageSize: PAGE, pages: 2 * this.rootPages, rootPages: this.rootPages },
+      heap: { pageSize: PAGE, pages: this.program.heapPages ?? 2 * this.rootPages, rootPages: this.rootPages },
       replication: 3,
       // Leases far longer than the run: pages stay where the script put them, nothing expires mid-series.
       leases: { leaseMs: 60_000 },
@@ -190,8 +218,7 @@ class BenchCluster {
     for (const id of HOSTS) {
       const p = spawn(process.execPath, [
         join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
-        '--app', join(ROOT, 'bench', 'real-apps', 'driver.mjs'), '--threads', String(THREADS),
-        '--log-file', this.logFile(id),
+        ...this.program.args, '--log-file', this.logFile(id),
       ], { env: { ...process.env, GALLOCY_BENCH_DIR: this.dir }, stdio: ['ignore', 'ignore', 'inherit'] });
       this.procs.set(id, p);
     }
@@ -199,6 +226,7 @@ class BenchCluster {
     const deadline = performance.now() + 30_000;
     for (;;) {
       const s = await Promise.all(HOSTS.map((h) => this.admin(h).catch(() => null)));
+      if (!this.program.driver && s.every((x) => x !== null)) return;
       if (s.every((x) => x !== null && x.app?.state === 'running')) {
         const leads = new Set(s.map((x) => x!.groups.find((g) => g.group === 1)?.lead ?? 0));
         if (leads.size === 1 && !leads.has(0)) return;
@@ -231,6 +259,14 @@ class BenchCluster {
   async admin(host: number): Promise<HostStatus> {
     const r = await fetch(this.admins.get(host)!);
     return (await r.json()) as HostStatus;
+  }
+
+  /** The sum and count of a host's fault latency histogram (both kinds), from /metrics. */
+  async faultLatency(host: number): Promise<{ seconds: number; count: number }> {
+    const text = await (await fetch(this.admins.get(host)!.replace(/\/admin$/, '/metrics'))).text();
+    const sum = (suffix: string): number => [...text.matchAll(new RegExp(`^gallocy_fault_latency_seconds_${suffix}\\{[^}]*\\} (\\S+)$`, 'gm'))]
+      .reduce((a, m) => a + Number(m[1]), 0);
+    return { seconds: sum('sum'), count: sum('count') };
   }
 
   /** The company's leader, then its two followers. */
@@ -282,6 +318,10 @@ class BenchCluster {
     }
   }
 
+  tails(): string {
+    return this.logTails();
+  }
+
   private logTails(): string {
     return HOSTS.map((h) => {
       const f = this.logFile(h);
@@ -318,9 +358,16 @@ class BenchCluster {
 
 // ---- the script ------------------------------------------------------------------------------
 
+/** Who does what in a fault series: the host that faults, the company's leader, its other follower. */
+const ROLES = ['faulting', 'leader', 'follower'] as const;
+type Role = (typeof ROLES)[number];
+/** Microseconds per fault of each stage, on each role's host. */
+type FaultTimeline = Record<Role, Record<Stage, number>>;
+
 interface Series {
   /** Microseconds per access, warm-up dropped. */
   us: number[];
+  timeline: FaultTimeline;
   /** Company commits per access (the leader's applied entries). */
   commits: number;
   /** CPU of all three hosts per access (includes their background: heartbeats, idle threads' polls). */
@@ -359,12 +406,18 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     next += n;
     return r;
   };
-  /** A's timed accesses to `pages`, with the commits (leader's count) and host CPU they cost per fault. */
+  const hostOf: Record<Role, number> = { faulting: a, leader, follower: other };
+  const timelines = async (): Promise<Record<Role, TimelineTotals>> => {
+    const [x, y, z] = await Promise.all(ROLES.map((r) => c.admin(hostOf[r])));
+    return { faulting: x!.timeline, leader: y!.timeline, follower: z!.timeline };
+  };
+  /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages they cost per fault. */
   const series = async (pages: number[], write: boolean): Promise<Series> => {
-    const [c0, cpu0] = [(await c.admin(leader)).commits, c.cpuMs()];
+    const [c0, cpu0, tl0] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
     const r = await c.run('touch', { [role(a)]: { pages, write } });
-    const [c1, cpu1] = [(await c.admin(leader)).commits, c.cpuMs()];
-    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
+    const [c1, cpu1, tl1] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
+    const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (tl1[ro][st].us - tl0[ro][st].us) / pages.length]))])) as FaultTimeline;
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
   };
   // Remote read fault, no other holder: request to the leader, the grant's Raft round, the reply.
   const read = await series(take(s.faults), false);
@@ -428,6 +481,7 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
   const mean = (f: (r: ClusterFigures) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
   const series = (f: (r: ClusterFigures) => Series): Series => ({
     us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
+    timeline: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, mean((r) => f(r).timeline[ro][st])]))])) as FaultTimeline,
   });
   return {
     read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
@@ -436,15 +490,26 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
   };
 }
 
+/** The per-fault stages of a series, host by host, on stderr: where a fault's time goes. */
+function printTimeline(name: string, series: Series, floorUs: number): void {
+  const p50 = latencyPercentiles(series.us).p50;
+  const busy = ROLES.map((ro) => STAGES.reduce((a, st) => a + series.timeline[ro][st], 0));
+  const lines = [`bench real: ${name}: p50 ${p50.toFixed(0)} us (floor ${floorUs.toFixed(0)} us); main-thread us per fault, by host and stage:`];
+  lines.push(`  ${'stage'.padEnd(10)}${ROLES.map((r) => r.padStart(10)).join('')}`);
+  for (const st of STAGES) lines.push(`  ${st.padEnd(10)}${ROLES.map((ro) => series.timeline[ro][st].toFixed(1).padStart(10)).join('')}`);
+  lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
+  console.error(lines.join('\n'));
+}
+
 /** Pages the script uses, rounded up to a power of two: the root region. */
 function rootPagesFor(s: Sizes): number {
   const used = 1 + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
   return 2 ** Math.ceil(Math.log2(used));
 }
 
-async function withCluster<T>(parent: string, s: Sizes, security: Security, fn: (c: BenchCluster) => Promise<T>): Promise<T> {
+async function withCluster<T>(parent: string, rootPages: number, security: Security, fn: (c: BenchCluster) => Promise<T>, program?: Program): Promise<T> {
   const dir = mkdtempSync(join(parent, 'gallocy-bench-real-'));
-  const c = new BenchCluster(dir, rootPagesFor(s), security);
+  const c = new BenchCluster(dir, rootPages, security, program);
   const onExit = (): void => {
     c.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -458,6 +523,47 @@ async function withCluster<T>(parent: string, s: Sizes, security: Security, fn: 
     rmSync(dir, { recursive: true, force: true });
     process.off('exit', onExit);
   }
+}
+
+/** Threads per host of the matrix run, and the matrix's side (3 matrices of one page each, 4 KiB: the six threads write C's rows, all in one page, so faults dominate the run; larger ones take minutes). */
+const MATRIX_THREADS = 2;
+const MATRIX_N = 32;
+
+/**
+ * The matrix workload on three hosts (disk, TLS) at MATRIX_THREADS threads
+ * each: faults served per second from the first fault to the end of the run
+ * (polled every 50 ms), and their mean latency (the hosts' latency histograms).
+ */
+async function runMatrix(c: BenchCluster): Promise<{ faultsPerSecond: number; meanUs: number; faults: number; seconds: number }> {
+  let first: { at: number; faults: number } | null = null;
+  const deadline = performance.now() + 300_000;
+  for (;;) {
+    const st = await Promise.all(HOSTS.map((h) => c.admin(h)));
+    const now = performance.now();
+    const faults = st.reduce((a, x) => a + x.faults.read + x.faults.write, 0);
+    if (first === null && faults > 0) first = { at: now, faults };
+    const failed = st.find((x) => x.app?.state === 'failed');
+    if (failed !== undefined) throw new Error(`matrix: host ${failed.host} failed: ${failed.app?.error}`);
+    if (first !== null && st.every((x) => x.app?.state === 'done')) {
+      const lat = await Promise.all(HOSTS.map((h) => c.faultLatency(h)));
+      const seconds = (now - first.at) / 1000;
+      const sum = lat.reduce((a, l) => a + l.seconds, 0);
+      const count = lat.reduce((a, l) => a + l.count, 0);
+      return { faultsPerSecond: (faults - first.faults) / seconds, meanUs: (sum / Math.max(1, count)) * 1e6, faults, seconds };
+    }
+    if (now > deadline) throw new Error(`matrix: not done in 300 s: ${st.map((x) => `host ${x.host} ${x.app?.state} (${x.app?.threadsDone} threads done)`).join(', ')}${c.tails()}`);
+    await sleep(50);
+  }
+}
+
+/** The matrix run's figures (also alone: node -e "import('./dist/bench/real.js').then((m) => m.benchMatrix())"). */
+export async function benchMatrix(): Promise<BenchResult[]> {
+  const program: Program = {
+    args: ['--workload', 'matrix', '--threads', String(MATRIX_THREADS), '--option', `n=${MATRIX_N}`, '--option', 'maxPolls=1000000'], driver: false, heapPages: 1024,
+  };
+  const m = await withCluster(tmpdir(), 16, 'tls', runMatrix, program);
+  console.error(`bench real: matrix n=${MATRIX_N}, ${HOSTS.length} hosts x ${MATRIX_THREADS} threads: ${m.faults} faults, ${m.seconds.toFixed(2)} s from the first to the end`);
+  return [figure('real.matrix.faults_per_second', m.faultsPerSecond, 'faults/s'), figure('real.matrix.mean_fault_us', m.meanUs, 'us')];
 }
 
 /** Whether the real suite ran the etcd baseline in this process (the 'etcd' suite then does not run it again). */
@@ -484,19 +590,21 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     const handoff = await faultHandoff(s.handoffSamples);
     out.push(figure('real.fault_handoff_p50_us', handoff.p50Us, 'us'), figure('real.fault_handoff_p99_us', handoff.p99Us, 'us'));
     const rtt = pct('real.loopback_rtt_{}_us', await loopbackRtt(s.rttSamples));
-    const floor = handoff.p50Us + 2 * rtt.p50;
     // The fsync every Raft persist pays, on the disk the "disk" cluster ran on, and on tmpfs.
+    const commitUs = new Map<string, number>();
     for (const [parent, sfx] of [[tmpdir(), ''], ['/dev/shm', '.tmpfs']] as const) {
       if (!existsSync(parent)) continue;
       const dir = mkdtempSync(join(parent, 'gallocy-bench-sqlite-'));
       try {
-        out.push(figure(`real.sqlite_commit_p50_us${sfx}`, latencyPercentiles(sqliteCommits(dir, s.sqliteSamples)).p50, 'us'));
+        commitUs.set(sfx, pct(`real.sqlite_commit_{}_us${sfx}`, sqliteCommits(dir, s.sqliteSamples)).p50);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+    /** Handoff + 2 round trips + 1 commit on the cluster's file system (the plain cluster's is tmpfs). */
+    const floorOf = (sfx: string): number => handoff.p50Us + 2 * rtt.p50 + (commitUs.get(sfx.startsWith('.tmpfs') ? '.tmpfs' : '') ?? 0);
 
-    const disk = await withCluster(tmpdir(), s, 'tls', (c) => runCluster(c, s, true));
+    const disk = await withCluster(tmpdir(), rootPagesFor(s), 'tls', (c) => runCluster(c, s, true));
     // TLS against plain TCP on tmpfs, where fsync does not drown the difference: plain, TLS, and
     // (full runs) plain and TLS again, so a change in the machine's load hits both alike.
     let shm: ClusterFigures | null = null;
@@ -504,18 +612,29 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     if (existsSync('/dev/shm')) {
       const rounds: ClusterFigures[][] = [[], []];
       for (let r = 0; r < (quick ? 1 : 2); r++) {
-        rounds[0]!.push(await withCluster('/dev/shm', s, 'plain', (c) => runCluster(c, s, false)));
-        rounds[1]!.push(await withCluster('/dev/shm', s, 'tls', (c) => runCluster(c, s, false)));
+        rounds[0]!.push(await withCluster('/dev/shm', rootPagesFor(s), 'plain', (c) => runCluster(c, s, false)));
+        rounds[1]!.push(await withCluster('/dev/shm', rootPagesFor(s), 'tls', (c) => runCluster(c, s, false)));
       }
       [plain, shm] = rounds.map(pooled) as [ClusterFigures, ClusterFigures];
     }
     for (const [f, sfx] of [[disk, ''], [shm, '.tmpfs'], [plain, '.tmpfs.plain']] as const) {
       if (f === null) continue;
+      const floor = floorOf(sfx);
+      out.push(figure(`real.floor_us${sfx}`, floor, 'us'));
       const read = pct(`real.remote_read_fault_{}_us${sfx}`, f.read.us);
-      out.push(figure(`real.remote_read_fault_over_handoff_plus_rtts${sfx}`, read.p50 / floor, 'ratio'));
+      out.push(figure(`real.remote_read_fault_p50_over_floor${sfx}`, read.p50 / floor, 'ratio'));
+      out.push(figure(`real.remote_read_fault_p99_over_floor${sfx}`, read.p99 / floor, 'ratio'));
       out.push(figure(`real.remote_read_fault_host_cpu_us${sfx}`, f.read.cpuUs, 'us'));
       pct(`real.write_fault_no_readers_{}_us${sfx}`, f.write.us);
-      pct(`real.write_fault_invalidate_2_{}_us${sfx}`, f.invalidate.us);
+      const inval = pct(`real.write_fault_invalidate_2_{}_us${sfx}`, f.invalidate.us);
+      out.push(figure(`real.write_fault_invalidate_2_p50_over_floor${sfx}`, inval.p50 / floor, 'ratio'));
+      out.push(figure(`real.write_fault_invalidate_2_p99_over_floor${sfx}`, inval.p99 / floor, 'ratio'));
+      if (sfx !== '.tmpfs.plain') {
+        for (const [name, series] of [['remote_read', f.read], ['write_invalidate_2', f.invalidate]] as const) {
+          for (const ro of ROLES) for (const st of STAGES) out.push(figure(`real.timeline.${name}.${ro}.${st}_us${sfx}`, series.timeline[ro][st], 'us'));
+          printTimeline(`${name}${sfx}`, series, floor);
+        }
+      }
       // What each kind of fault needs from the company: the protocol, not the machine.
       out.push(figure(`real.commits_per_fault.remote_read${sfx}`, f.read.commits, 'commits'));
       out.push(figure(`real.commits_per_fault.write_no_readers${sfx}`, f.write.commits, 'commits'));
@@ -535,6 +654,7 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure('real.held_access_ns_per_op', disk.held.heldNs, 'ns'), figure('real.typed_array_ns_per_op', disk.held.typedNs, 'ns'));
       out.push(figure('real.held_over_typed_array', disk.held.heldNs / disk.held.typedNs, 'ratio'));
     }
+    out.push(...await benchMatrix());
     // etcd, same entry size, same number of clients, after our hosts are gone (the CPUs are shared).
     const entryBytes = Math.round(disk.entryBytes ?? 0);
     out.push(figure('real.commit_entry_bytes', entryBytes, 'bytes'));

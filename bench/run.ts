@@ -5,6 +5,7 @@ import { benchDsm } from './dsm.js';
 import { benchLincheck } from './lincheck.js';
 import { benchPageTable } from './page-table.js';
 import { benchRaft } from './raft.js';
+import { benchRelease } from './release.js';
 import { benchEtcdSuite, benchReal } from './real.js';
 import type { BenchResult } from './result.js';
 import { benchScheduler } from './scheduler.js';
@@ -15,6 +16,7 @@ const suites: [string, (quick: boolean) => BenchResult[] | Promise<BenchResult[]
   ['scheduler', benchScheduler],
   ['raft', benchRaft],
   ['dsm', benchDsm],
+  ['release', benchRelease],
   ['check', benchCheck],
   ['lincheck', benchLincheck],
   ['shrink', benchShrink],

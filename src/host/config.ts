@@ -49,6 +49,9 @@ export function raftConfigOf(s: RaftSettings, id: number, random: () => number):
 
 export const HEAP_DEFAULTS = { pageSize: 4096, pages: 1024, rootPages: 4 };
 export const LEASE_DEFAULTS = { leaseMs: 1000, driftBoundPpm: 1000, retryMs: 50, minHoldMs: 2 };
+export const COHERENCE_MODELS = ['sequential', 'release'] as const;
+export type Coherence = (typeof COHERENCE_MODELS)[number];
+
 /** Owners per company unless a file says otherwise, or fewer where there are fewer hosts. */
 export const DEFAULT_REPLICATION = 3;
 
@@ -90,10 +93,16 @@ export const memorySettingsShape = {
   leases: leasesSchema.prefault({}),
   /** Pages a host keeps at most; past it, it drops pages it holds only for reading. */
   memoryLimitPages: z.number().int().positive().optional(),
+  /**
+   * The coherence model of application memory: sequential (single writer, write-invalidate) or
+   * release (lazy release consistency: many writers, diffs published at unlock and barriers).
+   */
+  coherence: z.enum(COHERENCE_MODELS, { error: `expected one of ${COHERENCE_MODELS.map((m) => `'${m}'`).join(', ')}` }).default('sequential'),
 };
 
 export interface MemorySettings {
   heap: z.infer<typeof heapSchema>;
+  coherence?: Coherence | undefined;
   replication?: number | undefined;
   leases: z.infer<typeof leasesSchema>;
   memoryLimitPages?: number | undefined;
@@ -126,6 +135,7 @@ export function vmmConfigOf(m: MemorySettings, host: number, plans: readonly Com
     retryUs: us(m.leases.retryMs),
     minHoldUs: us(m.leases.minHoldMs),
     ...(m.memoryLimitPages !== undefined ? { memoryLimitPages: m.memoryLimitPages } : {}),
+    ...(m.coherence === 'release' ? { coherence: m.coherence } : {}),
     ...(bugs !== undefined ? { bugs } : {}),
   };
 }

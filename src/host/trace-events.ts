@@ -47,6 +47,11 @@ const vmmMessages = {
   'free-token': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
   'free-block': { fields: ['from', 'req', 'addr', 'gen'], note: 'id' },
   'free-ok': { fields: ['from', 'req', 'addr'] },
+  fetch: { fields: ['from', 'req', 'page', 'have', 'need'] },
+  /** `diffs`: how many diffs came (-1: the whole page). */
+  page: { fields: ['from', 'req', 'page', 'version', 'diffs'] },
+  diff: { fields: ['from', 'req', 'page', 'interval', 'bytes'] },
+  diffed: { fields: ['from', 'req', 'page', 'version'] },
   'lock-acquire': { fields: ['from', 'req', 'id', 'thread', 'token'] },
   'lock-granted': { fields: ['from', 'req', 'id', 'thread', 'token', 'index'] },
   'lock-queued': { fields: ['from', 'req', 'id', 'thread'] },

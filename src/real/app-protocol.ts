@@ -133,7 +133,16 @@ export interface AppWorkerData {
   calls: SharedArrayBuffer;
   program: AppProgram;
   record: boolean;
+  /**
+   * Release consistency: a thread publishes its writes when it ends (a lock and unlock of
+   * END_LOCK before it counts itself), and the verify acquires them first (END_LOCK again: each
+   * release publishes what the ones before it did, so the last holds every thread's).
+   */
+  publishAtEnd: boolean;
 }
+
+/** The lock a thread's end and the verify go through under release consistency (an id programs do not use). */
+export const END_LOCK = 0xfffffffe;
 
 export type AppWorkerMessage =
   /** First message: the worker made its heap view and makes no more koffi calls, so it may be terminated. */

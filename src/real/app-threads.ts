@@ -42,6 +42,8 @@ export interface AppThreadsOptions {
   /** The host's whole root region in bytes; programs get RESERVED_ROOT_BYTES fewer. */
   rootBytes: number;
   threadsHere: number;
+  /** The cluster's coherence model (release: threads publish at their end, the verify acquires first). */
+  coherence?: 'sequential' | 'release';
   /** Cluster-wide index of this host's first thread. */
   firstIndex: number;
   totalThreads: number;
@@ -329,6 +331,7 @@ export class AppThreads {
       calls: channel.buffer,
       program: o.program,
       record: o.record && mode === 'thread',
+      publishAtEnd: o.coherence === 'release',
     };
     const worker = new Worker(WORKER_URL, { workerData });
     let markLoaded: () => void = () => {};

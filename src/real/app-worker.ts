@@ -14,7 +14,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import seedrandom from 'seedrandom';
 import type { ThreadContext, ThreadOp } from '../vmm/thread.js';
 import { createGallocyApp, type AppModule, type GallocyApp } from './app-api.js';
-import { CallChannel, claimedSlot, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
+import { CallChannel, claimedSlot, END_LOCK, makeWorkload, SLOT_ABANDONED, SLOT_FAILED, type AppRecord, type AppWorkerData, type AppWorkerMessage } from './app-protocol.js';
 import { heapView } from './native-worker-view.js';
 import { hostMonoUs } from './clock-map.js';
 
@@ -112,6 +112,7 @@ class AppWorker {
       }
       case 'verify':
         try {
+          if (d.publishAtEnd) this.acquireEnds();
           this.post({ type: 'verified', result: await this.verify() });
         } catch (err) {
           this.post({ type: 'failed', ...describe(err), arrived: false });
@@ -127,6 +128,7 @@ class AppWorker {
           failure = err;
         }
         this.flush();
+        if (d.publishAtEnd) this.acquireEnds();
         // After the records: whoever sees the count complete has every record sent.
         if (d.arrive) {
           if (failed) Atomics.or(this.u32, d.slot >>> 2, SLOT_FAILED);
@@ -241,6 +243,12 @@ class AppWorker {
     if (deadline > 0 && (performance.timeOrigin + performance.now()) * 1000 >= deadline) {
       throw new Error('the lease of a lock this thread holds ran out (its host was cut off too long): it stops');
     }
+  }
+
+  /** Release consistency: takes in what every thread ended before published, and publishes this one's writes. */
+  private acquireEnds(): void {
+    this.lock(END_LOCK);
+    this.unlock(END_LOCK);
   }
 
   /** Blocks (Atomics.wait in the call channel, no spinning) until the lock is this thread's. */

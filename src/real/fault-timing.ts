@@ -3,6 +3,8 @@
 // A thin MemoryBackend around the native one, so the VMM stays unaware.
 import { performance } from 'node:perf_hooks';
 import type { FaultRequest, MemoryBackend, Protection } from '../vmm/memory.js';
+import { noTimeline } from './timeline.js';
+import type { Timeline } from './timeline.js';
 
 export type FaultKind = 'read' | 'write';
 
@@ -15,7 +17,11 @@ export class TimedMemory implements MemoryBackend {
   /** Page -> when its oldest unanswered fault arrived (ms) and its kind. */
   private pending = new Map<number, { at: number; kind: FaultKind }>();
 
-  constructor(private readonly inner: MemoryBackend, private readonly served: (kind: FaultKind, seconds: number) => void) {
+  constructor(
+    private readonly inner: MemoryBackend,
+    private readonly served: (kind: FaultKind, seconds: number) => void,
+    private readonly timeline: Pick<Timeline, 'time'> = noTimeline,
+  ) {
     this.pageSize = inner.pageSize;
     this.pages = inner.pages;
   }
@@ -25,7 +31,7 @@ export class TimedMemory implements MemoryBackend {
   }
 
   fill(page: number, data: Uint8Array, prot: Protection): void {
-    this.inner.fill(page, data, prot);
+    this.timeline.time('open-page', () => this.inner.fill(page, data, prot));
     this.opened(page);
   }
 
@@ -34,7 +40,7 @@ export class TimedMemory implements MemoryBackend {
   }
 
   setProtection(page: number, prot: Protection): void {
-    this.inner.setProtection(page, prot);
+    this.timeline.time('open-page', () => this.inner.setProtection(page, prot));
     this.opened(page);
   }
 
@@ -49,7 +55,7 @@ export class TimedMemory implements MemoryBackend {
       if (p === undefined || (p.kind === 'read' && req.access === 'write')) {
         this.pending.set(req.page, { at: p?.at ?? performance.now(), kind: req.access });
       }
-      handler(req);
+      this.timeline.time('fault', () => handler(req));
     });
   }
 

@@ -4,18 +4,19 @@
 //
 // On the wire:   [u32 BE payload length][payload]
 // Payload:       [u8 magic 0x47 'G'][u8 version][u8 cluster id length][cluster id, UTF-8]
-//                [u32 BE sender host id][UTF-8 JSON of the message]
+//                [u32 BE sender host id][body: one envelope, src/real/envelope-codec.ts]
 //
 // The cluster id travels as the string itself, not a hash, so two clusters
 // can never be confused by a collision, and a dropped frame's log line can name
-// the cluster it came from. The header is read before the JSON, so frames from
-// a stranger are rejected without parsing their body.
+// the cluster it came from. The header is read before the body, so frames from
+// a stranger are rejected without decoding their body.
 //
 // Nothing here trusts its input: a peer may be buggy, out of date or hostile,
 // so decoding never throws; it reports a reason.
 
 export const FRAME_MAGIC = 0x47;
-export const FRAME_VERSION = 1;
+/** 2: the binary envelope body (1 carried JSON). */
+export const FRAME_VERSION = 2;
 /** Bytes of the length prefix in front of every payload. */
 export const LENGTH_BYTES = 4;
 /** Longest cluster id, in UTF-8 bytes: its length travels in one byte. */
@@ -29,10 +30,10 @@ export interface FrameHeader {
   from: number;
 }
 
-export type DecodeFailure = 'short' | 'bad-magic' | 'bad-version' | 'bad-cluster-id' | 'bad-utf8' | 'bad-json';
+export type DecodeFailure = 'short' | 'bad-magic' | 'bad-version' | 'bad-cluster-id';
 
 export type DecodedFrame =
-  | { ok: true; header: FrameHeader; version: number; message: unknown }
+  | { ok: true; header: FrameHeader; version: number; body: Buffer }
   | { ok: false; reason: DecodeFailure };
 
 // Fatal decoders: a silently replaced invalid byte sequence (U+FFFD) would let
@@ -50,34 +51,39 @@ export function checkHeader(header: FrameHeader): void {
 }
 
 /**
- * Encodes one message as a complete frame, length prefix included, ready to
- * write to a socket. Throws on a bad header or a message JSON cannot encode
- * (a cycle, a BigInt, undefined): both are bugs of the sender, not input.
+ * The bytes in front of every body this sender frames: a length prefix to be
+ * filled by sealFrame, then the header. Computed once per sender (the header
+ * never changes), so each frame is one buffer: prefix, then body.
  */
-export function encodeFrame(header: FrameHeader, message: unknown): Buffer {
+export function framePrefix(header: FrameHeader): Buffer {
   checkHeader(header);
-  const json = JSON.stringify(message) as string | undefined;
-  if (json === undefined) throw new TypeError('frame: message is not JSON-serializable');
   const cluster = Buffer.from(header.clusterId, 'utf8');
-  const bodyBytes = Buffer.byteLength(json, 'utf8');
-  const payloadBytes = 3 + cluster.length + 4 + bodyBytes;
-  const out = Buffer.allocUnsafe(LENGTH_BYTES + payloadBytes);
-  let at = out.writeUInt32BE(payloadBytes, 0);
-  at = out.writeUInt8(FRAME_MAGIC, at);
+  const out = Buffer.alloc(LENGTH_BYTES + 3 + cluster.length + 4);
+  let at = out.writeUInt8(FRAME_MAGIC, LENGTH_BYTES);
   at = out.writeUInt8(FRAME_VERSION, at);
   at = out.writeUInt8(cluster.length, at);
   at += cluster.copy(out, at);
-  at = out.writeUInt32BE(header.from, at);
-  out.write(json, at, 'utf8');
+  out.writeUInt32BE(header.from, at);
   return out;
 }
 
-/** Length of the payload inside a frame made by encodeFrame (what the decoder's limit compares against). */
+/** Writes the length prefix of a frame that starts with a framePrefix; returns the frame. */
+export function sealFrame(frame: Buffer): Buffer {
+  frame.writeUInt32BE(frame.length - LENGTH_BYTES, 0);
+  return frame;
+}
+
+/** One complete frame, length prefix included, ready to write to a socket. Throws RangeError on a bad header. */
+export function encodeFrame(header: FrameHeader, body: Uint8Array): Buffer {
+  return sealFrame(Buffer.concat([framePrefix(header), body]));
+}
+
+/** Length of the payload inside a frame made by encodeFrame or sealFrame (what the decoder's limit compares against). */
 export function payloadLength(frame: Buffer): number {
   return frame.length - LENGTH_BYTES;
 }
 
-/** Reads a payload (without its length prefix) back into header and parsed JSON. Never throws. */
+/** Reads a payload (without its length prefix) into its header and its body (a view, not a copy). Never throws. */
 export function decodeFrame(payload: Uint8Array): DecodedFrame {
   const p = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (p.length < 3) return { ok: false, reason: 'short' };
@@ -89,25 +95,13 @@ export function decodeFrame(payload: Uint8Array): DecodedFrame {
   const bodyAt = 3 + clusterBytes + 4;
   if (p.length < bodyAt) return { ok: false, reason: 'short' };
   let clusterId: string;
-  let text: string;
   try {
     clusterId = utf8.decode(p.subarray(3, 3 + clusterBytes));
   } catch {
     return { ok: false, reason: 'bad-cluster-id' };
   }
   const from = p.readUInt32BE(3 + clusterBytes);
-  try {
-    text = utf8.decode(p.subarray(bodyAt));
-  } catch {
-    return { ok: false, reason: 'bad-utf8' };
-  }
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'bad-json' };
-  }
-  return { ok: true, header: { clusterId, from }, version, message };
+  return { ok: true, header: { clusterId, from }, version, body: p.subarray(bodyAt) };
 }
 
 export interface PushResult {

@@ -2,6 +2,7 @@
 // `gallocy status` prints, and the source of the Prometheus metrics. Plain
 // data, so the admin server, the status command and tests agree on one shape.
 import type { Role } from '../raft/index.js';
+import type { TimelineTotals } from './timeline.js';
 import type { TransportStats } from './transport.js';
 
 export interface GroupStatus {
@@ -55,5 +56,7 @@ export interface HostStatus {
   /** Raft entries this host applied (all groups). */
   commits: number;
   transport: TransportStats;
+  /** Where the main thread's time went since the start, stage by stage (src/real/timeline.ts). */
+  timeline: TimelineTotals;
   app: AppStatus | null;
 }

@@ -25,9 +25,11 @@ import type { GroupStatus, HostStatus } from './host-status.js';
 import { loadNativeMemory } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
 import { RaftStore, storeDisk } from './raft-store.js';
+import { Timeline } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
 import { loadTlsMaterial } from './tls.js';
+import { runWordAddress, slotAddress } from './app-threads.js';
 
 export interface HostEvents {
   /** A structured log line (event name and fields). */
@@ -97,6 +99,8 @@ export class RealHost {
   readonly runtime: HostRuntime;
   private readonly dsm: DsmService;
   private readonly timed: TimedMemory;
+  /** Where this host's main thread spends its time, stage by stage (status().timeline). */
+  readonly timeline = new Timeline();
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly startedAt = new Date();
@@ -116,7 +120,7 @@ export class RealHost {
     this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
     const incarnation = this.store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
-    this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s));
+    this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s), this.timeline);
     const peers = new Map<number, PeerAddress>();
     for (const h of cluster.hosts) if (h.id !== this.id) peers.set(h.id, peerAddress(h));
     this.transport = new Transport({
@@ -127,6 +131,7 @@ export class RealHost {
       security,
       ...(cluster.limits !== undefined ? { limits: cluster.limits } : {}),
       onMessage: (from, e) => this.receive(from, e),
+      timeline: this.timeline,
       // Dropped frames are counted in /metrics; logging each at info would let a peer flood the log.
       log: (event, fields) => events.log(event === 'drop' ? 'debug' : event.includes('error') ? 'warn' : 'info', event, fields),
     });
@@ -144,7 +149,8 @@ export class RealHost {
       // Election timeouts need only be random, not reproducible, outside the simulator.
       random: () => Math.random,
     }, {
-      disk: storeDisk(this.store),
+      // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
+      disk: storeDisk(this.store, (err) => events.internalError(err), this.timeline),
       network: {
         send: (to, e) => {
           if (e.kind === 'vmm') events.log('trace', 'vmm-send', { to, msg: e.msg });
@@ -155,7 +161,7 @@ export class RealHost {
       observer: this.observer(),
       // Fault points and probes are the simulator's: nothing fires here, nothing is counted.
       faults: inertFaultPoints,
-    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation }, owners, replication: cluster.replication, memory: this.timed }, {
+    }, (rt) => new DsmService(rt, { vmm: { ...vmmConfigOf(cluster, this.id, plans), incarnation, ...runSlotPages(cluster) }, owners, replication: cluster.replication, memory: this.timed }, {
       opSeq: () => this.opCount,
       segfault: (page, why) => events.appFatal(`segmentation fault on page ${page}: ${why}`, 'segfault'),
       lostWrites: (page) => events.appFatal(`the writes to page ${page} were lost with its lease (this host was cut off too long)`, 'lost-writes'),
@@ -181,7 +187,7 @@ export class RealHost {
         this.timers.add(t);
       },
       everyTick: (fn) => {
-        this.ticker = setInterval(fn, this.cluster.raft.tickMs);
+        this.ticker = setInterval(() => this.timeline.time('tick', fn), this.cluster.raft.tickMs);
       },
     };
   }
@@ -240,6 +246,7 @@ export class RealHost {
       faults: { ...this.timed.counts },
       commits,
       transport: this.transport.stats(),
+      timeline: this.timeline.snapshot(),
       app: null,
     };
   }
@@ -275,4 +282,16 @@ export class RealHost {
     await this.transport.stop();
     this.store.close();
   }
+}
+
+/**
+ * Under release consistency the run slots (app-threads.ts: words every host updates with atomics,
+ * outside any lock) stay on sequentially consistent pages.
+ */
+function runSlotPages(cluster: { coherence?: string | undefined; heap: { pageSize: number; rootPages: number } }): { sequentialPages?: number[] } {
+  if (cluster.coherence !== 'release') return {};
+  const rootBytes = cluster.heap.rootPages * cluster.heap.pageSize;
+  const first = Math.floor(slotAddress(rootBytes, 0) / cluster.heap.pageSize);
+  const last = Math.floor((runWordAddress(rootBytes) + 3) / cluster.heap.pageSize);
+  return { sequentialPages: Array.from({ length: last - first + 1 }, (_, i) => first + i) };
 }

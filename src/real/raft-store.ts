@@ -3,15 +3,20 @@
 // directory (design section 8). It is the real counterpart of the simulator's
 // record file (src/sim/raft-storage.ts) and rebuilds the same BootState.
 //
-// Durability: the database runs in WAL mode with synchronous=FULL, and each
+// Durability: the database runs in WAL mode with synchronous=FULL. Each
 // persist() is one transaction, so when persist returns its records have been
-// fsynced and the driver may send the messages that depend on them. A crash at
-// any point leaves either all of a persist or none of it.
+// fsynced and the driver may send the messages that depend on them. A host
+// (storeDisk) instead writes every Ready of one turn of the event loop, of all
+// its groups, in one batch: one transaction, one fsync, and the syncs it
+// promised are done after its commit. A crash at any point leaves either all
+// of a persist (or batch) or none of it.
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
 import type { DiskPort } from '../host/ports.js';
+import { noTimeline } from './timeline.js';
+import type { Timeline } from './timeline.js';
 
 /**
  * A write the disk had no room for (SQLITE_FULL, ENOSPC): the transaction
@@ -83,6 +88,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 export class RaftStore {
   private closed = false;
+  /** The open batch: whether it fsyncs at commit, and what it holds (for a disk-full message). */
+  private batch: { sync: boolean; writing: string[] } | null = null;
   // Prepared once: persist runs for every Ready, so parsing SQL each time would show.
   private readonly st: {
     getHard: Statement;
@@ -98,6 +105,9 @@ export class RaftStore {
     deleteThrough: Statement;
     deleteAll: Statement;
     groups: Statement;
+    begin: Statement;
+    commit: Statement;
+    rollback: Statement;
   };
   private readonly persistTx: (group: number, rd: PersistBatch) => void;
   private readonly compactTx: (group: number, snapshot: Snapshot) => void;
@@ -126,6 +136,9 @@ export class RaftStore {
       groups: db.prepare(
         'SELECT "group" AS g FROM hard_state UNION SELECT "group" FROM snapshots UNION SELECT "group" FROM entries ORDER BY g',
       ),
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
     };
     this.persistTx = db.transaction((group: number, rd: PersistBatch) => this.persistIn(group, rd));
     this.compactTx = db.transaction((group: number, snapshot: Snapshot) => this.compactIn(group, snapshot));
@@ -197,35 +210,100 @@ export class RaftStore {
    * the batch says it need not be (mustSync false: see Ready.mustSync).
    */
   persist(group: number, rd: PersistBatch): void {
+    this.check(group);
+    // Nothing to write: skip the transaction and its fsync.
+    if (isEmpty(rd)) return;
     try {
-      this.persistUnchecked(group, rd);
+      if (rd.mustSync !== false) this.persistTx(group, rd);
+      else this.withoutFsync(() => this.persistTx(group, rd));
     } catch (err) {
-      if (!isDiskFullError(err)) throw err;
-      const what = [
-        rd.snapshot !== null ? `a snapshot at index ${rd.snapshot.index}` : '',
-        rd.entries.length > 0 ? `entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index} (${rd.entries.reduce((n, e) => n + e.data.length, 0)} bytes)` : '',
-        rd.hardState !== null ? 'the hard state' : '',
-      ].filter((w) => w !== '').join(', ');
-      throw new DiskFullError(path.dirname(path.resolve(this.file)), `Raft group ${group}'s ${what} in ${path.basename(this.file)}`, err);
+      throw this.diskFull(err, describe(group, rd));
     }
   }
 
-  private persistUnchecked(group: number, rd: PersistBatch): void {
-    this.check(group);
-    // Nothing to write: skip the transaction and its fsync.
-    if (rd.hardState === null && rd.snapshot === null && rd.entries.length === 0) return;
-    if (rd.mustSync !== false) {
-      this.persistTx(group, rd);
-      return;
+  /**
+   * Opens a batch: one transaction for the persists of several groups, each
+   * written by persistInBatch, all made durable by commitBatch. `sync` false:
+   * the batch only moves commit indexes and is committed without an fsync.
+   */
+  beginBatch(sync: boolean): void {
+    this.checkOpen();
+    if (this.batch !== null) throw new Error(`${this.file}: a batch is already open`);
+    this.batch = { sync, writing: [] };
+    try {
+      if (!sync) this.db.pragma('synchronous = NORMAL');
+      this.st.begin.run();
+    } catch (err) {
+      this.endBatch();
+      throw err;
     }
-    // Only the commit index moved: written without an fsync. The next synced
-    // transaction makes it durable along with it (the WAL is appended in order).
+  }
+
+  /** Whether a batch is open, and whether it will fsync at its commit. */
+  get openBatch(): { sync: boolean } | null {
+    return this.batch === null ? null : { sync: this.batch.sync };
+  }
+
+  /** Writes one group's records into the open batch (nothing is durable until commitBatch). */
+  persistInBatch(group: number, rd: PersistBatch): void {
+    this.check(group);
+    const batch = this.batch;
+    if (batch === null) throw new Error(`${this.file}: persistInBatch without beginBatch`);
+    if (isEmpty(rd)) return;
+    const what = describe(group, rd);
+    batch.writing.push(what);
+    try {
+      // A savepoint: a write refused half-way (a gap: a bug) leaves nothing of itself in the batch.
+      this.persistTx(group, rd);
+    } catch (err) {
+      throw this.diskFull(err, what);
+    }
+  }
+
+  /** Commits the open batch (fsynced if it was opened with sync). On failure the batch is rolled back and the error thrown. */
+  commitBatch(): void {
+    const batch = this.batch;
+    if (batch === null) throw new Error(`${this.file}: commitBatch without beginBatch`);
+    try {
+      this.st.commit.run();
+    } catch (err) {
+      if (this.db.inTransaction) this.st.rollback.run();
+      throw this.diskFull(err, batch.writing.join('; '));
+    } finally {
+      this.endBatch();
+    }
+  }
+
+  /** Rolls back the open batch (a write in it failed): none of it was acknowledged. */
+  abortBatch(): void {
+    if (this.batch === null) return;
+    try {
+      if (this.db.inTransaction) this.st.rollback.run();
+    } finally {
+      this.endBatch();
+    }
+  }
+
+  private endBatch(): void {
+    const sync = this.batch?.sync ?? true;
+    this.batch = null;
+    if (!sync) this.db.pragma('synchronous = FULL');
+  }
+
+  /** Only the commit index moved: written without an fsync. The next synced transaction makes it durable along with it (the WAL is appended in order). */
+  private withoutFsync(fn: () => void): void {
     this.db.pragma('synchronous = NORMAL');
     try {
-      this.persistTx(group, rd);
+      fn();
     } finally {
       this.db.pragma('synchronous = FULL');
     }
+  }
+
+  /** A DiskFullError naming what was being written, if err says the disk is full; else err. */
+  private diskFull(err: unknown, writing: string): unknown {
+    if (!isDiskFullError(err)) return err;
+    return new DiskFullError(path.dirname(path.resolve(this.file)), `${writing} in ${path.basename(this.file)}`, err);
   }
 
   /**
@@ -238,8 +316,7 @@ export class RaftStore {
     try {
       this.compactTx(group, snapshot);
     } catch (err) {
-      if (!isDiskFullError(err)) throw err;
-      throw new DiskFullError(path.dirname(path.resolve(this.file)), `Raft group ${group}'s snapshot at index ${snapshot.index} (${snapshot.data.length} bytes) in ${path.basename(this.file)}`, err);
+      throw this.diskFull(err, `Raft group ${group}'s snapshot at index ${snapshot.index} (${snapshot.data.length} bytes)`);
     }
   }
 
@@ -320,6 +397,20 @@ export class RaftStore {
   }
 }
 
+function isEmpty(rd: PersistBatch): boolean {
+  return rd.hardState === null && rd.snapshot === null && rd.entries.length === 0;
+}
+
+/** What a persist writes, for the operator. */
+function describe(group: number, rd: PersistBatch): string {
+  const what = [
+    rd.snapshot !== null ? `a snapshot at index ${rd.snapshot.index}` : '',
+    rd.entries.length > 0 ? `entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index} (${rd.entries.reduce((n, e) => n + e.data.length, 0)} bytes)` : '',
+    rd.hardState !== null ? 'the hard state' : '',
+  ].filter((w) => w !== '').join(', ');
+  return `Raft group ${group}'s ${what}`;
+}
+
 function toEntry(r: EntryRow): Entry {
   return { term: r.term, index: r.idx, kind: r.kind === 'conf' ? 'conf' : 'normal', data: r.data };
 }
@@ -332,17 +423,61 @@ function parseConf(text: string, file: string, group: number): ConfState {
 }
 
 /**
- * The host runtime's disk port over a store: each Ready is one transaction,
- * fsynced before it returns (unless only the commit index moved), so a sync
- * is done as soon as it is asked for.
+ * The host runtime's disk port over a store. The Readies of one turn of the
+ * event loop (a tick of every group, the frames of one read from a socket)
+ * are written into one batch, committed in a microtask once the turn's
+ * synchronous work is done: one fsync for all of them. Each sync the port
+ * promised is done after that commit, in the order asked, and may append
+ * again (a new batch). A batch whose commit fails (a full disk) calls
+ * `failed` and none of its syncs: nothing that depended on it is sent.
  */
-export function storeDisk(store: RaftStore): DiskPort {
+export function storeDisk(store: RaftStore, failed: (err: Error) => void, timeline: Pick<Timeline, 'time'> = noTimeline): DiskPort {
+  let syncs: Array<() => void> = [];
+  let scheduled = false;
+  let broken: Error | null = null;
+  const commit = (): void => {
+    scheduled = false;
+    if (store.openBatch === null || broken !== null) return;
+    const done = syncs;
+    syncs = [];
+    try {
+      timeline.time('persist', () => store.commitBatch());
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      failed(broken);
+      return;
+    }
+    for (const fn of done) fn();
+  };
   return {
     groups: () => store.groups(),
     load: (group, genesis) => store.load(group, genesis),
-    append: (group, batch) => store.persist(group, batch),
-    sync: (_group, done) => done(),
-    // The store keeps the entries after the snapshot itself.
+    append: (group, batch) => {
+      if (broken !== null) throw broken;
+      const sync = batch.mustSync;
+      const open = store.openBatch;
+      // A batch without fsync cannot take a write that needs one: commit it (cheaply) first.
+      if (open !== null && sync && !open.sync) commit();
+      try {
+        timeline.time('persist', () => {
+          if (store.openBatch === null) store.beginBatch(sync);
+          store.persistInBatch(group, batch);
+        });
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        store.abortBatch();
+        throw broken;
+      }
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(commit);
+      }
+    },
+    sync: (_group, done) => {
+      if (store.openBatch === null) done();
+      else syncs.push(done);
+    },
+    // The store keeps the entries after the snapshot itself. A compaction joins the open batch (a savepoint in it).
     compact: (group, snapshot) => store.compact(group, snapshot),
   };
 }

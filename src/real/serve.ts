@@ -222,6 +222,7 @@ function startApp(run: AppRun, host: RealHost, log: Logger, clock: ClockMap, dis
     pageSize: heap.pageSize,
     rootBytes: heap.rootPages * heap.pageSize,
     threadsHere: run.threads,
+    coherence: host.cluster.coherence,
     firstIndex: run.firstIndex,
     totalThreads: run.totalThreads,
     program: run.program,

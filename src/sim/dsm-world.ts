@@ -15,6 +15,8 @@ import type { HostClock } from './clock.js';
 import { BarrierSafety, LockSafety } from './check/sync.js';
 import { violation } from './check/violation.js';
 import type { SyncEvent } from '../vmm/sync/hooks.js';
+import { ReleaseChecks } from './check/release.js';
+import { encodePublished } from '../vmm/release/notices.js';
 import type { HostState } from './host.js';
 import type { DsmWorld, SimDsmApp } from './dsm-app.js';
 import type { ProtectionObserver } from './memory.js';
@@ -25,6 +27,13 @@ import type { Access } from './threads.js';
 import type { RecordEvent } from '../host/trace-events.js';
 
 type DsmScenario = NonNullable<Scenario['dsm']>;
+
+/** The barrier every thread's end arrives at under release consistency (a name no workload uses). */
+const END_BARRIER = { kind: 'barrier', name: 0xffffffff, episode: 0 } as const;
+/** The race detector's name for it (ReleaseChecks names barrier episodes so). */
+const END_BARRIER_NAME = `barrier:${END_BARRIER.name}:0`;
+/** A published record that invalidates every copy. */
+const EVERY_PAGE_CHANGED = encodePublished({ vt: {}, intervals: [], all: true }, Infinity);
 
 /** What the DSM part needs of the rest of the world. */
 export interface DsmHosts {
@@ -53,6 +62,7 @@ export class DsmPart implements DsmWorld {
   readonly committed: CommittedTable;
   readonly coherence: Coherence;
   readonly lockSafety = new LockSafety();
+  readonly releaseChecks: ReleaseChecks | null;
   readonly barrierSafety = new BarrierSafety();
   readonly workload: Workload;
   private readonly contexts: ThreadContext[] = [];
@@ -85,12 +95,17 @@ export class DsmPart implements DsmWorld {
       skipWriteBack: scenario.bugs?.skipWriteBack ?? false,
       grantBeforeRelease: scenario.bugs?.grantBeforeRelease ?? false,
       barrierEarly: scenario.bugs?.barrierEarly ?? false,
+      publishBeforeDurable: scenario.bugs?.publishBeforeDurable ?? false,
       ignoreLockLease: scenario.bugs?.ignoreLockLease ?? false,
     });
     this.vmm = vmm;
     // Application threads run on a host's pages while it is up or its event loop stalls.
     this.singleWriter = new SingleWriter((h) => (hosts.hostState(h) === 'up' || hosts.hostState(h) === 'stalled') && (hosts.judged?.(h) ?? true));
-    this.protections = { changed: (host, page, prot) => this.singleWriter.changed(host, page, prot) };
+    // Under release consistency many hosts write a page at once: the race detector and DRF-SC judge instead.
+    this.releaseChecks = d.coherence === 'release' ? new ReleaseChecks() : null;
+    this.protections = { changed: (host, page, prot) => {
+      if (this.releaseChecks === null) this.singleWriter.changed(host, page, prot);
+    } };
     this.allocator = new AllocatorSafety(rootPages * pageSize);
     this.coherence = new Coherence();
     this.committed = new CommittedTable((h) => this.holderView(h));
@@ -131,7 +146,27 @@ export class DsmPart implements DsmWorld {
   }
 
   runThread(app: SimDsmApp, ctx: ThreadContext): void {
-    app.threads.start(ctx, this.workload.thread(ctx), () => this.threadDone(ctx.index));
+    app.threads.start(ctx, this.workload.thread(ctx), () => {
+      if (this.releaseChecks === null) this.threadDone(ctx.index);
+      else this.exitRelease(app, ctx);
+    });
+  }
+
+  /** Release consistency: the records threads published as they ended, for the end check to acquire. */
+  private readonly endRecords: string[] = [];
+
+  /**
+   * Release consistency: a thread's end is a release (what it wrote after its last unlock is
+   * published), and the end check starts with an acquire of them all, as if every thread
+   * arrived at a barrier that the end check departs from.
+   */
+  private exitRelease(app: SimDsmApp, ctx: ThreadContext): void {
+    const index = ctx.index;
+    this.releaseChecks!.synced({ kind: 'barrier-arrived', host: ctx.host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
+    app.vmm.coherence.beforeRelease(END_BARRIER, index, (published) => {
+      if (published !== null) this.endRecords.push(published);
+      this.threadDone(index);
+    });
   }
 
   threadDone(index: number): void {
@@ -166,7 +201,9 @@ export class DsmPart implements DsmWorld {
       this.hosts.scheduler.after(100_000, () => this.tryVerify());
     }
     // The host's workload threads still running are gone (threads start only at a host's first boot).
-    const lost = this.contexts.filter((c) => c.host === host && this.end(c.index, true)).length;
+    const gone = this.contexts.filter((c) => c.host === host && this.end(c.index, true));
+    for (const c of gone) this.releaseChecks?.lost(c.index, host, this.hosts.scheduler.now, END_BARRIER_NAME);
+    const lost = gone.length;
     this.stats.threadsLost += lost;
     this.hosts.trace('lost-threads', host, lost);
     this.maybeVerify();
@@ -181,6 +218,7 @@ export class DsmPart implements DsmWorld {
 
   lostLock(host: number, id: number, thread: number, threads: number): void {
     this.hosts.trace('lost-lock', host, id, thread);
+    this.releaseChecks?.lost(thread, host, this.hosts.scheduler.now, END_BARRIER_NAME);
     this.lostMemory(host, threads);
   }
 
@@ -188,6 +226,7 @@ export class DsmPart implements DsmWorld {
     if (!(this.hosts.judged?.(e.host) ?? true)) return;
     this.lockSafety.event(e);
     this.barrierSafety.event(e);
+    this.releaseChecks?.synced(e);
   }
 
   segfault(host: number, page: number, why: string): void {
@@ -205,6 +244,10 @@ export class DsmPart implements DsmWorld {
       const register = this.registers.has(a.addr);
       if (register) this.accesses.push(a);
       this.observed.wrote(a, register && a.kind === 'write');
+      return;
+    }
+    if (this.releaseChecks !== null) {
+      this.releaseChecks.accessed(a);
       return;
     }
     this.coherence.access(a);
@@ -248,6 +291,7 @@ export class DsmPart implements DsmWorld {
   allocated(host: number, addr: number, size: number): void {
     this.stats.mallocs++;
     this.allocator.allocated(host, addr, size);
+    this.releaseChecks?.fresh(addr, size, this.hosts.scheduler.now);
   }
 
   freed(_host: number, addr: number): void {
@@ -298,10 +342,17 @@ export class DsmPart implements DsmWorld {
     }
     const ctx: ThreadContext = { ...this.contexts[0]!, host, index: this.contexts.length };
     this.verifyHost = host;
-    app.threads.start(ctx, this.workload.verify(ctx), (result) => {
+    const start = (): void => app.threads.start(ctx, this.workload.verify(ctx), (result) => {
       this.verdict = result ?? null;
       this.stats.verified = this.verdict === null ? 1 : 0;
     });
+    if (this.releaseChecks === null) start();
+    else {
+      this.releaseChecks.synced({ kind: 'barrier-departed', host, thread: ctx.index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
+      // Threads lost before their end published nothing there, but their completed releases are
+      // committed: the end check reads every page afresh, through the log.
+      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], start);
+    }
   }
 
   /** Liveness once faults stopped: no thread still waits on a fault from before. */

@@ -217,6 +217,8 @@ export const scenarioSchema = z
         localReads: z.boolean().default(false),
         /** Answer a revoke of a written page without writing it back first. */
         skipWriteBack: z.boolean().default(false),
+        /** Release consistency: publish a release's write notices before its diffs are committed. */
+        publishBeforeDurable: z.boolean().default(false),
         /** A lock manager grants a waiter at once, before the holder's release is committed. */
         grantBeforeRelease: z.boolean().default(false),
         /** A barrier opens one arrival early. */

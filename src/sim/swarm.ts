@@ -79,6 +79,8 @@ const FIELDS: readonly Field[] = [
   { path: 'dsm.memoryLimitPages', kind: 'int' },
   { path: 'dsm.workload', kind: 'choice' },
   { path: 'dsm.threadsPerHost', kind: 'int' },
+  /** The coherence model (sequential or release): a scenario may draw it per seed. */
+  { path: 'dsm.coherence', kind: 'choice' },
   { path: 'clock.maxOffsetMs', kind: 'real' },
   // Leases are judged with the drift bound: a drift past it is unsafe, so it is drawn within it unless the scenario expects the violation.
   {

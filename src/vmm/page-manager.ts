@@ -405,7 +405,7 @@ export class PageManager {
    * page's queue waits forever on a continuation that never comes. Returns
    * false only if this manager is closed.
    */
-  private propose(cmd: PageCommand, mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
+  propose(cmd: PageCommand, mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
     if (this.closed) return false;
     const pid = `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`;
     const entry: CompanyEntry = mark === undefined ? { pid, cmd } : { pid, cmd, mark };

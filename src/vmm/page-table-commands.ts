@@ -6,6 +6,9 @@
 // committed entry would stop the host, and a divergent one would split the
 // members of a company).
 
+import { type DiffFields, validateDiffFields } from './release/diff-table.js';
+import { validateVectorTime, type VectorTime } from './release/vector-time.js';
+
 export type LeaseMode = 'read' | 'write';
 
 export type PageCommand =
@@ -60,7 +63,11 @@ export type PageCommand =
    * Changes nothing: once it commits in the proposer's term, the proposer's table holds everything
    * committed before, so what it reads there is current (a read barrier).
    */
-  | { op: 'barrier' };
+  | { op: 'barrier' }
+  /** Release consistency: a host's diff of a page at the end of one of its intervals (src/vmm/release/diff-table.ts). */
+  | ({ op: 'diff' } & DiffFields)
+  /** Drops the company's diffs of intervals `floor` covers (every host has seen them). */
+  | { op: 'collect-diffs'; company: number; floor: VectorTime };
 
 export interface LeaseToken { term: number; grantedAtUs: number }
 
@@ -298,6 +305,16 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
     }
     case 'barrier':
       return { op };
+    case 'diff': {
+      const f = validateDiffFields(o);
+      return 'error' in f ? new Bad(f.error) : { op, ...f };
+    }
+    case 'collect-diffs': {
+      const company = int(o, op, 'company', 0);
+      if (company instanceof Bad) return company;
+      const floor = validateVectorTime(o['floor'], `${op}: field 'floor'`);
+      return 'error' in floor ? new Bad(floor.error as string) : { op, company, floor: floor as VectorTime };
+    }
     default:
       return new Bad(`unknown op ${describe(op)}`);
   }

@@ -15,6 +15,8 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { type LeaseMode, type LeaseToken, type PageCommand, validateCommand } from './page-table-commands.js';
+import { DiffRecords, type DiffFields, type DiffRow, patched, RELEASE_SCHEMA } from './release/diff-table.js';
+import type { VectorTime } from './release/vector-time.js';
 
 export { type LeaseMode, type LeaseToken, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
 
@@ -347,6 +349,8 @@ export class PageTable {
   readonly zeroHash: string;
   private readonly db: Database.Database;
   private readonly st: Statements;
+  /** Release consistency's records: diffs, the last interval applied per page and host, hosts' vector times. */
+  private readonly diffs: DiffRecords;
   private readonly tx: (cmd: PageCommand) => ApplyResult;
   /** The companies table, by first page; re-read after every command that changes it. */
   private ranges: CompanyRow[] = [];
@@ -360,6 +364,7 @@ export class PageTable {
     if (restoreFrom === undefined) {
       this.db = new Database(':memory:');
       this.db.exec(SCHEMA);
+      this.db.exec(RELEASE_SCHEMA);
       const meta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
       meta.run('schema', SCHEMA_VERSION);
       meta.run('page_size', String(opts.pageSize));
@@ -368,6 +373,7 @@ export class PageTable {
       this.checkMeta();
     }
     this.st = prepare(this.db);
+    this.diffs = new DiffRecords(this.db);
     this.tx = this.db.transaction((cmd: PageCommand) => this.run(cmd));
     this.reloadRanges();
   }
@@ -456,6 +462,10 @@ export class PageTable {
         return this.barrierArrive(c);
       case 'barrier':
         return OK;
+      case 'diff':
+        return this.diff(c);
+      case 'collect-diffs':
+        return this.collectDiffs(c.company, c.floor);
     }
   }
 
@@ -561,6 +571,7 @@ export class PageTable {
     const end = c.firstPage + c.pages;
     this.st.deleteLeasesIn.run(c.firstPage, end);
     this.st.deletePagesIn.run(c.firstPage, end);
+    this.diffs.dropRange(company, c.firstPage, end);
     this.st.deleteAllocationsOf.run(company);
     this.st.deleteLocksOf.run(company);
     this.st.deleteArrivalsOf.run(company);
@@ -614,6 +625,7 @@ export class PageTable {
     this.st.deleteAllocation.run(a.id);
     this.st.clearRun.run(this.zeroHash, a.firstPage, end);
     this.st.deleteLeasesIn.run(a.firstPage, end);
+    this.diffs.dropRange(null, a.firstPage, end);
     return { ok: true, firstPage: a.firstPage };
   }
 
@@ -694,6 +706,51 @@ export class PageTable {
     return { ok: true, version };
   }
 
+  /**
+   * A diff of a page (release consistency): its words written over the page's contents as the
+   * next version. A diff of an interval at or before the host's last one applied to the page is
+   * a retry: answered with what it made, never applied again (it could overwrite words a later
+   * interval of another host wrote).
+   */
+  private diff(c: DiffFields): ApplyResult {
+    const d = this.diffs.decode(c.diff, this.pageSize);
+    if ('error' in d) return fail('bad-command', `diff: ${d.error}`);
+    const current = this.allocatedVersion(c.page);
+    if (typeof current !== 'number') return current;
+    const last = this.diffs.lastOf(c.page, c.host);
+    if (last !== null && last.interval >= c.interval) return { ok: true, version: last.interval === c.interval ? last.version : current };
+    const row = this.st.page.get(c.page) as Row;
+    const bytes = patched(row['data'] as string | null, this.pageSize, d);
+    const version = current + 1;
+    this.st.writePage.run(version, pageHash(bytes), bytes.toString('base64'), c.page);
+    this.diffs.record(this.companyOf(c.page)!.company, c, version);
+    return { ok: true, version };
+  }
+
+  private collectDiffs(company: number, floor: VectorTime): ApplyResult {
+    const c = this.ranges.find((r) => r.company === company);
+    if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    this.diffs.collect(c.firstPage, c.pages, floor);
+    return OK;
+  }
+
+  /** The diffs that bring a copy of the page at version `have` to the current one, or null if some were collected. */
+  diffsSince(page: number, have: number): DiffRow[] | null {
+    const row = this.page(page);
+    if (row === null || have > row.version) return null;
+    return this.diffs.since(page, have, row.version);
+  }
+
+  /** The diffs of a page still kept, oldest first (for inspection and tests). */
+  diffsOf(page: number): DiffRow[] {
+    return this.diffs.ofPage(page);
+  }
+
+  /** The vector time all of `hosts` reached, as they reported it with their diffs to this company. */
+  diffFloor(company: number, hosts: readonly number[]): VectorTime {
+    return this.diffs.floor(company, hosts);
+  }
+
   /** base64 of the serialized database; restore with PageTable.restore. */
   snapshot(): string {
     return this.db.serialize().toString('base64');
@@ -711,6 +768,15 @@ export class PageTable {
       h.update(`${tag}\n`);
       for (const r of rows) h.update(`${JSON.stringify(r)}\n`);
     };
+    // Release consistency's tables only when they hold rows: a table that never saw a diff hashes as before they existed.
+    const feedRows = (tag: string, rows: IterableIterator<unknown[]>): void => {
+      let first = true;
+      for (const r of rows) {
+        if (first) h.update(`${tag}\n`);
+        first = false;
+        h.update(`${JSON.stringify(r)}\n`);
+      }
+    };
     const st = this.st;
     feed('meta', st.hMeta.iterate() as IterableIterator<unknown[]>);
     if (company === undefined) {
@@ -721,6 +787,7 @@ export class PageTable {
       feed('locks', st.hLocks.iterate() as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriers.iterate() as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivals.iterate() as IterableIterator<unknown[]>);
+      for (const [tag, rows] of this.diffs.hashFeeds(null)) feedRows(tag, rows);
     } else {
       feed('companies', st.hCompany.iterate(company) as IterableIterator<unknown[]>);
       const c = this.ranges.find((r) => r.company === company);
@@ -733,6 +800,7 @@ export class PageTable {
       feed('locks', st.hLocksOf.iterate(company) as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriersOf.iterate(company) as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivalsOf.iterate(company) as IterableIterator<unknown[]>);
+      if (c !== undefined) for (const [tag, rows] of this.diffs.hashFeeds({ company, firstPage: c.firstPage, end: c.firstPage + c.pages })) feedRows(tag, rows);
     }
     return h.digest('hex');
   }

@@ -8,7 +8,7 @@ import type { CompanyPlan } from './placement.js';
 import type { VmmMessage } from './protocol.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
 
-export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-token' | 'free-ok' }>;
+export type Reply = Extract<VmmMessage, { t: 'grant' | 'refuse' | 'released' | 'alloc-ok' | 'free-token' | 'free-ok' | 'page' | 'diffed' }>;
 
 /** What the caller wants after a reply: finished, or the same request again (now). */
 export type Next = 'done' | 'again';

@@ -51,6 +51,11 @@ export interface VmmConfig {
   memoryLimitPages?: number;
   /** The coherence model (default sequential): which CoherenceHooks the sync layer (src/vmm/sync) calls. */
   coherence?: 'sequential' | 'release';
+  /**
+   * Under release consistency, pages kept sequentially consistent all the same (leases, single
+   * writer): real mode's run slots, which hosts read and write with atomics, not under locks.
+   */
+  sequentialPages?: readonly number[];
   /** Deliberate bugs, to show the checkers catch them (never on outside such tests). */
   bugs?: {
     skipWriteBack?: boolean;
@@ -58,6 +63,8 @@ export interface VmmConfig {
     grantBeforeRelease?: boolean;
     /** A barrier manager opens an episode one arrival early. */
     barrierEarly?: boolean;
+    /** Release consistency: a release publishes its write notices before its diffs are committed. */
+    publishBeforeDurable?: boolean;
     /** A lock holder goes on past its lock's lease (nothing stops its threads). */
     ignoreLockLease?: boolean;
   };

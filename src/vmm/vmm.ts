@@ -17,13 +17,19 @@ import { SyncManager } from './sync/manager.js';
 import { companyOfSync } from './sync/placement.js';
 import type { Reply } from './requests.js';
 import type { VmmConfig, VmmEnv } from './vmm-env.js';
+import { ReleaseClient } from './release/release-client.js';
+import { ReleaseManager } from './release/release-manager.js';
 
 export class Vmm {
   readonly client: PageClient;
   readonly heap: HostHeap;
   /** Locks and barriers of this host's threads. */
   readonly sync: SyncClient;
-  private managers = new Map<number, { term: number; manager: PageManager; sync: SyncManager }>();
+  private managers = new Map<number, { term: number; manager: PageManager; sync: SyncManager; release: ReleaseManager }>();
+  /** Under release consistency, this host's side of it (null: sequential consistency). */
+  readonly release: ReleaseClient | null;
+  /** What the sync layer calls at releases and acquires: the configured model's hooks. */
+  readonly coherence: CoherenceHooks;
   /** Companies tried in turn for new runs, starting at a different one on each host. */
   private nextCompany: number;
 
@@ -37,17 +43,14 @@ export class Vmm {
       host: cfg.host, pageSize: cfg.pageSize, pages: cfg.pages, rootPages: cfg.rootPages, firstSerial: firstSerialOf(cfg.incarnation),
     });
     this.nextCompany = cfg.host % cfg.plans.length;
-    this.sync = new SyncClient(cfg, env, this.coherenceHooks());
-  }
-
-  /** The coherence model's side of synchronisation, as configured. */
-  private coherenceHooks(): CoherenceHooks {
-    if (this.cfg.coherence === 'release') throw new Error('coherence: release is not built in yet (src/vmm/release)');
-    return sequentialHooks((then) => this.client.flush(then));
+    this.release = cfg.coherence === 'release' ? new ReleaseClient(cfg, env, this.client.requests) : null;
+    this.coherence = this.release ?? sequentialHooks((then) => this.client.flush(then));
+    this.sync = new SyncClient(cfg, env, this.coherence);
   }
 
   fault(page: number, access: LeaseMode): void {
-    this.client.fault(page, access);
+    if (this.release !== null && !(this.cfg.sequentialPages?.includes(page) ?? false)) this.release.fault(page, access);
+    else this.client.fault(page, access);
   }
 
   /** Leadership of a company here began or ended (or its term changed): a fresh manager per term. */
@@ -62,9 +65,9 @@ export class Vmm {
       const access = this.env.company(company);
       const plan = this.cfg.plans.find((p) => p.company === company);
       if (access === null || plan === undefined) return;
-      this.managers.set(company, {
-        term, manager: new PageManager(this.cfg, this.env, plan, access), sync: new SyncManager(this.cfg, this.env, plan, access),
-      });
+      const manager = new PageManager(this.cfg, this.env, plan, access);
+      const release = new ReleaseManager(this.cfg, this.env, plan, access, (cmd, then) => manager.propose(cmd, undefined, then));
+      this.managers.set(company, { term, manager, sync: new SyncManager(this.cfg, this.env, plan, access), release });
     }
   }
 
@@ -83,6 +86,8 @@ export class Vmm {
       case 'alloc-ok':
       case 'free-token':
       case 'free-ok':
+      case 'page':
+      case 'diffed':
         this.client.requests.reply(from, msg as Reply);
         return;
       case 'revoke':
@@ -99,6 +104,8 @@ export class Vmm {
       case 'release':
       case 'alloc':
       case 'free':
+      case 'fetch':
+      case 'diff':
         this.toManager(from, msg);
         return;
       case 'lock-acquire':
@@ -131,10 +138,12 @@ export class Vmm {
     else m.arrive(from, msg);
   }
 
-  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' }>): void {
+  private toManager(from: number, msg: Extract<VmmMessage, { t: 'acquire' | 'revoked' | 'release' | 'alloc' | 'free' | 'fetch' | 'diff' }>): void {
+
     const page = msg.t === 'alloc' ? -1 : msg.t === 'free' ? Math.floor(msg.addr / this.cfg.pageSize) : msg.page;
     const company = msg.t === 'alloc' ? msg.company : companyOfPage(this.cfg.plans, page)?.company ?? 0;
-    const m = this.managers.get(company)?.manager;
+    const managed = this.managers.get(company);
+    const m = managed?.manager;
     if (m === undefined) {
       if (msg.t === 'revoked') return; // its manager is gone; the new one asks again
       const lead = this.env.company(company)?.lead() ?? 0;
@@ -145,6 +154,8 @@ export class Vmm {
     else if (msg.t === 'revoked') m.revoked(from, msg);
     else if (msg.t === 'release') m.release(from, msg);
     else if (msg.t === 'alloc') m.alloc(from, msg);
+    else if (msg.t === 'fetch') managed!.release.fetch(from, msg);
+    else if (msg.t === 'diff') managed!.release.diff(from, msg);
     else m.free(from, msg);
   }
 
@@ -265,6 +276,7 @@ export class Vmm {
     }
     this.managers.clear();
     this.client.close();
+    this.release?.close();
     this.sync.close();
   }
 }

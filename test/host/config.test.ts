@@ -68,4 +68,15 @@ test('only real hosts need whole OS pages', () => {
   assert.match(errorOf(() => parseClusterText(cluster('heap: { pageSize: 256 }'), '/c.yaml')), 'field heap.pageSize: expected a power of two of at least 4096');
 });
 
+test('the coherence model: sequential by default, release on request, anything else named', () => {
+  const plans = planCompanies({ pages: 1024, owners: [1, 2, 3], replication: 3 });
+  assert.is(vmmConfigOf(parseClusterText(cluster(''), '/c.yaml'), 1, plans).coherence, undefined);
+  const c = parseClusterText(cluster('coherence: release'), '/c.yaml');
+  const s = parseScenarioText(scenario('  coherence: release'), '/s.yaml').base.dsm!;
+  assert.is(vmmConfigOf(c, 1, plans).coherence, 'release');
+  assert.equal(vmmConfigOf(s, 1, plans), vmmConfigOf(c, 1, plans));
+  assert.match(errorOf(() => parseClusterText(cluster('coherence: lazy'), '/c.yaml')), "/c.yaml: field coherence: expected one of 'sequential', 'release'");
+  assert.match(errorOf(() => parseScenarioText(scenario('  coherence: 3'), '/s.yaml')), "/s.yaml: field dsm.coherence: expected one of 'sequential', 'release'");
+});
+
 test.run();

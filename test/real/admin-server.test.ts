@@ -8,6 +8,7 @@ import { startAdminServer, type AdminServer, type DebugHooks } from '../../src/r
 import type { HostStatus } from '../../src/real/host-status.js';
 import { HostMetrics } from '../../src/real/metrics.js';
 import { zeroRefusals } from '../../src/real/transport.js';
+import { Timeline } from '../../src/real/timeline.js';
 
 // A stuck test fails the file instead of hanging the run.
 setTimeout(() => {
@@ -38,6 +39,7 @@ function fakeStatus(): HostStatus {
       reconnects: 3, connectedPeers: [1, 3], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
+    timeline: new Timeline().snapshot(),
     app: { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null },
   };
 }

@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAddress } from '../../src/real/cluster.js';
 import { encodeFrame } from '../../src/real/frame.js';
+import { encodeEnvelope } from '../../src/real/envelope-codec.js';
 import { nativeAvailable } from '../../src/real/native-memory.js';
 import { agreedLeader, TestCluster, watchdog } from './cluster-harness.js';
 
@@ -72,10 +73,13 @@ if (!available.ok) {
       await sendRaw(target.address, [lengthPrefixed(p)]);
     }
     // Well-formed frames the cluster must refuse.
-    const vote = { kind: 'raft', group: 0, msg: { type: 'vote', from: 2, to: 1, term: 99, index: 0, logTerm: 0 } };
+    const vote = encodeEnvelope({
+      kind: 'raft', group: 0,
+      msg: { type: 'vote', from: 2, to: 1, term: 99, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, transfer: false },
+    });
     await sendRaw(target.address, [encodeFrame({ clusterId: 'another-cluster', from: 2 }, vote)]);
     await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 77 }, vote)]);
-    await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 2 }, { kind: 'vmm', msg: { t: 'grant', page: -1 } })]);
+    await sendRaw(target.address, [encodeFrame({ clusterId: `bad-frames-${process.pid}`, from: 2 }, encodeEnvelope({ kind: 'vmm', msg: { t: 'grant', req: 1, page: -1, mode: 'read', version: 1, data: null, leaseUs: 1, index: 1, lease: { term: 1, grantedAtUs: 0 } } }))]);
     // A length far past the frame limit.
     const huge = Buffer.alloc(4);
     huge.writeUInt32BE(0xfffffff0);

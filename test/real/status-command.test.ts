@@ -13,6 +13,7 @@ import { startAdminServer, type AdminServer } from '../../src/real/admin-server.
 import type { HostStatus } from '../../src/real/host-status.js';
 import { HostMetrics } from '../../src/real/metrics.js';
 import { zeroRefusals } from '../../src/real/transport.js';
+import { Timeline } from '../../src/real/timeline.js';
 
 // A stuck test fails the file instead of hanging the run.
 setTimeout(() => {
@@ -44,6 +45,7 @@ function fakeStatus(host: number, leader: boolean): HostStatus {
       reconnects: 0, connectedPeers: [], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
+    timeline: new Timeline().snapshot(),
     app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null } : null,
   };
 }

@@ -6,6 +6,7 @@ import { connect as connectTls, createServer as createTlsServer } from 'node:tls
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAuthority, issueHostCertificate, type PemPair } from '../../src/real/certs.js';
+import { encodeEnvelope } from '../../src/real/envelope-codec.js';
 import { encodeFrame } from '../../src/real/frame.js';
 import type { TlsMaterial } from '../../src/real/tls.js';
 import { Transport, type PeerAddress, type TransportLimits, type TransportSecurity } from '../../src/real/transport.js';
@@ -122,7 +123,7 @@ test('two TLS transports exchange envelopes; each receives the sender its certif
 test('no certificate, another authority\'s certificate, plain TCP, or one naming no host of ours: refused, nothing delivered', async () => {
   const peers = new Map([[1, { host: HOST, port: await freePort() }], [2, { host: HOST, port: 1 }]]);
   const a = await node(1, peers, { kind: 'tls', material: await ours.host(1) });
-  const frame = encodeFrame({ clusterId: CLUSTER, from: 2 }, vmm(9));
+  const frame = encodeFrame({ clusterId: CLUSTER, from: 2 }, encodeEnvelope(vmm(9)));
   try {
     assert.equal(await tlsClient(a.port, {}, ours.ca.cert, [frame]), { secured: true }); // TLS 1.3: the client finishes first, then is refused
     await tlsClient(a.port, await theirs.host(2), ours.ca.cert, [frame]);
@@ -145,8 +146,8 @@ test('an authenticated peer\'s frame naming another sender is dropped as forged;
   const peers = new Map([[1, { host: HOST, port: await freePort() }], [2, { host: HOST, port: 1 }], [3, { host: HOST, port: 1 }]]);
   const a = await node(1, peers, { kind: 'tls', material: await ours.host(1) });
   try {
-    const forged = encodeFrame({ clusterId: CLUSTER, from: 3 }, vmm(1));
-    const own = encodeFrame({ clusterId: CLUSTER, from: 2 }, vmm(2));
+    const forged = encodeFrame({ clusterId: CLUSTER, from: 3 }, encodeEnvelope(vmm(1)));
+    const own = encodeFrame({ clusterId: CLUSTER, from: 2 }, encodeEnvelope(vmm(2)));
     await tlsClient(a.port, await ours.host(2), ours.ca.cert, [forged, own]);
     await waitFor('the forged frame dropped and the own one delivered', () => a.t.stats().dropped['forged-sender'] === 1 && a.got.length === 1);
     assert.equal(a.got, [[2, vmm(2)]]);

@@ -16,6 +16,7 @@ import type { Message } from '../../src/raft/types.js';
 import { writeClusterCerts } from '../../src/real/certs.js';
 import { loadCluster } from '../../src/real/cluster-file.js';
 import { parseAddress } from '../../src/real/cluster.js';
+import { encodeEnvelope } from '../../src/real/envelope-codec.js';
 import { encodeFrame } from '../../src/real/frame.js';
 import type { HostStatus } from '../../src/real/host-status.js';
 import { nativeAvailable } from '../../src/real/native-memory.js';
@@ -113,7 +114,7 @@ if (!available.ok) {
         const entry = { term: g.term, index: g.lastIndex + 1, kind: 'normal' as const, data: '' };
         const append = message({ type: 'app', from: leader, to: id, term: g.term, index: g.lastIndex, logTerm: g.term, entries: [entry], commit: entry.index });
         const inflate = message({ type: 'heartbeat', from: leader, to: id, term: LARGEST_TERM, commit: g.commit });
-        for (const msg of [append, inflate]) frames.push(encodeFrame({ clusterId, from: leader }, { kind: 'raft', group, msg }));
+        for (const msg of [append, inflate]) frames.push(encodeFrame({ clusterId, from: leader }, encodeEnvelope({ kind: 'raft', group, msg })));
       }
       if (frames.length === 0) continue;
       attacked.push(id);

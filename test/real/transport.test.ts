@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Message } from '../../src/raft/types.js';
+import { encodeEnvelope } from '../../src/real/envelope-codec.js';
 import { encodeFrame } from '../../src/real/frame.js';
 import { Transport, type PeerAddress, type TransportOptions } from '../../src/real/transport.js';
 import type { Envelope } from '../../src/vmm/wire.js';
@@ -208,13 +209,14 @@ test('malformed frames are dropped and counted without closing the connection; a
     await a.t.start();
     const s = await raw(port);
     sockets.push(s);
-    const badMagic = encodeFrame({ clusterId: CLUSTER, from: 2 }, vmm(1));
+    const frame = (env: Envelope): Buffer => encodeFrame({ clusterId: CLUSTER, from: 2 }, encodeEnvelope(env));
+    const badMagic = frame(vmm(1));
     badMagic[4] = 0;
-    const notJson = Buffer.from(encodeFrame({ clusterId: CLUSTER, from: 2 }, 'x'));
-    notJson[notJson.length - 1] = 0x7b; // '"x{' is no longer JSON
-    const badEnvelope = encodeFrame({ clusterId: CLUSTER, from: 2 }, { kind: 'vmm', msg: { t: 'acquire', req: 1, page: -3, mode: 'read', have: 0 } });
-    const good = encodeFrame({ clusterId: CLUSTER, from: 2 }, vmm(5));
-    s.write(Buffer.concat([badMagic, notJson, badEnvelope, Buffer.from([0, 0, 0, 0]), good]));
+    const truncated = frame(vmm(1)).subarray(0, -1);
+    truncated.writeUInt32BE(truncated.length - 4, 0); // a frame, whose envelope lacks its last byte
+    const badEnvelope = frame({ kind: 'vmm', msg: { t: 'acquire', req: 1, page: -3, mode: 'read', have: 0 } });
+    const good = frame(vmm(5));
+    s.write(Buffer.concat([badMagic, truncated, badEnvelope, Buffer.from([0, 0, 0, 0]), good]));
     await waitFor('the good frame behind the bad ones', () => a.got.length === 1);
     assert.equal(a.got, [[2, vmm(5)]]);
     assert.is(a.t.stats().dropped.malformed, 4);
@@ -229,7 +231,7 @@ test('malformed frames are dropped and counted without closing the connection; a
     await closed;
     assert.is(a.t.stats().dropped.oversized, 1);
     // And the host still serves the first connection.
-    s.write(encodeFrame({ clusterId: CLUSTER, from: 2 }, vmm(6)));
+    s.write(frame(vmm(6)));
     await waitFor('delivery after the oversized frame', () => a.got.length === 2);
   } finally {
     for (const s of sockets) s.destroy();

@@ -39,6 +39,16 @@ const wide = spec({
   },
 });
 
+test('the coherence model is drawn per seed, from its own stream (the other draws stay as they were)', () => {
+  const models = spec({ hosts: { between: [3, 5] }, dsm: { coherence: { oneOf: ['sequential', 'release'] }, workload: 'false-sharing' } });
+  const plain = spec({ hosts: { between: [3, 5] }, dsm: { workload: 'false-sharing' } });
+  const drawn = SEEDS.map((seed) => drawScenario(models, seed));
+  assert.equal(new Set(drawn.map((d) => d.scenario.dsm!.coherence)), new Set(['sequential', 'release']));
+  for (const [i, d] of drawn.entries()) assert.is(d.scenario.hosts, drawScenario(plain, SEEDS[i]!).scenario.hosts);
+  assert.match(describeDraws(drawn[0]!), /coherence=(sequential|release)/);
+  assert.ok(issues({ dsm: { coherence: { oneOf: ['sequential', 'lazy'] } } }).some((i) => /coherence/.test(i)));
+});
+
 test('the same seed draws the same scenario; a spec without draws is its scenario', () => {
   for (const seed of [1, 7, 123456]) assert.equal(drawScenario(wide, seed), drawScenario(wide, seed));
   const fixed = spec({ hosts: 4 });

@@ -1,0 +1,68 @@
+// The checks of a run under release consistency, fed online: every access and
+// every synchronisation step go to the race detector and the DRF-SC read
+// checker (races.ts). The first finding stops the run: a data race is the
+// application's bug (reported with both accesses), a read that a sequentially
+// consistent execution with the same synchronisation order does not allow is
+// the memory's. Under release consistency hosts write their own copies of a
+// page at once, so single-writer and word-by-word coherence do not apply;
+// this is what the model promises instead.
+import type { SyncEvent } from '../../vmm/sync/hooks.js';
+import type { Access } from '../threads.js';
+import { describeRace, describeStaleRead, RaceChecker } from './races.js';
+import { violation } from './violation.js';
+
+export class ReleaseChecks {
+  private readonly checker = new RaceChecker(1);
+
+  accessed(a: Access): void {
+    const who = { host: a.host, thread: a.thread, at: a.ret, addr: a.addr };
+    if (a.kind === 'add') this.checker.event({ ...who, kind: 'update', old: a.value, value: a.stored });
+    else this.checker.event({ ...who, kind: a.kind, value: a.value });
+    this.judge();
+  }
+
+  synced(e: SyncEvent): void {
+    const who = { host: e.host, thread: e.thread, at: e.at };
+    switch (e.kind) {
+      case 'lock-acquired':
+        this.checker.event({ ...who, kind: 'acquire', obj: `lock:${e.id}` });
+        return;
+      case 'lock-released':
+        this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}` });
+        return;
+      case 'lock-lost':
+        this.checker.event({ kind: 'lost', thread: e.thread, at: e.at });
+        return;
+      case 'barrier-arrived':
+        this.checker.event({ ...who, kind: 'arrive', obj: `barrier:${e.name}:${e.episode}` });
+        return;
+      case 'barrier-departed':
+        this.checker.event({ ...who, kind: 'depart', obj: `barrier:${e.name}:${e.episode}` });
+        return;
+    }
+  }
+
+  /**
+   * A thread stopped (its host crashed, its lock's lease ran out, its writes were lost). What it
+   * released stays published: the end check, which reads everything committed, comes after it.
+   */
+  lost(thread: number, host: number, at: number, endBarrier: string): void {
+    this.checker.event({ kind: 'lost', thread, at });
+    this.checker.event({ kind: 'arrive', host, thread, at, obj: endBarrier });
+  }
+
+  /** malloc handed out a block: its words promise nothing until written. */
+  fresh(addr: number, bytes: number, at: number): void {
+    this.checker.event({ kind: 'fresh', addr, bytes, at });
+  }
+
+  private judge(): void {
+    const r = this.checker.report;
+    if (r.races.length > 0) violation('data-race', describeRace(r.races[0]!));
+    if (r.staleReads.length > 0) violation('drf-sc', describeStaleRead(r.staleReads[0]!));
+  }
+
+  get counts(): { reads: number; writes: number } {
+    return { reads: this.checker.report.reads, writes: this.checker.report.writes };
+  }
+}
