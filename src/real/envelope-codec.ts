@@ -506,7 +506,7 @@ function readVectorTime(r: Reader): VectorTime {
     last = host;
     vt[host] = r.int(0);
   }
-  // The rest of a vector time's rules (ids of at most nine digits; zero entries dropped) are its module's.
+  // The rest of a vector time's rules (host ids up to 2^32 - 1; zero entries dropped) are its module's.
   const checked = validateVectorTime(vt, 'vt');
   if ('error' in checked) throw INVALID;
   return checked;

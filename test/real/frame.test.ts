@@ -77,8 +77,8 @@ const u32 = z.int().min(0).max(2 ** 32 - 1);
 // A release's published record: opaque text, as long as the page table keeps (64 Ki chars); a barrier has one per party at most.
 const recordZ = z.string().max(64 * 1024);
 const recordsZ = z.array(recordZ).max(2 ** 16);
-// A vector time: counts by host id (the page table's rule: at most nine digits), at most 4096 entries on the wire; zeros dropped.
-const vtZ = z.record(z.string().regex(/^(0|[1-9][0-9]{0,8})$/), n0)
+// A vector time: counts by host id (the page table's rule: a host id, 0 to 2^32 - 1), at most 4096 entries on the wire; zeros dropped.
+const vtZ = z.record(z.string().regex(/^(0|[1-9][0-9]{0,9})$/).refine((k) => Number(k) <= 2 ** 32 - 1), n0)
   .refine((vt) => Object.keys(vt).length <= 4096)
   .transform((vt) => Object.fromEntries(Object.entries(vt).filter(([, n]) => n > 0)));
 const mode = z.enum(['read', 'write']);
@@ -573,7 +573,7 @@ test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, re
   ok(vmm({ ...exampleOf('page').msg, diffs: [] }));
 });
 
-test('vector times: host-id keys of at most nine digits, safe-integer counts, ascending, bounded in count', () => {
+test('vector times: host-id keys from 0 to 2^32 - 1, safe-integer counts, ascending, bounded in count', () => {
   const diff = exampleOf('diff');
   const withVt = (vt: Record<string, number>): Envelope => ({ kind: 'vmm', msg: { ...diff.msg, vt } } as Envelope);
   const floor = (vt: Record<string, number>): Envelope => ({ kind: 'vmm', msg: { ...exampleOf('diffed').msg, floor: vt } } as Envelope);
@@ -582,8 +582,10 @@ test('vector times: host-id keys of at most nine digits, safe-integer counts, as
     assert.equal(decodeEnvelope(encodeEnvelope(make(many(4096)))), make(many(4096)));
     assert.is(decodeEnvelope(encodeEnvelope(make(many(4097)))), null, 'an oversize vector time');
     agrees(make(many(4097)));
-    assert.is(decodeEnvelope(encodeEnvelope(make({ 1_000_000_000: 1 }))), null, 'a ten-digit host id');
-    agrees(make({ 1_000_000_000: 1 }));
+    // Cluster files allow host ids up to 2^32 - 1; one past is no host.
+    assert.equal(decodeEnvelope(encodeEnvelope(make({ 4_294_967_295: 1 }))), make({ 4_294_967_295: 1 }), 'the largest host id');
+    assert.is(decodeEnvelope(encodeEnvelope(make({ 4_294_967_296: 1 }))), null, 'past the largest host id');
+    agrees(make({ 4_294_967_296: 1 }));
     // A zero entry is no entry (the JSON validator dropped it too).
     assert.equal(decodeEnvelope(encodeEnvelope(make({ 1: 0, 2: 3 }))), make({ 2: 3 }));
     agrees(make({ 1: 0, 2: 3 }));
@@ -601,7 +603,7 @@ test('vector times: host-id keys of at most nine digits, safe-integer counts, as
   const keyed = encodeEnvelope(withVt({ 1: 5, 987_654_321: 7 }));
   const keyAt = keyed.indexOf(f64(987_654_321));
   assert.equal(decodeEnvelope(patched(keyed, keyAt, f64(2))), withVt({ 1: 5, 2: 7 }));
-  for (const v of [2 ** 53, -1, 0.5, NaN, 1e9, 1, 0]) assert.is(decodeEnvelope(patched(keyed, keyAt, f64(v))), null, `key ${v}`);
+  for (const v of [2 ** 53, -1, 0.5, NaN, 2 ** 32, 1, 0]) assert.is(decodeEnvelope(patched(keyed, keyAt, f64(v))), null, `key ${v}`);
   // The entry count: past what arrived, or more than the bytes hold.
   const countAt = keyAt - 8 - 8 - 4;
   assert.is(keyed.readUInt32LE(countAt), 2);

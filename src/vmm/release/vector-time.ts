@@ -61,12 +61,17 @@ export function vtSum(vt: VectorTime): number {
   return s;
 }
 
+const MAX_HOST_ID = 0xffffffff;
+
 /** Checks a decoded vector time: an object of non-negative safe integers keyed by non-negative integers. */
 export function validateVectorTime(v: unknown, field: string): VectorTime | { error: string } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: `${field} must be an object of counts by id, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}` };
   const out: Record<number, number> = {};
   for (const [k, n] of Object.entries(v as Record<string, unknown>)) {
-    if (!/^(0|[1-9][0-9]{0,8})$/.test(k)) return { error: `${field}: key ${JSON.stringify(k.slice(0, 20))} must be a non-negative integer` };
+    // Keys are host ids, which cluster files allow up to 2^32 - 1.
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(k) || Number(k) > MAX_HOST_ID) {
+      return { error: `${field}: key ${JSON.stringify(k.slice(0, 20))} must be a host id, an integer from 0 to ${MAX_HOST_ID}` };
+    }
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return { error: `${field}[${k}] must be a non-negative integer` };
     if (n > 0) out[Number(k)] = n;
   }
