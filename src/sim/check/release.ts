@@ -13,6 +13,8 @@ import { violation } from './violation.js';
 
 export class ReleaseChecks {
   private readonly checker = new RaceChecker(1);
+  /** Each lock's holder (acquired, not released). */
+  private readonly holders = new Map<number, number>();
 
   accessed(a: Access): void {
     const who = { host: a.host, thread: a.thread, at: a.ret, addr: a.addr };
@@ -24,10 +26,18 @@ export class ReleaseChecks {
   synced(e: SyncEvent): void {
     const who = { host: e.host, thread: e.thread, at: e.at };
     switch (e.kind) {
-      case 'lock-acquired':
+      case 'lock-acquired': {
+        // Granted while another thread holds it: that holding ended by its lease (the holder was
+        // cut off), whether or not the holder has heard yet. What it did since its last release
+        // is as a lost thread's: nobody was promised it.
+        const before = this.holders.get(e.id);
+        if (before !== undefined && before !== e.thread) this.checker.event({ kind: 'lost', thread: before, at: e.at });
+        this.holders.set(e.id, e.thread);
         this.checker.event({ ...who, kind: 'acquire', obj: `lock:${e.id}` });
         return;
+      }
       case 'lock-released':
+        if (this.holders.get(e.id) === e.thread) this.holders.delete(e.id);
         this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}` });
         return;
       case 'lock-lost':
