@@ -8,6 +8,7 @@
 // is not charged less for them alone. Goal (issue 13): release needs at least 5x fewer
 // messages on false sharing.
 import { pathToFileURL } from 'node:url';
+import { nativeAvailable } from '../src/real/native-memory.js';
 import { runSeed } from '../src/sim/run.js';
 import { scenarioSchema } from '../src/sim/scenario.js';
 import { figure } from './result.js';
@@ -78,7 +79,11 @@ export function measure(workload: string, coherence: Model, seed: number, quick:
   return f;
 }
 
-export function benchRelease(quick: boolean): BenchResult[] {
+export async function benchRelease(quick: boolean): Promise<BenchResult[]> {
+  return [...benchReleaseSim(quick), ...(await benchReleaseReal(quick))];
+}
+
+export function benchReleaseSim(quick: boolean): BenchResult[] {
   const out: BenchResult[] = [];
   const seeds = quick ? [1] : [1, 2, 3];
   for (const workload of Object.keys(WORKLOADS)) {
@@ -102,6 +107,113 @@ export function benchRelease(quick: boolean): BenchResult[] {
   return out;
 }
 
+
+// ---- three real hosts on loopback -------------------------------------------
+
+/** Sums a Prometheus counter over its label sets. */
+function counter(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && !line.startsWith('#')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** The same workloads on three `gallocy serve` processes (plain TCP on loopback): messages and faults per op, wall time to every host's verdict. */
+export async function measureReal(workload: string, coherence: Model, quick: boolean): Promise<ModelFigures & { verified: boolean }> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } = await import('node:fs');
+  const { createServer } = await import('node:net');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const freePort = (): Promise<number> => new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'gallocy-bench-release-'));
+  const ports = await Promise.all([1, 2, 3, 4, 5, 6].map(() => freePort()));
+  const cluster = {
+    name: 'bench-release', id: `bench-release-${workload}-${coherence}`,
+    hosts: [1, 2, 3].map((id, i) => ({ id, address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}` })),
+    heap: { pageSize: 4096, pages: 64, rootPages: 4 }, replication: 3, coherence,
+    dataDir: join(dir, 'data'), insecurePlainTcp: true,
+  };
+  const file = join(dir, 'cluster.yaml');
+  writeFileSync(file, JSON.stringify(cluster));
+  const options = { ...WORKLOADS[workload]! };
+  if (quick && 'rounds' in options) options['rounds'] = 10;
+  const flags = Object.entries(options).flatMap(([k, v]) => ['--option', `${k}=${v}`]);
+  const root = join(import.meta.dirname, '..', '..');
+  const start = performance.now();
+  const procs = [1, 2, 3].map((id) => spawn(process.execPath, [
+    join(root, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id), '--workload', workload, '--threads', '2', ...flags,
+    '--deadline', '120', '--log-file', join(dir, `h${id}.log`),
+  ], { stdio: ['ignore', 'ignore', 'ignore'] }));
+  const metrics = async (i: number): Promise<string> => {
+    try {
+      return await (await fetch(`http://127.0.0.1:${ports[2 * i + 1]}/metrics`)).text();
+    } catch {
+      return '';
+    }
+  };
+  const verified = (id: number): boolean => existsSync(join(dir, `h${id}.log`)) && readFileSync(join(dir, `h${id}.log`), 'utf8').includes('"app-verified"');
+  let done = false;
+  let texts: string[] = [];
+  while (performance.now() - start < 110_000) {
+    await sleep(200);
+    if ([1, 2, 3].every(verified)) {
+      done = true;
+      texts = await Promise.all([0, 1, 2].map(metrics));
+      break;
+    }
+  }
+  const wallS = (performance.now() - start) / 1000;
+  for (const p of procs) p.kill('SIGTERM');
+  await sleep(500);
+  rmSync(dir, { recursive: true, force: true });
+  const sum = (name: string): number => texts.reduce((a, t) => a + counter(t, name), 0);
+  const ops = opsOf(workload, options);
+  return { ops, messages: sum('gallocy_messages_sent_total'), page: 0, sync: 0, raft: 0, idle: 0, faults: sum('gallocy_faults_total'), completionS: wallS, verified: done };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Memory operations the workload's threads do on 3 hosts x 2 threads (false-sharing: a read and a write per round). */
+function opsOf(workload: string, o: Record<string, number>): number {
+  if (workload === 'false-sharing') return 6 * (o['rounds'] ?? 0) * 2;
+  const n = o['n'] ?? 0;
+  // matrix-barrier: each thread's rows, reading B and A, writing C, per iteration; a lower bound of n^3 reads.
+  return (o['iterations'] ?? 1) * n * n * n;
+}
+
+export async function benchReleaseReal(quick: boolean): Promise<BenchResult[]> {
+  const native = nativeAvailable();
+  if (!native.ok) {
+    console.error(`bench release: real mode unavailable: ${native.reason}`);
+    return [figure('release.real.available', 0, 'bool')];
+  }
+  const out: BenchResult[] = [];
+  for (const workload of Object.keys(WORKLOADS)) {
+    const per: Partial<Record<Model, ModelFigures & { verified: boolean }>> = {};
+    for (const m of ['sequential', 'release'] as const) per[m] = await measureReal(workload, m, quick);
+    for (const m of ['sequential', 'release'] as const) {
+      const f = per[m]!;
+      if (!f.verified) {
+        out.push(figure(`release.real.${workload}.${m}.verified`, 0, 'bool'));
+        continue;
+      }
+      out.push(figure(`release.real.${workload}.${m}.messages_per_op`, f.messages / f.ops, 'frames sent (all hosts, start to verdict) / memory op'));
+      out.push(figure(`release.real.${workload}.${m}.faults_per_op`, f.faults / f.ops, 'page faults / memory op'));
+      out.push(figure(`release.real.${workload}.${m}.completion_s`, f.completionS, 'wall s, start to every verdict'));
+    }
+    if (per.sequential?.verified && per.release?.verified) {
+      out.push(figure(`release.real.${workload}.messages_sequential_over_release`, (per.sequential.messages / per.sequential.ops) / (per.release.messages / per.release.ops), 'ratio'));
+    }
+  }
+  return out;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of benchRelease(process.argv.includes('--quick'))) console.log(JSON.stringify(r));
+  for (const r of await benchRelease(process.argv.includes('--quick'))) console.log(JSON.stringify(r));
 }

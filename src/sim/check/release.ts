@@ -13,6 +13,10 @@ import { violation } from './violation.js';
 
 export class ReleaseChecks {
   private readonly checker = new RaceChecker(1);
+  /** Each lock's holder (acquired, not released). */
+  private readonly holders = new Map<number, number>();
+  /** Each lock's last release asked for, and whether its company committed it (the lock then passed on by it). */
+  private readonly lastRelease = new Map<number, { thread: number; committed: boolean }>();
 
   accessed(a: Access): void {
     const who = { host: a.host, thread: a.thread, at: a.ret, addr: a.addr };
@@ -24,10 +28,24 @@ export class ReleaseChecks {
   synced(e: SyncEvent): void {
     const who = { host: e.host, thread: e.thread, at: e.at };
     switch (e.kind) {
-      case 'lock-acquired':
+      case 'lock-acquired': {
+        // Granted while another thread holds it: that holding ended by its lease (the holder was
+        // cut off), whether or not the holder has heard yet. What it did since its last release
+        // is as a lost thread's: nobody was promised it.
+        const before = this.holders.get(e.id);
+        if (before !== undefined && before !== e.thread) this.checker.event({ kind: 'lost', thread: before, at: e.at });
+        // Likewise a release asked for but never committed (its host stalled or was cut off first):
+        // the lock passed on by the lease, and nobody was handed what that section published.
+        const last = this.lastRelease.get(e.id);
+        if (last !== undefined && !last.committed && last.thread !== e.thread) this.checker.event({ kind: 'lost', thread: last.thread, at: e.at });
+        this.lastRelease.delete(e.id);
+        this.holders.set(e.id, e.thread);
         this.checker.event({ ...who, kind: 'acquire', obj: `lock:${e.id}` });
         return;
+      }
       case 'lock-released':
+        if (this.holders.get(e.id) === e.thread) this.holders.delete(e.id);
+        this.lastRelease.set(e.id, { thread: e.thread, committed: false });
         this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}` });
         return;
       case 'lock-lost':
@@ -49,6 +67,12 @@ export class ReleaseChecks {
   lost(thread: number, host: number, at: number, endBarrier: string): void {
     this.checker.event({ kind: 'lost', thread, at });
     this.checker.event({ kind: 'arrive', host, thread, at, obj: endBarrier });
+  }
+
+  /** A lock's release was committed in its company (the lock passes on by it, with what it published). */
+  releaseCommitted(id: number, thread: number): void {
+    const last = this.lastRelease.get(id);
+    if (last?.thread === thread) last.committed = true;
   }
 
   /** malloc handed out a block: its words promise nothing until written. */
