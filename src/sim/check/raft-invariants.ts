@@ -196,9 +196,10 @@ export class RaftInvariants {
   }
 
   private confFor(index: number): { from: number; voters: number[] } {
-    let c = this.confs[0]!;
-    for (const x of this.confs) if (x.from < index) c = x;
-    return c;
+    // From the newest: the per-step rules ask about recent indexes, and a run's changes pile up.
+    const confs = this.confs;
+    for (let i = confs.length - 1; i > 0; i--) if (confs[i]!.from < index) return confs[i]!;
+    return confs[0]!;
   }
 
   private previousConf(c: { from: number }): { from: number; voters: number[] } | undefined {
