@@ -1,5 +1,6 @@
 export * from './types.js';
 export { RawNode } from './rawnode.js';
+export type { PeekStatus } from './rawnode.js';
 export { applyConfChangeTo, parseConfChange, encodeConfChange, isConfChange } from './confchange.js';
 export { isValidMessage } from './validate.js';
 export { applyCommitted } from './apply.js';

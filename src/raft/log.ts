@@ -70,6 +70,12 @@ export class RaftLog {
     return this.termAt(index) === term;
   }
 
+  /** The entry at index if it is still in memory (no copy). */
+  at(index: number): Entry | undefined {
+    const off = this.offset();
+    return index > off ? this.entries[index - off - 1] : undefined;
+  }
+
   /** Entries [lo, hi) that are still in memory. */
   slice(lo: number, hi: number): Entry[] {
     const off = this.offset();

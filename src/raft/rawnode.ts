@@ -14,6 +14,9 @@ import { Raft } from './raft.js';
 import type { Refusals } from './bounds.js';
 import type { BootState, ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, Ready, Snapshot, SoftState, Status } from './types.js';
 
+/** What peek() writes: Status's scalars and the live voter list. */
+export type PeekStatus = Omit<Status, 'id' | 'firstIndex' | 'conf'> & { voters: readonly NodeId[] };
+
 export class RawNode {
   private readonly raft: Raft;
   private prevSoft: SoftState;
@@ -171,17 +174,29 @@ export class RawNode {
   }
 
   /**
-   * What status() gives, without copying the configuration: the voters are the
-   * live list, to read before the next input (the simulator's per-step rules
-   * look at every replica after every step).
+   * What status() gives, without copying the configuration and without
+   * allocating: written into `into`, whose voters are the live list, to read
+   * before the next input (the simulator's per-step rules look at every
+   * replica before and after every step).
    */
-  peek(): Readonly<Omit<Status, 'id' | 'firstIndex' | 'conf'>> & { readonly voters: readonly NodeId[] } {
+  peek(into: PeekStatus): void {
     const r = this.raft;
     const log = r.log;
-    return {
-      term: r.term, vote: r.vote, role: r.role, lead: r.lead, commit: log.committed, applied: log.applied,
-      lastIndex: log.lastIndex(), snapshotIndex: log.offset(), leadTransferee: r.leadTransferee, voters: r.conf.voters,
-    };
+    into.term = r.term;
+    into.vote = r.vote;
+    into.role = r.role;
+    into.lead = r.lead;
+    into.commit = log.committed;
+    into.applied = log.applied;
+    into.lastIndex = log.lastIndex();
+    into.snapshotIndex = log.offset();
+    into.leadTransferee = r.leadTransferee;
+    into.voters = r.conf.voters;
+  }
+
+  /** The entry at an index still in memory, without copying (checkers read it; never change it). */
+  entryAt(index: number): Readonly<Entry> | undefined {
+    return this.raft.log.at(index);
   }
 
   /** The current term, without building a whole Status (hot path for drivers and checkers). */

@@ -266,12 +266,17 @@ export class World {
     else this.clients[to - this.hosts.length - 1]?.receive(env);
   }
 
-  private *probes(group: number): Generator<ReplicaProbe> {
+  /** An array, not a generator: the durability check asks at every commit. */
+  private probes(group: number): ReplicaProbe[] {
     // Every host's disk, a faulty one's and its twin's included: durability counts what they truly hold.
-    for (const h of this.twin === null ? this.hosts : [...this.hosts, this.twin]) {
+    const out: ReplicaProbe[] = [];
+    for (const h of this.hosts) {
       const p = h.probe(group);
-      if (p !== undefined) yield p;
+      if (p !== undefined) out.push(p);
     }
+    const t = this.twin?.probe(group);
+    if (t !== undefined) out.push(t);
+    return out;
   }
 
   run(): RunResult {

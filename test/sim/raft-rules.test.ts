@@ -24,9 +24,12 @@ function replica(host: number, init: Partial<State> = {}): RuleSubject & { s: St
   return {
     host, group: 0, s,
     node: {
-      peek: () => ({ ...s, lastIndex: s.snapshotIndex + s.log.length, voters: [...s.voters] }),
+      peek: (into) => Object.assign(into, {
+        term: s.term, vote: s.vote, role: s.role, lead: s.lead, commit: s.commit, applied: s.applied, snapshotIndex: s.snapshotIndex,
+        leadTransferee: s.leadTransferee, lastIndex: s.snapshotIndex + s.log.length, voters: [...s.voters],
+      }),
       termAt: (i) => (i === 0 ? 0 : s.log.find((x) => x.index === i)?.term ?? null),
-      entriesFrom: (lo, hi) => s.log.filter((x) => x.index >= lo && x.index < hi),
+      entryAt: (i) => s.log.find((x) => x.index === i),
       refusals: () => ({ malformed: 0, termBeyondBound: s.refused, indexBeyondBound: 0, rivalLeader: 0 }),
     },
   };

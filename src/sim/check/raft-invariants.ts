@@ -37,10 +37,12 @@ export class RaftInvariants {
   private commitTerms: number[] = [0];
   /** Their data, for the last DATA_WINDOW indexes only. */
   private committedData = new Map<number, string>();
-  /** index -> term -> [data, term of the entry before it] seen persisted anywhere. */
-  private persistedAt = new Map<number, Map<number, [string, number | null]>>();
+  /** index -> the entries seen persisted there anywhere, one per term (almost always one). */
+  private persistedAt = new Map<number, PersistedEntry>();
   /** Voter sets in force from an index on (single-server changes: successive sets overlap). */
   private confs: { from: number; voters: number[] }[];
+  /** Scratch for checkDurableOnQuorum. */
+  private readonly holders: number[] = [];
   /** host -> [term, last index] at its last Ready as leader. */
   private leaderProgress = new Map<number, [number, number]>();
 
@@ -52,10 +54,9 @@ export class RaftInvariants {
     return this.committedTerms.length - 1;
   }
 
-  /** The committed entry at an index; data is undefined once outside the window. */
-  private committedAt(index: number): { term: number; data: string | undefined } | undefined {
-    if (index < 1 || index > this.committedIndex) return undefined;
-    return { term: this.committedTerms[index]!, data: this.committedData.get(index) };
+  /** Whether an index is committed (known to the checker: applied somewhere). */
+  private isCommitted(index: number): boolean {
+    return index >= 1 && index <= this.committedIndex;
   }
 
   /**
@@ -98,19 +99,19 @@ export class RaftInvariants {
     }
     for (const e of entries) {
       const prev = e.index === 1 ? 0 : r.durable.termAt(e.index - 1);
-      let byTerm = this.persistedAt.get(e.index);
-      if (byTerm === undefined) this.persistedAt.set(e.index, (byTerm = new Map()));
-      const seen = byTerm.get(e.term);
+      const first = this.persistedAt.get(e.index);
+      let seen = first;
+      while (seen !== undefined && seen.term !== e.term) seen = seen.other;
       if (seen === undefined) {
-        byTerm.set(e.term, [e.data, prev]);
+        this.persistedAt.set(e.index, { term: e.term, data: e.data, prev, other: first });
         continue;
       }
-      if (seen[0] !== e.data) {
+      if (seen.data !== e.data) {
         violation('log-matching', `group ${this.group}: two entries at index ${e.index} term ${e.term} differ (host ${r.host})`);
       }
-      if (seen[1] !== null && prev !== null && seen[1] !== prev) {
+      if (seen.prev !== null && prev !== null && seen.prev !== prev) {
         violation('log-matching',
-          `group ${this.group}: entry ${e.index} term ${e.term} follows term ${prev} on host ${r.host} but term ${seen[1]} elsewhere`);
+          `group ${this.group}: entry ${e.index} term ${e.term} follows term ${prev} on host ${r.host} but term ${seen.prev} elsewhere`);
       }
     }
   }
@@ -138,11 +139,13 @@ export class RaftInvariants {
    */
   applied(r: ReplicaProbe, entries: readonly Entry[]): void {
     for (const e of entries) {
-      const known = this.committedAt(e.index);
-      if (known !== undefined) {
-        if (known.term !== e.term || (known.data !== undefined && known.data !== e.data)) {
+      if (this.isCommitted(e.index)) {
+        // Data is kept for the last DATA_WINDOW indexes only.
+        const term = this.committedTerms[e.index]!;
+        const data = this.committedData.get(e.index);
+        if (term !== e.term || (data !== undefined && data !== e.data)) {
           violation('state-machine-safety',
-            `group ${this.group}: host ${r.host} applied entry ${e.index} term ${e.term}, but term ${known.term} was applied there before`);
+            `group ${this.group}: host ${r.host} applied entry ${e.index} term ${e.term}, but term ${term} was applied there before`);
         }
         continue;
       }
@@ -161,9 +164,8 @@ export class RaftInvariants {
 
   /** Entries at or below a snapshot a host installed were applied through it. */
   installedSnapshot(r: ReplicaProbe, index: number, term: number): void {
-    const known = this.committedAt(index);
-    if (known !== undefined && known.term !== term) {
-      violation('state-machine-safety', `group ${this.group}: host ${r.host} installed a snapshot at ${index} term ${term}, but term ${known.term} was applied there`);
+    if (this.isCommitted(index) && this.committedTerms[index] !== term) {
+      violation('state-machine-safety', `group ${this.group}: host ${r.host} installed a snapshot at ${index} term ${term}, but term ${this.committedTerms[index]} was applied there`);
     }
     if (index > this.committedIndex) {
       violation('state-machine-safety', `group ${this.group}: host ${r.host} installed a snapshot at ${index} beyond anything applied (${this.committedIndex})`);
@@ -172,22 +174,24 @@ export class RaftInvariants {
 
   /** Every write acknowledged to a client is the committed entry at its index. */
   acknowledged(index: number, term: number, matches: (data: string) => boolean, what: string): void {
-    const c = this.committedAt(index);
-    if (c === undefined || c.term !== term || (c.data !== undefined && !matches(c.data))) {
+    const data = this.committedData.get(index);
+    if (!this.isCommitted(index) || this.committedTerms[index] !== term || (data !== undefined && !matches(data))) {
       violation('acked-write-committed', `group ${this.group}: ${what} was acknowledged at index ${index} term ${term}, but the committed log does not hold it there`);
     }
   }
 
   private checkDurableOnQuorum(e: Entry): void {
     const current = this.confFor(e.index);
-    const candidates = [current, this.previousConf(current)];
-    const holders = new Set<number>();
-    for (const r of this.replicas()) if (r.durable.holds(e.index, e.term)) holders.add(r.host);
-    const ok = candidates.some((c) => c !== undefined && c.voters.filter((v) => holders.has(v)).length * 2 > c.voters.length);
-    if (!ok) {
-      violation('committed-durable-on-quorum',
-        `group ${this.group}: entry ${e.index} term ${e.term} was applied while durable only on hosts [${[...holders].sort((a, b) => a - b).join(', ')}] of voters [${current.voters.join(', ')}]`);
-    }
+    // Reused: this runs for every entry committed.
+    const holders = this.holders;
+    holders.length = 0;
+    for (const r of this.replicas()) if (r.durable.holds(e.index, e.term)) holders.push(r.host);
+    if (heldByQuorum(current.voters, holders)) return;
+    const previous = this.previousConf(current);
+    if (previous !== undefined && heldByQuorum(previous.voters, holders)) return;
+    const hosts = [...new Set(holders)].sort((a, b) => a - b);
+    violation('committed-durable-on-quorum',
+      `group ${this.group}: entry ${e.index} term ${e.term} was applied while durable only on hosts [${hosts.join(', ')}] of voters [${current.voters.join(', ')}]`);
   }
 
   /** The voters in force once everything up to `applied` is applied (changes take effect when applied). */
@@ -196,9 +200,10 @@ export class RaftInvariants {
   }
 
   private confFor(index: number): { from: number; voters: number[] } {
-    let c = this.confs[0]!;
-    for (const x of this.confs) if (x.from < index) c = x;
-    return c;
+    // From the newest: the per-step rules ask about recent indexes, and a run's changes pile up.
+    const confs = this.confs;
+    for (let i = confs.length - 1; i > 0; i--) if (confs[i]!.from < index) return confs[i]!;
+    return confs[0]!;
   }
 
   private previousConf(c: { from: number }): { from: number; voters: number[] } | undefined {
@@ -213,4 +218,19 @@ export class RaftInvariants {
     else voters.delete(cc.node); // a removed voter, or one demoted to learner
     this.confs.push({ from: e.index, voters: [...voters].sort((a, b) => a - b) });
   }
+}
+
+/** An entry seen persisted at an index: its term, data, the term before it, and another term's entry there. */
+interface PersistedEntry {
+  readonly term: number;
+  readonly data: string;
+  readonly prev: number | null;
+  readonly other: PersistedEntry | undefined;
+}
+
+/** Whether a majority of the voters are among the holders (a host may appear twice: a twin's disk). */
+function heldByQuorum(voters: readonly number[], holders: readonly number[]): boolean {
+  let held = 0;
+  for (const v of voters) if (holders.includes(v)) held++;
+  return held * 2 > voters.length;
 }

@@ -6,7 +6,7 @@
 // assertions. The group-wide invariants (raft-invariants.ts) catch a broken
 // rule only once its consequence (two leaders, a lost commit) happens; these
 // catch the step that breaks it, which a run reaches far more often.
-import type { Entry, Message, NodeId, Role } from '../../raft/index.js';
+import type { Entry, Message, NodeId, PeekStatus } from '../../raft/index.js';
 import type { RaftInvariants } from './raft-invariants.js';
 import { violation } from './violation.js';
 
@@ -15,9 +15,11 @@ export interface RuleSubject {
   readonly host: number;
   readonly group: number;
   readonly node: {
-    peek(): Readonly<{ term: number; vote: NodeId; role: Role; lead: NodeId; commit: number; applied: number; lastIndex: number; snapshotIndex: number; leadTransferee: NodeId; voters: readonly NodeId[] }>;
+    /** Writes the replica's state into `into` (no allocation: the rules look at every step). */
+    peek(into: PeekStatus): void;
     termAt(index: number): number | null;
-    entriesFrom(lo: number, hi: number): Entry[];
+    /** The entry at an index still in memory, uncopied. */
+    entryAt(index: number): Readonly<Entry> | undefined;
     /** Messages the core refused (malformed, beyond the bounds, a rival leader's): live counters. */
     refusals(): Readonly<{ malformed: number; termBeyondBound: number; indexBeyondBound: number; rivalLeader: number }>;
   };
@@ -28,23 +30,31 @@ function refusedSoFar(r: RuleSubject): number {
   return x.malformed + x.termBeyondBound + x.indexBeyondBound + x.rivalLeader;
 }
 
-type Status = ReturnType<RuleSubject['node']['peek']>;
+type Status = Readonly<PeekStatus>;
+
+function blankStatus(): PeekStatus {
+  return { term: 0, vote: 0, role: 'follower', lead: 0, commit: 0, applied: 0, lastIndex: 0, snapshotIndex: 0, leadTransferee: 0, voters: [] };
+}
 
 export interface RuleSettings {
   readonly electionTicks: number;
   readonly checkQuorum: boolean;
 }
 
-/** A delivery in progress: the replica as it was, and what the message would change. */
-export interface Delivery {
-  readonly replica: RuleSubject;
-  readonly msg: Message;
-  readonly before: Status;
-  readonly lastTermBefore: number | null;
+/**
+ * A delivery in progress: the replica as it was, and what the message would
+ * change. The rules reuse one between steps (a step allocates nothing); a
+ * delivery that is never finished only costs the next one an allocation.
+ */
+export class Delivery {
+  replica!: RuleSubject;
+  msg!: Message;
+  readonly before: PeekStatus = blankStatus();
+  lastTermBefore: number | null = null;
   /** app: whether an entry of the message conflicts with the receiver's log. */
-  readonly conflicts: boolean;
+  conflicts = false;
   /** The replica's refusals before the step: a message the core refuses obeys no rule but one. */
-  readonly refusedBefore: number;
+  refusedBefore = 0;
 }
 
 /** A leader's contact with its voters, for check-quorum (counted in its host's ticks). */
@@ -52,22 +62,30 @@ interface Contact {
   term: number;
   /** The tick from which the leader has led with this configuration and no transfer under way. */
   since: number;
-  voters: string;
+  /** The voters it led with since then (a copy). */
+  voters: NodeId[];
   /** voter -> the tick count at the last response of this term from it. */
   heard: Map<NodeId, number>;
 }
 
 export class RaftRules {
   /** host -> ticks run. */
-  private readonly ticks = new Map<number, number>();
-  /** "host/group" -> contact while it leads. */
-  private readonly contact = new Map<string, Contact>();
+  private readonly ticks: number[] = [];
+  /** host -> group -> contact while it leads. */
+  private readonly contact: (Contact | undefined)[][] = [];
+  /** The delivery not in use, if any. */
+  private spare: Delivery | null = new Delivery();
+  /** A replica's state after a step or tick (read, judged and dropped before the next). */
+  private readonly after: PeekStatus = blankStatus();
 
   constructor(private readonly settings: RuleSettings, private readonly groups: readonly RaftInvariants[]) {}
 
   /** Call before a Raft message is stepped on a running replica; pass the result to delivered(). */
   delivering(replica: RuleSubject, msg: Message): Delivery {
-    const before = replica.node.peek();
+    const d = this.spare ?? new Delivery();
+    this.spare = null;
+    const before = d.before;
+    replica.node.peek(before);
     // A change proposed since the last step (the nemesis asks leaders directly) is judged before
     // this step can commit it; the rest of the state was checked after the last step.
     if (before.role === 'leader') this.checkLeaderConfChanges(replica, before);
@@ -78,22 +96,27 @@ export class RaftRules {
         if (t !== null && t !== e.term) conflicts = true;
       }
     }
-    return { replica, msg, before, lastTermBefore: replica.node.termAt(before.lastIndex), conflicts, refusedBefore: refusedSoFar(replica) };
+    d.replica = replica;
+    d.msg = msg;
+    d.lastTermBefore = replica.node.termAt(before.lastIndex);
+    d.conflicts = conflicts;
+    d.refusedBefore = refusedSoFar(replica);
+    return d;
   }
 
   delivered(d: Delivery): void {
     const { replica: r, msg: m, before: b } = d;
-    const a = r.node.peek();
-    const changed = (): boolean => a.term !== b.term || a.vote !== b.vote || a.lead !== b.lead || a.commit !== b.commit
-      || a.lastIndex !== b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore;
+    const a = this.after;
+    r.node.peek(a);
+    this.spare = d;
     if (refusedSoFar(r) > d.refusedBefore) {
       // Refused by the core's guards against a faulty peer (src/raft/bounds.ts): it changes nothing, and no other rule applies.
-      if (changed()) violation('refused-changes-nothing', `${place(r)} refused a ${describeMessage(m)} yet changed: ${describeChange(b, a)}`);
+      if (changed(r, d, a)) violation('refused-changes-nothing', `${place(r)} refused a ${describeMessage(m)} yet changed: ${describeChange(b, a)}`);
       return;
     }
     if (m.term < b.term) {
       // Figure 2: a message of an older term is refused (answered at most): it changes nothing.
-      if (changed()) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
+      if (changed(r, d, a)) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
     if (m.type === 'preVote' && (a.term !== b.term || a.vote !== b.vote)) {
       // Dissertation 9.6: a pre-vote has no side effects on the receiver.
@@ -120,19 +143,20 @@ export class RaftRules {
       violation('leader-commits-own-term', `${place(r)}, leader of term ${a.term}, committed to ${a.commit}, an entry of term ${r.node.termAt(a.commit)}`);
     }
     if (a.role === 'leader' && a.term === m.term && (m.type === 'appResp' || m.type === 'heartbeatResp')) {
-      const c = this.contact.get(`${r.host}/${r.group}`);
-      if (c !== undefined && c.term === a.term) c.heard.set(m.from, this.ticks.get(r.host) ?? 0);
+      const c = this.contact[r.host]?.[r.group];
+      if (c !== undefined && c.term === a.term) c.heard.set(m.from, this.ticks[r.host] ?? 0);
     }
     this.checkState(r, a);
   }
 
   /** After a host's tick: its replicas' state, and check-quorum's bound for the leaders among them. */
   ticked(host: number, replicas: readonly (RuleSubject | undefined)[]): void {
-    const now = (this.ticks.get(host) ?? 0) + 1;
-    this.ticks.set(host, now);
+    const now = (this.ticks[host] ?? 0) + 1;
+    this.ticks[host] = now;
+    const s = this.after;
     for (const r of replicas) {
       if (r === undefined) continue;
-      const s = r.node.peek();
+      r.node.peek(s);
       this.checkState(r, s);
       if (this.settings.checkQuorum) this.checkQuorumBound(r, s, now);
     }
@@ -140,7 +164,7 @@ export class RaftRules {
 
   /** A host crashed: its leaders' contact is gone with it. */
   crashed(host: number): void {
-    for (const key of [...this.contact.keys()]) if (key.startsWith(`${host}/`)) this.contact.delete(key);
+    this.contact[host] = [];
   }
 
   /** What must hold of a replica between steps. */
@@ -171,13 +195,25 @@ export class RaftRules {
    */
   private checkLeaderConfChanges(r: RuleSubject, s: Status): void {
     if (s.applied >= s.lastIndex || s.snapshotIndex >= s.lastIndex) return;
-    const own = r.node.entriesFrom(s.applied + 1, s.lastIndex + 1).filter((e) => e.kind === 'conf' && e.term === s.term);
-    if (own.length === 0) return;
-    if (own.length > 1) {
-      violation('one-conf-change-at-a-time', `${place(r)}, leader of term ${s.term}, has conf entries at ${own.map((e) => e.index).join(', ')} none applied (applied ${s.applied})`);
+    // Read in place, not sliced: a leader has unapplied entries at most of its steps.
+    let first = 0;
+    let count = 0;
+    for (let i = s.applied + 1; i <= s.lastIndex; i++) {
+      const e = r.node.entryAt(i);
+      if (e === undefined || e.kind !== 'conf' || e.term !== s.term) continue;
+      if (count++ === 0) first = i;
     }
-    if (r.node.termAt(s.commit) !== s.term && s.commit < own[0]!.index) {
-      violation('conf-change-after-own-commit', `${place(r)}, leader of term ${s.term}, proposed a conf change at ${own[0]!.index} before committing an entry of its term (commit ${s.commit}, of term ${r.node.termAt(s.commit)})`);
+    if (count === 0) return;
+    if (count > 1) {
+      const own: number[] = [];
+      for (let i = s.applied + 1; i <= s.lastIndex; i++) {
+        const e = r.node.entryAt(i);
+        if (e !== undefined && e.kind === 'conf' && e.term === s.term) own.push(i);
+      }
+      violation('one-conf-change-at-a-time', `${place(r)}, leader of term ${s.term}, has conf entries at ${own.join(', ')} none applied (applied ${s.applied})`);
+    }
+    if (r.node.termAt(s.commit) !== s.term && s.commit < first) {
+      violation('conf-change-after-own-commit', `${place(r)}, leader of term ${s.term}, proposed a conf change at ${first} before committing an entry of its term (commit ${s.commit}, of term ${r.node.termAt(s.commit)})`);
     }
   }
 
@@ -189,19 +225,18 @@ export class RaftRules {
    * configuration, no transfer resetting its count) must have stepped down.
    */
   private checkQuorumBound(r: RuleSubject, s: Status, now: number): void {
-    const key = `${r.host}/${r.group}`;
+    const byGroup = (this.contact[r.host] ??= []);
     if (s.role !== 'leader') {
-      this.contact.delete(key);
+      byGroup[r.group] = undefined;
       return;
     }
-    const voters = [...s.voters].sort((x, y) => x - y).join(',');
-    let c = this.contact.get(key);
+    let c = byGroup[r.group];
     if (c === undefined || c.term !== s.term) {
-      c = { term: s.term, since: now, voters, heard: new Map() };
-      this.contact.set(key, c);
+      c = { term: s.term, since: now, voters: [...s.voters], heard: new Map() };
+      byGroup[r.group] = c;
     }
-    if (c.voters !== voters || s.leadTransferee !== 0) {
-      c.voters = voters;
+    if (!sameMembers(c.voters, s.voters) || s.leadTransferee !== 0) {
+      c.voters = [...s.voters];
       c.since = now;
     }
     const window = 2 * this.settings.electionTicks + 1;
@@ -225,9 +260,20 @@ function describeMessage(m: Message): string {
 
 /** Whether two small lists of distinct ids hold the same ids (no allocation: this runs at every step). */
 function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
-  for (const x of a) if (!b.includes(x)) return false;
+  // Both are usually sorted: the same order is the same members.
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  for (; i < a.length; i++) if (!b.includes(a[i]!)) return false;
   return true;
+}
+
+/** Whether a step changed the replica in what a refused message may not change. */
+function changed(r: RuleSubject, d: Delivery, a: Status): boolean {
+  const b = d.before;
+  return a.term !== b.term || a.vote !== b.vote || a.lead !== b.lead || a.commit !== b.commit
+    || a.lastIndex !== b.lastIndex || r.node.termAt(b.lastIndex) !== d.lastTermBefore;
 }
 
 function describeChange(b: Status, a: Status): string {
