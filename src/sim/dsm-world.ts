@@ -352,7 +352,7 @@ export class DsmPart implements DsmWorld {
       this.releaseChecks.synced({ kind: 'barrier-departed', host, thread: ctx.index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
       // Threads lost before their end published nothing there, but their completed releases are
       // committed: the end check reads every page afresh, through the log.
-      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], start);
+      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], false, start);
     }
   }
 

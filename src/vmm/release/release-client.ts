@@ -69,7 +69,7 @@ export class ReleaseClient implements CoherenceHooks {
   private intervals = 0;
   /** Intervals whose diffs are being committed, oldest first; the head's are in flight. */
   private pending: PendingInterval[] = [];
-  readonly stats = { faults: 0, fetches: 0, wholePages: 0, diffsFetched: 0, diffsSent: 0, invalidations: 0, releases: 0, acquires: 0, badRecords: 0 };
+  readonly stats = { faults: 0, fetches: 0, wholePages: 0, diffsFetched: 0, diffsSent: 0, invalidations: 0, releases: 0, acquires: 0, lapsedGrants: 0, badRecords: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly requests: Requests) {}
 
@@ -286,8 +286,14 @@ export class ReleaseClient implements CoherenceHooks {
     if (next !== undefined) this.commit(next);
   }
 
-  afterAcquire(_obj: SyncObject, _thread: number, published: readonly string[], done: () => void): void {
+  afterAcquire(_obj: SyncObject, _thread: number, published: readonly string[], lapsed: boolean, done: () => void): void {
     this.stats.acquires++;
+    // The holder before was waited out: what it wrote since its last release may be committed, in
+    // part, and no notice names it. Any copy held here may predate it, so none is trusted.
+    if (lapsed) {
+      this.stats.lapsedGrants++;
+      this.invalidateAll();
+    }
     for (const text of published) {
       const p = decodePublished(text);
       if ('error' in p) {

@@ -67,7 +67,7 @@ export class SyncClient {
   private closed = false;
   private deadlineWatch: ((thread: number, localUs: number | null) => void) | null = null;
   /** Counters for reports and the benchmark: requests sent (every attempt), and what happened. */
-  readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockLost: 0, barrierPassed: 0 };
+  readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockReleaseLapsed: 0, lockLost: 0, barrierPassed: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
 
@@ -103,12 +103,16 @@ export class SyncClient {
       this.deadlineChanged(thread);
       this.armRenewal(h, reply.leaseUs);
       this.armDeadline(h);
-      this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], () => done(null));
+      this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], reply.lapsed, () => done(null));
       return 'done';
     });
   }
 
-  /** Releases lock `id` (the coherence model publishes first); done(null) once the release is committed. */
+  /**
+   * Releases lock `id` (the coherence model publishes first); done(null) once the release is committed. A
+   * release that finds the holding waited out already did not publish: the thread's writes under the lock
+   * may be seen by the next holder only in part, so its host's threads stop as if the lease had been lost.
+   */
   unlock(thread: number, id: number, done: (error: string | null) => void): void {
     const h = this.held.get(`${thread}:${id}`);
     if (h === undefined) {
@@ -121,6 +125,13 @@ export class SyncClient {
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+        // Not this attempt's commit: an earlier attempt's, if the lease still holds (the manager can
+        // expire it only after it ends); past the deadline it may have been waited out instead.
+        if (!reply.committed && this.env.now() >= h.deadline && !this.cfg.bugs?.ignoreLockLease) {
+          this.stats.lockReleaseLapsed++;
+          this.lost(h);
+          return 'done';
+        }
         if (this.held.get(`${thread}:${id}`) === h) this.held.delete(`${thread}:${id}`);
         this.stats.lockReleased++;
         done(null);
@@ -154,7 +165,7 @@ export class SyncClient {
         if (reply.t !== 'barrier-open' || reply.episode !== episode) return 'wait';
         this.episodes.set(key, episode + 1);
         this.stats.barrierPassed++;
-        this.hooks.afterAcquire(obj, thread, reply.published, () => done(null));
+        this.hooks.afterAcquire(obj, thread, reply.published, false, () => done(null));
         return 'done';
       });
     });
