@@ -312,7 +312,7 @@ export class DsmPart implements DsmWorld {
 
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
     this.committed.applied(a);
-    if (a.cmd.op === 'lock-release' && a.result.ok) this.releaseChecks?.releaseCommitted(a.cmd.id, a.cmd.thread);
+    if (a.cmd.op === 'lock-release' && a.result.ok) this.releaseChecks?.releaseCommitted(a.cmd.id, a.cmd.thread, a.cmd.token);
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
     // A silent holder's lease waited out: any writes it had not written back are gone.
     if (a.cmd.op === 'expire' && a.result.ok) {

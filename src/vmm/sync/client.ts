@@ -48,10 +48,13 @@ interface Holding {
   deadline: number;
   renewing: boolean;
   /**
-   * Its thread unlocked it (it acts no more under it): a renewal that finds it gone (the release
-   * committed first) or a lease that runs out before the release commits ends no thread.
+   * Its thread unlocked it (it acts no more under it), and the holding stays until the release is
+   * answered: a lease that runs out first ends the host's threads (what the section wrote was never
+   * published, and the lock moves on without it), as in the section itself.
    */
   releasing: boolean;
+  /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
+  releaseSent: boolean;
 }
 
 export class SyncClient {
@@ -97,7 +100,7 @@ export class SyncClient {
       this.acquiring.delete(key);
       this.stats.lockAcquired++;
       const h: Holding = {
-        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false,
+        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false, releaseSent: false,
       };
       this.held.set(key, h);
       this.deadlineChanged(thread);
@@ -123,6 +126,8 @@ export class SyncClient {
     h.releasing = true;
     this.deadlineChanged(thread);
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
+      if (this.held.get(`${thread}:${id}`) !== h) return; // lost meanwhile (its lease ran out first)
+      h.releaseSent = true;
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
         // Not this attempt's commit: an earlier attempt's, if the lease still holds (the manager can
@@ -279,7 +284,7 @@ export class SyncClient {
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
           this.deadlineChanged(h.thread);
           this.armRenewal(h, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releasing) this.lost(h);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releaseSent) this.lost(h);
         return 'done';
       });
     });
@@ -290,7 +295,7 @@ export class SyncClient {
     this.env.timer(h.deadline, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h) return;
       if (this.env.now() < h.deadline) this.armDeadline(h); // renewed meanwhile
-      else if (!h.releasing) this.lost(h);
+      else this.lost(h);
     });
   }
 
