@@ -69,6 +69,8 @@ export class ReleaseClient implements CoherenceHooks {
   private intervals = 0;
   /** Intervals whose diffs are being committed, oldest first; the head's are in flight. */
   private pending: PendingInterval[] = [];
+  /** This host's threads ended (a lock's lease or writes lost): its unpublished diffs are sent no more. */
+  private abandoned = false;
   readonly stats = { faults: 0, fetches: 0, wholePages: 0, diffsFetched: 0, diffsSent: 0, invalidations: 0, releases: 0, acquires: 0, lapsedGrants: 0, badRecords: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly requests: Requests) {}
@@ -261,7 +263,7 @@ export class ReleaseClient implements CoherenceHooks {
         }
         if (--left === 0) this.durable(iv, vt, notices);
         return 'done';
-      });
+      }, () => !this.abandoned);
     }
   }
 
@@ -313,6 +315,16 @@ export class ReleaseClient implements CoherenceHooks {
 
   private invalidateAll(): void {
     for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.invalidate(page, ANY_LATER);
+  }
+
+  /**
+   * This host's threads ended: the releases waiting for their diffs will never be published, so
+   * their diffs are not sent again (one committed later could overwrite a later holder's words).
+   * An attempt already sent may still commit: that window stays open (diffs are not fenced).
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.pending = [];
   }
 
   /** The process is going away: nothing is sent. */
