@@ -131,6 +131,8 @@ export class ReleaseClient implements CoherenceHooks {
   /** A fetched page: build the copy; false if a notice that came meanwhile needs a later version. */
   private filled(page: number, reply: { version: number; data: string | null; diffs: string[] | null }, needAsked: number): boolean {
     const c = this.copy(page);
+    // Diffs for a base this host dropped meanwhile (abandon): ask for the whole page.
+    if (reply.diffs !== null && c.base === null) return false;
     let contents: Uint8Array;
     if (reply.diffs !== null && c.base !== null) {
       contents = c.base;
@@ -320,11 +322,15 @@ export class ReleaseClient implements CoherenceHooks {
   /**
    * This host's threads ended: the releases waiting for their diffs will never be published, so
    * their diffs are not sent again (one committed later could overwrite a later holder's words).
-   * An attempt already sent may still commit: that window stays open (diffs are not fenced).
+   * An attempt already sent may still commit: that window stays open (diffs are not fenced). The
+   * copies go too: they hold the ended threads' unpublished writes, which a later reader here (the
+   * end check) must not see; the next touch fetches the company's page whole.
    */
   abandon(): void {
     this.abandoned = true;
     this.pending = [];
+    for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.env.memory.setProtection(page, 'none');
+    this.copies.clear();
   }
 
   /** The process is going away: nothing is sent. */
