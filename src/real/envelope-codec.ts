@@ -25,6 +25,7 @@
 //   list      u32 n, n x item (page data, or string: barrier-open's published records)
 //   vt        u32 n, n x (f64 host id, f64 count), ids strictly ascending (a vector time)
 //   nullable  u8 0 (null) or 1, then the value
+//   bool      u8 0 (false) or 1 (true); any other byte is refused
 //
 // Adding a VMM message variant is one entry in VMM_FIELDS (appended: a tag is
 // its position); the types make the table list every variant and every field.
@@ -63,7 +64,7 @@ const MODES: readonly LeaseMode[] = ['read', 'write'];
  */
 type FieldKind =
   | 'nat' | 'have' | 'pos' | 'u32'
-  | 'mode' | 'modeOrNull' | 'why' | 'syncWhy' | 'lease'
+  | 'bool' | 'mode' | 'modeOrNull' | 'why' | 'syncWhy' | 'lease'
   | TextKind | 'idOrNull' | 'recordOrNull'
   | 'page' | 'pageOrNull' | 'pages' | 'pagesOrNull' | 'records'
   | 'vt';
@@ -78,6 +79,7 @@ const NON_NULL = { idOrNull: 'id', recordOrNull: 'record', pageOrNull: 'page', p
 /** The kinds a field of type V may have: a table entry of the wrong kind does not compile. */
 type KindOf<V> =
   [V] extends [number] ? 'nat' | 'have' | 'pos' | 'u32'
+  : [V] extends [boolean] ? 'bool'
   : [V] extends [LeaseMode] ? 'mode'
   : [V] extends [LeaseMode | null] ? 'modeOrNull'
   // Before 'why': sync-refuse's two reasons are a subset of RefuseReason, and must not decode as the other four.
@@ -116,11 +118,11 @@ const VMM_FIELDS: VmmFields = {
   diff: { req: 'nat', page: 'nat', interval: 'pos', vt: 'vt', diff: 'page' },
   diffed: { req: 'nat', page: 'nat', version: 'nat', floor: 'vt' },
   'lock-acquire': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
-  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull' },
+  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull', lapsed: 'bool' },
   'lock-queued': { req: 'nat', id: 'u32', thread: 'nat' },
   'lock-lost': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
   'lock-release': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'recordOrNull' },
-  'lock-released': { req: 'nat', id: 'u32', thread: 'nat' },
+  'lock-released': { req: 'nat', id: 'u32', thread: 'nat', committed: 'bool' },
   'barrier-arrive': { req: 'nat', name: 'u32', parties: 'pos', episode: 'nat', thread: 'nat', published: 'recordOrNull' },
   'barrier-wait': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat' },
   'barrier-open': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat', published: 'records' },
@@ -236,6 +238,10 @@ function writeField(w: Writer, kind: FieldKind, v: unknown): void {
     case 'pos':
     case 'u32':
       w.num(v as number);
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new TypeError(`envelope: not a boolean: ${String(v)}`);
+      w.u8(v ? 1 : 0);
       return;
     case 'mode':
       w.u8(codeOf(MODES, v, 'lease mode'));
@@ -453,6 +459,8 @@ function readField(r: Reader, kind: FieldKind): unknown {
       if (v > U32_MAX) throw INVALID;
       return v;
     }
+    case 'bool':
+      return r.bool();
     case 'mode':
       return MODES[r.index(MODES.length)];
     case 'modeOrNull': {

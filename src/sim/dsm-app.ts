@@ -120,6 +120,7 @@ export class SimDsmApp implements SimApp {
       lockExpired: (thread) => {
         const lock = vmm.sync.holdings().find(([t]) => t === thread)?.[1] ?? 0;
         vmm.sync.abandon();
+        vmm.release?.abandon();
         world.lostLock(id, lock, thread, this.threads.abort());
       },
       synced: (e) => world.synced(e),

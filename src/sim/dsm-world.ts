@@ -312,7 +312,7 @@ export class DsmPart implements DsmWorld {
 
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
     this.committed.applied(a);
-    if (a.cmd.op === 'lock-release' && a.result.ok) this.releaseChecks?.releaseCommitted(a.cmd.id, a.cmd.thread);
+    if (a.cmd.op === 'lock-release' && a.result.ok) this.releaseChecks?.releaseCommitted(a.cmd.id, a.cmd.thread, a.cmd.token);
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
     // A silent holder's lease waited out: any writes it had not written back are gone.
     if (a.cmd.op === 'expire' && a.result.ok) {
@@ -352,7 +352,7 @@ export class DsmPart implements DsmWorld {
       this.releaseChecks.synced({ kind: 'barrier-departed', host, thread: ctx.index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
       // Threads lost before their end published nothing there, but their completed releases are
       // committed: the end check reads every page afresh, through the log.
-      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], start);
+      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], false, start);
     }
   }
 

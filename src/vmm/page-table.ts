@@ -60,7 +60,11 @@ export interface AllocationRow {
   owner: number;
 }
 
-/** A lock's row: host 0 when free. `grants` numbers its holdings (the holder's token); `published` is the last release's record. */
+/**
+ * A lock's row: host 0 when free. `grants` numbers its holdings (the holder's token); `published` is the last
+ * release's record; `lapsed`: the last holding that ended was waited out (lock-expire), not released, so the
+ * next holder is told that holder's section since its last release is indeterminate.
+ */
 export interface LockRow {
   id: number;
   company: number;
@@ -71,6 +75,7 @@ export interface LockRow {
   grantedAtUs: number;
   grants: number;
   published: string | null;
+  lapsed: boolean;
 }
 
 /** A barrier's row: the episode whose arrivals it gathers now (the ones before it opened). */
@@ -111,7 +116,7 @@ export function pageHash(data: Uint8Array): string {
 }
 
 /** Bumped when the schema changes, so a snapshot from another schema is refused rather than misread. */
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 // WITHOUT ROWID everywhere a natural key exists: rows are stored in key order
 // and no rowid exists that a query could come to depend on.
@@ -157,7 +162,8 @@ CREATE TABLE locks (
   lease_us INTEGER NOT NULL,
   granted_at_us INTEGER NOT NULL,
   grants INTEGER NOT NULL,
-  published TEXT
+  published TEXT,
+  lapsed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE barriers (
   name INTEGER PRIMARY KEY,
@@ -225,6 +231,7 @@ function toLock(r: Row): LockRow {
     grantedAtUs: r['granted_at_us'] as number,
     grants: r['grants'] as number,
     published: r['published'] as string | null,
+    lapsed: r['lapsed'] === 1,
   };
 }
 
@@ -248,7 +255,7 @@ const OK: ApplyResult = Object.freeze({ ok: true }) as ApplyResult;
 const PAGE_COLS = 'page, company, allocation, version, hash, data';
 const LEASE_COLS = 'page, host, mode, term, lease_us, granted_at_us';
 const ALLOC_COLS = 'id, company, first_page, pages, owner';
-const LOCK_COLS = 'id, company, host, thread, term, lease_us, granted_at_us, grants, published';
+const LOCK_COLS = 'id, company, host, thread, term, lease_us, granted_at_us, grants, published, lapsed';
 const BARRIER_COLS = 'name, company, parties, episode';
 const ARRIVAL_COLS = 'name, episode, host, thread, n, published';
 
@@ -267,11 +274,11 @@ function prepare(db: Database.Database) {
     deleteBarriersOf: s('DELETE FROM barriers WHERE company = ?'),
 
     lock: s(`SELECT ${LOCK_COLS} FROM locks WHERE id = ?`),
-    upsertLock: s(`INSERT INTO locks (${LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    upsertLock: s(`INSERT INTO locks (${LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET host = excluded.host, thread = excluded.thread, term = excluded.term,
         lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us, grants = excluded.grants`),
-    freeLock: s('UPDATE locks SET host = 0, thread = 0 WHERE id = ?'),
-    publishLock: s('UPDATE locks SET published = ? WHERE id = ?'),
+    releaseLock: s('UPDATE locks SET host = 0, thread = 0, published = ?, lapsed = 0 WHERE id = ?'),
+    expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = 1 WHERE id = ?'),
     locksOf: s(`SELECT ${LOCK_COLS} FROM locks WHERE company = ? ORDER BY id`),
     locksAll: s(`SELECT ${LOCK_COLS} FROM locks ORDER BY id`),
     barrier: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE name = ?`),
@@ -487,7 +494,7 @@ export class PageTable {
       return fail('not-holder', `lock ${c.id}: thread ${c.thread} of host ${c.host} does not hold it as holding ${c.token}`);
     }
     const grants = c.token === 0 ? (row?.grants ?? 0) + 1 : c.token;
-    this.st.upsertLock.run(c.id, c.company, c.host, c.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null);
+    this.st.upsertLock.run(c.id, c.company, c.host, c.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsed === true ? 1 : 0);
     return { ok: true, token: grants };
   }
 
@@ -506,8 +513,7 @@ export class PageTable {
   private lockRelease(c: Extract<PageCommand, { op: 'lock-release' }>): ApplyResult {
     const row = this.heldBy(c.op, c);
     if ('ok' in row) return row;
-    this.st.freeLock.run(c.id);
-    this.st.publishLock.run(c.published, c.id);
+    this.st.releaseLock.run(c.published, c.id);
     return { ok: true, token: c.token };
   }
 
@@ -516,7 +522,7 @@ export class PageTable {
     const row = this.heldBy(c.op, c);
     if ('ok' in row) return row;
     if (row.grantedAtUs !== c.grantedAtUs) return fail('conflict', `lock-expire: lock ${c.id}'s lease was renewed at ${row.grantedAtUs}`);
-    this.st.freeLock.run(c.id);
+    this.st.expireLock.run(c.id);
     return { ok: true, token: c.token };
   }
 

@@ -64,16 +64,22 @@ export type VmmMessage =
   // Locks and barriers (src/vmm/sync): between a host and the manager of the sync object's company.
   /** Host -> manager: lock `id` for `thread`; `token` 0 waits for it, a holding's token renews its lease. */
   | { t: 'lock-acquire'; req: number; id: number; thread: number; token: number }
-  /** Manager -> host: the lock is the thread's (holding `token`), committed at `index`; `published`: the last release's record. */
-  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null }
+  /**
+   * Manager -> host: the lock is the thread's (holding `token`), committed at `index`; `published`: the last
+   * release's record; `lapsed`: the holding before this one was waited out (its lease ran out), not released.
+   */
+  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean }
   /** Manager -> host: the lock is held; the thread is queued (it asks again now and then, and is told when granted). */
   | { t: 'lock-queued'; req: number; id: number; thread: number }
   /** Manager -> host: the holding is gone (its lease was waited out): the thread must not go on under it. */
   | { t: 'lock-lost'; req: number; id: number; thread: number; token: number }
   /** Host -> manager: the thread frees the lock, publishing `published` with the release. */
   | { t: 'lock-release'; req: number; id: number; thread: number; token: number; published: string | null }
-  /** Manager -> host: the release is committed (or the holding had already ended). */
-  | { t: 'lock-released'; req: number; id: number; thread: number }
+  /**
+   * Manager -> host: `committed`: this request committed the release; false: the holding had ended already
+   * (the release committed by an earlier attempt, or the holding waited out: the client tells which by its lease).
+   */
+  | { t: 'lock-released'; req: number; id: number; thread: number; committed: boolean }
   /** Host -> manager: the thread arrives at episode `episode` of barrier `name` of `parties`. */
   | { t: 'barrier-arrive'; req: number; name: number; parties: number; episode: number; thread: number; published: string | null }
   /** Manager -> host: the arrival is committed; the episode is not open yet (the manager tells when it opens). */

@@ -26,6 +26,8 @@ interface Open {
   /** The newest attempt's request id. */
   latest: number;
   done: boolean;
+  /** Asked before every attempt: false gives the request up (nobody waits for its answer any more). */
+  wanted: () => boolean;
 }
 
 export class Requests {
@@ -40,15 +42,16 @@ export class Requests {
 
   /**
    * Sends a request to the manager of `plan`'s company and keeps at it until onReply says done.
-   * onReply gets the local time the answered attempt was sent (a lease counts from it).
+   * onReply gets the local time the answered attempt was sent (a lease counts from it); `wanted`,
+   * asked before every attempt, can give the request up.
    */
-  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
-    this.attempt({ to: plan, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false });
+  start(plan: CompanyPlan, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next, wanted = (): boolean => true): void {
+    this.attempt({ to: plan, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false, wanted });
   }
 
   /** The same, to one host, whoever leads what. */
   startTo(host: number, build: (req: number) => VmmMessage, onReply: (reply: Reply, sentAt: number, from: number) => Next): void {
-    this.attempt({ to: host, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false });
+    this.attempt({ to: host, build, onReply, attempt: 0, sent: new Map(), sentTo: new Map(), latest: 0, done: false, wanted: () => true });
   }
 
   /** Routes a reply to its request; returns false if it answers no open request. */
@@ -102,6 +105,10 @@ export class Requests {
 
   private attempt(o: Open): void {
     if (o.done) return;
+    if (!o.wanted()) {
+      this.close(o);
+      return;
+    }
     const req = this.nextReq++;
     o.attempt++;
     const target = typeof o.to === 'number' ? o.to : this.targetFor(o.to, o.attempt);

@@ -37,6 +37,7 @@ export class Vmm {
     // Threads that lost writes are ended: their locks are abandoned with them.
     this.client = new PageClient(cfg, { ...env, lostWrites: (page) => {
       this.sync.abandon();
+      this.release?.abandon();
       env.lostWrites(page);
     } });
     this.heap = new HostHeap({
@@ -45,7 +46,11 @@ export class Vmm {
     this.nextCompany = cfg.host % cfg.plans.length;
     this.release = cfg.coherence === 'release' ? new ReleaseClient(cfg, env, this.client.requests) : null;
     this.coherence = this.release ?? sequentialHooks((then) => this.client.flush(then));
-    this.sync = new SyncClient(cfg, env, this.coherence);
+    // Threads whose lock's lease ran out are ended: what they have not published never will be.
+    this.sync = new SyncClient(cfg, { ...env, lostLock: (id, thread) => {
+      this.release?.abandon();
+      env.lostLock(id, thread);
+    } }, this.coherence);
   }
 
   fault(page: number, access: LeaseMode): void {

@@ -52,13 +52,14 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: {} } },
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: { 2: 1, 3: 7 } } },
   { kind: 'vmm', msg: { t: 'lock-acquire', req: 10, id: 0xffffffff, thread: 3, token: 0 } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}' } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}', lapsed: false } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null, lapsed: true } },
   { kind: 'vmm', msg: { t: 'lock-queued', req: 10, id: 7, thread: 3 } },
   { kind: 'vmm', msg: { t: 'lock-lost', req: 10, id: 7, thread: 3, token: 2 } },
   { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 2, published: null } },
   { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 1, published: 'ü\ud800' } },
-  { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3 } },
+  { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: true } },
+  { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: false } },
   { kind: 'vmm', msg: { t: 'barrier-arrive', req: 12, name: 5, parties: 3, episode: 1, thread: 4, published: 'r' } },
   { kind: 'vmm', msg: { t: 'barrier-wait', req: 12, name: 5, episode: 1, thread: 4 } },
   { kind: 'vmm', msg: { t: 'barrier-open', req: 12, name: 0xffffffff, episode: 1, thread: 4, published: ['a', '', 'b'] } },
@@ -111,11 +112,11 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('diff'), req: n0, page: n0, interval: n1, vt: vtZ, diff: z.string() }),
   z.object({ t: z.literal('diffed'), req: n0, page: n0, version: n0, floor: vtZ }),
   z.object({ t: z.literal('lock-acquire'), req: n0, id: u32, thread: n0, token: n0 }),
-  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable() }),
+  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable(), lapsed: z.boolean() }),
   z.object({ t: z.literal('lock-queued'), req: n0, id: u32, thread: n0 }),
   z.object({ t: z.literal('lock-lost'), req: n0, id: u32, thread: n0, token: n0 }),
   z.object({ t: z.literal('lock-release'), req: n0, id: u32, thread: n0, token: n1, published: recordZ.nullable() }),
-  z.object({ t: z.literal('lock-released'), req: n0, id: u32, thread: n0 }),
+  z.object({ t: z.literal('lock-released'), req: n0, id: u32, thread: n0, committed: z.boolean() }),
   z.object({ t: z.literal('barrier-arrive'), req: n0, name: u32, parties: n1, episode: n0, thread: n0, published: recordZ.nullable() }),
   z.object({ t: z.literal('barrier-wait'), req: n0, name: u32, episode: n0, thread: n0 }),
   z.object({ t: z.literal('barrier-open'), req: n0, name: u32, episode: n0, thread: n0, published: recordsZ }),
@@ -214,8 +215,9 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('diff' as const), req: small, page: small, interval: pos, vt: vtArb, diff: pageArb }),
   fc.record({ t: fc.constant('diffed' as const), req: small, page: small, version: small, floor: vtArb }),
   fc.record({ t: fc.constant('lock-acquire' as const), req: small, id: u32Arb, thread: small, token: small }),
-  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb }),
-  fc.record({ t: fc.constantFrom('lock-queued' as const, 'lock-released' as const), req: small, id: u32Arb, thread: small }),
+  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb, lapsed: fc.boolean() }),
+  fc.record({ t: fc.constant('lock-queued' as const), req: small, id: u32Arb, thread: small }),
+  fc.record({ t: fc.constant('lock-released' as const), req: small, id: u32Arb, thread: small, committed: fc.boolean() }),
   fc.record({ t: fc.constant('lock-lost' as const), req: small, id: u32Arb, thread: small, token: small }),
   fc.record({ t: fc.constant('lock-release' as const), req: small, id: u32Arb, thread: small, token: pos, published: recordArb }),
   fc.record({ t: fc.constant('barrier-arrive' as const), req: small, name: u32Arb, parties: pos, episode: small, thread: small, published: recordArb }),
@@ -565,6 +567,13 @@ test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, re
   const rb = encodeEnvelope(vmm(refuse));
   assert.equal(decodeEnvelope(patched(rb, whyAt, [0])), vmm({ ...refuse, why: 'not-leader' }));
   for (const code of [2, 5, 255]) assert.is(decodeEnvelope(patched(rb, whyAt, [code])), null, `why ${code}`);
+  // A boolean is one byte, 0 or 1 (lock-released's committed is its last): any other byte, or a non-boolean to send, is refused.
+  const released = exampleOf('lock-released').msg;
+  const lb = encodeEnvelope(vmm(released));
+  assert.equal(decodeEnvelope(patched(lb, lb.length - 1, [0])), vmm({ ...released, committed: false }));
+  for (const code of [2, 255]) assert.is(decodeEnvelope(patched(lb, lb.length - 1, [code])), null, `bool ${code}`);
+  assert.throws(() => encodeEnvelope(vmm({ ...released, committed: 1 })), TypeError);
+  assert.throws(() => encodeEnvelope(vmm({ ...exampleOf('lock-granted').msg, lapsed: undefined })), TypeError);
   // Diffs travel as their bytes, as page data does: a 4 KiB diff is 4 KiB on the wire.
   const diff = Buffer.alloc(4096, 0x5a).toString('base64');
   const big = encodeEnvelope(vmm({ ...exampleOf('diff').msg, diff }));

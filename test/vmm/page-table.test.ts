@@ -511,7 +511,7 @@ test('determinism: a pinned script gives a pinned hash (catches any change of ap
   t.close();
   again.close();
 });
-const PINNED_HASH = '0243d085c6dfccc343d3a7558854164cf67d05475caaaacc572067e58b5ea91b';
+const PINNED_HASH = 'ff7b3358832aa0e26360821c047024c60638903cfc6fe98469af466f17017d1f';
 
 // --- bad commands ------------------------------------------------------------
 

@@ -70,20 +70,29 @@ test('a lock is held by one thread at a time; holdings are numbered and fenced b
   ok(t.apply(release(5, 2, 0, 1, 'record-1')));
   err(t.apply(release(5, 2, 0, 1)), 'not-holder'); // a retry of a release done
   err(t.apply(acquire(5, 2, 0, 1)), 'not-holder'); // a renewal after the release
-  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1' });
+  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1', lapsed: false });
   assert.is(ok(t.apply(acquire(5, 3, 0))).token, 2);
   assert.is(t.lock(5)?.published, 'record-1', 'the last release\'s record stays with the lock');
   err(t.apply({ ...acquire(6, 1, 0), company: 2 } as PageCommand), 'unknown-company');
 });
 
-test('expire frees only the lease the manager waited out, not one renewed since', () => {
+test('expire frees only the lease the manager waited out, not one renewed since; the next holding is told it lapsed', () => {
   const t = table();
   ok(t.apply(acquire(1, 2, 0, 0, 10)));
   ok(t.apply(acquire(1, 2, 0, 1, 20)));
   err(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 1, grantedAtUs: 10 }), 'conflict');
   ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 1, grantedAtUs: 20 }));
   assert.is(t.lock(1)?.host, 0);
+  assert.is(t.lock(1)?.lapsed, true);
   err(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 1, grantedAtUs: 20 }), 'not-holder');
+  err(t.apply(release(1, 2, 0, 1, 'late')), 'not-holder'); // the waited-out holder's release comes too late
+  assert.is(t.lock(1)?.published, null, 'a release that did not commit publishes nothing');
+  // The next holding still says so (its renewals keep it); its own release clears it.
+  assert.is(ok(t.apply(acquire(1, 3, 0))).token, 2);
+  assert.is(ok(t.apply(acquire(1, 3, 0, 2, 30))).token, 2);
+  assert.is(t.lock(1)?.lapsed, true);
+  ok(t.apply(release(1, 3, 0, 2, 'record-2')));
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [false, 'record-2']);
 });
 
 test('a barrier episode opens at its last arrival; repeats are answered as before; records are kept one episode', () => {

@@ -17,6 +17,8 @@ export class ReleaseChecks {
   private readonly holders = new Map<number, number>();
   /** Each lock's last release asked for, and whether its company committed it (the lock then passed on by it). */
   private readonly lastRelease = new Map<number, { thread: number; committed: boolean }>();
+  /** Each lock's latest holding (token) whose release some replica applied: a replica behind applies older ones later. */
+  private readonly releasedToken = new Map<number, number>();
 
   accessed(a: Access): void {
     const who = { host: a.host, thread: a.thread, at: a.ret, addr: a.addr };
@@ -69,8 +71,14 @@ export class ReleaseChecks {
     this.checker.event({ kind: 'arrive', host, thread, at, obj: endBarrier });
   }
 
-  /** A lock's release was committed in its company (the lock passes on by it, with what it published). */
-  releaseCommitted(id: number, thread: number): void {
+  /**
+   * A replica applied the release of holding `token` of a lock: committed in its company (the lock
+   * passes on by it, with what it published). Only a holding later than any applied before is the
+   * last release asked for; a replica catching up applies the same thread's earlier holdings too.
+   */
+  releaseCommitted(id: number, thread: number, token: number): void {
+    if (token <= (this.releasedToken.get(id) ?? 0)) return;
+    this.releasedToken.set(id, token);
     const last = this.lastRelease.get(id);
     if (last?.thread === thread) last.committed = true;
   }

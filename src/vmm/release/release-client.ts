@@ -69,7 +69,9 @@ export class ReleaseClient implements CoherenceHooks {
   private intervals = 0;
   /** Intervals whose diffs are being committed, oldest first; the head's are in flight. */
   private pending: PendingInterval[] = [];
-  readonly stats = { faults: 0, fetches: 0, wholePages: 0, diffsFetched: 0, diffsSent: 0, invalidations: 0, releases: 0, acquires: 0, badRecords: 0 };
+  /** This host's threads ended (a lock's lease or writes lost): its unpublished diffs are sent no more. */
+  private abandoned = false;
+  readonly stats = { faults: 0, fetches: 0, wholePages: 0, diffsFetched: 0, diffsSent: 0, invalidations: 0, releases: 0, acquires: 0, lapsedGrants: 0, badRecords: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly requests: Requests) {}
 
@@ -129,6 +131,8 @@ export class ReleaseClient implements CoherenceHooks {
   /** A fetched page: build the copy; false if a notice that came meanwhile needs a later version. */
   private filled(page: number, reply: { version: number; data: string | null; diffs: string[] | null }, needAsked: number): boolean {
     const c = this.copy(page);
+    // Diffs for a base this host dropped meanwhile (abandon): ask for the whole page.
+    if (reply.diffs !== null && c.base === null) return false;
     let contents: Uint8Array;
     if (reply.diffs !== null && c.base !== null) {
       contents = c.base;
@@ -261,7 +265,7 @@ export class ReleaseClient implements CoherenceHooks {
         }
         if (--left === 0) this.durable(iv, vt, notices);
         return 'done';
-      });
+      }, () => !this.abandoned);
     }
   }
 
@@ -286,8 +290,14 @@ export class ReleaseClient implements CoherenceHooks {
     if (next !== undefined) this.commit(next);
   }
 
-  afterAcquire(_obj: SyncObject, _thread: number, published: readonly string[], done: () => void): void {
+  afterAcquire(_obj: SyncObject, _thread: number, published: readonly string[], lapsed: boolean, done: () => void): void {
     this.stats.acquires++;
+    // The holder before was waited out: what it wrote since its last release may be committed, in
+    // part, and no notice names it. Any copy held here may predate it, so none is trusted.
+    if (lapsed) {
+      this.stats.lapsedGrants++;
+      this.invalidateAll();
+    }
     for (const text of published) {
       const p = decodePublished(text);
       if ('error' in p) {
@@ -307,6 +317,20 @@ export class ReleaseClient implements CoherenceHooks {
 
   private invalidateAll(): void {
     for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.invalidate(page, ANY_LATER);
+  }
+
+  /**
+   * This host's threads ended: the releases waiting for their diffs will never be published, so
+   * their diffs are not sent again (one committed later could overwrite a later holder's words).
+   * An attempt already sent may still commit: that window stays open (diffs are not fenced). The
+   * copies go too: they hold the ended threads' unpublished writes, which a later reader here (the
+   * end check) must not see; the next touch fetches the company's page whole.
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.pending = [];
+    for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.env.memory.setProtection(page, 'none');
+    this.copies.clear();
   }
 
   /** The process is going away: nothing is sent. */

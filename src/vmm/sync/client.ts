@@ -48,10 +48,13 @@ interface Holding {
   deadline: number;
   renewing: boolean;
   /**
-   * Its thread unlocked it (it acts no more under it): a renewal that finds it gone (the release
-   * committed first) or a lease that runs out before the release commits ends no thread.
+   * Its thread unlocked it (it acts no more under it), and the holding stays until the release is
+   * answered: a lease that runs out first ends the host's threads (what the section wrote was never
+   * published, and the lock moves on without it), as in the section itself.
    */
   releasing: boolean;
+  /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
+  releaseSent: boolean;
 }
 
 export class SyncClient {
@@ -67,7 +70,7 @@ export class SyncClient {
   private closed = false;
   private deadlineWatch: ((thread: number, localUs: number | null) => void) | null = null;
   /** Counters for reports and the benchmark: requests sent (every attempt), and what happened. */
-  readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockLost: 0, barrierPassed: 0 };
+  readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockReleaseLapsed: 0, lockLost: 0, barrierPassed: 0 };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
 
@@ -97,18 +100,22 @@ export class SyncClient {
       this.acquiring.delete(key);
       this.stats.lockAcquired++;
       const h: Holding = {
-        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false,
+        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false, releaseSent: false,
       };
       this.held.set(key, h);
       this.deadlineChanged(thread);
       this.armRenewal(h, reply.leaseUs);
       this.armDeadline(h);
-      this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], () => done(null));
+      this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], reply.lapsed, () => done(null));
       return 'done';
     });
   }
 
-  /** Releases lock `id` (the coherence model publishes first); done(null) once the release is committed. */
+  /**
+   * Releases lock `id` (the coherence model publishes first); done(null) once the release is committed. A
+   * release that finds the holding waited out already did not publish: the thread's writes under the lock
+   * may be seen by the next holder only in part, so its host's threads stop as if the lease had been lost.
+   */
   unlock(thread: number, id: number, done: (error: string | null) => void): void {
     const h = this.held.get(`${thread}:${id}`);
     if (h === undefined) {
@@ -119,8 +126,17 @@ export class SyncClient {
     h.releasing = true;
     this.deadlineChanged(thread);
     this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
+      if (this.held.get(`${thread}:${id}`) !== h) return; // lost meanwhile (its lease ran out first)
+      h.releaseSent = true;
       this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+        // Not this attempt's commit: an earlier attempt's, if the lease still holds (the manager can
+        // expire it only after it ends); past the deadline it may have been waited out instead.
+        if (!reply.committed && this.env.now() >= h.deadline && !this.cfg.bugs?.ignoreLockLease) {
+          this.stats.lockReleaseLapsed++;
+          this.lost(h);
+          return 'done';
+        }
         if (this.held.get(`${thread}:${id}`) === h) this.held.delete(`${thread}:${id}`);
         this.stats.lockReleased++;
         done(null);
@@ -154,7 +170,7 @@ export class SyncClient {
         if (reply.t !== 'barrier-open' || reply.episode !== episode) return 'wait';
         this.episodes.set(key, episode + 1);
         this.stats.barrierPassed++;
-        this.hooks.afterAcquire(obj, thread, reply.published, () => done(null));
+        this.hooks.afterAcquire(obj, thread, reply.published, false, () => done(null));
         return 'done';
       });
     });
@@ -268,7 +284,7 @@ export class SyncClient {
           h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
           this.deadlineChanged(h.thread);
           this.armRenewal(h, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releasing) this.lost(h);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releaseSent) this.lost(h);
         return 'done';
       });
     });
@@ -279,7 +295,7 @@ export class SyncClient {
     this.env.timer(h.deadline, () => {
       if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h) return;
       if (this.env.now() < h.deadline) this.armDeadline(h); // renewed meanwhile
-      else if (!h.releasing) this.lost(h);
+      else this.lost(h);
     });
   }
 

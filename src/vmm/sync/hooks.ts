@@ -24,9 +24,11 @@ export interface CoherenceHooks {
   /**
    * `obj` was acquired by a thread of this host (lock granted, or barrier passed). `published`: the records of
    * the releases ordered before this acquire that the sync layer holds (for a lock: the last release's record;
-   * for a barrier: every party's record of the episode), oldest first. The thread continues when done is called.
+   * for a barrier: every party's record of the episode), oldest first. `lapsed` (locks only): the holding before
+   * this grant was waited out, not released: its holder's writes since its last release may be committed in
+   * part, or later, and no record names them. The thread continues when done is called.
    */
-  afterAcquire(obj: SyncObject, thread: number, published: readonly string[], done: () => void): void;
+  afterAcquire(obj: SyncObject, thread: number, published: readonly string[], lapsed: boolean, done: () => void): void;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface CoherenceHooks {
 export function sequentialHooks(flush: (then: (committed: boolean) => void) => void): CoherenceHooks {
   return {
     beforeRelease: (_obj, _thread, done) => flush(() => done(null)),
-    afterAcquire: (_obj, _thread, _published, done) => done(),
+    afterAcquire: (_obj, _thread, _published, _lapsed, done) => done(),
   };
 }
 
@@ -51,7 +53,8 @@ export function sequentialHooks(flush: (then: (committed: boolean) => void) => v
  * - lock-acquired: the thread holds the lock from `at` (its critical section begins);
  *   `lease` is the end of its lock lease on true time as the manager judged it
  *   (the holder stops by then unless renewed; see lock-renewed).
- * - lock-released: the thread asked to unlock at `at` (it does no more in the section).
+ * - lock-released: the thread asked to unlock at `at` (it does no more in the section). If the release
+ *   then finds its holding waited out, it did not commit: the host's threads stop as when a lease is lost (VmmEnv.lostLock).
  * - lock-lost: the holder's lease ended before it released; its thread was stopped at `at`.
  * - barrier-arrived / barrier-departed: the thread reached episode `episode` of barrier
  *   `name` (with `parties`), and left it.

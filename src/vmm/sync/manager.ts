@@ -95,7 +95,7 @@ export class SyncManager {
     }
     if (this.cfg.bugs?.grantBeforeRelease && row !== null && row.host !== 0) {
       // The deliberate bug: answered at once, as if the holder had already released.
-      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published });
+      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published, lapsed: row.lapsed });
       return;
     }
     let q = this.locks.get(msg.id);
@@ -115,9 +115,9 @@ export class SyncManager {
 
   release(from: number, msg: Msg<'lock-release'>): void {
     const cmd: PageCommand = { op: 'lock-release', company: this.plan.company, id: msg.id, host: from, thread: msg.thread, token: msg.token, published: msg.published };
-    this.propose(cmd, () => {
-      // Not the holder any more (waited out, or a retry of a release done): nothing to undo either way.
-      this.reply(from, { t: 'lock-released', req: msg.req, id: msg.id, thread: msg.thread });
+    this.propose(cmd, (a) => {
+      // Not the holder any more (waited out, or a retry of a release done): nothing to undo; the client judges which.
+      this.reply(from, { t: 'lock-released', req: msg.req, id: msg.id, thread: msg.thread, committed: a.result.ok });
       this.step(msg.id);
     });
   }
@@ -147,8 +147,10 @@ export class SyncManager {
   }
 
   private granted(id: number, w: Waiter, token: number, index: number): void {
-    const published = this.company.table().lock(id)?.published ?? null;
-    this.reply(w.host, { t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published });
+    const row = this.company.table().lock(id);
+    this.reply(w.host, {
+      t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published: row?.published ?? null, lapsed: row?.lapsed ?? false,
+    });
   }
 
   /** Grants the lock to the head waiter once it is free, or waits its holder out. */

@@ -135,10 +135,10 @@ export class LrcWorld {
     return out;
   }
 
-  acquire(host: number, thread: number, obj: string, published: string[]): void {
+  acquire(host: number, thread: number, obj: string, published: string[], lapsed = false): void {
     let done = false;
     this.history.push({ kind: 'acquire', host, thread, obj, at: this.at() });
-    this.hosts.get(host)!.vmm.coherence.afterAcquire({ kind: 'lock', id: 1 }, thread, published, () => (done = true));
+    this.hosts.get(host)!.vmm.coherence.afterAcquire({ kind: 'lock', id: 1 }, thread, published, lapsed, () => (done = true));
     this.run();
     if (!done) throw new Error(`host ${host}: acquire never finished`);
   }

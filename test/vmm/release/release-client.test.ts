@@ -45,6 +45,20 @@ test('a refetch after an invalidation brings only the diffs since the copy', () 
   assert.is(c2.invalidations, 1);
 });
 
+test('a grant after a lapsed holding drops every copy: the lost holder\'s committed diffs, named by no notice, are seen', () => {
+  for (const lapsed of [false, true]) {
+    const w = new LrcWorld(3, 'release');
+    assert.is(w.read(2, 2, P + 8), 0);
+    const before = w.release(2, 2, 'lock:1')!;
+    // Host 3's section: its diffs commit, but its release never does (the lock passes on by its lease).
+    w.write(3, 3, P + 8, 7);
+    assert.ok(w.release(3, 3, 'lock:1') !== null);
+    w.acquire(2, 2, 'lock:1', [before], lapsed);
+    // Told nothing of the lapse, host 2 goes on with its stale copy.
+    assert.is(w.read(2, 2, P + 8), lapsed ? 7 : 0);
+  }
+});
+
 test('the release completes only once its diffs are committed; a lost diff holds it back', () => {
   const w = new LrcWorld(3, 'release');
   w.write(3, 3, P, 9);
