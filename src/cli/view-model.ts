@@ -41,11 +41,17 @@ export interface ViewModel {
   notes: string[];
   spans: Array<{ lane: number; from: number; to: number; what: string }>;
   netFaults: Array<{ from: number; to: number; kind: string }>;
-  leaders: Array<{ group: number; lane: number; from: number; to: number; term: number }>;
+  /**
+   * Leadership spans per group. `slot` > 0: another host already led the same term when this one
+   * began (two leaders of one term, an election-safety violation), drawn below it in the row.
+   */
+  leaders: Array<{ group: number; lane: number; from: number; to: number; term: number; slot: number }>;
   holders: Array<{ page: number; lane: number; from: number; to: number; mode: string }>;
   violation: (ViolationLine & { related: number[] }) | null;
   history: KeyHistory[] | null;
 }
+
+interface OpenLeader { lane: number; from: number; term: number; host: number; slot: number }
 
 const RAFT = new Set(['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow']);
 const KV = new Set(['kv-request', 'kv-response', 'kv-not-leader', 'kv-ok', 'kv-timeout']);
@@ -80,7 +86,13 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
   const pages = new Set<number>();
   const lastAt = new Map<number, number>();
   const openSpan = new Map<number, { from: number; what: string }>();
-  const leaderOf = new Map<number, { lane: number; from: number; term: number; host: number }>();
+  // Open leaderships by group: more than one only while rival hosts lead the same term.
+  const leaderOf = new Map<number, OpenLeader[]>();
+  const closeLeaders = (group: number, t: number, ends: (ld: OpenLeader) => boolean): void => {
+    const open = leaderOf.get(group) ?? [];
+    for (const ld of open.filter(ends)) m.leaders.push({ group, lane: ld.lane, from: ld.from, to: t, term: ld.term, slot: ld.slot });
+    leaderOf.set(group, open.filter((ld) => !ends(ld)));
+  };
   const held = new Map<string, { from: number; mode: string; until: number }>();
   let openNet: { from: number; to: number; kind: string } | null = null;
   const clients = new Set<number>();
@@ -183,12 +195,7 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
     if (e.kind === 'crash' || e.kind === 'pause' || e.kind === 'stall') {
       if (!openSpan.has(e.host)) openSpan.set(e.host, { from: t, what: e.kind === 'crash' ? 'down' : e.kind === 'pause' ? 'paused' : 'stalled' });
       if (e.kind === 'crash') {
-        for (const [group, ld] of leaderOf) {
-          if (ld.host === e.host) {
-            m.leaders.push({ group, lane: ld.lane, from: ld.from, to: t, term: ld.term });
-            leaderOf.delete(group);
-          }
-        }
+        for (const group of leaderOf.keys()) closeLeaders(group, t, (ld) => ld.host === e.host);
         for (const key of [...held.keys()]) {
           const [page, host] = key.split('/').map(Number) as [number, number];
           if (host === e.host) closeHold(page, host, t);
@@ -203,9 +210,11 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
       }
     }
     if (e.kind === 'leader' && typeof e.group === 'number') {
-      const prev = leaderOf.get(e.group);
-      if (prev !== undefined) m.leaders.push({ group: e.group, lane: prev.lane, from: prev.from, to: t, term: prev.term });
-      leaderOf.set(e.group, { lane: l, from: t, term: typeof e.term === 'number' ? e.term : 0, host: e.host });
+      const term = typeof e.term === 'number' ? e.term : 0;
+      // A leader of a later term ends older leaderships; a rival of the same term runs beside them.
+      closeLeaders(e.group, t, (ld) => ld.term < term || ld.host === e.host);
+      const open = leaderOf.get(e.group)!;
+      open.push({ lane: l, from: t, term, host: e.host, slot: open.length });
     }
     if (e.kind === 'grant' && p >= 0) {
       closeHold(p, e.host, t);
@@ -219,7 +228,7 @@ export function buildViewModel(lines: Iterable<string>, title: string): ViewMode
   const end = m.end;
   if (openNet !== null) m.netFaults.push({ ...openNet, to: Math.min(openNet.to, end) });
   for (const [host, s] of openSpan) m.spans.push({ lane: laneOf.get(host)!, from: s.from, to: end, what: s.what });
-  for (const [group, ld] of leaderOf) m.leaders.push({ group, lane: ld.lane, from: ld.from, to: end, term: ld.term });
+  for (const group of leaderOf.keys()) closeLeaders(group, end, () => true);
   for (const key of [...held.keys()]) {
     const [page, host] = key.split('/').map(Number) as [number, number];
     closeHold(page, host, end);

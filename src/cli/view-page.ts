@@ -190,9 +190,11 @@ function draw() {
   for (const l of M.leaders) {
     const y = layout.groupRows.get(l.group);
     if (y === undefined || l.to < state.t0 || l.from > state.t1) continue;
-    const x0 = xOf(l.from), x1 = Math.max(x0 + 1, xOf(l.to));
-    ctx.fillStyle = HOST_COLORS[l.lane % HOST_COLORS.length]; ctx.fillRect(x0, y + 2, x1 - x0, LEADER_H - 4);
-    if (x1 - x0 > 50) { ctx.fillStyle = '#fff'; ctx.fillText(M.laneNames[l.lane] + ' t' + l.term, x0 + 2, y + LEADER_H - 3); }
+    // A rival leader of the same term (slot 1 and on) takes the row's lower half, at least a few pixels wide.
+    const x0 = xOf(l.from), x1 = Math.max(x0 + (l.slot > 0 ? 4 : 1), xOf(l.to));
+    const top = l.slot > 0 ? y + LEADER_H / 2 : y + 2, h = l.slot > 0 ? LEADER_H / 2 - 1 : LEADER_H - 4;
+    ctx.fillStyle = HOST_COLORS[l.lane % HOST_COLORS.length]; ctx.fillRect(x0, top, x1 - x0, h);
+    if (l.slot === 0 && x1 - x0 > 50) { ctx.fillStyle = '#fff'; ctx.fillText(M.laneNames[l.lane] + ' t' + l.term, x0 + 2, y + LEADER_H - 3); }
   }
   for (const h of M.holders) {
     const y = layout.pageRows.get(h.page);

@@ -16,6 +16,25 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'gallocy-view-'));
 const gallocy = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
 const line = (o: object): string => JSON.stringify(o);
 
+test('two leaders of one term both show, the rival in a slot of its own; a later term ends both', () => {
+  const lines = [
+    line({ t: 0, host: 1, kind: 'start', epoch: 1 }),
+    line({ t: 0, host: 2, kind: 'start', epoch: 1 }),
+    line({ t: 0, host: 3, kind: 'start', epoch: 1 }),
+    line({ t: 100, host: 3, kind: 'leader', group: 0, term: 1 }),
+    line({ t: 200, host: 2, kind: 'leader', group: 0, term: 1 }),
+    line({ t: 300, host: 1, kind: 'leader', group: 0, term: 2 }),
+    line({ t: 400, host: 1, kind: 'tick' }),
+  ];
+  const m = buildViewModel(lines, 'x');
+  const lane = (h: string): number => m.laneNames.indexOf(h);
+  assert.equal(m.leaders, [
+    { group: 0, lane: lane('h3'), from: 100, to: 300, term: 1, slot: 0 },
+    { group: 0, lane: lane('h2'), from: 200, to: 300, term: 1, slot: 1 },
+    { group: 0, lane: lane('h1'), from: 300, to: 400, term: 2, slot: 0 },
+  ]);
+});
+
 test('spans, leaders, holders and arrows come from the events', () => {
   const lines = [
     line({ t: 0, host: 1, kind: 'start', epoch: 1 }),
@@ -35,7 +54,7 @@ test('spans, leaders, holders and arrows come from the events', () => {
   assert.is(m.t.length, 10);
   assert.equal(m.spans, [{ lane: 1, from: 600, to: 900, what: 'down' }]);
   assert.equal(m.netFaults, [{ from: 400, to: 950, kind: 'partition' }]); // cut at the trace's end
-  assert.equal(m.leaders, [{ group: 0, lane: 0, from: 300, to: 950, term: 1 }, { group: 0, lane: 0, from: 950, to: 950, term: 2 }]);
+  assert.equal(m.leaders, [{ group: 0, lane: 0, from: 300, to: 950, term: 1, slot: 0 }, { group: 0, lane: 0, from: 950, to: 950, term: 2, slot: 0 }]);
   // The crash of its holder ends the hold.
   assert.equal(m.holders, [{ page: 3, lane: 1, from: 500, to: 600, mode: 'write' }]);
   // The vote is a message from h1, sent at h1's last event before it (its tick).
