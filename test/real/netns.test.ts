@@ -167,6 +167,9 @@ if (why !== null && process.env['GALLOCY_NETNS_REQUIRED'] === '1') {
       name: 'netns',
       endpoints: Array.from({ length: HOSTS }, (_, i) => ({ ip: lab.addr(i + 1), port: 7000, adminPort: 8000 })),
       wrap: (id) => ['ip', 'netns', 'exec', lab.ns(id)],
+      // Leases long enough that a loaded machine's scheduling hiccups before the cut cannot end one
+      // (a host that loses a dirty page's lease fails the run by design, which is not what this tests).
+      leases: { leaseMs: 3000 },
     });
     const cl = c;
     const all = cl.ids;
