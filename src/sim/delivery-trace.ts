@@ -40,7 +40,7 @@ export function recordDelivery(record: RecordEvent, from: number, to: number, en
         case 'free-token': return record('free-token', to, from, m.req, m.addr, m.gen, m.id);
         case 'free-block': return record('free-block', to, from, m.req, m.addr, m.gen, m.id);
         case 'free-ok': return record('free-ok', to, from, m.req, m.addr);
-        case 'fetch': return record('fetch', to, from, m.req, m.page, m.have, m.need);
+        case 'fetch': return record('fetch', to, from, m.req, m.page, m.have, Object.keys(m.need).length);
         case 'page': return record('page', to, from, m.req, m.page, m.version, m.diffs === null ? -1 : m.diffs.length);
         case 'diff': return record('diff', to, from, m.req, m.page, m.interval, m.diff.length);
         case 'diffed': return record('diffed', to, from, m.req, m.page, m.version);

@@ -154,6 +154,12 @@ export class DsmPart implements DsmWorld {
 
   /** Release consistency: the records threads published as they ended, for the end check to acquire. */
   private readonly endRecords: string[] = [];
+  /**
+   * Release consistency: the last committed release's record of each lock, and each thread's last
+   * committed barrier arrival's: the end check acquires them too, so it sees what lost threads
+   * published before they were lost (a company applies only the intervals a fetch names).
+   */
+  private readonly syncRecords = new Map<string, { order: number; published: string }>();
 
   /**
    * Release consistency: a thread's end is a release (what it wrote after its last unlock is
@@ -313,6 +319,11 @@ export class DsmPart implements DsmWorld {
   companyApplied(host: number, a: CompanyApplied, index: number, machine: CompanyMachine): void {
     this.committed.applied(a);
     if (a.cmd.op === 'lock-release' && a.result.ok) this.releaseChecks?.releaseCommitted(a.cmd.id, a.cmd.thread, a.cmd.token);
+    if (this.releaseChecks !== null && a.result.ok && (a.cmd.op === 'lock-release' || a.cmd.op === 'barrier-arrive') && a.cmd.published !== null) {
+      const key = a.cmd.op === 'lock-release' ? `lock:${a.cmd.id}` : `barrier:${a.cmd.name}:${a.cmd.thread}`;
+      const order = a.cmd.op === 'lock-release' ? a.cmd.token : a.cmd.episode;
+      if (order >= (this.syncRecords.get(key)?.order ?? -1)) this.syncRecords.set(key, { order, published: a.cmd.published });
+    }
     if (a.cmd.op === 'release' && a.result.ok && a.mark !== undefined) this.observed.durable(a.mark.host, a.cmd.page, a.mark.seq);
     // A silent holder's lease waited out: any writes it had not written back are gone.
     if (a.cmd.op === 'expire' && a.result.ok) {
@@ -351,8 +362,9 @@ export class DsmPart implements DsmWorld {
     else {
       this.releaseChecks.synced({ kind: 'barrier-departed', host, thread: ctx.index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
       // Threads lost before their end published nothing there, but their completed releases are
-      // committed: the end check reads every page afresh, through the log.
-      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, EVERY_PAGE_CHANGED], false, start);
+      // committed, with their records: the end check takes those in too, and reads every page afresh.
+      const sync = [...this.syncRecords.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([, r]) => r.published);
+      app.vmm.coherence.afterAcquire(END_BARRIER, ctx.index, [...this.endRecords, ...sync, EVERY_PAGE_CHANGED], false, start);
     }
   }
 

@@ -66,6 +66,8 @@ export type PageCommand =
   | { op: 'barrier' }
   /** Release consistency: a host's diff of a page at the end of one of its intervals (src/vmm/release/diff-table.ts). */
   | ({ op: 'diff' } & DiffFields)
+  /** Applies the page's pending diffs of the intervals `upTo` names (a fetch named them: they are published). */
+  | { op: 'publish-diffs'; page: number; upTo: VectorTime }
   /** Drops the company's diffs of intervals `floor` covers (every host has seen them). */
   | { op: 'collect-diffs'; company: number; floor: VectorTime };
 
@@ -308,6 +310,12 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
     case 'diff': {
       const f = validateDiffFields(o);
       return 'error' in f ? new Bad(f.error) : { op, ...f };
+    }
+    case 'publish-diffs': {
+      const page = int(o, op, 'page', 0);
+      if (page instanceof Bad) return page;
+      const upTo = validateVectorTime(o['upTo'], `${op}: field 'upTo'`);
+      return 'error' in upTo ? new Bad(upTo.error as string) : { op, page, upTo: upTo as VectorTime };
     }
     case 'collect-diffs': {
       const company = int(o, op, 'company', 0);

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { type LeaseMode, type LeaseToken, type PageCommand, validateCommand } from './page-table-commands.js';
-import { DiffRecords, type DiffFields, type DiffRow, patched, RELEASE_SCHEMA } from './release/diff-table.js';
+import { DiffRecords, type DiffFields, type DiffRow, patched, type PendingDiff, RELEASE_SCHEMA } from './release/diff-table.js';
 import type { VectorTime } from './release/vector-time.js';
 
 export { type LeaseMode, type LeaseToken, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
@@ -471,6 +471,8 @@ export class PageTable {
         return OK;
       case 'diff':
         return this.diff(c);
+      case 'publish-diffs':
+        return this.publishDiffs(c.page, c.upTo);
       case 'collect-diffs':
         return this.collectDiffs(c.company, c.floor);
     }
@@ -713,29 +715,53 @@ export class PageTable {
   }
 
   /**
-   * A diff of a page (release consistency): its words written over the page's contents as the
-   * next version. A diff of an interval at or before the host's last one applied to the page is
-   * a retry: answered with what it made, never applied again (it could overwrite words a later
-   * interval of another host wrote).
+   * A diff of a page (release consistency), committed as pending: durable, not applied (see
+   * release/diff-table.ts). A diff of an interval the table holds already from the host is a
+   * retry: nothing changes.
    */
   private diff(c: DiffFields): ApplyResult {
     const d = this.diffs.decode(c.diff, this.pageSize);
     if ('error' in d) return fail('bad-command', `diff: ${d.error}`);
     const current = this.allocatedVersion(c.page);
     if (typeof current !== 'number') return current;
-    const last = this.diffs.lastOf(c.page, c.host);
-    if (last !== null && last.interval >= c.interval) return { ok: true, version: last.interval === c.interval ? last.version : current };
-    const row = this.st.page.get(c.page) as Row;
-    const bytes = patched(row['data'] as string | null, this.pageSize, d);
-    const version = current + 1;
-    this.st.writePage.run(version, pageHash(bytes), bytes.toString('base64'), c.page);
-    this.diffs.record(this.companyOf(c.page)!.company, c, version);
-    return { ok: true, version };
+    if (!this.diffs.holds(c.page, c.host, c.interval)) this.diffs.addPending(this.companyOf(c.page)!.company, c);
+    return { ok: true, version: current };
+  }
+
+  /**
+   * A fetch named intervals `upTo` (release consistency): the page's pending diffs of those
+   * intervals are written over its row, in commit order, each as the next version. Also a read
+   * barrier for the fetch: once applied in the manager's term, the table holds every committed diff.
+   */
+  private publishDiffs(page: number, upTo: VectorTime): ApplyResult {
+    const version = this.allocatedVersion(page);
+    if (typeof version !== 'number') return version;
+    return { ok: true, version: this.applyPending(page, version, this.diffs.takeNamed(page, upTo)) };
+  }
+
+  /** Writes pending diffs (in commit order) over the page's row at `version`, each as the next version; returns the last. */
+  private applyPending(page: number, version: number, diffs: PendingDiff[]): number {
+    let data = (this.st.page.get(page) as Row)['data'] as string | null;
+    let bytes: Buffer | null = null;
+    for (const n of diffs) {
+      const d = this.diffs.decode(n.diff, this.pageSize);
+      if ('error' in d) continue; // checked when committed: cannot happen
+      bytes = patched(data, this.pageSize, d);
+      data = bytes.toString('base64');
+      this.diffs.record(page, n, ++version);
+    }
+    if (bytes !== null) this.st.writePage.run(version, pageHash(bytes), data, page);
+    return version;
   }
 
   private collectDiffs(company: number, floor: VectorTime): ApplyResult {
     const c = this.ranges.find((r) => r.company === company);
     if (c === undefined) return fail('unknown-company', `company ${company} is not held here`);
+    // Pending diffs another host has seen were published: applied now, so pending ones never pile up.
+    for (const [page, diffs] of this.diffs.takeSeen(company, c.firstPage, c.pages)) {
+      const version = this.allocatedVersion(page);
+      if (typeof version === 'number') this.applyPending(page, version, diffs);
+    }
     this.diffs.collect(c.firstPage, c.pages, floor);
     return OK;
   }
@@ -750,6 +776,26 @@ export class PageTable {
   /** The diffs of a page still kept, oldest first (for inspection and tests). */
   diffsOf(page: number): DiffRow[] {
     return this.diffs.ofPage(page);
+  }
+
+  /** How many diffs of the page are kept, applied and pending (the manager collects past a bound). */
+  diffsKept(page: number): number {
+    return this.diffs.kept(page);
+  }
+
+  /** The committed diffs of a page no fetch named yet, in commit order. */
+  pendingDiffsOf(page: number): PendingDiff[] {
+    return this.diffs.pendingOf(page);
+  }
+
+  /** Per host, the last interval of it applied to the page. */
+  appliedIntervals(page: number): VectorTime {
+    return this.diffs.applied(page);
+  }
+
+  /** Whether a fetch of the page naming `need` can be answered from this table as it is (release/diff-table.ts: ready). */
+  fetchReady(page: number, need: VectorTime): boolean {
+    return this.diffs.ready(page, need);
   }
 
   /** The vector time all of `hosts` reached, as they reported it with their diffs to this company. */

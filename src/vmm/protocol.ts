@@ -52,14 +52,18 @@ export type VmmMessage =
   // Release consistency (src/vmm/release): copies without leases, diffs at releases.
   /**
    * Host -> manager: the page's contents. `have`: the version the host's copy equals (-1: none; the
-   * diffs since then will do); `need`: the version the host's write notices say it must see.
+   * diffs since then will do); `need`: per host, the last interval the host's write notices (or what
+   * it knows published) name for the page: the manager applies those intervals' pending diffs, and no others.
    */
-  | { t: 'fetch'; req: number; page: number; have: number; need: number }
-  /** Manager -> host: the page at `version`: the diffs (base64, oldest first) since the host's `have`, or else the whole page ('' zeros). */
-  | { t: 'page'; req: number; page: number; version: number; data: string | null; diffs: string[] | null }
+  | { t: 'fetch'; req: number; page: number; have: number; need: Record<number, number> }
+  /**
+   * Manager -> host: the page at `version`: the diffs (base64, oldest first) since the host's `have`, or else
+   * the whole page ('' zeros); `applied`: per host, the last interval of it the page holds.
+   */
+  | { t: 'page'; req: number; page: number; version: number; data: string | null; diffs: string[] | null; applied: Record<number, number> }
   /** Host -> manager: commit this diff of the page, ending interval `interval` (the host's vector time `vt` then). */
   | { t: 'diff'; req: number; page: number; interval: number; vt: Record<number, number>; diff: string }
-  /** Manager -> host: the diff is committed as `version`; `floor`: the vector time every host has reached (notices before it need no publishing). */
+  /** Manager -> host: the diff is committed (pending until a fetch names its interval; `version`: the page's then); `floor`: the vector time every host has reached (notices before it need no publishing). */
   | { t: 'diffed'; req: number; page: number; version: number; floor: Record<number, number> }
   // Locks and barriers (src/vmm/sync): between a host and the manager of the sync object's company.
   /** Host -> manager: lock `id` for `thread`; `token` 0 waits for it, a holding's token renews its lease. */

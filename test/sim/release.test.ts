@@ -4,7 +4,9 @@
 // its diffs are durable is caught reading a stale value.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { loadScenario } from '../../src/cli/scenario-file.js';
 import { runSeed } from '../../src/sim/run.js';
+import { drawScenario } from '../../src/sim/swarm.js';
 import { scenarioSchema } from '../../src/sim/scenario.js';
 import type { Scenario } from '../../src/sim/scenario.js';
 
@@ -48,6 +50,15 @@ test('planted bug publishBeforeDurable: another host reads a value older than th
     const r = runSeed(release(workload, options, lossy), seed);
     assert.is(r.violation, null, r.violation?.message);
   }
+});
+
+// Found by a campaign: host 4's lock lease was waited out after its section's diffs had committed
+// (its release never did). A later holder's copies saw those diffs, a third host's did not, and a
+// list walk there reached a freed node. Diffs are now applied only once a record names them.
+test('dsm-release-chaos seed 946: a lapsed holder\'s committed diffs are seen by no host', () => {
+  const r = runSeed(drawScenario(loadScenario('dsm-release-chaos').spec, 946).scenario, 946);
+  assert.is(r.violation, null, r.violation?.message);
+  assert.ok(r.stats.threadsLost >= 2, 'host 4 lost its threads');
 });
 
 test.run();

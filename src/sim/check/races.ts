@@ -18,7 +18,10 @@
 // another host may or may not see them. They are indeterminate: a read may
 // return one of them or the last determinate write, and they race with nothing
 // (nor do its reads since then). A release counts as done only once the thread
-// goes on past it: one the thread was lost in may never have completed.
+// goes on past it: one the thread was lost in may never have completed. Once a
+// read has returned one of them, though, it happened: a read that happens
+// after that read returns it or a later write, never what came before it
+// (coherence: no host may see a write that another, told of more, does not).
 import { vtGet, vtMax, vtSet, type VectorTime } from '../../vmm/release/vector-time.js';
 
 interface Who {
@@ -73,11 +76,20 @@ interface Cell {
   initial: number | null;
   /** The last read by each thread since the last write. */
   reads: Map<number, { access: Access; clock: number }>;
+  /** An indeterminate write a read returned (the newest such): reads after that read see it or later. */
+  seen: { write: WriteRec; reader: number; clock: number } | null;
   racy: boolean;
 }
 
 function newCell(initial: number | null): Cell {
-  return { last: null, late: [], initial, reads: new Map(), racy: false };
+  return { last: null, late: [], initial, reads: new Map(), seen: null, racy: false };
+}
+
+/** The writes of `maybe` but `w` and those before it in the word's chain: what may still be read after a read returned `w`. */
+function notBefore(maybe: WriteRec[], w: WriteRec): WriteRec[] {
+  const older = new Set<WriteRec>();
+  for (let x = w.prior; x !== null; x = x.prior) older.add(x);
+  return maybe.filter((x) => x !== w && !older.has(x));
 }
 
 /** The last determinate write, and the indeterminate ones after it. */
@@ -204,13 +216,23 @@ export class RaceChecker {
     if (mine === undefined) this.unreleasedReads.set(a.thread, (mine = []));
     mine.push([a.addr, rec]);
     if (c.racy) return;
-    const allowed = new Set<number>(maybe.map((w) => w.access.value));
-    if (write !== null) allowed.add(write.access.value);
+    // After a read that returned an indeterminate write: that write or the ones after it, not older ones.
+    const seen = c.seen !== null && this.before(c.seen.reader, c.seen.clock, a.thread) ? c.seen.write : null;
+    const candidates = seen === null ? maybe : notBefore(maybe, seen);
+    const allowed = new Set<number>(candidates.map((w) => w.access.value));
+    if (seen !== null) allowed.add(seen.access.value);
+    else if (write !== null) allowed.add(write.access.value);
     else if (c.initial !== null) allowed.add(c.initial);
     else return; // nothing promised yet: a fresh block read before any write
-    if (!allowed.has(value) && this.report.staleReads.length < this.limit) {
-      this.report.staleReads.push({ read: { ...a, value }, allowed: [...allowed], lastWrite: write?.access ?? null });
+    if (!allowed.has(value)) {
+      if (this.report.staleReads.length < this.limit) {
+        this.report.staleReads.push({ read: { ...a, value }, allowed: [...allowed], lastWrite: seen?.access ?? write?.access ?? null });
+      }
+      return;
     }
+    // An indeterminate write read here (the determinate one's value is not told apart): it happened.
+    const returned = value === (seen ?? write)?.access.value ? null : candidates.find((w) => w.access.value === value);
+    if (returned !== undefined && returned !== null) c.seen = { write: returned, reader: a.thread, clock: rec.clock };
   }
 
   private write(a: Access): void {
@@ -228,9 +250,12 @@ export class RaceChecker {
         }
       }
     }
-    // An indeterminate write this one does not follow may still land after it (its host published it late).
+    // An indeterminate write this one does not follow may still land after it (its host published it late),
+    // unless a read this write follows returned it: it landed before.
     const { maybe } = settled(c);
-    c.late = maybe.filter((x) => !this.before(x.access.thread, x.clock, a.thread));
+    const landed = c.seen !== null && this.before(c.seen.reader, c.seen.clock, a.thread) ? c.seen.write : null;
+    c.late = maybe.filter((x) => x !== landed && !this.before(x.access.thread, x.clock, a.thread));
+    c.seen = null;
     const rec: WriteRec = { access: a, clock: vtGet(this.clockOf(a.thread), a.thread), indeterminate: false, prior: c.last };
     c.last = rec;
     c.reads.clear();

@@ -1,15 +1,15 @@
 // Intervals and write notices of lazy release consistency. A host's interval
 // ends at each release that has writes to publish; its write notices name the
-// pages it wrote and, for each, the page's version in its company once the
-// interval's diff was committed there. A release publishes every interval the
+// pages it wrote (the interval's diffs, committed in each page's company, are
+// applied there once a fetch names the interval). A release publishes every interval the
 // releasing host knows of (its own and those it learnt at acquires), so an
 // acquirer learns all that happens before it: transitively, as TreadMarks
-// does. An acquirer that holds a copy of a page older than a notice's version
-// invalidates it; its next access fetches what it misses.
+// does. An acquirer whose copy of a page lacks a notice's interval invalidates
+// it; its next access fetches the page naming the interval.
 import { validateVectorTime, vtGet, vtMax, vtSet, vtSum, ZERO, type VectorTime } from './vector-time.js';
 
-/** One page an interval wrote: the page, and its company's version that holds the interval's diff. */
-export type WriteNotice = readonly [page: number, version: number];
+/** A page an interval wrote: its diff is committed in the page's company. */
+export type WriteNotice = number;
 
 export interface Interval {
   host: number;
@@ -70,10 +70,8 @@ export function decodePublished(text: string): Published | { error: string } {
     if (!Array.isArray(r['notices'])) return { error: `${at}.notices must be an array` };
     const notices: WriteNotice[] = [];
     for (const n of r['notices'] as unknown[]) {
-      if (!Array.isArray(n) || n.length !== 2 || !nonNegInt(n[0]) || !nonNegInt(n[1])) {
-        return { error: `${at}.notices must hold [page, version] pairs of non-negative integers` };
-      }
-      notices.push([n[0], n[1]]);
+      if (!nonNegInt(n)) return { error: `${at}.notices must hold pages, non-negative integers` };
+      notices.push(n);
     }
     intervals.push({ host: r['host'], seq: r['seq'], vt: ivt as VectorTime, notices });
   }

@@ -7,16 +7,22 @@
 // company commits through Raft (the durability rule: on a quorum before the
 // release completes, so nothing another host is told of can be lost with a
 // crash here). The release then publishes, through the sync layer, every
-// interval this host knows of with its write notices (page, version). An
-// acquire applies what it is handed: a copy older than a notice's version is
+// interval this host knows of with its write notices (the pages it wrote). An
+// acquire applies what it is handed: a copy that lacks a notice's interval is
 // invalidated, and fetched (the diffs since the copy's version, else the whole
-// page) when a thread next touches it. This host's own writes not yet in the
-// company's copy are kept across an invalidation and laid over the fetched
-// page again, so they are never lost.
+// page) when a thread next touches it.
+//
+// Fencing: a company keeps committed diffs unapplied until a fetch names their
+// interval (diff-table.ts), and a fetch names only intervals this host learnt
+// from published records, and its own ones such records show published. A
+// diff whose release never committed (its lock's lease was waited out, its
+// host crashed first) is therefore never applied, however late it commits: it
+// cannot overwrite what a later holder wrote, and no host sees what others do
+// not. This host's own writes not yet in the company's copy are laid over
+// every fetched page, so they are never lost to it.
 //
 // Releases of one host are published in order, each once every earlier
-// interval's diffs are committed; a page's diffs from one host therefore
-// commit in interval order, so a retry can never overwrite a later write.
+// interval's diffs are committed.
 import type { SyncObject, CoherenceHooks } from '../sync/hooks.js';
 import { MAX_PUBLISHED_CHARS } from '../sync/hooks.js';
 import type { LeaseMode } from '../page-table-commands.js';
@@ -25,17 +31,14 @@ import type { Requests } from '../requests.js';
 import type { VmmConfig, VmmEnv } from '../vmm-env.js';
 import { decodePage } from '../page-client.js';
 import { applyDiff, decodeDiff, encodeDiff, makeDiff, type Diff } from './diff.js';
-import { decodePublished, encodePublished, type Interval, intervalSeq, IntervalLog, type WriteNotice } from './notices.js';
-import { vtSet } from './vector-time.js';
+import { decodePublished, encodePublished, intervalSeq, IntervalLog, type WriteNotice } from './notices.js';
+import { vtGet, vtMax, vtSet, type VectorTime } from './vector-time.js';
 
-/** A notice version that says "a version after any you have": the acquirer's fetch goes through the log. */
-const ANY_LATER = Number.MAX_SAFE_INTEGER;
-
-/** A diff of an ended interval of this host, until the company's copy that a fetch returned holds it. */
+/** A diff of an ended interval of this host, until a fetched copy of the company's page holds it. */
 interface Sent {
   diff: Diff;
-  /** The version it was committed as (null: not yet). */
-  version: number | null;
+  /** The interval it ends. */
+  seq: number;
 }
 
 interface Copy {
@@ -43,6 +46,8 @@ interface Copy {
   valid: boolean;
   /** The company version the copy equals, without this host's writes since (-1: none exactly). */
   version: number;
+  /** Per host, the last interval of it the company's page held when fetched. */
+  has: VectorTime;
   /** Written in the open interval: the contents before. */
   twin: Uint8Array | null;
   /** Invalidated while written: the open interval's writes, laid over the next fetch. */
@@ -61,12 +66,21 @@ interface PendingInterval {
 
 export class ReleaseClient implements CoherenceHooks {
   private copies = new Map<number, Copy>();
-  /** Per page, the version the write notices applied here require (ANY_LATER: unknown, ask the log). */
-  private need = new Map<number, number>();
+  /** Per page, the intervals (last per host) that notices applied here name and the copy must hold. */
+  private need = new Map<number, VectorTime>();
+  /**
+   * A record that named no pages (too many, or not one this code wrote) asks for every page afresh:
+   * each page's next fetch names everything this host knows published (allNeed), once (allAsked).
+   */
+  private allNeed: VectorTime = {};
+  private allGen = 0;
+  private allAsked = new Map<number, number>();
   /** Pages being fetched: the accesses waiting. */
   private fetching = new Map<number, LeaseMode[]>();
   private log = new IntervalLog();
   private intervals = 0;
+  /** This host's last interval that a record it was handed shows published (only those may be named for it). */
+  private ownPublished = 0;
   /** Intervals whose diffs are being committed, oldest first; the head's are in flight. */
   private pending: PendingInterval[] = [];
   /** This host's threads ended (a lock's lease or writes lost): its unpublished diffs are sent no more. */
@@ -77,7 +91,7 @@ export class ReleaseClient implements CoherenceHooks {
 
   private copy(page: number): Copy {
     let c = this.copies.get(page);
-    if (c === undefined) this.copies.set(page, (c = { valid: false, version: -1, twin: null, open: null, base: null, sent: [] }));
+    if (c === undefined) this.copies.set(page, (c = { valid: false, version: -1, has: {}, twin: null, open: null, base: null, sent: [] }));
     return c;
   }
 
@@ -90,6 +104,25 @@ export class ReleaseClient implements CoherenceHooks {
     }
     if (access === 'write' && c.twin === null) c.twin = this.env.memory.read(page);
     this.env.memory.setProtection(page, c.twin !== null ? 'write' : 'read');
+  }
+
+  /**
+   * What a fetch of the page names: the notices' intervals; everything known published if a record
+   * asked for every page since the page's last fetch; and this host's own published intervals that
+   * wrote it (sent), so the company applies them too.
+   */
+  private needOf(page: number): VectorTime {
+    let need = this.need.get(page) ?? {};
+    if (this.allAsked.get(page) !== this.allGen) need = vtMax(need, this.allNeed);
+    const own = this.copies.get(page)?.sent.filter((s) => s.seq <= this.ownPublished).pop();
+    if (own !== undefined) need = vtSet(need, this.cfg.host, own.seq);
+    return need;
+  }
+
+  /** Everything this host may name: the intervals it learnt of from records, and its own published ones. */
+  private published(): VectorTime {
+    const { [this.cfg.host]: _own, ...others } = this.log.vt;
+    return this.ownPublished > 0 ? { ...others, [this.cfg.host]: this.ownPublished } : others;
   }
 
   private fetch(page: number, access: LeaseMode): void {
@@ -105,11 +138,13 @@ export class ReleaseClient implements CoherenceHooks {
     }
     this.fetching.set(page, [access]);
     this.stats.fetches++;
-    let needAsked = 0;
+    // What each attempt named: the answer may be to an earlier attempt than the latest.
+    const attempts = new Map<number, { need: VectorTime; gen: number }>();
     this.requests.start(plan, (req) => {
       const c = this.copy(page);
-      needAsked = this.need.get(page) ?? 0;
-      return { t: 'fetch', req, page, have: c.base !== null ? c.version : -1, need: needAsked };
+      const need = this.needOf(page);
+      attempts.set(req, { need, gen: this.allGen });
+      return { t: 'fetch', req, page, have: c.base !== null ? c.version : -1, need: { ...need } };
     }, (reply) => {
       if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
       const accesses = this.fetching.get(page) ?? [];
@@ -118,7 +153,8 @@ export class ReleaseClient implements CoherenceHooks {
         this.env.segfault(page, reply.t === 'refuse' ? reply.why : reply.t);
         return 'done';
       }
-      if (!this.filled(page, reply, needAsked)) {
+      const asked = attempts.get(reply.req) ?? { need: {}, gen: -1 };
+      if (!this.filled(page, reply, asked.need, asked.gen)) {
         this.fetch(page, accesses[0] ?? 'read'); // a notice arrived meanwhile asks for more: again
         for (const a of accesses.slice(1)) this.fetch(page, a);
         return 'done';
@@ -128,8 +164,8 @@ export class ReleaseClient implements CoherenceHooks {
     });
   }
 
-  /** A fetched page: build the copy; false if a notice that came meanwhile needs a later version. */
-  private filled(page: number, reply: { version: number; data: string | null; diffs: string[] | null }, needAsked: number): boolean {
+  /** A fetched page: build the copy; false if a notice that came meanwhile names more. */
+  private filled(page: number, reply: { version: number; data: string | null; diffs: string[] | null; applied: VectorTime }, asked: VectorTime, gen: number): boolean {
     const c = this.copy(page);
     // Diffs for a base this host dropped meanwhile (abandon): ask for the whole page.
     if (reply.diffs !== null && c.base === null) return false;
@@ -151,16 +187,12 @@ export class ReleaseClient implements CoherenceHooks {
       contents = decodePage(reply.data ?? '', this.cfg.pageSize);
       this.stats.wholePages++;
     }
-    // This host's diffs the company's copy does not hold yet go on top.
-    let exact = true;
-    for (const s of c.sent) {
-      if (s.version === null || s.version > reply.version) {
-        applyDiff(contents, s.diff);
-        exact = false;
-      }
-    }
-    c.sent = c.sent.filter((s) => s.version === null || s.version > reply.version);
-    c.version = exact ? reply.version : -1;
+    // This host's diffs the company's page does not hold yet go on top, oldest first.
+    const mine = vtGet(reply.applied, this.cfg.host);
+    c.sent = c.sent.filter((s) => s.seq > mine);
+    for (const s of c.sent) applyDiff(contents, s.diff);
+    c.version = c.sent.length === 0 ? reply.version : -1;
+    c.has = reply.applied;
     c.base = null;
     c.valid = true;
     if (c.open !== null) {
@@ -172,21 +204,29 @@ export class ReleaseClient implements CoherenceHooks {
       c.twin = null;
       this.env.memory.fill(page, contents, 'read');
     }
-    const need = this.need.get(page) ?? 0;
-    if (need > needAsked && c.version < need) {
-      this.invalidate(page, need);
+    this.allAsked.set(page, gen);
+    // Named what it was asked: those intervals are in the copy now, unless a notice came meanwhile.
+    const now = this.need.get(page) ?? {};
+    const grew = Object.entries(now).some(([h, s]) => s > vtGet(asked, Number(h)) && s > vtGet(c.has, Number(h)));
+    if (grew || gen !== this.allGen) {
+      this.invalidate(page);
       return false;
     }
-    // Answered after what was asked (through the log if need be): that is the version to compare notices with.
-    this.need.set(page, reply.version);
+    this.need.delete(page);
     return true;
   }
 
-  /** A write notice says the company has `version` of the page: a copy older than it goes. */
-  private invalidate(page: number, version: number): void {
-    this.need.set(page, Math.max(this.need.get(page) ?? 0, version));
+  /** A write notice: interval `seq` of `host` wrote the page; a copy without it goes. */
+  private noticed(page: number, host: number, seq: number): void {
     const c = this.copies.get(page);
-    if (c === undefined || !c.valid || (c.version >= version && version !== ANY_LATER)) return;
+    if (c !== undefined && c.valid && vtGet(c.has, host) >= seq) return;
+    this.need.set(page, vtSet(this.need.get(page) ?? {}, host, seq));
+    this.invalidate(page);
+  }
+
+  private invalidate(page: number): void {
+    const c = this.copies.get(page);
+    if (c === undefined || !c.valid) return;
     this.stats.invalidations++;
     const now = this.env.memory.read(page);
     if (c.twin !== null) {
@@ -205,6 +245,7 @@ export class ReleaseClient implements CoherenceHooks {
 
   beforeRelease(_obj: SyncObject, _thread: number, done: (published: string | null) => void): void {
     this.stats.releases++;
+    const seq = intervalSeq(this.cfg.incarnation, this.intervals + 1);
     const pages: { page: number; sent: Sent }[] = [];
     for (const [page, c] of [...this.copies.entries()].sort((a, b) => a[0] - b[0])) {
       let d: Diff | null = null;
@@ -218,7 +259,7 @@ export class ReleaseClient implements CoherenceHooks {
         c.open = null;
       }
       if (d === null || d.length === 0) continue;
-      const sent: Sent = { diff: d, version: null };
+      const sent: Sent = { diff: d, seq };
       c.sent.push(sent);
       pages.push({ page, sent });
     }
@@ -230,11 +271,11 @@ export class ReleaseClient implements CoherenceHooks {
       else last.waiters.push(publish);
       return;
     }
-    const iv: PendingInterval = { seq: intervalSeq(this.cfg.incarnation, ++this.intervals), pages, waiters: [publish] };
+    this.intervals++;
+    const iv: PendingInterval = { seq, pages, waiters: [publish] };
     if (this.cfg.bugs?.publishBeforeDurable) {
-      // The deliberate bug: the notices go out before the diffs are committed (their versions
-      // unknown yet, so "any later one"), and the release completes at once.
-      this.log.addOwn({ host: this.cfg.host, seq: iv.seq, vt: vtSet(this.log.vt, this.cfg.host, iv.seq), notices: pages.map((p) => [p.page, ANY_LATER] as const) });
+      // The deliberate bug: the notices go out before the diffs are committed, and the release completes at once.
+      this.log.addOwn({ host: this.cfg.host, seq, vt: vtSet(this.log.vt, this.cfg.host, seq), notices: pages.map((p) => p.page) });
       iv.waiters = [];
       publish();
     }
@@ -254,9 +295,7 @@ export class ReleaseClient implements CoherenceHooks {
       this.requests.start(plan, (req) => ({ t: 'diff', req, page, interval: iv.seq, vt: { ...vt }, diff }), (reply) => {
         if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
         if (reply.t === 'diffed') {
-          sent.version = reply.version;
-          notices.push([page, reply.version]);
-          this.settled(page, sent);
+          notices.push(page);
           this.log.prune(reply.floor);
         } else {
           // The page was freed meanwhile: its words are nobody's any more.
@@ -269,19 +308,9 @@ export class ReleaseClient implements CoherenceHooks {
     }
   }
 
-  /** A diff committed: a copy that was exactly the version before it is now exactly this one. */
-  private settled(page: number, sent: Sent): void {
-    const c = this.copies.get(page);
-    if (c === undefined || c.sent[0] !== sent) return;
-    if (c.valid && c.version >= 0 && sent.version === c.version + 1) {
-      c.version = sent.version;
-      c.sent.shift();
-    }
-  }
-
-  private durable(iv: PendingInterval, vt: Interval['vt'], notices: WriteNotice[]): void {
+  private durable(iv: PendingInterval, vt: VectorTime, notices: WriteNotice[]): void {
     if (!this.cfg.bugs?.publishBeforeDurable) {
-      notices.sort((a, b) => a[0] - b[0]);
+      notices.sort((a, b) => a - b);
       this.log.addOwn({ host: this.cfg.host, seq: iv.seq, vt, notices });
     }
     this.pending.shift();
@@ -292,12 +321,9 @@ export class ReleaseClient implements CoherenceHooks {
 
   afterAcquire(_obj: SyncObject, _thread: number, published: readonly string[], lapsed: boolean, done: () => void): void {
     this.stats.acquires++;
-    // The holder before was waited out: what it wrote since its last release may be committed, in
-    // part, and no notice names it. Any copy held here may predate it, so none is trusted.
-    if (lapsed) {
-      this.stats.lapsedGrants++;
-      this.invalidateAll();
-    }
+    // The holder before was waited out: what it wrote since its last release is committed, in part
+    // or later, but no record names it, so no company applies it and every copy here stays good.
+    if (lapsed) this.stats.lapsedGrants++;
     for (const text of published) {
       const p = decodePublished(text);
       if ('error' in p) {
@@ -306,25 +332,30 @@ export class ReleaseClient implements CoherenceHooks {
         this.invalidateAll();
         continue;
       }
-      if (p.all === true) this.invalidateAll();
+      // A record handed over through the sync layer was committed: this host's intervals it counts are published.
+      this.ownPublished = Math.max(this.ownPublished, vtGet(p.vt, this.cfg.host));
       for (const iv of this.log.merge(p)) {
         if (iv.host === this.cfg.host) continue;
-        for (const [page, version] of iv.notices) this.invalidate(page, version);
+        for (const page of iv.notices) this.noticed(page, iv.host, iv.seq);
       }
+      if (p.all === true) this.invalidateAll();
     }
     done();
   }
 
+  /** Every copy goes, and every page's next fetch names everything known published. */
   private invalidateAll(): void {
-    for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.invalidate(page, ANY_LATER);
+    this.allNeed = this.published();
+    this.allGen++;
+    for (const page of [...this.copies.keys()].sort((a, b) => a - b)) this.invalidate(page);
   }
 
   /**
    * This host's threads ended: the releases waiting for their diffs will never be published, so
-   * their diffs are not sent again (one committed later could overwrite a later holder's words).
-   * An attempt already sent may still commit: that window stays open (diffs are not fenced). The
-   * copies go too: they hold the ended threads' unpublished writes, which a later reader here (the
-   * end check) must not see; the next touch fetches the company's page whole.
+   * their diffs are not sent again. An attempt already sent may still commit: it stays pending in
+   * its company, and no fetch names it. The copies go too: they hold the ended threads' unpublished
+   * writes, which a later reader here (the end check) must not see; the next touch fetches the
+   * company's page whole.
    */
   abandon(): void {
     this.abandoned = true;

@@ -1,10 +1,12 @@
 // The manager's side of lazy release consistency, on the leader of a
-// company: it commits hosts' diffs through Raft (so an interval's diffs are on
-// a quorum of the page's company before the release that publishes them
-// completes) and serves copies of pages. A copy is served from this leader's
-// table at once when it holds the version the host's write notices ask for;
-// else only after a read barrier committed in this term, when the table holds
-// everything committed (a version still missing then was never committed).
+// company: it commits hosts' diffs through Raft, pending (so an interval's
+// diffs are on a quorum of the page's company before the release that
+// publishes them completes), and serves copies of pages. A fetch names the
+// intervals it may see; their pending diffs are applied first (publish-diffs,
+// through Raft), and no others (release/diff-table.ts). A copy is served from
+// this leader's table at once when the intervals named are applied there
+// already; else after publish-diffs committed in this term, when the table
+// holds everything committed (an interval still missing then was never committed).
 import type { CompanyApplied } from '../company.js';
 import type { PageCommand } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
@@ -31,13 +33,14 @@ export class ReleaseManager {
   }
 
   fetch(from: number, msg: Extract<VmmMessage, { t: 'fetch' }>): void {
-    const row = this.company.table().page(msg.page);
-    if (row !== null && row.allocation !== null && row.version >= msg.need) {
+    const table = this.company.table();
+    const row = table.page(msg.page);
+    if (row !== null && row.allocation !== null && table.fetchReady(msg.page, msg.need)) {
       this.answer(from, msg);
       return;
     }
-    // Stale, not allocated, or the notice names a version not here: ask the log.
-    const ok = this.propose({ op: 'barrier' }, () => this.answer(from, msg));
+    // Stale, not allocated, or named intervals not applied here yet: apply them through the log.
+    const ok = this.propose({ op: 'publish-diffs', page: msg.page, upTo: msg.need }, () => this.answer(from, msg));
     if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');
   }
 
@@ -52,6 +55,7 @@ export class ReleaseManager {
     this.env.send(from, {
       t: 'page', req: msg.req, page: msg.page, version: row.version,
       data: diffs === null ? row.data ?? '' : null, diffs: diffs === null ? null : diffs.map((d) => d.diff),
+      applied: { ...table.appliedIntervals(msg.page) },
     });
   }
 
@@ -65,7 +69,7 @@ export class ReleaseManager {
       const table = this.company.table();
       const floor = table.diffFloor(this.plan.company, this.hosts);
       this.env.send(from, { t: 'diffed', req: msg.req, page: msg.page, version: a.result.version ?? 0, floor: { ...floor } });
-      if (table.diffsOf(msg.page).length > COLLECT_AFTER) this.propose({ op: 'collect-diffs', company: this.plan.company, floor }, () => {});
+      if (table.diffsKept(msg.page) > COLLECT_AFTER) this.propose({ op: 'collect-diffs', company: this.plan.company, floor }, () => {});
     });
     if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');
   }

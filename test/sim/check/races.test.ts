@@ -72,6 +72,32 @@ test('a lost thread leaves indeterminate writes: either value may be read, and t
   assert.equal(after.staleReads, []);
 });
 
+test('once a read returned an indeterminate write, a read after it may not return what came before (seed 946 of dsm-release-chaos)', () => {
+  // Thread 2's section is cut off (its lease waited out); thread 3 reads its write, then hands the lock on.
+  const base: HistoryEvent[] = [
+    sync('acquire', 1, 'lock:1'), wr(1, 8, 5), sync('release', 1, 'lock:1'),
+    sync('acquire', 2, 'lock:1'), wr(2, 8, 9), { kind: 'lost', thread: 2, at: ++at },
+    sync('acquire', 3, 'lock:1'), rd(3, 8, 9), sync('release', 3, 'lock:1'),
+    sync('acquire', 4, 'lock:1'),
+  ];
+  assert.equal(checkRaces([...base, rd(4, 8, 9)]).staleReads, []);
+  const stale = checkRaces([...base, rd(4, 8, 5)]).staleReads;
+  assert.is(stale.length, 1, 'thread 4 comes after thread 3 saw 9: a copy that still holds 5 missed it');
+  assert.equal(stale[0]!.allowed, [9]);
+  assert.is(stale[0]!.lastWrite!.value, 9);
+  // Not ordered after thread 3's read: either value still.
+  const apart: HistoryEvent[] = [
+    sync('acquire', 1, 'lock:1'), wr(1, 8, 5), sync('release', 1, 'lock:1'),
+    sync('acquire', 2, 'lock:1'), wr(2, 8, 9), { kind: 'lost', thread: 2, at: ++at },
+    sync('acquire', 3, 'lock:1'), rd(3, 8, 9),
+    sync('acquire', 4, 'lock:2'), sync('acquire', 4, 'lock:1'),
+  ];
+  assert.equal(checkRaces([...apart, rd(4, 8, 5)]).staleReads, []);
+  // A write after the read that saw it: the indeterminate one cannot land over that write any more.
+  const over = checkRaces([...base, wr(4, 8, 7), sync('release', 4, 'lock:1'), sync('acquire', 1, 'lock:1'), rd(1, 8, 9)]).staleReads;
+  assert.is(over.length, 1);
+});
+
 test('a fresh malloc block promises nothing until written', () => {
   const r = checkRaces([{ kind: 'fresh', addr: 64, bytes: 8, at: ++at }, rd(1, 64, 1234), wr(1, 68, 1), rd(1, 68, 1)]);
   assert.equal(r.staleReads, []);

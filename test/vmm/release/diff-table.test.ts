@@ -1,6 +1,8 @@
-// The page table's records for release consistency: diffs applied in commit
-// order as versions, retries never applied twice, collection by vector time,
-// per-company hashes and snapshots that carry them, and validation.
+// The page table's records for release consistency: diffs committed pending
+// and applied only when a fetch names their interval (the fence against a
+// diff whose release never committed), in commit order as versions; retries
+// never taken twice; collection by vector time; per-company hashes and
+// snapshots that carry them; validation.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type ApplyResult, PageTable, validateCommand } from '../../../src/vmm/page-table.js';
@@ -32,29 +34,69 @@ function wordOf(t: PageTable, page: number, word: number): number {
   return data === null ? 0 : Buffer.from(data, 'base64').readUInt32LE(word * 4);
 }
 
-test('diffs of different words of one page both land, as successive versions', () => {
+/** A fetch naming `upTo`: applies the page's pending diffs of those intervals; the page's version after. */
+function publish(t: PageTable, page: number, upTo: Record<number, number>): number {
+  return ok(t.apply({ op: 'publish-diffs', page, upTo }));
+}
+
+test('a committed diff is pending: not applied until a fetch names its interval, then applied as the next version', () => {
   const t = table();
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 1, vt: { 1: 1 }, diff: set(0, 11) })), 1);
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 2, interval: 1, vt: { 2: 1 }, diff: set(1, 22) })), 2);
-  assert.is(wordOf(t, 0, 0), 11);
+  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 1, vt: { 1: 1 }, diff: set(0, 11) })), 0);
+  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 2, interval: 1, vt: { 2: 1 }, diff: set(1, 22) })), 0);
+  assert.is(wordOf(t, 0, 0), 0);
+  assert.equal(t.pendingDiffsOf(0).map((d) => d.host), [1, 2]);
+  assert.not.ok(t.fetchReady(0, { 1: 1 }), 'a named pending diff must be applied first');
+  assert.ok(t.fetchReady(0, {}), 'naming nothing: the page as it is');
+  // Naming host 2's interval applies it alone; host 1's stays pending.
+  assert.is(publish(t, 0, { 2: 1 }), 1);
   assert.is(wordOf(t, 0, 1), 22);
-  assert.equal(t.diffsSince(0, 0)!.map((d) => [d.host, d.version]), [[1, 1], [2, 2]]);
+  assert.is(wordOf(t, 0, 0), 0);
+  assert.equal(t.appliedIntervals(0), { 2: 1 });
+  assert.is(publish(t, 0, { 1: 1, 2: 1 }), 2);
+  assert.is(wordOf(t, 0, 0), 11);
+  assert.equal(t.appliedIntervals(0), { 1: 1, 2: 1 });
+  assert.ok(t.fetchReady(0, { 1: 1, 2: 1 }));
+  assert.not.ok(t.fetchReady(0, { 1: 2 }), 'an interval not committed here: through the log');
+  assert.equal(t.diffsSince(0, 0)!.map((d) => [d.host, d.version]), [[2, 1], [1, 2]]);
   assert.equal(t.diffsSince(0, 1)!.map((d) => d.version), [2]);
   assert.equal(t.diffsSince(0, 2), []);
 });
 
-test('a retried diff is answered with its version and never applied again', () => {
+test('naming an interval names the host\'s earlier ones of its incarnation, applied in commit order; an earlier incarnation\'s stay pending', () => {
   const t = table();
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 5, vt: { 1: 5 }, diff: set(0, 1) })), 1);
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 2, interval: 1, vt: { 1: 5, 2: 1 }, diff: set(0, 2) })), 2);
-  // host 1's interval 5 again (a retry whose first answer was lost): host 2's later word stays
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 5, vt: { 1: 5 }, diff: set(0, 1) })), 1);
-  assert.is(ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 4, vt: { 1: 4 }, diff: set(0, 1) })), 2);
+  const inc = (i: number, n: number): number => i * 2 ** 32 + n;
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: inc(1, 1), vt: {}, diff: set(0, 1) }));
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: inc(1, 2), vt: {}, diff: set(0, 2) }));
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: inc(2, 1), vt: {}, diff: set(1, 3) }));
+  assert.is(publish(t, 0, { 1: inc(1, 2) }), 2);
+  assert.is(wordOf(t, 0, 0), 2);
+  assert.is(wordOf(t, 0, 1), 0);
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: inc(1, 3), vt: {}, diff: set(0, 4) }));
+  // The new incarnation's interval is named; the old one's third interval was never published by it.
+  assert.is(publish(t, 0, { 1: inc(2, 1) }), 3);
+  assert.is(wordOf(t, 0, 1), 3);
+  assert.is(wordOf(t, 0, 0), 2);
+  assert.equal(t.pendingDiffsOf(0).map((d) => d.interval), [inc(1, 3)]);
+});
+
+test('a retried diff is never taken twice, pending or applied: a later writer\'s word stays', () => {
+  const t = table();
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 5, vt: { 1: 5 }, diff: set(0, 1) }));
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 5, vt: { 1: 5 }, diff: set(0, 1) }));
+  assert.is(t.pendingDiffsOf(0).length, 1);
+  publish(t, 0, { 1: 5 });
+  ok(t.apply({ op: 'diff', page: 0, host: 2, interval: 1, vt: { 1: 5, 2: 1 }, diff: set(0, 2) }));
+  publish(t, 0, { 1: 5, 2: 1 });
+  // host 1's interval 5 again (a retry whose first answer was lost), and an older one: nothing taken
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 5, vt: { 1: 5 }, diff: set(0, 1) }));
+  ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 4, vt: { 1: 4 }, diff: set(0, 1) }));
+  assert.is(t.pendingDiffsOf(0).length, 0);
+  publish(t, 0, { 1: 5, 2: 1 });
   assert.is(wordOf(t, 0, 0), 2);
   assert.is(t.page(0)!.version, 2);
 });
 
-test('diffs every host has seen are collected; a fetch then needs the whole page', () => {
+test('collection applies the pending diffs another host has seen (so they were published), then drops what every host has seen', () => {
   const t = table();
   ok(t.apply({ op: 'diff', page: 0, host: 1, interval: 1, vt: { 1: 1 }, diff: set(0, 1) }));
   ok(t.apply({ op: 'diff', page: 0, host: 2, interval: 1, vt: { 2: 1 }, diff: set(1, 1) }));
@@ -64,15 +106,21 @@ test('diffs every host has seen are collected; a fetch then needs the whole page
   assert.equal(t.diffFloor(1, [1, 2]), { 1: 1 });
   assert.equal(t.diffFloor(1, [1, 2, 3]), {});
   ok(t.apply({ op: 'collect-diffs', company: 1, floor: t.diffFloor(1, [1, 2]) }));
-  assert.equal(t.diffsOf(0).map((d) => d.host), [2]);
+  // host 1's interval 1 was applied (host 2 saw it) and then dropped (everyone saw it); host 2's stay pending
+  assert.is(wordOf(t, 0, 0), 1);
+  assert.is(t.diffsOf(0).length, 0);
+  assert.equal(t.pendingDiffsOf(0).map((d) => d.host), [2]);
+  assert.equal(t.pendingDiffsOf(1).map((d) => d.host), [2]);
   ok(t.apply({ op: 'diff', page: 1, host: 1, interval: 2, vt: { 1: 2, 2: 2 }, diff: set(1, 1) }));
   ok(t.apply({ op: 'collect-diffs', company: 1, floor: t.diffFloor(1, [1, 2]) }));
-  assert.is(t.diffsOf(0).length, 0);
+  assert.is(t.pendingDiffsOf(0).length + t.diffsOf(0).length, 0);
   assert.is(t.diffsSince(0, 0), null);
-  assert.is(wordOf(t, 0, 0), 1);
+  assert.is(wordOf(t, 0, 1), 1);
+  // host 1's interval 2 was seen by nobody else: still pending
+  assert.equal(t.pendingDiffsOf(1).map((d) => d.host), [1]);
 });
 
-test('diff rows are in the company hash and the snapshot; freeing the run drops them', () => {
+test('diff rows are in the company hash and the snapshot; freeing the run drops them and keeps the intervals done with', () => {
   const a = table();
   const b = table();
   assert.is(a.hash(1), b.hash(1));
@@ -80,9 +128,16 @@ test('diff rows are in the company hash and the snapshot; freeing the run drops 
   assert.is.not(a.hash(1), b.hash(1));
   const r = PageTable.restore(a.snapshot(), { pageSize: PAGE });
   assert.is(r.hash(1), a.hash(1));
-  assert.is(r.diffsOf(0).length, 1);
+  assert.is(r.pendingDiffsOf(0).length, 1);
+  publish(a, 0, { 1: 1 });
+  ok(a.apply({ op: 'diff', page: 0, host: 2, interval: 3, vt: { 2: 3 }, diff: set(1, 1) }));
   ok(a.apply({ op: 'free', company: 1, firstPage: 0, by: 1, id: 'a' }));
-  assert.is(a.diffsOf(0).length, 0);
+  assert.is(a.diffsOf(0).length + a.pendingDiffsOf(0).length, 0);
+  // A copy of the next allocation is told both intervals are done with; a late retry is not taken.
+  assert.equal(a.appliedIntervals(0), { 1: 1, 2: 3 });
+  ok(a.apply({ op: 'allocate', company: 1, id: 'b', pages: 2, owner: 1 }));
+  ok(a.apply({ op: 'diff', page: 0, host: 2, interval: 3, vt: { 2: 3 }, diff: set(1, 1) }));
+  assert.is(a.pendingDiffsOf(0).length, 0);
 });
 
 test('diff commands are checked field by field', () => {
@@ -94,6 +149,8 @@ test('diff commands are checked field by field', () => {
     [{ op: 'diff', page: 0, host: 1, interval: 1, vt: [], diff: '' }, /'vt'/],
     [{ op: 'diff', page: 0, host: 1, interval: 1, vt: {}, diff: 3 }, /'diff'/],
     [{ op: 'collect-diffs', company: 1, floor: { 1: -1 } }, /'floor'/],
+    [{ op: 'publish-diffs', page: -1, upTo: {} }, /'page'/],
+    [{ op: 'publish-diffs', page: 0, upTo: { x: 1 } }, /'upTo'/],
   ];
   for (const [cmd, why] of bad) {
     const v = validateCommand(cmd);

@@ -35,6 +35,9 @@ export class LrcWorld {
   private now = 0;
   /** Messages from these hosts are lost. */
   readonly cutOff = new Set<number>();
+  /** Messages from these hosts are held back until deliverHeld (a slow network). */
+  readonly slow = new Set<number>();
+  private heldBack: { from: number; to: number; msg: VmmMessage }[] = [];
   readonly segfaults: string[] = [];
 
   constructor(n: number, coherence: 'sequential' | 'release', bugs: VmmConfig['bugs'] = {}) {
@@ -57,7 +60,8 @@ export class LrcWorld {
         memory, faults: inertFaultPoints, now: () => this.now, timer: () => undefined,
         send: (to, msg) => {
           this.sent.push({ from: id, to, msg });
-          if (!this.cutOff.has(id)) this.queue.push({ from: id, to, msg });
+          if (this.slow.has(id)) this.heldBack.push({ from: id, to, msg });
+          else if (!this.cutOff.has(id)) this.queue.push({ from: id, to, msg });
         },
         company: (c) => (c === 1 && id === 1 ? replica : null),
         members: () => [1], opSeq: () => 0,
@@ -78,6 +82,13 @@ export class LrcWorld {
       if (a !== null) this.hosts.get(1)!.vmm.applied(a);
     }
     this.applying = false;
+  }
+
+  /** The messages held back from slow hosts arrive now (late), and the world runs. */
+  deliverHeld(): void {
+    this.queue.push(...this.heldBack);
+    this.heldBack = [];
+    this.run();
   }
 
   /** Delivers messages and wakes faulted accesses until nothing is left. */

@@ -115,7 +115,7 @@ test('write notices: what an acquirer learns is closed under happens-before and 
       const seq = (seqs.get(writer) ?? 0) + 1;
       seqs.set(writer, seq);
       const w = log(writer);
-      const iv: Interval = { host: writer, seq, vt: { ...w.vt, [writer]: seq }, notices: [[p, seq]] };
+      const iv: Interval = { host: writer, seq, vt: { ...w.vt, [writer]: seq }, notices: [p] };
       w.addOwn(iv);
       all.push(iv);
       const text = encodePublished(w.published(), 1 << 20);
@@ -135,7 +135,7 @@ test('write notices: what an acquirer learns is closed under happens-before and 
 
 test('write notices: an oversize record says all, and bad records are refused with a reason', () => {
   const l = new IntervalLog();
-  l.addOwn({ host: 1, seq: 1, vt: { 1: 1 }, notices: Array.from({ length: 100 }, (_, i) => [i, 1] as const) });
+  l.addOwn({ host: 1, seq: 1, vt: { 1: 1 }, notices: Array.from({ length: 100 }, (_, i) => i) });
   const p = decodePublished(encodePublished(l.published(), 200));
   assert.ok(!('error' in p) && p.all === true && p.intervals.length === 0);
   for (const [bad, why] of [
@@ -143,7 +143,8 @@ test('write notices: an oversize record says all, and bad records are refused wi
     ['[]', /object/],
     ['{"vt":{},"intervals":{}}', /intervals must be an array/],
     ['{"vt":{},"intervals":[{"host":0,"seq":1,"vt":{},"notices":[]}]}', /host/],
-    ['{"vt":{},"intervals":[{"host":1,"seq":1,"vt":{},"notices":[[1]]}]}', /pairs/],
+    ['{"vt":{},"intervals":[{"host":1,"seq":1,"vt":{},"notices":[[1, 2]]}]}', /pages/],
+    ['{"vt":{},"intervals":[{"host":1,"seq":1,"vt":{},"notices":[-1]}]}', /pages/],
     ['{"vt":{"x":1},"intervals":[]}', /vt/],
     ['{"vt":{},"intervals":[],"all":false}', /all/],
   ] as const) {
@@ -155,8 +156,8 @@ test('write notices: an oversize record says all, and bad records are refused wi
 
 test('write notices: prune forgets what every host has seen, and merge still skips it', () => {
   const a = new IntervalLog();
-  a.addOwn({ host: 1, seq: 1, vt: { 1: 1 }, notices: [[5, 1]] });
-  a.addOwn({ host: 1, seq: 2, vt: { 1: 2 }, notices: [[5, 2]] });
+  a.addOwn({ host: 1, seq: 1, vt: { 1: 1 }, notices: [5] });
+  a.addOwn({ host: 1, seq: 2, vt: { 1: 2 }, notices: [5] });
   a.prune({ 1: 1 });
   assert.is(a.size, 1);
   const b = new IntervalLog();
