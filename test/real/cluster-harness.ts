@@ -134,6 +134,8 @@ export interface ClusterOptions {
   run?: { deadlineS?: number; hostGoneS?: number };
   /** Where hosts keep their data (default ./data, in the temp folder). */
   dataDir?: string;
+  /** The cluster file's coherence model (default: left out, so sequential). */
+  coherence?: 'sequential' | 'release';
 }
 
 /** What a host runs besides the host itself. */
@@ -224,6 +226,7 @@ export class TestCluster {
       `  rootPages: ${ROOT_PAGES}`,
       ...(o.replication === null ? [] : [`replication: ${o.replication ?? n}`]),
       ...(o.run === undefined ? [] : ['run:', ...Object.entries(o.run).map(([k, v]) => `  ${k}: ${v}`)]),
+      ...(o.coherence === undefined ? [] : [`coherence: ${o.coherence}`]),
       ...settings(),
       'raft:',
       '  tickMs: 50',

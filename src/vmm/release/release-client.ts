@@ -187,12 +187,23 @@ export class ReleaseClient implements CoherenceHooks {
       contents = decodePage(reply.data ?? '', this.cfg.pageSize);
       this.stats.wholePages++;
     }
-    // This host's diffs the company's page does not hold yet go on top, oldest first.
     const mine = vtGet(reply.applied, this.cfg.host);
     c.sent = c.sent.filter((s) => s.seq > mine);
+    c.has = reply.applied;
+    this.allAsked.set(page, gen);
+    // A notice that came meanwhile names more than this answer holds: the page stays closed (in real
+    // mode a thread would go on the moment it opens), and the answer is the base of the next fetch.
+    const need = this.need.get(page) ?? {};
+    const grew = Object.entries(need).some(([h, s]) => s > vtGet(asked, Number(h)) && s > vtGet(c.has, Number(h)));
+    if (grew || gen !== this.allGen) {
+      c.base = contents;
+      c.version = reply.version;
+      return false;
+    }
+    this.need.delete(page);
+    // This host's diffs the company's page does not hold yet go on top, oldest first.
     for (const s of c.sent) applyDiff(contents, s.diff);
     c.version = c.sent.length === 0 ? reply.version : -1;
-    c.has = reply.applied;
     c.base = null;
     c.valid = true;
     if (c.open !== null) {
@@ -204,15 +215,6 @@ export class ReleaseClient implements CoherenceHooks {
       c.twin = null;
       this.env.memory.fill(page, contents, 'read');
     }
-    this.allAsked.set(page, gen);
-    // Named what it was asked: those intervals are in the copy now, unless a notice came meanwhile.
-    const now = this.need.get(page) ?? {};
-    const grew = Object.entries(now).some(([h, s]) => s > vtGet(asked, Number(h)) && s > vtGet(c.has, Number(h)));
-    if (grew || gen !== this.allGen) {
-      this.invalidate(page);
-      return false;
-    }
-    this.need.delete(page);
     return true;
   }
 
@@ -228,6 +230,9 @@ export class ReleaseClient implements CoherenceHooks {
     const c = this.copies.get(page);
     if (c === undefined || !c.valid) return;
     this.stats.invalidations++;
+    // Closed first, then read: in real mode other threads run meanwhile, and a store between the read
+    // and the close would be in neither the open diff nor the page fetched next.
+    this.env.memory.setProtection(page, 'none');
     const now = this.env.memory.read(page);
     if (c.twin !== null) {
       const d = makeDiff(c.twin, now);
@@ -238,7 +243,6 @@ export class ReleaseClient implements CoherenceHooks {
     }
     c.twin = null;
     c.valid = false;
-    this.env.memory.setProtection(page, 'none');
   }
 
   // The sync layer's hooks
