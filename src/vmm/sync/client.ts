@@ -105,7 +105,7 @@ export class SyncClient {
    */
   readonly stats = {
     syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0,
-    lockReleaseLapsed: 0, lockLost: 0, barrierPassed: 0,
+    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, barrierPassed: 0,
   };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
@@ -129,7 +129,7 @@ export class SyncClient {
     }
     // The host holds it and nobody here is inside or before this thread: its turn now, no message.
     if (c.state === 'held' && c.inside === null && !c.recalled && c.waiters.length === 0) {
-      this.enter(c, thread, done);
+      this.enter(c, { thread, done });
       return;
     }
     c.waiters.push({ thread, done });
@@ -208,13 +208,18 @@ export class SyncClient {
     });
   }
 
-  /** A turn under a lock the host holds, without a message. */
-  private enter(c: Cached, thread: number, done: (error: string | null) => void): void {
+  /** A turn under a lock the host holds, without a message (unless its lease is over: the timer that says so may be late). */
+  private enter(c: Cached, w: LocalWaiter): void {
+    if (this.env.now() >= c.deadline && !this.cfg.bugs?.ignoreLockLease) {
+      c.waiters.unshift(w);
+      this.leaseEnded(c);
+      return;
+    }
     this.stats.lockLocal++;
-    c.inside = thread;
+    c.inside = w.thread;
     c.usedAt = this.env.now();
-    this.deadlineChanged(thread);
-    done(null);
+    this.deadlineChanged(w.thread);
+    w.done(null);
   }
 
   /** Nobody is inside: the next thread here has its turn, or the lock goes back to its manager. */
@@ -222,16 +227,24 @@ export class SyncClient {
     if (c.state !== 'held' || c.inside !== null || this.closed) return;
     if (!c.recalled) {
       const w = c.waiters.shift();
-      if (w !== undefined) this.enter(c, w.thread, w.done);
+      if (w !== undefined) this.enter(c, w);
       return;
     }
     if (c.turns > 0 && c.waiters.length > 0) {
       c.turns--;
-      const w = c.waiters.shift()!;
-      this.enter(c, w.thread, w.done);
+      this.enter(c, c.waiters.shift()!);
       return;
     }
     this.giveBack(c);
+  }
+
+  /** The holding is over: the threads that came meanwhile ask for the lock anew. */
+  private askAgain(c: Cached): void {
+    this.locks.delete(c.id);
+    if (c.waiters.length === 0) return;
+    const again: Cached = { ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false };
+    this.locks.set(c.id, again);
+    this.askFor(again);
   }
 
   /**
@@ -251,16 +264,11 @@ export class SyncClient {
         // expire it only after it ends); past the deadline it may have been waited out instead.
         if (!reply.committed && this.env.now() >= c.deadline && !this.cfg.bugs?.ignoreLockLease) {
           this.stats.lockReleaseLapsed++;
-          this.lost(c);
+          this.leaseEnded(c);
           return 'done';
         }
         this.stats.lockReleased++;
-        this.locks.delete(c.id);
-        if (c.waiters.length > 0) {
-          const again: Cached = { ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false };
-          this.locks.set(c.id, again);
-          this.askFor(again);
-        }
+        this.askAgain(c);
         return 'done';
       });
     });
@@ -413,7 +421,7 @@ export class SyncClient {
           c.deadline = this.deadlineOf(c.expires, reply.leaseUs);
           if (c.inside !== null) this.deadlineChanged(c.inside);
           this.armRenewal(c, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease && !c.releaseSent) this.lost(c);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !c.releaseSent) this.leaseEnded(c);
         return 'done';
       });
     });
@@ -424,11 +432,27 @@ export class SyncClient {
     this.env.timer(c.deadline, () => {
       if (this.closed || this.locks.get(c.id) !== c) return;
       if (this.env.now() < c.deadline) this.armDeadline(c); // renewed meanwhile
-      else this.lost(c);
+      else this.leaseEnded(c);
     });
   }
 
-  /** The lease ended without renewal: what the host's threads did under the lock is lost to the others; they stop. */
+  /**
+   * The lease ended without renewal. A thread inside cannot go on; under release consistency neither can
+   * the host's other threads, since what their sections under the lock wrote was never published (the
+   * next holder, told of the lapse, drops its copies and reads the companies'). Under sequential
+   * consistency with nobody inside nothing is lost (the pages carry every write): the holding is dropped.
+   */
+  private leaseEnded(c: Cached): void {
+    if (c.inside === null && this.cfg.coherence !== 'release') {
+      this.stats.lockDropped++;
+      this.env.faults.probe(VmmProbe.lockDropped);
+      this.askAgain(c);
+      return;
+    }
+    this.lost(c);
+  }
+
+  /** What the host's threads did under the lock is lost to the others: they stop. */
   private lost(c: Cached): void {
     this.stats.lockLost++;
     this.env.faults.probe(VmmProbe.lockLost);
