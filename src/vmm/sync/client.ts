@@ -358,7 +358,6 @@ export class SyncClient {
     else if (msg.req === o.latest) o.quietUntil = this.env.now() + 4 * this.cfg.retryUs;
   }
 
-
   /**
    * This host's threads ended (their writes or a lock's lease were lost): nothing is renewed or
    * asked any more. What the host holds is not given back (what its threads did under it was not
@@ -397,7 +396,7 @@ export class SyncClient {
   private armRenewal(c: Cached, leaseUs: number): void {
     const at = c.expires - Math.round((3 * leaseUs) / 4);
     this.env.timer(at, () => {
-      if (this.closed || this.locks.get(c.id) !== c || c.renewing || c.state === 'asking') return;
+      if (this.closed || this.locks.get(c.id) !== c || c.renewing) return;
       if (this.env.now() < at) {
         this.armRenewal(c, leaseUs);
         return;
