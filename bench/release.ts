@@ -38,10 +38,11 @@ const WORKLOADS: Record<string, Record<string, number>> = {
   'matrix-barrier': { n: 8, iterations: 2, computeUsPerRow: 200 },
 };
 
-/** One run of `workload` on 3 hosts x 2 threads, a fixed 0.5 ms network and instant disks. */
-export function measure(workload: string, coherence: Model, seed: number, quick: boolean): ModelFigures {
+/** One run of `workload` on 3 hosts x 2 threads, a fixed 0.5 ms network and instant disks; `scale` multiplies its rounds. */
+export function measure(workload: string, coherence: Model, seed: number, quick: boolean, scale = 1): ModelFigures {
   const options = { ...WORKLOADS[workload]! };
   if (quick && 'rounds' in options) options['rounds'] = 10;
+  if ('rounds' in options) options['rounds'] = options['rounds']! * scale;
   const scenario = scenarioSchema.parse({
     name: `bench-${workload}-${coherence}`, durationS: 120, hosts: 3,
     network: { latency: { minMs: 0.5, meanMs: 0.5, maxMs: 0.5 } },
@@ -103,7 +104,30 @@ export function benchReleaseSim(quick: boolean): BenchResult[] {
     }
     out.push(figure(`release.sim.${workload}.messages_sequential_over_release`, sum('sequential', 'messages') / sum('sequential', 'ops') / (sum('release', 'messages') / sum('release', 'ops')), 'ratio (goal on false-sharing: >= 5)'));
     out.push(figure(`release.sim.${workload}.page_messages_sequential_over_release`, sum('sequential', 'page') / sum('sequential', 'ops') / (sum('release', 'page') / sum('release', 'ops')), 'ratio'));
+    if ('rounds' in WORKLOADS[workload]!) out.push(...steadyState(workload, seeds, quick, per));
   }
+  return out;
+}
+
+/**
+ * What one more operation costs, without a run's fixed start and end (first grants and fetches,
+ * the last releases' publications): the same seeds at twice the rounds, and the difference in
+ * messages over the difference in operations.
+ */
+function steadyState(workload: string, seeds: number[], quick: boolean, once: Record<Model, ModelFigures[]>): BenchResult[] {
+  const perOp: Record<Model, number> = { sequential: 0, release: 0 };
+  for (const m of ['sequential', 'release'] as const) {
+    const twice = seeds.map((seed) => measure(workload, m, seed, quick, 2));
+    const total = (fs: ModelFigures[], k: keyof ModelFigures): number => fs.reduce((a, f) => a + f[k], 0);
+    perOp[m] = (total(twice, 'messages') - total(once[m], 'messages')) / (total(twice, 'ops') - total(once[m], 'ops'));
+  }
+  const unit = 'messages / extra memory op (runs at 1x and 2x the rounds)';
+  const out = [
+    figure(`release.sim.${workload}.sequential.steady_messages_per_op`, perOp.sequential, unit),
+    figure(`release.sim.${workload}.release.steady_messages_per_op`, perOp.release, unit),
+  ];
+  // No ratio when release's extra operations cost no message at all (it would be infinite).
+  if (perOp.release > 0) out.push(figure(`release.sim.${workload}.steady_messages_sequential_over_release`, perOp.sequential / perOp.release, 'ratio'));
   return out;
 }
 

@@ -56,6 +56,7 @@ const vmmMessages = {
   'lock-granted': { fields: ['from', 'req', 'id', 'thread', 'token', 'index'] },
   'lock-queued': { fields: ['from', 'req', 'id', 'thread'] },
   'lock-lost': { fields: ['from', 'req', 'id', 'thread', 'token'] },
+  'lock-recall': { fields: ['from', 'id', 'token'] },
   'lock-release': { fields: ['from', 'req', 'id', 'thread', 'token'] },
   'lock-released': { fields: ['from', 'req', 'id', 'thread'] },
   'barrier-arrive': { fields: ['from', 'req', 'name', 'episode', 'thread', 'parties'] },

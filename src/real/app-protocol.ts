@@ -134,9 +134,12 @@ export interface AppWorkerData {
   program: AppProgram;
   record: boolean;
   /**
-   * Release consistency: a thread publishes its writes when it ends (a lock and unlock of
-   * END_LOCK before it counts itself), and the verify acquires them first (END_LOCK again: each
-   * release publishes what the ones before it did, so the last holds every thread's).
+   * Release consistency: a thread orders its writes before the verify when it ends (a lock and
+   * unlock of END_LOCK before it counts itself), and the verify acquires END_LOCK first. Locks
+   * stay with their host (src/vmm/sync/client.ts), so the unlock publishes nothing yet: the
+   * writes are published when END_LOCK leaves the host, at the latest when the verify's acquire
+   * on another host recalls it; each release publishes what the ones before it did, so the last
+   * holds every thread's. Until then a crash of the host loses them, as nobody has seen them.
    */
   publishAtEnd: boolean;
 }

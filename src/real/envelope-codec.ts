@@ -127,6 +127,7 @@ const VMM_FIELDS: VmmFields = {
   'barrier-wait': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat' },
   'barrier-open': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat', published: 'records' },
   'sync-refuse': { req: 'nat', why: 'syncWhy', leader: 'nat', detail: 'detail' },
+  'lock-recall': { id: 'u32', token: 'pos' },
 };
 
 interface Variant {

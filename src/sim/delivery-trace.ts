@@ -48,6 +48,7 @@ export function recordDelivery(record: RecordEvent, from: number, to: number, en
         case 'lock-granted': return record('lock-granted', to, from, m.req, m.id, m.thread, m.token, m.index);
         case 'lock-queued': return record('lock-queued', to, from, m.req, m.id, m.thread);
         case 'lock-lost': return record('lock-lost', to, from, m.req, m.id, m.thread, m.token);
+        case 'lock-recall': return record('lock-recall', to, from, m.id, m.token);
         case 'lock-release': return record('lock-release', to, from, m.req, m.id, m.thread, m.token);
         case 'lock-released': return record('lock-released', to, from, m.req, m.id, m.thread);
         case 'barrier-arrive': return record('barrier-arrive', to, from, m.req, m.name, m.episode, m.thread, m.parties);

@@ -168,9 +168,11 @@ export class DsmPart implements DsmWorld {
    */
   private exitRelease(app: SimDsmApp, ctx: ThreadContext): void {
     const index = ctx.index;
-    this.releaseChecks!.synced({ kind: 'barrier-arrived', host: ctx.host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at: this.scheduler.now });
+    const at = this.scheduler.now;
+    this.releaseChecks!.synced({ kind: 'barrier-arrived', host: ctx.host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at });
     app.vmm.coherence.beforeRelease(END_BARRIER, index, (published) => {
       if (published !== null) this.endRecords.push(published);
+      this.releaseChecks!.ended(index, at);
       this.threadDone(index);
     });
   }

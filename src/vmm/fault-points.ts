@@ -33,6 +33,9 @@ const PROBES = declareProbes('vmm', RAFT_PROBES.length, {
   lockRenewed: 'a lock holder renewed its lease while it held the lock',
   lockLost: "a lock holder's lease ran out unrenewed (or the manager said it was gone): its host's threads end",
   lockAskedAgain: 'a thread asked again for a lock the table already gave it (the grant was lost): the holding is renewed',
+  lockRecalled: "a host holding a lock was asked for it back (another host waits): it gives it back once its own threads' turns are done",
+  lockIdleReturned: 'a host gave back a lock none of its threads had used for a quarter of its lease, before the lease could run out',
+  lockDropped: "a host's holding of a lock ran out with none of its threads inside, under sequential consistency: dropped, the threads go on",
   barrierAskedAgain: 'a party asked again for a barrier episode that had opened meanwhile (a lost answer, or a new manager)',
 });
 

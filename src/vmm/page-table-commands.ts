@@ -45,12 +45,13 @@ export type PageCommand =
   /** The leader waited out a silent holder's lease: remove it. */
   | { op: 'expire'; page: number; host: number; lease?: LeaseToken }
   /**
-   * Lock `id` (a u32, managed by `company`) goes to thread `thread` of `host` under a lease (its time
-   * as for a page grant). `token` 0 asks for a free lock and makes a new holding, numbered by the
-   * lock's grants; a holder's token renews its lease (same token, new time).
+   * Lock `id` (a u32, managed by `company`) goes to `host` under a lease (its time as for a page grant),
+   * for its thread `thread` first (the host's threads then take turns under it). `token` 0 asks for a
+   * free lock and makes a new holding, numbered by the lock's grants; the holder's token renews its
+   * lease (same token, new time): a holding is named by its host and token.
    */
   | { op: 'lock-acquire'; company: number; id: number; host: number; thread: number; token: number; term: number; leaseUs: number; grantedAtUs: number }
-  /** The holder frees the lock; `published` (the coherence model's record of the release) stays with the lock. */
+  /** The holding host frees the lock (`thread`: its last holder there); `published` (the coherence model's record of the release) stays with the lock. */
   | { op: 'lock-release'; company: number; id: number; host: number; thread: number; token: number; published: string | null }
   /** The manager waited out a silent holder's lease (the one granted at grantedAtUs): the lock is free. */
   | { op: 'lock-expire'; company: number; id: number; host: number; thread: number; token: number; grantedAtUs: number }

@@ -61,7 +61,8 @@ export interface AllocationRow {
 }
 
 /**
- * A lock's row: host 0 when free. `grants` numbers its holdings (the holder's token); `published` is the last
+ * A lock's row: host 0 when free, else the host holding it (`thread`: the one whose turn made it ask; the
+ * host's threads take turns under the holding). `grants` numbers its holdings (the holder's token); `published` is the last
  * release's record; `lapsed`: the last holding that ended was waited out (lock-expire), not released, so the
  * next holder is told that holder's section since its last release is indeterminate.
  */
@@ -492,22 +493,23 @@ export class PageTable {
     const held = row !== null && row.host !== 0;
     if (c.token === 0) {
       if (held) return fail('conflict', `lock ${c.id} is held by thread ${row.thread} of host ${row.host}`);
-    } else if (!held || row.host !== c.host || row.thread !== c.thread || row.grants !== c.token) {
-      return fail('not-holder', `lock ${c.id}: thread ${c.thread} of host ${c.host} does not hold it as holding ${c.token}`);
+    } else if (!held || row.host !== c.host || row.grants !== c.token) {
+      return fail('not-holder', `lock ${c.id}: host ${c.host} does not hold it as holding ${c.token}`);
     }
     const grants = c.token === 0 ? (row?.grants ?? 0) + 1 : c.token;
-    this.st.upsertLock.run(c.id, c.company, c.host, c.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsed === true ? 1 : 0);
+    // A renewal keeps the thread the holding was asked for by.
+    this.st.upsertLock.run(c.id, c.company, c.host, c.token === 0 ? c.thread : row!.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsed === true ? 1 : 0);
     return { ok: true, token: grants };
   }
 
-  /** The lock as held by exactly this holding, or why not. */
+  /** The lock as held by exactly this holding, or why not. A holding is a host's: its host and token name it (its threads take turns under it). */
   private heldBy(op: string, c: { company: number; id: number; host: number; thread: number; token: number }): LockRow | ApplyResult {
     const bad = this.syncCompany(op, c.company);
     if (bad !== null) return bad;
     const r = this.st.lock.get(c.id) as Row | undefined;
     const row = r === undefined ? null : toLock(r);
-    if (row === null || row.host !== c.host || row.thread !== c.thread || row.grants !== c.token) {
-      return fail('not-holder', `${op}: thread ${c.thread} of host ${c.host} does not hold lock ${c.id} as holding ${c.token}`);
+    if (row === null || row.host !== c.host || row.grants !== c.token) {
+      return fail('not-holder', `${op}: host ${c.host} does not hold lock ${c.id} as holding ${c.token}`);
     }
     return row;
   }

@@ -66,10 +66,14 @@ export type VmmMessage =
   /** Manager -> host: the diff is committed (pending until a fetch names its interval; `version`: the page's then); `floor`: the vector time every host has reached (notices before it need no publishing). */
   | { t: 'diffed'; req: number; page: number; version: number; floor: Record<number, number> }
   // Locks and barriers (src/vmm/sync): between a host and the manager of the sync object's company.
-  /** Host -> manager: lock `id` for `thread`; `token` 0 waits for it, a holding's token renews its lease. */
+  /**
+   * Host -> manager: lock `id` for this host (its threads then take turns locally, without messages, until
+   * the manager recalls it); `thread`: the one whose turn made the host ask (named in the holding's row).
+   * `token` 0 waits for it, a holding's token renews its lease.
+   */
   | { t: 'lock-acquire'; req: number; id: number; thread: number; token: number }
   /**
-   * Manager -> host: the lock is the thread's (holding `token`), committed at `index`; `published`: the last
+   * Manager -> host: the lock is the host's (holding `token`), committed at `index`; `published`: the last
    * release's record; `lapsed`: the holding before this one was waited out (its lease ran out), not released.
    */
   | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean }
@@ -77,7 +81,12 @@ export type VmmMessage =
   | { t: 'lock-queued'; req: number; id: number; thread: number }
   /** Manager -> host: the holding is gone (its lease was waited out): the thread must not go on under it. */
   | { t: 'lock-lost'; req: number; id: number; thread: number; token: number }
-  /** Host -> manager: the thread frees the lock, publishing `published` with the release. */
+  /**
+   * Manager -> holder: another host waits for lock `id`: give holding `token` back (publishing) once no
+   * thread of this host is inside it. Sent again while the asker waits; a stale one is ignored.
+   */
+  | { t: 'lock-recall'; id: number; token: number }
+  /** Host -> manager: the host gives the lock back, publishing `published` with the release; `thread`: its last holder there. */
   | { t: 'lock-release'; req: number; id: number; thread: number; token: number; published: string | null }
   /**
    * Manager -> host: `committed`: this request committed the release; false: the holding had ended already

@@ -118,6 +118,9 @@ export class Vmm {
       case 'barrier-arrive':
         this.toSyncManager(from, msg);
         return;
+      case 'lock-recall':
+        this.sync.recall(msg);
+        return;
       case 'lock-granted':
       case 'lock-queued':
       case 'lock-lost':

@@ -62,14 +62,15 @@ test('a crashed holder\'s lock frees itself by its lease: the other hosts finish
   });
   const r = runSeed(s, 3);
   assert.is(r.violation, null, r.violation?.message);
-  assert.ok(r.stats.locksLost! >= 1, 'the crashed host held the lock');
+  // The host holds the lock whether or not one of its threads is inside it at the crash.
+  assert.ok(r.probes['vmm.lock-waited-out']! >= 1, 'the crashed host held the lock: its lease was waited out');
   assert.is(r.stats.threadsDone, 4, 'the threads of hosts 1 and 2 finished');
 });
 
 for (const [bug, scenario, seeds, invariant] of [
   ['grantBeforeRelease', () => dsm('locked-list', contendedList), [1], 'lock-safety'],
   ['barrierEarly', () => dsm('matrix-barrier', { n: 6, iterations: 1, computeUsPerRow: 100 }), [1], 'barrier-safety'],
-  ['ignoreLockLease', (seed: number) => drawScenario(loadScenario('dsm-locks-stall').spec, seed).scenario, [2, 3], 'lock-safety'],
+  ['ignoreLockLease', (seed: number) => drawScenario(loadScenario('dsm-locks-stall').spec, seed).scenario, [1, 2], 'lock-safety'],
 ] as const) {
   test(`planted bug ${bug} is caught (${invariant}); the same seeds pass without it`, () => {
     for (const seed of seeds) {

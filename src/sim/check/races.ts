@@ -18,10 +18,12 @@
 // another host may or may not see them. They are indeterminate: a read may
 // return one of them or the last determinate write, and they race with nothing
 // (nor do its reads since then). A release counts as done only once the thread
-// goes on past it: one the thread was lost in may never have completed. Once a
-// read has returned one of them, though, it happened: a read that happens
-// after that read returns it or a later write, never what came before it
-// (coherence: no host may see a write that another, told of more, does not).
+// goes on past it: one the thread was lost in may never have completed. A
+// deferred release (a lock that stays on its host, which publishes it only when
+// the lock leaves) counts as done only at a later `settle` of the thread. Once
+// a read has returned an indeterminate write, though, it happened: a read that
+// happens after that read returns it or a later write, never what came before
+// it (coherence: no host may see a write that another, told of more, does not).
 import { vtGet, vtMax, vtSet, type VectorTime } from '../../vmm/release/vector-time.js';
 
 interface Who {
@@ -36,7 +38,9 @@ export type HistoryEvent =
   /** An atomic read-modify-write (fetch-and-add): read `old`, wrote `value`. */
   | (Who & { kind: 'update'; addr: number; old: number; value: number })
   /** Synchronisation: `obj` names the lock ("lock:7") or barrier episode ("barrier:3:0"). */
-  | (Who & { kind: 'acquire' | 'release' | 'arrive' | 'depart'; obj: string })
+  | (Who & { kind: 'acquire' | 'release' | 'arrive' | 'depart'; obj: string; deferred?: boolean })
+  /** The thread's deferred releases up to `upTo` are published: what it did until then can no longer turn indeterminate. */
+  | { kind: 'settle'; thread: number; upTo: number }
   /** A block handed out by malloc: its words hold no promised value until written. */
   | { kind: 'fresh'; addr: number; bytes: number; at: number }
   /** The thread stopped before its next release: its writes since its last one are indeterminate. */
@@ -144,7 +148,7 @@ export class RaceChecker {
 
   event(e: HistoryEvent): void {
     // The thread goes on: its release before this is done, and what it did before is settled.
-    if (e.kind !== 'fresh' && e.kind !== 'lost' && this.releasing.delete(e.thread)) this.settle(e.thread);
+    if (e.kind !== 'fresh' && e.kind !== 'lost' && e.kind !== 'settle' && this.releasing.delete(e.thread)) this.settle(e.thread, Infinity);
     switch (e.kind) {
       case 'read':
         this.read(e, e.value);
@@ -163,7 +167,7 @@ export class RaceChecker {
         // A lock holds the last releaser's time; a barrier episode gathers every arrival's.
         this.syncClocks.set(e.obj, e.kind === 'arrive' && prior !== undefined ? vtMax(prior, c) : c);
         this.tick(e.thread);
-        this.releasing.add(e.thread);
+        if (e.deferred !== true) this.releasing.add(e.thread);
         return;
       }
       case 'acquire':
@@ -172,6 +176,9 @@ export class RaceChecker {
         if (s !== undefined) this.clocks.set(e.thread, vtMax(this.clockOf(e.thread), s));
         return;
       }
+      case 'settle':
+        this.settle(e.thread, e.upTo);
+        return;
       case 'fresh':
         for (let a = e.addr; a < e.addr + e.bytes; a += 4) this.cells.set(a, newCell(null));
         return;
@@ -188,11 +195,18 @@ export class RaceChecker {
     }
   }
 
-  /** The thread's release completed: its writes before it can no longer turn indeterminate. */
-  private settle(thread: number): void {
-    for (const w of this.unreleased.get(thread) ?? []) w.prior = null;
-    this.unreleased.delete(thread);
-    this.unreleasedReads.delete(thread);
+  /** The thread's release completed: its writes and reads until `upTo` can no longer turn indeterminate. */
+  private settle(thread: number, upTo: number): void {
+    const writes = (this.unreleased.get(thread) ?? []).filter((w) => {
+      if (w.access.at > upTo) return true;
+      w.prior = null;
+      return false;
+    });
+    const reads = (this.unreleasedReads.get(thread) ?? []).filter(([, r]) => r.access.at > upTo);
+    if (writes.length > 0) this.unreleased.set(thread, writes);
+    else this.unreleased.delete(thread);
+    if (reads.length > 0) this.unreleasedReads.set(thread, reads);
+    else this.unreleasedReads.delete(thread);
   }
 
   /** `w` happens before the current point of `thread`. */

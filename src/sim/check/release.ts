@@ -6,6 +6,13 @@
 // the memory's. Under release consistency hosts write their own copies of a
 // page at once, so single-writer and word-by-word coherence do not apply;
 // this is what the model promises instead.
+//
+// Locks stay with the host that last held them (src/vmm/sync/client.ts): its
+// threads hand a lock to each other without publishing, and the host publishes
+// only when the lock leaves it. So a lock's release is deferred: it counts as
+// done once the host's giving back commits (what the section wrote is then
+// durable), and if the lock passes to another host without that commit (the
+// holding was waited out) every release of that holding is as a lost thread's.
 import type { SyncEvent } from '../../vmm/sync/hooks.js';
 import type { Access } from '../threads.js';
 import { describeRace, describeStaleRead, RaceChecker } from './races.js';
@@ -15,8 +22,8 @@ export class ReleaseChecks {
   private readonly checker = new RaceChecker(1);
   /** Each lock's holder (acquired, not released). */
   private readonly holders = new Map<number, number>();
-  /** Each lock's last release asked for, and whether its company committed it (the lock then passed on by it). */
-  private readonly lastRelease = new Map<number, { thread: number; committed: boolean }>();
+  /** Each lock's releases since its holding host last gave it back: deferred, done when the giving back commits. */
+  private readonly unpublished = new Map<number, { host: number; thread: number; at: number }[]>();
   /** Each lock's latest holding (token) whose release some replica applied: a replica behind applies older ones later. */
   private readonly releasedToken = new Map<number, number>();
 
@@ -36,19 +43,22 @@ export class ReleaseChecks {
         // is as a lost thread's: nobody was promised it.
         const before = this.holders.get(e.id);
         if (before !== undefined && before !== e.thread) this.checker.event({ kind: 'lost', thread: before, at: e.at });
-        // Likewise a release asked for but never committed (its host stalled or was cut off first):
-        // the lock passed on by the lease, and nobody was handed what that section published.
-        const last = this.lastRelease.get(e.id);
-        if (last !== undefined && !last.committed && last.thread !== e.thread) this.checker.event({ kind: 'lost', thread: last.thread, at: e.at });
-        this.lastRelease.delete(e.id);
+        // Likewise releases on another host whose giving back never committed (it stalled or was cut
+        // off first): the lock passed on by the lease, and nobody was handed what those sections wrote.
+        // On the same host it is a handoff between its threads (they share the memory).
+        const unpublished = this.unpublished.get(e.id) ?? [];
+        if (unpublished.some((r) => r.host !== e.host)) {
+          for (const r of unpublished) this.checker.event({ kind: 'lost', thread: r.thread, at: e.at });
+          this.unpublished.delete(e.id);
+        }
         this.holders.set(e.id, e.thread);
         this.checker.event({ ...who, kind: 'acquire', obj: `lock:${e.id}` });
         return;
       }
       case 'lock-released':
         if (this.holders.get(e.id) === e.thread) this.holders.delete(e.id);
-        this.lastRelease.set(e.id, { thread: e.thread, committed: false });
-        this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}` });
+        this.unpublished.set(e.id, [...(this.unpublished.get(e.id) ?? []), { host: e.host, thread: e.thread, at: e.at }]);
+        this.checker.event({ ...who, kind: 'release', obj: `lock:${e.id}`, deferred: true });
         return;
       case 'lock-lost':
         this.checker.event({ kind: 'lost', thread: e.thread, at: e.at });
@@ -72,15 +82,21 @@ export class ReleaseChecks {
   }
 
   /**
-   * A replica applied the release of holding `token` of a lock: committed in its company (the lock
-   * passes on by it, with what it published). Only a holding later than any applied before is the
-   * last release asked for; a replica catching up applies the same thread's earlier holdings too.
+   * A replica applied the release of holding `token` of a lock: its host gave it back, committed in
+   * its company with what it published, so the releases of that holding are done. Only a holding later
+   * than any applied before counts (a replica catching up applies earlier ones too); the first
+   * replica applies it before the host can hold the lock again, so every release noted is of it.
    */
-  releaseCommitted(id: number, thread: number, token: number): void {
+  releaseCommitted(id: number, _thread: number, token: number): void {
     if (token <= (this.releasedToken.get(id) ?? 0)) return;
     this.releasedToken.set(id, token);
-    const last = this.lastRelease.get(id);
-    if (last?.thread === thread) last.committed = true;
+    for (const r of this.unpublished.get(id) ?? []) this.checker.event({ kind: 'settle', thread: r.thread, upTo: r.at });
+    this.unpublished.delete(id);
+  }
+
+  /** A thread's end published everything it did (its host's coherence model made it durable): nothing of it is lost any more. */
+  ended(thread: number, at: number): void {
+    this.checker.event({ kind: 'settle', thread, upTo: at });
   }
 
   /** malloc handed out a block: its words promise nothing until written. */

@@ -5,13 +5,27 @@
 // (a held lock, a barrier not yet open) is told by the manager when its turn
 // comes, and asks again now and then meanwhile, so a new manager learns of it.
 //
-// A lock is held under a lease counted, like a page's, from when the request
-// that got it was sent; the holder renews it while it holds it, and a holder
-// whose lease runs out without renewal has its threads stopped (as a host
-// that lost a page's lease does): the manager will give the lock to another
-// once it has waited the lease out. As a backstop for an event loop too busy
-// to notice, the application side checks the deadline itself before every
-// operation of a thread that holds a lock (see deadlinePassed).
+// Locks are cached (as in TreadMarks): the manager grants a lock to this
+// host, and the host's threads then take it in turns (first come, first
+// served) without a message while the host holds it. The coherence hooks run
+// only where the lock enters and leaves the host: afterAcquire when the
+// manager grants it, beforeRelease when the host gives it back. The host gives
+// it back when the manager recalls it (another host asks) and no thread of
+// its own is inside: the threads that were waiting here when the recall came
+// have their turns first, later ones ask again after the asker (so neither
+// side starves). A holding nobody here used for a quarter of its lease is
+// given back too, properly (publishing), rather than left to run out: a
+// lapse would stop this host's threads and make the next holder drop copies.
+//
+// A holding is kept under a lease counted, like a page's, from when the
+// request that got it was sent; the host renews it while it is used (and
+// while it is being given back), and a holding whose lease runs out without
+// renewal stops this host's threads (as a host that lost a page's lease): what
+// they did under it since it came here was never published, and the manager
+// gives the lock to another once it has waited the lease out. As a backstop
+// for an event loop too busy to notice, the application side checks the
+// deadline itself before every operation of a thread inside a lock (see
+// deadlinePassed).
 import { VmmProbe } from '../fault-points.js';
 import { MAX_PARTIES } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
@@ -37,22 +51,40 @@ interface Ask {
   done: boolean;
 }
 
-interface Holding {
-  id: number;
+/** A thread waiting here for a lock the host holds, or is asking for, or is giving back. */
+interface LocalWaiter {
   thread: number;
-  token: number;
+  done: (error: string | null) => void;
+}
+
+/** A lock this host holds, or asks for, or gives back; its threads take turns under it. */
+interface Cached {
+  id: number;
   plan: CompanyPlan;
+  /** asking: a grant is requested; held: the host holds it; returning: it is being given back. */
+  state: 'asking' | 'held' | 'returning';
+  /** The thread whose turn made the host ask: the holding's row names it, so renewals do too. */
+  asker: number;
+  token: number;
   /** Local time the lease runs out. */
   expires: number;
-  /** Local time past which the thread must not go on in its critical section. */
+  /** Local time past which a thread inside it must not go on. */
   deadline: number;
   renewing: boolean;
-  /**
-   * Its thread unlocked it (it acts no more under it), and the holding stays until the release is
-   * answered: a lease that runs out first ends the host's threads (what the section wrote was never
-   * published, and the lock moves on without it), as in the section itself.
-   */
-  releasing: boolean;
+  /** The thread of this host inside the critical section (null: none). */
+  inside: number | null;
+  /** The last thread of this host that was inside: the one its release and a lapse name. */
+  last: number;
+  /** Threads of this host waiting for it, first come first served. */
+  waiters: LocalWaiter[];
+  /** The manager recalled it: after `turns` more local turns it is given back. */
+  recalled: boolean;
+  turns: number;
+  /** A recall of this holding that came before its grant did (messages may overtake each other). */
+  recallEarly: number;
+  /** Local time of the last lock or unlock here, and of the last renewal decision: an idle holding is given back. */
+  usedAt: number;
+  decidedAt: number;
   /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
   releaseSent: boolean;
 }
@@ -61,85 +93,182 @@ export class SyncClient {
   private nextReq = 1;
   private asks = new Map<number, Ask>();
   private leaders = new Map<number, number>();
-  /** Locks held, by "thread:id". */
-  private held = new Map<string, Holding>();
-  /** Lock requests under way, by "thread:id". */
-  private acquiring = new Set<string>();
+  /** Locks this host holds, asks for or gives back, by id. */
+  private locks = new Map<number, Cached>();
   /** Per "thread:name", the episode of the barrier the thread arrives at next. */
   private episodes = new Map<string, number>();
   private closed = false;
   private deadlineWatch: ((thread: number, localUs: number | null) => void) | null = null;
-  /** Counters for reports and the benchmark: requests sent (every attempt), and what happened. */
-  readonly stats = { syncSent: 0, lockAcquired: 0, lockQueued: 0, lockRenewed: 0, lockReleased: 0, lockReleaseLapsed: 0, lockLost: 0, barrierPassed: 0 };
+  /**
+   * Counters for reports and the benchmark: requests sent (every attempt), and what happened.
+   * lockAcquired: grants from a manager; lockLocal: turns taken here without a message.
+   */
+  readonly stats = {
+    syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0,
+    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, barrierPassed: 0,
+  };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
 
   /** Calls done(null) once `thread` holds lock `id`, or done(why) if it cannot be had (a thread holding it already). */
   lock(thread: number, id: number, done: (error: string | null) => void): void {
-    const key = `${thread}:${id}`;
-    if (this.held.has(key) || this.acquiring.has(key)) {
+    let c = this.locks.get(id);
+    if (c !== undefined && (c.inside === thread || c.waiters.some((w) => w.thread === thread))) {
       done(`lock(${id}): the thread holds it already (locks are not reentrant)`);
       return;
     }
-    this.acquiring.add(key);
-    const plan = companyOfSync(this.cfg.plans, 'lock', id);
-    this.ask(plan, (req) => ({ t: 'lock-acquire', req, id, thread, token: 0 }), (reply, sentAt) => {
+    if (c === undefined) {
+      c = {
+        id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
+        inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
+      };
+      this.locks.set(id, c);
+      c.waiters.push({ thread, done });
+      this.askFor(c);
+      return;
+    }
+    // The host holds it and nobody here is inside or before this thread: its turn now, no message.
+    if (c.state === 'held' && c.inside === null && !c.recalled && c.waiters.length === 0) {
+      this.enter(c, { thread, done });
+      return;
+    }
+    c.waiters.push({ thread, done });
+  }
+
+  /**
+   * Frees lock `id` for the next thread here; done(null) at once. The lock leaves the host (the coherence
+   * model publishing first) only when the manager recalls it or it lies idle; if it then finds its holding
+   * waited out, what the threads did under it since it came here was not published: the host's threads stop
+   * as if the lease had been lost.
+   */
+  unlock(thread: number, id: number, done: (error: string | null) => void): void {
+    const c = this.locks.get(id);
+    if (c === undefined || c.inside !== thread) {
+      done(`unlock(${id}): the thread does not hold it`);
+      return;
+    }
+    c.inside = null;
+    c.last = thread;
+    c.usedAt = this.env.now();
+    this.deadlineChanged(thread);
+    done(null);
+    this.nextTurn(c);
+  }
+
+  /** The manager asks for holding `token` of a lock back: another host waits for it. */
+  recall(msg: { id: number; token: number }): void {
+    const c = this.locks.get(msg.id);
+    if (c === undefined || this.closed) return;
+    if (c.state === 'asking') {
+      c.recallEarly = Math.max(c.recallEarly, msg.token);
+      return;
+    }
+    if (c.state !== 'held' || c.token !== msg.token || c.recalled) return;
+    this.stats.lockRecalled++;
+    this.env.faults.probe(VmmProbe.lockRecalled);
+    c.recalled = true;
+    // The threads already waiting here go first; the asker waits no longer than their turns.
+    c.turns = c.waiters.length;
+    this.nextTurn(c);
+  }
+
+  /** Asks the manager for the lock, for the threads waiting here. */
+  private askFor(c: Cached): void {
+    c.state = 'asking';
+    c.asker = c.waiters[0]!.thread;
+    this.ask(c.plan, (req) => ({ t: 'lock-acquire', req, id: c.id, thread: c.asker, token: 0 }), (reply, sentAt) => {
+      if (this.locks.get(c.id) !== c) return 'done';
       if (reply.t === 'lock-queued') {
         this.stats.lockQueued++;
         return 'wait';
       }
       if (reply.t === 'sync-refuse') {
-        this.acquiring.delete(key);
-        done(`lock(${id}): ${reply.detail}`);
+        this.locks.delete(c.id);
+        for (const w of c.waiters) w.done(`lock(${c.id}): ${reply.detail}`);
         return 'done';
       }
       if (reply.t !== 'lock-granted') return 'again'; // lock-lost: an earlier holding of ours, gone; ask anew
       const expires = sentAt + reply.leaseUs;
-      // Granted too late to use: asking again renews it (the manager sees the thread holds it).
+      // Granted too late to use: asking again renews it (the manager sees the host holds it).
       if (this.env.now() >= expires - this.margin(reply.leaseUs)) return 'again';
-      this.acquiring.delete(key);
       this.stats.lockAcquired++;
-      const h: Holding = {
-        id, thread, token: reply.token, plan, expires, deadline: this.deadlineOf(expires, reply.leaseUs), renewing: false, releasing: false, releaseSent: false,
-      };
-      this.held.set(key, h);
-      this.deadlineChanged(thread);
-      this.armRenewal(h, reply.leaseUs);
-      this.armDeadline(h);
-      this.hooks.afterAcquire({ kind: 'lock', id }, thread, reply.published === null ? [] : [reply.published], reply.lapsed, () => done(null));
+      const now = this.env.now();
+      Object.assign(c, { state: 'held', token: reply.token, expires, deadline: this.deadlineOf(expires, reply.leaseUs), usedAt: now, decidedAt: now });
+      if (c.recallEarly === reply.token) {
+        c.recalled = true;
+        c.turns = 0;
+      }
+      const w = c.waiters.shift()!;
+      c.inside = w.thread;
+      this.deadlineChanged(w.thread);
+      this.armRenewal(c, reply.leaseUs);
+      this.armDeadline(c);
+      this.hooks.afterAcquire({ kind: 'lock', id: c.id }, w.thread, reply.published === null ? [] : [reply.published], reply.lapsed, () => w.done(null));
       return 'done';
     });
   }
 
-  /**
-   * Releases lock `id` (the coherence model publishes first); done(null) once the release is committed. A
-   * release that finds the holding waited out already did not publish: the thread's writes under the lock
-   * may be seen by the next holder only in part, so its host's threads stop as if the lease had been lost.
-   */
-  unlock(thread: number, id: number, done: (error: string | null) => void): void {
-    const h = this.held.get(`${thread}:${id}`);
-    if (h === undefined) {
-      done(`unlock(${id}): the thread does not hold it`);
+  /** A turn under a lock the host holds, without a message (unless its lease is over: the timer that says so may be late). */
+  private enter(c: Cached, w: LocalWaiter): void {
+    if (this.env.now() >= c.deadline && !this.cfg.bugs?.ignoreLockLease) {
+      c.waiters.unshift(w);
+      this.leaseEnded(c);
       return;
     }
-    // The holding stays (renewed) until the release commits: publishing may take a while.
-    h.releasing = true;
-    this.deadlineChanged(thread);
-    this.hooks.beforeRelease({ kind: 'lock', id }, thread, (published) => {
-      if (this.held.get(`${thread}:${id}`) !== h) return; // lost meanwhile (its lease ran out first)
-      h.releaseSent = true;
-      this.ask(h.plan, (req) => ({ t: 'lock-release', req, id, thread, token: h.token, published }), (reply) => {
+    this.stats.lockLocal++;
+    c.inside = w.thread;
+    c.usedAt = this.env.now();
+    this.deadlineChanged(w.thread);
+    w.done(null);
+  }
+
+  /** Nobody is inside: the next thread here has its turn, or the lock goes back to its manager. */
+  private nextTurn(c: Cached): void {
+    if (c.state !== 'held' || c.inside !== null || this.closed) return;
+    if (!c.recalled) {
+      const w = c.waiters.shift();
+      if (w !== undefined) this.enter(c, w);
+      return;
+    }
+    if (c.turns > 0 && c.waiters.length > 0) {
+      c.turns--;
+      this.enter(c, c.waiters.shift()!);
+      return;
+    }
+    this.giveBack(c);
+  }
+
+  /** The holding is over: the threads that came meanwhile ask for the lock anew. */
+  private askAgain(c: Cached): void {
+    this.locks.delete(c.id);
+    if (c.waiters.length === 0) return;
+    const again: Cached = { ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false };
+    this.locks.set(c.id, again);
+    this.askFor(again);
+  }
+
+  /**
+   * Gives the lock back: the coherence model publishes what this host did (under it and before), then
+   * the release commits. The holding stays (renewed) until then; threads that come meanwhile wait, and
+   * ask for it anew once it is back.
+   */
+  private giveBack(c: Cached): void {
+    c.state = 'returning';
+    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => {
+      if (this.locks.get(c.id) !== c) return; // lost meanwhile (its lease ran out first)
+      c.releaseSent = true;
+      this.ask(c.plan, (req) => ({ t: 'lock-release', req, id: c.id, thread: c.last, token: c.token, published }), (reply) => {
+        if (this.locks.get(c.id) !== c) return 'done';
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';
         // Not this attempt's commit: an earlier attempt's, if the lease still holds (the manager can
         // expire it only after it ends); past the deadline it may have been waited out instead.
-        if (!reply.committed && this.env.now() >= h.deadline && !this.cfg.bugs?.ignoreLockLease) {
+        if (!reply.committed && this.env.now() >= c.deadline && !this.cfg.bugs?.ignoreLockLease) {
           this.stats.lockReleaseLapsed++;
-          this.lost(h);
+          this.leaseEnded(c);
           return 'done';
         }
-        if (this.held.get(`${thread}:${id}`) === h) this.held.delete(`${thread}:${id}`);
         this.stats.lockReleased++;
-        done(null);
+        this.askAgain(c);
         return 'done';
       });
     });
@@ -176,11 +305,11 @@ export class SyncClient {
     });
   }
 
-  /** Whether a lock `thread` holds is past its deadline on this host's clock (the thread must stop). */
+  /** Whether a lock `thread` is inside is past its deadline on this host's clock (the thread must stop). */
   deadlinePassed(thread: number): boolean {
     if (this.cfg.bugs?.ignoreLockLease) return false; // the deliberate bug
     const now = this.env.now();
-    for (const h of this.held.values()) if (h.thread === thread && !h.releasing && now >= h.deadline) return true;
+    for (const c of this.locks.values()) if (c.inside === thread && now >= c.deadline) return true;
     return false;
   }
 
@@ -197,14 +326,14 @@ export class SyncClient {
     if (this.deadlineWatch === null) return;
     let earliest: number | null = null;
     if (!this.cfg.bugs?.ignoreLockLease) {
-      for (const h of this.held.values()) if (h.thread === thread && !h.releasing) earliest = Math.min(earliest ?? h.deadline, h.deadline);
+      for (const c of this.locks.values()) if (c.inside === thread) earliest = Math.min(earliest ?? c.deadline, c.deadline);
     }
     this.deadlineWatch(thread, earliest);
   }
 
-  /** The locks held here, for inspection and the checkers: [thread, id, token]. */
+  /** The locks threads of this host are inside, for inspection and the checkers: [thread, id, token]. */
   holdings(): [number, number, number][] {
-    return [...this.held.values()].map((h) => [h.thread, h.id, h.token]);
+    return [...this.locks.values()].filter((c) => c.inside !== null).map((c) => [c.inside!, c.id, c.token]);
   }
 
   /** A reply from a manager. */
@@ -231,15 +360,14 @@ export class SyncClient {
 
   /**
    * This host's threads ended (their writes or a lock's lease were lost): nothing is renewed or
-   * asked any more. What they held is not released (their critical sections did not finish): their
-   * leases run out and the managers free the locks.
+   * asked any more. What the host holds is not given back (what its threads did under it was not
+   * published): the leases run out and the managers free the locks.
    */
   abandon(): void {
     for (const o of this.asks.values()) o.done = true;
     this.asks.clear();
-    const threads = new Set([...this.held.values()].map((h) => h.thread));
-    this.held.clear();
-    this.acquiring.clear();
+    const threads = [...this.locks.values()].flatMap((c) => (c.inside === null ? [] : [c.inside]));
+    this.locks.clear();
     for (const t of threads) this.deadlineChanged(t);
   }
 
@@ -260,53 +388,77 @@ export class SyncClient {
   }
 
   /**
-   * Renews a quarter into the lease, not just before its end as a page's holder gives its page
-   * up: a lock's holder that cannot renew in time loses its threads, so the renewal gets most of
-   * the lease to commit through an election or a leadership transfer of the lock's company.
+   * A quarter into the lease, not just before its end as a page's holder gives its page up: a holding
+   * that cannot renew in time stops this host's threads, so the renewal gets most of the lease to
+   * commit through an election or a leadership transfer of the lock's company. Then also an idle
+   * holding (no thread here used it since the last such point) goes back, while its lease is young.
    */
-  private armRenewal(h: Holding, leaseUs: number): void {
-    const at = h.expires - Math.round((3 * leaseUs) / 4);
+  private armRenewal(c: Cached, leaseUs: number): void {
+    const at = c.expires - Math.round((3 * leaseUs) / 4);
     this.env.timer(at, () => {
-      if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h || h.renewing) return;
+      if (this.closed || this.locks.get(c.id) !== c || c.renewing) return;
       if (this.env.now() < at) {
-        this.armRenewal(h, leaseUs);
+        this.armRenewal(c, leaseUs);
         return;
       }
-      h.renewing = true;
-      this.ask(h.plan, (req) => ({ t: 'lock-acquire', req, id: h.id, thread: h.thread, token: h.token }), (reply, sentAt) => {
+      const idle = c.state === 'held' && c.inside === null && c.waiters.length === 0 && c.usedAt < c.decidedAt;
+      c.decidedAt = this.env.now();
+      if (idle) {
+        this.stats.lockIdleReturned++;
+        this.env.faults.probe(VmmProbe.lockIdleReturned);
+        this.giveBack(c);
+      }
+      c.renewing = true;
+      this.ask(c.plan, (req) => ({ t: 'lock-acquire', req, id: c.id, thread: c.asker, token: c.token }), (reply, sentAt) => {
         if (reply.t === 'lock-queued') return 'wait';
-        h.renewing = false;
-        if (this.held.get(`${h.thread}:${h.id}`) !== h) return 'done';
-        if (reply.t === 'lock-granted' && reply.token === h.token) {
+        c.renewing = false;
+        if (this.locks.get(c.id) !== c) return 'done';
+        if (reply.t === 'lock-granted' && reply.token === c.token) {
           this.stats.lockRenewed++;
           this.env.faults.probe(VmmProbe.lockRenewed);
-          h.expires = Math.max(h.expires, sentAt + reply.leaseUs);
-          h.deadline = this.deadlineOf(h.expires, reply.leaseUs);
-          this.deadlineChanged(h.thread);
-          this.armRenewal(h, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease && !h.releaseSent) this.lost(h);
+          c.expires = Math.max(c.expires, sentAt + reply.leaseUs);
+          c.deadline = this.deadlineOf(c.expires, reply.leaseUs);
+          if (c.inside !== null) this.deadlineChanged(c.inside);
+          this.armRenewal(c, reply.leaseUs);
+        } else if (!this.cfg.bugs?.ignoreLockLease && !c.releaseSent) this.leaseEnded(c);
         return 'done';
       });
     });
   }
 
-  private armDeadline(h: Holding): void {
+  private armDeadline(c: Cached): void {
     if (this.cfg.bugs?.ignoreLockLease) return; // the deliberate bug
-    this.env.timer(h.deadline, () => {
-      if (this.closed || this.held.get(`${h.thread}:${h.id}`) !== h) return;
-      if (this.env.now() < h.deadline) this.armDeadline(h); // renewed meanwhile
-      else this.lost(h);
+    this.env.timer(c.deadline, () => {
+      if (this.closed || this.locks.get(c.id) !== c) return;
+      if (this.env.now() < c.deadline) this.armDeadline(c); // renewed meanwhile
+      else this.leaseEnded(c);
     });
   }
 
-  /** The lease ended without renewal: the thread's critical section cannot go on. */
-  private lost(h: Holding): void {
-    this.stats.lockLost++;
-    this.env.faults.probe(VmmProbe.lockLost);
-    this.abandon();
-    this.env.lostLock(h.id, h.thread);
+  /**
+   * The lease ended without renewal. A thread inside cannot go on; under release consistency neither can
+   * the host's other threads, since what their sections under the lock wrote was never published (the
+   * next holder, told of the lapse, drops its copies and reads the companies'). Under sequential
+   * consistency with nobody inside nothing is lost (the pages carry every write): the holding is dropped.
+   */
+  private leaseEnded(c: Cached): void {
+    if (c.inside === null && this.cfg.coherence !== 'release') {
+      this.stats.lockDropped++;
+      this.env.faults.probe(VmmProbe.lockDropped);
+      this.askAgain(c);
+      return;
+    }
+    this.lost(c);
   }
 
+  /** What the host's threads did under the lock is lost to the others: they stop. */
+  private lost(c: Cached): void {
+    this.stats.lockLost++;
+    this.env.faults.probe(VmmProbe.lockLost);
+    const thread = c.inside ?? c.last;
+    this.abandon();
+    this.env.lostLock(c.id, thread);
+  }
   // Requests
 
   private ask(plan: CompanyPlan, build: (req: number) => SyncRequest, onReply: (reply: SyncReply, sentAt: number) => Next): void {

@@ -5,10 +5,13 @@
 // (who waits, in which order) the waiting hosts tell it again, since they ask
 // again and again until answered.
 //
-// Locks: waiters are served one at a time in arrival order (FIFO). A lock is
-// held under a lease, renewed by its holder while it holds it; a holder that
-// stays silent is waited out (its lease stretched by the drift bound, as a
-// page's holder is) and its holding expired, so a crashed holder's locks free
+// Locks: a lock is held by a host (whose threads take turns under it without
+// asking here, sync/client.ts); waiting hosts are served one at a time in
+// arrival order (FIFO), and while one waits the holder is recalled (asked to
+// give the lock back), again now and then until it does. A holding is kept
+// under a lease, renewed by its host while it uses it; a holder that stays
+// silent is waited out (its lease stretched by the drift bound, as a page's
+// holder is) and its holding expired, so a crashed holder's locks free
 // themselves. Barriers: each arrival is committed; the one that makes
 // `parties` opens the episode, and every party hears it with the records the
 // arrivals published.
@@ -32,6 +35,8 @@ interface Waiter {
 
 interface LockQueue {
   waiters: Waiter[];
+  /** The holding last recalled ("host:token") and when (local time): a recall is sent again only after retryUs. */
+  recalled: { key: string; atUs: number } | null;
   /** An acquire for the head waiter is being committed. */
   proposing: boolean;
   /** The holding being waited out ("host:thread:token:grantedAtUs"), if any. */
@@ -87,7 +92,7 @@ export class SyncManager {
   acquire(from: number, msg: Msg<'lock-acquire'>): void {
     const row = this.company.table().lock(msg.id);
     const mine = row !== null && row.host === from && row.thread === msg.thread;
-    // A holder renewing, or asking again for a grant whose answer was lost: renew what the table holds.
+    // A holder renewing, or asking again for a grant whose answer was lost (the same asking thread): renew what the table holds.
     if (msg.token > 0 || mine) {
       if (msg.token === 0) this.env.faults.probe(VmmProbe.lockAskedAgain);
       this.renew(from, msg, msg.token > 0 ? msg.token : row!.grants);
@@ -99,7 +104,7 @@ export class SyncManager {
       return;
     }
     let q = this.locks.get(msg.id);
-    if (q === undefined) this.locks.set(msg.id, (q = { waiters: [], proposing: false, expiring: null }));
+    if (q === undefined) this.locks.set(msg.id, (q = { waiters: [], recalled: null, proposing: false, expiring: null }));
     const known = q.waiters.find((w) => w.host === from && w.thread === msg.thread);
     if (known !== undefined) known.req = msg.req;
     else if (q.waiters.length >= MAX_WAITERS) {
@@ -160,7 +165,10 @@ export class SyncManager {
     if (q === undefined || q.proposing) return;
     const row = this.company.table().lock(id);
     if (row !== null && row.host !== 0) {
-      if (q.waiters.length > 0) this.waitOut(id, q, row);
+      if (q.waiters.length > 0) {
+        if (q.waiters.some((w) => w.host !== row.host)) this.recall(id, q, row);
+        this.waitOut(id, q, row);
+      }
       return;
     }
     const head = q.waiters[0];
@@ -178,6 +186,15 @@ export class SyncManager {
       // Refused: the table was behind (a holding from before this term); look again.
       this.step(id);
     });
+  }
+
+  /** Asks the holding host for the lock back (another waits); again after retryUs, since a recall may be lost. */
+  private recall(id: number, q: LockQueue, row: LockRow): void {
+    const key = `${row.host}:${row.grants}`;
+    const now = this.env.now();
+    if (q.recalled !== null && q.recalled.key === key && now < q.recalled.atUs + this.cfg.retryUs) return;
+    q.recalled = { key, atUs: now };
+    this.env.send(row.host, { t: 'lock-recall', id, token: row.grants });
   }
 
   /**
