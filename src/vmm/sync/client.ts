@@ -87,6 +87,10 @@ interface Cached {
   decidedAt: number;
   /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
   releaseSent: boolean;
+  /** A thread here released it since it came: what the sections wrote is not published until it leaves. */
+  released: boolean;
+  /** Called once the holding is over with nothing of it left unpublished (see publishReleases). */
+  returned: (() => void)[];
 }
 
 export class SyncClient {
@@ -121,6 +125,7 @@ export class SyncClient {
       c = {
         id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
         inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
+        released: false, returned: [],
       };
       this.locks.set(id, c);
       c.waiters.push({ thread, done });
@@ -149,6 +154,7 @@ export class SyncClient {
     }
     c.inside = null;
     c.last = thread;
+    c.released = true;
     c.usedAt = this.env.now();
     this.deadlineChanged(thread);
     done(null);
@@ -238,11 +244,38 @@ export class SyncClient {
     this.giveBack(c);
   }
 
-  /** The holding is over: the threads that came meanwhile ask for the lock anew. */
+  /**
+   * A thread of this host ends: every lock the host holds whose sections here released it since it came
+   * is given back now (as if recalled, after the thread inside if any), since until it leaves what those
+   * sections wrote is published nowhere, and a thread that counts as done must not lose it to a lapse of
+   * the holding later. done() runs once every such give-back has committed; if one cannot (its lease ran
+   * out) the host's threads stop as for a lost lock, this one with them, and done() never runs.
+   */
+  publishReleases(done: () => void): void {
+    const pending = [...this.locks.values()].filter((c) => c.released && c.state !== 'asking');
+    let left = pending.length + 1;
+    const one = (): void => {
+      if (--left === 0) done();
+    };
+    for (const c of pending) {
+      c.returned.push(one);
+      if (c.state === 'held' && !c.recalled) {
+        c.recalled = true;
+        c.turns = 0;
+        this.nextTurn(c);
+      }
+    }
+    one();
+  }
+
+  /** The holding is over (given back, or dropped with nothing lost): the threads that came meanwhile ask for the lock anew. */
   private askAgain(c: Cached): void {
     this.locks.delete(c.id);
+    for (const f of c.returned.splice(0)) f();
     if (c.waiters.length === 0) return;
-    const again: Cached = { ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false };
+    const again: Cached = {
+      ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, released: false, returned: [],
+    };
     this.locks.set(c.id, again);
     this.askFor(again);
   }
