@@ -87,8 +87,8 @@ interface Cached {
   decidedAt: number;
   /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
   releaseSent: boolean;
-  /** A thread here released it since it came: what the sections wrote is not published until it leaves. */
-  released: boolean;
+  /** The threads here that released it since it came: what their sections wrote is not published until it leaves. */
+  releasedBy: Set<number>;
   /** Called once the holding is over with nothing of it left unpublished (see publishReleases). */
   returned: (() => void)[];
 }
@@ -108,7 +108,7 @@ export class SyncClient {
    * lockAcquired: grants from a manager; lockLocal: turns taken here without a message.
    */
   readonly stats = {
-    syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0,
+    syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0, lockReturnedAtEnd: 0,
     lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, barrierPassed: 0,
   };
 
@@ -125,7 +125,7 @@ export class SyncClient {
       c = {
         id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
         inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
-        released: false, returned: [],
+        releasedBy: new Set(), returned: [],
       };
       this.locks.set(id, c);
       c.waiters.push({ thread, done });
@@ -154,7 +154,7 @@ export class SyncClient {
     }
     c.inside = null;
     c.last = thread;
-    c.released = true;
+    c.releasedBy.add(thread);
     c.usedAt = this.env.now();
     this.deadlineChanged(thread);
     done(null);
@@ -245,14 +245,14 @@ export class SyncClient {
   }
 
   /**
-   * A thread of this host ends: every lock the host holds whose sections here released it since it came
-   * is given back now (as if recalled, after the thread inside if any), since until it leaves what those
-   * sections wrote is published nowhere, and a thread that counts as done must not lose it to a lapse of
-   * the holding later. done() runs once every such give-back has committed; if one cannot (its lease ran
+   * `thread` of this host ends: every lock the host holds that the thread released since it came is
+   * given back now (as if recalled, after the thread inside if any), since until it leaves what the
+   * thread's sections wrote is published nowhere, and a thread that counts as done must not lose it to
+   * a lapse of the holding later. done() runs once every such give-back has committed; if one cannot (its lease ran
    * out) the host's threads stop as for a lost lock, this one with them, and done() never runs.
    */
-  publishReleases(done: () => void): void {
-    const pending = [...this.locks.values()].filter((c) => c.released && c.state !== 'asking');
+  publishReleases(thread: number, done: () => void): void {
+    const pending = [...this.locks.values()].filter((c) => c.releasedBy.has(thread) && c.state !== 'asking');
     let left = pending.length + 1;
     const one = (): void => {
       if (--left === 0) done();
@@ -260,6 +260,8 @@ export class SyncClient {
     for (const c of pending) {
       c.returned.push(one);
       if (c.state === 'held' && !c.recalled) {
+        this.stats.lockReturnedAtEnd++;
+        this.env.faults.probe(VmmProbe.lockReturnedAtEnd);
         c.recalled = true;
         c.turns = 0;
         this.nextTurn(c);
@@ -274,7 +276,7 @@ export class SyncClient {
     for (const f of c.returned.splice(0)) f();
     if (c.waiters.length === 0) return;
     const again: Cached = {
-      ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, released: false, returned: [],
+      ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, releasedBy: new Set(), returned: [],
     };
     this.locks.set(c.id, again);
     this.askFor(again);
