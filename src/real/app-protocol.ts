@@ -136,10 +136,10 @@ export interface AppWorkerData {
   /**
    * Release consistency: a thread orders its writes before the verify when it ends (a lock and
    * unlock of END_LOCK before it counts itself), and the verify acquires END_LOCK first. Locks
-   * stay with their host (src/vmm/sync/client.ts), so the unlock publishes nothing yet: the
-   * writes are published when END_LOCK leaves the host, at the latest when the verify's acquire
-   * on another host recalls it; each release publishes what the ones before it did, so the last
-   * holds every thread's. Until then a crash of the host loses them, as nobody has seen them.
+   * stay with their host (src/vmm/sync/client.ts), so the host answers that unlock only once
+   * END_LOCK and every other lock the thread released have left it (SyncClient.publishReleases):
+   * each give-back publishes the thread's writes, and a lapse of one stops the host's threads
+   * instead of counting this one done with writes nobody can see.
    */
   publishAtEnd: boolean;
 }
