@@ -120,6 +120,11 @@ export type RefusalReason =
 export interface TransportStats {
   /** Frames handed to a socket. */
   sent: number;
+  /** Writes to sockets (each one system call, more or less, carrying one or more frames). */
+  writes: number;
+  /** Bytes of the frames handed to sockets, and of what arrived on inbound connections (TLS excluded both ways). */
+  bytesSent: number;
+  bytesReceived: number;
   /** Envelopes received from the network and delivered. */
   received: number;
   /** Envelopes sent to self and delivered locally. */
@@ -210,6 +215,9 @@ export class Transport {
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private counters = {
     sent: 0,
+    writes: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
     received: 0,
     local: 0,
     reconnects: 0,
@@ -374,7 +382,7 @@ export class Transport {
     }
     connectedPeers.sort((a, b) => a - b);
     return {
-      sent: c.sent, received: c.received, local: c.local, dropped: { ...c.dropped }, reconnects: c.reconnects,
+      sent: c.sent, writes: c.writes, bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, received: c.received, local: c.local, dropped: { ...c.dropped }, reconnects: c.reconnects,
       connectedPeers, queued, handlerErrors: c.handlerErrors, refused: { ...c.refused },
       inbound: { connections: this.inbound.size, bufferedBytes: this.buffered }, security: this.security,
     };
@@ -458,9 +466,11 @@ export class Transport {
       while (peer.queue.length > 0) {
         const frame = peer.queue.shift() as Buffer;
         this.counters.sent++;
+        this.counters.bytesSent += frame.length;
         if (!s.write(frame)) break;
       }
       s.uncork();
+      this.counters.writes++;
     });
   }
 
@@ -579,6 +589,7 @@ export class Transport {
     stream.setTimeout(this.limits.idleMs, () => close('idle'));
     stream.on('data', (chunk: Buffer) => {
       if (sock.destroyed) return;
+      this.counters.bytesReceived += chunk.length;
       const r = decoder.push(chunk);
       account();
       for (const payload of r.frames) {
