@@ -191,7 +191,7 @@ const HOST_NODE_ARGS = (process.env['GALLOCY_BENCH_HOST_NODE_ARGS'] ?? '').split
 
 function profileArgs(name: string): string[] {
   if (CPU_PROF_DIR === undefined || CPU_PROF_DIR === '') return HOST_NODE_ARGS;
-  return [...HOST_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`, '--cpu-prof-interval=200'];
+  return [...HOST_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`, '--cpu-prof-interval=500'];
 }
 
 type Roles = Record<string, unknown>;
@@ -277,21 +277,28 @@ class BenchCluster {
    * workers, V8's and libuv's helpers), from the scheduler's per-thread
    * nanosecond counts (/proc/<pid>/task/<tid>/schedstat).
    */
-  threadCpuUs(id: number): { main: number; other: number } {
+  threadCpuUs(id: number): { main: number; other: number; mainWait: number } {
     const pid = this.procs.get(id)!.pid!;
     let main = 0;
     let other = 0;
+    let mainWait = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      let ns: number;
+      let fields: string[];
       try {
-        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
       } catch {
         continue; // the thread ended meanwhile
       }
-      if (Number(tid) === pid) main += ns / 1000;
-      else other += ns / 1000;
+      // Time on a CPU, and time runnable but waiting for one (ns).
+      const [run, wait] = [Number(fields[0]) / 1000, Number(fields[1]) / 1000];
+      if (Number(tid) === pid) {
+        main += run;
+        mainWait += wait;
+      } else {
+        other += run;
+      }
     }
-    return { main, other };
+    return { main, other, mainWait };
   }
 
   logFile(id: number): string {
@@ -407,8 +414,12 @@ const ROLES = ['faulting', 'leader', 'follower'] as const;
 type Role = (typeof ROLES)[number];
 /** Microseconds per fault of each stage, on each role's host. */
 type FaultTimeline = Record<Role, Record<Stage, number>>;
-/** What else a fault cost each host: CPU of its main thread and of its other threads (us), and what it sent. */
-const COSTS = ['cpu-main', 'cpu-other', 'frames', 'writes', 'kbytes'] as const;
+/**
+ * What else a fault cost each host: CPU of its main thread and of its other threads, the time its
+ * main thread was ready to run but waited for a CPU, its garbage collection pauses (us; these
+ * happen inside the stages), and what it sent.
+ */
+const COSTS = ['cpu-main', 'cpu-other', 'cpu-wait', 'gc-minor', 'gc-major', 'frames', 'writes', 'kbytes'] as const;
 type Cost = (typeof COSTS)[number];
 type FaultCosts = Record<Role, Record<Cost, number>>;
 
@@ -463,7 +474,11 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     return Object.fromEntries(ROLES.map((r, i) => {
       const { timeline, transport } = st[i]!;
       const cpu = c.threadCpuUs(hostOf[r]);
-      return [r, { timeline, costs: { 'cpu-main': cpu.main, 'cpu-other': cpu.other, frames: transport.sent, writes: transport.writes, kbytes: transport.bytesSent / 1000 } }];
+      const costs: Record<Cost, number> = {
+        'cpu-main': cpu.main, 'cpu-other': cpu.other, 'cpu-wait': cpu.mainWait, 'gc-minor': timeline.gc.minor.us, 'gc-major': timeline.gc.major.us,
+        frames: transport.sent, writes: transport.writes, kbytes: transport.bytesSent / 1000,
+      };
+      return [r, { timeline, costs }];
     })) as Record<Role, { timeline: TimelineTotals; costs: Record<Cost, number> }>;
   };
   /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages and costs per fault. */

@@ -204,6 +204,7 @@ export class RealHost {
   /** Listens, dials the peers, opens the replicas and starts ticking. */
   async start(): Promise<void> {
     await this.transport.start();
+    this.timeline.observeGc();
     this.runtime.start();
     if (this.transport.stats().security === 'plain') {
       this.events.log('warn', 'insecure-transport', { why: 'insecurePlainTcp: true: peers are not authenticated; anyone who reaches this port can forge messages' });
@@ -275,6 +276,7 @@ export class RealHost {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.timeline.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.runtime.close();

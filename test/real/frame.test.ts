@@ -650,13 +650,23 @@ test('a broadcast encodes each entry once: the followers\' appends share the ent
   const frames = [2, 3, 4].map((to) => enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to, term: 3, entries }) }));
   assert.is(enc.entriesEncoded, 2);
   frames.forEach((f, i) => assert.equal(decodeEnvelope(f), { kind: 'raft', group: 1, msg: raftMsg({ to: i + 2, term: 3, entries }) }));
-  // A heartbeat round later, a new append carrying one of them again: only the new entry is encoded.
+  // In the same turn, a new append carrying one of them again: only the new entry is encoded.
   enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ index: 5, term: 3, entries: [entries[1] as Entry, { term: 3, index: 7, kind: 'normal', data: 'w' }] }) });
   assert.is(enc.entriesEncoded, 3);
   // The prefix lands in front, unchanged.
   const withPrefix = enc.encode(EXAMPLES[2] as Envelope, Buffer.from([9, 8, 7]));
   assert.equal([...withPrefix.subarray(0, 3)], [9, 8, 7]);
   assert.equal(decodeEnvelope(withPrefix.subarray(3)), EXAMPLES[2]);
+});
+
+test('entry bytes are kept until the end of the turn only: a retransmission later encodes again', async () => {
+  const entries: Entry[] = [{ term: 3, index: 5, kind: 'normal', data: 'y'.repeat(5000) }];
+  const enc = new EnvelopeEncoder();
+  const first = enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to: 2, term: 3, entries }) });
+  await Promise.resolve();
+  const again = enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to: 2, term: 3, entries }) });
+  assert.is(enc.entriesEncoded, 2);
+  assert.equal(again, first);
 });
 
 test('property: every variant round-trips through encode, any chunking, frame decoding and decode', () => {
