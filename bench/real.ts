@@ -44,7 +44,7 @@ import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
 import type { HostStatus } from '../src/real/host-status.js';
-import { STAGES } from '../src/real/timeline.js';
+import { STAGES, TIMELINE_CLOCK_ENV } from '../src/real/timeline.js';
 import type { Stage, TimelineTotals } from '../src/real/timeline.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
@@ -570,7 +570,8 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
 function printTimeline(name: string, series: Series, floorUs: number): void {
   const p50 = latencyPercentiles(series.us).p50;
   const busy = ROLES.map((ro) => STAGES.reduce((a, st) => a + series.timeline[ro][st], 0));
-  const lines = [`bench real: ${name}: p50 ${p50.toFixed(0)} us (floor ${floorUs.toFixed(0)} us); main-thread us per fault, by host and stage:`];
+  const clock = process.env[TIMELINE_CLOCK_ENV] === 'cpu' ? 'CPU' : 'wall';
+  const lines = [`bench real: ${name}: p50 ${p50.toFixed(0)} us (floor ${floorUs.toFixed(0)} us); main-thread us per fault (stages: ${clock} time), by host and stage:`];
   lines.push(`  ${'stage'.padEnd(10)}${ROLES.map((r) => r.padStart(10)).join('')}`);
   for (const st of STAGES) lines.push(`  ${st.padEnd(10)}${ROLES.map((ro) => series.timeline[ro][st].toFixed(1).padStart(10)).join('')}`);
   lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
