@@ -66,13 +66,15 @@ interface Sizes {
   sqliteSamples: number;
   /** Pages per fault series (read, write, invalidate). */
   faults: number;
+  /** Pages per untimed warm-up series of each kind, before the timed ones. */
+  warmup: number;
   heldOps: number;
   /** Seconds of each commits-per-second window. */
   window: number;
 }
 
-const QUICK: Sizes = { handoffSamples: 500, rttSamples: 3000, sqliteSamples: 200, faults: 100, heldOps: 10_000_000, window: 1.5 };
-const FULL: Sizes = { handoffSamples: 2000, rttSamples: 20_000, sqliteSamples: 1000, faults: 400, heldOps: 10_000_000, window: 5 };
+const QUICK: Sizes = { handoffSamples: 500, rttSamples: 3000, sqliteSamples: 200, faults: 100, warmup: 100, heldOps: 10_000_000, window: 1.5 };
+const FULL: Sizes = { handoffSamples: 2000, rttSamples: 20_000, sqliteSamples: 1000, faults: 400, warmup: 300, heldOps: 10_000_000, window: 5 };
 
 // ---- the floor: handoff, round trip, fsync ---------------------------------------------------
 
@@ -491,6 +493,13 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     const costs = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, (m1[ro].costs[k] - m0[ro].costs[k]) / n]))])) as FaultCosts;
     return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, costs, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
   };
+  // Warm-up, untimed: a host's code is compiled as it runs (V8's JIT, on helper threads) over its
+  // first thousands of messages; the series then measure hosts that run as a long-lived one does.
+  const warm = take(s.warmup);
+  await c.run('touch', { [role(a)]: { pages: take(s.warmup), write: false } });
+  await c.run('touch', { [role(a)]: { pages: take(s.warmup), write: true } });
+  await c.run('touch', { [role(leader)]: { pages: warm, write: false }, [role(other)]: { pages: warm, write: false } });
+  await c.run('touch', { [role(a)]: { pages: warm, write: true } });
   // Remote read fault, no other holder: request to the leader, the grant's Raft round, the reply.
   const read = await series(take(s.faults), false);
   // Write fault, no other holder (for reading the next figure): the same plus the write-back of
@@ -582,7 +591,7 @@ function printTimeline(name: string, series: Series, floorUs: number): void {
 
 /** Pages the script uses, rounded up to a power of two: the root region. */
 function rootPagesFor(s: Sizes): number {
-  const used = 1 + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
+  const used = 1 + 3 * s.warmup + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
   return 2 ** Math.ceil(Math.log2(used));
 }
 
