@@ -33,7 +33,7 @@ import { createServer, connect as connectTcp, type AddressInfo, type Server, typ
 import { connect as connectTls, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Envelope } from '../vmm/wire.js';
 import { decodeEnvelope, EnvelopeEncoder } from './envelope-codec.js';
-import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, payloadLength, sealFrame } from './frame.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, matchFrame, payloadLength, sealFrame } from './frame.js';
 import { collectGarbage } from './collect-garbage.js';
 import { hostIdOf } from './tls.js';
 import type { TlsMaterial } from './tls.js';
@@ -615,16 +615,15 @@ export class Transport {
 
   /** The sender and envelope of a frame from an accepted sender, or null (dropped and counted). */
   private decode(payload: Buffer, remote: string, peer: number | null): { from: number; env: Envelope } | null {
-    const d = decodeFrame(payload);
-    if (!d.ok) {
-      this.drop('malformed', { remote, reason: d.reason });
+    const ours = matchFrame(payload, this.prefix);
+    if (ours === null) {
+      // Not a frame of this cluster in this version: its header, decoded, says what it is.
+      const d = decodeFrame(payload);
+      if (d.ok) this.drop('wrong-cluster', { remote, clusterId: d.header.clusterId, from: d.header.from });
+      else this.drop('malformed', { remote, reason: d.reason });
       return null;
     }
-    const { clusterId, from } = d.header;
-    if (clusterId !== this.clusterId) {
-      this.drop('wrong-cluster', { remote, clusterId, from });
-      return null;
-    }
+    const { from, body } = ours;
     // A frame claiming our own id comes from a host configured with a duplicate id: as unknown as a stranger.
     if (from === this.self || !this.peers.has(from)) {
       this.drop('unknown-sender', { remote, from });
@@ -634,7 +633,7 @@ export class Transport {
       this.drop('forged-sender', { remote, from, peer });
       return null;
     }
-    const env = decodeEnvelope(d.body);
+    const env = decodeEnvelope(body);
     if (env === null) {
       this.drop('malformed', { remote, from, reason: 'envelope' });
       return null;
