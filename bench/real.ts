@@ -10,8 +10,13 @@
 // Timelines: each host sums the time its main thread spends in each stage
 // (src/real/timeline.ts); read before and after a series of faults, they say
 // what each fault cost each host, stage by stage ("real.timeline.*", and a
-// table on stderr). The rest of a fault's latency is waiting: the network, the
-// other processes, the event loop.
+// table on stderr), next to its threads' CPU, the time its main thread waited
+// for a CPU, its GC pauses and what it sent. The rest of a fault's latency is
+// waiting: the network, the other processes, the event loop. Untimed series of
+// each kind warm the hosts up first (V8 compiles their code as it runs).
+// Environment for a closer look (see README, Benchmarks): GALLOCY_TIMELINE_CLOCK,
+// GALLOCY_BENCH_CPU_PROF, GALLOCY_BENCH_HOST_NODE_ARGS, GALLOCY_BENCH_REAL_PARTS,
+// GALLOCY_BENCH_REAL_FAULTS.
 //
 // Last, the matrix workload on three hosts at 2 threads each: faults served
 // per second over the run, and their mean latency.
