@@ -7,8 +7,7 @@
 // The bench (bench/real.ts) reads the sums from /admin before and after a
 // series of faults and divides by the faults: what each costs, stage by stage.
 import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
-import type { PerformanceEntry } from 'node:perf_hooks';
-import type { NodeGCPerformanceDetail } from 'node:perf_hooks';
+import type { NodeGCPerformanceDetail, PerformanceEntry } from 'node:perf_hooks';
 
 /**
  * encode, send: a frame out (send: handing it to the socket, TLS included); decode, handle: a frame in
