@@ -196,7 +196,8 @@ let clusterCount = 0;
 /** GALLOCY_BENCH_HOST_NODE_ARGS: more node options for the host processes, space-separated (--perf-basic-prof for perf, say). */
 const HOST_NODE_ARGS = (process.env['GALLOCY_BENCH_HOST_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 
-function profileArgs(name: string): string[] {
+/** Node options for a host process (`name`: its profile's). */
+function hostNodeArgs(name: string): string[] {
   if (CPU_PROF_DIR === undefined || CPU_PROF_DIR === '') return HOST_NODE_ARGS;
   return [...HOST_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`, '--cpu-prof-interval=500'];
 }
@@ -242,7 +243,7 @@ class BenchCluster {
     if (this.security === 'tls') await writeClusterCerts(loadCluster(file).cluster, join(this.dir, 'certs'), this.dir);
     for (const id of HOSTS) {
       const p = spawn(process.execPath, [
-        ...profileArgs(`${this.security}-${clusterCount}-host-${id}`),
+        ...hostNodeArgs(`${this.security}-${clusterCount}-host-${id}`),
         join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
         ...this.program.args, '--log-file', this.logFile(id),
       ], { env: { ...process.env, GALLOCY_BENCH_DIR: this.dir }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -285,6 +286,7 @@ class BenchCluster {
    * nanosecond counts (/proc/<pid>/task/<tid>/schedstat).
    */
   threadCpuUs(id: number): { main: number; other: number; mainWait: number } {
+    // The time runnable but waiting for a CPU is the main thread's only: how much of a latency the machine's load took.
     const pid = this.procs.get(id)!.pid!;
     let main = 0;
     let other = 0;
