@@ -22,10 +22,10 @@ import { InputError } from '../input/errors.js';
 import { TimedMemory } from './fault-timing.js';
 import type { FaultKind } from './fault-timing.js';
 import type { GroupStatus, HostStatus } from './host-status.js';
-import { loadNativeMemory } from './native-memory.js';
+import { loadNativeMemory, threadCpuClock } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
 import { RaftStore, storeDisk } from './raft-store.js';
-import { Timeline } from './timeline.js';
+import { Timeline, TIMELINE_CLOCK_ENV } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
 import { loadTlsMaterial } from './tls.js';
@@ -99,8 +99,8 @@ export class RealHost {
   readonly runtime: HostRuntime;
   private readonly dsm: DsmService;
   private readonly timed: TimedMemory;
-  /** Where this host's main thread spends its time, stage by stage (status().timeline). */
-  readonly timeline = new Timeline();
+  /** Where this host's main thread spends its time, stage by stage (status().timeline); CPU time with GALLOCY_TIMELINE_CLOCK=cpu. */
+  readonly timeline = new Timeline(process.env[TIMELINE_CLOCK_ENV] === 'cpu' ? threadCpuClock() ?? undefined : undefined);
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly startedAt = new Date();
@@ -204,6 +204,7 @@ export class RealHost {
   /** Listens, dials the peers, opens the replicas and starts ticking. */
   async start(): Promise<void> {
     await this.transport.start();
+    this.timeline.observeGc();
     this.runtime.start();
     if (this.transport.stats().security === 'plain') {
       this.events.log('warn', 'insecure-transport', { why: 'insecurePlainTcp: true: peers are not authenticated; anyone who reaches this port can forge messages' });
@@ -275,6 +276,7 @@ export class RealHost {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.timeline.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.runtime.close();
