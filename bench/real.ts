@@ -45,7 +45,7 @@ import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
 import type { HostStatus } from '../src/real/host-status.js';
 import { STAGES } from '../src/real/timeline.js';
-import type { Stage, TimelineTotals } from '../src/real/timeline.js';
+import type { Stage } from '../src/real/timeline.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
 import { latencyPercentiles } from './percentiles.js';
@@ -217,6 +217,8 @@ class BenchCluster {
     if (this.security === 'tls') await writeClusterCerts(loadCluster(file).cluster, join(this.dir, 'certs'), this.dir);
     for (const id of HOSTS) {
       const p = spawn(process.execPath, [
+        // GALLOCY_BENCH_CPU_PROF=DIR: each host writes a V8 CPU profile there when it exits (node --cpu-prof).
+        ...(process.env['GALLOCY_BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['GALLOCY_BENCH_CPU_PROF']}`] : []),
         join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
         ...this.program.args, '--log-file', this.logFile(id),
       ], { env: { ...process.env, GALLOCY_BENCH_DIR: this.dir }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -363,11 +365,14 @@ const ROLES = ['faulting', 'leader', 'follower'] as const;
 type Role = (typeof ROLES)[number];
 /** Microseconds per fault of each stage, on each role's host. */
 type FaultTimeline = Record<Role, Record<Stage, number>>;
+/** What each role's Raft store did per fault: turns handed to the disk worker, its commits, of them fsynced, and its time (src/real/disk-port.ts). */
+type FaultDisk = Record<Role, { handedOver: number; transactions: number; fsyncs: number; writeUs: number }>;
 
 interface Series {
   /** Microseconds per access, warm-up dropped. */
   us: number[];
   timeline: FaultTimeline;
+  disk: FaultDisk;
   /** Company commits per access (the leader's applied entries). */
   commits: number;
   /** CPU of all three hosts per access (includes their background: heartbeats, idle threads' polls). */
@@ -407,17 +412,19 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     return r;
   };
   const hostOf: Record<Role, number> = { faulting: a, leader, follower: other };
-  const timelines = async (): Promise<Record<Role, TimelineTotals>> => {
+  const timelines = async (): Promise<Record<Role, Pick<HostStatus, 'timeline' | 'disk'>>> => {
     const [x, y, z] = await Promise.all(ROLES.map((r) => c.admin(hostOf[r])));
-    return { faulting: x!.timeline, leader: y!.timeline, follower: z!.timeline };
+    return { faulting: x!, leader: y!, follower: z! };
   };
   /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages they cost per fault. */
   const series = async (pages: number[], write: boolean): Promise<Series> => {
     const [c0, cpu0, tl0] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
     const r = await c.run('touch', { [role(a)]: { pages, write } });
     const [c1, cpu1, tl1] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
-    const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (tl1[ro][st].us - tl0[ro][st].us) / pages.length]))])) as FaultTimeline;
-    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
+    const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (tl1[ro].timeline[st].us - tl0[ro].timeline[st].us) / pages.length]))])) as FaultTimeline;
+    const perFault = (ro: Role, k: keyof FaultDisk[Role]): number => (tl1[ro].disk[k] - tl0[ro].disk[k]) / pages.length;
+    const disk = Object.fromEntries(ROLES.map((ro) => [ro, { handedOver: perFault(ro, 'handedOver'), transactions: perFault(ro, 'transactions'), fsyncs: perFault(ro, 'fsyncs'), writeUs: perFault(ro, 'writeUs') }])) as FaultDisk;
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, disk, commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
   };
   // Remote read fault, no other holder: request to the leader, the grant's Raft round, the reply.
   const read = await series(take(s.faults), false);
@@ -482,6 +489,9 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
   const series = (f: (r: ClusterFigures) => Series): Series => ({
     us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
     timeline: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, mean((r) => f(r).timeline[ro][st])]))])) as FaultTimeline,
+    disk: Object.fromEntries(ROLES.map((ro) => [ro, {
+      handedOver: mean((r) => f(r).disk[ro].handedOver), transactions: mean((r) => f(r).disk[ro].transactions), fsyncs: mean((r) => f(r).disk[ro].fsyncs), writeUs: mean((r) => f(r).disk[ro].writeUs),
+    }])) as FaultDisk,
   });
   return {
     read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
@@ -498,6 +508,11 @@ function printTimeline(name: string, series: Series, floorUs: number): void {
   lines.push(`  ${'stage'.padEnd(10)}${ROLES.map((r) => r.padStart(10)).join('')}`);
   for (const st of STAGES) lines.push(`  ${st.padEnd(10)}${ROLES.map((ro) => series.timeline[ro][st].toFixed(1).padStart(10)).join('')}`);
   lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
+  lines.push('  off the main thread (the disk worker), per fault:');
+  lines.push(`  ${'turns'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].handedOver.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'commits'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].transactions.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'fsyncs'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].fsyncs.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'write us'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].writeUs.toFixed(1).padStart(10)).join('')}`);
   console.error(lines.join('\n'));
 }
 
@@ -632,6 +647,7 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       if (sfx !== '.tmpfs.plain') {
         for (const [name, series] of [['remote_read', f.read], ['write_invalidate_2', f.invalidate]] as const) {
           for (const ro of ROLES) for (const st of STAGES) out.push(figure(`real.timeline.${name}.${ro}.${st}_us${sfx}`, series.timeline[ro][st], 'us'));
+          for (const ro of ROLES) out.push(figure(`real.fsyncs_per_fault.${name}.${ro}${sfx}`, series.disk[ro].fsyncs, 'fsyncs'));
           printTimeline(`${name}${sfx}`, series, floor);
         }
       }

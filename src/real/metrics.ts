@@ -55,6 +55,8 @@ export class HostMetrics {
     total('gallocy_messages_sent_total', 'Frames handed to a socket.', (s) => s.transport.sent);
     total('gallocy_messages_received_total', 'Envelopes received from the network and delivered.', (s) => s.transport.received);
     total('gallocy_transport_reconnects_total', 'Outbound connections established again after a loss.', (s) => s.transport.reconnects);
+    total('gallocy_raft_store_transactions_total', 'Transactions the Raft store committed (each holds one or more turns of Readies).', (s) => s.disk.transactions);
+    total('gallocy_raft_store_fsyncs_total', 'Of them, those fsynced at commit.', (s) => s.disk.fsyncs);
 
     new Counter({
       name: 'gallocy_frames_dropped_total', help: 'Frames or envelopes the transport dropped, by reason.', labelNames: ['reason'], registers,
