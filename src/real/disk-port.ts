@@ -81,6 +81,9 @@ export class WorkerDisk implements DiskPort {
     private readonly timeline: Pick<Timeline, 'time'> = noTimeline,
   ) {
     this.worker = new Worker(WORKER, { workerData: { file: store.file } });
+    // The worker keeps the process alive only while it holds writes (and while it closes): a port
+    // left open cannot hold a process forever, and one awaiting a commit is not ended early.
+    this.worker.unref();
     this.worker.on('message', (m: FromDiskWorker) => this.fromWorker(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('messageerror', (err) => this.fail(err));
@@ -136,6 +139,7 @@ export class WorkerDisk implements DiskPort {
     if (this.closing) return this.exited;
     this.handOver();
     this.closing = true;
+    this.worker.ref();
     this.worker.postMessage({ t: 'close' } satisfies ToDiskWorker);
     return this.exited;
   }
@@ -158,6 +162,7 @@ export class WorkerDisk implements DiskPort {
     this.turn = null;
     if (turn === null || this.broken !== null || this.closing) return;
     const seq = ++this.seq;
+    if (this.inFlight.length === 0) this.worker.ref();
     this.inFlight.push({ seq, done: turn.done });
     const msg: ToDiskWorker = { t: 'write', seq, sync: turn.sync, writes: turn.writes };
     this.timeline.time('persist', () => this.worker.postMessage(msg));
@@ -175,6 +180,7 @@ export class WorkerDisk implements DiskPort {
     while (this.inFlight.length > 0 && this.inFlight[0]!.seq <= m.upTo && this.broken === null) {
       for (const fn of this.inFlight.shift()!.done) fn();
     }
+    if (this.inFlight.length === 0 && !this.closing) this.worker.unref();
   }
 
   private fail(err: Error): void {
@@ -182,6 +188,7 @@ export class WorkerDisk implements DiskPort {
     this.broken = err;
     this.turn = null;
     this.inFlight.length = 0;
+    if (!this.closing) this.worker.unref();
     this.failed(err);
   }
 }
