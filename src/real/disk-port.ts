@@ -3,7 +3,8 @@
 // (frames keep arriving and leaving while the disk works). The Readies of one
 // turn of the event loop (a tick of every group, the frames of one read from
 // a socket) are handed to a worker thread (disk-worker.ts) in one message at
-// the end of the turn; the worker writes everything that arrived while it was
+// the end of the turn (one that needs no fsync, only moving commit indexes,
+// waits to go with the next); the worker writes everything that arrived while it was
 // busy in one transaction with one fsync (group commit) and reports the
 // commit, and only then do the syncs promised for those Readies run: the
 // messages that depend on them (a follower's acks, votes) wait for the fsync,
@@ -56,18 +57,31 @@ export interface DiskStats extends DiskWorkerStats {
 const WORKER = new URL('./disk-worker.js', import.meta.url);
 
 /**
- * Writes of one turn go out in one message; the syncs promised for them run
+ * A turn that needs no fsync (commit indexes, compactions) is held back for
+ * at most this long, to ride along with the next turn that does: nothing
+ * waits for it, a crash loses only what Raft learns again from its leader,
+ * and a read fault then costs each host one hand-over instead of two.
+ */
+const LAZY_MS = 20;
+
+/**
+ * Writes of one turn go out in one message (a turn that needs no fsync waits
+ * up to LAZY_MS to go with the next); the syncs promised for them run
  * once the worker reports their commit, in the order asked. A failed write
  * (a full disk, a bug) calls `failed` and none of the syncs still waiting:
  * nothing that depended on them is sent; later appends throw.
  */
 export class WorkerDisk implements DiskPort {
   private readonly worker: Worker;
-  /** This turn's writes, not yet handed over. */
+  /** Writes not yet handed over: this turn's, and earlier ones that needed no fsync. */
   private turn: { writes: StoreWrite[]; sync: boolean; done: Array<() => void> } | null = null;
   /** Turns handed over and not yet committed, oldest first. */
   private readonly inFlight: Array<{ seq: number; done: Array<() => void> }> = [];
   private seq = 0;
+  /** A hand-over is queued for the end of this turn. */
+  private scheduled = false;
+  /** Set while writes that need no fsync wait for company (LAZY_MS). */
+  private lazy: ReturnType<typeof setTimeout> | null = null;
   /** Groups written through the port: loading one again would miss what the worker has not committed yet. */
   private readonly written = new Set<number>();
   private broken: Error | null = null;
@@ -120,8 +134,10 @@ export class WorkerDisk implements DiskPort {
 
   sync(_group: number, done: () => void): void {
     // Waiting for everything handed over so far covers the group's own writes.
-    if (this.turn !== null) this.turn.done.push(done);
-    else if (this.inFlight.length > 0) this.inFlight[this.inFlight.length - 1]!.done.push(done);
+    if (this.turn !== null) {
+      this.turn.done.push(done);
+      this.schedule();
+    } else if (this.inFlight.length > 0) this.inFlight[this.inFlight.length - 1]!.done.push(done);
     else done();
   }
 
@@ -148,18 +164,26 @@ export class WorkerDisk implements DiskPort {
     if (this.broken !== null) throw this.broken;
     if (this.closing) throw new Error(`${this.store.file}: disk port is closed`);
     this.written.add(write.group);
-    if (this.turn === null) {
-      this.turn = { writes: [], sync: false, done: [] };
-      queueMicrotask(() => this.handOver());
-    }
+    this.turn ??= { writes: [], sync: false, done: [] };
     this.turn.writes.push(write);
     this.turn.sync ||= sync;
+    if (this.turn.sync) this.schedule();
+    else this.lazy ??= setTimeout(() => this.handOver(), LAZY_MS).unref();
   }
 
-  /** Once the turn's synchronous work is done: its writes go to the worker in one message. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.handOver());
+  }
+
+  /** Once the turn's synchronous work is done: its writes (and those held back) go to the worker in one message. */
   private handOver(): void {
     const turn = this.turn;
     this.turn = null;
+    this.scheduled = false;
+    if (this.lazy !== null) clearTimeout(this.lazy);
+    this.lazy = null;
     if (turn === null || this.broken !== null || this.closing) return;
     const seq = ++this.seq;
     if (this.inFlight.length === 0) this.worker.ref();
@@ -187,6 +211,7 @@ export class WorkerDisk implements DiskPort {
     if (this.broken !== null) return;
     this.broken = err;
     this.turn = null;
+    if (this.lazy !== null) clearTimeout(this.lazy);
     this.inFlight.length = 0;
     if (!this.closing) this.worker.unref();
     this.failed(err);
