@@ -431,12 +431,15 @@ type FaultTimeline = Record<Role, Record<Stage, number>>;
 const COSTS = ['cpu-main', 'cpu-other', 'cpu-wait', 'gc-minor', 'gc-major', 'frames', 'writes', 'kbytes'] as const;
 type Cost = (typeof COSTS)[number];
 type FaultCosts = Record<Role, Record<Cost, number>>;
+/** What each role's Raft store did per fault: turns handed to the disk worker, its commits, of them fsynced, and its time (src/real/disk-port.ts). */
+type FaultDisk = Record<Role, { handedOver: number; transactions: number; fsyncs: number; writeUs: number }>;
 
 interface Series {
   /** Microseconds per access, warm-up dropped. */
   us: number[];
   timeline: FaultTimeline;
   costs: FaultCosts;
+  disk: FaultDisk;
   /** Company commits per access (the leader's applied entries). */
   commits: number;
   /** CPU of all three hosts per access (includes their background: heartbeats, idle threads' polls). */
@@ -477,18 +480,18 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     return r;
   };
   const hostOf: Record<Role, number> = { faulting: a, leader, follower: other };
-  /** Each role's stage totals, thread CPU and transport counters, now. */
-  const measure = async (): Promise<Record<Role, { timeline: TimelineTotals; costs: Record<Cost, number> }>> => {
+  /** Each role's stage totals, disk worker counters, thread CPU and transport counters, now. */
+  const measure = async (): Promise<Record<Role, { timeline: TimelineTotals; disk: HostStatus['disk']; costs: Record<Cost, number> }>> => {
     const st = await Promise.all(ROLES.map((r) => c.admin(hostOf[r])));
     return Object.fromEntries(ROLES.map((r, i) => {
-      const { timeline, transport } = st[i]!;
+      const { timeline, transport, disk } = st[i]!;
       const cpu = c.threadCpuUs(hostOf[r]);
       const costs: Record<Cost, number> = {
         'cpu-main': cpu.main, 'cpu-other': cpu.other, 'cpu-wait': cpu.mainWait, 'gc-minor': timeline.gc.minor.us, 'gc-major': timeline.gc.major.us,
         frames: transport.sent, writes: transport.writes, kbytes: transport.bytesSent / 1000,
       };
-      return [r, { timeline, costs }];
-    })) as Record<Role, { timeline: TimelineTotals; costs: Record<Cost, number> }>;
+      return [r, { timeline, disk, costs }];
+    })) as Record<Role, { timeline: TimelineTotals; disk: HostStatus['disk']; costs: Record<Cost, number> }>;
   };
   /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages and costs per fault. */
   const series = async (pages: number[], write: boolean): Promise<Series> => {
@@ -498,7 +501,9 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     const n = pages.length;
     const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (m1[ro].timeline[st].us - m0[ro].timeline[st].us) / n]))])) as FaultTimeline;
     const costs = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, (m1[ro].costs[k] - m0[ro].costs[k]) / n]))])) as FaultCosts;
-    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, costs, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
+    const perFault = (ro: Role, k: keyof FaultDisk[Role]): number => (m1[ro].disk[k] - m0[ro].disk[k]) / n;
+    const disk = Object.fromEntries(ROLES.map((ro) => [ro, { handedOver: perFault(ro, 'handedOver'), transactions: perFault(ro, 'transactions'), fsyncs: perFault(ro, 'fsyncs'), writeUs: perFault(ro, 'writeUs') }])) as FaultDisk;
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, costs, disk, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
   };
   // Warm-up, untimed: a host's code is compiled as it runs (V8's JIT, on helper threads) over its
   // first thousands of messages; the series then measure hosts that run as a long-lived one does.
@@ -574,6 +579,9 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
     us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
     timeline: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, mean((r) => f(r).timeline[ro][st])]))])) as FaultTimeline,
     costs: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, mean((r) => f(r).costs[ro][k])]))])) as FaultCosts,
+    disk: Object.fromEntries(ROLES.map((ro) => [ro, {
+      handedOver: mean((r) => f(r).disk[ro].handedOver), transactions: mean((r) => f(r).disk[ro].transactions), fsyncs: mean((r) => f(r).disk[ro].fsyncs), writeUs: mean((r) => f(r).disk[ro].writeUs),
+    }])) as FaultDisk,
   });
   return {
     read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
@@ -593,6 +601,11 @@ function printTimeline(name: string, series: Series, floorUs: number): void {
   lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
   // Busy is wall time (a preempted stage counts on); cpu-main is what the main thread actually ran.
   for (const k of COSTS) lines.push(`  ${k.padEnd(10)}${ROLES.map((ro) => series.costs[ro][k].toFixed(1).padStart(10)).join('')}`);
+  lines.push('  off the main thread (the disk worker), per fault:');
+  lines.push(`  ${'turns'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].handedOver.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'commits'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].transactions.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'fsyncs'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].fsyncs.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'write us'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].writeUs.toFixed(1).padStart(10)).join('')}`);
   console.error(lines.join('\n'));
 }
 
@@ -743,6 +756,7 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       if (sfx !== '.tmpfs.plain') {
         for (const [name, series] of [['remote_read', f.read], ['write_invalidate_2', f.invalidate]] as const) {
           for (const ro of ROLES) for (const st of STAGES) out.push(figure(`real.timeline.${name}.${ro}.${st}_us${sfx}`, series.timeline[ro][st], 'us'));
+          for (const ro of ROLES) out.push(figure(`real.fsyncs_per_fault.${name}.${ro}${sfx}`, series.disk[ro].fsyncs, 'fsyncs'));
           printTimeline(`${name}${sfx}`, series, floor);
         }
       }

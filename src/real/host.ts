@@ -24,7 +24,8 @@ import type { FaultKind } from './fault-timing.js';
 import type { GroupStatus, HostStatus } from './host-status.js';
 import { loadNativeMemory, threadCpuClock } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
-import { RaftStore, storeDisk } from './raft-store.js';
+import { RaftStore } from './raft-store.js';
+import { WorkerDisk } from './disk-port.js';
 import { Timeline, TIMELINE_CLOCK_ENV } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
@@ -95,6 +96,8 @@ export class RealHost {
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
   readonly store: RaftStore;
+  /** The store's writer: a worker thread, so fsyncs do not stall this thread. */
+  readonly disk: WorkerDisk;
   readonly transport: Transport;
   readonly runtime: HostRuntime;
   private readonly dsm: DsmService;
@@ -140,6 +143,9 @@ export class RealHost {
       voters: group === 0 ? [...owners] : [...(plans.find((p) => p.company === group)?.members ?? [])],
       learners: [],
     });
+    // Last before the runtime: nothing that may throw in this constructor comes after the worker thread starts.
+    // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
+    this.disk = new WorkerDisk(this.store, (err) => events.internalError(err), this.timeline);
     this.runtime = new HostRuntime({
       host: this.id,
       raft: cluster.raft,
@@ -149,8 +155,7 @@ export class RealHost {
       // Election timeouts need only be random, not reproducible, outside the simulator.
       random: () => Math.random,
     }, {
-      // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
-      disk: storeDisk(this.store, (err) => events.internalError(err), this.timeline),
+      disk: this.disk,
       network: {
         send: (to, e) => {
           if (e.kind === 'vmm') events.log('trace', 'vmm-send', { to, msg: e.msg });
@@ -247,6 +252,7 @@ export class RealHost {
       faults: { ...this.timed.counts },
       commits,
       transport: this.transport.stats(),
+      disk: this.disk.stats(),
       timeline: this.timeline.snapshot(),
       app: null,
     };
@@ -282,6 +288,7 @@ export class RealHost {
     this.runtime.close();
     this.memory.close();
     await this.transport.stop();
+    await this.disk.close();
     this.store.close();
   }
 }

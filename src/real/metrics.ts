@@ -58,6 +58,8 @@ export class HostMetrics {
     total('gallocy_wire_bytes_sent_total', 'Bytes of frames handed to peer sockets (before TLS).', (s) => s.transport.bytesSent);
     total('gallocy_wire_bytes_received_total', 'Bytes of frames received from peers (after TLS).', (s) => s.transport.bytesReceived);
     total('gallocy_transport_reconnects_total', 'Outbound connections established again after a loss.', (s) => s.transport.reconnects);
+    total('gallocy_raft_store_transactions_total', 'Transactions the Raft store committed (each holds one or more turns of Readies).', (s) => s.disk.transactions);
+    total('gallocy_raft_store_fsyncs_total', 'Of them, those fsynced at commit.', (s) => s.disk.fsyncs);
 
     new Counter({
       name: 'gallocy_frames_dropped_total', help: 'Frames or envelopes the transport dropped, by reason.', labelNames: ['reason'], registers,
