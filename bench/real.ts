@@ -10,8 +10,13 @@
 // Timelines: each host sums the time its main thread spends in each stage
 // (src/real/timeline.ts); read before and after a series of faults, they say
 // what each fault cost each host, stage by stage ("real.timeline.*", and a
-// table on stderr). The rest of a fault's latency is waiting: the network, the
-// other processes, the event loop.
+// table on stderr), next to its threads' CPU, the time its main thread waited
+// for a CPU, its GC pauses and what it sent. The rest of a fault's latency is
+// waiting: the network, the other processes, the event loop. Untimed series of
+// each kind warm the hosts up first (V8 compiles their code as it runs).
+// Environment for a closer look (see README, Benchmarks): GALLOCY_TIMELINE_CLOCK,
+// GALLOCY_BENCH_CPU_PROF, GALLOCY_BENCH_HOST_NODE_ARGS, GALLOCY_BENCH_REAL_PARTS,
+// GALLOCY_BENCH_REAL_FAULTS.
 //
 // Last, the matrix workload on three hosts at 2 threads each: faults served
 // per second over the run, and their mean latency.
@@ -33,7 +38,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +49,7 @@ import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
 import type { HostStatus } from '../src/real/host-status.js';
-import { STAGES } from '../src/real/timeline.js';
+import { STAGES, TIMELINE_CLOCK_ENV } from '../src/real/timeline.js';
 import type { Stage, TimelineTotals } from '../src/real/timeline.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
@@ -66,13 +71,15 @@ interface Sizes {
   sqliteSamples: number;
   /** Pages per fault series (read, write, invalidate). */
   faults: number;
+  /** Pages per untimed warm-up series of each kind, before the timed ones. */
+  warmup: number;
   heldOps: number;
   /** Seconds of each commits-per-second window. */
   window: number;
 }
 
-const QUICK: Sizes = { handoffSamples: 500, rttSamples: 3000, sqliteSamples: 200, faults: 100, heldOps: 10_000_000, window: 1.5 };
-const FULL: Sizes = { handoffSamples: 2000, rttSamples: 20_000, sqliteSamples: 1000, faults: 400, heldOps: 10_000_000, window: 5 };
+const QUICK: Sizes = { handoffSamples: 500, rttSamples: 3000, sqliteSamples: 200, faults: 100, warmup: 100, heldOps: 10_000_000, window: 1.5 };
+const FULL: Sizes = { handoffSamples: 2000, rttSamples: 20_000, sqliteSamples: 1000, faults: 400, warmup: 300, heldOps: 10_000_000, window: 5 };
 
 // ---- the floor: handoff, round trip, fsync ---------------------------------------------------
 
@@ -177,6 +184,24 @@ interface Program {
 
 const DRIVER: Program = { args: ['--app', join(ROOT, 'bench', 'real-apps', 'driver.mjs'), '--threads', String(THREADS)], driver: true };
 
+/**
+ * With GALLOCY_BENCH_CPU_PROF=DIR, every host process writes a V8 CPU profile
+ * there when it exits (DIR/<security>-<n>-host-<id>.cpuprofile, n counting the
+ * clusters of the run): where the hosts' main threads spend their CPU.
+ */
+const CPU_PROF_DIR = process.env['GALLOCY_BENCH_CPU_PROF'];
+/** Clusters started so far: names the profiles of one cluster apart from the next. */
+let clusterCount = 0;
+
+/** GALLOCY_BENCH_HOST_NODE_ARGS: more node options for the host processes, space-separated (--perf-basic-prof for perf, say). */
+const HOST_NODE_ARGS = (process.env['GALLOCY_BENCH_HOST_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+
+/** Node options for a host process (`name`: its profile's). */
+function hostNodeArgs(name: string): string[] {
+  if (CPU_PROF_DIR === undefined || CPU_PROF_DIR === '') return HOST_NODE_ARGS;
+  return [...HOST_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}.cpuprofile`, '--cpu-prof-interval=500'];
+}
+
 type Roles = Record<string, unknown>;
 type Security = 'tls' | 'plain';
 const role = (host: number, thread = 0): string => `${host}/${thread}`;
@@ -212,11 +237,13 @@ class BenchCluster {
         ? { tls: { ca: './certs/ca.crt', cert: './certs/host-{id}.crt', key: './certs/host-{id}.key' } }
         : { insecurePlainTcp: true }),
     };
+    clusterCount++;
     const file = join(this.dir, 'cluster.yaml'); // JSON is YAML
     writeFileSync(file, JSON.stringify(cluster));
     if (this.security === 'tls') await writeClusterCerts(loadCluster(file).cluster, join(this.dir, 'certs'), this.dir);
     for (const id of HOSTS) {
       const p = spawn(process.execPath, [
+        ...hostNodeArgs(`${this.security}-${clusterCount}-host-${id}`),
         join(ROOT, 'bin', 'gallocy.js'), 'serve', '--cluster', file, '--host', String(id),
         ...this.program.args, '--log-file', this.logFile(id),
       ], { env: { ...process.env, GALLOCY_BENCH_DIR: this.dir }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -250,6 +277,37 @@ class BenchCluster {
       ticks += Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15
     }
     return ticks * 10;
+  }
+
+  /**
+   * CPU time of host `id`'s threads so far, in us: its main thread (the event
+   * loop: the network, Raft, the VMM, SQLite) and all others (application
+   * workers, V8's and libuv's helpers), from the scheduler's per-thread
+   * nanosecond counts (/proc/<pid>/task/<tid>/schedstat).
+   */
+  threadCpuUs(id: number): { main: number; other: number; mainWait: number } {
+    // The time runnable but waiting for a CPU is the main thread's only: how much of a latency the machine's load took.
+    const pid = this.procs.get(id)!.pid!;
+    let main = 0;
+    let other = 0;
+    let mainWait = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let fields: string[];
+      try {
+        fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      // Time on a CPU, and time runnable but waiting for one (ns).
+      const [run, wait] = [Number(fields[0]) / 1000, Number(fields[1]) / 1000];
+      if (Number(tid) === pid) {
+        main += run;
+        mainWait += wait;
+      } else {
+        other += run;
+      }
+    }
+    return { main, other, mainWait };
   }
 
   logFile(id: number): string {
@@ -343,7 +401,9 @@ class BenchCluster {
       if (p.exitCode !== null || p.signalCode !== null) return;
       const exited = new Promise((r) => p.once('exit', r));
       p.kill('SIGTERM');
-      if (await Promise.race([exited.then(() => true), sleep(2000).then(() => false)])) return;
+      // A profiled host writes its profile as it exits: give it the time.
+      const graceMs = CPU_PROF_DIR === undefined ? 2000 : 30_000;
+      if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
       p.kill('SIGKILL');
       await exited;
     }));
@@ -363,11 +423,23 @@ const ROLES = ['faulting', 'leader', 'follower'] as const;
 type Role = (typeof ROLES)[number];
 /** Microseconds per fault of each stage, on each role's host. */
 type FaultTimeline = Record<Role, Record<Stage, number>>;
+/**
+ * What else a fault cost each host: CPU of its main thread and of its other threads, the time its
+ * main thread was ready to run but waited for a CPU, its garbage collection pauses (us; these
+ * happen inside the stages), and what it sent.
+ */
+const COSTS = ['cpu-main', 'cpu-other', 'cpu-wait', 'gc-minor', 'gc-major', 'frames', 'writes', 'kbytes'] as const;
+type Cost = (typeof COSTS)[number];
+type FaultCosts = Record<Role, Record<Cost, number>>;
+/** What each role's Raft store did per fault: turns handed to the disk worker, its commits, of them fsynced, and its time (src/real/disk-port.ts). */
+type FaultDisk = Record<Role, { handedOver: number; transactions: number; fsyncs: number; writeUs: number }>;
 
 interface Series {
   /** Microseconds per access, warm-up dropped. */
   us: number[];
   timeline: FaultTimeline;
+  costs: FaultCosts;
+  disk: FaultDisk;
   /** Company commits per access (the leader's applied entries). */
   commits: number;
   /** CPU of all three hosts per access (includes their background: heartbeats, idle threads' polls). */
@@ -384,8 +456,9 @@ interface ClusterFigures {
   held: { heldNs: number; typedNs: number } | null;
   commits1: number;
   commitsMany: number;
-  /** CPU of all three hosts per commit, under the many-clients load. */
+  /** CPU of all three hosts per commit, under the many-clients load: all threads, and their main threads. */
   commitCpuUs: number;
+  commitMainCpuUs: number;
   /** Mean bytes of the company's entries committed during the commit windows (null: not measured). */
   entryBytes: number | null;
 }
@@ -407,18 +480,38 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     return r;
   };
   const hostOf: Record<Role, number> = { faulting: a, leader, follower: other };
-  const timelines = async (): Promise<Record<Role, TimelineTotals>> => {
-    const [x, y, z] = await Promise.all(ROLES.map((r) => c.admin(hostOf[r])));
-    return { faulting: x!.timeline, leader: y!.timeline, follower: z!.timeline };
+  /** Each role's stage totals, disk worker counters, thread CPU and transport counters, now. */
+  const measure = async (): Promise<Record<Role, { timeline: TimelineTotals; disk: HostStatus['disk']; costs: Record<Cost, number> }>> => {
+    const st = await Promise.all(ROLES.map((r) => c.admin(hostOf[r])));
+    return Object.fromEntries(ROLES.map((r, i) => {
+      const { timeline, transport, disk } = st[i]!;
+      const cpu = c.threadCpuUs(hostOf[r]);
+      const costs: Record<Cost, number> = {
+        'cpu-main': cpu.main, 'cpu-other': cpu.other, 'cpu-wait': cpu.mainWait, 'gc-minor': timeline.gc.minor.us, 'gc-major': timeline.gc.major.us,
+        frames: transport.sent, writes: transport.writes, kbytes: transport.bytesSent / 1000,
+      };
+      return [r, { timeline, disk, costs }];
+    })) as Record<Role, { timeline: TimelineTotals; disk: HostStatus['disk']; costs: Record<Cost, number> }>;
   };
-  /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages they cost per fault. */
+  /** A's timed accesses to `pages`, with the commits (leader's count), host CPU and each host's stages and costs per fault. */
   const series = async (pages: number[], write: boolean): Promise<Series> => {
-    const [c0, cpu0, tl0] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
+    const [c0, cpu0, m0] = [(await c.admin(leader)).commits, c.cpuMs(), await measure()];
     const r = await c.run('touch', { [role(a)]: { pages, write } });
-    const [c1, cpu1, tl1] = [(await c.admin(leader)).commits, c.cpuMs(), await timelines()];
-    const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (tl1[ro][st].us - tl0[ro][st].us) / pages.length]))])) as FaultTimeline;
-    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, commits: (c1 - c0) / pages.length, cpuUs: ((cpu1 - cpu0) * 1000) / pages.length };
+    const [c1, cpu1, m1] = [(await c.admin(leader)).commits, c.cpuMs(), await measure()];
+    const n = pages.length;
+    const timeline = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, (m1[ro].timeline[st].us - m0[ro].timeline[st].us) / n]))])) as FaultTimeline;
+    const costs = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, (m1[ro].costs[k] - m0[ro].costs[k]) / n]))])) as FaultCosts;
+    const perFault = (ro: Role, k: keyof FaultDisk[Role]): number => (m1[ro].disk[k] - m0[ro].disk[k]) / n;
+    const disk = Object.fromEntries(ROLES.map((ro) => [ro, { handedOver: perFault(ro, 'handedOver'), transactions: perFault(ro, 'transactions'), fsyncs: perFault(ro, 'fsyncs'), writeUs: perFault(ro, 'writeUs') }])) as FaultDisk;
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, costs, disk, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
   };
+  // Warm-up, untimed: a host's code is compiled as it runs (V8's JIT, on helper threads) over its
+  // first thousands of messages; the series then measure hosts that run as a long-lived one does.
+  const warm = take(s.warmup);
+  await c.run('touch', { [role(a)]: { pages: take(s.warmup), write: false } });
+  await c.run('touch', { [role(a)]: { pages: take(s.warmup), write: true } });
+  await c.run('touch', { [role(leader)]: { pages: warm, write: false }, [role(other)]: { pages: warm, write: false } });
+  await c.run('touch', { [role(a)]: { pages: warm, write: true } });
   // Remote read fault, no other holder: request to the leader, the grant's Raft round, the reply.
   const read = await series(take(s.faults), false);
   // Write fault, no other holder (for reading the next figure): the same plus the write-back of
@@ -440,21 +533,24 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   // The rate is the leader's applied entries over a window inside the run.
   const before = (await c.admin(leader)).groups.find((g) => g.group === 1)!.commit;
   const settle = 0.5;
-  const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number }> => {
+  const mainCpuUs = (): number => HOSTS.reduce((acc, h) => acc + c.threadCpuUs(h).main, 0);
+  const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number; mainCpuUs: number }> => {
     const roles: Roles = {};
     for (const r of threads) roles[r] = { pages: take(16), ms: (2 * settle + s.window) * 1000 };
     let rate = 0;
     let cpuUs = 0;
+    let mainUs = 0;
     await c.run('churn', roles, async () => {
       await sleep(settle * 1000); // threads start within a 10 ms poll; skip the first round of grants
       const t0 = performance.now();
-      const [c0, cpu0] = [(await c.admin(leader)).commits, c.cpuMs()];
+      const [c0, cpu0, main0] = [(await c.admin(leader)).commits, c.cpuMs(), mainCpuUs()];
       await sleep(s.window * 1000);
-      const [c1, cpu1] = [(await c.admin(leader)).commits, c.cpuMs()];
+      const [c1, cpu1, main1] = [(await c.admin(leader)).commits, c.cpuMs(), mainCpuUs()];
       rate = (c1 - c0) / ((performance.now() - t0) / 1000);
       cpuUs = ((cpu1 - cpu0) * 1000) / Math.max(1, c1 - c0);
+      mainUs = (main1 - main0) / Math.max(1, c1 - c0);
     });
-    return { rate, cpuUs };
+    return { rate, cpuUs, mainCpuUs: mainUs };
   };
   const one = await commits([role(a)]);
   const many = await commits(HOSTS.flatMap((h) => Array.from({ length: THREADS }, (_, t) => role(h, t))));
@@ -473,7 +569,7 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   } finally {
     db.close();
   }
-  return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, entryBytes };
+  return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, commitMainCpuUs: many.mainCpuUs, entryBytes };
 }
 
 /** Several runs of one configuration as one: series concatenated, rates and CPU averaged. */
@@ -482,10 +578,14 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
   const series = (f: (r: ClusterFigures) => Series): Series => ({
     us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
     timeline: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, mean((r) => f(r).timeline[ro][st])]))])) as FaultTimeline,
+    costs: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, mean((r) => f(r).costs[ro][k])]))])) as FaultCosts,
+    disk: Object.fromEntries(ROLES.map((ro) => [ro, {
+      handedOver: mean((r) => f(r).disk[ro].handedOver), transactions: mean((r) => f(r).disk[ro].transactions), fsyncs: mean((r) => f(r).disk[ro].fsyncs), writeUs: mean((r) => f(r).disk[ro].writeUs),
+    }])) as FaultDisk,
   });
   return {
     read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
-    commits1: mean((r) => r.commits1), commitsMany: mean((r) => r.commitsMany), commitCpuUs: mean((r) => r.commitCpuUs),
+    commits1: mean((r) => r.commits1), commitsMany: mean((r) => r.commitsMany), commitCpuUs: mean((r) => r.commitCpuUs), commitMainCpuUs: mean((r) => r.commitMainCpuUs),
     entryBytes: mean((r) => r.entryBytes ?? 0),
   };
 }
@@ -494,16 +594,24 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
 function printTimeline(name: string, series: Series, floorUs: number): void {
   const p50 = latencyPercentiles(series.us).p50;
   const busy = ROLES.map((ro) => STAGES.reduce((a, st) => a + series.timeline[ro][st], 0));
-  const lines = [`bench real: ${name}: p50 ${p50.toFixed(0)} us (floor ${floorUs.toFixed(0)} us); main-thread us per fault, by host and stage:`];
+  const clock = process.env[TIMELINE_CLOCK_ENV] === 'cpu' ? 'CPU' : 'wall';
+  const lines = [`bench real: ${name}: p50 ${p50.toFixed(0)} us (floor ${floorUs.toFixed(0)} us); main-thread us per fault (stages: ${clock} time), by host and stage:`];
   lines.push(`  ${'stage'.padEnd(10)}${ROLES.map((r) => r.padStart(10)).join('')}`);
   for (const st of STAGES) lines.push(`  ${st.padEnd(10)}${ROLES.map((ro) => series.timeline[ro][st].toFixed(1).padStart(10)).join('')}`);
   lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
+  // Busy is wall time (a preempted stage counts on); cpu-main is what the main thread actually ran.
+  for (const k of COSTS) lines.push(`  ${k.padEnd(10)}${ROLES.map((ro) => series.costs[ro][k].toFixed(1).padStart(10)).join('')}`);
+  lines.push('  off the main thread (the disk worker), per fault:');
+  lines.push(`  ${'turns'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].handedOver.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'commits'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].transactions.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'fsyncs'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].fsyncs.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`  ${'write us'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].writeUs.toFixed(1).padStart(10)).join('')}`);
   console.error(lines.join('\n'));
 }
 
 /** Pages the script uses, rounded up to a power of two: the root region. */
 function rootPagesFor(s: Sizes): number {
-  const used = 1 + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
+  const used = 1 + 3 * s.warmup + 3 * s.faults + 1 + 16 * (1 + HOSTS.length * THREADS) + 1;
   return 2 ** Math.ceil(Math.log2(used));
 }
 
@@ -566,6 +674,12 @@ export async function benchMatrix(): Promise<BenchResult[]> {
   return [figure('real.matrix.faults_per_second', m.faultsPerSecond, 'faults/s'), figure('real.matrix.mean_fault_us', m.meanUs, 'us')];
 }
 
+/**
+ * GALLOCY_BENCH_REAL_PARTS=disk,tmpfs,matrix,etcd (the default: all) runs a
+ * subset while iterating on one (etcd needs disk: its entry size comes from it).
+ */
+const PARTS = new Set((process.env['GALLOCY_BENCH_REAL_PARTS'] ?? 'disk,tmpfs,matrix,etcd').split(','));
+
 /** Whether the real suite ran the etcd baseline in this process (the 'etcd' suite then does not run it again). */
 let etcdDone = false;
 
@@ -575,7 +689,9 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     console.error(`bench real: unavailable: ${native.reason}`);
     return [figure('real.available', 0, 'bool')];
   }
-  const s = quick ? QUICK : FULL;
+  // GALLOCY_BENCH_REAL_FAULTS: pages per fault series (longer series for a profile of the steady state).
+  const faults = Number(process.env['GALLOCY_BENCH_REAL_FAULTS'] ?? NaN);
+  const s = { ...(quick ? QUICK : FULL), ...(Number.isSafeInteger(faults) && faults > WARMUP ? { faults } : {}) };
   // Shared, noisy machines: say how busy this one was, to read the figures by.
   const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
   console.error(`bench real: load average before: ${load()} (${os.cpus().length} CPUs)`);
@@ -604,12 +720,12 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     /** Handoff + 2 round trips + 1 commit on the cluster's file system (the plain cluster's is tmpfs). */
     const floorOf = (sfx: string): number => handoff.p50Us + 2 * rtt.p50 + (commitUs.get(sfx.startsWith('.tmpfs') ? '.tmpfs' : '') ?? 0);
 
-    const disk = await withCluster(tmpdir(), rootPagesFor(s), 'tls', (c) => runCluster(c, s, true));
+    const disk = PARTS.has('disk') ? await withCluster(tmpdir(), rootPagesFor(s), 'tls', (c) => runCluster(c, s, true)) : null;
     // TLS against plain TCP on tmpfs, where fsync does not drown the difference: plain, TLS, and
     // (full runs) plain and TLS again, so a change in the machine's load hits both alike.
     let shm: ClusterFigures | null = null;
     let plain: ClusterFigures | null = null;
-    if (existsSync('/dev/shm')) {
+    if (existsSync('/dev/shm') && PARTS.has('tmpfs')) {
       const rounds: ClusterFigures[][] = [[], []];
       for (let r = 0; r < (quick ? 1 : 2); r++) {
         rounds[0]!.push(await withCluster('/dev/shm', rootPagesFor(s), 'plain', (c) => runCluster(c, s, false)));
@@ -625,6 +741,14 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure(`real.remote_read_fault_p50_over_floor${sfx}`, read.p50 / floor, 'ratio'));
       out.push(figure(`real.remote_read_fault_p99_over_floor${sfx}`, read.p99 / floor, 'ratio'));
       out.push(figure(`real.remote_read_fault_host_cpu_us${sfx}`, f.read.cpuUs, 'us'));
+      // The same per fault, three hosts summed: their main threads' CPU, and the frames, socket writes and bytes they sent.
+      for (const [name, series] of [['remote_read_fault', f.read], ['write_fault_invalidate_2', f.invalidate]] as const) {
+        const sum = (k: Cost): number => ROLES.reduce((a, ro) => a + series.costs[ro][k], 0);
+        out.push(figure(`real.${name}_main_thread_cpu_us${sfx}`, sum('cpu-main'), 'us'));
+        out.push(figure(`real.${name}_frames${sfx}`, sum('frames'), 'frames'));
+        out.push(figure(`real.${name}_socket_writes${sfx}`, sum('writes'), 'writes'));
+        out.push(figure(`real.${name}_wire_bytes${sfx}`, sum('kbytes') * 1000, 'bytes'));
+      }
       pct(`real.write_fault_no_readers_{}_us${sfx}`, f.write.us);
       const inval = pct(`real.write_fault_invalidate_2_{}_us${sfx}`, f.invalidate.us);
       out.push(figure(`real.write_fault_invalidate_2_p50_over_floor${sfx}`, inval.p50 / floor, 'ratio'));
@@ -632,6 +756,7 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       if (sfx !== '.tmpfs.plain') {
         for (const [name, series] of [['remote_read', f.read], ['write_invalidate_2', f.invalidate]] as const) {
           for (const ro of ROLES) for (const st of STAGES) out.push(figure(`real.timeline.${name}.${ro}.${st}_us${sfx}`, series.timeline[ro][st], 'us'));
+          for (const ro of ROLES) out.push(figure(`real.fsyncs_per_fault.${name}.${ro}${sfx}`, series.disk[ro].fsyncs, 'fsyncs'));
           printTimeline(`${name}${sfx}`, series, floor);
         }
       }
@@ -642,6 +767,7 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure(`real.commits_per_second.1_client${sfx}`, f.commits1, 'commits/s'));
       out.push(figure(`real.commits_per_second.many_clients${sfx}`, f.commitsMany, 'commits/s'));
       out.push(figure(`real.host_cpu_us_per_commit${sfx}`, f.commitCpuUs, 'us'));
+      out.push(figure(`real.main_thread_cpu_us_per_commit${sfx}`, f.commitMainCpuUs, 'us'));
     }
     if (shm !== null && plain !== null) {
       const p50 = (us: number[]): number => latencyPercentiles(us).p50;
@@ -650,11 +776,15 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure('real.tls_over_plain.remote_read_fault_p50.tmpfs', p50(shm.read.us) / p50(plain.read.us), 'ratio'));
       out.push(figure('real.tls_over_plain.host_cpu_us_per_commit.tmpfs', shm.commitCpuUs / plain.commitCpuUs, 'ratio'));
     }
-    if (disk.held !== null) {
+    if (disk?.held != null) {
       out.push(figure('real.held_access_ns_per_op', disk.held.heldNs, 'ns'), figure('real.typed_array_ns_per_op', disk.held.typedNs, 'ns'));
       out.push(figure('real.held_over_typed_array', disk.held.heldNs / disk.held.typedNs, 'ratio'));
     }
-    out.push(...await benchMatrix());
+    if (PARTS.has('matrix')) out.push(...await benchMatrix());
+    if (disk === null || !PARTS.has('etcd')) {
+      console.error(`bench real: load average after: ${load()}`);
+      return out;
+    }
     // etcd, same entry size, same number of clients, after our hosts are gone (the CPUs are shared).
     const entryBytes = Math.round(disk.entryBytes ?? 0);
     out.push(figure('real.commit_entry_bytes', entryBytes, 'bytes'));

@@ -573,3 +573,8 @@ GS_EXPORT uint64_t gs_request_count(void) { return atomic_load(&g_requests); }
 GS_EXPORT uint64_t gs_expired_count(void) { return atomic_load(&g_expired); }
 GS_EXPORT void gs_set_service_thread(void) { atomic_store(&g_service_tid, gs_tid()); }
 GS_EXPORT int32_t gs_gettid(void) { return (int32_t)gs_tid(); }
+GS_EXPORT double gs_thread_cpu_ms(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

@@ -81,5 +81,7 @@ uint64_t gs_expired_count(void); /* pages closed because their deadline passed *
 void gs_set_service_thread(void);
 /* The calling thread's kernel thread id. */
 int32_t gs_gettid(void);
+/* CPU time the calling thread has used, in milliseconds (CLOCK_THREAD_CPUTIME_ID); -1 on failure. */
+double gs_thread_cpu_ms(void);
 
 #endif

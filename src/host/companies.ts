@@ -38,6 +38,8 @@ export class CompanyHost {
   readonly machine: StateMachineFactory;
   /** Target members by company, for the owners list they were computed from. */
   private membersCache: { owners: readonly number[]; byCompany: Map<number, number[]> } | null = null;
+  /** By company: the access made for its current replica (a new replica, after a restart or first contact, gets a new one). */
+  private readonly accessCache: ({ replica: GroupReplica; access: CompanyAccess } | undefined)[] = [];
 
   constructor(
     private readonly cfg: CompanyHostConfig,
@@ -76,6 +78,15 @@ export class CompanyHost {
   access(company: number): CompanyAccess | null {
     const r = this.replica(company);
     if (r === undefined) return null;
+    // The VMM asks at every request it routes: one view per replica, not one per call.
+    const cached = this.accessCache[company];
+    if (cached?.replica === r) return cached.access;
+    const access = this.accessOf(r);
+    this.accessCache[company] = { replica: r, access };
+    return access;
+  }
+
+  private accessOf(r: GroupReplica): CompanyAccess {
     return {
       isLeader: () => r.role === 'leader',
       term: () => r.node.term(),
@@ -122,7 +133,7 @@ export class CompanyHost {
    * manage). `watch` sees each company entry's result and table first (the
    * simulator's checkers).
    */
-  applied(vmm: Vmm | null, group: number, entry: Entry, result: unknown, watch?: (a: CompanyApplied, table: CompanyMachine) => void): void {
+  applied(vmm: Vmm | null, group: number, entry: Entry, result: unknown, watch?: (a: CompanyApplied, index: number, table: CompanyMachine) => void): void {
     const r = this.replica(group);
     if (r === undefined) return;
     if (result === null && entry.data === '' && r.role === 'leader' && entry.term === r.node.term()) {
@@ -131,7 +142,7 @@ export class CompanyHost {
     }
     if (result === null || group === 0) return;
     const a = result as CompanyApplied;
-    watch?.(a, r.machine as CompanyMachine);
+    watch?.(a, entry.index, r.machine as CompanyMachine);
     vmm?.applied(a);
   }
 

@@ -42,11 +42,14 @@ export class DsmService implements HostService {
   readonly machine: StateMachineFactory;
   readonly vmm: Vmm;
   private readonly companies: CompanyHost;
+  /** The checkers' look at each applied company entry, made once (entries apply at every commit). */
+  private readonly watchApplied: ((a: CompanyApplied, index: number, table: CompanyMachine) => void) | undefined;
 
   constructor(private readonly rt: HostRuntime, setup: DsmSetup, private readonly hooks: DsmHooks) {
     const { pageSize, rootPages, plans } = setup.vmm;
     this.companies = new CompanyHost({ plans, owners: setup.owners, replication: setup.replication, pageSize, rootPages }, (g) => rt.replica(g));
     this.machine = this.companies.machine;
+    this.watchApplied = hooks.companyApplied === undefined ? undefined : (a, index, table) => hooks.companyApplied!(a, index, table);
     const env: VmmEnv = {
       memory: setup.memory,
       faults: rt.ports.faults,
@@ -74,8 +77,7 @@ export class DsmService implements HostService {
   }
 
   applied(group: number, entry: Entry, result: unknown): void {
-    const watch = this.hooks.companyApplied;
-    this.companies.applied(this.vmm, group, entry, result, watch === undefined ? undefined : (a, table) => watch(a, entry.index, table));
+    this.companies.applied(this.vmm, group, entry, result, this.watchApplied);
   }
 
   roleChanged(group: number, role: Role): void {

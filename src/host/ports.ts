@@ -19,15 +19,19 @@ export interface DiskPort {
   /** Writes a Ready's records: a snapshot replaces the log, an entry at i replaces stored entries >= i. */
   append(group: number, batch: PersistBatch): void;
   /**
-   * Calls done once what was appended for the group is durable: at once
-   * (real mode's fsynced transaction) or from a later event (the simulator's
-   * disk delay). A crash in between loses the write and the call.
+   * Calls done once what was appended for the group (with mustSync, in the
+   * same turn) is durable: from a later event (real mode's disk worker
+   * reporting its fsynced commit, the simulator's disk delay) or at once if
+   * nothing is waiting for the disk. A crash in between loses the write and
+   * the call.
    */
   sync(group: number, done: () => void): void;
   /**
    * Replaces what the log holds up to the snapshot's index by the snapshot,
-   * keeping `rest` (the entries after it) and the hard state; atomic and
-   * durable on return.
+   * keeping `rest` (the entries after it) and the hard state; atomic, and
+   * durable on return (the simulator) or along with the writes of the same
+   * turn (real mode): a crash before loses only the compaction, since the
+   * entries it replaces are still on disk.
    */
   compact(group: number, snapshot: Snapshot, hardState: HardState, rest: readonly Entry[]): void;
 }

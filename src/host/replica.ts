@@ -41,6 +41,12 @@ export class Replica implements ReplicaView {
   private broken = false;
   private closed = false;
   private readonly watch: ReplicaObserver;
+  /** The Ready whose records the disk is syncing (one at a time), and whether its held-back messages left already. */
+  private syncRd: Ready | null = null;
+  private syncSentEarly = false;
+  /** Inside the disk's sync call: a completion now is inline, and the Ready loop goes on where it is. */
+  private inSyncCall = false;
+  private syncedInline = false;
 
   constructor(private readonly opts: ReplicaOptions) {
     const boot: BootState = opts.disk.load(opts.group, opts.genesis);
@@ -115,27 +121,40 @@ export class Replica implements ReplicaView {
         continue;
       }
       this.syncing = true;
-      let returned = false;
-      let inline = false;
-      this.opts.disk.sync(this.opts.group, () => {
-        if (this.closed) return; // crashed meanwhile: the write is lost
-        if (!returned) {
-          inline = true;
-          this.synced(rd, early);
-          return;
-        }
-        if (this.broken) return;
-        try {
-          this.synced(rd, early);
-          this.handleReadies();
-        } catch (err) {
-          this.fail(err);
-        }
-      });
-      returned = true;
-      if (!inline) return;
+      this.syncRd = rd;
+      this.syncSentEarly = early;
+      this.syncedInline = false;
+      this.inSyncCall = true;
+      try {
+        this.opts.disk.sync(this.opts.group, this.onSynced);
+      } finally {
+        this.inSyncCall = false;
+      }
+      if (!this.syncedInline) return;
     }
   }
+
+  /**
+   * The disk's completion of the sync in flight. One function for every sync
+   * (not a closure per Ready): only one Ready syncs at a time.
+   */
+  private readonly onSynced = (): void => {
+    if (this.closed) return; // crashed meanwhile: the write is lost
+    const rd = this.syncRd!;
+    this.syncRd = null;
+    if (this.inSyncCall) {
+      this.syncedInline = true;
+      this.synced(rd, this.syncSentEarly);
+      return;
+    }
+    if (this.broken) return;
+    try {
+      this.synced(rd, this.syncSentEarly);
+      this.handleReadies();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
 
   /** The disk made rd durable: what it promised may now leave. */
   private synced(rd: Ready, alreadySent: boolean): void {
@@ -169,6 +188,9 @@ export class Replica implements ReplicaView {
     this.maybeCompact();
   }
 
+  /** One entry to the state machine, its result to whoever asked (made once: apply runs at every commit). */
+  private readonly applyOne = (e: Entry): void => this.opts.applied(this.opts.group, e, this.machine.apply(e));
+
   private send(messages: readonly Message[]): void {
     const group = this.opts.group;
     for (const msg of messages) this.opts.network.send(msg.to, { kind: 'raft', group, msg });
@@ -178,7 +200,7 @@ export class Replica implements ReplicaView {
     if (entries.length === 0) return;
     this.watch.applying(entries);
     const from = this.applyIndex;
-    this.applyIndex = applyCommitted(this.node, entries, from, (e) => this.opts.applied(this.opts.group, e, this.machine.apply(e)));
+    this.applyIndex = applyCommitted(this.node, entries, from, this.applyOne);
     this.appliedCount += this.applyIndex - from;
   }
 

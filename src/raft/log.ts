@@ -8,7 +8,14 @@ import type { Entry, Snapshot } from './types.js';
 
 export class RaftLog {
   /** Latest snapshot (received from a leader, or taken locally by compact()); null = none. */
-  snapshot: Snapshot | null;
+  private snap: Snapshot | null;
+  /**
+   * The snapshot's index and term (0 without one), kept as numbers: every log
+   * read starts from the offset, and a read through a snapshot that is null
+   * until the first one arrives would deoptimize every caller that inlined it.
+   */
+  private snapIndex: number;
+  private snapTerm: number;
   /** Entries with indexes offset+1 .. offset+entries.length. */
   private entries: Entry[];
   committed: number;
@@ -24,8 +31,10 @@ export class RaftLog {
   pendingSnapshot: Snapshot | null = null;
 
   constructor(snapshot: Snapshot | null, entries: Entry[], committed: number, applied: number) {
-    this.snapshot = snapshot;
-    const off = snapshot ? snapshot.index : 0;
+    this.snap = snapshot;
+    this.snapIndex = snapshot ? snapshot.index : 0;
+    this.snapTerm = snapshot ? snapshot.term : 0;
+    const off = this.snapIndex;
     // Keep only a contiguous run directly after the snapshot; a malformed boot log is cut short.
     const kept: Entry[] = [];
     for (const e of entries) {
@@ -42,8 +51,18 @@ export class RaftLog {
     this.handedOut = last;
   }
 
+  get snapshot(): Snapshot | null {
+    return this.snap;
+  }
+
+  private setSnapshot(s: Snapshot): void {
+    this.snap = s;
+    this.snapIndex = s.index;
+    this.snapTerm = s.term;
+  }
+
   offset(): number {
-    return this.snapshot ? this.snapshot.index : 0;
+    return this.snapIndex;
   }
 
   firstIndex(): number {
@@ -61,7 +80,7 @@ export class RaftLog {
   /** Term of the entry at index, the snapshot's term at its index, or null if unknown. */
   termAt(index: number): number | null {
     const off = this.offset();
-    if (index === off) return this.snapshot ? this.snapshot.term : 0;
+    if (index === off) return this.snapTerm;
     if (index < off || index > this.lastIndex()) return null;
     return this.entries[index - off - 1]!.term;
   }
@@ -159,7 +178,7 @@ export class RaftLog {
 
   /** Replace the whole log with a snapshot from the leader. */
   restore(s: Snapshot): void {
-    this.snapshot = s;
+    this.setSnapshot(s);
     this.entries = [];
     this.committed = s.index;
     this.stable = s.index;
@@ -172,7 +191,7 @@ export class RaftLog {
   compact(s: Snapshot): void {
     const off = this.offset();
     this.entries = this.entries.slice(s.index - off);
-    this.snapshot = s;
+    this.setSnapshot(s);
   }
 
   /** Entries not yet handed out in a Ready. */

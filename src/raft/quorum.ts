@@ -11,10 +11,21 @@ export function quorumSize(voters: readonly NodeId[]): number {
  * committed by an empty configuration).
  */
 export function majorityIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
-  if (voters.length === 0) return 0;
-  const m = voters.map(matchOf).sort((a, b) => b - a);
+  const n = voters.length;
+  if (n === 0) return 0;
+  // Sorted descending in a reused scratch array (insertion sort: a handful of
+  // voters): a leader asks at every acknowledgement, and map and sort allocated.
+  const m = scratch;
+  for (let i = 0; i < n; i++) {
+    const x = matchOf(voters[i]!);
+    let j = i;
+    for (; j > 0 && m[j - 1]! < x; j--) m[j] = m[j - 1]!;
+    m[j] = x;
+  }
   return m[quorumSize(voters) - 1]!;
 }
+
+const scratch: number[] = [];
 
 export type VoteResult = 'won' | 'lost' | 'pending';
 

@@ -565,9 +565,12 @@ export class Raft {
     }
   }
 
+  /** A voter's match index (made once: maybeCommit asks at every acknowledgement). */
+  private readonly matchOf = (id: NodeId): number => this.prs.get(id)?.match ?? 0;
+
   /** Commit by counting only entries of the current term (Figure 8). */
   maybeCommit(): boolean {
-    const idx = majorityIndex(this.conf.voters, (id) => this.prs.get(id)?.match ?? 0);
+    const idx = majorityIndex(this.conf.voters, this.matchOf);
     if (idx > this.log.committed && this.log.termAt(idx) === this.term) return this.log.commitTo(idx);
     return false;
   }

@@ -40,6 +40,16 @@ export class RawNode {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
   }
 
+  private softChanged(): boolean {
+    return this.raft.lead !== this.prevSoft.lead || this.raft.role !== this.prevSoft.role;
+  }
+
+  private hardChanged(): boolean {
+    const r = this.raft;
+    const p = this.prevHard;
+    return r.term !== p.term || r.vote !== p.vote || r.log.committed !== p.commit;
+  }
+
   tick(): void {
     this.raft.tick();
   }
@@ -73,11 +83,10 @@ export class RawNode {
     if (this.inflight) return false;
     const r = this.raft;
     const log = r.log;
-    const s = this.softState();
-    const h = this.hardState();
+    // Compared field by field, no state objects built: the drivers ask after every input.
     return (
-      s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ||
-      !hardEqual(h, this.prevHard) ||
+      this.softChanged() ||
+      this.hardChanged() ||
       log.pendingSnapshot !== null ||
       log.handedOut < log.lastIndex() ||
       r.msgs.length > 0 ||
@@ -93,8 +102,11 @@ export class RawNode {
     }
     const r = this.raft;
     const log = r.log;
-    const s = this.softState();
-    const h = this.hardState();
+    // New state objects only when the state changed (the unchanged ones stay as they were handed out).
+    const softChanged = this.softChanged();
+    const hardChanged = this.hardChanged();
+    const s = softChanged ? this.softState() : this.prevSoft;
+    const h = hardChanged ? this.hardState() : this.prevHard;
     const snapshot = log.pendingSnapshot;
     let entries = log.unhandedEntries();
     // Split: the first half of the entries now; what promises the rest (acks, votes) waits for the next Ready.
@@ -104,8 +116,8 @@ export class RawNode {
     let committedEntries = log.unappliedCommitted();
     if (split) committedEntries = committedEntries.filter((e) => e.index <= handedOut);
     const rd: Ready = {
-      softState: s.lead !== this.prevSoft.lead || s.role !== this.prevSoft.role ? s : null,
-      hardState: hardEqual(h, this.prevHard) ? null : h,
+      softState: softChanged ? s : null,
+      hardState: hardChanged ? h : null,
       entries,
       snapshot,
       messages: r.msgs,
@@ -216,8 +228,4 @@ export class RawNode {
   entriesFrom(lo: number, hi: number): Entry[] {
     return this.raft.log.slice(lo, hi);
   }
-}
-
-function hardEqual(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }

@@ -193,11 +193,15 @@ class Writer {
     this.at += this.buf.write(s, this.at, n, utf8 ? 'utf8' : 'utf16le');
   }
 
-  /** Page contents: the base64 of VmmMessage travels as the bytes it stands for. */
+  /** Page contents: the base64 of VmmMessage travels as the bytes it stands for, decoded straight into the frame. */
   page(base64: string): void {
-    const raw = Buffer.from(base64, 'base64');
-    this.u32(raw.length);
-    this.bytes(raw);
+    const n = Buffer.byteLength(base64, 'base64');
+    this.room(4 + n);
+    this.at = this.buf.writeUInt32LE(n, this.at);
+    // byteLength is an upper bound for base64 that is not canonical (stray characters): write says what it wrote.
+    const wrote = this.buf.write(base64, this.at, n, 'base64');
+    if (wrote !== n) this.buf.writeUInt32LE(wrote, this.at - 4);
+    this.at += wrote;
   }
 
   ids(ids: readonly number[]): void {
@@ -295,14 +299,21 @@ function writeField(w: Writer, kind: FieldKind, v: unknown): void {
 }
 
 /**
- * Encodes envelopes, each entry of a Raft log once: a leader's appends and
- * heartbeats to its followers are one message per follower (each names its
+ * Encodes envelopes, each entry of a Raft log once per broadcast: a leader's
+ * appends to its followers are one message per follower (each names its
  * receiver and its own progress), but they carry the same entry objects,
  * whose bytes are kept here (entries are immutable once created) and copied
- * into every frame that carries them.
+ * into every frame that carries them. The bytes are kept until the end of
+ * the turn of the event loop that encoded them, which is when a Ready's
+ * messages are all sent: keeping them as long as the log keeps the entry (up
+ * to a snapshot's worth) doubled the memory of the log, outside the heap,
+ * and the garbage collector's work with it; a later retransmission encodes
+ * again.
  */
 export class EnvelopeEncoder {
-  private readonly entryBytes = new WeakMap<Entry, Buffer>();
+  /** The bytes of the entries encoded in this turn. */
+  private readonly entryBytes = new Map<Entry, Buffer>();
+  private readonly forget = (): void => this.entryBytes.clear();
   /** Entries encoded so far (a cached entry copied again is not counted): what a broadcast's test counts. */
   entriesEncoded = 0;
 
@@ -347,10 +358,11 @@ export class EnvelopeEncoder {
   private entry(e: Entry): Buffer {
     let b = this.entryBytes.get(e);
     if (b === undefined) {
-      const w = new Writer(32 + e.data.length);
+      // Sized exactly for an entry whose data is well-formed UTF-8 (all but a lone surrogate's), so nothing is copied again.
+      const w = new Writer(8 + 8 + 1 + MIN_STRING_BYTES + Buffer.byteLength(e.data, 'utf8'));
       writeEntry(w, e);
-      // A copy of the exact size: the writer's spare capacity is not kept alive with the entry.
-      b = Buffer.from(w.done());
+      b = w.done();
+      if (this.entryBytes.size === 0) queueMicrotask(this.forget);
       this.entryBytes.set(e, b);
       this.entriesEncoded++;
     }

@@ -104,6 +104,20 @@ export function decodeFrame(payload: Uint8Array): DecodedFrame {
   return { ok: true, header: { clusterId, from }, version, body: p.subarray(bodyAt) };
 }
 
+/**
+ * The sender and body of a payload whose header is that of `prefix` (a
+ * framePrefix: this cluster, this version) but for the sender, or null for
+ * any other payload (decodeFrame then says what it is). One comparison of
+ * bytes, no string decoded: what a host does with each frame of its own
+ * cluster. Equal bytes are an equal cluster id (a string has one UTF-8 form),
+ * so this accepts exactly what decodeFrame and a comparison of ids would.
+ */
+export function matchFrame(payload: Buffer, prefix: Buffer): { from: number; body: Buffer } | null {
+  const headerEnd = prefix.length - LENGTH_BYTES - 4; // the payload's offset of the sender id
+  if (payload.length < headerEnd + 4 || prefix.compare(payload, 0, headerEnd, LENGTH_BYTES, LENGTH_BYTES + headerEnd) !== 0) return null;
+  return { from: payload.readUInt32BE(headerEnd), body: payload.subarray(headerEnd + 4) };
+}
+
 export interface PushResult {
   /** Complete payloads, in order, without their length prefixes. */
   frames: Buffer[];

@@ -2,6 +2,7 @@
 // `gallocy status` prints, and the source of the Prometheus metrics. Plain
 // data, so the admin server, the status command and tests agree on one shape.
 import type { Role } from '../raft/index.js';
+import type { DiskStats } from './disk-port.js';
 import type { TimelineTotals } from './timeline.js';
 import type { TransportStats } from './transport.js';
 
@@ -56,6 +57,8 @@ export interface HostStatus {
   /** Raft entries this host applied (all groups). */
   commits: number;
   transport: TransportStats;
+  /** The Raft store's writer: turns handed over, transactions and fsyncs (src/real/disk-port.ts). */
+  disk: DiskStats;
   /** Where the main thread's time went since the start, stage by stage (src/real/timeline.ts). */
   timeline: TimelineTotals;
   app: AppStatus | null;

@@ -22,10 +22,11 @@ import { InputError } from '../input/errors.js';
 import { TimedMemory } from './fault-timing.js';
 import type { FaultKind } from './fault-timing.js';
 import type { GroupStatus, HostStatus } from './host-status.js';
-import { loadNativeMemory } from './native-memory.js';
+import { loadNativeMemory, threadCpuClock } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
-import { RaftStore, storeDisk } from './raft-store.js';
-import { Timeline } from './timeline.js';
+import { RaftStore } from './raft-store.js';
+import { WorkerDisk } from './disk-port.js';
+import { Timeline, TIMELINE_CLOCK_ENV } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
 import { loadTlsMaterial } from './tls.js';
@@ -95,12 +96,14 @@ export class RealHost {
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
   readonly store: RaftStore;
+  /** The store's writer: a worker thread, so fsyncs do not stall this thread. */
+  readonly disk: WorkerDisk;
   readonly transport: Transport;
   readonly runtime: HostRuntime;
   private readonly dsm: DsmService;
   private readonly timed: TimedMemory;
-  /** Where this host's main thread spends its time, stage by stage (status().timeline). */
-  readonly timeline = new Timeline();
+  /** Where this host's main thread spends its time, stage by stage (status().timeline); CPU time with GALLOCY_TIMELINE_CLOCK=cpu. */
+  readonly timeline = new Timeline(process.env[TIMELINE_CLOCK_ENV] === 'cpu' ? threadCpuClock() ?? undefined : undefined);
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly startedAt = new Date();
@@ -140,6 +143,9 @@ export class RealHost {
       voters: group === 0 ? [...owners] : [...(plans.find((p) => p.company === group)?.members ?? [])],
       learners: [],
     });
+    // Last before the runtime: nothing that may throw in this constructor comes after the worker thread starts.
+    // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
+    this.disk = new WorkerDisk(this.store, (err) => events.internalError(err), this.timeline);
     this.runtime = new HostRuntime({
       host: this.id,
       raft: cluster.raft,
@@ -149,8 +155,7 @@ export class RealHost {
       // Election timeouts need only be random, not reproducible, outside the simulator.
       random: () => Math.random,
     }, {
-      // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
-      disk: storeDisk(this.store, (err) => events.internalError(err), this.timeline),
+      disk: this.disk,
       network: {
         send: (to, e) => {
           if (e.kind === 'vmm') events.log('trace', 'vmm-send', { to, msg: e.msg });
@@ -204,6 +209,7 @@ export class RealHost {
   /** Listens, dials the peers, opens the replicas and starts ticking. */
   async start(): Promise<void> {
     await this.transport.start();
+    this.timeline.observeGc();
     this.runtime.start();
     if (this.transport.stats().security === 'plain') {
       this.events.log('warn', 'insecure-transport', { why: 'insecurePlainTcp: true: peers are not authenticated; anyone who reaches this port can forge messages' });
@@ -246,6 +252,7 @@ export class RealHost {
       faults: { ...this.timed.counts },
       commits,
       transport: this.transport.stats(),
+      disk: this.disk.stats(),
       timeline: this.timeline.snapshot(),
       app: null,
     };
@@ -275,11 +282,13 @@ export class RealHost {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.timeline.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.runtime.close();
     this.memory.close();
     await this.transport.stop();
+    await this.disk.close();
     this.store.close();
   }
 }

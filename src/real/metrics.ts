@@ -54,7 +54,12 @@ export class HostMetrics {
     total('gallocy_commits_total', 'Raft entries this host applied, all groups.', (s) => s.commits);
     total('gallocy_messages_sent_total', 'Frames handed to a socket.', (s) => s.transport.sent);
     total('gallocy_messages_received_total', 'Envelopes received from the network and delivered.', (s) => s.transport.received);
+    total('gallocy_socket_writes_total', 'Writes to peer sockets (each carrying one or more frames).', (s) => s.transport.writes);
+    total('gallocy_wire_bytes_sent_total', 'Bytes of frames handed to peer sockets (before TLS).', (s) => s.transport.bytesSent);
+    total('gallocy_wire_bytes_received_total', 'Bytes of frames received from peers (after TLS).', (s) => s.transport.bytesReceived);
     total('gallocy_transport_reconnects_total', 'Outbound connections established again after a loss.', (s) => s.transport.reconnects);
+    total('gallocy_raft_store_transactions_total', 'Transactions the Raft store committed (each holds one or more turns of Readies).', (s) => s.disk.transactions);
+    total('gallocy_raft_store_fsyncs_total', 'Of them, those fsynced at commit.', (s) => s.disk.fsyncs);
 
     new Counter({
       name: 'gallocy_frames_dropped_total', help: 'Frames or envelopes the transport dropped, by reason.', labelNames: ['reason'], registers,

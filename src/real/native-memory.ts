@@ -86,6 +86,7 @@ export interface Shim {
   expiredCount(): number;
   setServiceThread(): void;
   gettid(): number;
+  threadCpuMs(): number;
 }
 
 type Loaded = { ok: true; shim: Shim } | { ok: false; reason: string };
@@ -135,6 +136,7 @@ function loadShim(): Loaded {
     const expiredCount = lib.func('uint64_t gs_expired_count(void)');
     const setServiceThread = lib.func('void gs_set_service_thread(void)');
     const gettid = lib.func('int32_t gs_gettid(void)');
+    const threadCpuMs = lib.func('double gs_thread_cpu_ms(void)');
     loaded = {
       ok: true,
       shim: {
@@ -159,6 +161,7 @@ function loadShim(): Loaded {
           setServiceThread();
         },
         gettid: () => asNumber(gettid()),
+        threadCpuMs: () => asNumber(threadCpuMs()),
       },
     };
   } catch (err) {
@@ -168,6 +171,16 @@ function loadShim(): Loaded {
     };
   }
   return loaded;
+}
+
+/**
+ * The CPU time the calling thread has used, in ms (a system call: about half
+ * a microsecond), or null where the shim cannot load. Timelines that measure
+ * CPU rather than wall time use it (see timeline.ts).
+ */
+export function threadCpuClock(): (() => number) | null {
+  const l = loadShim();
+  return l.ok ? l.shim.threadCpuMs : null;
 }
 
 /** Whether real mode's memory backend can run here, and if not, why. */

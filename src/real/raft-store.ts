@@ -4,19 +4,17 @@
 // record file (src/sim/raft-storage.ts) and rebuilds the same BootState.
 //
 // Durability: the database runs in WAL mode with synchronous=FULL. Each
-// persist() is one transaction, so when persist returns its records have been
+// write() is one transaction, so when it returns its records have been
 // fsynced and the driver may send the messages that depend on them. A host
-// (storeDisk) instead writes every Ready of one turn of the event loop, of all
-// its groups, in one batch: one transaction, one fsync, and the syncs it
-// promised are done after its commit. A crash at any point leaves either all
-// of a persist (or batch) or none of it.
+// does not call it on its main thread: its disk port (disk-port.ts) hands
+// every turn's Readies of all its groups to a worker thread (disk-worker.ts),
+// which writes all that arrived while it was busy in one batch: one
+// transaction, one fsync. A crash at any point leaves either all of a batch
+// or none of it.
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BootState, ConfState, Entry, HardState, Ready, Snapshot } from '../raft/index.js';
-import type { DiskPort } from '../host/ports.js';
-import { noTimeline } from './timeline.js';
-import type { Timeline } from './timeline.js';
 
 /**
  * A write the disk had no room for (SQLITE_FULL, ENOSPC): the transaction
@@ -32,7 +30,7 @@ export class DiskFullError extends Error {
     readonly writing: string,
     cause: unknown,
   ) {
-    super(`disk full: the file system of data directory ${dir} has no room for ${writing} (${cause instanceof Error ? cause.message : String(cause)}); free space there and start the host again: nothing acknowledged was lost`);
+    super(`disk full: the file system of data directory ${dir} has no room for ${writing} (${cause instanceof Error ? cause.message : String(cause)}); free space there and start the host again: nothing acknowledged was lost`, { cause });
     this.name = 'DiskFullError';
   }
 }
@@ -45,6 +43,11 @@ export function isDiskFullError(err: unknown): boolean {
 
 /** What a Ready asks to make durable (a Ready itself fits). */
 export type PersistBatch = Pick<Ready, 'hardState' | 'snapshot'> & { entries: readonly Entry[]; mustSync?: boolean };
+
+/** One write of a batch: a Ready's records, or a local compaction of a group's log to a snapshot. */
+export type StoreWrite =
+  | { readonly kind: 'persist'; readonly group: number; readonly batch: PersistBatch }
+  | { readonly kind: 'compact'; readonly group: number; readonly snapshot: Snapshot };
 
 /** Bumped when the tables change shape; a file from a newer version is refused rather than misread. */
 const SCHEMA_VERSION = 1;
@@ -88,8 +91,6 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 export class RaftStore {
   private closed = false;
-  /** The open batch: whether it fsyncs at commit, and what it holds (for a disk-full message). */
-  private batch: { sync: boolean; writing: string[] } | null = null;
   // Prepared once: persist runs for every Ready, so parsing SQL each time would show.
   private readonly st: {
     getHard: Statement;
@@ -105,12 +106,8 @@ export class RaftStore {
     deleteThrough: Statement;
     deleteAll: Statement;
     groups: Statement;
-    begin: Statement;
-    commit: Statement;
-    rollback: Statement;
   };
-  private readonly persistTx: (group: number, rd: PersistBatch) => void;
-  private readonly compactTx: (group: number, snapshot: Snapshot) => void;
+  private readonly writeTx: (writes: readonly StoreWrite[]) => void;
 
   private constructor(private readonly db: Database.Database, readonly file: string) {
     this.st = {
@@ -136,12 +133,13 @@ export class RaftStore {
       groups: db.prepare(
         'SELECT "group" AS g FROM hard_state UNION SELECT "group" FROM snapshots UNION SELECT "group" FROM entries ORDER BY g',
       ),
-      begin: db.prepare('BEGIN'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
     };
-    this.persistTx = db.transaction((group: number, rd: PersistBatch) => this.persistIn(group, rd));
-    this.compactTx = db.transaction((group: number, snapshot: Snapshot) => this.compactIn(group, snapshot));
+    this.writeTx = db.transaction((writes: readonly StoreWrite[]) => {
+      for (const w of writes) {
+        if (w.kind === 'persist') this.persistIn(w.group, w.batch);
+        else this.compactIn(w.group, w.snapshot);
+      }
+    });
   }
 
   /** Opens (creating if needed, along with its folder) the database file at `file`. */
@@ -210,94 +208,32 @@ export class RaftStore {
    * the batch says it need not be (mustSync false: see Ready.mustSync).
    */
   persist(group: number, rd: PersistBatch): void {
-    this.check(group);
-    // Nothing to write: skip the transaction and its fsync.
-    if (isEmpty(rd)) return;
-    try {
-      if (rd.mustSync !== false) this.persistTx(group, rd);
-      else this.withoutFsync(() => this.persistTx(group, rd));
-    } catch (err) {
-      throw this.diskFull(err, describe(group, rd));
-    }
+    this.write([{ kind: 'persist', group, batch: rd }], rd.mustSync !== false);
   }
 
   /**
-   * Opens a batch: one transaction for the persists of several groups, each
-   * written by persistInBatch, all made durable by commitBatch. `sync` false:
-   * the batch only moves commit indexes and is committed without an fsync.
+   * Writes a batch in one transaction, in order (the Readies and compactions
+   * of several groups: one fsync for all of them), fsynced at its commit if
+   * `sync`; without, it only moves commit indexes or compacts, and the next
+   * synced commit makes it durable with it (the WAL is appended in order).
+   * All or nothing: a failed write (a full disk, a gap in a log: a bug) rolls
+   * the whole batch back and is thrown. Returns whether it wrote anything
+   * (a batch of empty Readies skips the transaction and its fsync).
    */
-  beginBatch(sync: boolean): void {
+  write(writes: readonly StoreWrite[], sync: boolean): boolean {
     this.checkOpen();
-    if (this.batch !== null) throw new Error(`${this.file}: a batch is already open`);
-    this.batch = { sync, writing: [] };
+    for (const w of writes) this.check(w.group);
+    const todo = writes.filter((w) => w.kind === 'compact' || !isEmpty(w.batch));
+    if (todo.length === 0) return false;
+    if (!sync) this.db.pragma('synchronous = NORMAL');
     try {
-      if (!sync) this.db.pragma('synchronous = NORMAL');
-      this.st.begin.run();
+      this.writeTx(todo);
     } catch (err) {
-      this.endBatch();
-      throw err;
-    }
-  }
-
-  /** Whether a batch is open, and whether it will fsync at its commit. */
-  get openBatch(): { sync: boolean } | null {
-    return this.batch === null ? null : { sync: this.batch.sync };
-  }
-
-  /** Writes one group's records into the open batch (nothing is durable until commitBatch). */
-  persistInBatch(group: number, rd: PersistBatch): void {
-    this.check(group);
-    const batch = this.batch;
-    if (batch === null) throw new Error(`${this.file}: persistInBatch without beginBatch`);
-    if (isEmpty(rd)) return;
-    const what = describe(group, rd);
-    batch.writing.push(what);
-    try {
-      // A savepoint: a write refused half-way (a gap: a bug) leaves nothing of itself in the batch.
-      this.persistTx(group, rd);
-    } catch (err) {
-      throw this.diskFull(err, what);
-    }
-  }
-
-  /** Commits the open batch (fsynced if it was opened with sync). On failure the batch is rolled back and the error thrown. */
-  commitBatch(): void {
-    const batch = this.batch;
-    if (batch === null) throw new Error(`${this.file}: commitBatch without beginBatch`);
-    try {
-      this.st.commit.run();
-    } catch (err) {
-      if (this.db.inTransaction) this.st.rollback.run();
-      throw this.diskFull(err, batch.writing.join('; '));
+      throw this.diskFull(err, todo.map(describe).join('; '));
     } finally {
-      this.endBatch();
+      if (!sync) this.db.pragma('synchronous = FULL');
     }
-  }
-
-  /** Rolls back the open batch (a write in it failed): none of it was acknowledged. */
-  abortBatch(): void {
-    if (this.batch === null) return;
-    try {
-      if (this.db.inTransaction) this.st.rollback.run();
-    } finally {
-      this.endBatch();
-    }
-  }
-
-  private endBatch(): void {
-    const sync = this.batch?.sync ?? true;
-    this.batch = null;
-    if (!sync) this.db.pragma('synchronous = FULL');
-  }
-
-  /** Only the commit index moved: written without an fsync. The next synced transaction makes it durable along with it (the WAL is appended in order). */
-  private withoutFsync(fn: () => void): void {
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      fn();
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return true;
   }
 
   /** A DiskFullError naming what was being written, if err says the disk is full; else err. */
@@ -308,16 +244,11 @@ export class RaftStore {
 
   /**
    * Stores the application's snapshot at its applied index and deletes the
-   * entries it covers, keeping the suffix after it. A snapshot no newer than
-   * the stored one changes nothing.
+   * entries it covers, keeping the suffix after it; durable on return. A
+   * snapshot no newer than the stored one changes nothing.
    */
   compact(group: number, snapshot: Snapshot): void {
-    this.check(group);
-    try {
-      this.compactTx(group, snapshot);
-    } catch (err) {
-      throw this.diskFull(err, `Raft group ${group}'s snapshot at index ${snapshot.index} (${snapshot.data.length} bytes)`);
-    }
+    this.write([{ kind: 'compact', group, snapshot }], true);
   }
 
   /** Groups with any durable state, ascending. */
@@ -401,14 +332,16 @@ function isEmpty(rd: PersistBatch): boolean {
   return rd.hardState === null && rd.snapshot === null && rd.entries.length === 0;
 }
 
-/** What a persist writes, for the operator. */
-function describe(group: number, rd: PersistBatch): string {
+/** What a write writes, for the operator. */
+function describe(w: StoreWrite): string {
+  if (w.kind === 'compact') return `Raft group ${w.group}'s snapshot at index ${w.snapshot.index} (${w.snapshot.data.length} bytes)`;
+  const rd = w.batch;
   const what = [
     rd.snapshot !== null ? `a snapshot at index ${rd.snapshot.index}` : '',
     rd.entries.length > 0 ? `entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index} (${rd.entries.reduce((n, e) => n + e.data.length, 0)} bytes)` : '',
     rd.hardState !== null ? 'the hard state' : '',
-  ].filter((w) => w !== '').join(', ');
-  return `Raft group ${group}'s ${what}`;
+  ].filter((x) => x !== '').join(', ');
+  return `Raft group ${w.group}'s ${what}`;
 }
 
 function toEntry(r: EntryRow): Entry {
@@ -420,64 +353,4 @@ function parseConf(text: string, file: string, group: number): ConfState {
   const ids = (a: unknown): a is number[] => Array.isArray(a) && a.every((x) => Number.isInteger(x));
   if (!ids(v.voters) || !ids(v.learners)) throw new Error(`${file}: group ${group}: damaged snapshot configuration ${text}`);
   return { voters: v.voters, learners: v.learners };
-}
-
-/**
- * The host runtime's disk port over a store. The Readies of one turn of the
- * event loop (a tick of every group, the frames of one read from a socket)
- * are written into one batch, committed in a microtask once the turn's
- * synchronous work is done: one fsync for all of them. Each sync the port
- * promised is done after that commit, in the order asked, and may append
- * again (a new batch). A batch whose commit fails (a full disk) calls
- * `failed` and none of its syncs: nothing that depended on it is sent.
- */
-export function storeDisk(store: RaftStore, failed: (err: Error) => void, timeline: Pick<Timeline, 'time'> = noTimeline): DiskPort {
-  let syncs: Array<() => void> = [];
-  let scheduled = false;
-  let broken: Error | null = null;
-  const commit = (): void => {
-    scheduled = false;
-    if (store.openBatch === null || broken !== null) return;
-    const done = syncs;
-    syncs = [];
-    try {
-      timeline.time('persist', () => store.commitBatch());
-    } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err));
-      failed(broken);
-      return;
-    }
-    for (const fn of done) fn();
-  };
-  return {
-    groups: () => store.groups(),
-    load: (group, genesis) => store.load(group, genesis),
-    append: (group, batch) => {
-      if (broken !== null) throw broken;
-      const sync = batch.mustSync;
-      const open = store.openBatch;
-      // A batch without fsync cannot take a write that needs one: commit it (cheaply) first.
-      if (open !== null && sync && !open.sync) commit();
-      try {
-        timeline.time('persist', () => {
-          if (store.openBatch === null) store.beginBatch(sync);
-          store.persistInBatch(group, batch);
-        });
-      } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        store.abortBatch();
-        throw broken;
-      }
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(commit);
-      }
-    },
-    sync: (_group, done) => {
-      if (store.openBatch === null) done();
-      else syncs.push(done);
-    },
-    // The store keeps the entries after the snapshot itself. A compaction joins the open batch (a savepoint in it).
-    compact: (group, snapshot) => store.compact(group, snapshot),
-  };
 }

@@ -33,7 +33,7 @@ import { createServer, connect as connectTcp, type AddressInfo, type Server, typ
 import { connect as connectTls, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Envelope } from '../vmm/wire.js';
 import { decodeEnvelope, EnvelopeEncoder } from './envelope-codec.js';
-import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, payloadLength, sealFrame } from './frame.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, FrameDecoder, framePrefix, matchFrame, payloadLength, sealFrame } from './frame.js';
 import { collectGarbage } from './collect-garbage.js';
 import { hostIdOf } from './tls.js';
 import type { TlsMaterial } from './tls.js';
@@ -120,6 +120,11 @@ export type RefusalReason =
 export interface TransportStats {
   /** Frames handed to a socket. */
   sent: number;
+  /** Writes to sockets (each one system call, more or less, carrying one or more frames). */
+  writes: number;
+  /** Bytes of the frames handed to sockets, and of what arrived on inbound connections (TLS excluded both ways). */
+  bytesSent: number;
+  bytesReceived: number;
   /** Envelopes received from the network and delivered. */
   received: number;
   /** Envelopes sent to self and delivered locally. */
@@ -210,6 +215,9 @@ export class Transport {
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private counters = {
     sent: 0,
+    writes: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
     received: 0,
     local: 0,
     reconnects: 0,
@@ -374,7 +382,7 @@ export class Transport {
     }
     connectedPeers.sort((a, b) => a - b);
     return {
-      sent: c.sent, received: c.received, local: c.local, dropped: { ...c.dropped }, reconnects: c.reconnects,
+      sent: c.sent, writes: c.writes, bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, received: c.received, local: c.local, dropped: { ...c.dropped }, reconnects: c.reconnects,
       connectedPeers, queued, handlerErrors: c.handlerErrors, refused: { ...c.refused },
       inbound: { connections: this.inbound.size, bufferedBytes: this.buffered }, security: this.security,
     };
@@ -458,9 +466,11 @@ export class Transport {
       while (peer.queue.length > 0) {
         const frame = peer.queue.shift() as Buffer;
         this.counters.sent++;
+        this.counters.bytesSent += frame.length;
         if (!s.write(frame)) break;
       }
       s.uncork();
+      this.counters.writes++;
     });
   }
 
@@ -579,6 +589,7 @@ export class Transport {
     stream.setTimeout(this.limits.idleMs, () => close('idle'));
     stream.on('data', (chunk: Buffer) => {
       if (sock.destroyed) return;
+      this.counters.bytesReceived += chunk.length;
       const r = decoder.push(chunk);
       account();
       for (const payload of r.frames) {
@@ -604,16 +615,15 @@ export class Transport {
 
   /** The sender and envelope of a frame from an accepted sender, or null (dropped and counted). */
   private decode(payload: Buffer, remote: string, peer: number | null): { from: number; env: Envelope } | null {
-    const d = decodeFrame(payload);
-    if (!d.ok) {
-      this.drop('malformed', { remote, reason: d.reason });
+    const ours = matchFrame(payload, this.prefix);
+    if (ours === null) {
+      // Not a frame of this cluster in this version: its header, decoded, says what it is.
+      const d = decodeFrame(payload);
+      if (d.ok) this.drop('wrong-cluster', { remote, clusterId: d.header.clusterId, from: d.header.from });
+      else this.drop('malformed', { remote, reason: d.reason });
       return null;
     }
-    const { clusterId, from } = d.header;
-    if (clusterId !== this.clusterId) {
-      this.drop('wrong-cluster', { remote, clusterId, from });
-      return null;
-    }
+    const { from, body } = ours;
     // A frame claiming our own id comes from a host configured with a duplicate id: as unknown as a stranger.
     if (from === this.self || !this.peers.has(from)) {
       this.drop('unknown-sender', { remote, from });
@@ -623,7 +633,7 @@ export class Transport {
       this.drop('forged-sender', { remote, from, peer });
       return null;
     }
-    const env = decodeEnvelope(d.body);
+    const env = decodeEnvelope(body);
     if (env === null) {
       this.drop('malformed', { remote, from, reason: 'envelope' });
       return null;

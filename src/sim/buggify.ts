@@ -39,15 +39,15 @@ export class SimFaultPoints {
 
   /** The port one host's runtime gets (fires are traced with the host). */
   forHost(host: number): FaultPoints {
-    return {
-      buggify: (point) => this.buggify(point, host),
-      probe: (probe) => {
-        this.counts[probe]!++;
-      },
-    };
+    return new HostFaultPoints(this, host);
   }
 
-  private buggify(point: number, host: number): boolean {
+  /** A probe was taken. */
+  count(probe: number): void {
+    this.counts[probe]!++;
+  }
+
+  buggify(point: number, host: number): boolean {
     if (!this.enabled[point] || !this.active() || this.rng.next() >= this.fires[point]!) return false;
     this.fired[point]!++;
     this.trace('buggify', host, point, this.fired[point]!, FAULT_POINTS[point]!.name);
@@ -66,5 +66,22 @@ export class SimFaultPoints {
       if (this.enabled[i]) out[p.name] = this.fired[i]!;
     });
     return out;
+  }
+}
+
+/**
+ * One host's fault points: an object of one class for every host, not
+ * closures per host, so Raft's and the runtime's calls through it stay
+ * monomorphic (a second host's closures deoptimized every caller).
+ */
+class HostFaultPoints implements FaultPoints {
+  constructor(private readonly points: SimFaultPoints, private readonly host: number) {}
+
+  buggify(point: number): boolean {
+    return this.points.buggify(point, this.host);
+  }
+
+  probe(probe: number): void {
+    this.points.count(probe);
   }
 }

@@ -65,6 +65,19 @@ export interface HostEnv {
   readonly rules: RaftRules;
 }
 
+/** Shared by every host's observer (not a closure per host: the runtime's calls stay monomorphic). */
+function ignoreRole(): void {}
+
+/** An invariant's violation (or a bug) ends the run with its report. */
+function failRun(_group: number, err: Error): void {
+  throw err;
+}
+
+/** Every empty inbox comes from here: one allocation site, so the arrays all take the same elements kind. */
+function noMessages(): [number, SimEnvelope][] {
+  return [];
+}
+
 export class SimHost {
   state: HostState = 'down';
   /** Incarnation: bumps at every crash and restart, so callbacks from an earlier one are dropped. */
@@ -73,7 +86,7 @@ export class SimHost {
   app: SimApp | null = null;
   readonly disk = new SimDisk<RaftRecord>(encodeRecord);
   /** Deliveries that arrived while the process was not running. */
-  private inbox: [number, SimEnvelope][] = [];
+  private inbox = noMessages();
   /** Timers, disk completions and faults that came due while the process was not running, in order. */
   private deferred: (() => void)[] = [];
   /** The checkers' view of each group here: live replicas, or a crashed one's disk. */
@@ -185,12 +198,9 @@ export class SimHost {
         this.probes[r.group] = probe;
         return probe;
       },
-      roleChanged: () => undefined,
+      roleChanged: ignoreRole,
       event: this.trace,
-      // An invariant's violation (or a bug) ends the run with its report.
-      failed: (_group, err) => {
-        throw err;
-      },
+      failed: failRun,
     };
   }
 
@@ -203,7 +213,7 @@ export class SimHost {
     this.runtime?.close();
     this.runtime = null;
     this.app = null;
-    this.inbox = [];
+    this.inbox = noMessages();
     this.deferred = [];
     this.tickChain++;
     this.disk.crash(this.env.diskRng(this.id), { tornWrites });
@@ -234,7 +244,7 @@ export class SimHost {
     for (const fn of due) fn();
     this.app?.resumed();
     const waiting = this.inbox;
-    this.inbox = [];
+    this.inbox = noMessages();
     for (const [from, env] of waiting) this.deliver(from, env);
     if (this.state === 'up' && this.runtime !== null) this.scheduleTick(this.tickFn);
   }

@@ -30,7 +30,16 @@ export class KvService implements HostService, SimApp {
   /** Requests this host proposed as leader: "client:seq" -> the client to answer. */
   private pending = new Map<string, number>();
 
-  constructor(private readonly rt: HostRuntime, private readonly send: (to: number, env: SimEnvelope) => void, private readonly localReads: boolean) {}
+  constructor(
+    private readonly rt: HostRuntime,
+    /** The simulated network this host sends on (an object, not a closure per host: the calls stay monomorphic). */
+    private readonly net: { send(from: number, to: number, env: SimEnvelope): void },
+    private readonly localReads: boolean,
+  ) {}
+
+  private send(to: number, env: SimEnvelope): void {
+    this.net.send(this.rt.id, to, env);
+  }
 
   get service(): HostService {
     return this;

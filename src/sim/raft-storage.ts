@@ -184,6 +184,9 @@ export class SimRaftDisk implements DiskPort {
 
 const READ_ATTEMPTS = 3;
 
+/** File names by group, made once: every append and sync names its file. */
+const fileNames: string[] = [];
+
 function fileOf(group: number): string {
-  return `raft-${group}`;
+  return (fileNames[group] ??= `raft-${group}`);
 }

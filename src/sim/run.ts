@@ -168,7 +168,7 @@ export class World {
 
   app(host: SimHost, rt: HostRuntime): SimApp {
     if (this.dsm !== null) return new SimDsmApp(host, rt, this.dsm);
-    return new KvService(rt, (to, env) => this.send(host.id, to, env), this.scenario.bugs?.localReads ?? false);
+    return new KvService(rt, this, this.scenario.bugs?.localReads ?? false);
   }
 
   /** DSM membership: an owner joins or leaves through the registry's leader (absent for key-value runs). */

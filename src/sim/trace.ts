@@ -96,7 +96,8 @@ export class Trace {
     this.wTime = new Float64Array(slots);
     this.wHost = new Float64Array(slots);
     this.wFields = new Float64Array(slots * MAX_TRACE_FIELDS);
-    this.wKind = new Array<Kind>(slots);
+    // Filled with a kind from the start: a store into an empty slot of a fresh array changes its elements kind (and the map the recorder was optimized for).
+    this.wKind = new Array<Kind>(slots).fill(KINDS.values().next().value!);
     this.wNote = new Array<string | undefined>(slots).fill(undefined);
     this.sink = opts.sink;
     // Fixed parameters rather than a rest array, so a call allocates nothing.

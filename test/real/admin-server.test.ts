@@ -34,11 +34,12 @@ function fakeStatus(): HostStatus {
     faults: { read: 10, write: 5 },
     commits: 174,
     transport: {
-      sent: 1000, received: 990, local: 17,
+      sent: 1000, writes: 700, bytesSent: 200_000, bytesReceived: 190_000, received: 990, local: 17,
       dropped: { 'queue-full': 2, oversized: 0, malformed: 1, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0, 'forged-sender': 0 },
       reconnects: 3, connectedPeers: [1, 3], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
+    disk: { handedOver: 0, transactions: 0, fsyncs: 0, writeUs: 0 },
     timeline: new Timeline().snapshot(),
     app: { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null },
   };

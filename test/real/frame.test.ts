@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Entry, Message, MessageType, Snapshot } from '../../src/raft/types.js';
 import { isValidMessage } from '../../src/raft/validate.js';
 import { decodeEnvelope, encodeEnvelope, EnvelopeEncoder } from '../../src/real/envelope-codec.js';
-import { decodeFrame, encodeFrame, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameHeader } from '../../src/real/frame.js';
+import { decodeFrame, encodeFrame, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, framePrefix, matchFrame, type FrameHeader } from '../../src/real/frame.js';
 import type { Envelope } from '../../src/vmm/wire.js';
 
 // --- examples -----------------------------------------------------------------
@@ -655,13 +655,47 @@ test('a broadcast encodes each entry once: the followers\' appends share the ent
   const frames = [2, 3, 4].map((to) => enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to, term: 3, entries }) }));
   assert.is(enc.entriesEncoded, 2);
   frames.forEach((f, i) => assert.equal(decodeEnvelope(f), { kind: 'raft', group: 1, msg: raftMsg({ to: i + 2, term: 3, entries }) }));
-  // A heartbeat round later, a new append carrying one of them again: only the new entry is encoded.
+  // In the same turn, a new append carrying one of them again: only the new entry is encoded.
   enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ index: 5, term: 3, entries: [entries[1] as Entry, { term: 3, index: 7, kind: 'normal', data: 'w' }] }) });
   assert.is(enc.entriesEncoded, 3);
   // The prefix lands in front, unchanged.
   const withPrefix = enc.encode(EXAMPLES[2] as Envelope, Buffer.from([9, 8, 7]));
   assert.equal([...withPrefix.subarray(0, 3)], [9, 8, 7]);
   assert.equal(decodeEnvelope(withPrefix.subarray(3)), EXAMPLES[2]);
+});
+
+test('property: matchFrame accepts exactly the payloads that decode to this cluster\'s header, with their sender and body', () => {
+  const ours = framePrefix({ clusterId: 'cluster-é', from: 9 });
+  const idArb = fc.oneof(fc.constant('cluster-é'), fc.constant('cluster-e'), fc.constant('cluster-'), fc.string({ maxLength: 12 }));
+  const payloadArb = fc.oneof(
+    // Well-formed frames of this and other clusters, some cut short or with a byte changed.
+    fc.tuple(idArb, fc.integer({ min: 0, max: 0xffffffff }), fc.uint8Array({ maxLength: 8 }), fc.nat(), fc.option(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })))).map(([clusterId, from, body, cut, flip]) => {
+      const p = Buffer.from(encodeFrame({ clusterId, from }, body).subarray(4));
+      if (flip !== null) p[flip[0] % p.length] = flip[1];
+      return cut % 5 === 0 ? p.subarray(0, cut % (p.length + 1)) : p;
+    }),
+    fc.uint8Array({ maxLength: 24 }).map((b) => Buffer.from(b)),
+  );
+  fc.assert(fc.property(payloadArb, (p) => {
+    const m = matchFrame(p, ours);
+    const d = decodeFrame(p);
+    const same = d.ok && d.header.clusterId === 'cluster-é';
+    assert.is(m !== null, same);
+    if (m !== null && d.ok) {
+      assert.is(m.from, d.header.from);
+      assert.equal([...m.body], [...d.body]);
+    }
+  }), { numRuns: 3000 });
+});
+
+test('entry bytes are kept until the end of the turn only: a retransmission later encodes again', async () => {
+  const entries: Entry[] = [{ term: 3, index: 5, kind: 'normal', data: 'y'.repeat(5000) }];
+  const enc = new EnvelopeEncoder();
+  const first = enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to: 2, term: 3, entries }) });
+  await Promise.resolve();
+  const again = enc.encode({ kind: 'raft', group: 1, msg: raftMsg({ to: 2, term: 3, entries }) });
+  assert.is(enc.entriesEncoded, 2);
+  assert.equal(again, first);
 });
 
 test('property: every variant round-trips through encode, any chunking, frame decoding and decode', () => {

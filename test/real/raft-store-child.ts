@@ -1,13 +1,15 @@
 // Test helper run as a child process (node raft-store-child.js DB_FILE) by
 // raft-store.test.ts, which kills it with SIGKILL mid-run. It persists Raft
-// records in a tight loop through the host's disk port (storeDisk: the
-// Readies of one turn in one batch) and writes "ack N" to stdout only after
-// the port said the batch holding index N is durable, so every acknowledged
-// index must survive. Each turn writes two Readies of 1 to 3 entries, each
-// with a hard state committing them; every 40 indexes the log is compacted,
-// so a kill can also land in a compaction.
+// records in a tight loop through the host's disk port (WorkerDisk: the
+// Readies of one turn handed to a worker thread, which commits them) and
+// writes "ack N" to stdout only after the port said the batch holding index
+// N is durable, so every acknowledged index must survive. Each turn writes
+// two Readies of 1 to 3 entries, each with a hard state committing them;
+// every 40 indexes the log is compacted in the same turn (and reported once
+// that turn is durable), so a kill can also land in a compaction.
 import { writeSync } from 'node:fs';
-import { RaftStore, storeDisk } from '../../src/real/raft-store.js';
+import { RaftStore } from '../../src/real/raft-store.js';
+import { WorkerDisk } from '../../src/real/disk-port.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { PersistBatch } from '../../src/host/ports.js';
 
@@ -30,10 +32,11 @@ function ready(next: number): PersistBatch & { last: number } {
 
 async function main(file: string): Promise<void> {
   const store = RaftStore.open(file);
-  const disk = storeDisk(store, (err) => {
-    throw err;
+  const disk = new WorkerDisk(store, (err) => {
+    writeSync(2, `${err.stack ?? err.message}\n`);
+    process.exit(1);
   });
-  const boot = store.load(CHILD_GROUP, { voters: [1], learners: [] });
+  const boot = disk.load(CHILD_GROUP, { voters: [1], learners: [] });
   let next = (boot.entries.at(-1)?.index ?? boot.snapshot?.index ?? 0) + 1;
   writeSync(1, `ready ${next}\n`);
   for (;;) {
@@ -41,15 +44,12 @@ async function main(file: string): Promise<void> {
     const b = ready(a.last + 1);
     disk.append(CHILD_GROUP, a);
     disk.append(CHILD_GROUP, b);
+    const compactAt = Math.floor(b.last / 40) > Math.floor((next - 1) / 40) ? Math.floor(b.last / 40) * 40 : null;
+    if (compactAt !== null) disk.compact(CHILD_GROUP, { index: compactAt, term: TERM, conf: { voters: [1], learners: [] }, data: `snap-${compactAt}` });
     await new Promise<void>((resolve) => disk.sync(CHILD_GROUP, resolve));
-    // Synchronous write: the parent may read "ack" only for a batch the port said is durable.
+    // Synchronous writes: the parent may read "ack" only for a batch the port said is durable.
     writeSync(1, `ack ${b.last}\n`);
-    if (Math.floor(b.last / 40) > Math.floor((next - 1) / 40)) {
-      const at = Math.floor(b.last / 40) * 40;
-      // No batch is open here: the compaction is its own transaction, durable on return.
-      disk.compact(CHILD_GROUP, { index: at, term: TERM, conf: { voters: [1], learners: [] }, data: `snap-${at}` }, { term: TERM, vote: 1, commit: b.last }, []);
-      writeSync(1, `compacted ${at}\n`);
-    }
+    if (compactAt !== null) writeSync(1, `compacted ${compactAt}\n`);
     next = b.last + 1;
   }
 }

@@ -13,7 +13,8 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
-import { RaftStore, storeDisk } from '../../src/real/raft-store.js';
+import { RaftStore } from '../../src/real/raft-store.js';
+import { WorkerDisk } from '../../src/real/disk-port.js';
 import type { PersistBatch } from '../../src/host/ports.js';
 import { loadBootState, type RaftRecord } from '../../src/sim/raft-storage.js';
 import { CHILD_GROUP, childData } from './raft-store-child.js';
@@ -282,37 +283,44 @@ test('SIGKILL mid-run loses nothing the child acknowledged', async () => {
 });
 
 const readyOf = (hs: HardState | null, entries: Entry[], mustSync = true): PersistBatch => ({ hardState: hs, entries, snapshot: null, mustSync });
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const synced = (disk: WorkerDisk, group: number): Promise<void> => new Promise((r) => disk.sync(group, r));
+const count = (file: string, sql: string): number => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
 
-test('the disk port writes the Readies of all groups of one turn in one transaction, then does their syncs in order', async () => {
+test('the disk port hands a turn\'s Readies of all groups to its worker at once, commits them in one transaction, then does their syncs in order', async () => {
   const file = newFile();
   const store = RaftStore.open(file);
-  let commits = 0;
-  const commitBatch = store.commitBatch.bind(store);
-  store.commitBatch = () => {
-    commits++;
-    commitBatch();
-  };
   const failures: Error[] = [];
-  const disk = storeDisk(store, (err) => failures.push(err));
+  const disk = new WorkerDisk(store, (err) => failures.push(err));
   const done: string[] = [];
+  let again: Promise<void> | null = null;
   disk.append(0, readyOf({ term: 1, vote: 1, commit: 0 }, [ent(1, 1)]));
   disk.sync(0, () => done.push('0'));
   disk.append(1, readyOf({ term: 2, vote: 3, commit: 0 }, [ent(1, 2), ent(2, 2)]));
   disk.sync(1, () => {
     done.push('1');
-    // A sync's callback may write again: the next batch.
+    // A sync's callback may write again: the next turn's batch.
     disk.append(1, readyOf({ term: 2, vote: 3, commit: 2 }, [], false));
+    again = synced(disk, 1);
   });
   disk.append(2, readyOf({ term: 1, vote: 0, commit: 0 }, [], false));
   assert.equal(done, [], 'nothing is durable within the turn');
-  // Another connection sees nothing of the open batch.
-  const other = new Database(file, { readonly: true });
-  assert.is((other.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n, 0);
-  await new Promise<void>((r) => setImmediate(r));
+  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 0, 'nothing is written on the main thread');
+  await synced(disk, 2);
   assert.equal(done, ['0', '1']);
-  assert.is(commits, 2, 'one commit for the turn, one for the write its callback made');
-  assert.is((other.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n, 3);
-  other.close();
+  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 3);
+  await again;
+  const { handedOver, transactions, fsyncs } = disk.stats();
+  assert.equal({ handedOver, transactions, fsyncs }, { handedOver: 2, transactions: 2, fsyncs: 1 }, 'one fsynced commit for the turn; the commit index its callback moved, without an fsync');
+  assert.throws(() => disk.load(1, GENESIS), /loaded after writes through the disk port/);
+  await disk.close();
   store.close();
   const back = RaftStore.open(file);
   assert.equal(back.load(1, GENESIS).hardState, { term: 2, vote: 3, commit: 2 });
@@ -322,29 +330,68 @@ test('the disk port writes the Readies of all groups of one turn in one transact
   assert.equal(failures, []);
 });
 
-test('the disk port: a batch without fsync is committed before a write that needs one; a failed write ends the port', async () => {
-  const store = RaftStore.open(newFile());
-  const syncs: boolean[] = [];
-  const begin = store.beginBatch.bind(store);
-  store.beginBatch = (sync: boolean) => {
-    syncs.push(sync);
-    begin(sync);
-  };
-  const disk = storeDisk(store, () => undefined);
-  disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
-  disk.append(1, readyOf({ term: 1, vote: 1, commit: 0 }, [ent(1, 1)]));
-  disk.append(2, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
-  let synced = false;
-  disk.sync(1, () => (synced = true));
-  await new Promise<void>((r) => setImmediate(r));
-  assert.ok(synced);
-  assert.equal(syncs, [false, true], 'the unsynced batch, then one synced batch for the rest');
-  // A gap in a group's log (a bug): the write throws, the batch is rolled back, the port refuses more.
-  assert.throws(() => disk.append(1, readyOf(null, [ent(5, 1)])), /gap in the log/);
-  assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
-  assert.is(store.openBatch, null);
-  assert.equal(store.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 1 });
+test('group commit: turns that arrive while the worker is busy share one transaction and one fsync; a compaction keeps its place among them', async () => {
+  const file = newFile();
+  const store = RaftStore.open(file);
+  const disk = new WorkerDisk(store, (err) => assert.unreachable(err.message));
+  const TURNS = 6;
+  const acked: number[] = [];
+  // Handed over long before the worker thread has even opened the database (tens of ms): all queue behind the first.
+  for (let i = 1; i <= TURNS; i++) {
+    disk.append(1, readyOf({ term: 1, vote: 1, commit: i }, [ent(i, 1)]));
+    disk.sync(1, () => acked.push(i));
+    if (i === 4) disk.compact(1, snap(3, 1, 'state@3'));
+    await Promise.resolve();
+  }
+  await synced(disk, 1);
+  assert.equal(acked, [1, 2, 3, 4, 5, 6]);
+  const stats = disk.stats();
+  assert.is(stats.handedOver, TURNS);
+  assert.ok(stats.fsyncs < TURNS && stats.transactions < TURNS, `fewer commits than turns: ${JSON.stringify(stats)}`);
+  await disk.close();
   store.close();
+  const back = RaftStore.open(file);
+  const boot = back.load(1, GENESIS);
+  back.close();
+  assert.equal(boot.snapshot, snap(3, 1, 'state@3'));
+  assert.equal(indexes(boot.entries), [4, 5, 6]);
+  assert.is(boot.hardState.commit, 6);
+});
+
+test('the disk port: a failed write (a gap: a bug) rolls back its whole batch, reports it, runs none of its syncs and ends the port', async () => {
+  const file = newFile();
+  const store = RaftStore.open(file);
+  const failures: Error[] = [];
+  const disk = new WorkerDisk(store, (err) => failures.push(err));
+  disk.append(0, readyOf({ term: 1, vote: 0, commit: 0 }, [ent(1, 1)]));
+  await synced(disk, 0);
+  let ran = false;
+  disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
+  disk.append(1, readyOf(null, [ent(5, 1)]));
+  disk.sync(1, () => (ran = true));
+  while (failures.length === 0) await nextTurn();
+  assert.match(failures[0]!.message, /gap in the log: appending 5 after 0/);
+  assert.not.ok(ran, 'the sync of a failed batch never runs');
+  assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
+  await disk.close();
+  assert.is(failures.length, 1);
+  store.close();
+  const back = RaftStore.open(file);
+  assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
+  back.close();
+});
+
+test('closing the disk port writes what the last turn handed over', async () => {
+  const file = newFile();
+  const store = RaftStore.open(file);
+  const disk = new WorkerDisk(store, (err) => assert.unreachable(err.message));
+  disk.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
+  await disk.close();
+  assert.throws(() => disk.append(3, readyOf(null, [ent(2, 4)])), /closed/);
+  store.close();
+  const back = RaftStore.open(file);
+  assert.equal(indexes(back.load(3, GENESIS).entries), [1]);
+  back.close();
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

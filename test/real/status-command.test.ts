@@ -40,11 +40,12 @@ function fakeStatus(host: number, leader: boolean): HostStatus {
     faults: { read: 0, write: 0 },
     commits: 160,
     transport: {
-      sent: 0, received: 0, local: 0,
+      sent: 0, writes: 0, bytesSent: 0, bytesReceived: 0, received: 0, local: 0,
       dropped: { 'queue-full': 0, oversized: 0, malformed: 0, 'unknown-sender': 0, 'wrong-cluster': 0, 'unknown-peer': 0, 'forged-sender': 0 },
       reconnects: 0, connectedPeers: [], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
+    disk: { handedOver: 0, transactions: 0, fsyncs: 0, writeUs: 0 },
     timeline: new Timeline().snapshot(),
     app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null } : null,
   };

@@ -12,8 +12,8 @@ let seq = 0;
 const access = (host: number, thread: number, kind: Access['kind'], value: number, at: number): Access =>
   ({ host, thread, kind, addr: 4, page: 0, value, stored: value, seq: ++seq, call: at, ret: at });
 
-/** Thread 1 (host 1) writes 5 then 7 under lock 1 in two holdings; the second release never commits; thread 2 (host 2) then reads 5. */
-function run(lateReplay: boolean): void {
+/** Thread 1 (host 1) writes 5 then 7 under lock 1 in two holdings; the first release commits. */
+function twoSections(): ReleaseChecks {
   const c = new ReleaseChecks();
   c.synced({ kind: 'lock-acquired', host: 1, thread: 1, id: 1, at: 10 });
   c.accessed(access(1, 1, 'write', 5, 11));
@@ -22,6 +22,12 @@ function run(lateReplay: boolean): void {
   c.synced({ kind: 'lock-acquired', host: 1, thread: 1, id: 1, at: 20 });
   c.accessed(access(1, 1, 'write', 7, 21));
   c.synced({ kind: 'lock-released', host: 1, thread: 1, id: 1, at: 22 });
+  return c;
+}
+
+/** The second release never commits; thread 2 (host 2) then reads 5. */
+function run(lateReplay: boolean): void {
+  const c = twoSections();
   // Holding 2's release never commits; a replica behind applies holding 1's now.
   if (lateReplay) c.releaseCommitted(1, 1, 1);
   c.synced({ kind: 'lock-acquired', host: 2, thread: 2, id: 1, at: 40 });
@@ -34,14 +40,7 @@ test('a lock passed on by its lease: the read of the last committed section\'s w
 });
 
 test('a committed release is taken as committed: then the same read is stale', () => {
-  const c = new ReleaseChecks();
-  c.synced({ kind: 'lock-acquired', host: 1, thread: 1, id: 1, at: 10 });
-  c.accessed(access(1, 1, 'write', 5, 11));
-  c.synced({ kind: 'lock-released', host: 1, thread: 1, id: 1, at: 12 });
-  c.releaseCommitted(1, 1, 1);
-  c.synced({ kind: 'lock-acquired', host: 1, thread: 1, id: 1, at: 20 });
-  c.accessed(access(1, 1, 'write', 7, 21));
-  c.synced({ kind: 'lock-released', host: 1, thread: 1, id: 1, at: 22 });
+  const c = twoSections();
   c.releaseCommitted(1, 1, 2);
   c.synced({ kind: 'lock-acquired', host: 2, thread: 2, id: 1, at: 40 });
   assert.throws(() => c.accessed(access(2, 2, 'read', 5, 41)), /sequential consistency allows only 7/);

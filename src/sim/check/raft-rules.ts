@@ -118,11 +118,15 @@ export class RaftRules {
       // Figure 2: a message of an older term is refused (answered at most): it changes nothing.
       if (changed(r, d, a)) violation('stale-term-refused', `${place(r)} at term ${b.term} took a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
-    if (m.type === 'preVote' && (a.term !== b.term || a.vote !== b.vote)) {
+    // Compared at every step, not only for the rare messages they concern (a comparison first run
+    // at a run's first pre-vote or higher term deoptimized this whole check and what it inlines).
+    const termOrVoteChanged = a.term !== b.term || a.vote !== b.vote;
+    const keptLowerTerm = a.term < m.term;
+    if (m.type === 'preVote' && termOrVoteChanged) {
       // Dissertation 9.6: a pre-vote has no side effects on the receiver.
       violation('pre-vote-no-side-effects', `${place(r)} changed its term or vote on a ${describeMessage(m)}: ${describeChange(b, a)}`);
     }
-    if (m.term > b.term && m.type !== 'vote' && m.type !== 'preVote' && m.type !== 'preVoteResp' && a.term < m.term) {
+    if (m.term > b.term && m.type !== 'vote' && m.type !== 'preVote' && m.type !== 'preVoteResp' && keptLowerTerm) {
       // Figure 2, all servers: a higher term in any request or response is adopted (votes
       // may be ignored under a leader's lease; pre-votes propose a term, they do not hold one).
       violation('higher-term-adopted', `${place(r)} at term ${a.term} (role ${a.role}) kept its term on a ${describeMessage(m)}`);
@@ -200,7 +204,11 @@ export class RaftRules {
     let count = 0;
     for (let i = s.applied + 1; i <= s.lastIndex; i++) {
       const e = r.node.entryAt(i);
-      if (e === undefined || e.kind !== 'conf' || e.term !== s.term) continue;
+      if (e === undefined) continue;
+      // The term compared for every entry, not only conf ones: a comparison that first runs at a
+      // leader's first conf entry deoptimized every step that had inlined this check.
+      const ofTerm = e.term === s.term;
+      if (e.kind !== 'conf' || !ofTerm) continue;
       if (count++ === 0) first = i;
     }
     if (count === 0) return;

@@ -99,6 +99,12 @@ export class SyncClient {
   private leaders = new Map<number, number>();
   /** Locks this host holds, asks for or gives back, by id. */
   private locks = new Map<number, Cached>();
+  /**
+   * Per lock, the last holding's token this host asked to give back. A manager that has not yet
+   * applied that release answers a new ask with the holding it still sees (dsm-locks-chaos seed
+   * 369): such a grant is stale, since the release may commit right after.
+   */
+  private givenBack = new Map<number, number>();
   /** Per "thread:name", the episode of the barrier the thread arrives at next. */
   private episodes = new Map<string, number>();
   private closed = false;
@@ -194,6 +200,8 @@ export class SyncClient {
         return 'done';
       }
       if (reply.t !== 'lock-granted') return 'again'; // lock-lost: an earlier holding of ours, gone; ask anew
+      // The holding we gave back, seen by a manager that has not applied the release yet: ask again later.
+      if (reply.token <= (this.givenBack.get(c.id) ?? 0)) return 'wait';
       const expires = sentAt + reply.leaseUs;
       // Granted too late to use: asking again renews it (the manager sees the host holds it).
       if (this.env.now() >= expires - this.margin(reply.leaseUs)) return 'again';
@@ -292,6 +300,7 @@ export class SyncClient {
     this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => {
       if (this.locks.get(c.id) !== c) return; // lost meanwhile (its lease ran out first)
       c.releaseSent = true;
+      this.givenBack.set(c.id, Math.max(c.token, this.givenBack.get(c.id) ?? 0));
       this.ask(c.plan, (req) => ({ t: 'lock-release', req, id: c.id, thread: c.last, token: c.token, published }), (reply) => {
         if (this.locks.get(c.id) !== c) return 'done';
         if (reply.t !== 'lock-released') return reply.t === 'sync-refuse' ? 'again' : 'wait';

@@ -1,0 +1,219 @@
+// A real host's disk port (src/host/ports.ts DiskPort): its Raft store
+// written off the main thread, so an fsync never stalls the host's event loop
+// (frames keep arriving and leaving while the disk works). The Readies of one
+// turn of the event loop (a tick of every group, the frames of one read from
+// a socket) are handed to a worker thread (disk-worker.ts) in one message at
+// the end of the turn (one that needs no fsync, only moving commit indexes,
+// waits to go with the next); the worker writes everything that arrived while it was
+// busy in one transaction with one fsync (group commit) and reports the
+// commit, and only then do the syncs promised for those Readies run: the
+// messages that depend on them (a follower's acks, votes) wait for the fsync,
+// while what Raft lets leave at once (a leader's appends) has left already.
+// Reads (the groups on disk, a replica's BootState) use the main thread's own
+// connection: they happen at boot, and when a group's replica opens on first
+// contact, before anything of that group was written through the port.
+import { Worker } from 'node:worker_threads';
+import type { BootState, ConfState, Snapshot } from '../raft/index.js';
+import type { DiskPort, PersistBatch } from '../host/ports.js';
+import { DiskFullError } from './raft-store.js';
+import type { RaftStore, StoreWrite } from './raft-store.js';
+import { noTimeline } from './timeline.js';
+import type { Timeline } from './timeline.js';
+
+/** Main thread to worker: a turn's writes (seq counts them from 1), or the end. */
+export type ToDiskWorker =
+  | { t: 'write'; seq: number; sync: boolean; writes: StoreWrite[] }
+  | { t: 'close' };
+
+/** What the worker did since it started. */
+export interface DiskWorkerStats {
+  /** Committed transactions (each one or more turns' writes). */
+  transactions: number;
+  /** Of them, those fsynced at commit (the others only moved commit indexes or compacted). */
+  fsyncs: number;
+  /** Microseconds the worker spent writing and committing. */
+  writeUs: number;
+}
+
+/** A write that failed, as it crosses to the main thread (an Error's class and fields do not survive the copy). */
+export interface DiskWorkerFailure {
+  message: string;
+  stack: string | undefined;
+  /** Set for a full disk: DiskFullError's fields. */
+  diskFull: { dir: string; writing: string; cause: string } | null;
+}
+
+/** Worker to main thread: every write up to seq `upTo` is committed; or a write failed (nothing after it is written). */
+export type FromDiskWorker =
+  | { t: 'done'; upTo: number; stats: DiskWorkerStats }
+  | { t: 'failed'; error: DiskWorkerFailure };
+
+/** What the port did since the host started (GET /admin's `disk`). */
+export interface DiskStats extends DiskWorkerStats {
+  /** Turns whose writes were handed to the worker. */
+  handedOver: number;
+}
+
+const WORKER = new URL('./disk-worker.js', import.meta.url);
+
+/**
+ * A turn that needs no fsync (commit indexes, compactions) is held back for
+ * at most this long, to ride along with the next turn that does: nothing
+ * waits for it, a crash loses only what Raft learns again from its leader,
+ * and a read fault then costs each host one hand-over instead of two.
+ */
+const LAZY_MS = 20;
+
+/**
+ * Writes of one turn go out in one message (a turn that needs no fsync waits
+ * up to LAZY_MS to go with the next); the syncs promised for them run
+ * once the worker reports their commit, in the order asked. A failed write
+ * (a full disk, a bug) calls `failed` and none of the syncs still waiting:
+ * nothing that depended on them is sent; later appends throw.
+ */
+export class WorkerDisk implements DiskPort {
+  private readonly worker: Worker;
+  /** Writes not yet handed over: this turn's, and earlier ones that needed no fsync. */
+  private turn: { writes: StoreWrite[]; sync: boolean; done: Array<() => void> } | null = null;
+  /** Turns handed over and not yet committed, oldest first. */
+  private readonly inFlight: Array<{ seq: number; done: Array<() => void> }> = [];
+  private seq = 0;
+  /** A hand-over is queued for the end of this turn. */
+  private scheduled = false;
+  /** Set while writes that need no fsync wait for company (LAZY_MS). */
+  private lazy: ReturnType<typeof setTimeout> | null = null;
+  /** Groups written through the port: loading one again would miss what the worker has not committed yet. */
+  private readonly written = new Set<number>();
+  private broken: Error | null = null;
+  private closing = false;
+  private worked: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0 };
+  private readonly exited: Promise<void>;
+
+  constructor(
+    private readonly store: RaftStore,
+    private readonly failed: (err: Error) => void,
+    private readonly timeline: Pick<Timeline, 'time'> = noTimeline,
+  ) {
+    this.worker = new Worker(WORKER, { workerData: { file: store.file } });
+    // The worker keeps the process alive only while it holds writes (and while it closes): a port
+    // left open cannot hold a process forever, and one awaiting a commit is not ended early.
+    this.worker.unref();
+    this.worker.on('message', (m: FromDiskWorker) => this.fromWorker(m));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('messageerror', (err) => this.fail(err));
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`${store.file}: the disk worker thread exited (code ${code})`));
+        resolve();
+      });
+    });
+  }
+
+  groups(): number[] {
+    return this.store.groups();
+  }
+
+  load(group: number, genesis: ConfState): BootState {
+    if (this.written.has(group)) throw new Error(`${this.store.file}: group ${group} loaded after writes through the disk port (a replica opens once)`);
+    return this.store.load(group, genesis);
+  }
+
+  append(group: number, rd: PersistBatch): void {
+    // Only what goes to disk: a Ready also carries messages and committed entries.
+    this.add({ kind: 'persist', group, batch: { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, mustSync: rd.mustSync } }, rd.mustSync);
+  }
+
+  /**
+   * Durable with the turn's other writes, not on return: a crash before loses
+   * the compaction only (the entries it replaces are still on disk), and
+   * the worker writes it after the appends it follows.
+   */
+  compact(group: number, snapshot: Snapshot): void {
+    this.add({ kind: 'compact', group, snapshot }, false);
+  }
+
+  sync(_group: number, done: () => void): void {
+    // Waiting for everything handed over so far covers the group's own writes.
+    if (this.turn !== null) {
+      this.turn.done.push(done);
+      this.schedule();
+    } else if (this.inFlight.length > 0) this.inFlight[this.inFlight.length - 1]!.done.push(done);
+    else done();
+  }
+
+  /** What the port and its worker did so far. */
+  stats(): DiskStats {
+    return { handedOver: this.seq, ...this.worked };
+  }
+
+  /**
+   * Hands over what this turn wrote and ends the worker once it has
+   * committed everything (callbacks of the syncs are not run any more:
+   * the runtime is closed by then).
+   */
+  async close(): Promise<void> {
+    if (this.closing) return this.exited;
+    this.handOver();
+    this.closing = true;
+    this.worker.ref();
+    this.worker.postMessage({ t: 'close' } satisfies ToDiskWorker);
+    return this.exited;
+  }
+
+  private add(write: StoreWrite, sync: boolean): void {
+    if (this.broken !== null) throw this.broken;
+    if (this.closing) throw new Error(`${this.store.file}: disk port is closed`);
+    this.written.add(write.group);
+    this.turn ??= { writes: [], sync: false, done: [] };
+    this.turn.writes.push(write);
+    this.turn.sync ||= sync;
+    if (this.turn.sync) this.schedule();
+    else this.lazy ??= setTimeout(() => this.handOver(), LAZY_MS).unref();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.handOver());
+  }
+
+  /** Once the turn's synchronous work is done: its writes (and those held back) go to the worker in one message. */
+  private handOver(): void {
+    const turn = this.turn;
+    this.turn = null;
+    this.scheduled = false;
+    if (this.lazy !== null) clearTimeout(this.lazy);
+    this.lazy = null;
+    if (turn === null || this.broken !== null || this.closing) return;
+    const seq = ++this.seq;
+    if (this.inFlight.length === 0) this.worker.ref();
+    this.inFlight.push({ seq, done: turn.done });
+    const msg: ToDiskWorker = { t: 'write', seq, sync: turn.sync, writes: turn.writes };
+    this.timeline.time('persist', () => this.worker.postMessage(msg));
+  }
+
+  private fromWorker(m: FromDiskWorker): void {
+    if (m.t === 'failed') {
+      const e = m.error;
+      const err = e.diskFull !== null ? new DiskFullError(e.diskFull.dir, e.diskFull.writing, new Error(e.diskFull.cause)) : new Error(e.message);
+      if (e.diskFull === null && e.stack !== undefined) err.stack = e.stack;
+      this.fail(err);
+      return;
+    }
+    this.worked = m.stats;
+    while (this.inFlight.length > 0 && this.inFlight[0]!.seq <= m.upTo && this.broken === null) {
+      for (const fn of this.inFlight.shift()!.done) fn();
+    }
+    if (this.inFlight.length === 0 && !this.closing) this.worker.unref();
+  }
+
+  private fail(err: Error): void {
+    if (this.broken !== null) return;
+    this.broken = err;
+    this.turn = null;
+    if (this.lazy !== null) clearTimeout(this.lazy);
+    this.inFlight.length = 0;
+    if (!this.closing) this.worker.unref();
+    this.failed(err);
+  }
+}
