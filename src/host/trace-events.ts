@@ -59,6 +59,8 @@ const vmmMessages = {
   'lock-recall': { fields: ['from', 'id', 'token'] },
   'lock-release': { fields: ['from', 'req', 'id', 'thread', 'token'] },
   'lock-released': { fields: ['from', 'req', 'id', 'thread'] },
+  'lock-publish': { fields: ['from', 'req', 'id', 'thread', 'token'] },
+  'lock-published': { fields: ['from', 'req', 'id', 'thread'] },
   'barrier-arrive': { fields: ['from', 'req', 'name', 'episode', 'thread', 'parties'] },
   'barrier-wait': { fields: ['from', 'req', 'name', 'episode', 'thread'] },
   'barrier-open': { fields: ['from', 'req', 'name', 'episode', 'thread', 'records'] },

@@ -128,6 +128,8 @@ const VMM_FIELDS: VmmFields = {
   'barrier-open': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat', published: 'records' },
   'sync-refuse': { req: 'nat', why: 'syncWhy', leader: 'nat', detail: 'detail' },
   'lock-recall': { id: 'u32', token: 'pos' },
+  'lock-publish': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'record' },
+  'lock-published': { req: 'nat', id: 'u32', thread: 'nat', committed: 'bool' },
 };
 
 interface Variant {

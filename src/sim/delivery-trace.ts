@@ -51,6 +51,8 @@ export function recordDelivery(record: RecordEvent, from: number, to: number, en
         case 'lock-recall': return record('lock-recall', to, from, m.id, m.token);
         case 'lock-release': return record('lock-release', to, from, m.req, m.id, m.thread, m.token);
         case 'lock-released': return record('lock-released', to, from, m.req, m.id, m.thread);
+        case 'lock-publish': return record('lock-publish', to, from, m.req, m.id, m.thread, m.token);
+        case 'lock-published': return record('lock-published', to, from, m.req, m.id, m.thread);
         case 'barrier-arrive': return record('barrier-arrive', to, from, m.req, m.name, m.episode, m.thread, m.parties);
         case 'barrier-wait': return record('barrier-wait', to, from, m.req, m.name, m.episode, m.thread);
         case 'barrier-open': return record('barrier-open', to, from, m.req, m.name, m.episode, m.thread, m.published.length);

@@ -53,6 +53,12 @@ export type PageCommand =
   | { op: 'lock-acquire'; company: number; id: number; host: number; thread: number; token: number; term: number; leaseUs: number; grantedAtUs: number }
   /** The holding host frees the lock (`thread`: its last holder there); `published` (the coherence model's record of the release) stays with the lock. */
   | { op: 'lock-release'; company: number; id: number; host: number; thread: number; token: number; published: string | null }
+  /**
+   * The holding host keeps the lock and its row holds `published` from now: what the host is about to
+   * publish through another sync object, so the lock's next holder is handed it even if this holding
+   * is then waited out (see SyncClient.recordElsewhere).
+   */
+  | { op: 'lock-publish'; company: number; id: number; host: number; thread: number; token: number; published: string }
   /** The manager waited out a silent holder's lease (the one granted at grantedAtUs): the lock is free. */
   | { op: 'lock-expire'; company: number; id: number; host: number; thread: number; token: number; grantedAtUs: number }
   /**
@@ -286,6 +292,15 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (l.token < 1) return new Bad(`${op}: field 'token' must be a positive integer, got ${l.token}`);
       const p = published(o, op);
       if (p instanceof Bad) return p;
+      return { op, ...l, published: p };
+    }
+    case 'lock-publish': {
+      const l = lockFields(o, op);
+      if (l instanceof Bad) return l;
+      if (l.token < 1) return new Bad(`${op}: field 'token' must be a positive integer, got ${l.token}`);
+      const p = published(o, op);
+      if (p instanceof Bad) return p;
+      if (p === null) return new Bad(`${op}: field 'published' must be a string, got null`);
       return { op, ...l, published: p };
     }
     case 'lock-expire': {

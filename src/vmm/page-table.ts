@@ -280,6 +280,7 @@ function prepare(db: Database.Database) {
         lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us, grants = excluded.grants`),
     releaseLock: s('UPDATE locks SET host = 0, thread = 0, published = ?, lapsed = 0 WHERE id = ?'),
     expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = 1 WHERE id = ?'),
+    publishLock: s('UPDATE locks SET published = ? WHERE id = ?'),
     locksOf: s(`SELECT ${LOCK_COLS} FROM locks WHERE company = ? ORDER BY id`),
     locksAll: s(`SELECT ${LOCK_COLS} FROM locks ORDER BY id`),
     barrier: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE name = ?`),
@@ -464,6 +465,8 @@ export class PageTable {
         return this.lockAcquire(c);
       case 'lock-release':
         return this.lockRelease(c);
+      case 'lock-publish':
+        return this.lockPublish(c);
       case 'lock-expire':
         return this.lockExpire(c);
       case 'barrier-arrive':
@@ -518,6 +521,14 @@ export class PageTable {
     const row = this.heldBy(c.op, c);
     if ('ok' in row) return row;
     this.st.releaseLock.run(c.published, c.id);
+    return { ok: true, token: c.token };
+  }
+
+  /** The holding stays as it is; the lock's record is the one the holder is about to publish elsewhere. */
+  private lockPublish(c: Extract<PageCommand, { op: 'lock-publish' }>): ApplyResult {
+    const row = this.heldBy(c.op, c);
+    if ('ok' in row) return row;
+    this.st.publishLock.run(c.published, c.id);
     return { ok: true, token: c.token };
   }
 

@@ -93,6 +93,13 @@ export type VmmMessage =
    * (the release committed by an earlier attempt, or the holding waited out: the client tells which by its lease).
    */
   | { t: 'lock-released'; req: number; id: number; thread: number; committed: boolean }
+  /**
+   * Host -> manager: the host keeps holding `token` of the lock, and its row is to hold `published` (a
+   * record the host is about to publish through another lock or a barrier: see SyncClient.recordElsewhere).
+   */
+  | { t: 'lock-publish'; req: number; id: number; thread: number; token: number; published: string }
+  /** Manager -> host: `committed`: the row holds the record; false: the host no longer holds the holding. */
+  | { t: 'lock-published'; req: number; id: number; thread: number; committed: boolean }
   /** Host -> manager: the thread arrives at episode `episode` of barrier `name` of `parties`. */
   | { t: 'barrier-arrive'; req: number; name: number; parties: number; episode: number; thread: number; published: string | null }
   /** Manager -> host: the arrival is committed; the episode is not open yet (the manager tells when it opens). */
@@ -106,5 +113,8 @@ export type VmmMessage =
   | { t: 'sync-refuse'; req: number; why: 'not-leader' | 'invalid'; leader: number; detail: string };
 
 /** The messages a host's sync client sends to a manager, and the ones it gets back. */
-export type SyncRequest = Extract<VmmMessage, { t: 'lock-acquire' | 'lock-release' | 'barrier-arrive' }>;
-export type SyncReply = Extract<VmmMessage, { t: 'lock-granted' | 'lock-queued' | 'lock-lost' | 'lock-released' | 'barrier-wait' | 'barrier-open' | 'sync-refuse' }>;
+export type SyncRequest = Extract<VmmMessage, { t: 'lock-acquire' | 'lock-release' | 'lock-publish' | 'barrier-arrive' }>;
+export type SyncReply = Extract<
+  VmmMessage,
+  { t: 'lock-granted' | 'lock-queued' | 'lock-lost' | 'lock-released' | 'lock-published' | 'barrier-wait' | 'barrier-open' | 'sync-refuse' }
+>;

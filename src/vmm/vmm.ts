@@ -115,6 +115,7 @@ export class Vmm {
         return;
       case 'lock-acquire':
       case 'lock-release':
+      case 'lock-publish':
       case 'barrier-arrive':
         this.toSyncManager(from, msg);
         return;
@@ -125,6 +126,7 @@ export class Vmm {
       case 'lock-queued':
       case 'lock-lost':
       case 'lock-released':
+      case 'lock-published':
       case 'barrier-wait':
       case 'barrier-open':
       case 'sync-refuse':
@@ -143,6 +145,7 @@ export class Vmm {
     }
     if (msg.t === 'lock-acquire') m.acquire(from, msg);
     else if (msg.t === 'lock-release') m.release(from, msg);
+    else if (msg.t === 'lock-publish') m.publish(from, msg);
     else m.arrive(from, msg);
   }
 

@@ -63,6 +63,9 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 1, published: 'ü\ud800' } },
   { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: true } },
   { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: false } },
+  { kind: 'vmm', msg: { t: 'lock-publish', req: 14, id: 0xffffffff, thread: 3, token: 2, published: '{"vt":{"1":2}}' } },
+  { kind: 'vmm', msg: { t: 'lock-published', req: 14, id: 7, thread: 3, committed: true } },
+  { kind: 'vmm', msg: { t: 'lock-published', req: 14, id: 7, thread: 3, committed: false } },
   { kind: 'vmm', msg: { t: 'barrier-arrive', req: 12, name: 5, parties: 3, episode: 1, thread: 4, published: 'r' } },
   { kind: 'vmm', msg: { t: 'barrier-wait', req: 12, name: 5, episode: 1, thread: 4 } },
   { kind: 'vmm', msg: { t: 'barrier-open', req: 12, name: 0xffffffff, episode: 1, thread: 4, published: ['a', '', 'b'] } },
@@ -121,6 +124,8 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('lock-recall'), id: u32, token: n1 }),
   z.object({ t: z.literal('lock-release'), req: n0, id: u32, thread: n0, token: n1, published: recordZ.nullable() }),
   z.object({ t: z.literal('lock-released'), req: n0, id: u32, thread: n0, committed: z.boolean() }),
+  z.object({ t: z.literal('lock-publish'), req: n0, id: u32, thread: n0, token: n1, published: recordZ }),
+  z.object({ t: z.literal('lock-published'), req: n0, id: u32, thread: n0, committed: z.boolean() }),
   z.object({ t: z.literal('barrier-arrive'), req: n0, name: u32, parties: n1, episode: n0, thread: n0, published: recordZ.nullable() }),
   z.object({ t: z.literal('barrier-wait'), req: n0, name: u32, episode: n0, thread: n0 }),
   z.object({ t: z.literal('barrier-open'), req: n0, name: u32, episode: n0, thread: n0, published: recordsZ }),
@@ -225,6 +230,8 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('lock-lost' as const), req: small, id: u32Arb, thread: small, token: small }),
   fc.record({ t: fc.constant('lock-recall' as const), id: u32Arb, token: pos }),
   fc.record({ t: fc.constant('lock-release' as const), req: small, id: u32Arb, thread: small, token: pos, published: recordArb }),
+  fc.record({ t: fc.constant('lock-publish' as const), req: small, id: u32Arb, thread: small, token: pos, published: fc.string({ maxLength: 20 }) }),
+  fc.record({ t: fc.constant('lock-published' as const), req: small, id: u32Arb, thread: small, committed: fc.boolean() }),
   fc.record({ t: fc.constant('barrier-arrive' as const), req: small, name: u32Arb, parties: pos, episode: small, thread: small, published: recordArb }),
   fc.record({ t: fc.constant('barrier-wait' as const), req: small, name: u32Arb, episode: small, thread: small }),
   fc.record({ t: fc.constant('barrier-open' as const), req: small, name: u32Arb, episode: small, thread: small, published: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }) }),
@@ -551,9 +558,10 @@ test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, re
   refused(vmm({ ...arrive, name: 2 ** 32 }));
   refused(vmm({ ...arrive, parties: 0 }));
   refused(vmm({ ...exampleOf('lock-release').msg, token: 0 }));
+  refused(vmm({ ...exampleOf('lock-publish').msg, token: 0 }));
   refused(vmm({ ...exampleOf('diff').msg, interval: 0 }));
   // Published records: at most 64 Ki chars each, in every variant that carries one or a list of them.
-  for (const t of ['lock-granted', 'lock-release', 'barrier-arrive']) {
+  for (const t of ['lock-granted', 'lock-release', 'lock-publish', 'barrier-arrive']) {
     ok(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024) }));
     refused(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024 + 1) }));
   }

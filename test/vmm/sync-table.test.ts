@@ -29,6 +29,8 @@ const acquire = (id: number, host: number, thread: number, token = 0, grantedAtU
   ({ op: 'lock-acquire', company: 1, id, host, thread, token, term: 1, leaseUs: 1000, grantedAtUs });
 const release = (id: number, host: number, thread: number, token: number, published: string | null = null): PageCommand =>
   ({ op: 'lock-release', company: 1, id, host, thread, token, published });
+const publish = (id: number, host: number, token: number, published: string): PageCommand =>
+  ({ op: 'lock-publish', company: 1, id, host, thread: 0, token, published });
 const arrive = (name: number, parties: number, episode: number, host: number, thread: number, published: string | null = null): PageCommand =>
   ({ op: 'barrier-arrive', company: 1, name, parties, episode, host, thread, published });
 
@@ -45,6 +47,8 @@ test('lock commands are validated field by field, naming the field', () => {
     [{ ...release(1, 1, 1, 1), published: 5 }, "field 'published' must be null or a string"],
     [{ ...release(1, 1, 1, 1), published: 'x'.repeat(MAX_PUBLISHED_LENGTH + 1) }, "field 'published'"],
     [{ op: 'lock-expire', company: 1, id: 1, host: 1, thread: 0, token: 1 }, "lock-expire: field 'grantedAtUs'"],
+    [{ ...publish(1, 1, 1, 'r'), token: 0 }, "lock-publish: field 'token' must be a positive integer"],
+    [{ ...publish(1, 1, 1, 'r'), published: null }, "lock-publish: field 'published' must be a string"],
     [{ ...arrive(1, 3, 0, 1, 0), parties: 0 }, "barrier-arrive: field 'parties' must be a positive integer"],
     [{ ...arrive(1, 3, 0, 1, 0), parties: 2 ** 20 }, "field 'parties' must be at most"],
     [{ ...arrive(1, 3, 0, 1, 0), name: 'a' }, "barrier-arrive: field 'name'"],
@@ -93,6 +97,21 @@ test('expire frees only the lease the manager waited out, not one renewed since;
   assert.is(t.lock(1)?.lapsed, true);
   ok(t.apply(release(1, 3, 0, 2, 'record-2')));
   assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [false, 'record-2']);
+});
+
+test('lock-publish puts a record in the row of a holding still held, and a lapse of the holding keeps it for the next holder', () => {
+  const t = table();
+  ok(t.apply(acquire(1, 2, 0, 0, 10)));
+  ok(t.apply(release(1, 2, 0, 1, 'record-1')));
+  ok(t.apply(acquire(1, 2, 0, 0, 20)));
+  err(t.apply(publish(1, 3, 2, 'other host')), 'not-holder');
+  err(t.apply(publish(1, 2, 1, 'old holding')), 'not-holder');
+  ok(t.apply(publish(1, 2, 2, 'record-2')));
+  assert.equal([t.lock(1)?.host, t.lock(1)?.grants, t.lock(1)?.grantedAtUs, t.lock(1)?.published], [2, 2, 20, 'record-2'], 'the holding and its lease stay');
+  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 2, grantedAtUs: 20 }));
+  err(t.apply(publish(1, 2, 2, 'too late')), 'not-holder');
+  assert.is(ok(t.apply(acquire(1, 3, 0))).token, 3);
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [true, 'record-2'], 'the lapsed holding\'s published record is handed on');
 });
 
 test('a barrier episode opens at its last arrival; repeats are answered as before; records are kept one episode', () => {

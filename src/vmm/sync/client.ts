@@ -91,6 +91,11 @@ interface Cached {
   releasedBy: Set<number>;
   /** Called once the holding is over with nothing of it left unpublished (see publishReleases). */
   returned: (() => void)[];
+  /** Releases here since the holding came, and how many of them a record in the lock's row covers (see recordElsewhere). */
+  releases: number;
+  recorded: number;
+  /** The holding is over, given back (its release committed) or dropped with nothing lost. */
+  over: boolean;
 }
 
 export class SyncClient {
@@ -115,7 +120,7 @@ export class SyncClient {
    */
   readonly stats = {
     syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0, lockReturnedAtEnd: 0,
-    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, barrierPassed: 0,
+    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, lockPublished: 0, barrierPassed: 0,
   };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
@@ -131,7 +136,7 @@ export class SyncClient {
       c = {
         id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
         inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
-        releasedBy: new Set(), returned: [],
+        releasedBy: new Set(), returned: [], releases: 0, recorded: 0, over: false,
       };
       this.locks.set(id, c);
       c.waiters.push({ thread, done });
@@ -161,6 +166,7 @@ export class SyncClient {
     c.inside = null;
     c.last = thread;
     c.releasedBy.add(thread);
+    c.releases++;
     c.usedAt = this.env.now();
     this.deadlineChanged(thread);
     done(null);
@@ -281,10 +287,12 @@ export class SyncClient {
   /** The holding is over (given back, or dropped with nothing lost): the threads that came meanwhile ask for the lock anew. */
   private askAgain(c: Cached): void {
     this.locks.delete(c.id);
+    c.over = true;
     for (const f of c.returned.splice(0)) f();
     if (c.waiters.length === 0) return;
     const again: Cached = {
       ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, releasedBy: new Set(), returned: [],
+      releases: 0, recorded: 0, over: false,
     };
     this.locks.set(c.id, again);
     this.askFor(again);
@@ -297,7 +305,7 @@ export class SyncClient {
    */
   private giveBack(c: Cached): void {
     c.state = 'returning';
-    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => {
+    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => this.recordElsewhere(c, published, () => {
       if (this.locks.get(c.id) !== c) return; // lost meanwhile (its lease ran out first)
       c.releaseSent = true;
       this.givenBack.set(c.id, Math.max(c.token, this.givenBack.get(c.id) ?? 0));
@@ -315,7 +323,48 @@ export class SyncClient {
         this.askAgain(c);
         return 'done';
       });
-    });
+    }));
+  }
+
+  /**
+   * Before a record goes out through `via` (a lock being given back; null: a barrier arrival), each
+   * other lock this host holds with sections released here that no record in its row covers yet gets
+   * the same record in its row first (lock-publish), then `then` runs. The record names this host's
+   * intervals, and so what those sections wrote: once it is published, those writes are promised. If
+   * such a holding were then waited out, its next holder would be handed only the lock's older record
+   * and read words older than the acquirers of `via` read (dsm-release-chaos seeds 545, 9, 162: a
+   * removed node linked back in, a word whose latest write was lost). A holding whose own release is on
+   * its way is waited for instead: its record covers its sections, and if it lapses this host's threads
+   * stop and this record never goes out. No wait here depends on a thread leaving a lock, nor on
+   * another give-back's wait, so two give-backs never wait for each other.
+   */
+  private recordElsewhere(via: Cached | null, published: string | null, then: () => void): void {
+    const others = published === null ? [] : [...this.locks.values()].filter((c) => c !== via && c.state !== 'asking' && c.releases > c.recorded);
+    let left = others.length + 1;
+    const one = (): void => {
+      if (--left === 0) then();
+    };
+    for (const c of others) {
+      if (c.releaseSent) {
+        c.returned.push(one);
+        continue;
+      }
+      const upTo = c.releases;
+      this.stats.lockPublished++;
+      this.ask(c.plan, (req) => ({ t: 'lock-publish', req, id: c.id, thread: c.last, token: c.token, published: published! }), (reply) => {
+        if (reply.t !== 'lock-published') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+        if (!reply.committed && !c.over) {
+          // Not the holder any more and not given back yet: its release is on its way (wait for it), or it was waited out.
+          if (c.releaseSent) c.returned.push(one);
+          else if (this.locks.get(c.id) === c) this.lost(c);
+          return 'done';
+        }
+        if (reply.committed) c.recorded = Math.max(c.recorded, upTo);
+        one();
+        return 'done';
+      });
+    }
+    one();
   }
 
   /** Calls done(null) once `parties` threads arrived at this thread's next episode of barrier `name`. */
@@ -328,7 +377,7 @@ export class SyncClient {
     const episode = this.episodes.get(key) ?? 0;
     const obj: SyncObject = { kind: 'barrier', name, episode };
     const plan = companyOfSync(this.cfg.plans, 'barrier', name);
-    this.hooks.beforeRelease(obj, thread, (published) => {
+    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(null, published, () => {
       // Once the arrival is committed, asking again need not carry the record again.
       let recorded = false;
       this.ask(plan, (req) => ({ t: 'barrier-arrive', req, name, parties, episode, thread, published: recorded ? null : published }), (reply) => {
@@ -346,7 +395,7 @@ export class SyncClient {
         this.hooks.afterAcquire(obj, thread, reply.published, false, () => done(null));
         return 'done';
       });
-    });
+    }));
   }
 
   /** Whether a lock `thread` is inside is past its deadline on this host's clock (the thread must stop). */

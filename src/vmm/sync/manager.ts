@@ -127,6 +127,12 @@ export class SyncManager {
     });
   }
 
+  /** The holder records what it is about to publish elsewhere in the lock's row; the holding stays. */
+  publish(from: number, msg: Msg<'lock-publish'>): void {
+    const cmd: PageCommand = { op: 'lock-publish', company: this.plan.company, id: msg.id, host: from, thread: msg.thread, token: msg.token, published: msg.published };
+    this.propose(cmd, (a) => this.reply(from, { t: 'lock-published', req: msg.req, id: msg.id, thread: msg.thread, committed: a.result.ok }));
+  }
+
   private renew(from: number, msg: Msg<'lock-acquire'>, token: number): void {
     const key = `${msg.id}:${from}:${msg.thread}`;
     const pending = this.renewing.get(key);
