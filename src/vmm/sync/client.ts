@@ -305,7 +305,8 @@ export class SyncClient {
    */
   private giveBack(c: Cached): void {
     c.state = 'returning';
-    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => this.recordElsewhere(c, published, () => {
+    const due = this.covered(c);
+    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => this.recordElsewhere(due, published, () => {
       if (this.locks.get(c.id) !== c) return; // lost meanwhile (its lease ran out first)
       c.releaseSent = true;
       this.givenBack.set(c.id, Math.max(c.token, this.givenBack.get(c.id) ?? 0));
@@ -327,29 +328,46 @@ export class SyncClient {
   }
 
   /**
-   * Before a record goes out through `via` (a lock being given back; null: a barrier arrival), each
-   * other lock this host holds with sections released here that no record in its row covers yet gets
-   * the same record in its row first (lock-publish), then `then` runs. The record names this host's
-   * intervals, and so what those sections wrote: once it is published, those writes are promised. If
-   * such a holding were then waited out, its next holder would be handed only the lock's older record
-   * and read words older than the acquirers of `via` read (dsm-release-chaos seeds 545, 9, 162: a
-   * removed node linked back in, a word whose latest write was lost). A holding whose own release is on
-   * its way is waited for instead: its record covers its sections, and if it lapses this host's threads
-   * stop and this record never goes out. No wait here depends on a thread leaving a lock, nor on
-   * another give-back's wait, so two give-backs never wait for each other.
+   * The holdings whose sections a record made now would cover, each with its count of releases: every
+   * lock this host holds, besides `via` (the lock being given back; null: a barrier arrival), that has a
+   * thread inside or releases here no record in its row covers yet; and if there is any, `via` too.
+   * Taken when the coherence model ends its interval (beforeRelease is called), since the record it
+   * makes covers what was written until then, no later.
    */
-  private recordElsewhere(via: Cached | null, published: string | null, then: () => void): void {
-    const others = published === null ? [] : [...this.locks.values()].filter((c) => c !== via && c.state !== 'asking' && c.releases > c.recorded);
-    let left = others.length + 1;
+  private covered(via: Cached | null): [Cached, number][] {
+    const others: [Cached, number][] = [];
+    for (const c of this.locks.values()) {
+      if (c !== via && c.state !== 'asking' && (c.inside !== null || c.releases > c.recorded)) others.push([c, c.releases]);
+    }
+    return others.length > 0 && via !== null ? [[via, via.releases], ...others] : others;
+  }
+
+  /**
+   * Before a record goes out (committed with a release or a barrier arrival), each holding it covers
+   * (see covered) gets it in its lock's row first (lock-publish); then `then` runs. The record names
+   * this host's intervals, and so what those sections wrote: once anyone is handed it, those writes are
+   * promised. If such a holding were then waited out, its next holder would be handed only the lock's
+   * older record, and read words older than those handed this one read, or have its own later writes
+   * overwritten when they name the intervals after all (dsm-release-chaos seeds 9, 162, 262, 545, 547,
+   * 638, 939: a removed node linked back in, a later holder's word overwritten by an earlier one). That
+   * includes the lock being given back: its release may yet find the holding waited out, while the
+   * others' rows hold the record. A holding whose own release is on its way is waited for instead
+   * (its record covers its sections; if it lapses this host's threads stop and this record never goes
+   * out), and one given back already needs nothing. Nothing here waits for a thread to leave a lock or
+   * for another give-back's own waits, so two give-backs never wait for each other.
+   */
+  private recordElsewhere(due: readonly [Cached, number][], published: string | null, then: () => void): void {
+    let left = 1;
     const one = (): void => {
       if (--left === 0) then();
     };
-    for (const c of others) {
+    for (const [c, upTo] of published === null ? [] : due) {
+      if (c.over) continue;
+      left++;
       if (c.releaseSent) {
         c.returned.push(one);
         continue;
       }
-      const upTo = c.releases;
       this.stats.lockPublished++;
       this.ask(c.plan, (req) => ({ t: 'lock-publish', req, id: c.id, thread: c.last, token: c.token, published: published! }), (reply) => {
         if (reply.t !== 'lock-published') return reply.t === 'sync-refuse' ? 'again' : 'wait';
@@ -367,6 +385,7 @@ export class SyncClient {
     one();
   }
 
+
   /** Calls done(null) once `parties` threads arrived at this thread's next episode of barrier `name`. */
   barrier(thread: number, name: number, parties: number, done: (error: string | null) => void): void {
     if (!Number.isInteger(parties) || parties < 1 || parties > MAX_PARTIES) {
@@ -377,7 +396,8 @@ export class SyncClient {
     const episode = this.episodes.get(key) ?? 0;
     const obj: SyncObject = { kind: 'barrier', name, episode };
     const plan = companyOfSync(this.cfg.plans, 'barrier', name);
-    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(null, published, () => {
+    const due = this.covered(null);
+    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(due, published, () => {
       // Once the arrival is committed, asking again need not carry the record again.
       let recorded = false;
       this.ask(plan, (req) => ({ t: 'barrier-arrive', req, name, parties, episode, thread, published: recorded ? null : published }), (reply) => {
