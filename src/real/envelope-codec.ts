@@ -118,7 +118,7 @@ const VMM_FIELDS: VmmFields = {
   diff: { req: 'nat', page: 'nat', interval: 'pos', vt: 'vt', diff: 'page' },
   diffed: { req: 'nat', page: 'nat', version: 'nat', floor: 'vt' },
   'lock-acquire': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
-  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull', lapsed: 'bool' },
+  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull', lapsed: 'bool', lapsedHost: 'nat' },
   'lock-queued': { req: 'nat', id: 'u32', thread: 'nat' },
   'lock-lost': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
   'lock-release': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'recordOrNull' },
@@ -128,8 +128,10 @@ const VMM_FIELDS: VmmFields = {
   'barrier-open': { req: 'nat', name: 'u32', episode: 'nat', thread: 'nat', published: 'records' },
   'sync-refuse': { req: 'nat', why: 'syncWhy', leader: 'nat', detail: 'detail' },
   'lock-recall': { id: 'u32', token: 'pos' },
-  'lock-publish': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'record' },
-  'lock-published': { req: 'nat', id: 'u32', thread: 'nat', committed: 'bool' },
+  'host-record': { req: 'nat', incarnation: 'nat', seq: 'pos', published: 'record' },
+  'host-recorded': { req: 'nat' },
+  'host-records': { req: 'nat', host: 'pos' },
+  'host-records-are': { req: 'nat', host: 'pos', published: 'records' },
 };
 
 interface Variant {

@@ -51,8 +51,10 @@ export function recordDelivery(record: RecordEvent, from: number, to: number, en
         case 'lock-recall': return record('lock-recall', to, from, m.id, m.token);
         case 'lock-release': return record('lock-release', to, from, m.req, m.id, m.thread, m.token);
         case 'lock-released': return record('lock-released', to, from, m.req, m.id, m.thread);
-        case 'lock-publish': return record('lock-publish', to, from, m.req, m.id, m.thread, m.token);
-        case 'lock-published': return record('lock-published', to, from, m.req, m.id, m.thread);
+        case 'host-record': return record('host-record', to, from, m.req, m.seq);
+        case 'host-recorded': return record('host-recorded', to, from, m.req);
+        case 'host-records': return record('host-records', to, from, m.req, m.host);
+        case 'host-records-are': return record('host-records-are', to, from, m.req, m.host, m.published.length);
         case 'barrier-arrive': return record('barrier-arrive', to, from, m.req, m.name, m.episode, m.thread, m.parties);
         case 'barrier-wait': return record('barrier-wait', to, from, m.req, m.name, m.episode, m.thread);
         case 'barrier-open': return record('barrier-open', to, from, m.req, m.name, m.episode, m.thread, m.published.length);

@@ -54,11 +54,11 @@ export type PageCommand =
   /** The holding host frees the lock (`thread`: its last holder there); `published` (the coherence model's record of the release) stays with the lock. */
   | { op: 'lock-release'; company: number; id: number; host: number; thread: number; token: number; published: string | null }
   /**
-   * The holding host keeps the lock and its row holds `published` from now: what the host is about to
-   * publish through another sync object, so the lock's next holder is handed it even if this holding
-   * is then waited out (see SyncClient.recordElsewhere).
+   * Host `host` (incarnation `incarnation`) is about to publish `published`, its `seq`-th record covering
+   * sections under locks it keeps: the host's row in `company` (its home, sync/placement.ts) holds it from
+   * now, and a holder granted one of those locks after a lapse reads it there (see SyncClient.recordElsewhere).
    */
-  | { op: 'lock-publish'; company: number; id: number; host: number; thread: number; token: number; published: string }
+  | { op: 'host-record'; company: number; host: number; incarnation: number; seq: number; published: string }
   /** The manager waited out a silent holder's lease (the one granted at grantedAtUs): the lock is free. */
   | { op: 'lock-expire'; company: number; id: number; host: number; thread: number; token: number; grantedAtUs: number }
   /**
@@ -294,14 +294,13 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       if (p instanceof Bad) return p;
       return { op, ...l, published: p };
     }
-    case 'lock-publish': {
-      const l = lockFields(o, op);
-      if (l instanceof Bad) return l;
-      if (l.token < 1) return new Bad(`${op}: field 'token' must be a positive integer, got ${l.token}`);
+    case 'host-record': {
+      const f = ints(o, op, { company: 0, host: 1, incarnation: 0, seq: 1 });
+      if (f instanceof Bad) return f;
       const p = published(o, op);
       if (p instanceof Bad) return p;
       if (p === null) return new Bad(`${op}: field 'published' must be a string, got null`);
-      return { op, ...l, published: p };
+      return { op, company: f.company, host: f.host, incarnation: f.incarnation, seq: f.seq, published: p };
     }
     case 'lock-expire': {
       const l = lockFields(o, op);

@@ -64,7 +64,8 @@ export interface AllocationRow {
  * A lock's row: host 0 when free, else the host holding it (`thread`: the one whose turn made it ask; the
  * host's threads take turns under the holding). `grants` numbers its holdings (the holder's token); `published` is the last
  * release's record; `lapsed`: the last holding that ended was waited out (lock-expire), not released, so the
- * next holder is told that holder's section since its last release is indeterminate.
+ * next holder is told that holder's section since its last release is indeterminate; `lapsedHost`: whose
+ * (0: none), so the next holder can read what that host recorded before publishing elsewhere (host-record).
  */
 export interface LockRow {
   id: number;
@@ -77,6 +78,16 @@ export interface LockRow {
   grants: number;
   published: string | null;
   lapsed: boolean;
+  lapsedHost: number;
+}
+
+/** A host's latest record covering sections under locks it kept (host-record), per incarnation. */
+export interface HostRecordRow {
+  host: number;
+  incarnation: number;
+  company: number;
+  seq: number;
+  published: string;
 }
 
 /** A barrier's row: the episode whose arrivals it gathers now (the ones before it opened). */
@@ -117,7 +128,7 @@ export function pageHash(data: Uint8Array): string {
 }
 
 /** Bumped when the schema changes, so a snapshot from another schema is refused rather than misread. */
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 
 // WITHOUT ROWID everywhere a natural key exists: rows are stored in key order
 // and no rowid exists that a query could come to depend on.
@@ -166,6 +177,14 @@ CREATE TABLE locks (
   published TEXT,
   lapsed INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE host_records (
+  host INTEGER NOT NULL,
+  incarnation INTEGER NOT NULL,
+  company INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  published TEXT NOT NULL,
+  PRIMARY KEY (host, incarnation)
+) WITHOUT ROWID;
 CREATE TABLE barriers (
   name INTEGER PRIMARY KEY,
   company INTEGER NOT NULL,
@@ -232,7 +251,8 @@ function toLock(r: Row): LockRow {
     grantedAtUs: r['granted_at_us'] as number,
     grants: r['grants'] as number,
     published: r['published'] as string | null,
-    lapsed: r['lapsed'] === 1,
+    lapsed: r['lapsed'] !== 0,
+    lapsedHost: r['lapsed'] as number,
   };
 }
 
@@ -279,8 +299,15 @@ function prepare(db: Database.Database) {
       ON CONFLICT (id) DO UPDATE SET host = excluded.host, thread = excluded.thread, term = excluded.term,
         lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us, grants = excluded.grants`),
     releaseLock: s('UPDATE locks SET host = 0, thread = 0, published = ?, lapsed = 0 WHERE id = ?'),
-    expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = 1 WHERE id = ?'),
-    publishLock: s('UPDATE locks SET published = ? WHERE id = ?'),
+    // lapsed holds the host whose holding was waited out (0: the last holding was released).
+    expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = host WHERE id = ?'),
+    hostRecordSeq: s('SELECT seq FROM host_records WHERE host = ? AND incarnation = ?').pluck(),
+    upsertHostRecord: s(`INSERT INTO host_records (host, incarnation, company, seq, published) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (host, incarnation) DO UPDATE SET company = excluded.company, seq = excluded.seq, published = excluded.published`),
+    hostRecordsOf: s('SELECT host, incarnation, company, seq, published FROM host_records WHERE host = ? ORDER BY incarnation'),
+    deleteHostRecordsOf: s('DELETE FROM host_records WHERE company = ?'),
+    hHostRecords: s('SELECT host, incarnation, company, seq, published FROM host_records ORDER BY host, incarnation').raw(),
+    hHostRecordsOf: s('SELECT host, incarnation, company, seq, published FROM host_records WHERE company = ? ORDER BY host, incarnation').raw(),
     locksOf: s(`SELECT ${LOCK_COLS} FROM locks WHERE company = ? ORDER BY id`),
     locksAll: s(`SELECT ${LOCK_COLS} FROM locks ORDER BY id`),
     barrier: s(`SELECT ${BARRIER_COLS} FROM barriers WHERE name = ?`),
@@ -465,8 +492,8 @@ export class PageTable {
         return this.lockAcquire(c);
       case 'lock-release':
         return this.lockRelease(c);
-      case 'lock-publish':
-        return this.lockPublish(c);
+      case 'host-record':
+        return this.hostRecord(c);
       case 'lock-expire':
         return this.lockExpire(c);
       case 'barrier-arrive':
@@ -501,7 +528,7 @@ export class PageTable {
     }
     const grants = c.token === 0 ? (row?.grants ?? 0) + 1 : c.token;
     // A renewal keeps the thread the holding was asked for by.
-    this.st.upsertLock.run(c.id, c.company, c.host, c.token === 0 ? c.thread : row!.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsed === true ? 1 : 0);
+    this.st.upsertLock.run(c.id, c.company, c.host, c.token === 0 ? c.thread : row!.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsedHost ?? 0);
     return { ok: true, token: grants };
   }
 
@@ -524,12 +551,13 @@ export class PageTable {
     return { ok: true, token: c.token };
   }
 
-  /** The holding stays as it is; the lock's record is the one the holder is about to publish elsewhere. */
-  private lockPublish(c: Extract<PageCommand, { op: 'lock-publish' }>): ApplyResult {
-    const row = this.heldBy(c.op, c);
-    if ('ok' in row) return row;
-    this.st.publishLock.run(c.published, c.id);
-    return { ok: true, token: c.token };
+  /** A host's newer record replaces its older one of the same incarnation; a late retry of an older one changes nothing. */
+  private hostRecord(c: Extract<PageCommand, { op: 'host-record' }>): ApplyResult {
+    const bad = this.syncCompany(c.op, c.company);
+    if (bad !== null) return bad;
+    const seq = this.st.hostRecordSeq.get(c.host, c.incarnation) as number | undefined;
+    if (seq === undefined || seq < c.seq) this.st.upsertHostRecord.run(c.host, c.incarnation, c.company, c.seq, c.published);
+    return OK;
   }
 
   /** Only the lease the manager waited out: a renewal committed meanwhile keeps the lock held. */
@@ -595,6 +623,7 @@ export class PageTable {
     this.diffs.dropRange(company, c.firstPage, end);
     this.st.deleteAllocationsOf.run(company);
     this.st.deleteLocksOf.run(company);
+    this.st.deleteHostRecordsOf.run(company);
     this.st.deleteArrivalsOf.run(company);
     this.st.deleteBarriersOf.run(company);
     this.st.deleteCompany.run(company);
@@ -850,6 +879,7 @@ export class PageTable {
       feed('leases', st.hLeases.iterate() as IterableIterator<unknown[]>);
       feed('allocations', st.hAllocations.iterate() as IterableIterator<unknown[]>);
       feed('locks', st.hLocks.iterate() as IterableIterator<unknown[]>);
+      feed('host_records', st.hHostRecords.iterate() as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriers.iterate() as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivals.iterate() as IterableIterator<unknown[]>);
       for (const [tag, rows] of this.diffs.hashFeeds(null)) feedRows(tag, rows);
@@ -863,6 +893,7 @@ export class PageTable {
       }
       feed('allocations', st.hAllocationsOf.iterate(company) as IterableIterator<unknown[]>);
       feed('locks', st.hLocksOf.iterate(company) as IterableIterator<unknown[]>);
+      feed('host_records', st.hHostRecordsOf.iterate(company) as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriersOf.iterate(company) as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivalsOf.iterate(company) as IterableIterator<unknown[]>);
       if (c !== undefined) for (const [tag, rows] of this.diffs.hashFeeds({ company, firstPage: c.firstPage, end: c.firstPage + c.pages })) feedRows(tag, rows);
@@ -900,6 +931,11 @@ export class PageTable {
 
   locks(company?: number): LockRow[] {
     return ((company === undefined ? this.st.locksAll.all() : this.st.locksOf.all(company)) as Row[]).map(toLock);
+  }
+
+  /** Host `host`'s latest records (host-record), one per incarnation, oldest incarnation first. */
+  hostRecords(host: number): HostRecordRow[] {
+    return this.st.hostRecordsOf.all(host) as HostRecordRow[];
   }
 
   /** A barrier's row (null: no party arrived yet). */

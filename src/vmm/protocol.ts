@@ -74,9 +74,10 @@ export type VmmMessage =
   | { t: 'lock-acquire'; req: number; id: number; thread: number; token: number }
   /**
    * Manager -> host: the lock is the host's (holding `token`), committed at `index`; `published`: the last
-   * release's record; `lapsed`: the holding before this one was waited out (its lease ran out), not released.
+   * release's record; `lapsed`: the holding before this one was waited out (its lease ran out), not released;
+   * `lapsedHost`: whose (0: not lapsed).
    */
-  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean }
+  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean; lapsedHost: number }
   /** Manager -> host: the lock is held; the thread is queued (it asks again now and then, and is told when granted). */
   | { t: 'lock-queued'; req: number; id: number; thread: number }
   /** Manager -> host: the holding is gone (its lease was waited out): the thread must not go on under it. */
@@ -94,12 +95,16 @@ export type VmmMessage =
    */
   | { t: 'lock-released'; req: number; id: number; thread: number; committed: boolean }
   /**
-   * Host -> manager: the host keeps holding `token` of the lock, and its row is to hold `published` (a
-   * record the host is about to publish through another lock or a barrier: see SyncClient.recordElsewhere).
+   * Host -> the manager of its home company: the host is about to publish `published`, its `seq`-th record of
+   * incarnation `incarnation`, covering sections under locks it keeps (see SyncClient.recordElsewhere).
    */
-  | { t: 'lock-publish'; req: number; id: number; thread: number; token: number; published: string }
-  /** Manager -> host: `committed`: the row holds the record; false: the host no longer holds the holding. */
-  | { t: 'lock-published'; req: number; id: number; thread: number; committed: boolean }
+  | { t: 'host-record'; req: number; incarnation: number; seq: number; published: string }
+  /** Manager -> host: the host-record is committed. */
+  | { t: 'host-recorded'; req: number }
+  /** Host -> the manager of `host`'s home company: that host's records, read after a lapse of its holding. */
+  | { t: 'host-records'; req: number; host: number }
+  /** Manager -> host: `host`'s latest record per incarnation, read once everything committed before the ask is applied. */
+  | { t: 'host-records-are'; req: number; host: number; published: string[] }
   /** Host -> manager: the thread arrives at episode `episode` of barrier `name` of `parties`. */
   | { t: 'barrier-arrive'; req: number; name: number; parties: number; episode: number; thread: number; published: string | null }
   /** Manager -> host: the arrival is committed; the episode is not open yet (the manager tells when it opens). */
@@ -113,8 +118,8 @@ export type VmmMessage =
   | { t: 'sync-refuse'; req: number; why: 'not-leader' | 'invalid'; leader: number; detail: string };
 
 /** The messages a host's sync client sends to a manager, and the ones it gets back. */
-export type SyncRequest = Extract<VmmMessage, { t: 'lock-acquire' | 'lock-release' | 'lock-publish' | 'barrier-arrive' }>;
+export type SyncRequest = Extract<VmmMessage, { t: 'lock-acquire' | 'lock-release' | 'host-record' | 'host-records' | 'barrier-arrive' }>;
 export type SyncReply = Extract<
   VmmMessage,
-  { t: 'lock-granted' | 'lock-queued' | 'lock-lost' | 'lock-released' | 'lock-published' | 'barrier-wait' | 'barrier-open' | 'sync-refuse' }
+  { t: 'lock-granted' | 'lock-queued' | 'lock-lost' | 'lock-released' | 'host-recorded' | 'host-records-are' | 'barrier-wait' | 'barrier-open' | 'sync-refuse' }
 >;

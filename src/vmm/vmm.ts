@@ -115,7 +115,8 @@ export class Vmm {
         return;
       case 'lock-acquire':
       case 'lock-release':
-      case 'lock-publish':
+      case 'host-record':
+      case 'host-records':
       case 'barrier-arrive':
         this.toSyncManager(from, msg);
         return;
@@ -126,7 +127,8 @@ export class Vmm {
       case 'lock-queued':
       case 'lock-lost':
       case 'lock-released':
-      case 'lock-published':
+      case 'host-recorded':
+      case 'host-records-are':
       case 'barrier-wait':
       case 'barrier-open':
       case 'sync-refuse':
@@ -136,7 +138,10 @@ export class Vmm {
   }
 
   private toSyncManager(from: number, msg: SyncRequest): void {
-    const plan = msg.t === 'barrier-arrive' ? companyOfSync(this.cfg.plans, 'barrier', msg.name) : companyOfSync(this.cfg.plans, 'lock', msg.id);
+    const plan = msg.t === 'barrier-arrive' ? companyOfSync(this.cfg.plans, 'barrier', msg.name)
+      : msg.t === 'host-record' ? companyOfSync(this.cfg.plans, 'host', from)
+        : msg.t === 'host-records' ? companyOfSync(this.cfg.plans, 'host', msg.host)
+          : companyOfSync(this.cfg.plans, 'lock', msg.id);
     const m = this.managers.get(plan.company)?.sync;
     if (m === undefined) {
       const lead = this.env.company(plan.company)?.lead() ?? 0;
@@ -145,7 +150,8 @@ export class Vmm {
     }
     if (msg.t === 'lock-acquire') m.acquire(from, msg);
     else if (msg.t === 'lock-release') m.release(from, msg);
-    else if (msg.t === 'lock-publish') m.publish(from, msg);
+    else if (msg.t === 'host-record') m.hostRecord(from, msg);
+    else if (msg.t === 'host-records') m.hostRecords(from, msg);
     else m.arrive(from, msg);
   }
 

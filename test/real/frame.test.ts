@@ -53,8 +53,8 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: {} } },
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: { 2: 1, 3: 7 } } },
   { kind: 'vmm', msg: { t: 'lock-acquire', req: 10, id: 0xffffffff, thread: 3, token: 0 } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}', lapsed: false } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null, lapsed: true } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}', lapsed: false, lapsedHost: 0 } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null, lapsed: true, lapsedHost: 4 } },
   { kind: 'vmm', msg: { t: 'lock-queued', req: 10, id: 7, thread: 3 } },
   { kind: 'vmm', msg: { t: 'lock-lost', req: 10, id: 7, thread: 3, token: 2 } },
   { kind: 'vmm', msg: { t: 'lock-recall', id: 0xffffffff, token: 1 } },
@@ -63,9 +63,11 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'lock-release', req: 11, id: 7, thread: 3, token: 1, published: 'ü\ud800' } },
   { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: true } },
   { kind: 'vmm', msg: { t: 'lock-released', req: 11, id: 7, thread: 3, committed: false } },
-  { kind: 'vmm', msg: { t: 'lock-publish', req: 14, id: 0xffffffff, thread: 3, token: 2, published: '{"vt":{"1":2}}' } },
-  { kind: 'vmm', msg: { t: 'lock-published', req: 14, id: 7, thread: 3, committed: true } },
-  { kind: 'vmm', msg: { t: 'lock-published', req: 14, id: 7, thread: 3, committed: false } },
+  { kind: 'vmm', msg: { t: 'host-record', req: 14, incarnation: 2, seq: 1, published: '{"vt":{"1":2}}' } },
+  { kind: 'vmm', msg: { t: 'host-recorded', req: 14 } },
+  { kind: 'vmm', msg: { t: 'host-records', req: 15, host: 0xffffffff } },
+  { kind: 'vmm', msg: { t: 'host-records-are', req: 15, host: 3, published: ['a', ''] } },
+  { kind: 'vmm', msg: { t: 'host-records-are', req: 15, host: 3, published: [] } },
   { kind: 'vmm', msg: { t: 'barrier-arrive', req: 12, name: 5, parties: 3, episode: 1, thread: 4, published: 'r' } },
   { kind: 'vmm', msg: { t: 'barrier-wait', req: 12, name: 5, episode: 1, thread: 4 } },
   { kind: 'vmm', msg: { t: 'barrier-open', req: 12, name: 0xffffffff, episode: 1, thread: 4, published: ['a', '', 'b'] } },
@@ -118,14 +120,16 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('diff'), req: n0, page: n0, interval: n1, vt: vtZ, diff: z.string() }),
   z.object({ t: z.literal('diffed'), req: n0, page: n0, version: n0, floor: vtZ }),
   z.object({ t: z.literal('lock-acquire'), req: n0, id: u32, thread: n0, token: n0 }),
-  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable(), lapsed: z.boolean() }),
+  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable(), lapsed: z.boolean(), lapsedHost: n0 }),
   z.object({ t: z.literal('lock-queued'), req: n0, id: u32, thread: n0 }),
   z.object({ t: z.literal('lock-lost'), req: n0, id: u32, thread: n0, token: n0 }),
   z.object({ t: z.literal('lock-recall'), id: u32, token: n1 }),
   z.object({ t: z.literal('lock-release'), req: n0, id: u32, thread: n0, token: n1, published: recordZ.nullable() }),
   z.object({ t: z.literal('lock-released'), req: n0, id: u32, thread: n0, committed: z.boolean() }),
-  z.object({ t: z.literal('lock-publish'), req: n0, id: u32, thread: n0, token: n1, published: recordZ }),
-  z.object({ t: z.literal('lock-published'), req: n0, id: u32, thread: n0, committed: z.boolean() }),
+  z.object({ t: z.literal('host-record'), req: n0, incarnation: n0, seq: n1, published: recordZ }),
+  z.object({ t: z.literal('host-recorded'), req: n0 }),
+  z.object({ t: z.literal('host-records'), req: n0, host: n1 }),
+  z.object({ t: z.literal('host-records-are'), req: n0, host: n1, published: recordsZ }),
   z.object({ t: z.literal('barrier-arrive'), req: n0, name: u32, parties: n1, episode: n0, thread: n0, published: recordZ.nullable() }),
   z.object({ t: z.literal('barrier-wait'), req: n0, name: u32, episode: n0, thread: n0 }),
   z.object({ t: z.literal('barrier-open'), req: n0, name: u32, episode: n0, thread: n0, published: recordsZ }),
@@ -224,14 +228,16 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('diff' as const), req: small, page: small, interval: pos, vt: vtArb, diff: pageArb }),
   fc.record({ t: fc.constant('diffed' as const), req: small, page: small, version: small, floor: vtArb }),
   fc.record({ t: fc.constant('lock-acquire' as const), req: small, id: u32Arb, thread: small, token: small }),
-  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb, lapsed: fc.boolean() }),
+  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb, lapsed: fc.boolean(), lapsedHost: small }),
   fc.record({ t: fc.constant('lock-queued' as const), req: small, id: u32Arb, thread: small }),
   fc.record({ t: fc.constant('lock-released' as const), req: small, id: u32Arb, thread: small, committed: fc.boolean() }),
   fc.record({ t: fc.constant('lock-lost' as const), req: small, id: u32Arb, thread: small, token: small }),
   fc.record({ t: fc.constant('lock-recall' as const), id: u32Arb, token: pos }),
   fc.record({ t: fc.constant('lock-release' as const), req: small, id: u32Arb, thread: small, token: pos, published: recordArb }),
-  fc.record({ t: fc.constant('lock-publish' as const), req: small, id: u32Arb, thread: small, token: pos, published: fc.string({ maxLength: 20 }) }),
-  fc.record({ t: fc.constant('lock-published' as const), req: small, id: u32Arb, thread: small, committed: fc.boolean() }),
+  fc.record({ t: fc.constant('host-record' as const), req: small, incarnation: small, seq: pos, published: fc.string({ maxLength: 20 }) }),
+  fc.record({ t: fc.constant('host-recorded' as const), req: small }),
+  fc.record({ t: fc.constant('host-records' as const), req: small, host: pos }),
+  fc.record({ t: fc.constant('host-records-are' as const), req: small, host: pos, published: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }) }),
   fc.record({ t: fc.constant('barrier-arrive' as const), req: small, name: u32Arb, parties: pos, episode: small, thread: small, published: recordArb }),
   fc.record({ t: fc.constant('barrier-wait' as const), req: small, name: u32Arb, episode: small, thread: small }),
   fc.record({ t: fc.constant('barrier-open' as const), req: small, name: u32Arb, episode: small, thread: small, published: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }) }),
@@ -558,10 +564,11 @@ test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, re
   refused(vmm({ ...arrive, name: 2 ** 32 }));
   refused(vmm({ ...arrive, parties: 0 }));
   refused(vmm({ ...exampleOf('lock-release').msg, token: 0 }));
-  refused(vmm({ ...exampleOf('lock-publish').msg, token: 0 }));
+  refused(vmm({ ...exampleOf('host-record').msg, seq: 0 }));
+  refused(vmm({ ...exampleOf('host-records').msg, host: 0 }));
   refused(vmm({ ...exampleOf('diff').msg, interval: 0 }));
   // Published records: at most 64 Ki chars each, in every variant that carries one or a list of them.
-  for (const t of ['lock-granted', 'lock-release', 'lock-publish', 'barrier-arrive']) {
+  for (const t of ['lock-granted', 'lock-release', 'host-record', 'barrier-arrive']) {
     ok(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024) }));
     refused(vmm({ ...exampleOf(t).msg, published: 'p'.repeat(64 * 1024 + 1) }));
   }

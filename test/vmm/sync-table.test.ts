@@ -29,8 +29,8 @@ const acquire = (id: number, host: number, thread: number, token = 0, grantedAtU
   ({ op: 'lock-acquire', company: 1, id, host, thread, token, term: 1, leaseUs: 1000, grantedAtUs });
 const release = (id: number, host: number, thread: number, token: number, published: string | null = null): PageCommand =>
   ({ op: 'lock-release', company: 1, id, host, thread, token, published });
-const publish = (id: number, host: number, token: number, published: string): PageCommand =>
-  ({ op: 'lock-publish', company: 1, id, host, thread: 0, token, published });
+const record = (host: number, incarnation: number, seq: number, published: string): PageCommand =>
+  ({ op: 'host-record', company: 1, host, incarnation, seq, published });
 const arrive = (name: number, parties: number, episode: number, host: number, thread: number, published: string | null = null): PageCommand =>
   ({ op: 'barrier-arrive', company: 1, name, parties, episode, host, thread, published });
 
@@ -47,8 +47,9 @@ test('lock commands are validated field by field, naming the field', () => {
     [{ ...release(1, 1, 1, 1), published: 5 }, "field 'published' must be null or a string"],
     [{ ...release(1, 1, 1, 1), published: 'x'.repeat(MAX_PUBLISHED_LENGTH + 1) }, "field 'published'"],
     [{ op: 'lock-expire', company: 1, id: 1, host: 1, thread: 0, token: 1 }, "lock-expire: field 'grantedAtUs'"],
-    [{ ...publish(1, 1, 1, 'r'), token: 0 }, "lock-publish: field 'token' must be a positive integer"],
-    [{ ...publish(1, 1, 1, 'r'), published: null }, "lock-publish: field 'published' must be a string"],
+    [{ ...record(1, 1, 1, 'r'), seq: 0 }, "host-record: field 'seq' must be a positive integer"],
+    [{ ...record(1, 1, 1, 'r'), host: 0 }, "host-record: field 'host' must be a positive integer"],
+    [{ ...record(1, 1, 1, 'r'), published: null }, "host-record: field 'published' must be a string"],
     [{ ...arrive(1, 3, 0, 1, 0), parties: 0 }, "barrier-arrive: field 'parties' must be a positive integer"],
     [{ ...arrive(1, 3, 0, 1, 0), parties: 2 ** 20 }, "field 'parties' must be at most"],
     [{ ...arrive(1, 3, 0, 1, 0), name: 'a' }, "barrier-arrive: field 'name'"],
@@ -74,7 +75,7 @@ test('a lock is held by one thread at a time; holdings are numbered and fenced b
   ok(t.apply(release(5, 2, 0, 1, 'record-1')));
   err(t.apply(release(5, 2, 0, 1)), 'not-holder'); // a retry of a release done
   err(t.apply(acquire(5, 2, 0, 1)), 'not-holder'); // a renewal after the release
-  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1', lapsed: false });
+  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1', lapsed: false, lapsedHost: 0 });
   assert.is(ok(t.apply(acquire(5, 3, 0))).token, 2);
   assert.is(t.lock(5)?.published, 'record-1', 'the last release\'s record stays with the lock');
   err(t.apply({ ...acquire(6, 1, 0), company: 2 } as PageCommand), 'unknown-company');
@@ -99,19 +100,28 @@ test('expire frees only the lease the manager waited out, not one renewed since;
   assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [false, 'record-2']);
 });
 
-test('lock-publish puts a record in the row of a holding still held, and a lapse of the holding keeps it for the next holder', () => {
+test('a lapse names its host in the lock\'s row; a host\'s records keep the newest per incarnation, in snapshots and the company hash', () => {
   const t = table();
   ok(t.apply(acquire(1, 2, 0, 0, 10)));
-  ok(t.apply(release(1, 2, 0, 1, 'record-1')));
-  ok(t.apply(acquire(1, 2, 0, 0, 20)));
-  err(t.apply(publish(1, 3, 2, 'other host')), 'not-holder');
-  err(t.apply(publish(1, 2, 1, 'old holding')), 'not-holder');
-  ok(t.apply(publish(1, 2, 2, 'record-2')));
-  assert.equal([t.lock(1)?.host, t.lock(1)?.grants, t.lock(1)?.grantedAtUs, t.lock(1)?.published], [2, 2, 20, 'record-2'], 'the holding and its lease stay');
-  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 2, grantedAtUs: 20 }));
-  err(t.apply(publish(1, 2, 2, 'too late')), 'not-holder');
-  assert.is(ok(t.apply(acquire(1, 3, 0))).token, 3);
-  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [true, 'record-2'], 'the lapsed holding\'s published record is handed on');
+  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 1, grantedAtUs: 10 }));
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHost], [true, 2]);
+  ok(t.apply(acquire(1, 3, 0)));
+  assert.is(t.lock(1)?.lapsedHost, 2, 'the next holding is granted knowing whose holding lapsed');
+  ok(t.apply(release(1, 3, 0, 2, 'r')));
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHost], [false, 0]);
+  const h0 = t.hash(1);
+  ok(t.apply(record(2, 1, 2, 'second')));
+  ok(t.apply(record(2, 1, 1, 'first, retried late')));
+  ok(t.apply(record(2, 2, 1, 'after a restart')));
+  ok(t.apply(record(4, 1, 1, 'another host')));
+  assert.equal(t.hostRecords(2).map((r) => [r.incarnation, r.seq, r.published]), [[1, 2, 'second'], [2, 1, 'after a restart']]);
+  assert.not.equal(t.hash(1), h0);
+  const back = PageTable.restore(t.snapshot(), { pageSize: 64 });
+  assert.equal(back.hostRecords(2), t.hostRecords(2));
+  assert.is(back.hash(1), t.hash(1));
+  err(t.apply({ ...record(2, 1, 3, 'x'), company: 2 } as PageCommand), 'unknown-company');
+  ok(t.apply({ op: 'drop-company', company: 1 }));
+  assert.equal(t.hostRecords(2), []);
 });
 
 test('a barrier episode opens at its last arrival; repeats are answered as before; records are kept one episode', () => {

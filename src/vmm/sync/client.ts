@@ -91,11 +91,9 @@ interface Cached {
   releasedBy: Set<number>;
   /** Called once the holding is over with nothing of it left unpublished (see publishReleases). */
   returned: (() => void)[];
-  /** Releases here since the holding came, and how many of them a record in the lock's row covers (see recordElsewhere). */
+  /** Releases here since the holding came, and how many of them a record at this host's home covers (see recordElsewhere). */
   releases: number;
   recorded: number;
-  /** The holding is over, given back (its release committed) or dropped with nothing lost. */
-  over: boolean;
 }
 
 export class SyncClient {
@@ -110,6 +108,8 @@ export class SyncClient {
    * 369): such a grant is stale, since the release may commit right after.
    */
   private givenBack = new Map<number, number>();
+  /** This host's records sent home (recordElsewhere), numbered: a late retry of an older one changes nothing there. */
+  private recordSeq = 0;
   /** Per "thread:name", the episode of the barrier the thread arrives at next. */
   private episodes = new Map<string, number>();
   private closed = false;
@@ -120,7 +120,7 @@ export class SyncClient {
    */
   readonly stats = {
     syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0, lockReturnedAtEnd: 0,
-    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, lockPublished: 0, barrierPassed: 0,
+    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, hostRecords: 0, lapsedRecordsRead: 0, barrierPassed: 0,
   };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
@@ -136,7 +136,7 @@ export class SyncClient {
       c = {
         id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
         inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
-        releasedBy: new Set(), returned: [], releases: 0, recorded: 0, over: false,
+        releasedBy: new Set(), returned: [], releases: 0, recorded: 0,
       };
       this.locks.set(id, c);
       c.waiters.push({ thread, done });
@@ -223,7 +223,25 @@ export class SyncClient {
       this.deadlineChanged(w.thread);
       this.armRenewal(c, reply.leaseUs);
       this.armDeadline(c);
-      this.hooks.afterAcquire({ kind: 'lock', id: c.id }, w.thread, reply.published === null ? [] : [reply.published], reply.lapsed, () => w.done(null));
+      const published = reply.published === null ? [] : [reply.published];
+      const enter = (records: readonly string[]): void =>
+        this.hooks.afterAcquire({ kind: 'lock', id: c.id }, w.thread, [...published, ...records], reply.lapsed, () => w.done(null));
+      if (reply.lapsed && reply.lapsedHost !== 0 && this.cfg.coherence === 'release') this.lapsedRecords(reply.lapsedHost, enter);
+      else enter([]);
+      return 'done';
+    });
+  }
+
+  /**
+   * The records host `host` committed at home before publishing them (see recordElsewhere): read by a
+   * holder granted a lock that host's holding lapsed on, since the lock's own record may not name what
+   * that host published through others.
+   */
+  private lapsedRecords(host: number, then: (records: readonly string[]) => void): void {
+    this.stats.lapsedRecordsRead++;
+    this.ask(companyOfSync(this.cfg.plans, 'host', host), (req) => ({ t: 'host-records', req, host }), (reply) => {
+      if (reply.t !== 'host-records-are' || reply.host !== host) return reply.t === 'sync-refuse' ? 'again' : 'wait';
+      if (!this.closed) then(reply.published);
       return 'done';
     });
   }
@@ -287,12 +305,11 @@ export class SyncClient {
   /** The holding is over (given back, or dropped with nothing lost): the threads that came meanwhile ask for the lock anew. */
   private askAgain(c: Cached): void {
     this.locks.delete(c.id);
-    c.over = true;
     for (const f of c.returned.splice(0)) f();
     if (c.waiters.length === 0) return;
     const again: Cached = {
       ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, releasedBy: new Set(), returned: [],
-      releases: 0, recorded: 0, over: false,
+      releases: 0, recorded: 0,
     };
     this.locks.set(c.id, again);
     this.askFor(again);
@@ -328,62 +345,49 @@ export class SyncClient {
   }
 
   /**
-   * The holdings whose sections a record made now would cover, each with its count of releases: every
-   * lock this host holds, besides `via` (the lock being given back; null: a barrier arrival), that has a
-   * thread inside or releases here no record in its row covers yet; and if there is any, `via` too.
-   * Taken when the coherence model ends its interval (beforeRelease is called), since the record it
-   * makes covers what was written until then, no later.
+   * The holdings, besides `via` (the lock being given back; null: a barrier arrival), whose sections a
+   * record made now would cover and no record at home or in their own row covers yet: a thread is inside,
+   * or threads released them since. Each with its count of releases. Taken when the coherence model
+   * ends its interval (beforeRelease is called): the record it makes covers what was written until then.
    */
   private covered(via: Cached | null): [Cached, number][] {
-    const others: [Cached, number][] = [];
+    const out: [Cached, number][] = [];
     for (const c of this.locks.values()) {
-      if (c !== via && c.state !== 'asking' && (c.inside !== null || c.releases > c.recorded)) others.push([c, c.releases]);
+      if (c !== via && c.state !== 'asking' && (c.inside !== null || c.releases > c.recorded)) out.push([c, c.releases]);
     }
-    return others.length > 0 && via !== null ? [[via, via.releases], ...others] : others;
+    return out;
   }
 
   /**
-   * Before a record goes out (committed with a release or a barrier arrival), each holding it covers
-   * (see covered) gets it in its lock's row first (lock-publish); then `then` runs. The record names
-   * this host's intervals, and so what those sections wrote: once anyone is handed it, those writes are
-   * promised. If such a holding were then waited out, its next holder would be handed only the lock's
-   * older record, and read words older than those handed this one read, or have its own later writes
-   * overwritten when they name the intervals after all (dsm-release-chaos seeds 9, 162, 262, 545, 547,
-   * 638, 939: a removed node linked back in, a later holder's word overwritten by an earlier one). That
-   * includes the lock being given back: its release may yet find the holding waited out, while the
-   * others' rows hold the record. A holding whose own release is on its way is waited for instead
-   * (its record covers its sections; if it lapses this host's threads stop and this record never goes
-   * out), and one given back already needs nothing. Nothing here waits for a thread to leave a lock or
-   * for another give-back's own waits, so two give-backs never wait for each other.
+   * Before a record goes out (committed with a release or a barrier arrival) that covers sections under
+   * other locks this host keeps (`due`, see covered), the host's home company commits it (host-record);
+   * then `then` runs. The record names this host's intervals, and so what those sections wrote: once
+   * anyone is handed it, those writes may be seen. If one of those holdings were then waited out, its
+   * next holder, handed only the lock's older record, would read older words than those handed this one,
+   * or have its own writes overwritten when they name the intervals after all (dsm-release-chaos seeds 9,
+   * 162, 545, 547, 638, 938, 946: a removed node linked back in, a later holder's word overwritten by an
+   * earlier one). So a holder granted a lock after a lapse reads the lapsed host's records at its home
+   * (askFor) and learns every interval any record of that host may have named. One home, not the rows of
+   * the locks covered: a record in some rows and not others (a manager unreachable while the host's lease
+   * ran out) would name the intervals to some next holders and not to others (seeds 246, 519). Nothing
+   * here waits for a thread or another give-back, so give-backs never wait for each other.
    */
   private recordElsewhere(due: readonly [Cached, number][], published: string | null, then: () => void): void {
-    let left = 1;
-    const one = (): void => {
-      if (--left === 0) then();
-    };
-    for (const [c, upTo] of published === null ? [] : due) {
-      if (c.over) continue;
-      left++;
-      if (c.releaseSent) {
-        c.returned.push(one);
-        continue;
-      }
-      this.stats.lockPublished++;
-      this.ask(c.plan, (req) => ({ t: 'lock-publish', req, id: c.id, thread: c.last, token: c.token, published: published! }), (reply) => {
-        if (reply.t !== 'lock-published') return reply.t === 'sync-refuse' ? 'again' : 'wait';
-        if (!reply.committed && !c.over) {
-          // Not the holder any more and not given back yet: its release is on its way (wait for it), or it was waited out.
-          if (c.releaseSent) c.returned.push(one);
-          else if (this.locks.get(c.id) === c) this.lost(c);
-          return 'done';
-        }
-        if (reply.committed) c.recorded = Math.max(c.recorded, upTo);
-        one();
-        return 'done';
-      });
+    if (published === null || due.length === 0) {
+      then();
+      return;
     }
-    one();
+    const seq = ++this.recordSeq;
+    this.stats.hostRecords++;
+    const home = companyOfSync(this.cfg.plans, 'host', this.cfg.host);
+    this.ask(home, (req) => ({ t: 'host-record', req, incarnation: this.cfg.incarnation, seq, published }), (reply) => {
+      if (reply.t !== 'host-recorded') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+      for (const [c, upTo] of due) c.recorded = Math.max(c.recorded, upTo);
+      then();
+      return 'done';
+    });
   }
+
 
 
   /** Calls done(null) once `parties` threads arrived at this thread's next episode of barrier `name`. */

@@ -100,7 +100,7 @@ export class SyncManager {
     }
     if (this.cfg.bugs?.grantBeforeRelease && row !== null && row.host !== 0) {
       // The deliberate bug: answered at once, as if the holder had already released.
-      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published, lapsed: row.lapsed });
+      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published, lapsed: row.lapsed, lapsedHost: row.lapsedHost });
       return;
     }
     let q = this.locks.get(msg.id);
@@ -127,10 +127,20 @@ export class SyncManager {
     });
   }
 
-  /** The holder records what it is about to publish elsewhere in the lock's row; the holding stays. */
-  publish(from: number, msg: Msg<'lock-publish'>): void {
-    const cmd: PageCommand = { op: 'lock-publish', company: this.plan.company, id: msg.id, host: from, thread: msg.thread, token: msg.token, published: msg.published };
-    this.propose(cmd, (a) => this.reply(from, { t: 'lock-published', req: msg.req, id: msg.id, thread: msg.thread, committed: a.result.ok }));
+  // Hosts' records (this company is their home: sync/placement.ts)
+
+  /** A host's record, committed before the host publishes it (see SyncClient.recordElsewhere). */
+  hostRecord(from: number, msg: Msg<'host-record'>): void {
+    const cmd: PageCommand = { op: 'host-record', company: this.plan.company, host: from, incarnation: msg.incarnation, seq: msg.seq, published: msg.published };
+    this.propose(cmd, () => this.reply(from, { t: 'host-recorded', req: msg.req }));
+  }
+
+  /** A host's records, read once a read barrier committed in this term: every record committed before the ask is applied here then. */
+  hostRecords(from: number, msg: Msg<'host-records'>): void {
+    this.propose({ op: 'barrier' }, () => {
+      const published = this.company.table().hostRecords(msg.host).map((r) => r.published);
+      this.reply(from, { t: 'host-records-are', req: msg.req, host: msg.host, published });
+    });
   }
 
   private renew(from: number, msg: Msg<'lock-acquire'>, token: number): void {
@@ -160,7 +170,7 @@ export class SyncManager {
   private granted(id: number, w: Waiter, token: number, index: number): void {
     const row = this.company.table().lock(id);
     this.reply(w.host, {
-      t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published: row?.published ?? null, lapsed: row?.lapsed ?? false,
+      t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published: row?.published ?? null, lapsed: row?.lapsed ?? false, lapsedHost: row?.lapsedHost ?? 0,
     });
   }
 
