@@ -26,6 +26,12 @@
 // for an event loop too busy to notice, the application side checks the
 // deadline itself before every operation of a thread inside a lock (see
 // deadlinePassed).
+//
+// A record a host publishes names its intervals, so what its threads wrote
+// under every lock it keeps; one that covers sections under other locks than
+// the one it goes out with is first committed at the host's home company, and
+// a holder granted a lock after a lapse reads the lapsed host's records there
+// (see recordElsewhere).
 import { VmmProbe } from '../fault-points.js';
 import { MAX_PARTIES } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
@@ -348,7 +354,7 @@ export class SyncClient {
 
   /**
    * The holdings, besides `via` (the lock being given back; null: a barrier arrival), whose sections a
-   * record made now would cover and no record at home or in their own row covers yet: a thread is inside,
+   * record made now would cover and no record at this host's home covers yet: a thread is inside,
    * or threads released them since. Each with its count of releases. Taken when the coherence model
    * ends its interval (beforeRelease is called): the record it makes covers what was written until then.
    */
@@ -393,8 +399,6 @@ export class SyncClient {
       return 'done';
     });
   }
-
-
 
   /** Calls done(null) once `parties` threads arrived at this thread's next episode of barrier `name`. */
   barrier(thread: number, name: number, parties: number, done: (error: string | null) => void): void {
