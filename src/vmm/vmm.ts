@@ -84,10 +84,13 @@ export class Vmm {
   applied(a: CompanyApplied): void {
     const m = this.managers.get(a.company);
     if (m === undefined) return;
-    for (const x of eachApplied(a)) {
+    // What the managers note of every command of the entry, before any continues (see Proposer).
+    const all = eachApplied(a);
+    for (const x of all) {
       m.manager.applied(x);
-      m.proposer.applied(x);
+      m.sync.applied(x);
     }
+    for (const x of all) m.proposer.applied(x);
   }
 
   receive(from: number, msg: VmmMessage): void {

@@ -79,6 +79,17 @@ export class SyncManager {
     this.arriving.clear();
   }
 
+  /**
+   * A committed command of this company, applied here, before any command of its entry is continued
+   * (continuations see the table as the whole entry left it): notes when a holding this manager
+   * proposed was granted or renewed, which waiting its holder out counts from.
+   */
+  applied(a: CompanyApplied): void {
+    if (a.cmd.op === 'lock-acquire' && a.result.ok && this.proposer.owns(a.pid)) {
+      this.grantedAt.set(a.cmd.id, { grantedAtUs: a.cmd.grantedAtUs, localUs: this.env.now() });
+    }
+  }
+
   // Locks
 
   acquire(from: number, msg: Msg<'lock-acquire'>): void {
@@ -272,13 +283,11 @@ export class SyncManager {
     this.env.send(to, msg);
   }
 
-  /** Proposes a command and continues once it is committed (noting when a holding was granted or renewed). */
+  /** Proposes a command and continues once it is committed. */
   private propose(cmd: PageCommand, then: (a: CompanyApplied) => void): void {
     if (this.closed) return;
     this.proposer.propose(cmd, (a) => {
-      if (this.closed) return;
-      if (cmd.op === 'lock-acquire' && a.result.ok) this.grantedAt.set(cmd.id, { grantedAtUs: cmd.grantedAtUs, localUs: this.env.now() });
-      then(a);
+      if (!this.closed) then(a);
     });
   }
 }
