@@ -2,10 +2,9 @@
 // Log entries wrap a page-table command with the proposal id of the manager
 // that proposed it (so it can continue once the command is committed) and,
 // for write-backs, which of the releasing host's operations the data covers.
-// An entry may carry further commands (a manager's proposals of one instant,
-// src/vmm/proposer.ts): one Raft round commits them all, and they apply in
-// order, each with its own result, as if each had been an entry of its own at
-// the same index.
+// An entry may carry further commands (src/vmm/proposer.ts: a manager's
+// proposals batched): one Raft round commits them all, and they apply in
+// order at the entry's index, each with its own result.
 import type { Entry } from '../raft/index.js';
 import type { CompanyPlan } from './placement.js';
 import { PageTable } from './page-table.js';
