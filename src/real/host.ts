@@ -185,10 +185,19 @@ export class RealHost {
       now: monotonicUs,
       wakeAt: (atUs, fn) => {
         if (this.stopped) return;
+        const ms = Math.ceil((atUs - monotonicUs()) / 1000);
+        // A wake-up for now (the proposer's end of the instant) runs after this turn's I/O, not
+        // after setTimeout's 1 ms minimum: a batched lock or diff command would wait that long.
+        if (ms <= 0) {
+          setImmediate(() => {
+            if (!this.stopped) fn();
+          });
+          return;
+        }
         const t = setTimeout(() => {
           this.timers.delete(t);
           if (!this.stopped) fn();
-        }, Math.max(0, Math.ceil((atUs - monotonicUs()) / 1000)));
+        }, ms);
         this.timers.add(t);
       },
       everyTick: (fn) => {
