@@ -531,7 +531,7 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   // Commits per second: each thread writes its own 16 pages round-robin, so every write is a
   // write fault (a grant on the first round, then the write-back of the page written before).
   // The rate is the leader's applied entries over a window inside the run.
-  const before = (await c.admin(leader)).groups.find((g) => g.group === 1)!.commit;
+  const diskBefore = (await c.admin(leader)).disk;
   const settle = 0.5;
   const mainCpuUs = (): number => HOSTS.reduce((acc, h) => acc + c.threadCpuUs(h).main, 0);
   const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number; mainCpuUs: number }> => {
@@ -558,17 +558,10 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   const commitAfter = after.groups.find((g) => g.group === 1)!;
   if (commitAfter.lead !== leader) console.error(`bench real: the company's leader changed during the run (${leader} -> ${commitAfter.lead})`);
 
-  // Entry sizes from the leader's log over the commit windows: the bytes each replicated commit
-  // carries. Read while the host runs (WAL lets another process read), so it needs no clean stop.
-  const db = new Database(join(c.dir, 'data', `host-${leader}`, 'raft.db'), { readonly: true });
-  let entryBytes: number | null;
-  try {
-    const row = db.prepare(`SELECT AVG(LENGTH(CAST(data AS BLOB))) AS mean FROM entries WHERE "group" = 1 AND kind = 'normal' AND idx > ? AND idx <= ?`)
-      .get(before, commitAfter.commit) as { mean: number | null };
-    entryBytes = row.mean;
-  } finally {
-    db.close();
-  }
+  // Entry sizes from what the leader's disk worker wrote over the commit windows (the host holds
+  // its raft.db exclusively): the bytes each replicated commit carries.
+  const entries = after.disk.entries - diskBefore.entries;
+  const entryBytes = entries > 0 ? (after.disk.entryBytes - diskBefore.entryBytes) / entries : null;
   return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, commitMainCpuUs: many.mainCpuUs, entryBytes };
 }
 
