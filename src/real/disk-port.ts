@@ -97,7 +97,6 @@ export class WorkerDisk implements DiskPort {
   private closing = false;
   private worked: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0, entries: 0, entryBytes: 0 };
   private readonly exited: Promise<void>;
-
   private readonly file: string;
 
   /** Reads everything in `store` and closes it: from here on the worker holds the file. */
@@ -110,7 +109,7 @@ export class WorkerDisk implements DiskPort {
     this.onDisk = store.loadAll({ voters: [], learners: [] });
     this.groupsOnDisk = [...this.onDisk.keys()];
     store.close();
-    this.worker = new Worker(WORKER, { workerData: { file: store.file } });
+    this.worker = new Worker(WORKER, { workerData: { file: this.file } });
     // The worker keeps the process alive only while it holds writes (and while it closes): a port
     // left open cannot hold a process forever, and one awaiting a commit is not ended early.
     this.worker.unref();

@@ -95,7 +95,7 @@ export class RealHost {
   readonly id: number;
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
-  /** The Raft store's reader at boot and its writer after, a worker thread, so fsyncs do not stall this thread. */
+  /** The Raft store: read once at boot, then written by a worker thread, so fsyncs do not stall this thread. */
   readonly disk: WorkerDisk;
   readonly transport: Transport;
   readonly runtime: HostRuntime;
