@@ -95,8 +95,7 @@ export class RealHost {
   readonly id: number;
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
-  readonly store: RaftStore;
-  /** The store's writer: a worker thread, so fsyncs do not stall this thread. */
+  /** The Raft store: read once at boot, then written by a worker thread, so fsyncs do not stall this thread. */
   readonly disk: WorkerDisk;
   readonly transport: Transport;
   readonly runtime: HostRuntime;
@@ -120,8 +119,8 @@ export class RealHost {
     this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
     const security = securityOf(cluster, self.id);
     claimDataDir(self.dataDir, cluster.id, self.id);
-    this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
-    const incarnation = this.store.nextIncarnation();
+    const store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
+    const incarnation = store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
     this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s), this.timeline);
     const peers = new Map<number, PeerAddress>();
@@ -145,7 +144,7 @@ export class RealHost {
     });
     // Last before the runtime: nothing that may throw in this constructor comes after the worker thread starts.
     // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
-    this.disk = new WorkerDisk(this.store, (err) => events.internalError(err), this.timeline);
+    this.disk = new WorkerDisk(store, (err) => events.internalError(err), this.timeline);
     this.runtime = new HostRuntime({
       host: this.id,
       raft: cluster.raft,
@@ -298,7 +297,6 @@ export class RealHost {
     this.memory.close();
     await this.transport.stop();
     await this.disk.close();
-    this.store.close();
   }
 }
 
