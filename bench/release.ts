@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { runSeed } from '../src/sim/run.js';
 import { scenarioSchema } from '../src/sim/scenario.js';
+import { type Delivery, messageCauses } from './release-breakdown.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
@@ -31,7 +32,12 @@ export interface ModelFigures {
   idle: number;
   faults: number;
   completionS: number;
+  /** The window's protocol messages and heartbeats by kind, and by cause (release-breakdown.ts). */
+  kinds: Record<string, number>;
+  causes: Record<string, number>;
 }
+
+const LATENCY_US = 500;
 
 const WORKLOADS: Record<string, Record<string, number>> = {
   'false-sharing': { rounds: 40, threadsPerLock: 1, computeUs: 200 },
@@ -45,17 +51,17 @@ export function measure(workload: string, coherence: Model, seed: number, quick:
   if ('rounds' in options) options['rounds'] = options['rounds']! * scale;
   const scenario = scenarioSchema.parse({
     name: `bench-${workload}-${coherence}`, durationS: 120, hosts: 3,
-    network: { latency: { minMs: 0.5, meanMs: 0.5, maxMs: 0.5 } },
+    network: { latency: { minMs: LATENCY_US / 1000, meanMs: LATENCY_US / 1000, maxMs: LATENCY_US / 1000 } },
     disk: { syncMs: { minMs: 0, meanMs: 0, maxMs: 0 } },
     dsm: { coherence, heap: { pageSize: 4096, pages: 64, rootPages: 2 }, workload, workloadOptions: options, threadsPerHost: 2 },
   });
-  const events: { t: number; kind: string }[] = [];
+  const events: Delivery[] = [];
   let first = Infinity;
   let last = -Infinity;
   const r = runSeed(scenario, seed, {
     traceSink: (line) => {
-      const e = JSON.parse(line) as { t: number; kind: string };
-      events.push({ t: e.t, kind: e.kind });
+      const e = JSON.parse(line) as Delivery;
+      events.push(e);
       if (e.kind.startsWith('thread-')) {
         first = Math.min(first, e.t);
         last = Math.max(last, e.t);
@@ -64,7 +70,10 @@ export function measure(workload: string, coherence: Model, seed: number, quick:
   });
   if (r.violation !== null) throw new Error(`bench release: ${workload} under ${coherence}, seed ${seed}: ${r.violation.invariant}: ${r.violation.message}`);
   if (r.stats['verified'] !== 1) throw new Error(`bench release: ${workload} under ${coherence}, seed ${seed} did not verify`);
-  const f: ModelFigures = { ops: r.stats['accesses'] ?? 0, messages: 0, page: 0, sync: 0, raft: 0, idle: 0, faults: 0, completionS: (last - first) / 1e6 };
+  const f: ModelFigures = {
+    ops: r.stats['accesses'] ?? 0, messages: 0, page: 0, sync: 0, raft: 0, idle: 0, faults: 0, completionS: (last - first) / 1e6,
+    kinds: {}, causes: messageCauses(events, first, last, LATENCY_US),
+  };
   for (const e of events) {
     if (e.t < first || e.t > last) continue;
     const page = PAGE.has(e.kind);
@@ -75,6 +84,7 @@ export function measure(workload: string, coherence: Model, seed: number, quick:
     if (raft) f.raft++;
     if (page || sync || raft) f.messages++;
     if (IDLE.has(e.kind)) f.idle++;
+    if (page || sync || raft || IDLE.has(e.kind)) f.kinds[e.kind] = (f.kinds[e.kind] ?? 0) + 1;
     if (e.kind === 'thread-wait') f.faults++;
   }
   return f;
@@ -91,7 +101,7 @@ export function benchReleaseSim(quick: boolean): BenchResult[] {
     const per: Record<Model, ModelFigures[]> = { sequential: [], release: [] };
     // Alternate the models seed by seed, so both see the same machine.
     for (const seed of seeds) for (const m of ['sequential', 'release'] as const) per[m].push(measure(workload, m, seed, quick));
-    const sum = (m: Model, k: keyof ModelFigures): number => per[m].reduce((a, f) => a + f[k], 0);
+    const sum = (m: Model, k: Exclude<keyof ModelFigures, 'kinds' | 'causes'>): number => per[m].reduce((a, f) => a + f[k], 0);
     for (const m of ['sequential', 'release'] as const) {
       const ops = sum(m, 'ops');
       out.push(figure(`release.sim.${workload}.${m}.messages_per_op`, sum(m, 'messages') / ops, 'messages / memory op'));
@@ -101,6 +111,12 @@ export function benchReleaseSim(quick: boolean): BenchResult[] {
       out.push(figure(`release.sim.${workload}.${m}.heartbeats_per_op`, sum(m, 'idle') / ops, 'raft heartbeats and elections in the window / memory op'));
       out.push(figure(`release.sim.${workload}.${m}.faults_per_op`, sum(m, 'faults') / ops, 'page faults / memory op'));
       out.push(figure(`release.sim.${workload}.${m}.completion_s`, sum(m, 'completionS') / seeds.length, 'simulated s (mean)'));
+      for (const by of ['kinds', 'causes'] as const) {
+        const totals: Record<string, number> = {};
+        for (const f of per[m]) for (const [k, n] of Object.entries(f[by])) totals[k] = (totals[k] ?? 0) + n;
+        const label = by === 'kinds' ? 'by_kind' : 'by_cause';
+        for (const k of Object.keys(totals).sort()) out.push(figure(`release.sim.${workload}.${m}.${label}.${k}`, totals[k]! / seeds.length, 'messages in the window per run (mean)'));
+      }
     }
     out.push(figure(`release.sim.${workload}.messages_sequential_over_release`, sum('sequential', 'messages') / sum('sequential', 'ops') / (sum('release', 'messages') / sum('release', 'ops')), 'ratio (goal on false-sharing: >= 5)'));
     out.push(figure(`release.sim.${workload}.page_messages_sequential_over_release`, sum('sequential', 'page') / sum('sequential', 'ops') / (sum('release', 'page') / sum('release', 'ops')), 'ratio'));
@@ -118,7 +134,7 @@ function steadyState(workload: string, seeds: number[], quick: boolean, once: Re
   const perOp: Record<Model, number> = { sequential: 0, release: 0 };
   for (const m of ['sequential', 'release'] as const) {
     const twice = seeds.map((seed) => measure(workload, m, seed, quick, 2));
-    const total = (fs: ModelFigures[], k: keyof ModelFigures): number => fs.reduce((a, f) => a + f[k], 0);
+    const total = (fs: ModelFigures[], k: 'messages' | 'ops'): number => fs.reduce((a, f) => a + f[k], 0);
     perOp[m] = (total(twice, 'messages') - total(once[m], 'messages')) / (total(twice, 'ops') - total(once[m], 'ops'));
   }
   const unit = 'messages / extra memory op (runs at 1x and 2x the rounds)';
@@ -198,7 +214,10 @@ export async function measureReal(workload: string, coherence: Model, quick: boo
   rmSync(dir, { recursive: true, force: true });
   const sum = (name: string): number => texts.reduce((a, t) => a + counter(t, name), 0);
   const ops = opsOf(workload, options);
-  return { ops, messages: sum('gallocy_messages_sent_total'), page: 0, sync: 0, raft: 0, idle: 0, faults: sum('gallocy_faults_total'), completionS: wallS, verified: done };
+  return {
+    ops, messages: sum('gallocy_messages_sent_total'), page: 0, sync: 0, raft: 0, idle: 0, faults: sum('gallocy_faults_total'), completionS: wallS,
+    kinds: {}, causes: {}, verified: done,
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

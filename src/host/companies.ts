@@ -6,7 +6,7 @@
 // groups; the runtime owns the replicas and their Ready loop.
 import type { ConfChange, Entry, RawNode, Role } from '../raft/index.js';
 import type { CompanyApplied, CompanyEntry } from '../vmm/company.js';
-import { CompanyMachine, encodeCompanyEntry } from '../vmm/company.js';
+import { CompanyMachine, eachApplied, encodeCompanyEntry } from '../vmm/company.js';
 import type { CompanyPlan } from '../vmm/placement.js';
 import { nextConfChange, RegistryMachine, targetMembers } from '../vmm/registry.js';
 import type { StateMachine, StateMachineFactory } from '../vmm/state-machine.js';
@@ -142,7 +142,7 @@ export class CompanyHost {
     }
     if (result === null || group === 0) return;
     const a = result as CompanyApplied;
-    watch?.(a, entry.index, r.machine as CompanyMachine);
+    if (watch !== undefined) for (const x of eachApplied(a)) watch(x, entry.index, r.machine as CompanyMachine);
     vmm?.applied(a);
   }
 

@@ -9,13 +9,15 @@
 // commit, and only then do the syncs promised for those Readies run: the
 // messages that depend on them (a follower's acks, votes) wait for the fsync,
 // while what Raft lets leave at once (a leader's appends) has left already.
-// Reads (the groups on disk, a replica's BootState) use the main thread's own
-// connection: they happen at boot, and when a group's replica opens on first
-// contact, before anything of that group was written through the port.
+// The worker holds the file locked exclusively (raft-store.ts, open's
+// `exclusive`), so what a host reads (the groups on disk, their BootStates)
+// is read once when the port opens, on the main thread's connection, which
+// it then closes; a group's replica that opens later, on first contact, had
+// nothing on disk.
 import { Worker } from 'node:worker_threads';
 import type { BootState, ConfState, Snapshot } from '../raft/index.js';
 import type { DiskPort, PersistBatch } from '../host/ports.js';
-import { DiskFullError } from './raft-store.js';
+import { DiskFullError, newGroupBootState } from './raft-store.js';
 import type { RaftStore, StoreWrite } from './raft-store.js';
 import { noTimeline } from './timeline.js';
 import type { Timeline } from './timeline.js';
@@ -33,6 +35,9 @@ export interface DiskWorkerStats {
   fsyncs: number;
   /** Microseconds the worker spent writing and committing. */
   writeUs: number;
+  /** Log entries committed, and their data's UTF-8 bytes (what each replicated commit carries, for the bench). */
+  entries: number;
+  entryBytes: number;
 }
 
 /** A write that failed, as it crosses to the main thread (an Error's class and fields do not survive the copy). */
@@ -84,17 +89,27 @@ export class WorkerDisk implements DiskPort {
   private lazy: ReturnType<typeof setTimeout> | null = null;
   /** Groups written through the port: loading one again would miss what the worker has not committed yet. */
   private readonly written = new Set<number>();
+  /** What the store held when the port opened, group by group (conf left to load's genesis), until its replica loads it. */
+  private readonly onDisk: Map<number, BootState>;
+  /** Groups on disk when the port opened, ascending. */
+  private readonly groupsOnDisk: number[];
   private broken: Error | null = null;
   private closing = false;
-  private worked: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0 };
+  private worked: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0, entries: 0, entryBytes: 0 };
   private readonly exited: Promise<void>;
+  private readonly file: string;
 
+  /** Reads everything in `store` and closes it: from here on the worker holds the file. */
   constructor(
-    private readonly store: RaftStore,
+    store: RaftStore,
     private readonly failed: (err: Error) => void,
     private readonly timeline: Pick<Timeline, 'time'> = noTimeline,
   ) {
-    this.worker = new Worker(WORKER, { workerData: { file: store.file } });
+    this.file = store.file;
+    this.onDisk = store.loadAll({ voters: [], learners: [] });
+    this.groupsOnDisk = [...this.onDisk.keys()];
+    store.close();
+    this.worker = new Worker(WORKER, { workerData: { file: this.file } });
     // The worker keeps the process alive only while it holds writes (and while it closes): a port
     // left open cannot hold a process forever, and one awaiting a commit is not ended early.
     this.worker.unref();
@@ -103,19 +118,25 @@ export class WorkerDisk implements DiskPort {
     this.worker.on('messageerror', (err) => this.fail(err));
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
-        if (!this.closing) this.fail(new Error(`${store.file}: the disk worker thread exited (code ${code})`));
+        if (!this.closing) this.fail(new Error(`${this.file}: the disk worker thread exited (code ${code})`));
         resolve();
       });
     });
   }
 
+  /** The groups on disk when the port opened. */
   groups(): number[] {
-    return this.store.groups();
+    return [...this.groupsOnDisk];
   }
 
   load(group: number, genesis: ConfState): BootState {
-    if (this.written.has(group)) throw new Error(`${this.store.file}: group ${group} loaded after writes through the disk port (a replica opens once)`);
-    return this.store.load(group, genesis);
+    if (this.written.has(group)) throw new Error(`${this.file}: group ${group} loaded after writes through the disk port (a replica opens once)`);
+    if (!this.groupsOnDisk.includes(group)) return newGroupBootState(genesis);
+    const boot = this.onDisk.get(group);
+    // Handed over once: the replica owns its log from here (and compacts it; a copy kept here would not be).
+    if (boot === undefined) throw new Error(`${this.file}: group ${group} loaded twice (a replica opens once)`);
+    this.onDisk.delete(group);
+    return { ...boot, conf: genesis };
   }
 
   append(group: number, rd: PersistBatch): void {
@@ -162,7 +183,7 @@ export class WorkerDisk implements DiskPort {
 
   private add(write: StoreWrite, sync: boolean): void {
     if (this.broken !== null) throw this.broken;
-    if (this.closing) throw new Error(`${this.store.file}: disk port is closed`);
+    if (this.closing) throw new Error(`${this.file}: disk port is closed`);
     this.written.add(write.group);
     this.turn ??= { writes: [], sync: false, done: [] };
     this.turn.writes.push(write);

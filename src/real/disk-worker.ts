@@ -19,8 +19,9 @@ function failure(err: unknown): DiskWorkerFailure {
 }
 
 function run(port: MessagePort, file: string): void {
-  const store = RaftStore.open(file);
-  const stats: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0 };
+  // The only connection to the file while the host runs: exclusive (no file locks per commit).
+  const store = RaftStore.open(file, { exclusive: true });
+  const stats: DiskWorkerStats = { transactions: 0, fsyncs: 0, writeUs: 0, entries: 0, entryBytes: 0 };
   let failed = false;
   const reply = (m: FromDiskWorker): void => port.postMessage(m);
   port.on('message', (first: ToDiskWorker) => {
@@ -42,6 +43,11 @@ function run(port: MessagePort, file: string): void {
         if (store.write(writes, sync)) {
           stats.transactions++;
           if (sync) stats.fsyncs++;
+          for (const w of writes) {
+            if (w.kind !== 'persist') continue;
+            stats.entries += w.batch.entries.length;
+            for (const e of w.batch.entries) stats.entryBytes += Buffer.byteLength(e.data);
+          }
         }
         stats.writeUs += (performance.now() - t0) * 1000;
         reply({ t: 'done', upTo, stats });

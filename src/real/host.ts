@@ -95,8 +95,7 @@ export class RealHost {
   readonly id: number;
   readonly plans: readonly CompanyPlan[];
   readonly memory: NativeMemory;
-  readonly store: RaftStore;
-  /** The store's writer: a worker thread, so fsyncs do not stall this thread. */
+  /** The Raft store: read once at boot, then written by a worker thread, so fsyncs do not stall this thread. */
   readonly disk: WorkerDisk;
   readonly transport: Transport;
   readonly runtime: HostRuntime;
@@ -120,8 +119,8 @@ export class RealHost {
     this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
     const security = securityOf(cluster, self.id);
     claimDataDir(self.dataDir, cluster.id, self.id);
-    this.store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
-    const incarnation = this.store.nextIncarnation();
+    const store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
+    const incarnation = store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
     this.timed = new TimedMemory(this.memory, (kind, s) => events.faultServed(kind, s), this.timeline);
     const peers = new Map<number, PeerAddress>();
@@ -145,7 +144,7 @@ export class RealHost {
     });
     // Last before the runtime: nothing that may throw in this constructor comes after the worker thread starts.
     // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
-    this.disk = new WorkerDisk(this.store, (err) => events.internalError(err), this.timeline);
+    this.disk = new WorkerDisk(store, (err) => events.internalError(err), this.timeline);
     this.runtime = new HostRuntime({
       host: this.id,
       raft: cluster.raft,
@@ -185,10 +184,19 @@ export class RealHost {
       now: monotonicUs,
       wakeAt: (atUs, fn) => {
         if (this.stopped) return;
+        const ms = Math.ceil((atUs - monotonicUs()) / 1000);
+        // A wake-up for now (the proposer's end of the instant) runs after this turn's I/O, not
+        // after setTimeout's 1 ms minimum: a batched lock or diff command would wait that long.
+        if (ms <= 0) {
+          setImmediate(() => {
+            if (!this.stopped) fn();
+          });
+          return;
+        }
         const t = setTimeout(() => {
           this.timers.delete(t);
           if (!this.stopped) fn();
-        }, Math.max(0, Math.ceil((atUs - monotonicUs()) / 1000)));
+        }, ms);
         this.timers.add(t);
       },
       everyTick: (fn) => {
@@ -289,7 +297,6 @@ export class RealHost {
     this.memory.close();
     await this.transport.stop();
     await this.disk.close();
-    this.store.close();
   }
 }
 

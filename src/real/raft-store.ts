@@ -107,9 +107,18 @@ export class RaftStore {
     deleteAll: Statement;
     groups: Statement;
   };
+  /**
+   * Each group's snapshot index and last log index, as the store holds them:
+   * kept by the writer that holds the file exclusively (open's `exclusive`),
+   * which no one else can change under it, so an append needs no queries to
+   * check that it continues the log. Dropped when a transaction fails (it
+   * was rolled back).
+   */
+  private readonly bounds: Map<number, { snap: number; last: number }> | null;
   private readonly writeTx: (writes: readonly StoreWrite[]) => void;
 
-  private constructor(private readonly db: Database.Database, readonly file: string) {
+  private constructor(private readonly db: Database.Database, readonly file: string, exclusive: boolean) {
+    this.bounds = exclusive ? new Map() : null;
     this.st = {
       getHard: db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE "group" = ?'),
       putHard: db.prepare(
@@ -142,8 +151,18 @@ export class RaftStore {
     });
   }
 
-  /** Opens (creating if needed, along with its folder) the database file at `file`. */
-  static open(file: string): RaftStore {
+  /**
+   * Opens (creating if needed, along with its folder) the database file at
+   * `file`. `exclusive`: for the one writer of a running host (its disk
+   * worker). The connection locks the file for as long as it is open
+   * (SQLite's locking_mode EXCLUSIVE, set before its first access, so the
+   * WAL index lives in its own memory): a commit takes no file locks and
+   * reads no shared memory (about 6 fcntl and a pread fewer per commit), and
+   * no other connection, in this process or another, can open the file
+   * meanwhile.
+   */
+  static open(file: string, opts: { exclusive?: boolean } = {}): RaftStore {
+    const exclusive = opts.exclusive === true;
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
     // The store holds page contents: 0600. SQLite creates its -wal and -shm files with the
     // database file's mode, so creating that one first (and tightening an older one) covers all three.
@@ -151,18 +170,21 @@ export class RaftStore {
     chmodSync(file, 0o600);
     const db = new Database(file);
     try {
+      if (exclusive && db.pragma('locking_mode = EXCLUSIVE', { simple: true }) !== 'exclusive') throw new Error(`${file}: cannot lock the Raft store exclusively`);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       // WAL can be refused (e.g. some network file systems); running on without it would break the durability promise.
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`${file}: cannot use WAL journal mode (got ${String(mode)})`);
       db.pragma('synchronous = FULL');
-      if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: cannot set synchronous = FULL`);
       const version = Number(db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) {
         throw new Error(`${file}: Raft store schema version ${version} is newer than this gallocy understands (${SCHEMA_VERSION})`);
       }
       db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      return new RaftStore(db, file);
+      const store = new RaftStore(db, file, exclusive);
+      // Checked last: compiling a pragma applies it, so a statement prepared for later would have changed it.
+      if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: cannot set synchronous = FULL`);
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -201,6 +223,11 @@ export class RaftStore {
     return { hardState, snapshot, entries, conf: genesis, applied: snapshot?.index ?? 0 };
   }
 
+  /** Every group's BootState (conf: `genesis` of each), read at once: what a host's disk port reads before its worker locks the file. */
+  loadAll(genesis: ConfState): Map<number, BootState> {
+    return new Map(this.groups().map((g) => [g, this.load(g, genesis)]));
+  }
+
   /**
    * Makes a Ready's records durable in one transaction: a snapshot replaces the
    * group's whole log, an entry at index i replaces stored entries >= i, and
@@ -225,10 +252,13 @@ export class RaftStore {
     for (const w of writes) this.check(w.group);
     const todo = writes.filter((w) => w.kind === 'compact' || !isEmpty(w.batch));
     if (todo.length === 0) return false;
+    // Not prepared statements: SQLite applies this pragma when it compiles it, so one prepared here would
+    // set it once, at prepare time, and do nothing when run.
     if (!sync) this.db.pragma('synchronous = NORMAL');
     try {
       this.writeTx(todo);
     } catch (err) {
+      this.bounds?.clear(); // rolled back: what they said may not hold any more
       throw this.diskFull(err, todo.map(describe).join('; '));
     } finally {
       if (!sync) this.db.pragma('synchronous = FULL');
@@ -269,6 +299,7 @@ export class RaftStore {
     if (rd.snapshot !== null) {
       this.st.deleteAll.run(group);
       this.putSnapshot(group, rd.snapshot);
+      this.bounds?.set(group, { snap: rd.snapshot.index, last: rd.snapshot.index });
     }
     if (rd.entries.length > 0) this.append(group, rd.entries);
     if (rd.hardState !== null) {
@@ -278,29 +309,42 @@ export class RaftStore {
   }
 
   private append(group: number, entries: readonly Entry[]): void {
-    const snapIndex = this.snapshotIndex(group);
+    const b = this.boundsOf(group);
     // Entries the snapshot already covers are re-confirmations (as in DurableLog.append): nothing to store.
-    const start = entries.findIndex((e) => e.index > snapIndex);
+    const start = entries.findIndex((e) => e.index > b.snap);
     if (start < 0) return;
     const add = entries.slice(start);
     const first = add[0]!.index;
     add.forEach((e, i) => {
       if (e.index !== first + i) throw new Error(`persist: group ${group}: entries not contiguous at ${e.index} (expected ${first + i})`);
     });
-    const last = (this.st.lastIndex.get(group) as { last: number | null }).last ?? snapIndex;
     // A hole would make load() refuse the file; refusing the write keeps the damage at the bug that caused it.
-    if (first > last + 1) throw new Error(`persist: group ${group}: gap in the log: appending ${first} after ${last}`);
-    this.st.deleteFrom.run(group, first);
+    if (first > b.last + 1) throw new Error(`persist: group ${group}: gap in the log: appending ${first} after ${b.last}`);
+    if (first <= b.last) this.st.deleteFrom.run(group, first); // a new leader's suffix replaces ours
     for (const e of add) this.st.putEntry.run(group, e.index, e.term, e.kind, e.data);
+    this.bounds?.set(group, { snap: b.snap, last: add[add.length - 1]!.index });
   }
 
   private compactIn(group: number, snapshot: Snapshot): void {
-    if (snapshot.index <= this.snapshotIndex(group)) return;
+    const b = this.boundsOf(group);
+    if (snapshot.index <= b.snap) return;
     const at = this.st.termAt.get(group, snapshot.index) as { term: number } | undefined;
     // Keep the suffix only if it continues this snapshot's history (as DurableLog.installSnapshot does).
-    if (at !== undefined && at.term === snapshot.term) this.st.deleteThrough.run(group, snapshot.index);
+    const keep = at !== undefined && at.term === snapshot.term;
+    if (keep) this.st.deleteThrough.run(group, snapshot.index);
     else this.st.deleteAll.run(group);
     this.putSnapshot(group, snapshot);
+    this.bounds?.set(group, { snap: snapshot.index, last: keep ? b.last : snapshot.index });
+  }
+
+  /** The group's snapshot index and last log index (the snapshot's when the log after it is empty). */
+  private boundsOf(group: number): { snap: number; last: number } {
+    const known = this.bounds?.get(group);
+    if (known !== undefined) return known;
+    const snap = this.snapshotIndex(group);
+    const b = { snap, last: (this.st.lastIndex.get(group) as { last: number | null }).last ?? snap };
+    this.bounds?.set(group, b);
+    return b;
   }
 
   private putSnapshot(group: number, s: Snapshot): void {
@@ -326,6 +370,11 @@ export class RaftStore {
     this.checkOpen();
     if (!Number.isSafeInteger(group) || group < 0) throw new RangeError(`Raft store: group must be a non-negative integer, got ${group}`);
   }
+}
+
+/** What load() returns for a group with nothing on disk. */
+export function newGroupBootState(genesis: ConfState): BootState {
+  return { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [], conf: genesis, applied: 0 };
 }
 
 function isEmpty(rd: PersistBatch): boolean {

@@ -2,6 +2,9 @@
 // Log entries wrap a page-table command with the proposal id of the manager
 // that proposed it (so it can continue once the command is committed) and,
 // for write-backs, which of the releasing host's operations the data covers.
+// An entry may carry further commands (src/vmm/proposer.ts: a manager's
+// proposals batched): one Raft round commits them all, and they apply in
+// order at the entry's index, each with its own result.
 import type { Entry } from '../raft/index.js';
 import type { CompanyPlan } from './placement.js';
 import { PageTable } from './page-table.js';
@@ -15,6 +18,8 @@ export interface CompanyEntry {
   pid: string;
   cmd: PageCommand;
   mark?: WriteBackMark;
+  /** Further commands committed with this one, applied after it in order. */
+  more?: { pid: string; cmd: PageCommand }[];
 }
 
 export interface CompanyApplied {
@@ -25,6 +30,13 @@ export interface CompanyApplied {
   cmd: PageCommand;
   result: ApplyResult;
   mark?: WriteBackMark;
+  /** The entry's further commands, applied after this one (at the same index). */
+  more?: CompanyApplied[];
+}
+
+/** An applied entry's commands, in the order they were applied. */
+export function eachApplied(a: CompanyApplied): CompanyApplied[] {
+  return a.more === undefined ? [a] : [a, ...a.more];
 }
 
 export function encodeCompanyEntry(e: CompanyEntry): string {
@@ -67,7 +79,15 @@ export class CompanyMachine implements StateMachine {
     }
     const result = this.table.apply(e.cmd);
     this.appliedIndex = entry.index;
-    return { company: this.plan.company, index: entry.index, pid: e.pid, cmd: e.cmd, result, ...(e.mark ? { mark: e.mark } : {}) };
+    const head: CompanyApplied = { company: this.plan.company, index: entry.index, pid: e.pid, cmd: e.cmd, result, ...(e.mark ? { mark: e.mark } : {}) };
+    if (!Array.isArray(e.more) || e.more.length === 0) return head;
+    // Each further command is validated as any other (a malformed one fails alike on every member).
+    head.more = (e.more as unknown[]).map((m) => {
+      const sub = (typeof m === 'object' && m !== null ? m : {}) as Partial<{ pid: string; cmd: PageCommand }>;
+      const cmd = sub.cmd as PageCommand;
+      return { company: this.plan.company, index: entry.index, pid: String(sub.pid), cmd, result: this.table.apply(cmd) };
+    });
+    return head;
   }
 
   snapshot(): string {

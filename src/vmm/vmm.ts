@@ -1,12 +1,13 @@
 // A host's virtual memory manager: the page client (faults, leases), a page
 // manager for each company this host leads, and the heap (malloc and free
 // across hosts). Sans-I/O: everything it needs comes through VmmEnv.
-import type { CompanyApplied } from './company.js';
+import { type CompanyApplied, eachApplied } from './company.js';
 import { VmmProbe } from './fault-points.js';
 import { firstSerialOf, HostHeap } from './heap.js';
 import type { FreeToken } from './heap.js';
 import { PageClient } from './page-client.js';
 import { PageManager } from './page-manager.js';
+import { Proposer } from './proposer.js';
 import type { LeaseMode } from './page-table-commands.js';
 import { companyOfPage } from './placement.js';
 import type { SyncReply, SyncRequest, VmmMessage } from './protocol.js';
@@ -25,7 +26,7 @@ export class Vmm {
   readonly heap: HostHeap;
   /** Locks and barriers of this host's threads. */
   readonly sync: SyncClient;
-  private managers = new Map<number, { term: number; manager: PageManager; sync: SyncManager; release: ReleaseManager }>();
+  private managers = new Map<number, { term: number; manager: PageManager; proposer: Proposer; sync: SyncManager; release: ReleaseManager }>();
   /** Under release consistency, this host's side of it (null: sequential consistency). */
   readonly release: ReleaseClient | null;
   /** What the sync layer calls at releases and acquires: the configured model's hooks. */
@@ -63,6 +64,7 @@ export class Vmm {
     const m = this.managers.get(company);
     if (m !== undefined && (!leader || m.term !== term)) {
       m.manager.close();
+      m.proposer.close();
       m.sync.close();
       this.managers.delete(company);
     }
@@ -71,16 +73,24 @@ export class Vmm {
       const plan = this.cfg.plans.find((p) => p.company === company);
       if (access === null || plan === undefined) return;
       const manager = new PageManager(this.cfg, this.env, plan, access);
-      const release = new ReleaseManager(this.cfg, this.env, plan, access, (cmd, then) => manager.propose(cmd, undefined, then));
-      this.managers.set(company, { term, manager, sync: new SyncManager(this.cfg, this.env, plan, access), release });
+      // Locks, barriers and diffs: their commands of one instant share a Raft entry.
+      const proposer = new Proposer(this.cfg, this.env, access, 's');
+      const release = new ReleaseManager(this.cfg, this.env, plan, access, (cmd, then) => proposer.propose(cmd, then));
+      this.managers.set(company, { term, manager, proposer, sync: new SyncManager(this.cfg, this.env, plan, access, proposer), release });
     }
   }
 
   /** A committed entry of a company applied on this host. */
   applied(a: CompanyApplied): void {
     const m = this.managers.get(a.company);
-    m?.manager.applied(a);
-    m?.sync.applied(a);
+    if (m === undefined) return;
+    // What the managers note of every command of the entry, before any continues (see Proposer).
+    const all = eachApplied(a);
+    for (const x of all) {
+      m.manager.applied(x);
+      m.sync.applied(x);
+    }
+    for (const x of all) m.proposer.applied(x);
   }
 
   receive(from: number, msg: VmmMessage): void {
@@ -289,6 +299,7 @@ export class Vmm {
   close(): void {
     for (const m of this.managers.values()) {
       m.manager.close();
+      m.proposer.close();
       m.sync.close();
     }
     this.managers.clear();

@@ -181,11 +181,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant('compact' as const), at: fc.nat(50), wrongTerm: fc.boolean() }) },
 );
 
-test('on random histories the store rebuilds what the simulator\'s record file rebuilds, also after a reopen', () => {
+// Exclusive: the disk worker's connection, which keeps each group's log bounds in memory instead of asking SQLite.
+for (const exclusive of [false, true]) test(`on random histories the store (exclusive: ${exclusive}) rebuilds what the simulator's record file rebuilds, also after a reopen`, () => {
   fc.assert(
     fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
       const file = newFile();
-      let store = RaftStore.open(file);
+      let store = RaftStore.open(file, { exclusive });
       const records: RaftRecord[] = [];
       try {
         for (const [k, op] of ops.entries()) {
@@ -217,7 +218,7 @@ test('on random histories the store rebuilds what the simulator\'s record file r
           assert.equal(store.load(1, GENESIS), loadBootState(records, GENESIS), `after op ${k}`);
         }
         store.close();
-        store = RaftStore.open(file);
+        store = RaftStore.open(file, { exclusive });
         assert.equal(store.load(1, GENESIS), loadBootState(records, GENESIS), 'after reopen');
       } finally {
         store.close();
@@ -312,16 +313,18 @@ test('the disk port hands a turn\'s Readies of all groups to its worker at once,
   });
   disk.append(2, readyOf({ term: 1, vote: 0, commit: 0 }, [], false));
   assert.equal(done, [], 'nothing is durable within the turn');
-  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 0, 'nothing is written on the main thread');
   await synced(disk, 2);
   assert.equal(done, ['0', '1']);
-  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 3);
+  assert.is(disk.stats().entries, 3);
   await again;
-  const { handedOver, transactions, fsyncs } = disk.stats();
+  const { handedOver, transactions, fsyncs, entries, entryBytes } = disk.stats();
   assert.equal({ handedOver, transactions, fsyncs }, { handedOver: 2, transactions: 2, fsyncs: 1 }, 'one fsynced commit for the turn; the commit index its callback moved, without an fsync');
+  assert.equal({ entries, entryBytes }, { entries: 3, entryBytes: 'e1t1e1t2e2t2'.length });
   assert.throws(() => disk.load(1, GENESIS), /loaded after writes through the disk port/);
+  // The worker holds the file: no other connection can read it until the port closes.
+  assert.throws(() => count(file, 'SELECT COUNT(*) AS n FROM entries'), /database is locked/);
   await disk.close();
-  store.close();
+  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 3);
   const back = RaftStore.open(file);
   assert.equal(back.load(1, GENESIS).hardState, { term: 2, vote: 3, commit: 2 });
   assert.equal(indexes(back.load(1, GENESIS).entries), [1, 2]);
@@ -349,7 +352,6 @@ test('group commit: turns that arrive while the worker is busy share one transac
   assert.is(stats.handedOver, TURNS);
   assert.ok(stats.fsyncs < TURNS && stats.transactions < TURNS, `fewer commits than turns: ${JSON.stringify(stats)}`);
   await disk.close();
-  store.close();
   const back = RaftStore.open(file);
   const boot = back.load(1, GENESIS);
   back.close();
@@ -375,9 +377,27 @@ test('the disk port: a failed write (a gap: a bug) rolls back its whole batch, r
   assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
   await disk.close();
   assert.is(failures.length, 1);
-  store.close();
   const back = RaftStore.open(file);
   assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
+  back.close();
+});
+
+test('the disk port reads the store once, when it opens: each group on disk loads once, a group with nothing on disk loads empty', async () => {
+  const file = newFile();
+  const before = RaftStore.open(file);
+  before.persist(4, { hardState: { term: 2, vote: 1, commit: 1 }, entries: [ent(1, 2)], snapshot: null });
+  before.close();
+  const disk = new WorkerDisk(RaftStore.open(file), (err) => assert.unreachable(err.message));
+  assert.equal(disk.groups(), [4]);
+  const conf: ConfState = { voters: [4, 5], learners: [] };
+  assert.equal(disk.load(4, conf), { hardState: { term: 2, vote: 1, commit: 1 }, snapshot: null, entries: [ent(1, 2)], conf, applied: 0 });
+  assert.throws(() => disk.load(4, conf), /group 4 loaded twice/);
+  assert.equal(disk.load(9, conf), { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [], conf, applied: 0 });
+  disk.append(4, readyOf({ term: 2, vote: 1, commit: 2 }, [ent(2, 2)]));
+  await synced(disk, 4);
+  await disk.close();
+  const back = RaftStore.open(file);
+  assert.equal(indexes(back.load(4, GENESIS).entries), [1, 2]);
   back.close();
 });
 
@@ -388,7 +408,6 @@ test('closing the disk port writes what the last turn handed over', async () => 
   disk.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
   await disk.close();
   assert.throws(() => disk.append(3, readyOf(null, [ent(2, 4)])), /closed/);
-  store.close();
   const back = RaftStore.open(file);
   assert.equal(indexes(back.load(3, GENESIS).entries), [1]);
   back.close();

@@ -15,13 +15,14 @@
 // themselves. Barriers: each arrival is committed; the one that makes
 // `parties` opens the episode, and every party hears it with the records the
 // arrivals published.
-import type { CompanyApplied, CompanyEntry } from '../company.js';
+import type { CompanyApplied } from '../company.js';
 import type { PageCommand } from '../page-table-commands.js';
 import type { LockRow } from '../page-table.js';
 import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, VmmMessage } from '../protocol.js';
 import { VmmProbe } from '../fault-points.js';
 import { leaseWaitedOutAt } from '../page-manager.js';
+import type { Proposer } from '../proposer.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm-env.js';
 
 type Msg<T extends VmmMessage['t']> = Extract<VmmMessage, { t: T }>;
@@ -56,8 +57,6 @@ export class SyncManager {
   private barrierWaiters = new Map<string, Map<string, Waiter>>();
   /** Arrivals being committed, by "name:episode:host:thread". */
   private arriving = new Set<string>();
-  private continuations = new Map<string, (a: CompanyApplied) => void>();
-  private nextPid = 1;
   private readonly since: number;
   private closed = false;
 
@@ -66,6 +65,8 @@ export class SyncManager {
     private readonly env: VmmEnv,
     readonly plan: CompanyPlan,
     private readonly company: CompanyAccess,
+    /** Shared with the company's other managers of this term: commands of one instant go in one entry. */
+    private readonly proposer: Proposer,
   ) {
     this.since = env.now();
   }
@@ -76,15 +77,17 @@ export class SyncManager {
     this.renewing.clear();
     this.barrierWaiters.clear();
     this.arriving.clear();
-    this.continuations.clear();
   }
 
+  /**
+   * A committed command of this company, applied here, before any command of its entry is continued
+   * (continuations see the table as the whole entry left it): notes when a holding this manager
+   * proposed was granted or renewed, which waiting its holder out counts from.
+   */
   applied(a: CompanyApplied): void {
-    const k = this.continuations.get(a.pid);
-    if (k === undefined) return;
-    this.continuations.delete(a.pid);
-    if (a.cmd.op === 'lock-acquire' && a.result.ok) this.grantedAt.set(a.cmd.id, { grantedAtUs: a.cmd.grantedAtUs, localUs: this.env.now() });
-    k(a);
+    if (a.cmd.op === 'lock-acquire' && a.result.ok && this.proposer.owns(a.pid)) {
+      this.grantedAt.set(a.cmd.id, { grantedAtUs: a.cmd.grantedAtUs, localUs: this.env.now() });
+    }
   }
 
   // Locks
@@ -296,15 +299,11 @@ export class SyncManager {
     this.env.send(to, msg);
   }
 
-  /** Proposes a command and continues once it is committed; retried while the leader refuses proposals. */
+  /** Proposes a command and continues once it is committed. */
   private propose(cmd: PageCommand, then: (a: CompanyApplied) => void): void {
     if (this.closed) return;
-    const pid = `${this.cfg.host}.${this.company.term()}.s${this.nextPid++}`;
-    const entry: CompanyEntry = { pid, cmd };
-    this.continuations.set(pid, then);
-    if (!this.company.propose(entry)) {
-      this.continuations.delete(pid);
-      this.env.timer(this.env.now() + this.cfg.retryUs, () => this.propose(cmd, then));
-    }
+    this.proposer.propose(cmd, (a) => {
+      if (!this.closed) then(a);
+    });
   }
 }

@@ -57,7 +57,11 @@ export class LrcWorld {
     for (let id = 1; id <= n; id++) {
       const memory = new SimMemory(id, PAGE_SIZE, pages, { changed: () => undefined }, (fn) => this.woken.push(fn), { now: () => this.now, at: () => undefined });
       const env: VmmEnv = {
-        memory, faults: inertFaultPoints, now: () => this.now, timer: () => undefined,
+        // Time stands still here: a timer for the present (a manager's proposals of one instant) runs
+        // once what is due now has run; later ones (retries) never come.
+        memory, faults: inertFaultPoints, now: () => this.now, timer: (at, fn) => {
+          if (at <= this.now) this.woken.push(fn);
+        },
         send: (to, msg) => {
           this.sent.push({ from: id, to, msg });
           if (this.slow.has(id)) this.heldBack.push({ from: id, to, msg });
