@@ -61,8 +61,9 @@ const vmmMessages = {
   'lock-released': { fields: ['from', 'req', 'id', 'thread'] },
   'host-record': { fields: ['from', 'req', 'seq'] },
   'host-recorded': { fields: ['from', 'req'] },
-  'host-records': { fields: ['from', 'req', 'host'] },
-  'host-records-are': { fields: ['from', 'req', 'host', 'records'] },
+  /** `node`: the host whose records are asked for. */
+  'host-records': { fields: ['from', 'req', 'node'] },
+  'host-records-are': { fields: ['from', 'req', 'node', 'records'] },
   'barrier-arrive': { fields: ['from', 'req', 'name', 'episode', 'thread', 'parties'] },
   'barrier-wait': { fields: ['from', 'req', 'name', 'episode', 'thread'] },
   'barrier-open': { fields: ['from', 'req', 'name', 'episode', 'thread', 'records'] },

@@ -879,7 +879,7 @@ export class PageTable {
       feed('leases', st.hLeases.iterate() as IterableIterator<unknown[]>);
       feed('allocations', st.hAllocations.iterate() as IterableIterator<unknown[]>);
       feed('locks', st.hLocks.iterate() as IterableIterator<unknown[]>);
-      feed('host_records', st.hHostRecords.iterate() as IterableIterator<unknown[]>);
+      feedRows('host_records', st.hHostRecords.iterate() as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriers.iterate() as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivals.iterate() as IterableIterator<unknown[]>);
       for (const [tag, rows] of this.diffs.hashFeeds(null)) feedRows(tag, rows);
@@ -893,7 +893,7 @@ export class PageTable {
       }
       feed('allocations', st.hAllocationsOf.iterate(company) as IterableIterator<unknown[]>);
       feed('locks', st.hLocksOf.iterate(company) as IterableIterator<unknown[]>);
-      feed('host_records', st.hHostRecordsOf.iterate(company) as IterableIterator<unknown[]>);
+      feedRows('host_records', st.hHostRecordsOf.iterate(company) as IterableIterator<unknown[]>);
       feed('barriers', st.hBarriersOf.iterate(company) as IterableIterator<unknown[]>);
       feed('arrivals', st.hArrivalsOf.iterate(company) as IterableIterator<unknown[]>);
       if (c !== undefined) for (const [tag, rows] of this.diffs.hashFeeds({ company, firstPage: c.firstPage, end: c.firstPage + c.pages })) feedRows(tag, rows);

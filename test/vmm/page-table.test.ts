@@ -511,7 +511,8 @@ test('determinism: a pinned script gives a pinned hash (catches any change of ap
   t.close();
   again.close();
 });
-const PINNED_HASH = 'ff7b3358832aa0e26360821c047024c60638903cfc6fe98469af466f17017d1f';
+// Schema 4 (hosts' records) changed only the meta row hashed: with the version set back to 3 the old hash came out.
+const PINNED_HASH = '89d0b2b95b9770a465b2ff11364af2acd3b45cd2107d70904d9349b2d2446caf';
 
 // --- bad commands ------------------------------------------------------------
 
