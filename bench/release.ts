@@ -18,7 +18,7 @@ import type { BenchResult } from './result.js';
 type Model = 'sequential' | 'release';
 
 const PAGE = new Set(['acquire', 'grant', 'refuse', 'revoke', 'revoked', 'release', 'released', 'fetch', 'page', 'diff', 'diffed']);
-const SYNC = /^(lock-|barrier-|sync-refuse)/;
+const SYNC = /^(lock-|barrier-|host-record|sync-refuse)/;
 const RAFT = new Set(['app', 'appResp', 'snap']);
 const IDLE = new Set(['heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'timeoutNow']);
 

@@ -74,11 +74,12 @@ function hunts(file: string): boolean {
  * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
  * every seed draws its own configuration and fault kinds; for the shared
  * memory, releases held back past short leases, clocks at the drift bound,
- * allocation under loss). The rest follow in name order.
+ * allocation under loss, and release consistency's diffs held back past
+ * short lock leases). The rest follow in name order.
  */
 export const FIRST_SCENARIOS: readonly string[] = [
   'raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos',
-  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss',
+  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss', 'dsm-release-late',
 ];
 
 const byPriority = (a: string, b: string): number => {
