@@ -136,10 +136,10 @@ export interface AppWorkerData {
   /**
    * Release consistency: a thread orders its writes before the verify when it ends (a lock and
    * unlock of END_LOCK before it counts itself), and the verify acquires END_LOCK first. Locks
-   * stay with their host (src/vmm/sync/client.ts), so the host answers that unlock only once
-   * END_LOCK and every other lock the thread released have left it (SyncClient.publishReleases):
-   * each give-back publishes the thread's writes, and a lapse of one stops the host's threads
-   * instead of counting this one done with writes nobody can see.
+   * stay with their host (src/vmm/sync/client.ts), so the host answers that unlock only once the
+   * thread's record is committed at the host's home (SyncClient.endThread): the verify's recall of
+   * END_LOCK publishes it, and a holder granted a lock after a lapse of the holding reads it there,
+   * so a thread counted done never has writes nobody can see.
    */
   publishAtEnd: boolean;
 }

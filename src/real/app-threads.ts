@@ -9,6 +9,7 @@
 // in a worker. A worker that throws, crashes or exits early becomes a failed
 // thread, never an exception on the main thread.
 import { Worker } from 'node:worker_threads';
+import type { SyncObject } from '../vmm/sync/hooks.js';
 import { CallChannel, END_LOCK, makeWorkload, MAX_APP_HOSTS, programName, runIdOf, type AppProgram, type AppRecord, type AppWorkerData, type AppWorkerMessage, type AppWorkerMode } from './app-protocol.js';
 import type { AppState, AppStatus } from './host-status.js';
 import type { HeapHandle } from './native-memory.js';
@@ -61,8 +62,8 @@ export interface AppThreadsOptions {
     lock(thread: number, id: number, done: (err: string | null) => void): void;
     unlock(thread: number, id: number, done: (err: string | null) => void): void;
     barrier(thread: number, name: number, parties: number, done: (err: string | null) => void): void;
-    /** Gives back the locks this host keeps that `thread` released; done() once they committed (SyncClient.publishReleases). */
-    publishReleases?(thread: number, done: () => void): void;
+    /** Ends `thread`'s last interval and commits its record at the host's home if it covers cached locks; done once committed (SyncClient.endThread). */
+    endThread?(obj: SyncObject, thread: number, done: (published: string | null) => void): void;
     /** Tells fn each thread's lock deadline (the VMM's local µs, performance.now() on this thread; null: none) as it changes. */
     watchDeadlines?(fn: (thread: number, localUs: number | null) => void): void;
   };
@@ -414,11 +415,11 @@ export class AppThreads {
         case 'free': this.opts.free(m.addr, done); break;
         case 'lock': sync.lock(thread, m.id, done); break;
         case 'unlock':
-          // A thread's end (its unlock of END_LOCK) is answered once the locks it released, END_LOCK
-          // with them, have left the host: until then what it wrote under them is published nowhere.
-          if (m.id === END_LOCK && sync.publishReleases !== undefined) {
-            const publish = sync.publishReleases.bind(sync);
-            sync.unlock(thread, m.id, (err) => (err !== null ? done(err) : publish(thread, () => done(null))));
+          // A thread's end (its unlock of END_LOCK) is answered once its record is committed at the
+          // host's home: until then what it wrote under the locks the host keeps is published nowhere.
+          if (m.id === END_LOCK && sync.endThread !== undefined) {
+            const end = sync.endThread.bind(sync);
+            sync.unlock(thread, m.id, (err) => (err !== null ? done(err) : end({ kind: 'lock', id: END_LOCK }, thread, () => done(null))));
           } else sync.unlock(thread, m.id, done);
           break;
         case 'barrier': sync.barrier(thread, m.name, m.parties, done); break;

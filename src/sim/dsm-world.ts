@@ -164,19 +164,19 @@ export class DsmPart implements DsmWorld {
   /**
    * Release consistency: a thread's end is a release (what it wrote after its last unlock is
    * published), and the end check starts with an acquire of them all, as if every thread
-   * arrived at a barrier that the end check departs from. First its host gives back the locks
-   * it keeps that the thread released, not yet published (a lock stays with its host): otherwise what the
-   * thread wrote under them would be lost with a later lapse of the holding while it counts as done.
+   * arrived at a barrier that the end check departs from. A record covering locks the host keeps is
+   * committed at the host's home first (SyncClient.endThread): otherwise what the thread wrote under
+   * them would be lost with a later lapse of the holding while it counts as done.
    */
   private exitRelease(app: SimDsmApp, ctx: ThreadContext): void {
     const index = ctx.index;
     const at = this.scheduler.now;
     this.releaseChecks!.synced({ kind: 'barrier-arrived', host: ctx.host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at });
-    app.vmm.sync.publishReleases(index, () => app.vmm.coherence.beforeRelease(END_BARRIER, index, (published) => {
+    app.vmm.sync.endThread(END_BARRIER, index, (published) => {
       if (published !== null) this.endRecords.push(published);
       this.releaseChecks!.ended(index, at);
       this.threadDone(index);
-    }));
+    });
   }
 
   threadDone(index: number): void {

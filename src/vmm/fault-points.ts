@@ -35,7 +35,6 @@ const PROBES = declareProbes('vmm', RAFT_PROBES.length, {
   lockAskedAgain: 'a thread asked again for a lock the table already gave it (the grant was lost): the holding is renewed',
   lockRecalled: "a host holding a lock was asked for it back (another host waits): it gives it back once its own threads' turns are done",
   lockIdleReturned: 'a host gave back a lock none of its threads had used for a quarter of its lease, before the lease could run out',
-  lockReturnedAtEnd: 'a thread ended while its host kept a lock its threads had released: the host gave it back, publishing their writes, before the thread counted as done',
   lockDropped: "a host's holding of a lock ran out with none of its threads inside, under sequential consistency: dropped, the threads go on",
   barrierAskedAgain: 'a party asked again for a barrier episode that had opened meanwhile (a lost answer, or a new manager)',
 });

@@ -23,11 +23,9 @@ for (const coherence of ['sequential', 'release'] as const) {
     assert.is(r.stats.verified, 1);
     assert.is(r.stats.locksAcquired, 6 * 30, 'every turn is a lock-acquired event for the checkers');
     assert.is(r.probes['vmm.lock-recalled'], 0, 'nobody else asked');
-    // Under release a thread's end gives back the locks its host released (their writes are published
-    // only when a lock leaves), so nothing is left to go back idle; under sequential consistency it is.
-    const [atEnd, idle] = coherence === 'release' ? [6, 0] : [0, 6];
-    assert.is(r.probes['vmm.lock-returned-at-end'], atEnd, 'each of the 6 locks went back as its thread ended');
-    assert.is(r.probes['vmm.lock-idle-returned'], idle, 'each of the 6 locks went back idle once its thread was done');
+    // Under release a thread's end commits its record at its host's home and the lock stays cached
+    // (SyncClient.endThread); under both models it goes back idle once its thread is done.
+    assert.is(r.probes['vmm.lock-idle-returned'], 6, 'each of the 6 locks went back idle once its thread was done');
     assert.is(r.probes['vmm.lock-waited-out'], 0, 'no holding was left to run out');
   });
 

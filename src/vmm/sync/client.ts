@@ -93,10 +93,6 @@ interface Cached {
   decidedAt: number;
   /** The release was asked for: a renewal that finds the holding gone may mean it committed (its answer decides). */
   releaseSent: boolean;
-  /** The threads here that released it since it came: what their sections wrote is not published until it leaves. */
-  releasedBy: Set<number>;
-  /** Called once the holding is over with nothing of it left unpublished (see publishReleases). */
-  returned: (() => void)[];
   /** Releases here since the holding came, and how many of them a record at this host's home covers (see recordElsewhere). */
   releases: number;
   recorded: number;
@@ -127,7 +123,7 @@ export class SyncClient {
    * lockAcquired: grants from a manager; lockLocal: turns taken here without a message.
    */
   readonly stats = {
-    syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0, lockReturnedAtEnd: 0,
+    syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0,
     lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, hostRecords: 0, lapsedRecordsRead: 0, barrierPassed: 0,
   };
 
@@ -144,7 +140,7 @@ export class SyncClient {
       c = {
         id, plan: companyOfSync(this.cfg.plans, 'lock', id), state: 'asking', asker: thread, token: 0, expires: 0, deadline: 0, renewing: false,
         inside: null, last: thread, waiters: [], recalled: false, turns: 0, recallEarly: 0, usedAt: 0, decidedAt: 0, releaseSent: false,
-        releasedBy: new Set(), returned: [], releases: 0, recorded: 0,
+        releases: 0, recorded: 0,
       };
       this.locks.set(id, c);
       c.waiters.push({ thread, done });
@@ -173,7 +169,6 @@ export class SyncClient {
     }
     c.inside = null;
     c.last = thread;
-    c.releasedBy.add(thread);
     c.releases++;
     c.usedAt = this.env.now();
     this.deadlineChanged(thread);
@@ -285,38 +280,26 @@ export class SyncClient {
   }
 
   /**
-   * `thread` of this host ends: every lock the host holds that the thread released since it came is
-   * given back now (as if recalled, after the thread inside if any), since until it leaves what the
-   * thread's sections wrote is published nowhere, and a thread that counts as done must not lose it to
-   * a lapse of the holding later. done() runs once every such give-back has committed; if one cannot (its lease ran
-   * out) the host's threads stop as for a lost lock, this one with them, and done() never runs.
+   * `thread` of this host ends (under release consistency): its last interval ends as at a barrier
+   * arrival (`obj`), and if the record covers sections under locks the host keeps, it is committed at
+   * the host's home first (recordElsewhere), as a record going out through a lock or a barrier would
+   * be. The locks stay cached: until one leaves, what the thread wrote under it is published only in
+   * that home record, and a holder granted it after a lapse reads the record there, so a thread that
+   * counts as done loses nothing to a later lapse of the holding. Giving every such lock back instead
+   * cost a release commit, and a home record besides, per lock and thread end. done(published) runs
+   * once the home record (if any) committed; if the host's threads stopped first it never runs.
    */
-  publishReleases(thread: number, done: () => void): void {
-    const pending = [...this.locks.values()].filter((c) => c.releasedBy.has(thread) && c.state !== 'asking');
-    let left = pending.length + 1;
-    const one = (): void => {
-      if (--left === 0) done();
-    };
-    for (const c of pending) {
-      c.returned.push(one);
-      if (c.state === 'held' && !c.recalled) {
-        this.stats.lockReturnedAtEnd++;
-        this.env.faults.probe(VmmProbe.lockReturnedAtEnd);
-        c.recalled = true;
-        c.turns = 0;
-        this.nextTurn(c);
-      }
-    }
-    one();
+  endThread(obj: SyncObject, thread: number, done: (published: string | null) => void): void {
+    const due = this.covered(null);
+    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(due, published, () => done(published)));
   }
 
   /** The holding is over (given back, or dropped with nothing lost): the threads that came meanwhile ask for the lock anew. */
   private askAgain(c: Cached): void {
     this.locks.delete(c.id);
-    for (const f of c.returned.splice(0)) f();
     if (c.waiters.length === 0) return;
     const again: Cached = {
-      ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false, releasedBy: new Set(), returned: [],
+      ...c, state: 'asking', token: 0, renewing: false, recalled: false, turns: 0, recallEarly: 0, releaseSent: false,
       releases: 0, recorded: 0,
     };
     this.locks.set(c.id, again);
