@@ -366,6 +366,17 @@ export class TestCluster {
     return new Map(all);
   }
 
+  /** Waits until every host's app is done and verified (`what` names the workload in the wait's message). */
+  async allVerified(what: string): Promise<void> {
+    await this.waitFor(`every host's ${what} app to be done and verified`, async () => {
+      const st = await this.statuses();
+      return this.ids.every((id) => {
+        const app = appOf(st.get(id), id);
+        return app !== null && app.state === 'done' && app.verified === true;
+      });
+    });
+  }
+
   /**
    * Polls `probe` until it returns a value (anything but undefined, null or
    * false) and returns it. Fails after timeoutMs, or as soon as a host exits

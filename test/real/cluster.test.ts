@@ -16,7 +16,7 @@ import { checkLinearizable } from '../../src/check/linearizability.js';
 import { registerModel } from '../../src/check/register-model.js';
 import { REGISTERS_DEFAULTS, registerAddresses } from '../../src/vmm/workloads/index.js';
 import {
-  adderOlds, agreedLeader, appOf, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, runCli, TestCluster, watchdog, writeAdderApp, writeReaderApp,
+  adderOlds, agreedLeader, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, runCli, TestCluster, watchdog, writeAdderApp, writeReaderApp,
   type Leadership,
 } from './cluster-harness.js';
 
@@ -36,17 +36,6 @@ async function cluster(name: string, opts: { replication?: number } = {}): Promi
 test.after.each(async () => {
   await Promise.all(clusters.splice(0).map((c) => c.cleanup()));
 });
-
-/** Waits until every host's app is done and verified. */
-async function allVerified(c: TestCluster, what: string): Promise<void> {
-  await c.waitFor(`every host's ${what} app to be done and verified`, async () => {
-    const st = await c.statuses();
-    return c.ids.every((id) => {
-      const app = appOf(st.get(id), id);
-      return app !== null && app.state === 'done' && app.verified === true;
-    });
-  });
-}
 
 /**
  * Waits until host `id` follows company 1's leader with the others and its
@@ -113,7 +102,7 @@ if (!availability.ok) {
   test('counter, 2 threads on each host: every host\'s app is done and verified (the exact total of atomic adds)', async () => {
     const c = await cluster('counter');
     c.startAll({ workload: 'counter', threads: THREADS });
-    await allVerified(c, 'counter');
+    await c.allVerified('counter');
     const st = await c.statuses();
     for (const id of c.ids) {
       const app = st.get(id)!.app!;
@@ -125,7 +114,7 @@ if (!availability.ok) {
   test('registers, 2 threads on each host, with --history: verified, and the merged history is linearizable', async () => {
     const c = await cluster('registers');
     c.startAll({ workload: 'registers', threads: THREADS, history: true });
-    await allVerified(c, 'registers');
+    await c.allVerified('registers');
 
     // A thread sends its records before it counts itself done, so every record is on disk by now.
     const records = c.histories();

@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { nativeAvailable } from '../../src/real/native-memory.js';
-import { appOf, TestCluster, watchdog } from './cluster-harness.js';
+import { TestCluster, watchdog } from './cluster-harness.js';
 
 watchdog('release-cluster.test', 300_000);
 
@@ -22,13 +22,7 @@ test.after.each(async () => {
 });
 
 async function verifiedEverywhere(c: TestCluster, what: string, threads: number): Promise<void> {
-  await c.waitFor(`every host's ${what} app to be done and verified`, async () => {
-    const st = await c.statuses();
-    return c.ids.every((id) => {
-      const app = appOf(st.get(id), id);
-      return app !== null && app.state === 'done' && app.verified === true;
-    });
-  });
+  await c.allVerified(what);
   const st = await c.statuses();
   for (const id of c.ids) {
     const app = st.get(id)!.app!;

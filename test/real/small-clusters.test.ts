@@ -12,7 +12,7 @@ import { nativeAvailable } from '../../src/real/native-memory.js';
 import { checkLinearizable } from '../../src/check/linearizability.js';
 import { registerModel } from '../../src/check/register-model.js';
 import { REGISTERS_DEFAULTS, registerAddresses } from '../../src/vmm/workloads/index.js';
-import { appOf, groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, TestCluster, watchdog } from './cluster-harness.js';
+import { groupOf, PAGE_SIZE, registerOps, ROOT_PAGES, TestCluster, watchdog } from './cluster-harness.js';
 import type { HostRun } from './cluster-harness.js';
 
 watchdog('small-clusters.test', 240_000);
@@ -37,13 +37,7 @@ async function verified(name: string, hosts: number, replication: number, run: H
   const c = await TestCluster.create({ name, hosts, replication, ...(pages !== undefined ? { pages } : {}) });
   clusters.push(c);
   c.startAll({ threads: THREADS, ...run });
-  await c.waitFor(`every host's ${run.workload} app to be done and verified`, async () => {
-    const st = await c.statuses();
-    return c.ids.every((id) => {
-      const app = appOf(st.get(id), id);
-      return app !== null && app.state === 'done' && app.verified === true;
-    });
-  });
+  await c.allVerified(run.workload ?? 'default');
   return c;
 }
 

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { nativeAvailable } from '../../src/real/native-memory.js';
-import { appOf, TestCluster, watchdog } from './cluster-harness.js';
+import { TestCluster, watchdog } from './cluster-harness.js';
 
 watchdog('sync-cluster.test', 240_000);
 
@@ -25,13 +25,7 @@ if (!availability.ok) {
     const c = await TestCluster.create({ name: 'locked-list' });
     clusters.push(c);
     c.startAll({ workload: 'locked-list', threads: 2, args: ['--option', 'inserts=15', '--option', 'buckets=2', '--option', 'computeUs=2000'] });
-    await c.waitFor('every host\'s locked-list app to be done and verified', async () => {
-      const st = await c.statuses();
-      return c.ids.every((id) => {
-        const app = appOf(st.get(id), id);
-        return app !== null && app.state === 'done' && app.verified === true;
-      });
-    });
+    await c.allVerified('locked-list');
     const st = await c.statuses();
     for (const id of c.ids) {
       const app = st.get(id)!.app!;
