@@ -74,12 +74,13 @@ function hunts(file: string): boolean {
  * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
  * every seed draws its own configuration and fault kinds; for the shared
  * memory, releases held back past short leases, clocks at the drift bound,
- * allocation under loss, and release consistency's diffs held back past
- * short lock leases). The rest follow in name order.
+ * allocation under loss, release consistency's diffs held back past
+ * short lock leases, and lock holdings that lapse while giving back, their
+ * diffs clogged). The rest follow in name order.
  */
 export const FIRST_SCENARIOS: readonly string[] = [
   'raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos',
-  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss', 'dsm-release-late',
+  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss', 'dsm-release-late', 'dsm-release-lapse',
 ];
 
 const byPriority = (a: string, b: string): number => {
