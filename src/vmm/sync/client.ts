@@ -520,8 +520,9 @@ export class SyncClient {
    * commit through an election or a leadership transfer of the lock's company. Then also an idle
    * holding (no thread here used it since the last such point) goes back, while its lease is young.
    * A holding given back is not renewed with it (its release, committed first, would make the
-   * renewal a wasted commit answered lock-lost); only if the give-back is still under way a quarter
-   * of the lease later (its diffs slow to commit) is it renewed then, so it cannot lapse meanwhile.
+   * renewal a wasted commit answered lock-lost); only if the give-back is still under way two request
+   * timeouts later (at most a quarter of the lease: its commits are slow) is it renewed then, with
+   * most of the lease left, so it cannot lapse meanwhile.
    */
   private armRenewal(c: Cached, leaseUs: number): void {
     const at = c.expires - Math.round((3 * leaseUs) / 4);
@@ -540,7 +541,7 @@ export class SyncClient {
       this.stats.lockIdleReturned++;
       this.env.faults.probe(VmmProbe.lockIdleReturned);
       this.giveBack(c);
-      const later = this.env.now() + Math.round(leaseUs / 4);
+      const later = this.env.now() + Math.min(Math.round(leaseUs / 4), 2 * this.cfg.retryUs);
       this.env.timer(later, () => {
         if (!this.closed && this.locks.get(c.id) === c && !c.renewing) this.renew(c);
       });
