@@ -138,19 +138,25 @@ async function loopbackRtt(samples: number): Promise<number[]> {
   }
 }
 
+/** The floor's database in `dir`: WAL, synchronous=FULL, and its commit: a one-row transaction. */
+function floorDatabase(file: string): { db: Database.Database; commit: () => void } {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const value = Buffer.alloc(256, 1);
+  return { db, commit: () => db.transaction(() => insert.run(value))() };
+}
+
 /** One-row transactions in a WAL, synchronous=FULL database in `dir`: what each Raft persist costs. */
 function sqliteCommits(dir: string, samples: number): number[] {
-  const db = new Database(join(dir, 'commit-bench.db'));
+  const { db, commit } = floorDatabase(join(dir, 'commit-bench.db'));
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
-    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-    const value = Buffer.alloc(256, 1);
     const us: number[] = [];
     for (let i = 0; i < samples + WARMUP; i++) {
       const t0 = performance.now();
-      db.transaction(() => insert.run(value))();
+      commit();
       if (i >= WARMUP) us.push((performance.now() - t0) * 1000);
     }
     return us;
@@ -173,13 +179,24 @@ function walPagesPerCommit(file: string, pageSize: number, commit: () => void): 
 /** Entry size of the RaftStore series: about a read fault's commit (real.commit_entry_bytes). */
 const STORE_ENTRY_BYTES = 5500;
 
+/** WAL pages per commit of the floor's one-row transactions, and the page size (SQLite's default, which the Raft store keeps too). */
+function floorWalPages(dir: string): { pages: number; pageSize: number } {
+  const file = join(dir, 'floor-pages.db');
+  const floor = floorDatabase(file);
+  try {
+    const pageSize = Number(floor.db.pragma('page_size', { simple: true }));
+    return { pages: walPagesPerCommit(file, pageSize, floor.commit), pageSize };
+  } finally {
+    floor.db.close();
+  }
+}
+
 /**
  * The host's own Raft store (src/real/raft-store.ts) in `dir`, written as a
  * leader's or a follower's turn is: one entry and a commit index that moved,
- * one fsync'd transaction. Its latency, host CPU per commit and WAL pages per
- * commit, against the floor's one-row transaction (its pages too).
+ * one fsync'd transaction. Its latency, host CPU and WAL pages per commit.
  */
-function raftStoreCommits(dir: string, samples: number): { us: number[]; cpuUs: number; walPages: number; floorWalPages: number } {
+function raftStoreCommits(dir: string, samples: number, pageSize: number): { us: number[]; cpuUs: number; walPages: number } {
   const file = join(dir, 'raft.sqlite');
   const store = RaftStore.open(file, { exclusive: true });
   const data = 'x'.repeat(STORE_ENTRY_BYTES);
@@ -190,7 +207,7 @@ function raftStoreCommits(dir: string, samples: number): { us: number[]; cpuUs: 
   };
   try {
     for (let i = 0; i < WARMUP; i++) commit();
-    const walPages = walPagesPerCommit(file, 4096, commit);
+    const walPages = walPagesPerCommit(file, pageSize, commit);
     const us: number[] = [];
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < samples; i++) {
@@ -199,19 +216,7 @@ function raftStoreCommits(dir: string, samples: number): { us: number[]; cpuUs: 
       us.push((performance.now() - t0) * 1000);
     }
     const cpu = process.cpuUsage(cpu0);
-    const floorFile = join(dir, 'floor-pages.db');
-    const db = new Database(floorFile);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
-      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-      const value = Buffer.alloc(256, 1);
-      const floorWalPages = walPagesPerCommit(floorFile, Number(db.pragma('page_size', { simple: true })), () => db.transaction(() => insert.run(value))());
-      return { us, cpuUs: (cpu.user + cpu.system) / samples, walPages, floorWalPages };
-    } finally {
-      db.close();
-    }
+    return { us, cpuUs: (cpu.user + cpu.system) / samples, walPages };
   } finally {
     store.close();
   }
@@ -795,12 +800,13 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       const dir = mkdtempSync(join(parent, 'gallocy-bench-sqlite-'));
       try {
         commitUs.set(sfx, pct(`real.sqlite_commit_{}_us${sfx}`, sqliteCommits(dir, s.sqliteSamples)).p50);
-        const store = raftStoreCommits(dir, s.sqliteSamples);
+        const floorPages = floorWalPages(dir);
+        const store = raftStoreCommits(dir, s.sqliteSamples, floorPages.pageSize);
         pct(`real.raft_store_commit_{}_us${sfx}`, store.us);
         out.push(
           figure(`real.raft_store_cpu_us_per_commit${sfx}`, store.cpuUs, 'us of host CPU / commit'),
           figure(`real.raft_store_wal_pages_per_commit${sfx}`, store.walPages, 'WAL pages / commit (one ~5.5 KB entry and its commit index)'),
-          figure(`real.sqlite_wal_pages_per_commit${sfx}`, store.floorWalPages, 'WAL pages / commit (the floor: one 256-byte row)'),
+          figure(`real.sqlite_wal_pages_per_commit${sfx}`, floorPages.pages, 'WAL pages / commit (the floor: one 256-byte row)'),
         );
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -520,7 +520,8 @@ export class Raft {
       else if (pr.state === 'replicate') pr.freeLE(m.index);
       // A new commit index rides on the next append, or on the next tick's heartbeat
       // (tellCommit): a round of empty appends of its own would cost every follower a
-      // message and an answer per commit, for an index nothing on a follower waits for.
+      // message and an answer per commit, when all a follower does with it is apply,
+      // which can wait a tick (the leader has applied and answered already).
       this.maybeCommit();
       if (wasPaused) this.sendAppend(m.from, true);
       while (this.sendAppend(m.from, false)) {

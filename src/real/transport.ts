@@ -366,7 +366,8 @@ export class Transport {
   private readonly flushTurn = (): void => {
     this.turnFlushQueued = false;
     for (const peer of this.turnPeers) if (peer.vmmQueued > 0) this.flush(peer);
-    for (const peer of this.turnPeers) if (peer.vmmQueued === 0) this.flush(peer);
+    // Then the rest (a peer written above has an empty queue now, unless its socket is full).
+    for (const peer of this.turnPeers) this.flush(peer);
     this.turnPeers.clear();
   };
 
