@@ -313,7 +313,10 @@ export class RaftStore {
     try {
       this.writeTx(todo);
     } catch (err) {
-      this.known?.clear(); // rolled back: what they said may not hold any more
+      // Rolled back: what they said may not hold any more, and a log table created in it is gone.
+      this.known?.clear();
+      this.logs.clear();
+      for (const g of logGroups(this.db)) this.prepareLog(g);
       throw this.diskFull(err, todo.map(describe).join('; '));
     } finally {
       if (!sync) this.db.pragma('synchronous = FULL');

@@ -94,6 +94,19 @@ test('a gap in the log is refused and the whole persist rolls back', () => {
   store.close();
 });
 
+test('a write rolled back with the log table it created leaves the store usable for that group', () => {
+  const store = RaftStore.open(newFile(), { exclusive: true });
+  // Group 3's first entry creates its table; group 4's gap rolls the whole batch back.
+  assert.throws(() => store.write([
+    { kind: 'persist', group: 3, batch: { hardState: null, entries: [ent(1, 1)], snapshot: null } },
+    { kind: 'persist', group: 4, batch: { hardState: null, entries: [ent(5, 1)], snapshot: null } },
+  ], true), /gap in the log/);
+  assert.equal(store.groups(), []);
+  store.persist(3, { hardState: { term: 1, vote: 1, commit: 0 }, entries: [ent(1, 1)], snapshot: null });
+  assert.equal(store.load(3, GENESIS).entries, [ent(1, 1)]);
+  store.close();
+});
+
 test('a snapshot from the leader replaces the whole log; entries in the same Ready follow it', () => {
   const store = RaftStore.open(newFile());
   store.persist(1, { hardState: { term: 1, vote: 1, commit: 3 }, entries: range(1, 20, 1), snapshot: null });
