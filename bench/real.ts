@@ -38,7 +38,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ import Database from 'better-sqlite3';
 import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
+import { RaftStore } from '../src/real/raft-store.js';
 import type { HostStatus } from '../src/real/host-status.js';
 import { STAGES, TIMELINE_CLOCK_ENV } from '../src/real/timeline.js';
 import type { Stage, TimelineTotals } from '../src/real/timeline.js';
@@ -137,24 +138,87 @@ async function loopbackRtt(samples: number): Promise<number[]> {
   }
 }
 
+/** The floor's database in `dir`: WAL, synchronous=FULL, and its commit: a one-row transaction. */
+function floorDatabase(file: string): { db: Database.Database; commit: () => void } {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const value = Buffer.alloc(256, 1);
+  return { db, commit: () => db.transaction(() => insert.run(value))() };
+}
+
 /** One-row transactions in a WAL, synchronous=FULL database in `dir`: what each Raft persist costs. */
 function sqliteCommits(dir: string, samples: number): number[] {
-  const db = new Database(join(dir, 'commit-bench.db'));
+  const { db, commit } = floorDatabase(join(dir, 'commit-bench.db'));
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
-    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-    const value = Buffer.alloc(256, 1);
     const us: number[] = [];
     for (let i = 0; i < samples + WARMUP; i++) {
       const t0 = performance.now();
-      db.transaction(() => insert.run(value))();
+      commit();
       if (i >= WARMUP) us.push((performance.now() - t0) * 1000);
     }
     return us;
   } finally {
     db.close();
+  }
+}
+
+/** WAL frames a series of commits appended to a fresh database's log, per commit (before any checkpoint rewinds it). */
+function walPagesPerCommit(file: string, pageSize: number, commit: () => void): number {
+  const wal = `${file}-wal`;
+  const size = (): number => (existsSync(wal) ? statSync(wal).size : 0);
+  // Fewer frames than the auto-checkpoint's 1000, which would start the log over.
+  const n = 100;
+  const before = size();
+  for (let i = 0; i < n; i++) commit();
+  return (size() - before) / (pageSize + 24) / n;
+}
+
+/** Entry size of the RaftStore series: about a read fault's commit (real.commit_entry_bytes). */
+const STORE_ENTRY_BYTES = 5500;
+
+/** WAL pages per commit of the floor's one-row transactions, and the page size (SQLite's default, which the Raft store keeps too). */
+function floorWalPages(dir: string): { pages: number; pageSize: number } {
+  const file = join(dir, 'floor-pages.db');
+  const floor = floorDatabase(file);
+  try {
+    const pageSize = Number(floor.db.pragma('page_size', { simple: true }));
+    return { pages: walPagesPerCommit(file, pageSize, floor.commit), pageSize };
+  } finally {
+    floor.db.close();
+  }
+}
+
+/**
+ * The host's own Raft store (src/real/raft-store.ts) in `dir`, written as a
+ * leader's or a follower's turn is: one entry and a commit index that moved,
+ * one fsync'd transaction. Its latency, host CPU and WAL pages per commit.
+ */
+function raftStoreCommits(dir: string, samples: number, pageSize: number): { us: number[]; cpuUs: number; walPages: number } {
+  const file = join(dir, 'raft.sqlite');
+  const store = RaftStore.open(file, { exclusive: true });
+  const data = 'x'.repeat(STORE_ENTRY_BYTES);
+  let index = 0;
+  const commit = (): void => {
+    index++;
+    store.persist(1, { hardState: { term: 1, vote: 1, commit: index - 1 }, entries: [{ term: 1, index, kind: 'normal', data }], snapshot: null });
+  };
+  try {
+    for (let i = 0; i < WARMUP; i++) commit();
+    const walPages = walPagesPerCommit(file, pageSize, commit);
+    const us: number[] = [];
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      commit();
+      us.push((performance.now() - t0) * 1000);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return { us, cpuUs: (cpu.user + cpu.system) / samples, walPages };
+  } finally {
+    store.close();
   }
 }
 
@@ -736,6 +800,14 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       const dir = mkdtempSync(join(parent, 'gallocy-bench-sqlite-'));
       try {
         commitUs.set(sfx, pct(`real.sqlite_commit_{}_us${sfx}`, sqliteCommits(dir, s.sqliteSamples)).p50);
+        const floorPages = floorWalPages(dir);
+        const store = raftStoreCommits(dir, s.sqliteSamples, floorPages.pageSize);
+        pct(`real.raft_store_commit_{}_us${sfx}`, store.us);
+        out.push(
+          figure(`real.raft_store_cpu_us_per_commit${sfx}`, store.cpuUs, 'us of host CPU / commit'),
+          figure(`real.raft_store_wal_pages_per_commit${sfx}`, store.walPages, 'WAL pages / commit (one ~5.5 KB entry and its commit index)'),
+          figure(`real.sqlite_wal_pages_per_commit${sfx}`, floorPages.pages, 'WAL pages / commit (the floor: one 256-byte row)'),
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -28,6 +28,26 @@ export interface Delivery {
   data?: number;
 }
 
+/**
+ * The heartbeats that tell their follower a commit index it was told by no
+ * earlier append or heartbeat of its group: a leader tells a new commit on its
+ * next append or its next tick's heartbeat (src/raft/raft.ts, tellCommit), so
+ * such a heartbeat does the work a commit notice did, and counts as one.
+ */
+export function commitNotices(events: readonly Delivery[]): Set<Delivery> {
+  const told = new Map<string, number>();
+  const out = new Set<Delivery>();
+  for (const e of events) {
+    if (e.kind !== 'app' && e.kind !== 'heartbeat') continue;
+    const link = `${e.group}:${e.host}`;
+    const commit = e.commit ?? 0;
+    if (commit <= (told.get(link) ?? 0)) continue;
+    told.set(link, commit);
+    if (e.kind === 'heartbeat') out.add(e);
+  }
+  return out;
+}
+
 /** Requests a company's leader proposes a Raft entry for as it receives them. */
 const PROPOSING = new Set(['lock-acquire', 'lock-release', 'barrier-arrive', 'diff', 'fetch', 'acquire', 'release', 'revoked', 'alloc', 'free', 'free-owner', 'free-token', 'free-block']);
 
@@ -87,8 +107,15 @@ export function messageCauses(events: readonly Delivery[], first: number, last: 
     }
   };
 
+  const notices = commitNotices(events);
   for (const e of events) {
     const k = e.kind;
+    if (notices.has(e)) {
+      // A commit notice on a heartbeat: charged to the newest entry it tells of.
+      count(`raft.${entryCause.get(`${e.group}:${e.commit}`) ?? 'timer_or_leader'}`, e);
+      told.set(`${e.group}:${e.host}`, e.commit ?? 0);
+      continue;
+    }
     if (k === 'app' || k === 'appResp') {
       const link = `${e.group}:${k === 'app' ? e.host : e.from}`;
       if (k === 'appResp') {

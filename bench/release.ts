@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { runSeed } from '../src/sim/run.js';
 import { scenarioSchema } from '../src/sim/scenario.js';
-import { type Delivery, messageCauses } from './release-breakdown.js';
+import { commitNotices, type Delivery, messageCauses } from './release-breakdown.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
@@ -74,17 +74,20 @@ export function measure(workload: string, coherence: Model, seed: number, quick:
     ops: r.stats['accesses'] ?? 0, messages: 0, page: 0, sync: 0, raft: 0, idle: 0, faults: 0, completionS: (last - first) / 1e6,
     kinds: {}, causes: messageCauses(events, first, last, LATENCY_US),
   };
+  // Heartbeats that tell a new commit index carry what an empty append did: replication, not idle.
+  const notices = commitNotices(events);
   for (const e of events) {
     if (e.t < first || e.t > last) continue;
     const page = PAGE.has(e.kind);
     const sync = SYNC.test(e.kind);
-    const raft = RAFT.has(e.kind);
+    const raft = RAFT.has(e.kind) || notices.has(e);
     if (page) f.page++;
     if (sync) f.sync++;
     if (raft) f.raft++;
     if (page || sync || raft) f.messages++;
-    if (IDLE.has(e.kind)) f.idle++;
-    if (page || sync || raft || IDLE.has(e.kind)) f.kinds[e.kind] = (f.kinds[e.kind] ?? 0) + 1;
+    const idle = IDLE.has(e.kind) && !raft;
+    if (idle) f.idle++;
+    if (page || sync || raft || idle) f.kinds[e.kind] = (f.kinds[e.kind] ?? 0) + 1;
     if (e.kind === 'thread-wait') f.faults++;
   }
   return f;

@@ -49,26 +49,22 @@ export type StoreWrite =
   | { readonly kind: 'persist'; readonly group: number; readonly batch: PersistBatch }
   | { readonly kind: 'compact'; readonly group: number; readonly snapshot: Snapshot };
 
-/** Bumped when the tables change shape; a file from a newer version is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables change shape; a file from a newer version is refused
+ * rather than misread, an older one is brought up to date as it opens
+ * (migrate). 2: each group's log in a table of its own, keyed by index, with
+ * the commit index beside the entries (was: one entries table for all groups).
+ */
+const SCHEMA_VERSION = 2;
 
 // "group" is an SQL keyword, hence the quotes; idx/term/commit_index avoid the
-// keywords INDEX and COMMIT. Entries are not WITHOUT ROWID: their data carries
-// page contents, and large rows are what rowid tables are for.
+// keywords INDEX and COMMIT.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hard_state (
   "group" INTEGER PRIMARY KEY,
   term INTEGER NOT NULL,
   vote INTEGER NOT NULL,
   commit_index INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS entries (
-  "group" INTEGER NOT NULL,
-  idx INTEGER NOT NULL,
-  term INTEGER NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('normal', 'conf')),
-  data TEXT NOT NULL,
-  PRIMARY KEY ("group", idx)
 );
 CREATE TABLE IF NOT EXISTS incarnations (
   only INTEGER PRIMARY KEY CHECK (only = 1),
@@ -83,11 +79,54 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 `;
 
+/**
+ * A group's log: its own table, the entry's index its rowid, so an append
+ * writes one B-tree (its rightmost leaf, and the overflow pages of a large
+ * entry's data) and no index beside it (a table keyed by (group, idx) keeps
+ * a second B-tree for that key, and a WITHOUT ROWID one spills its large rows
+ * over more pages). commit_index: the group's commit index when the entry was
+ * written. A write with entries leaves the hard state row alone when only the
+ * commit index moved and keeps the commit beside its newest entry instead,
+ * one page fewer per commit (what load reads back: the larger of the two).
+ * Raft does not need a durable commit index; a stale one only replays less
+ * at a restart, until the leader tells it again.
+ */
+const logTable = (group: number): string => `log_${group}`;
+const LOG_SCHEMA = (group: number): string => `
+CREATE TABLE IF NOT EXISTS ${logTable(group)} (
+  idx INTEGER PRIMARY KEY,
+  term INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('normal', 'conf')),
+  data TEXT NOT NULL,
+  commit_index INTEGER NOT NULL
+);
+`;
+const LOG_TABLE_NAME = /^log_(0|[1-9][0-9]{0,15})$/;
+
 interface HardStateRow { term: number; vote: number; commit_index: number }
 interface EntryRow { idx: number; term: number; kind: string; data: string }
 interface SnapshotRow { idx: number; term: number; conf: string; data: string }
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+/** A group's log table's statements (prepared once the table exists). */
+interface LogStatements {
+  entries: Statement;
+  last: Statement;
+  termAt: Statement;
+  put: Statement;
+  deleteFrom: Statement;
+  deleteThrough: Statement;
+  deleteAll: Statement;
+}
+
+/** What the writer knows a group's store holds (see RaftStore.known). */
+interface Known {
+  snap: number;
+  last: number;
+  /** The hard state as load() would read it back. */
+  hard: HardState;
+}
 
 export class RaftStore {
   private closed = false;
@@ -98,27 +137,23 @@ export class RaftStore {
     getSnap: Statement;
     snapIndex: Statement;
     putSnap: Statement;
-    entries: Statement;
-    lastIndex: Statement;
-    termAt: Statement;
-    putEntry: Statement;
-    deleteFrom: Statement;
-    deleteThrough: Statement;
-    deleteAll: Statement;
     groups: Statement;
   };
+  /** Each group's log table's statements, by group, for the tables that exist. */
+  private readonly logs = new Map<number, LogStatements>();
   /**
-   * Each group's snapshot index and last log index, as the store holds them:
-   * kept by the writer that holds the file exclusively (open's `exclusive`),
-   * which no one else can change under it, so an append needs no queries to
-   * check that it continues the log. Dropped when a transaction fails (it
-   * was rolled back).
+   * Each group's snapshot index, last log index and hard state, as the store
+   * holds them: kept by the writer that holds the file exclusively (open's
+   * `exclusive`), which no one else can change under it, so an append needs
+   * no queries to check that it continues the log, and knows whether its
+   * Ready changed more than the commit index. Dropped when a transaction
+   * fails (it was rolled back).
    */
-  private readonly bounds: Map<number, { snap: number; last: number }> | null;
+  private readonly known: Map<number, Known> | null;
   private readonly writeTx: (writes: readonly StoreWrite[]) => void;
 
   private constructor(private readonly db: Database.Database, readonly file: string, exclusive: boolean) {
-    this.bounds = exclusive ? new Map() : null;
+    this.known = exclusive ? new Map() : null;
     this.st = {
       getHard: db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE "group" = ?'),
       putHard: db.prepare(
@@ -132,23 +167,38 @@ export class RaftStore {
         'INSERT INTO snapshots ("group", idx, term, conf, data) VALUES (?, ?, ?, ?, ?) ' +
           'ON CONFLICT ("group") DO UPDATE SET idx = excluded.idx, term = excluded.term, conf = excluded.conf, data = excluded.data',
       ),
-      entries: db.prepare('SELECT idx, term, kind, data FROM entries WHERE "group" = ? ORDER BY idx'),
-      lastIndex: db.prepare('SELECT MAX(idx) AS last FROM entries WHERE "group" = ?'),
-      termAt: db.prepare('SELECT term FROM entries WHERE "group" = ? AND idx = ?'),
-      putEntry: db.prepare('INSERT INTO entries ("group", idx, term, kind, data) VALUES (?, ?, ?, ?, ?)'),
-      deleteFrom: db.prepare('DELETE FROM entries WHERE "group" = ? AND idx >= ?'),
-      deleteThrough: db.prepare('DELETE FROM entries WHERE "group" = ? AND idx <= ?'),
-      deleteAll: db.prepare('DELETE FROM entries WHERE "group" = ?'),
-      groups: db.prepare(
-        'SELECT "group" AS g FROM hard_state UNION SELECT "group" FROM snapshots UNION SELECT "group" FROM entries ORDER BY g',
-      ),
+      groups: db.prepare('SELECT "group" AS g FROM hard_state UNION SELECT "group" FROM snapshots ORDER BY g'),
     };
+    for (const g of logGroups(db)) this.prepareLog(g);
     this.writeTx = db.transaction((writes: readonly StoreWrite[]) => {
       for (const w of writes) {
         if (w.kind === 'persist') this.persistIn(w.group, w.batch);
         else this.compactIn(w.group, w.snapshot);
       }
     });
+  }
+
+  private prepareLog(group: number): LogStatements {
+    const t = logTable(group);
+    const st: LogStatements = {
+      entries: this.db.prepare(`SELECT idx, term, kind, data FROM ${t} ORDER BY idx`),
+      last: this.db.prepare(`SELECT idx, commit_index FROM ${t} ORDER BY idx DESC LIMIT 1`),
+      termAt: this.db.prepare(`SELECT term FROM ${t} WHERE idx = ?`),
+      put: this.db.prepare(`INSERT INTO ${t} (idx, term, kind, data, commit_index) VALUES (?, ?, ?, ?, ?)`),
+      deleteFrom: this.db.prepare(`DELETE FROM ${t} WHERE idx >= ?`),
+      deleteThrough: this.db.prepare(`DELETE FROM ${t} WHERE idx <= ?`),
+      deleteAll: this.db.prepare(`DELETE FROM ${t}`),
+    };
+    this.logs.set(group, st);
+    return st;
+  }
+
+  /** The group's log table, created (in the transaction under way) on its first entry. */
+  private logFor(group: number): LogStatements {
+    const st = this.logs.get(group);
+    if (st !== undefined) return st;
+    this.db.exec(LOG_SCHEMA(group));
+    return this.prepareLog(group);
   }
 
   /**
@@ -179,8 +229,13 @@ export class RaftStore {
       if (version > SCHEMA_VERSION) {
         throw new Error(`${file}: Raft store schema version ${version} is newer than this gallocy understands (${SCHEMA_VERSION})`);
       }
-      db.exec(SCHEMA);
-      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (version < SCHEMA_VERSION) {
+        db.transaction(() => {
+          db.exec(SCHEMA);
+          if (version === 1) migrateFrom1(db);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
+      }
       const store = new RaftStore(db, file, exclusive);
       // Checked last: compiling a pragma applies it, so a statement prepared for later would have changed it.
       if (db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: cannot set synchronous = FULL`);
@@ -210,7 +265,8 @@ export class RaftStore {
     this.check(group);
     const hs = this.st.getHard.get(group) as HardStateRow | undefined;
     const snapshot = this.snapshotOf(group);
-    const entries = (this.st.entries.all(group) as EntryRow[]).map(toEntry);
+    const log = this.logs.get(group);
+    const entries = log === undefined ? [] : (log.entries.all() as EntryRow[]).map(toEntry);
     // Every write keeps the log contiguous after the snapshot; anything else is a damaged file.
     const first = (snapshot?.index ?? 0) + 1;
     entries.forEach((e, i) => {
@@ -218,8 +274,7 @@ export class RaftStore {
         throw new Error(`${this.file}: group ${group}: log is not contiguous: expected index ${first + i}, found ${e.index}`);
       }
     });
-    let hardState: HardState = hs ? { term: hs.term, vote: hs.vote, commit: hs.commit_index } : { term: 0, vote: 0, commit: 0 };
-    if (snapshot !== null && hardState.commit < snapshot.index) hardState = { ...hardState, commit: snapshot.index };
+    const hardState = this.hardStateOf(group, hs, snapshot?.index ?? 0);
     return { hardState, snapshot, entries, conf: genesis, applied: snapshot?.index ?? 0 };
   }
 
@@ -258,7 +313,10 @@ export class RaftStore {
     try {
       this.writeTx(todo);
     } catch (err) {
-      this.bounds?.clear(); // rolled back: what they said may not hold any more
+      // Rolled back: what they said may not hold any more, and a log table created in it is gone.
+      this.known?.clear();
+      this.logs.clear();
+      for (const g of logGroups(this.db)) this.prepareLog(g);
       throw this.diskFull(err, todo.map(describe).join('; '));
     } finally {
       if (!sync) this.db.pragma('synchronous = FULL');
@@ -284,7 +342,9 @@ export class RaftStore {
   /** Groups with any durable state, ascending. */
   groups(): number[] {
     this.checkOpen();
-    return (this.st.groups.all() as Array<{ g: number }>).map((r) => r.g);
+    const groups = new Set((this.st.groups.all() as Array<{ g: number }>).map((r) => r.g));
+    for (const g of this.logs.keys()) groups.add(g);
+    return [...groups].sort((a, b) => a - b);
   }
 
   /** Closes the database (checkpointing the WAL); later calls other than close throw. */
@@ -296,55 +356,73 @@ export class RaftStore {
 
   private persistIn(group: number, rd: PersistBatch): void {
     // Order as etcd's storage: the snapshot first, then the entries that follow it, then the hard state.
+    const k = this.knownOf(group);
     if (rd.snapshot !== null) {
-      this.st.deleteAll.run(group);
+      this.logs.get(group)?.deleteAll.run();
       this.putSnapshot(group, rd.snapshot);
-      this.bounds?.set(group, { snap: rd.snapshot.index, last: rd.snapshot.index });
+      k.snap = rd.snapshot.index;
+      k.last = rd.snapshot.index;
     }
-    if (rd.entries.length > 0) this.append(group, rd.entries);
-    if (rd.hardState !== null) {
-      const hs = rd.hardState;
-      this.st.putHard.run(group, hs.term, hs.vote, hs.commit);
-    }
+    const hs = rd.hardState;
+    const wrote = rd.entries.length > 0 && this.append(group, k, rd.entries, hs?.commit ?? k.hard.commit);
+    if (hs === null) return;
+    // The commit index alone moved and rides beside the entries just written: the row stays.
+    if (!(wrote && hs.term === k.hard.term && hs.vote === k.hard.vote)) this.st.putHard.run(group, hs.term, hs.vote, hs.commit);
+    k.hard = { term: hs.term, vote: hs.vote, commit: Math.max(hs.commit, k.hard.commit) };
   }
 
-  private append(group: number, entries: readonly Entry[]): void {
-    const b = this.boundsOf(group);
+  /** Appends entries with the group's commit index beside them; returns whether it wrote any. */
+  private append(group: number, k: Known, entries: readonly Entry[], commit: number): boolean {
     // Entries the snapshot already covers are re-confirmations (as in DurableLog.append): nothing to store.
-    const start = entries.findIndex((e) => e.index > b.snap);
-    if (start < 0) return;
+    const start = entries.findIndex((e) => e.index > k.snap);
+    if (start < 0) return false;
     const add = entries.slice(start);
     const first = add[0]!.index;
     add.forEach((e, i) => {
       if (e.index !== first + i) throw new Error(`persist: group ${group}: entries not contiguous at ${e.index} (expected ${first + i})`);
     });
     // A hole would make load() refuse the file; refusing the write keeps the damage at the bug that caused it.
-    if (first > b.last + 1) throw new Error(`persist: group ${group}: gap in the log: appending ${first} after ${b.last}`);
-    if (first <= b.last) this.st.deleteFrom.run(group, first); // a new leader's suffix replaces ours
-    for (const e of add) this.st.putEntry.run(group, e.index, e.term, e.kind, e.data);
-    this.bounds?.set(group, { snap: b.snap, last: add[add.length - 1]!.index });
+    if (first > k.last + 1) throw new Error(`persist: group ${group}: gap in the log: appending ${first} after ${k.last}`);
+    const log = this.logFor(group);
+    if (first <= k.last) log.deleteFrom.run(first); // a new leader's suffix replaces ours
+    for (const e of add) log.put.run(e.index, e.term, e.kind, e.data, commit);
+    k.last = add[add.length - 1]!.index;
+    return true;
   }
 
   private compactIn(group: number, snapshot: Snapshot): void {
-    const b = this.boundsOf(group);
-    if (snapshot.index <= b.snap) return;
-    const at = this.st.termAt.get(group, snapshot.index) as { term: number } | undefined;
+    const k = this.knownOf(group);
+    if (snapshot.index <= k.snap) return;
+    const log = this.logs.get(group);
+    const at = log?.termAt.get(snapshot.index) as { term: number } | undefined;
     // Keep the suffix only if it continues this snapshot's history (as DurableLog.installSnapshot does).
     const keep = at !== undefined && at.term === snapshot.term;
-    if (keep) this.st.deleteThrough.run(group, snapshot.index);
-    else this.st.deleteAll.run(group);
+    if (keep) log?.deleteThrough.run(snapshot.index);
+    else {
+      log?.deleteAll.run();
+      // The commit index kept beside the entries goes with them: keep it in the row.
+      if (k.hard.commit > snapshot.index) this.st.putHard.run(group, k.hard.term, k.hard.vote, k.hard.commit);
+    }
     this.putSnapshot(group, snapshot);
-    this.bounds?.set(group, { snap: snapshot.index, last: keep ? b.last : snapshot.index });
+    k.snap = snapshot.index;
+    if (!keep) k.last = snapshot.index;
   }
 
-  /** The group's snapshot index and last log index (the snapshot's when the log after it is empty). */
-  private boundsOf(group: number): { snap: number; last: number } {
-    const known = this.bounds?.get(group);
-    if (known !== undefined) return known;
+  /** What the group's store holds: remembered by the exclusive writer, else read (and then written through once). */
+  private knownOf(group: number): Known {
+    const remembered = this.known?.get(group);
+    if (remembered !== undefined) return remembered;
     const snap = this.snapshotIndex(group);
-    const b = { snap, last: (this.st.lastIndex.get(group) as { last: number | null }).last ?? snap };
-    this.bounds?.set(group, b);
-    return b;
+    const last = (this.logs.get(group)?.last.get() as { idx: number } | undefined)?.idx ?? snap;
+    const k: Known = { snap, last, hard: this.hardStateOf(group, this.st.getHard.get(group) as HardStateRow | undefined, snap) };
+    this.known?.set(group, k);
+    return k;
+  }
+
+  /** The hard state load() returns: the row's, with the larger of its commit and the one beside the newest entry (and at least the snapshot's index). */
+  private hardStateOf(group: number, hs: HardStateRow | undefined, snapIndex: number): HardState {
+    const beside = (this.logs.get(group)?.last.get() as { commit_index: number } | undefined)?.commit_index ?? 0;
+    return { term: hs?.term ?? 0, vote: hs?.vote ?? 0, commit: Math.max(hs?.commit_index ?? 0, beside, snapIndex) };
   }
 
   private putSnapshot(group: number, s: Snapshot): void {
@@ -402,4 +480,21 @@ function parseConf(text: string, file: string, group: number): ConfState {
   const ids = (a: unknown): a is number[] => Array.isArray(a) && a.every((x) => Number.isInteger(x));
   if (!ids(v.voters) || !ids(v.learners)) throw new Error(`${file}: group ${group}: damaged snapshot configuration ${text}`);
   return { voters: v.voters, learners: v.learners };
+}
+
+/** The groups whose log table exists in the file, ascending. */
+function logGroups(db: Database.Database): number[] {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'log\\_%' ESCAPE '\\'").all() as Array<{ name: string }>;
+  return names.flatMap((r) => (LOG_TABLE_NAME.test(r.name) ? [Number(r.name.slice('log_'.length))] : [])).sort((a, b) => a - b);
+}
+
+/** Schema 1 kept every group's entries in one table keyed by (group, idx): each group's move to its own log table. */
+function migrateFrom1(db: Database.Database): void {
+  const groups = db.prepare('SELECT DISTINCT "group" AS g FROM entries ORDER BY g').all() as Array<{ g: number }>;
+  for (const { g } of groups) {
+    if (!Number.isSafeInteger(g) || g < 0) throw new Error(`Raft store schema 1: damaged group ${String(g)} in entries`);
+    db.exec(LOG_SCHEMA(g));
+    db.prepare(`INSERT INTO ${logTable(g)} (idx, term, kind, data, commit_index) SELECT idx, term, kind, data, 0 FROM entries WHERE "group" = ? ORDER BY idx`).run(g);
+  }
+  db.exec('DROP TABLE entries');
 }

@@ -169,13 +169,13 @@ interface Peer {
   readonly id: number;
   readonly addr: PeerAddress;
   queue: Buffer[];
+  /** How many frames at the head of `queue` are the VMM's (see send: they go before Raft's). */
+  vmmQueued: number;
   socket: Socket | null;
   connected: boolean;
   everConnected: boolean;
   /** Failed attempts since the last success: the back-off exponent. */
   attempts: number;
-  /** A flush is queued for the end of this turn. */
-  flushing: boolean;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -198,6 +198,9 @@ export class Transport {
   private readonly log: (event: string, fields: object) => void;
   private readonly timeline: Pick<Timeline, 'time'>;
   private readonly peers = new Map<number, Peer>();
+  /** Peers sent to in this turn, written at its end: those with a VMM frame first (see send). */
+  private readonly turnPeers = new Set<Peer>();
+  private turnFlushQueued = false;
   private readonly inbound = new Set<Socket>();
   /** Open inbound connections by remote address. */
   private readonly perSource = new Map<string, number>();
@@ -258,7 +261,7 @@ export class Transport {
     for (const [id, addr] of opts.peers) {
       if (!uint32(id)) throw new RangeError(`peer id must be an integer in [0, 2^32), got ${id}`);
       if (id === this.self) continue;
-      this.peers.set(id, { id, addr: { ...addr }, queue: [], socket: null, connected: false, everConnected: false, attempts: 0, flushing: false, timer: null });
+      this.peers.set(id, { id, addr: { ...addr }, queue: [], vmmQueued: 0, socket: null, connected: false, everConnected: false, attempts: 0, timer: null });
     }
   }
 
@@ -336,19 +339,37 @@ export class Transport {
     if (peer.queue.length >= this.maxQueue) {
       // Drop the oldest: after an outage the newest messages (current term, current requests) matter most.
       peer.queue.shift();
+      if (peer.vmmQueued > 0) peer.vmmQueued--;
       this.drop('queue-full', { to });
     }
-    peer.queue.push(frame);
+    // A VMM frame (a grant, a reply, a request) goes ahead of the Raft frames queued
+    // before it, in the order the VMM sent them: a thread waits on it, while Raft's
+    // frames of the turn (appends of other proposals, their acknowledgements) are
+    // not what it waits for, and both protocols take reordering (the simulated
+    // network reorders too). The receiver handles the frames of one read in order.
+    if (env.kind === 'vmm') peer.queue.splice(peer.vmmQueued++, 0, frame);
+    else peer.queue.push(frame);
     // Written at the end of this turn of the event loop, with every other frame the turn sends this
     // peer (a Ready's messages, a grant and its append response): one corked write, one system call.
-    if (!peer.flushing) {
-      peer.flushing = true;
-      queueMicrotask(() => {
-        peer.flushing = false;
-        this.flush(peer);
-      });
+    this.turnPeers.add(peer);
+    if (!this.turnFlushQueued) {
+      this.turnFlushQueued = true;
+      queueMicrotask(this.flushTurn);
     }
   }
+
+  /**
+   * The end of a turn: every peer sent to is written, those with a VMM frame
+   * first, since each write costs the main thread its encryption and system
+   * call, and a grant should not wait behind another peer's appends.
+   */
+  private readonly flushTurn = (): void => {
+    this.turnFlushQueued = false;
+    for (const peer of this.turnPeers) if (peer.vmmQueued > 0) this.flush(peer);
+    // Then the rest (a peer written above has an empty queue now, unless its socket is full).
+    for (const peer of this.turnPeers) this.flush(peer);
+    this.turnPeers.clear();
+  };
 
   /** Closes every socket and timer; afterwards nothing of this transport keeps the process alive. */
   async stop(): Promise<void> {
@@ -358,6 +379,7 @@ export class Transport {
       if (peer.timer !== null) clearTimeout(peer.timer);
       peer.timer = null;
       peer.queue = [];
+      peer.vmmQueued = 0;
       const s = peer.socket;
       peer.socket = null;
       peer.connected = false;
@@ -465,6 +487,7 @@ export class Transport {
       s.cork();
       while (peer.queue.length > 0) {
         const frame = peer.queue.shift() as Buffer;
+        if (peer.vmmQueued > 0) peer.vmmQueued--;
         this.counters.sent++;
         this.counters.bytesSent += frame.length;
         if (!s.write(frame)) break;

@@ -262,9 +262,19 @@ export class Cluster {
     this.stabilize();
   }
 
-  /** Make id campaign and run the election to completion. */
+  /** Make id campaign and run the election to completion (its no-op committed everywhere). */
   elect(id: NodeId): void {
     this.node(id).campaign();
+    this.stabilize();
+    this.tellCommit();
+  }
+
+  /**
+   * A leader tells a new commit index on its next append or at its next tick: one
+   * tick of each leader, so that the followers apply what the leader committed.
+   */
+  tellCommit(): void {
+    for (const id of this.leadersNow()) this.nodes.get(id)?.tick();
     this.stabilize();
   }
 
@@ -277,12 +287,14 @@ export class Cluster {
   propose(id: NodeId, data: string): boolean {
     const ok = this.node(id).propose(data);
     this.stabilize();
+    this.tellCommit();
     return ok;
   }
 
   proposeConf(id: NodeId, cc: ConfChange): boolean {
     const ok = this.node(id).proposeConfChange(cc);
     this.stabilize();
+    this.tellCommit();
     return ok;
   }
 

@@ -4,7 +4,7 @@
 // simulator's record file on random histories, and nothing acknowledged is
 // lost when the writing process is killed with SIGKILL.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,19 @@ test('a gap in the log is refused and the whole persist rolls back', () => {
   store.close();
 });
 
+test('a write rolled back with the log table it created leaves the store usable for that group', () => {
+  const store = RaftStore.open(newFile(), { exclusive: true });
+  // Group 3's first entry creates its table; group 4's gap rolls the whole batch back.
+  assert.throws(() => store.write([
+    { kind: 'persist', group: 3, batch: { hardState: null, entries: [ent(1, 1)], snapshot: null } },
+    { kind: 'persist', group: 4, batch: { hardState: null, entries: [ent(5, 1)], snapshot: null } },
+  ], true), /gap in the log/);
+  assert.equal(store.groups(), []);
+  store.persist(3, { hardState: { term: 1, vote: 1, commit: 0 }, entries: [ent(1, 1)], snapshot: null });
+  assert.equal(store.load(3, GENESIS).entries, [ent(1, 1)]);
+  store.close();
+});
+
 test('a snapshot from the leader replaces the whole log; entries in the same Ready follow it', () => {
   const store = RaftStore.open(newFile());
   store.persist(1, { hardState: { term: 1, vote: 1, commit: 3 }, entries: range(1, 20, 1), snapshot: null });
@@ -168,6 +181,73 @@ test('a file from a newer schema version is refused, not misread', () => {
   assert.throws(() => RaftStore.open(file), /schema version 99 is newer/);
 });
 
+test('a Ready that only moves the commit index leaves the hard state row alone and keeps the commit beside its entries', () => {
+  const file = newFile();
+  const store = RaftStore.open(file, { exclusive: true });
+  store.persist(1, { hardState: { term: 2, vote: 1, commit: 0 }, entries: range(1, 3, 2), snapshot: null });
+  store.persist(1, { hardState: { term: 2, vote: 1, commit: 3 }, entries: range(4, 4, 2), snapshot: null });
+  store.persist(1, { hardState: null, entries: range(5, 5, 2), snapshot: null });
+  assert.equal(store.load(1, GENESIS).hardState, { term: 2, vote: 1, commit: 3 });
+  // A new term is the row's again; a commit with no entry to ride on too.
+  store.persist(1, { hardState: { term: 3, vote: 0, commit: 4 }, entries: range(6, 6, 3), snapshot: null });
+  store.persist(1, { hardState: { term: 3, vote: 0, commit: 6 }, entries: [], snapshot: null, mustSync: false });
+  store.close();
+  const raw = new Database(file, { readonly: true });
+  try {
+    assert.equal(raw.prepare('SELECT term, vote, commit_index FROM hard_state WHERE "group" = 1').get(), { term: 3, vote: 0, commit_index: 6 });
+    assert.equal(raw.prepare('SELECT idx, commit_index FROM log_1 ORDER BY idx').all().map((r) => Object.values(r as object)), [[1, 0], [2, 0], [3, 0], [4, 3], [5, 3], [6, 4]]);
+  } finally {
+    raw.close();
+  }
+  const again = RaftStore.open(file, { exclusive: true });
+  assert.equal(again.load(1, GENESIS).hardState, { term: 3, vote: 0, commit: 6 });
+  // A compaction that drops the whole log keeps a commit index that lived beside it.
+  again.persist(1, { hardState: { term: 3, vote: 0, commit: 7 }, entries: range(7, 8, 3), snapshot: null });
+  again.compact(1, snap(7, 99));
+  assert.equal(again.load(1, GENESIS).hardState, { term: 3, vote: 0, commit: 7 });
+  again.close();
+});
+
+test('a file of schema 1 (one entries table for all groups) is brought to schema 2 as it opens, and reads back the same', () => {
+  const file = newFile();
+  mkdirSync(path.dirname(file), { recursive: true });
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  old.exec(`
+    CREATE TABLE hard_state ("group" INTEGER PRIMARY KEY, term INTEGER NOT NULL, vote INTEGER NOT NULL, commit_index INTEGER NOT NULL);
+    CREATE TABLE entries ("group" INTEGER NOT NULL, idx INTEGER NOT NULL, term INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('normal', 'conf')), data TEXT NOT NULL, PRIMARY KEY ("group", idx));
+    CREATE TABLE incarnations (only INTEGER PRIMARY KEY CHECK (only = 1), count INTEGER NOT NULL);
+    CREATE TABLE snapshots ("group" INTEGER PRIMARY KEY, idx INTEGER NOT NULL, term INTEGER NOT NULL, conf TEXT NOT NULL, data TEXT NOT NULL);
+    INSERT INTO hard_state VALUES (0, 2, 1, 2), (3, 1, 1, 1);
+    INSERT INTO entries VALUES (0, 1, 1, 'normal', ''), (0, 2, 2, 'conf', '{"type":"addNode","node":4}'), (3, 1, 1, 'normal', 'x');
+    INSERT INTO incarnations VALUES (1, 5);
+    INSERT INTO snapshots VALUES (5, 9, 2, '{"voters":[1],"learners":[]}', 'state');
+  `);
+  old.pragma('user_version = 1');
+  old.close();
+  const store = RaftStore.open(file, { exclusive: true });
+  assert.equal(store.groups(), [0, 3, 5]);
+  assert.equal(store.load(0, GENESIS), {
+    hardState: { term: 2, vote: 1, commit: 2 }, snapshot: null, conf: GENESIS, applied: 0,
+    entries: [{ term: 1, index: 1, kind: 'normal', data: '' }, { term: 2, index: 2, kind: 'conf', data: '{"type":"addNode","node":4}' }],
+  });
+  assert.equal(store.load(3, GENESIS).entries, [{ term: 1, index: 1, kind: 'normal', data: 'x' }]);
+  assert.equal(store.load(5, GENESIS).snapshot, { index: 9, term: 2, conf: { voters: [1], learners: [] }, data: 'state' });
+  assert.is(store.nextIncarnation(), 6);
+  store.persist(3, { hardState: { term: 1, vote: 1, commit: 2 }, entries: range(2, 2, 1), snapshot: null });
+  store.close();
+  const raw = new Database(file, { readonly: true });
+  try {
+    assert.is(raw.pragma('user_version', { simple: true }), 2);
+    assert.is((raw.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'entries'").get() as { n: number }).n, 0, 'the old table is gone');
+  } finally {
+    raw.close();
+  }
+  const again = RaftStore.open(file);
+  assert.equal(again.load(3, GENESIS).hardState, { term: 1, vote: 1, commit: 2 });
+  again.close();
+});
+
 // Random histories, compared with the simulator's record file (loadBootState),
 // which is the reference for what a restart must see.
 type Op =
@@ -194,9 +274,12 @@ for (const exclusive of [false, true]) test(`on random histories the store (excl
           const snapIndex = model.snapshot?.index ?? 0;
           const last = model.entries.at(-1)?.index ?? snapIndex;
           if (op.t === 'append') {
-            const from = snapIndex + 1 + (op.at % (last - snapIndex + 1));
+            // As Raft writes: no append rewrites a committed entry and the commit index never goes
+            // down (the store keeps it beside the newest entry and reads back the larger one).
+            const committed = Math.min(last, Math.max(snapIndex, model.hardState.commit));
+            const from = committed + 1 + (op.at % (last - committed + 1));
             const entries = range(from, from + op.n - 1, op.term);
-            const hardState: HardState | null = op.hs ? { term: op.term, vote: 1, commit: from - 1 } : null;
+            const hardState: HardState | null = op.hs ? { term: op.term, vote: 1, commit: Math.max(model.hardState.commit, from - 1) } : null;
             store.persist(1, { hardState, entries, snapshot: null });
             records.push({ t: 'ents', e: entries });
             if (hardState) records.push({ t: 'hs', hs: hardState });
@@ -322,9 +405,9 @@ test('the disk port hands a turn\'s Readies of all groups to its worker at once,
   assert.equal({ entries, entryBytes }, { entries: 3, entryBytes: 'e1t1e1t2e2t2'.length });
   assert.throws(() => disk.load(1, GENESIS), /loaded after writes through the disk port/);
   // The worker holds the file: no other connection can read it until the port closes.
-  assert.throws(() => count(file, 'SELECT COUNT(*) AS n FROM entries'), /database is locked/);
+  assert.throws(() => count(file, 'SELECT COUNT(*) AS n FROM log_0'), /database is locked/);
   await disk.close();
-  assert.is(count(file, 'SELECT COUNT(*) AS n FROM entries'), 3);
+  assert.is(count(file, 'SELECT (SELECT COUNT(*) FROM log_0) + (SELECT COUNT(*) FROM log_1) AS n'), 3);
   const back = RaftStore.open(file);
   assert.equal(back.load(1, GENESIS).hardState, { term: 2, vote: 3, commit: 2 });
   assert.equal(indexes(back.load(1, GENESIS).entries), [1, 2]);

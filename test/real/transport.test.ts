@@ -105,7 +105,8 @@ test('two transports exchange Raft and VMM envelopes both ways', async () => {
     b.t.send(1, vmm(8));
     b.t.send(1, raft(2, 1, 6));
     await waitFor('both sides to receive two envelopes', () => a.got.length === 2 && b.got.length === 2);
-    assert.equal(b.got, [[1, raft(1, 2, 5)], [1, vmm(7)]]);
+    // A VMM frame goes ahead of the Raft frames queued before it (a thread waits on it).
+    assert.equal(b.got, [[1, vmm(7)], [1, raft(1, 2, 5)]]);
     assert.equal(a.got, [[2, vmm(8)], [2, raft(2, 1, 6)]]);
     await waitFor('connections both ways', () => a.t.stats().connectedPeers.length === 1 && b.t.stats().connectedPeers.length === 1);
     const sa = a.t.stats();
@@ -114,6 +115,26 @@ test('two transports exchange Raft and VMM envelopes both ways', async () => {
     assert.equal(sa.connectedPeers, [2]);
     assert.is(sa.queued, 0);
     assert.equal(Object.values(sa.dropped), [0, 0, 0, 0, 0, 0, 0]);
+  } finally {
+    await stopAll(nodes.values());
+  }
+});
+
+test('in one turn, VMM frames overtake the Raft frames to the same peer and keep their own order', async () => {
+  const { nodes } = await cluster([1, 2]);
+  const a = nodes.get(1) as Node;
+  const b = nodes.get(2) as Node;
+  try {
+    await Promise.all([a.t.start(), b.t.start()]);
+    a.t.send(2, vmm(1));
+    await waitFor('the connection', () => b.got.length === 1);
+    a.t.send(2, raft(1, 2, 5));
+    a.t.send(2, vmm(2));
+    a.t.send(2, raft(1, 2, 6));
+    a.t.send(2, vmm(3));
+    await waitFor('five envelopes', () => b.got.length === 5);
+    assert.equal(b.got.slice(1).map(([, e]) => (e.kind === 'vmm' ? `vmm ${(e.msg as { req: number }).req}` : `raft ${e.msg.term}`)), ['vmm 2', 'vmm 3', 'raft 5', 'raft 6']);
+    assert.is(a.t.stats().writes, 2, 'one write per turn');
   } finally {
     await stopAll(nodes.values());
   }
