@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { loadScenario } from '../src/cli/scenario-file.js';
 import { runSeed, World } from '../src/sim/run.js';
 import { scenarioSchema } from '../src/sim/scenario.js';
+import { PAGE, RAFT } from './release.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
@@ -48,16 +49,59 @@ export function readFaultLatency(): { median: number; oneWayUs: number; ratio: n
   return { median, oneWayUs: oneWayMs * 1000, ratio: median / (oneWayMs * 1000), samples: waits.length };
 }
 
+/**
+ * Shared registers read by several hosts and written now and then (20% writes), on hosts 3-5
+ * (host 3 a member of company 1, hosts 4 and 5 not), with the same fixed network and instant
+ * disks: most writes invalidate readers on other hosts. Per memory access, from the first to
+ * the last application-thread event: page-protocol and Raft replication messages (not
+ * heartbeats), company entries committed, and revokes answered; and that window's length.
+ */
+export function invalidatingWrites(): { accesses: number; messagesPerAccess: number; commitsPerAccess: number; revokesPerAccess: number; completionS: number } {
+  const oneWayMs = 1;
+  const scenario = scenarioSchema.parse({
+    name: 'invalidating-writes', durationS: 60, hosts: 5,
+    network: { latency: { minMs: oneWayMs, meanMs: oneWayMs, maxMs: oneWayMs } },
+    disk: { syncMs: { minMs: 0, meanMs: 0, maxMs: 0 } },
+    dsm: { heap: { pageSize: 256, pages: 64 }, workload: 'registers', threadsPerHost: 1, appHosts: [3, 4, 5], workloadOptions: { words: 8, opsPerThread: 300, writeRatio: 0.2, computeUs: 2000 } },
+  });
+  const kinds: { t: number; kind: string }[] = [];
+  let first = Infinity;
+  let last = -Infinity;
+  const world = new World(scenario, 1, {
+    traceSink: (line) => {
+      const e = JSON.parse(line) as { t: number; kind: string };
+      kinds.push({ t: e.t, kind: e.kind });
+      if (e.kind.startsWith('thread-')) {
+        first = Math.min(first, e.t);
+        last = Math.max(last, e.t);
+      }
+    },
+  });
+  const r = world.run();
+  if (r.violation) throw new Error(`bench: invalidating-writes found ${r.violation.invariant}: ${r.violation.message}`);
+  const accesses = r.stats['accesses'] ?? 0;
+  const messages = kinds.filter((e) => e.t >= first && e.t <= last && (PAGE.has(e.kind) || RAFT.has(e.kind))).length;
+  return {
+    accesses, messagesPerAccess: messages / accesses, commitsPerAccess: (r.stats['committed'] ?? 0) / accesses,
+    revokesPerAccess: (world.dsm!.clientStats()['revokes'] ?? 0) / accesses, completionS: (last - first) / 1e6,
+  };
+}
+
 export function benchDsm(quick: boolean): BenchResult[] {
   chaos(quick ? 1 : 2); // warm up
   const c = chaos(quick ? 8 : 25);
   const lat = readFaultLatency();
+  const inv = invalidatingWrites();
   return [
     figure('dsm-chaos.sim_seconds_per_wall_second', c.sim / c.wall, 'sim s / wall s'),
     figure('dsm-chaos.events_per_second', c.events / c.wall, 'events / s'),
     figure('dsm-chaos.faults_per_second', c.faults / c.wall, 'faults served / wall s'),
     figure('dsm.read_fault_latency_us', lat.median, 'simulated us (median)'),
     figure('dsm.read_fault_latency_over_one_way', lat.ratio, 'one-way trips'),
+    figure('dsm.invalidating_writes.messages_per_access', inv.messagesPerAccess, 'messages'),
+    figure('dsm.invalidating_writes.commits_per_access', inv.commitsPerAccess, 'entries'),
+    figure('dsm.invalidating_writes.revokes_per_access', inv.revokesPerAccess, 'revokes'),
+    figure('dsm.invalidating_writes.completion_s', inv.completionS, 'simulated s'),
   ];
 }
 

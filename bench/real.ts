@@ -525,6 +525,9 @@ interface ClusterFigures {
   commitMainCpuUs: number;
   /** Mean bytes of the company's entries committed during the commit windows (null: not measured). */
   entryBytes: number | null;
+  /** The leader's Raft entries per fsync during the commit windows, one client and many. */
+  entriesPerFsync1: number;
+  entriesPerFsyncMany: number;
 }
 
 /**
@@ -598,23 +601,27 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   const diskBefore = (await c.admin(leader)).disk;
   const settle = 0.5;
   const mainCpuUs = (): number => HOSTS.reduce((acc, h) => acc + c.threadCpuUs(h).main, 0);
-  const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number; mainCpuUs: number }> => {
+  const commits = async (threads: string[]): Promise<{ rate: number; cpuUs: number; mainCpuUs: number; entriesPerFsync: number }> => {
     const roles: Roles = {};
     for (const r of threads) roles[r] = { pages: take(16), ms: (2 * settle + s.window) * 1000 };
     let rate = 0;
     let cpuUs = 0;
     let mainUs = 0;
+    let entriesPerFsync = 0;
     await c.run('churn', roles, async () => {
       await sleep(settle * 1000); // threads start within a 10 ms poll; skip the first round of grants
       const t0 = performance.now();
-      const [c0, cpu0, main0] = [(await c.admin(leader)).commits, c.cpuMs(), mainCpuUs()];
+      const [s0, cpu0, main0] = [await c.admin(leader), c.cpuMs(), mainCpuUs()];
       await sleep(s.window * 1000);
-      const [c1, cpu1, main1] = [(await c.admin(leader)).commits, c.cpuMs(), mainCpuUs()];
+      const [s1, cpu1, main1] = [await c.admin(leader), c.cpuMs(), mainCpuUs()];
+      const [c0, c1] = [s0.commits, s1.commits];
+      // How many Raft entries each of the leader's fsyncs carried: 1 says the proposals reach it one at a time.
+      entriesPerFsync = (s1.disk.entries - s0.disk.entries) / Math.max(1, s1.disk.fsyncs - s0.disk.fsyncs);
       rate = (c1 - c0) / ((performance.now() - t0) / 1000);
       cpuUs = ((cpu1 - cpu0) * 1000) / Math.max(1, c1 - c0);
       mainUs = (main1 - main0) / Math.max(1, c1 - c0);
     });
-    return { rate, cpuUs, mainCpuUs: mainUs };
+    return { rate, cpuUs, mainCpuUs: mainUs, entriesPerFsync };
   };
   const one = await commits([role(a)]);
   const many = await commits(HOSTS.flatMap((h) => Array.from({ length: THREADS }, (_, t) => role(h, t))));
@@ -626,7 +633,10 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
   // its raft.db exclusively): the bytes each replicated commit carries.
   const entries = after.disk.entries - diskBefore.entries;
   const entryBytes = entries > 0 ? (after.disk.entryBytes - diskBefore.entryBytes) / entries : null;
-  return { read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, commitMainCpuUs: many.mainCpuUs, entryBytes };
+  return {
+    read, write, invalidate, held, commits1: one.rate, commitsMany: many.rate, commitCpuUs: many.cpuUs, commitMainCpuUs: many.mainCpuUs, entryBytes,
+    entriesPerFsync1: one.entriesPerFsync, entriesPerFsyncMany: many.entriesPerFsync,
+  };
 }
 
 /** Several runs of one configuration as one: series concatenated, rates and CPU averaged. */
@@ -643,7 +653,7 @@ function pooled(runs: ClusterFigures[]): ClusterFigures {
   return {
     read: series((r) => r.read), write: series((r) => r.write), invalidate: series((r) => r.invalidate), held: null,
     commits1: mean((r) => r.commits1), commitsMany: mean((r) => r.commitsMany), commitCpuUs: mean((r) => r.commitCpuUs), commitMainCpuUs: mean((r) => r.commitMainCpuUs),
-    entryBytes: mean((r) => r.entryBytes ?? 0),
+    entryBytes: mean((r) => r.entryBytes ?? 0), entriesPerFsync1: mean((r) => r.entriesPerFsync1), entriesPerFsyncMany: mean((r) => r.entriesPerFsyncMany),
   };
 }
 
@@ -861,6 +871,8 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       out.push(figure(`real.commits_per_fault.write_invalidate_2${sfx}`, f.invalidate.commits, 'commits'));
       out.push(figure(`real.commits_per_second.1_client${sfx}`, f.commits1, 'commits/s'));
       out.push(figure(`real.commits_per_second.many_clients${sfx}`, f.commitsMany, 'commits/s'));
+      out.push(figure(`real.leader_entries_per_fsync.1_client${sfx}`, f.entriesPerFsync1, 'entries'));
+      out.push(figure(`real.leader_entries_per_fsync.many_clients${sfx}`, f.entriesPerFsyncMany, 'entries'));
       out.push(figure(`real.host_cpu_us_per_commit${sfx}`, f.commitCpuUs, 'us'));
       out.push(figure(`real.main_thread_cpu_us_per_commit${sfx}`, f.commitMainCpuUs, 'us'));
     }

@@ -17,9 +17,9 @@ import type { BenchResult } from './result.js';
 
 type Model = 'sequential' | 'release';
 
-const PAGE = new Set(['acquire', 'grant', 'refuse', 'revoke', 'revoked', 'release', 'released', 'fetch', 'page', 'diff', 'diffed']);
+export const PAGE = new Set(['acquire', 'grant', 'refuse', 'revoke', 'revoked', 'release', 'released', 'fetch', 'page', 'diff', 'diffed']);
 const SYNC = /^(lock-|barrier-|host-record|sync-refuse)/;
-const RAFT = new Set(['app', 'appResp', 'snap']);
+export const RAFT = new Set(['app', 'appResp', 'snap']);
 const IDLE = new Set(['heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'timeoutNow']);
 
 export interface ModelFigures {

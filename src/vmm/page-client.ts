@@ -147,6 +147,9 @@ export class PageClient {
       if (reply.t === 'refuse') this.env.segfault(page, reply.why);
       return 'done';
     });
+    // A write lease will have this host write `page`, and the dirty page must be written back
+    // first: start that now, alongside the request, instead of after the grant.
+    if (mode === 'write' && this.dirty !== null && this.dirty !== page && this.cleaning === null) this.clean(() => {});
   }
 
   private granted(g: Extract<VmmMessage, { t: 'grant' }>, sentAt: number): 'done' | 'again' {

@@ -5,7 +5,13 @@
 // the writer (a writer writes its page back before it answers); a holder
 // that stays silent is waited out: its lease, stretched by the drift bound,
 // counted from the grant (or, for leases an earlier leader granted, from when
-// this manager took over).
+// this manager took over). The holders' answers (and wait-outs) are collected,
+// not committed one by one: once none is left, their revokes and the grant go
+// into one Raft entry (CompanyEntry.more), revokes first, so an invalidating
+// write costs one commit however many readers it invalidates. Nobody is told
+// of the grant before that entry commits; a leader that falls before leaves
+// the leases in its successor's table, and the successor revokes them again
+// (a host that closed its page answers at once).
 import type { CompanyApplied, CompanyEntry } from './company.js';
 import { ownerOf } from './heap-routing.js';
 import { pageHash } from './page-table.js';
@@ -34,10 +40,15 @@ interface Revoking {
   lease: LeaseToken;
 }
 
+/** A holder's lease to drop: it answered its revoke, or its lease was waited out. */
+type Drop = Extract<PageCommand, { op: 'revoke' | 'expire' }>;
+
 interface PageQueue {
   tasks: Task[];
   /** Holders being revoked for the task at the head, by host. */
   revoking: Map<number, Revoking>;
+  /** Holders that answered (or were waited out) for the head task, by host: dropped in the entry that grants it. */
+  dropping: Map<number, Drop>;
   /** A proposal for the head task is in flight. */
   proposing: boolean;
 }
@@ -54,6 +65,8 @@ export function leaseWaitedOutAt(cfg: Pick<VmmConfig, 'driftBoundPpm' | 'retryUs
   const stretch = (1e6 + cfg.driftBoundPpm) / (1e6 - cfg.driftBoundPpm);
   return fromUs + Math.ceil(leaseUs * stretch) + cfg.retryUs;
 }
+
+const sameLease = (a: LeaseToken | undefined, b: LeaseToken): boolean => a !== undefined && a.term === b.term && a.grantedAtUs === b.grantedAtUs;
 
 /** Beyond this many waiting requests a page answers busy. */
 const MAX_QUEUE = 64;
@@ -127,11 +140,14 @@ export class PageManager {
     const r = q?.revoking.get(from);
     if (q === undefined || r === undefined || r.rev !== msg.rev) return;
     q.revoking.delete(from);
-    // A writer's contents were written back before it answered: the host now holds nothing.
-    const cmd: PageCommand = msg.data !== null
-      ? this.releaseCommand(msg.page, from, msg.data, null) ?? { op: 'revoke', page: msg.page, host: from, lease: r.lease }
-      : { op: 'revoke', page: msg.page, host: from, lease: r.lease };
-    this.propose(cmd, msg.data !== null ? { host: from, seq: msg.seq } : undefined, () => this.step(msg.page));
+    const release = msg.data === null ? null : this.releaseCommand(msg.page, from, msg.data, null);
+    if (release !== null) {
+      // Contents handed over with the answer: a write-back, committed at once with its mark.
+      this.propose(release, { host: from, seq: msg.seq }, () => this.step(msg.page));
+      return;
+    }
+    q.dropping.set(from, { op: 'revoke', page: msg.page, host: from, lease: r.lease });
+    this.step(msg.page);
   }
 
   /**
@@ -188,7 +204,7 @@ export class PageManager {
 
   private holdsWriteLease(page: number, host: number, lease: LeaseToken): boolean {
     const h = this.company.table().holders(page).find((x) => x.host === host);
-    return h !== undefined && h.mode === 'write' && h.term === lease.term && h.grantedAtUs === lease.grantedAtUs;
+    return h !== undefined && h.mode === 'write' && sameLease(lease, h);
   }
 
   alloc(from: number, msg: Extract<VmmMessage, { t: 'alloc' }>): void {
@@ -278,7 +294,7 @@ export class PageManager {
 
   private enqueue(page: number, task: Task): void {
     let q = this.queues.get(page);
-    if (q === undefined) this.queues.set(page, (q = { tasks: [], revoking: new Map(), proposing: false }));
+    if (q === undefined) this.queues.set(page, (q = { tasks: [], revoking: new Map(), dropping: new Map(), proposing: false }));
     q.tasks.push(task);
     if (q.tasks.length === 1) this.step(page);
   }
@@ -314,10 +330,13 @@ export class PageManager {
       else this.grant(page, q, task);
       return;
     }
-    const conflicting = table.holders(page).filter((h) => h.host !== from && (msg.mode === 'write' || h.mode === 'write'));
+    // A holder whose lease is being dropped (the very lease the table lists) no longer conflicts.
+    const conflicting = table.holders(page).filter((h) => h.host !== from && (msg.mode === 'write' || h.mode === 'write')
+      && !sameLease(q.dropping.get(h.host)?.lease, h));
     if (conflicting.length === 0) {
-      if (task.reclaimed !== undefined) this.finishTask(page, task.reclaimed);
-      else this.grant(page, q, task);
+      if (task.reclaimed === undefined) this.grant(page, q, task);
+      else if (q.dropping.size === 0) this.finishTask(page, task.reclaimed);
+      else this.commitDrops(page, q);
       return;
     }
     const now = this.env.now();
@@ -336,7 +355,8 @@ export class PageManager {
     if (now >= r.deadline) {
       this.env.faults.probe(VmmProbe.leaseWaitedOut);
       q.revoking.delete(host);
-      this.propose({ op: 'expire', page, host, lease: r.lease }, undefined, () => this.step(page));
+      q.dropping.set(host, { op: 'expire', page, host, lease: r.lease });
+      this.step(page);
       return;
     }
     this.env.send(host, { t: 'revoke', rev: r.rev, page, index: this.company.appliedIndex() });
@@ -344,14 +364,35 @@ export class PageManager {
     this.env.timer(next, () => this.sendRevoke(page, host, r, this.env.now()));
   }
 
+  /** The head task's drops, taken for the entry that commits them: answers or wait-outs after it belong to the next look. */
+  private takeDrops(q: PageQueue): Drop[] {
+    const drops = [...q.dropping.values()];
+    q.dropping.clear();
+    return drops;
+  }
+
+  /** A reclaim's drops, committed together; the next look finds no holder (or one whose drop was refused) and goes on. */
+  private commitDrops(page: number, q: PageQueue): void {
+    q.proposing = true;
+    const ok = this.proposeAll(this.takeDrops(q), () => {
+      q.proposing = false;
+      this.step(page);
+    });
+    if (!ok) q.proposing = false;
+  }
+
   private grant(page: number, q: PageQueue, task: Task): void {
-    const { from, msg } = task;
+    const { from } = task;
     q.proposing = true;
     const cmd = {
-      op: 'grant' as const, page, host: from, mode: msg.mode, term: this.company.term(), leaseUs: this.cfg.leaseUs, grantedAtUs: this.env.now(),
+      op: 'grant' as const, page, host: from, mode: task.msg.mode, term: this.company.term(), leaseUs: this.cfg.leaseUs, grantedAtUs: this.env.now(),
     };
-    const ok = this.propose(cmd, undefined, (a) => {
+    // The holders' drops first: the grant applies to the table they leave.
+    const ok = this.proposeAll([...this.takeDrops(q), cmd], (a) => {
       q.proposing = false;
+      // The newest attempt received (retries replace it): its lease, counted from when it was
+      // sent, still ends before this commit plus the lease, the manager's reckoning.
+      const msg = task.msg;
       if (!a.result.ok && a.result.error !== 'conflict') {
         const why = a.result.error === 'not-allocated' ? 'not-allocated' : 'invalid';
         this.finishTask(page, () => this.refuse(from, msg.req, page, why));
@@ -375,7 +416,7 @@ export class PageManager {
     });
     if (!ok) {
       q.proposing = false;
-      this.finishTask(page, () => this.refuse(from, msg.req, page, 'not-leader'));
+      this.finishTask(page, () => this.refuse(from, task.msg.req, page, 'not-leader'));
     }
   }
 
@@ -383,6 +424,7 @@ export class PageManager {
     const q = this.queues.get(page);
     q?.tasks.shift();
     q?.revoking.clear();
+    q?.dropping.clear();
     answer();
     this.step(page);
   }
@@ -406,16 +448,28 @@ export class PageManager {
    * false only if this manager is closed.
    */
   propose(cmd: PageCommand, mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
+    return this.proposeEntry([cmd], mark, then);
+  }
+
+  /** Commands committed in one entry, applied in order; continues with the last one's result, the whole entry applied. */
+  private proposeAll(cmds: PageCommand[], then: (a: CompanyApplied) => void): boolean {
+    return this.proposeEntry(cmds, undefined, then);
+  }
+
+  /** `mark` (a write-back's) belongs to the first command. */
+  private proposeEntry(cmds: PageCommand[], mark: CompanyEntry['mark'], then: (a: CompanyApplied) => void): boolean {
     if (this.closed) return false;
-    const pid = `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`;
-    const entry: CompanyEntry = mark === undefined ? { pid, cmd } : { pid, cmd, mark };
+    const subs = cmds.map((cmd) => ({ pid: `${this.cfg.host}.${this.company.term()}.${this.nextPid++}`, cmd }));
+    const [head, ...more] = subs as [{ pid: string; cmd: PageCommand }, ...{ pid: string; cmd: PageCommand }[]];
+    const entry: CompanyEntry = { ...head, ...(mark === undefined ? {} : { mark }), ...(more.length === 0 ? {} : { more }) };
+    const last = subs[subs.length - 1]!.pid;
     // Registered before proposing: a single-voter group whose store persists inline (real
     // mode) commits and applies the entry within propose(), before it returns.
-    this.continuations.set(pid, then);
+    this.continuations.set(last, then);
     if (!this.company.propose(entry)) {
-      this.continuations.delete(pid);
+      this.continuations.delete(last);
       this.env.faults.probe(VmmProbe.proposalRetried);
-      this.env.timer(this.env.now() + this.cfg.retryUs, () => this.propose(cmd, mark, then));
+      this.env.timer(this.env.now() + this.cfg.retryUs, () => this.proposeEntry(cmds, mark, then));
     }
     return true;
   }

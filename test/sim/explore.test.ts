@@ -124,10 +124,10 @@ test('localReads: random walks find a stale read from a follower (two clients)',
 
 test('skipWriteBack: walks near the seed\'s own run find a lost write where the run itself finds none', () => {
   const scenario = withBugs(dsmTiny, { skipWriteBack: true });
-  // Seed 4's own run (the earliest event at every step) is clean: the first path of a search is.
-  const own = explore({ scenario, seed: 4, strategy: 'random', depth: 400, walks: 1, deviation: 1e-9, faults: NO_FAULTS });
+  // Seed 8's own run (the earliest event at every step) is clean: the first path of a search is.
+  const own = explore({ scenario, seed: 8, strategy: 'random', depth: 400, walks: 1, deviation: 1e-9, faults: NO_FAULTS });
   assert.is(own.violation, null);
-  findsAndReplays({ scenario, seed: 4, strategy: 'random', depth: 400, walks: 200, deviation: 0.05, faults: NO_FAULTS }, /coherence|linearizability/);
+  findsAndReplays({ scenario, seed: 8, strategy: 'random', depth: 400, walks: 200, deviation: 0.05, faults: NO_FAULTS }, /coherence|linearizability/);
 });
 
 test('the same searches on the correct code find nothing', () => {

@@ -29,10 +29,11 @@ import { ScriptError, toInt } from '../datadriven/command.js';
 import type { Handler } from '../datadriven/runner.js';
 import { inertFaultPoints } from '../../src/raft/index.js';
 import type { Entry } from '../../src/raft/index.js';
-import { CompanyMachine, encodeCompanyEntry } from '../../src/vmm/company.js';
+import { CompanyMachine, eachApplied, encodeCompanyEntry } from '../../src/vmm/company.js';
 import type { CompanyEntry } from '../../src/vmm/company.js';
 import type { FaultRequest, MemoryBackend, Protection } from '../../src/vmm/memory.js';
 import type { LeaseMode, LeaseToken, PageCommand } from '../../src/vmm/page-table-commands.js';
+import type { ApplyResult } from '../../src/vmm/page-table.js';
 import type { CompanyPlan } from '../../src/vmm/placement.js';
 import type { VmmMessage } from '../../src/vmm/protocol.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../../src/vmm/vmm-env.js';
@@ -78,6 +79,11 @@ function describeFields(o: object, skip: readonly string[]): string {
 
 export function describeMessage(from: number, to: number, m: VmmMessage): string {
   return `${from}->${to} ${m.t} ${describeFields(m, ['t'])}`;
+}
+
+/** An entry's commands in order (a batched entry carries several). */
+function describeEntry(e: CompanyEntry): string {
+  return [e.cmd, ...(e.more ?? []).map((m) => m.cmd)].map(describeCommand).join(' + ');
 }
 
 export function describeCommand(c: PageCommand): string {
@@ -291,7 +297,7 @@ export class VmmInteractionEnv {
     propose: (entry) => {
       const index = ++this.lastIndex;
       this.proposals.push({ index, entry });
-      this.cause(`propose ${index}: ${describeCommand(entry.cmd)}`, () => {
+      this.cause(`propose ${index}: ${describeEntry(entry)}`, () => {
         // Proposed while applying: committed after the entries being applied, as the Ready loop does.
         if (this.commitInline && !this.applying) this.commit(undefined);
       });
@@ -387,9 +393,10 @@ export class VmmInteractionEnv {
       for (const { index, entry } of batch) {
         const e: Entry = { term: TERM, index, kind: 'normal', data: encodeCompanyEntry(entry) };
         const applied = this.machine!.apply(e)!;
-        const r = applied.result;
-        const result = r.ok ? `ok${r.version !== undefined ? ` version=${r.version}` : ''}${r.firstPage !== undefined ? ` firstPage=${r.firstPage}` : ''}` : `${r.error}: ${r.detail}`;
-        this.cause(`commit ${index}: ${describeCommand(entry.cmd)} -> ${result}`, () => this.host(LEADER).vmm.applied(applied));
+        const result = (r: ApplyResult): string => r.ok ? `ok${r.version !== undefined ? ` version=${r.version}` : ''}${r.firstPage !== undefined ? ` firstPage=${r.firstPage}` : ''}` : `${r.error}: ${r.detail}`;
+        // A batched entry's commands one after the other, each with its result.
+        const line = eachApplied(applied).map((x) => `${describeCommand(x.cmd)} -> ${result(x.result)}`).join(' + ');
+        this.cause(`commit ${index}: ${line}`, () => this.host(LEADER).vmm.applied(applied));
       }
     } finally {
       this.applying = false;
@@ -498,7 +505,7 @@ export class VmmInteractionEnv {
   /** pending: messages in flight, proposals not committed, timers set. */
   private pending(): void {
     for (const e of this.queue) this.print(`in flight: ${describeMessage(e.from, e.to, e.msg)}`);
-    for (const p of this.proposals) this.print(`proposed: ${p.index}: ${describeCommand(p.entry.cmd)}`);
+    for (const p of this.proposals) this.print(`proposed: ${p.index}: ${describeEntry(p.entry)}`);
     const due = [...this.timers].sort((a, b) => a.at - b.at || a.seq - b.seq).filter((t) => t.what === 'timer' && this.hosts.get(t.host)?.up);
     if (due.length > 0) this.print(`timers: ${due.map((t) => `${t.at}us@${t.host}`).join(' ')}`);
     if (this.out.length === 0) this.print('nothing pending');

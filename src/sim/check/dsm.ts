@@ -194,8 +194,8 @@ const sameLease = (a: LeaseToken | undefined, b: LeaseToken): boolean => a !== u
  *   place).
  */
 export class CommittedTable {
-  /** company -> highest log index judged. */
-  private judged = new Map<number, number>();
+  /** company -> highest log index judged, and the commands of that entry judged so far (an entry may carry several). */
+  private judged = new Map<number, { index: number; pids: Set<string> }>();
   /** company -> live runs by allocation id: [firstPage, pages]. */
   private runs = new Map<number, Map<string, [number, number]>>();
 
@@ -203,8 +203,10 @@ export class CommittedTable {
   constructor(private readonly host: (h: number) => HolderView | null) {}
 
   applied(a: CompanyApplied): void {
-    if ((this.judged.get(a.company) ?? 0) >= a.index) return;
-    this.judged.set(a.company, a.index);
+    const judged = this.judged.get(a.company);
+    if (judged !== undefined && (judged.index > a.index || (judged.index === a.index && judged.pids.has(a.pid)))) return;
+    if (judged?.index === a.index) judged.pids.add(a.pid);
+    else this.judged.set(a.company, { index: a.index, pids: new Set([a.pid]) });
     if (!a.result.ok) return;
     const c = a.cmd;
     switch (c.op) {
