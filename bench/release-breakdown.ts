@@ -48,6 +48,13 @@ export function commitNotices(events: readonly Delivery[]): Set<Delivery> {
   return out;
 }
 
+/**
+ * A host's message to itself (a thread's request to the company its host leads): real hosts deliver
+ * it in-process (src/real/transport.ts), so it is not a network message. The simulator routes it
+ * through its network all the same, and the trace holds it.
+ */
+export const isLocal = (e: Delivery): boolean => e.from !== undefined && e.from === e.host;
+
 /** Requests a company's leader proposes a Raft entry for as it receives them. */
 const PROPOSING = new Set(['lock-acquire', 'lock-release', 'barrier-arrive', 'diff', 'fetch', 'acquire', 'release', 'revoked', 'alloc', 'free', 'free-owner', 'free-token', 'free-block']);
 
@@ -70,7 +77,7 @@ const family = (kind: string): string => (/^(lock-|barrier-|sync-)/.test(kind) ?
 export function messageCauses(events: readonly Delivery[], first: number, last: number, latencyUs: number): Record<string, number> {
   const out: Record<string, number> = {};
   const count = (cause: string, e: Delivery): void => {
-    if (e.t >= first && e.t <= last) out[cause] = (out[cause] ?? 0) + 1;
+    if (e.t >= first && e.t <= last && !isLocal(e)) out[cause] = (out[cause] ?? 0) + 1;
   };
   /** The cause of each request, by "client:req", for its replies (and the entries it makes). */
   const requestCause = new Map<string, string>();
