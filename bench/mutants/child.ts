@@ -1,6 +1,10 @@
 // Runs one Node process of the benchmark (a build, a fuzz campaign, a replay)
-// with a time limit, and measures its wall and CPU time.
+// with a time limit, and measures its wall and CPU time. The limit may be in
+// CPU seconds, so that a machine other work keeps busy does not turn a
+// mutant's kill into a survivor: the process's CPU time is read from
+// /proc/PID/stat while it runs (Linux; elsewhere the limit falls back to wall time).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** The line cpu-hook.ts writes on stderr as the process exits. */
 export const CPU_TAG = 'gallocy-mutants-cpu-seconds ';
@@ -12,28 +16,67 @@ export interface ChildResult {
   stdout: string;
   stderr: string;
   wallSeconds: number;
-  /** CPU seconds of the process, all threads; null if it could not report them (killed). */
+  /** CPU seconds of the process, all threads; when killed, the last reading (null if none). */
   cpuSeconds: number | null;
   /** Killed at the time limit. */
   timedOut: boolean;
 }
 
-/** Runs `node args...` in cwd; past timeoutSeconds the process is killed. */
-export function runNode(args: readonly string[], cwd: string, timeoutSeconds: number): Promise<ChildResult> {
+/** A limit in wall seconds, or in CPU seconds of the process with a wall-clock backstop. */
+export type TimeLimit = number | { cpuSeconds: number; wallSeconds: number };
+
+/** A process that gets less than 1/WALL_BACKSTOP of a core is stopped all the same. */
+const WALL_BACKSTOP = 20;
+
+/** A limit of `seconds` of CPU time. */
+export function cpuLimit(seconds: number): TimeLimit {
+  return { cpuSeconds: seconds, wallSeconds: WALL_BACKSTOP * seconds + 60 };
+}
+
+/** How often a CPU limit is checked. */
+const CPU_POLL_MS = 200;
+/** The unit of /proc/PID/stat's times (USER_HZ: 100 on every Linux architecture Node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds of a live process, every thread; null where /proc cannot tell. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
+    return Number.isFinite(ticks) ? ticks / TICKS_PER_SECOND : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `node args...` in cwd; past the limit the process is killed. */
+export function runNode(args: readonly string[], cwd: string, limit: TimeLimit): Promise<ChildResult> {
+  const { cpuSeconds: cpuLimit, wallSeconds: wallLimit } = typeof limit === 'number' ? { cpuSeconds: null, wallSeconds: limit } : limit;
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['--import', CPU_HOOK, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
+    let lastCpu: number | null = null;
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
+    const stop = (): void => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, Math.max(0, timeoutSeconds) * 1000);
+    };
+    const timer = setTimeout(stop, Math.max(0, wallLimit) * 1000);
+    const poll = cpuLimit === null ? undefined : setInterval(() => {
+      lastCpu = child.pid === undefined ? null : processCpuSeconds(child.pid) ?? lastCpu;
+      const elapsed = (performance.now() - started) / 1000;
+      // Without /proc the CPU limit is a wall limit.
+      if ((lastCpu ?? elapsed) >= cpuLimit) stop();
+    }, CPU_POLL_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       const tagged = stderr.split('\n').filter((l) => l.startsWith(CPU_TAG));
       const cpu = tagged.length > 0 ? Number(tagged[tagged.length - 1]!.slice(CPU_TAG.length)) : NaN;
       resolve({
@@ -41,7 +84,7 @@ export function runNode(args: readonly string[], cwd: string, timeoutSeconds: nu
         stdout,
         stderr: stderr.split('\n').filter((l) => !l.startsWith(CPU_TAG)).join('\n').trim(),
         wallSeconds: (performance.now() - started) / 1000,
-        cpuSeconds: Number.isFinite(cpu) ? cpu : null,
+        cpuSeconds: Number.isFinite(cpu) ? cpu : lastCpu,
         timedOut,
       });
     });

@@ -6,7 +6,7 @@
 // Between campaigns the hunt may run other searches once (interludes: the
 // systematic explorer, `gallocy check`), within the same budget.
 import type { FuzzReport } from '../../src/cli/fuzz.js';
-import { runNode } from './child.js';
+import { cpuLimit, runNode } from './child.js';
 
 const MAX_BATCH = 16;
 
@@ -76,14 +76,15 @@ export async function hunt(o: HuntOptions): Promise<HuntResult> {
   const next = new Map(o.scenarios.map((s) => [s, 1]));
   /** Seeds of a batch that hung, to run one at a time and find the one that hangs. */
   const singles = new Map<string, number[]>(o.scenarios.map((s) => [s, []]));
-  // The budget is the campaigns' own time: checking a failure against the original is not hunting.
-  const remaining = (): number => o.budgetSeconds - result.wallSeconds;
+  // The budget is the campaigns' own CPU time (a busy machine stretches wall time, not the
+  // search): checking a failure against the original is not hunting.
+  const remaining = (): number => o.budgetSeconds - result.cpuSeconds;
 
   const runBatch = async (scenario: string, start: number, count: number): Promise<Batch> => {
     const left = remaining();
     if (left <= 0) return { kind: 'out-of-budget' };
     const limit = Math.min(left, o.seedTimeoutSeconds * count);
-    const r = await runNode(fuzzArgs(scenario, start, count), o.dir, limit);
+    const r = await runNode(fuzzArgs(scenario, start, count), o.dir, cpuLimit(limit));
     result.wallSeconds += r.wallSeconds;
     result.cpuSeconds += r.cpuSeconds ?? r.wallSeconds;
     if (r.timedOut) return limit < left ? { kind: 'hang' } : { kind: 'out-of-budget' };

@@ -1,4 +1,4 @@
-// npm run mutants [-- --only a,b] [-- --jobs J] [-- --budget SECONDS] [-- --keep]
+// npm run mutants [-- --only a,b] [-- --jobs J] [-- --budget CPU-SECONDS] [-- --keep]
 //
 // The mutation benchmark: for each planted bug in bench/mutants/*.mutant, copy
 // the repository to a temporary directory, apply the patch, build it, and hunt
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { findRepoRoot } from '../../src/cli/repo-root.js';
-import { runNode } from './child.js';
+import { cpuLimit, runNode } from './child.js';
 import { hunt, replayCommand, type Interlude, type Kill } from './hunt.js';
 import { applyMutant, MutantFormatError, parseMutant, type Family, type Mutant } from './mutant.js';
 
@@ -74,12 +74,13 @@ function hunts(file: string): boolean {
  * clocks in lockstep for the election timeout's randomness; raft-chaos, whose
  * every seed draws its own configuration and fault kinds; for the shared
  * memory, releases held back past short leases, clocks at the drift bound,
- * allocation under loss, and release consistency's diffs held back past
- * short lock leases). The rest follow in name order.
+ * allocation under loss, release consistency's diffs held back past
+ * short lock leases, and lock holdings that lapse while giving back, their
+ * diffs clogged). The rest follow in name order.
  */
 export const FIRST_SCENARIOS: readonly string[] = [
   'raft-small', 'raft-membership-burst', 'raft-lockstep', 'raft-chaos',
-  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss', 'dsm-release-late',
+  'dsm-late-release', 'dsm-drift-edge', 'dsm-alloc-loss', 'dsm-release-late', 'dsm-release-lapse',
 ];
 
 const byPriority = (a: string, b: string): number => {
@@ -153,7 +154,7 @@ function flags(argv: string[]): Flags {
 /** Whether the failure replays in the mutated copy: the same invariant (a crash: the replay fails too). */
 async function reproduces(dir: string, kill: Kill, seedTimeout: number): Promise<boolean> {
   if (kill.choices !== undefined) return (await replayPath(dir, kill, seedTimeout)) === kill.invariant;
-  const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', kill.scenario, '--seed', String(kill.seed), '--json'], dir, seedTimeout);
+  const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', kill.scenario, '--seed', String(kill.seed), '--json'], dir, cpuLimit(seedTimeout));
   if (r.code !== 1) return false;
   if (kill.invariant === 'crash') return true;
   try {
@@ -226,7 +227,7 @@ function explorers(dir: string, m: Mutant, probes: readonly ExploreProbe[]): Int
 
 /** Replays an explorer's path: the violation it reports, if any (null: none, or the path cannot be taken there). */
 async function replayPath(dir: string, k: Kill, seedTimeout: number): Promise<string | null> {
-  const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', k.scenario, '--choices', k.choices!, '--json'], dir, seedTimeout);
+  const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', k.scenario, '--choices', k.choices!, '--json'], dir, cpuLimit(seedTimeout));
   if (r.code !== 1) return null;
   try {
     return (JSON.parse(r.stdout) as { violation: { invariant: string } | null }).violation?.invariant ?? null;
@@ -253,7 +254,7 @@ async function runMutant(m: Mutant, root: string, base: string, original: string
     const h = await hunt({
       dir, scenarios, budgetSeconds: f.budget, seedTimeoutSeconds: f.seedTimeout,
       originalPasses: async (s, seed) => {
-        const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', s, '--seed', String(seed)], original, f.seedTimeout);
+        const r = await runNode(['bin/gallocy.js', 'replay', '--scenario', s, '--seed', String(seed)], original, cpuLimit(f.seedTimeout));
         return r.code === 0;
       },
       interludes: explorers(dir, m, EXPLORE_PROBES[m.family]),

@@ -169,7 +169,7 @@ export async function fuzzCommand(args: FuzzArgs, deps: FuzzDeps): Promise<numbe
     ...coverage([range.probes], [range.fired]),
   };
   const first = args.shrink ? report.failures.find((f) => f.shrink !== undefined) : undefined;
-  const shrunk = first !== undefined ? shrinkSeed({ scenario: loaded.ref, seed: first.seed, maxRuns: DEFAULT_MAX_RUNS, json: args.json }, io) : undefined;
+  const shrunk = first !== undefined ? shrinkSeed({ scenario: loaded.ref, seed: first.seed, maxRuns: DEFAULT_MAX_RUNS, anyMessage: false, json: args.json }, io) : undefined;
   if (shrunk !== undefined) report.shrunk = shrunk.json;
   io.out(args.json ? `${JSON.stringify(report)}\n` : formatFuzzText(report) + (shrunk !== undefined ? `\nshrunk the first failure:\n${shrunk.text}` : ''));
   if (past && args.seedFile !== undefined) {

@@ -162,7 +162,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     )
     .command(
       'shrink',
-      'shrink a failing seed to a small explicit scenario that fails the same invariant; write it as YAML',
+      'shrink a failing seed to a small explicit scenario that fails the same way; write it as YAML',
       (y) =>
         y
           .options({
@@ -171,6 +171,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
             choices: { type: 'string', describe: 'shrink the path of a choice file from gallocy check instead', coerce: stringFlag('choices') },
             out: { type: 'string', describe: 'write the shrunk scenario to FILE (default shrunk-SCENARIO-SEED.yaml; with --choices shrunk-SCENARIO-choices.yaml, and the shrunk path beside it as FILE.choices.json)', coerce: stringFlag('out') },
             'max-runs': { type: 'string', default: String(DEFAULT_SHRINK_RUNS), describe: 'runs at most (each candidate seed is one run; small runs take well under a millisecond)', coerce: intFlag('max-runs', 2, 1_000_000) },
+            'any-message': { type: 'boolean', default: false, describe: 'take a cut that fails the same invariant with a message of another shape (by default the message, numbers aside, must stay the same, so the shrink cannot drift to another bug)' },
             json: jsonOption,
           })
           .example('$0 shrink --scenario dsm-small --seed 12', 'its faults, hosts, threads and run cut down; replay the file it writes')
@@ -182,11 +183,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         const out = a.out !== undefined ? { out: a.out } : {};
         if (a.choices !== undefined) {
           if (a.seed !== undefined) throw new UsageError('--choices: expected no --seed with it (the file gives the seed)');
-          exitCode = shrinkChoicesCommand({ scenario: a.scenario, choices: a.choices, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
+          exitCode = shrinkChoicesCommand({ scenario: a.scenario, choices: a.choices, maxRuns: a.maxRuns, anyMessage: a.anyMessage, json: a.json, ...out }, { io });
           return;
         }
         if (a.seed === undefined) throw new UsageError('Missing required argument: seed (or give --choices)');
-        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, json: a.json, ...out }, { io });
+        exitCode = shrinkCommand({ scenario: a.scenario, seed: a.seed, maxRuns: a.maxRuns, anyMessage: a.anyMessage, json: a.json, ...out }, { io });
       },
     )
     .command(

@@ -1,5 +1,5 @@
 // `gallocy shrink`: turns a failing seed into a small explicit scenario that
-// fails the same invariant (src/sim/shrink), writes it as YAML, and prints the
+// fails the same way (src/sim/shrink/signature.ts), writes it as YAML, and prints the
 // sizes before and after and how many runs it took. Exit 1: the shrunk
 // scenario fails (as the seed did); 2: bad input, or a seed that does not fail.
 import { writeFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ export interface ShrinkArgs {
   /** Where the shrunk scenario goes (default shrunk-NAME-SEED.yaml). */
   out?: string;
   maxRuns: number;
+  /** Take cuts that fail the same invariant with a message of another shape (signature.ts). */
+  anyMessage: boolean;
   json: boolean;
 }
 
@@ -34,6 +36,8 @@ export interface ShrinkJson {
   shrunkSeed: number;
   invariant: string;
   message: string;
+  /** What every cut taken still failed with. */
+  signature: string;
   original: ShrinkSize;
   shrunk: ShrinkSize;
   runs: number;
@@ -70,6 +74,7 @@ function shrinkScenario(scenario: Scenario, seed: number, source: string, args: 
   try {
     report = shrinkFailure(scenario, seed, {
       maxRuns: args.maxRuns,
+      anyMessage: args.anyMessage,
       ...(io.errIsTTY && !args.json
         ? { onRun: (runs, accepted, size) => io.err(`\r  shrinking: ${runs} runs, ${accepted} taken; now ${describeSize(size)}   `) }
         : {}),
@@ -86,7 +91,7 @@ function shrinkScenario(scenario: Scenario, seed: number, source: string, args: 
   const v = report.shrunk.result.violation!;
   const json: ShrinkJson = {
     scenario: scenario.name, seed, shrunkSeed: report.shrunkSeed, invariant: report.invariant, message: v.message,
-    original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
+    signature: report.signature, original: report.original.size, shrunk: report.shrunk.size, runs: report.runs, accepted: report.accepted,
     budgetSpent: report.budgetSpent, explicitExact: report.explicitExact, file, replay,
   };
   return { json, text: formatShrinkText(scenario.name, seed, report, file, replay) };
@@ -98,6 +103,7 @@ export interface ShrinkChoicesArgs {
   /** Where the shrunk scenario goes (default shrunk-NAME-choices.yaml); the shrunk path goes beside it as NAME.choices.json. */
   out?: string;
   maxRuns: number;
+  anyMessage: boolean;
   json: boolean;
 }
 
@@ -118,7 +124,7 @@ export function shrinkChoicesCommand(args: ShrinkChoicesArgs, deps: { io: Io }):
   const scenario = drawScenario(spec, file.seed).scenario;
   let r;
   try {
-    r = shrinkPath(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key), args.maxRuns);
+    r = shrinkPath(scenario, file.seed, file.faults, file.reductions, file.choices.map((c) => c.key), args.maxRuns, args.anyMessage);
   } catch (err) {
     throw new InputError(`${args.choices}: ${(err as Error).message}`);
   }
@@ -184,6 +190,7 @@ export function formatShrinkText(name: string, seed: number, r: ShrinkReport, fi
     `  shrunk    ${describeSize(r.shrunk.size)}`,
     `  runs      ${r.runs}${taken !== '' ? ` (taken: ${taken})` : ''}${r.budgetSpent ? '; the budget ran out (--max-runs)' : ''}`,
     `  violation ${v.invariant} at ${(v.timeUs / 1e6).toFixed(6)} s: ${v.message}`,
+    `  kept      ${r.signature === `${v.invariant}: ` ? v.invariant : `"${r.signature}"`} (each cut taken failed so${r.anyMessage ? ', the invariant at least: --any-message' : ''})`,
     `  wrote     ${file}`,
     `  replay:   ${replay}`,
   ];

@@ -71,14 +71,21 @@ export type PageCommand =
    * committed before, so what it reads there is current (a read barrier).
    */
   | { op: 'barrier' }
-  /** Release consistency: a host's diff of a page at the end of one of its intervals (src/vmm/release/diff-table.ts). */
-  | ({ op: 'diff' } & DiffFields)
+  /**
+   * Release consistency: a host's diff of a page at the end of one of its intervals (src/vmm/release/diff-table.ts).
+   * `record`: the host's host-record besides (of the interval's incarnation, in the page's company: its home),
+   * committed only with the diff, so a release needs one commit for both (ReleaseClient.commit).
+   */
+  | ({ op: 'diff'; record?: DiffRecord } & DiffFields)
   /** Applies the page's pending diffs of the intervals `upTo` names (a fetch named them: they are published). */
   | { op: 'publish-diffs'; page: number; upTo: VectorTime }
   /** Drops the company's diffs of intervals `floor` covers (every host has seen them). */
   | { op: 'collect-diffs'; company: number; floor: VectorTime };
 
 export interface LeaseToken { term: number; grantedAtUs: number }
+
+/** A host-record carried by a diff: the host's `seq`-th record (see the host-record command). */
+export interface DiffRecord { seq: number; published: string }
 
 export type PageOp = PageCommand['op'];
 
@@ -324,7 +331,16 @@ function build(o: Fields, op: unknown): PageCommand | Bad {
       return { op };
     case 'diff': {
       const f = validateDiffFields(o);
-      return 'error' in f ? new Bad(f.error) : { op, ...f };
+      if ('error' in f) return new Bad(f.error);
+      if (o['record'] === undefined) return { op, ...f };
+      const r = o['record'];
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) return new Bad(`${op}: field 'record' must be { seq, published }, got ${describe(r)}`);
+      const seq = int(r as Fields, `${op}.record`, 'seq', 1);
+      if (seq instanceof Bad) return seq;
+      const p = published(r as Fields, `${op}.record`);
+      if (p instanceof Bad) return p;
+      if (p === null) return new Bad(`${op}.record: field 'published' must be a string, got null`);
+      return { op, ...f, record: { seq, published: p } };
     }
     case 'publish-diffs': {
       const page = int(o, op, 'page', 0);

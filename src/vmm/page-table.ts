@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { type LeaseMode, type LeaseToken, type PageCommand, validateCommand } from './page-table-commands.js';
-import { DiffRecords, type DiffFields, type DiffRow, patched, type PendingDiff, RELEASE_SCHEMA } from './release/diff-table.js';
+import { DiffRecords, type DiffRow, incarnationOf, patched, type PendingDiff, RELEASE_SCHEMA } from './release/diff-table.js';
 import type { VectorTime } from './release/vector-time.js';
 
 export { type LeaseMode, type LeaseToken, type PageCommand, type PageOp, validateCommand, MAX_ID_LENGTH } from './page-table-commands.js';
@@ -761,12 +761,17 @@ export class PageTable {
    * release/diff-table.ts). A diff of an interval the table holds already from the host is a
    * retry: nothing changes.
    */
-  private diff(c: DiffFields): ApplyResult {
+  private diff(c: Extract<PageCommand, { op: 'diff' }>): ApplyResult {
     const d = this.diffs.decode(c.diff, this.pageSize);
     if ('error' in d) return fail('bad-command', `diff: ${d.error}`);
     const current = this.allocatedVersion(c.page);
     if (typeof current !== 'number') return current;
-    if (!this.diffs.holds(c.page, c.host, c.interval)) this.diffs.addPending(this.companyOf(c.page)!.company, c);
+    const company = this.companyOf(c.page)!.company;
+    if (!this.diffs.holds(c.page, c.host, c.interval)) this.diffs.addPending(company, c);
+    // The host's record rides with its diff (the page's company is its home): committed with it, or not at all.
+    if (c.record !== undefined) {
+      this.hostRecord({ op: 'host-record', company, host: c.host, incarnation: incarnationOf(c.interval), seq: c.record.seq, published: c.record.published });
+    }
     return { ok: true, version: current };
   }
 

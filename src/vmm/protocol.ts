@@ -61,10 +61,17 @@ export type VmmMessage =
    * the whole page ('' zeros); `applied`: per host, the last interval of it the page holds.
    */
   | { t: 'page'; req: number; page: number; version: number; data: string | null; diffs: string[] | null; applied: Record<number, number> }
-  /** Host -> manager: commit this diff of the page, ending interval `interval` (the host's vector time `vt` then). */
-  | { t: 'diff'; req: number; page: number; interval: number; vt: Record<number, number>; diff: string }
-  /** Manager -> host: the diff is committed (pending until a fetch names its interval; `version`: the page's then); `floor`: the vector time every host has reached (notices before it need no publishing). */
-  | { t: 'diffed'; req: number; page: number; version: number; floor: Record<number, number> }
+  /**
+   * Host -> manager: commit this diff of the page, ending interval `interval` (the host's vector time `vt` then).
+   * `record` (null: none): the host's `recordSeq`-th record, to commit in the same entry as its host-record when
+   * this company is the host's home (the interval's last diff carries it: see ReleaseClient.commit).
+   */
+  | { t: 'diff'; req: number; page: number; interval: number; vt: Record<number, number>; diff: string; record: string | null; recordSeq: number }
+  /**
+   * Manager -> host: the diff is committed (pending until a fetch names its interval; `version`: the page's then); `floor`: the vector time
+   * every host has reached (notices before it need no publishing); `recorded`: the record it carried is committed with it, at the host's home.
+   */
+  | { t: 'diffed'; req: number; page: number; version: number; floor: Record<number, number>; recorded: boolean }
   // Locks and barriers (src/vmm/sync): between a host and the manager of the sync object's company.
   /**
    * Host -> manager: lock `id` for this host (its threads then take turns locally, without messages, until

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { cpuLimit, runNode } from '../../bench/mutants/child.js';
 import { hunt } from '../../bench/mutants/hunt.js';
 import { applyMutant, FAMILIES, MutantFormatError, parseMutant, type Mutant } from '../../bench/mutants/mutant.js';
 import { familyScenarios, FIRST_SCENARIOS, loadMutants, summarize, type MutantReport } from '../../bench/mutants/run.js';
@@ -173,6 +174,17 @@ test('a failure the original code shares is skipped; a seed that hangs is the ki
   // A seed's limit well above a loaded machine's process start, so only the endless one is the hang.
   const hang = await hunt({ dir, scenarios: ['hang'], budgetSeconds: 120, seedTimeoutSeconds: 8, originalPasses: async () => true });
   assert.equal(hang.kill, { scenario: 'hang', seed: 3, invariant: 'hang', message: 'seed 3 ran longer than 8 s' });
+});
+
+test('a CPU limit stops a process that computes, not one that waits', async () => {
+  const dir = fakeTree();
+  const waits = await runNode(['-e', 'setTimeout(() => {}, 1500)'], dir, cpuLimit(1));
+  assert.is(waits.timedOut, false);
+  assert.is(waits.code, 0);
+  assert.ok(waits.wallSeconds >= 1.5 && waits.cpuSeconds !== null && waits.cpuSeconds < 1);
+  const spins = await runNode(['-e', 'for (;;) {}'], dir, cpuLimit(1));
+  assert.is(spins.timedOut, true);
+  assert.ok(spins.cpuSeconds !== null && spins.cpuSeconds >= 1, `stopped at ${spins.cpuSeconds} CPU s`);
 });
 
 test('an explorer interlude runs once after its round; its kill ends the hunt unless the original shares it', async () => {

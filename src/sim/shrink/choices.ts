@@ -1,6 +1,6 @@
 // Shrinking a path that `gallocy check` found (a choice file): the fewest
 // choices, and the fewest faults among them (crashes, restarts, lost and
-// duplicated messages), that still end in the same invariant. A path is taken
+// duplicated messages), that still end in the same failure (signature.ts). A path is taken
 // leniently: a choice that names an event no longer pending (removing an
 // earlier one changed what is pending) is passed over, and the path ends at
 // its violation. Chunks of choices are removed as delta debugging does,
@@ -10,6 +10,7 @@ import type { FaultBudget, Reductions } from '../explore/session.js';
 import { choiceKey } from '../explore/choice.js';
 import type { Violation } from '../result.js';
 import type { Scenario } from '../scenario.js';
+import { sameFailure } from './signature.js';
 
 export interface PathSize {
   choices: number;
@@ -50,18 +51,19 @@ export function takeLeniently(scenario: Scenario, seed: number, faults: FaultBud
   return { taken, violation };
 }
 
-export function shrinkPath(scenario: Scenario, seed: number, faults: FaultBudget, reductions: Reductions, keys: readonly string[], maxRuns: number): PathShrinkReport {
+export function shrinkPath(scenario: Scenario, seed: number, faults: FaultBudget, reductions: Reductions, keys: readonly string[], maxRuns: number, anyMessage = false): PathShrinkReport {
   const first = takeLeniently(scenario, seed, faults, reductions, keys);
   if (first.violation === null) throw new Error(`the path of ${keys.length} choices ends in no violation: there is nothing to shrink`);
-  const invariant = first.violation.invariant;
+  const target = first.violation;
+  const invariant = target.invariant;
   let cur = first.taken;
-  let violation = first.violation;
+  let violation = target;
   let runs = 1;
   const attempt = (candidate: string[]): boolean => {
     if (runs >= maxRuns) return false;
     runs++;
     const r = takeLeniently(scenario, seed, faults, reductions, candidate);
-    if (r.violation?.invariant !== invariant) return false;
+    if (r.violation === null || !sameFailure(target, r.violation, anyMessage)) return false;
     cur = r.taken;
     violation = r.violation;
     return true;

@@ -1,6 +1,6 @@
 // Shrinking a failing seed: write its run out as an explicit scenario, then
 // take every simplification (src/sim/shrink/candidates.ts) under which the
-// same seed still fails the same invariant, pass after pass, until none is
+// same seed still fails the same way (signature.ts), pass after pass, until none is
 // left or the run budget is spent. Greedy, as fast-check and delta debugging
 // shrink: each accepted candidate restarts its pass from the smaller scenario.
 import stringify from 'safe-stable-stringify';
@@ -9,6 +9,7 @@ import type { RunResult } from '../result.js';
 import { scenarioSchema, type Scenario } from '../scenario.js';
 import { explicitScenario } from './explicit.js';
 import { PASSES, type Pass } from './candidates.js';
+import { failureSignature, sameFailure } from './signature.js';
 
 /** How big a failure is. */
 export interface ShrinkSize {
@@ -34,6 +35,11 @@ export interface ShrinkOptions {
   reseeds?: number;
   /** The same for a second, wider round when no cut is left at `reseeds` (default 64). */
   wideReseeds?: number;
+  /**
+   * Take a cut whenever the run still fails the same invariant, whatever its message says
+   * (default: the message must have the same shape, signature.ts).
+   */
+  anyMessage?: boolean;
   /** Told after every run. */
   onRun?: (runs: number, accepted: number, size: ShrinkSize, pass: string) => void;
 }
@@ -43,6 +49,10 @@ export interface ShrinkReport {
   /** The seed the shrunk scenario fails with (another if a cut needed one). */
   shrunkSeed: number;
   invariant: string;
+  /** What every accepted cut still failed with (signature.ts). */
+  signature: string;
+  /** Cuts were taken on the invariant alone. */
+  anyMessage: boolean;
   original: { size: ShrinkSize };
   /** Whether the explicit scenario replayed the seed's run exactly (the same trace hash). */
   explicitExact: boolean;
@@ -79,14 +89,16 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
   const v = first.result.violation;
   if (v === null) throw new NoFailure(seed);
   const invariant = v.invariant;
+  const anyMessage = options.anyMessage ?? false;
   let cur = first.scenario;
   let curRun = runOnce(cur, seed);
   let runs = 2;
   let curSeed = seed;
   const reseeds = options.reseeds ?? 8;
   const explicitExact = curRun.traceHash === first.result.traceHash;
-  if (curRun.violation?.invariant !== invariant) {
-    throw new Error(`seed ${seed}: its faults written out as a schedule found ${curRun.violation?.invariant ?? 'no violation'}, not ${invariant}; the nemesis did not record a choice it made`);
+  if (!sameFailure(v, curRun.violation, anyMessage)) {
+    const found = curRun.violation === null ? 'no violation' : `"${failureSignature(curRun.violation)}"`;
+    throw new Error(`seed ${seed}: its faults written out as a schedule found ${found}, not "${failureSignature(v)}"; the nemesis did not record a choice it made`);
   }
   const accepted: Record<string, number> = {};
   /** The seeds each candidate (by its canonical JSON) was run with: a wider round runs only the ones not tried yet. */
@@ -117,7 +129,7 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
         runs++;
       }
       spent += r.events;
-      const ok = r.violation?.invariant === invariant && (!pass.needsFewerEvents || r.events < curRun.events);
+      const ok = sameFailure(v, r.violation, anyMessage) && (!pass.needsFewerEvents || r.events < curRun.events);
       if (ok) {
         cur = parsed.data;
         curRun = r;
@@ -156,7 +168,7 @@ export function shrinkFailure(scenario: Scenario, seed: number, options: ShrinkO
     level = progress ? 0 : level + 1;
   }
   return {
-    seed, shrunkSeed: curSeed, invariant,
+    seed, shrunkSeed: curSeed, invariant, signature: failureSignature(v), anyMessage,
     original: { size: sizeOf(scenario, first.result) },
     explicitExact,
     shrunk: { scenario: cur, size: sizeOf(cur, curRun), result: curRun },

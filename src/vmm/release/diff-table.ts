@@ -103,7 +103,7 @@ export interface PendingDiff {
 }
 
 /** The incarnation part of an interval number (notices.ts: intervalSeq). */
-function incarnationOf(interval: number): number {
+export function incarnationOf(interval: number): number {
   return Math.floor(interval / 2 ** 32);
 }
 

@@ -120,6 +120,11 @@ export class IntervalLog {
     return { vt: this.time, intervals: [...this.known.values()] };
   }
 
+  /** What published() will be once this host's interval `own` (newer than everything known) is added. */
+  publishedWith(own: Interval): Published {
+    return { vt: vtMax(vtSet(this.time, own.host, own.seq), own.vt), intervals: [...this.known.values(), own] };
+  }
+
   /** Forgets intervals every host has seen (their entry in `floor` reaches them): they need publishing no more. */
   prune(floor: VectorTime): void {
     for (const [key, iv] of this.known) if (vtGet(floor, iv.host) >= iv.seq) this.known.delete(key);

@@ -23,7 +23,7 @@
 //
 // Releases of one host are published in order, each once every earlier
 // interval's diffs are committed.
-import type { SyncObject, CoherenceHooks } from '../sync/hooks.js';
+import type { CoherenceHooks, HomeRecord, SyncObject } from '../sync/hooks.js';
 import { MAX_PUBLISHED_CHARS } from '../sync/hooks.js';
 import type { LeaseMode } from '../page-table-commands.js';
 import { companyOfPage } from '../placement.js';
@@ -60,6 +60,10 @@ interface Copy {
 interface PendingInterval {
   seq: number;
   pages: { page: number; sent: Sent }[];
+  /** The sync layer's record due at this host's home for the release that ended the interval (see commit). */
+  home: HomeRecord | null;
+  /** That record, as committed at home with the interval's last diff there (null: not so committed). */
+  record: string | null;
   /** Releases waiting for this interval (and all before it) to be durable. */
   waiters: (() => void)[];
 }
@@ -247,7 +251,7 @@ export class ReleaseClient implements CoherenceHooks {
 
   // The sync layer's hooks
 
-  beforeRelease(_obj: SyncObject, _thread: number, done: (published: string | null) => void): void {
+  beforeRelease(_obj: SyncObject, _thread: number, done: (published: string | null, recordedHome?: boolean) => void, home: HomeRecord | null = null): void {
     this.stats.releases++;
     const seq = intervalSeq(this.cfg.incarnation, this.intervals + 1);
     const pages: { page: number; sent: Sent }[] = [];
@@ -267,7 +271,7 @@ export class ReleaseClient implements CoherenceHooks {
       c.sent.push(sent);
       pages.push({ page, sent });
     }
-    const publish = (): void => done(encodePublished(this.log.published(), MAX_PUBLISHED_CHARS));
+    const publish = (): void => done(encodePublished(this.log.published(), MAX_PUBLISHED_CHARS), false);
     if (pages.length === 0) {
       // Nothing new: publish once every earlier interval is durable.
       const last = this.pending[this.pending.length - 1];
@@ -276,40 +280,78 @@ export class ReleaseClient implements CoherenceHooks {
       return;
     }
     this.intervals++;
-    const iv: PendingInterval = { seq, pages, waiters: [publish] };
+    const iv: PendingInterval = {
+      seq, pages, home, record: null,
+      // The record committed at home is the one published: what was recorded is what others are told.
+      waiters: [() => (iv.record === null ? publish() : done(iv.record, true))],
+    };
     if (this.cfg.bugs?.publishBeforeDurable) {
       // The deliberate bug: the notices go out before the diffs are committed, and the release completes at once.
       this.log.addOwn({ host: this.cfg.host, seq, vt: vtSet(this.log.vt, this.cfg.host, seq), notices: pages.map((p) => p.page) });
       iv.waiters = [];
+      iv.home = null;
       publish();
     }
     this.pending.push(iv);
     if (this.pending.length === 1) this.commit(iv);
   }
 
-  /** Commits the head interval's diffs, every page at once; then the next interval's. */
+  /**
+   * Commits the head interval's diffs, every page at once; then the next interval's. If the sync layer's
+   * record is due at this host's home (iv.home) and the interval wrote a page there, the last such diff
+   * carries the record, committed in its entry: one commit instead of two, and no host-record round. It
+   * goes once the others are committed, so the record names only durable diffs (it names the interval,
+   * and a holder granted a lock after a lapse applies what it names), and it is made then, with every
+   * interval this host knows of and its own one (as published() would be once the interval is durable).
+   */
   private commit(iv: PendingInterval): void {
     const vt = vtSet(this.log.vt, this.cfg.host, iv.seq);
-    let left = iv.pages.length;
     const notices: WriteNotice[] = [];
-    for (const { page, sent } of iv.pages) {
-      const plan = companyOfPage(this.cfg.plans, page)!;
-      const diff = encodeDiff(sent.diff);
-      this.stats.diffsSent++;
-      this.requests.start(plan, (req) => ({ t: 'diff', req, page, interval: iv.seq, vt: { ...vt }, diff }), (reply) => {
-        if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
-        if (reply.t === 'diffed') {
-          notices.push(page);
-          this.log.prune(reply.floor);
-        } else {
-          // The page was freed meanwhile: its words are nobody's any more.
-          const c = this.copies.get(page);
-          if (c !== undefined) c.sent = c.sent.filter((s) => s !== sent);
-        }
-        if (--left === 0) this.durable(iv, vt, notices);
-        return 'done';
-      }, () => !this.abandoned);
+    const home = iv.home;
+    const carrier = home === null ? undefined : iv.pages.findLast((p) => companyOfPage(this.cfg.plans, p.page)!.company === home.company);
+    const first = iv.pages.filter((p) => p !== carrier);
+    const last = (): void => {
+      if (carrier === undefined || home === null) {
+        this.durable(iv, vt, notices);
+        return;
+      }
+      if (this.abandoned) return;
+      const own = { host: this.cfg.host, seq: iv.seq, vt, notices: [...notices, carrier.page].sort((a, b) => a - b) };
+      const record = encodePublished(this.log.publishedWith(own), MAX_PUBLISHED_CHARS);
+      this.sendDiff(iv.seq, vt, carrier, { record, recordSeq: home.seq }, (diffed, recorded) => {
+        if (diffed) notices.push(carrier.page);
+        if (recorded) iv.record = record;
+        this.durable(iv, vt, notices);
+      });
+    };
+    let left = first.length;
+    if (left === 0) last();
+    for (const p of first) {
+      this.sendDiff(iv.seq, vt, p, { record: null, recordSeq: 0 }, (diffed) => {
+        if (diffed) notices.push(p.page);
+        if (--left === 0) last();
+      });
     }
+  }
+
+  /** Commits one diff of interval `seq`; then(diffed, recorded): committed (not freed meanwhile), and the record it carried with it. */
+  private sendDiff(seq: number, vt: VectorTime, { page, sent }: { page: number; sent: Sent }, home: { record: string | null; recordSeq: number }, then: (diffed: boolean, recorded: boolean) => void): void {
+    const plan = companyOfPage(this.cfg.plans, page)!;
+    const diff = encodeDiff(sent.diff);
+    this.stats.diffsSent++;
+    this.requests.start(plan, (req) => ({ t: 'diff', req, page, interval: seq, vt: { ...vt }, diff, ...home }), (reply) => {
+      if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
+      if (reply.t === 'diffed') {
+        this.log.prune(reply.floor);
+        then(true, home.record !== null && reply.recorded);
+      } else {
+        // The page was freed meanwhile: its words are nobody's any more.
+        const c = this.copies.get(page);
+        if (c !== undefined) c.sent = c.sent.filter((s) => s !== sent);
+        then(false, false);
+      }
+      return 'done';
+    }, () => !this.abandoned);
   }
 
   private durable(iv: PendingInterval, vt: VectorTime, notices: WriteNotice[]): void {

@@ -11,6 +11,7 @@ import type { CompanyApplied } from '../company.js';
 import type { PageCommand } from '../page-table-commands.js';
 import type { CompanyPlan } from '../placement.js';
 import type { VmmMessage } from '../protocol.js';
+import { companyOfSync } from '../sync/placement.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../vmm-env.js';
 
 type Propose = (cmd: PageCommand, then: (a: CompanyApplied) => void) => boolean;
@@ -23,7 +24,7 @@ export class ReleaseManager {
   private readonly hosts: number[];
 
   constructor(
-    cfg: VmmConfig,
+    private readonly cfg: VmmConfig,
     private readonly env: VmmEnv,
     private readonly plan: CompanyPlan,
     private readonly company: CompanyAccess,
@@ -59,8 +60,16 @@ export class ReleaseManager {
     });
   }
 
+  /**
+   * Commits a host's diff; with the record it carries if this company is the host's home (elsewhere nobody
+   * would read it there: the host, told it was not recorded, sends it home itself).
+   */
   diff(from: number, msg: Extract<VmmMessage, { t: 'diff' }>): void {
-    const cmd: PageCommand = { op: 'diff', page: msg.page, host: from, interval: msg.interval, vt: msg.vt, diff: msg.diff };
+    const home = msg.record !== null && msg.recordSeq >= 1 && companyOfSync(this.cfg.plans, 'host', from).company === this.plan.company;
+    const cmd: PageCommand = {
+      op: 'diff', page: msg.page, host: from, interval: msg.interval, vt: msg.vt, diff: msg.diff,
+      ...(home ? { record: { seq: msg.recordSeq, published: msg.record! } } : {}),
+    };
     const ok = this.propose(cmd, (a) => {
       if (!a.result.ok) {
         this.refuse(from, msg.req, msg.page, a.result.error === 'not-allocated' ? 'not-allocated' : 'invalid');
@@ -68,7 +77,7 @@ export class ReleaseManager {
       }
       const table = this.company.table();
       const floor = table.diffFloor(this.plan.company, this.hosts);
-      this.env.send(from, { t: 'diffed', req: msg.req, page: msg.page, version: a.result.version ?? 0, floor: { ...floor } });
+      this.env.send(from, { t: 'diffed', req: msg.req, page: msg.page, version: a.result.version ?? 0, floor: { ...floor }, recorded: home });
       if (table.diffsKept(msg.page) > COLLECT_AFTER) this.propose({ op: 'collect-diffs', company: this.plan.company, floor }, () => {});
     });
     if (!ok) this.refuse(from, msg.req, msg.page, 'not-leader');

@@ -38,7 +38,7 @@ import type { CompanyPlan } from '../placement.js';
 import type { SyncReply, SyncRequest } from '../protocol.js';
 import { managerTarget } from '../requests.js';
 import type { VmmConfig, VmmEnv } from '../vmm-env.js';
-import type { CoherenceHooks, SyncObject } from './hooks.js';
+import type { CoherenceHooks, HomeRecord, SyncObject } from './hooks.js';
 import { companyOfSync } from './placement.js';
 
 /** What a reply means to the request: finished, keep waiting (asking now and then), or ask again now. */
@@ -124,7 +124,7 @@ export class SyncClient {
    */
   readonly stats = {
     syncSent: 0, lockAcquired: 0, lockLocal: 0, lockQueued: 0, lockRecalled: 0, lockRenewed: 0, lockReleased: 0, lockIdleReturned: 0,
-    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, hostRecords: 0, lapsedRecordsRead: 0, barrierPassed: 0,
+    lockReleaseLapsed: 0, lockDropped: 0, lockLost: 0, hostRecords: 0, hostRecordsWithDiff: 0, lapsedRecordsRead: 0, barrierPassed: 0,
   };
 
   constructor(private readonly cfg: VmmConfig, private readonly env: VmmEnv, private readonly hooks: CoherenceHooks) {}
@@ -290,8 +290,17 @@ export class SyncClient {
    * once the home record (if any) committed; if the host's threads stopped first it never runs.
    */
   endThread(obj: SyncObject, thread: number, done: (published: string | null) => void): void {
-    const due = this.covered(null);
-    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(due, published, () => done(published)));
+    this.release(obj, thread, null, done);
+  }
+
+  /**
+   * The coherence model's release of `obj` by `thread` (`via`: the holding given back; null: a barrier arrival or a
+   * thread's end), then `then` with its record, once committed at this host's home if it must be (recordElsewhere).
+   */
+  private release(obj: SyncObject, thread: number, via: Cached | null, then: (published: string | null) => void): void {
+    const due = this.covered(via);
+    const home = due.length === 0 ? null : { company: companyOfSync(this.cfg.plans, 'host', this.cfg.host).company, seq: ++this.recordSeq };
+    this.hooks.beforeRelease(obj, thread, (published, recordedHome) => this.recordElsewhere(due, home, published, recordedHome === true, () => then(published)), home);
   }
 
   /** The holding is over (given back, or dropped with nothing lost): the threads that came meanwhile ask for the lock anew. */
@@ -313,8 +322,7 @@ export class SyncClient {
    */
   private giveBack(c: Cached): void {
     c.state = 'returning';
-    const due = this.covered(c);
-    this.hooks.beforeRelease({ kind: 'lock', id: c.id }, c.last, (published) => this.recordElsewhere(due, published, () => {
+    this.release({ kind: 'lock', id: c.id }, c.last, c, (published) => {
       if (this.locks.get(c.id) !== c) return; // lost meanwhile (its lease ran out first)
       c.releaseSent = true;
       this.givenBack.set(c.id, Math.max(c.token, this.givenBack.get(c.id) ?? 0));
@@ -332,7 +340,7 @@ export class SyncClient {
         this.askAgain(c);
         return 'done';
       });
-    }));
+    });
   }
 
   /**
@@ -361,24 +369,33 @@ export class SyncClient {
    * (askFor) and learns every interval any record of that host may have named. One home, not the rows of
    * the locks covered: a record in some rows and not others (a manager unreachable while the host's lease
    * ran out) would name the intervals to some next holders and not to others (seeds 246, 519). Nothing
-   * here waits for a thread or another give-back, so give-backs never wait for each other.
+   * here waits for a thread or another give-back, so give-backs never wait for each other. The coherence
+   * model may have committed the record at home itself, with the release's last diff there (`home`,
+   * recordedHome): then no host-record goes.
    */
-  private recordElsewhere(due: readonly [Cached, number][], published: string | null, then: () => void): void {
+  private recordElsewhere(due: readonly [Cached, number][], home: HomeRecord | null, published: string | null, recordedHome: boolean, then: () => void): void {
     // The host's threads stopped while the coherence model made the record (a diff's answer still came):
     // nothing of it goes out, home included (dsm-release-chaos seed 190: a record made after the host lost
     // a lock named its section under that lock, and the next holder after another lapse applied it late).
     if (this.stopped) return;
-    if (published === null || due.length === 0) {
+    if (published === null || home === null) {
       then();
       return;
     }
-    const seq = ++this.recordSeq;
-    this.stats.hostRecords++;
-    const home = companyOfSync(this.cfg.plans, 'host', this.cfg.host);
-    this.ask(home, (req) => ({ t: 'host-record', req, incarnation: this.cfg.incarnation, seq, published }), (reply) => {
-      if (reply.t !== 'host-recorded') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+    const recorded = (): void => {
       for (const [c, upTo] of due) c.recorded = Math.max(c.recorded, upTo);
       then();
+    };
+    if (recordedHome) {
+      this.stats.hostRecordsWithDiff++;
+      recorded();
+      return;
+    }
+    this.stats.hostRecords++;
+    const { seq } = home;
+    this.ask(companyOfSync(this.cfg.plans, 'host', this.cfg.host), (req) => ({ t: 'host-record', req, incarnation: this.cfg.incarnation, seq, published }), (reply) => {
+      if (reply.t !== 'host-recorded') return reply.t === 'sync-refuse' ? 'again' : 'wait';
+      recorded();
       return 'done';
     });
   }
@@ -393,8 +410,7 @@ export class SyncClient {
     const episode = this.episodes.get(key) ?? 0;
     const obj: SyncObject = { kind: 'barrier', name, episode };
     const plan = companyOfSync(this.cfg.plans, 'barrier', name);
-    const due = this.covered(null);
-    this.hooks.beforeRelease(obj, thread, (published) => this.recordElsewhere(due, published, () => {
+    this.release(obj, thread, null, (published) => {
       // Once the arrival is committed, asking again need not carry the record again.
       let recorded = false;
       this.ask(plan, (req) => ({ t: 'barrier-arrive', req, name, parties, episode, thread, published: recorded ? null : published }), (reply) => {
@@ -412,7 +428,7 @@ export class SyncClient {
         this.hooks.afterAcquire(obj, thread, reply.published, false, () => done(null));
         return 'done';
       });
-    }));
+    });
   }
 
   /** Whether a lock `thread` is inside is past its deadline on this host's clock (the thread must stop). */
@@ -503,6 +519,10 @@ export class SyncClient {
    * that cannot renew in time stops this host's threads, so the renewal gets most of the lease to
    * commit through an election or a leadership transfer of the lock's company. Then also an idle
    * holding (no thread here used it since the last such point) goes back, while its lease is young.
+   * A holding given back is not renewed with it (its release, committed first, would make the
+   * renewal a wasted commit answered lock-lost); only if the give-back is still under way two request
+   * timeouts later (at most a quarter of the lease: its commits are slow) is it renewed then, with
+   * most of the lease left, so it cannot lapse meanwhile.
    */
   private armRenewal(c: Cached, leaseUs: number): void {
     const at = c.expires - Math.round((3 * leaseUs) / 4);
@@ -514,26 +534,36 @@ export class SyncClient {
       }
       const idle = c.state === 'held' && c.inside === null && c.waiters.length === 0 && c.usedAt < c.decidedAt;
       c.decidedAt = this.env.now();
-      if (idle) {
-        this.stats.lockIdleReturned++;
-        this.env.faults.probe(VmmProbe.lockIdleReturned);
-        this.giveBack(c);
+      if (!idle) {
+        this.renew(c);
+        return;
       }
-      c.renewing = true;
-      this.ask(c.plan, (req) => ({ t: 'lock-acquire', req, id: c.id, thread: c.asker, token: c.token }), (reply, sentAt) => {
-        if (reply.t === 'lock-queued') return 'wait';
-        c.renewing = false;
-        if (this.locks.get(c.id) !== c) return 'done';
-        if (reply.t === 'lock-granted' && reply.token === c.token) {
-          this.stats.lockRenewed++;
-          this.env.faults.probe(VmmProbe.lockRenewed);
-          c.expires = Math.max(c.expires, sentAt + reply.leaseUs);
-          c.deadline = this.deadlineOf(c.expires, reply.leaseUs);
-          if (c.inside !== null) this.deadlineChanged(c.inside);
-          this.armRenewal(c, reply.leaseUs);
-        } else if (!this.cfg.bugs?.ignoreLockLease && !c.releaseSent) this.leaseEnded(c);
-        return 'done';
+      this.stats.lockIdleReturned++;
+      this.env.faults.probe(VmmProbe.lockIdleReturned);
+      this.giveBack(c);
+      const later = this.env.now() + Math.min(Math.round(leaseUs / 4), 2 * this.cfg.retryUs);
+      this.env.timer(later, () => {
+        if (!this.closed && this.locks.get(c.id) === c && !c.renewing) this.renew(c);
       });
+    });
+  }
+
+  /** Renews the holding's lease; a renewal refused (the holding is gone) ends it, unless its release was sent (which decides). */
+  private renew(c: Cached): void {
+    c.renewing = true;
+    this.ask(c.plan, (req) => ({ t: 'lock-acquire', req, id: c.id, thread: c.asker, token: c.token }), (reply, sentAt) => {
+      if (reply.t === 'lock-queued') return 'wait';
+      c.renewing = false;
+      if (this.locks.get(c.id) !== c) return 'done';
+      if (reply.t === 'lock-granted' && reply.token === c.token) {
+        this.stats.lockRenewed++;
+        this.env.faults.probe(VmmProbe.lockRenewed);
+        c.expires = Math.max(c.expires, sentAt + reply.leaseUs);
+        c.deadline = this.deadlineOf(c.expires, reply.leaseUs);
+        if (c.inside !== null) this.deadlineChanged(c.inside);
+        this.armRenewal(c, reply.leaseUs);
+      } else if (!this.cfg.bugs?.ignoreLockLease && !c.releaseSent) this.leaseEnded(c);
+      return 'done';
     });
   }
 

@@ -12,15 +12,23 @@ export type SyncObject = { kind: 'lock'; id: number } | { kind: 'barrier'; name:
 /** At most this many characters in one published record (what the page table stores per release). */
 export const MAX_PUBLISHED_CHARS = 64 * 1024;
 
+/** Where and under which number a release's record is to be committed as the host's host-record. */
+export interface HomeRecord {
+  company: number;
+  seq: number;
+}
+
 /** The coherence model's side of synchronisation. Sequential consistency: both are no-ops (done at once, published null). */
 export interface CoherenceHooks {
   /**
    * A thread of this host releases `obj` (unlock, or arrival at a barrier). The model first makes durable what
    * the release must publish (LRC: the interval's diffs reach a quorum of each page's company), then calls
    * done with an opaque record (a string, at most 64 KiB) that the sync layer commits with the release in
-   * the sync object's company; null publishes nothing.
+   * the sync object's company; null publishes nothing. `home`: the record must first be committed at the host's
+   * home company as its host-record (SyncClient.recordElsewhere); a model that commits it there itself, with
+   * what it makes durable, says so (recordedHome true), and the sync layer does not send it again.
    */
-  beforeRelease(obj: SyncObject, thread: number, done: (published: string | null) => void): void;
+  beforeRelease(obj: SyncObject, thread: number, done: (published: string | null, recordedHome?: boolean) => void, home?: HomeRecord | null): void;
   /**
    * `obj` was acquired by a thread of this host (lock granted, or barrier passed). `published`: the records of
    * the releases ordered before this acquire that the sync layer holds (for a lock: the last release's record;

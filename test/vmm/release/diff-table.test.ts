@@ -151,6 +151,9 @@ test('diff commands are checked field by field', () => {
     [{ op: 'collect-diffs', company: 1, floor: { 1: -1 } }, /'floor'/],
     [{ op: 'publish-diffs', page: -1, upTo: {} }, /'page'/],
     [{ op: 'publish-diffs', page: 0, upTo: { x: 1 } }, /'upTo'/],
+    [{ op: 'diff', page: 0, host: 1, interval: 1, vt: {}, diff: '', record: 'r' }, /'record' must be \{ seq, published \}/],
+    [{ op: 'diff', page: 0, host: 1, interval: 1, vt: {}, diff: '', record: { seq: 0, published: 'r' } }, /diff\.record: field 'seq'/],
+    [{ op: 'diff', page: 0, host: 1, interval: 1, vt: {}, diff: '', record: { seq: 1, published: null } }, /diff\.record: field 'published'/],
   ];
   for (const [cmd, why] of bad) {
     const v = validateCommand(cmd);
@@ -163,6 +166,21 @@ test('diff commands are checked field by field', () => {
   const r2 = t.apply({ op: 'diff', page: 5, host: 1, interval: 1, vt: {}, diff: set(0, 1) });
   assert.ok(!r2.ok && r2.error === 'not-allocated');
   assert.is(t.page(0)!.version, 0);
+});
+
+test('a diff carrying its host\'s record commits the record in its company with it, of the interval\'s incarnation; a refused diff commits neither', () => {
+  const t = table();
+  const inc2 = 2 * 2 ** 32 + 5;
+  const published = '{"vt":{"3":' + inc2 + '},"intervals":[]}';
+  ok(t.apply({ op: 'diff', page: 0, host: 3, interval: inc2, vt: {}, diff: set(0, 1), record: { seq: 4, published } }));
+  assert.equal(t.hostRecords(3).map((r) => [r.incarnation, r.company, r.seq, r.published]), [[2, 1, 4, published]]);
+  // A retry (the same diff, the same record) changes nothing; an older record of the incarnation neither.
+  ok(t.apply({ op: 'diff', page: 0, host: 3, interval: inc2, vt: {}, diff: set(0, 1), record: { seq: 4, published } }));
+  ok(t.apply({ op: 'host-record', company: 1, host: 3, incarnation: 2, seq: 3, published: 'older' }));
+  assert.equal(t.hostRecords(3).map((r) => r.seq), [4]);
+  const r = t.apply({ op: 'diff', page: 5, host: 3, interval: inc2 + 1, vt: {}, diff: set(0, 2), record: { seq: 5, published: 'newer' } });
+  assert.ok(!r.ok && r.error === 'not-allocated');
+  assert.equal(t.hostRecords(3).map((x) => x.published), [published], 'the record goes only with its diff');
 });
 
 test.run();
