@@ -70,7 +70,7 @@ test('a crashed holder\'s lock frees itself by its lease: the other hosts finish
 for (const [bug, scenario, seeds, invariant] of [
   ['grantBeforeRelease', () => dsm('locked-list', contendedList), [1], 'lock-safety'],
   ['barrierEarly', () => dsm('matrix-barrier', { n: 6, iterations: 1, computeUsPerRow: 100 }), [1], 'barrier-safety'],
-  ['ignoreLockLease', (seed: number) => drawScenario(loadScenario('dsm-locks-stall').spec, seed).scenario, [1, 5], 'lock-safety'],
+  ['ignoreLockLease', (seed: number) => drawScenario(loadScenario('dsm-locks-stall').spec, seed).scenario, [1, 7], 'lock-safety'],
 ] as const) {
   test(`planted bug ${bug} is caught (${invariant}); the same seeds pass without it`, () => {
     for (const seed of seeds) {
