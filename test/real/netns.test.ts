@@ -221,11 +221,23 @@ if (why !== null && process.env['GALLOCY_NETNS_REQUIRED'] === '1') {
     await cl.leaderOf(0);
 
     // The connected hosts added through the partition; stopped now, their
-    // threads end, and no add of theirs saw a value another add saw. (The
-    // cut-off host may have lost its lease with writes not yet written back:
-    // then its app ends, as it should, and its adds are not checked.)
+    // threads end, and no add of theirs saw a value another add saw. The
+    // cut-off host may have lost its lease with writes not yet written back
+    // (the cut outlasts the lease whenever it held a dirty page): then its app
+    // ends, as it should, its adds are not checked, and the others' run cannot
+    // complete: their verify says so, naming its abandoned share.
     writeFileSync(stopFile, '');
-    await cl.threadsEnded(others, THREADS);
+    await cl.waitFor(`the app threads of hosts ${others.join(', ')} to end`, async () => {
+      const st = await cl.statuses(all);
+      const lostWrites = st.get(cutOff)?.app?.error?.includes('lost with its lease') === true;
+      return others.every((id) => {
+        const app = st.get(id)?.app;
+        if (app?.state === 'failed' && !(lostWrites && app.error?.includes(`share of host ${cutOff} was abandoned`))) {
+          throw new Error(`host ${id}'s app failed: ${app.error}`);
+        }
+        return app?.threadsDone === THREADS;
+      });
+    });
     const { olds, problems } = adderOlds(cl, others, THREADS);
     assert.equal(problems, []);
     assert.ok(olds.length > 0);
