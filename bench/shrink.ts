@@ -29,7 +29,7 @@ const shipped = (name: string): string => path.join(ROOT, 'scenarios', `${name}.
 
 const CASES: readonly Case[] = [
   { name: 'send-before-sync', scenario: own('send-before-sync'), seed: 5, minimalSeed: 5 },
-  { name: 'forget-vote', scenario: own('forget-vote'), seed: 11, minimalSeed: 318 },
+  { name: 'forget-vote', scenario: own('forget-vote'), seed: 4, minimalSeed: 318 },
   { name: 'local-reads', scenario: own('local-reads'), seed: 1, minimalSeed: 360 },
   { name: 'skip-write-back', scenario: own('skip-write-back'), seed: 2, minimalSeed: 37 },
   { name: 'raft-double-vote', scenario: shipped('raft-chaos'), seed: 4, minimalSeed: 2, mutant: true },

@@ -18,8 +18,6 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** The highest commit index a message sent to the peer lets it apply (what it was told). */
-  commitTold = 0;
   /** replicate: last index of each unacknowledged append, ascending. */
   private inflights: number[] = [];
 

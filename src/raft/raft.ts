@@ -222,7 +222,7 @@ export class Raft {
     if (this.heartbeatElapsed >= this.heartbeatTick) {
       this.heartbeatElapsed = 0;
       this.bcastHeartbeat();
-    } else this.tellCommit();
+    }
   }
 
   /** Whether a quorum of voters was heard from since the last check; resets the marks. */
@@ -518,12 +518,8 @@ export class Raft {
       if (pr.state === 'probe') pr.becomeReplicate();
       else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
       else if (pr.state === 'replicate') pr.freeLE(m.index);
-      // A new commit index rides on the next append, or on the next tick's heartbeat
-      // (tellCommit): a round of empty appends of its own would cost every follower a
-      // message and an answer per commit, when all a follower does with it is apply,
-      // which can wait a tick (the leader has applied and answered already).
-      this.maybeCommit();
-      if (wasPaused) this.sendAppend(m.from, true);
+      if (this.maybeCommit()) this.bcastAppend();
+      else if (wasPaused) this.sendAppend(m.from, true);
       while (this.sendAppend(m.from, false)) {
         // stream until the window is full or the follower is caught up
       }
@@ -551,8 +547,6 @@ export class Raft {
     const entries = log.slice(pr.next, pr.next + batch);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: log.committed });
-    // The follower applies up to the commit, but never beyond the entries it now matches.
-    pr.commitTold = Math.max(pr.commitTold, Math.min(log.committed, prevIndex + entries.length));
     pr.sentEntries(prevIndex + entries.length, entries.length);
     return true;
   }
@@ -565,27 +559,9 @@ export class Raft {
     for (const id of this.members()) {
       if (id === this.id) continue;
       const pr = this.prs.get(id);
-      if (pr) this.sendHeartbeat(id, pr);
-    }
-  }
-
-  private sendHeartbeat(to: NodeId, pr: Progress): void {
-    // Clamp: a follower may not yet hold (matching) entries beyond its match.
-    const commit = Math.min(pr.match, this.log.committed);
-    this.send({ type: 'heartbeat', to, commit });
-    pr.commitTold = Math.max(pr.commitTold, commit);
-  }
-
-  /**
-   * Between heartbeats, a tick tells the commit index to the followers that hold
-   * entries it covers and heard of none by an append since: the commit reaches
-   * them within a tick of being decided, without a message per commit.
-   */
-  private tellCommit(): void {
-    for (const id of this.members()) {
-      if (id === this.id) continue;
-      const pr = this.prs.get(id);
-      if (pr && Math.min(pr.match, this.log.committed) > pr.commitTold) this.sendHeartbeat(id, pr);
+      if (!pr) continue;
+      // Clamp: a follower may not yet hold (matching) entries beyond its match.
+      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed) });
     }
   }
 
@@ -603,8 +579,7 @@ export class Raft {
   onPersisted(): void {
     if (this.role !== 'leader') return;
     const self = this.prs.get(this.id);
-    // The commit index reaches the followers as handleAppendResponse's does.
-    if (self && self.maybeUpdate(this.log.stable)) this.maybeCommit();
+    if (self && self.maybeUpdate(this.log.stable) && this.maybeCommit()) this.bcastAppend();
   }
 
   private appendEntry(kind: 'normal' | 'conf', data: string): Entry {
@@ -651,11 +626,8 @@ export class Raft {
   /** Leader: make progress tracking follow the configuration. */
   private syncProgress(): void {
     if (!this.promotable()) {
-      // Removed: step down; the remaining voters elect a leader among themselves. They
-      // hear that the removal is committed first, so they apply it without waiting for
-      // a new leader (who could not count the removed node's vote then).
+      // Removed: step down; the remaining voters elect a leader among themselves.
       this.faults.probe(RaftProbe.removedLeaderStepsDown);
-      this.tellCommit();
       this.becomeFollower(this.term, 0);
       return;
     }
@@ -669,7 +641,7 @@ export class Raft {
       this.sendAppend(id, true);
     }
     if (this.leadTransferee !== 0 && !this.conf.voters.includes(this.leadTransferee)) this.leadTransferee = 0;
-    this.maybeCommit(); // told as handleAppendResponse's is
+    if (this.maybeCommit()) this.bcastAppend();
   }
 
   transferLeadership(to: NodeId): void {

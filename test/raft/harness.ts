@@ -262,19 +262,9 @@ export class Cluster {
     this.stabilize();
   }
 
-  /** Make id campaign and run the election to completion (its no-op committed everywhere). */
+  /** Make id campaign and run the election to completion. */
   elect(id: NodeId): void {
     this.node(id).campaign();
-    this.stabilize();
-    this.tellCommit();
-  }
-
-  /**
-   * A leader tells a new commit index on its next append or at its next tick: one
-   * tick of each leader, so that the followers apply what the leader committed.
-   */
-  tellCommit(): void {
-    for (const id of this.leadersNow()) this.nodes.get(id)?.tick();
     this.stabilize();
   }
 
@@ -287,14 +277,12 @@ export class Cluster {
   propose(id: NodeId, data: string): boolean {
     const ok = this.node(id).propose(data);
     this.stabilize();
-    this.tellCommit();
     return ok;
   }
 
   proposeConf(id: NodeId, cc: ConfChange): boolean {
     const ok = this.node(id).proposeConfChange(cc);
     this.stabilize();
-    this.tellCommit();
     return ok;
   }
 

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Message } from '../../src/raft/index.js';
 import { Cluster, entriesOfTerms } from './harness.js';
 
 test('proposals replicate and commit on every node, in order', () => {
@@ -208,39 +207,6 @@ test('leader only counts its own entries once persisted', () => {
   assert.is(n.status().commit, 1);
   n.advance(rd);
   assert.is(n.status().commit, 2);
-});
-
-
-test('a commit index rides on the next append, or on a heartbeat at the next tick: no round of empty appends of its own', () => {
-  const c = new Cluster([1, 2, 3], { heartbeatTick: 4 });
-  c.elect(1);
-  const sent: Message[] = [];
-  const record = (m: Message): boolean => (sent.push(m), true);
-  c.node(1).propose('a');
-  c.stabilize(record);
-  assert.is(c.node(1).status().commit, 2);
-  assert.equal(sent.filter((m) => m.type === 'app').map((m) => m.entries.length), [1, 1], 'one append per follower, none empty');
-  for (const id of [2, 3]) assert.is(c.node(id).status().commit, 1, `follower ${id} has not heard of the commit yet`);
-  // The next proposal's appends carry it.
-  c.node(1).propose('b');
-  c.processAll();
-  for (const id of [2, 3]) {
-    c.stabilize((m) => m.to === id && m.type === 'app', true);
-    assert.is(c.node(id).status().commit, 2, `follower ${id} learns commit 2 from the append of b`);
-  }
-  c.stabilize();
-  // Not a heartbeat tick (heartbeatTick 4): the tick still tells followers the commit of b.
-  sent.length = 0;
-  c.node(1).tick();
-  c.stabilize(record);
-  assert.equal(sent.filter((m) => m.type === 'heartbeat').map((m) => [m.to, m.commit]), [[2, 3], [3, 3]]);
-  for (const id of [2, 3]) assert.equal(c.sm.get(id), ['', 'a', 'b']);
-  // Told once: the next tick sends nothing until the heartbeat is due.
-  sent.length = 0;
-  c.node(1).tick();
-  c.stabilize(record);
-  assert.equal(sent, []);
-  assert.equal(c.violations, []);
 });
 
 test.run();

@@ -83,7 +83,7 @@ test('sendBeforeSync shrinks to no faults on two hosts, failing the same invaria
 
 test('gallocy shrink writes a scenario of a few faults that gallocy replay fails with the same invariant', () => {
   const out = path.join(tmp, 'forget-vote.yaml');
-  const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '11', '--out', out, '--max-runs', '3000', '--json');
+  const r = gallocy('shrink', '--scenario', path.join(repoRoot, 'bench', 'shrink', 'forget-vote.yaml'), '--seed', '4', '--out', out, '--max-runs', '3000', '--json');
   assert.is(r.status, 1, r.stderr);
   const report = JSON.parse(r.stdout) as { invariant: string; original: { faults: number }; shrunk: { faults: number; events: number }; runs: number; shrunkSeed: number; replay: string };
   assert.is(report.invariant, 'election-safety');
@@ -161,8 +161,7 @@ test('a path written as a schedule: a crash for as long as the host was down, a 
 test('shrink --choices cuts a check path, and writes it as a YAML scenario that gallocy replay fails with the same invariant', () => {
   const scenario = path.join(tmp, 'raft-tiny-forget-vote.yaml');
   writeFileSync(scenario, `${readFileSync(path.join(repoRoot, 'scenarios', 'raft-tiny.yaml'), 'utf8').replace(/^name: raft-tiny$/m, 'name: raft-tiny-forget-vote')}\nbugs: { forgetVote: true }\n`);
-  // Seed 3: a world whose found path's faults, as a schedule, fail again within the shrinker's seed runs.
-  const found = gallocy('check', '--scenario', scenario, '--seed', '3', '--strategy', 'random', '--depth', '40', '--walks', '20000', '--crashes', '1', '--budget', '120', '--out', 'fv.choices.json');
+  const found = gallocy('check', '--scenario', scenario, '--strategy', 'random', '--depth', '40', '--walks', '20000', '--crashes', '1', '--budget', '120', '--out', 'fv.choices.json');
   assert.is(found.status, 1, found.stdout + found.stderr);
   const r = gallocy('shrink', '--scenario', scenario, '--choices', 'fv.choices.json', '--out', 'fv.shrunk.yaml', '--max-runs', '3000', '--json');
   assert.is(r.status, 1, r.stderr);
