@@ -12,14 +12,14 @@ import type { PageCommand } from '../../src/vmm/page-table-commands.js';
 import type { CompanyPlan } from '../../src/vmm/placement.js';
 import { Proposer } from '../../src/vmm/proposer.js';
 import type { CompanyAccess, VmmConfig, VmmEnv } from '../../src/vmm/vmm-env.js';
+import { ManualClock } from './manual-clock.js';
 
 const PLAN: CompanyPlan = { company: 1, firstPage: 0, pages: 8, members: [1] };
 const RETRY_US = 100;
 
 /** A leader whose proposals the test commits (or drops), on a clock the test moves. */
 class World {
-  now = 0;
-  timers: { at: number; fn: () => void }[] = [];
+  readonly clock = new ManualClock();
   proposed: CompanyEntry[] = [];
   refuse = false;
   readonly machine = new CompanyMachine(PLAN, 64, 0, null);
@@ -36,22 +36,14 @@ class World {
       },
       table: () => this.machine.table, appliedIndex: () => this.machine.appliedIndex,
     };
-    const env = { faults: inertFaultPoints, now: () => this.now, timer: (at: number, fn: () => void) => this.timers.push({ at, fn }) } as unknown as VmmEnv;
+    const env = { faults: inertFaultPoints, now: () => this.clock.now, timer: this.clock.timer } as unknown as VmmEnv;
     const cfg = { host: 1, retryUs: RETRY_US } as VmmConfig;
     this.proposer = new Proposer(cfg, env, company, 'x');
   }
 
   /** Runs the timers due by `to`, in time order, moving the clock. */
   advance(to: number): void {
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const t = this.timers[0];
-      if (t === undefined || t.at > to) break;
-      this.timers.shift();
-      this.now = Math.max(this.now, t.at);
-      t.fn();
-    }
-    this.now = to;
+    this.clock.advance(to);
   }
 
   /** Commits and applies the oldest entry proposed, as a host does: every command applied, then each continued. */

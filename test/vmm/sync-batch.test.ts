@@ -12,6 +12,7 @@ import type { CompanyPlan } from '../../src/vmm/placement.js';
 import type { VmmMessage } from '../../src/vmm/protocol.js';
 import type { CompanyAccess, VmmEnv } from '../../src/vmm/vmm-env.js';
 import { Vmm } from '../../src/vmm/vmm.js';
+import { ManualClock } from './manual-clock.js';
 
 const PLAN: CompanyPlan = { company: 1, firstPage: 0, pages: 4, members: [1] };
 const LEASE_US = 1000;
@@ -19,9 +20,8 @@ const RETRY_US = 100;
 
 /** Host 1 leads company 1; its proposals commit when the clock moves, the entries applied as a host applies them. */
 class World {
-  now = 0;
-  private timers: { at: number; seq: number; fn: () => void }[] = [];
-  private seq = 0;
+  private readonly clock = new ManualClock();
+  private req = 0;
   private proposed: CompanyEntry[] = [];
   private index = 1;
   readonly machine = new CompanyMachine(PLAN, 64, 1, null);
@@ -38,10 +38,9 @@ class World {
       },
       table: () => this.machine.table, appliedIndex: () => this.machine.appliedIndex,
     };
-    const memory = new SimMemory(1, 64, PLAN.pages, { changed: () => undefined }, () => undefined, { now: () => this.now, at: () => undefined });
+    const memory = new SimMemory(1, 64, PLAN.pages, { changed: () => undefined }, () => undefined, { now: () => this.clock.now, at: () => undefined });
     const env: VmmEnv = {
-      memory, faults: inertFaultPoints, now: () => this.now,
-      timer: (at, fn) => this.timers.push({ at, seq: this.seq++, fn }),
+      memory, faults: inertFaultPoints, now: () => this.clock.now, timer: this.clock.timer,
       send: (to, msg) => this.sent.push({ to, msg }),
       company: (c) => (c === 1 ? company : null),
       members: () => [1], opSeq: () => 0,
@@ -53,16 +52,7 @@ class World {
 
   /** Moves the clock to `to`: timers fire in order, and what they propose commits at once. */
   advance(to: number): void {
-    for (;;) {
-      this.commit();
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const t = this.timers[0];
-      if (t === undefined || t.at > to) break;
-      this.timers.shift();
-      this.now = Math.max(this.now, t.at);
-      t.fn();
-    }
-    this.now = to;
+    this.clock.advance(to, () => this.commit());
   }
 
   private commit(): void {
@@ -74,7 +64,7 @@ class World {
   }
 
   ask(from: number, token: number): void {
-    this.vmm.receive(from, { t: 'lock-acquire', req: this.seq++, id: 0, thread: from * 10, token });
+    this.vmm.receive(from, { t: 'lock-acquire', req: this.req++, id: 0, thread: from * 10, token });
   }
 }
 
