@@ -55,6 +55,7 @@ import type { Stage, TimelineTotals } from '../src/real/timeline.js';
 import { nativeAvailable } from '../src/real/native-memory.js';
 import { benchEtcd } from './etcd.js';
 import { latencyPercentiles } from './percentiles.js';
+import { processCpuSeconds } from './proc-stat.js';
 import { figure } from './result.js';
 import type { BenchResult } from './result.js';
 
@@ -334,13 +335,13 @@ class BenchCluster {
    * Per fault or per commit it says how much of a latency is work, not waiting.
    */
   cpuMs(): number {
-    let ticks = 0;
+    let seconds = 0;
     for (const p of this.procs.values()) {
-      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields 3.. (the name may hold spaces)
-      ticks += Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15
+      const cpu = p.pid === undefined ? null : processCpuSeconds(p.pid);
+      if (cpu === null) throw new Error(`bench real: cannot read the CPU time of host process ${p.pid ?? '(not started)'}`);
+      seconds += cpu;
     }
-    return ticks * 10;
+    return seconds * 1000;
   }
 
   /**

@@ -2,9 +2,9 @@
 // with a time limit, and measures its wall and CPU time. The limit may be in
 // CPU seconds, so that a machine other work keeps busy does not turn a
 // mutant's kill into a survivor: the process's CPU time is read from
-// /proc/PID/stat while it runs (Linux; elsewhere the limit falls back to wall time).
+// /proc/PID/stat while it runs (bench/proc-stat.ts; elsewhere the limit falls back to wall time).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { processCpuSeconds } from '../proc-stat.js';
 
 /** The line cpu-hook.ts writes on stderr as the process exits. */
 export const CPU_TAG = 'gallocy-mutants-cpu-seconds ';
@@ -35,22 +35,6 @@ export function cpuLimit(seconds: number): TimeLimit {
 
 /** How often a CPU limit is checked. */
 const CPU_POLL_MS = 200;
-/** The unit of /proc/PID/stat's times (USER_HZ: 100 on every Linux architecture Node runs on). */
-const TICKS_PER_SECOND = 100;
-
-/** User plus system CPU seconds of a live process, every thread; null where /proc cannot tell. */
-export function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
-    return Number.isFinite(ticks) ? ticks / TICKS_PER_SECOND : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Runs `node args...` in cwd; past the limit the process is killed. */
 export function runNode(args: readonly string[], cwd: string, limit: TimeLimit): Promise<ChildResult> {
   const { cpuSeconds: cpuLimit, wallSeconds: wallLimit } = typeof limit === 'number' ? { cpuSeconds: null, wallSeconds: limit } : limit;
