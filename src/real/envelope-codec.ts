@@ -24,6 +24,7 @@
 //   page data u32 bytes, the page's raw bytes (base64 in VmmMessage, raw on the wire); a diff too
 //   list      u32 n, n x item (page data, or string: barrier-open's published records)
 //   vt        u32 n, n x (f64 host id, f64 count), ids strictly ascending (a vector time)
+//   hosts     u32 n, n x f64 host id, strictly ascending, each in [1, 2^32 - 1]
 //   nullable  u8 0 (null) or 1, then the value
 //   bool      u8 0 (false) or 1 (true); any other byte is refused
 //
@@ -60,14 +61,14 @@ const MODES: readonly LeaseMode[] = ['read', 'write'];
  * float64, as every number). A `record` is a coherence model's record of a
  * release (opaque here; as long as the page table keeps), `records` a
  * barrier's (one per party at most); `pages` a list of page data (diffs);
- * `vt` a vector time.
+ * `vt` a vector time; `hosts` a set of host ids (ascending).
  */
 type FieldKind =
   | 'nat' | 'have' | 'pos' | 'u32'
   | 'bool' | 'mode' | 'modeOrNull' | 'why' | 'syncWhy' | 'lease'
   | TextKind | 'idOrNull' | 'recordOrNull'
   | 'page' | 'pageOrNull' | 'pages' | 'pagesOrNull' | 'records'
-  | 'vt';
+  | 'vt' | 'hosts';
 
 /** Strings, each with its longest length in chars. */
 type TextKind = 'id' | 'detail' | 'record';
@@ -90,6 +91,8 @@ type KindOf<V> =
   : [V] extends [string | null] ? 'pageOrNull' | 'idOrNull' | 'recordOrNull'
   : [V] extends [string[]] ? 'pages' | 'records'
   : [V] extends [string[] | null] ? 'pagesOrNull'
+  // Before 'vt': an array of numbers is a Record<number, number> too.
+  : [V] extends [number[]] ? 'hosts'
   : [V] extends [VectorTime] ? 'vt'
   : never;
 
@@ -118,7 +121,7 @@ const VMM_FIELDS: VmmFields = {
   diff: { req: 'nat', page: 'nat', interval: 'pos', vt: 'vt', diff: 'page', record: 'recordOrNull', recordSeq: 'nat' },
   diffed: { req: 'nat', page: 'nat', version: 'nat', floor: 'vt', recorded: 'bool' },
   'lock-acquire': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
-  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull', lapsed: 'bool', lapsedHost: 'nat' },
+  'lock-granted': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat', leaseUs: 'nat', index: 'nat', published: 'recordOrNull', lapsed: 'bool', lapsedHosts: 'hosts' },
   'lock-queued': { req: 'nat', id: 'u32', thread: 'nat' },
   'lock-lost': { req: 'nat', id: 'u32', thread: 'nat', token: 'nat' },
   'lock-release': { req: 'nat', id: 'u32', thread: 'nat', token: 'pos', published: 'recordOrNull' },
@@ -296,6 +299,9 @@ function writeField(w: Writer, kind: FieldKind, v: unknown): void {
       }
       return;
     }
+    case 'hosts':
+      w.ids(v as readonly number[]);
+      return;
     default:
       w.u8(v === null ? 0 : 1);
       if (v !== null) writeField(w, NON_NULL[kind], v);
@@ -514,6 +520,8 @@ function readField(r: Reader, kind: FieldKind): unknown {
     }
     case 'vt':
       return readVectorTime(r);
+    case 'hosts':
+      return readHosts(r);
     default:
       return r.bool() ? readField(r, NON_NULL[kind]) : null;
   }
@@ -535,6 +543,14 @@ function readVectorTime(r: Reader): VectorTime {
   const checked = validateVectorTime(vt, 'vt');
   if ('error' in checked) throw INVALID;
   return checked;
+}
+
+function readHosts(r: Reader): number[] {
+  const hosts = r.ids();
+  if (hosts.length > MAX_VECTOR_ENTRIES) throw INVALID;
+  // Ascending: one encoding per set. Host 0 is nobody.
+  for (let i = 0; i < hosts.length; i++) if (hosts[i]! < 1 || hosts[i]! > U32_MAX || (i > 0 && hosts[i]! <= hosts[i - 1]!)) throw INVALID;
+  return hosts;
 }
 
 /** Smallest string on the wire: its form and length. */

@@ -63,9 +63,12 @@ export interface AllocationRow {
 /**
  * A lock's row: host 0 when free, else the host holding it (`thread`: the one whose turn made it ask; the
  * host's threads take turns under the holding). `grants` numbers its holdings (the holder's token); `published` is the last
- * release's record; `lapsed`: the last holding that ended was waited out (lock-expire), not released, so the
- * next holder is told that holder's section since its last release is indeterminate; `lapsedHost`: whose
- * (0: none), so the next holder can read what that host recorded before publishing elsewhere (host-record).
+ * release's record; `lapsed`: a holding that ended since the last release was waited out (lock-expire), not
+ * released, so the next holder is told those holders' sections since their last releases are indeterminate;
+ * `lapsedHosts`: every such holder's host (ascending), so the next holder can read what each recorded before
+ * publishing elsewhere (host-record). All of them, not the last only: a holder granted after one lapse may
+ * lapse in turn before it publishes what it read (dsm-release-stall seed 440: the first lapsed host's
+ * home-recorded insert, published by an ended thread, was read by no later holder).
  */
 export interface LockRow {
   id: number;
@@ -78,7 +81,7 @@ export interface LockRow {
   grants: number;
   published: string | null;
   lapsed: boolean;
-  lapsedHost: number;
+  lapsedHosts: number[];
 }
 
 /** A host's latest record covering sections under locks it kept (host-record), per incarnation. */
@@ -128,7 +131,7 @@ export function pageHash(data: Uint8Array): string {
 }
 
 /** Bumped when the schema changes, so a snapshot from another schema is refused rather than misread. */
-const SCHEMA_VERSION = '4';
+const SCHEMA_VERSION = '5';
 
 // WITHOUT ROWID everywhere a natural key exists: rows are stored in key order
 // and no rowid exists that a query could come to depend on.
@@ -175,7 +178,7 @@ CREATE TABLE locks (
   granted_at_us INTEGER NOT NULL,
   grants INTEGER NOT NULL,
   published TEXT,
-  lapsed INTEGER NOT NULL DEFAULT 0
+  lapsed TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE host_records (
   host INTEGER NOT NULL,
@@ -251,9 +254,18 @@ function toLock(r: Row): LockRow {
     grantedAtUs: r['granted_at_us'] as number,
     grants: r['grants'] as number,
     published: r['published'] as string | null,
-    lapsed: r['lapsed'] !== 0,
-    lapsedHost: r['lapsed'] as number,
+    lapsed: r['lapsed'] !== '',
+    lapsedHosts: hostsOf(r['lapsed'] as string),
   };
+}
+
+/** The lapsed hosts of a lock's row: ids joined by commas, ascending ('': none). */
+function hostsOf(text: string): number[] {
+  return text === '' ? [] : text.split(',').map(Number);
+}
+
+function hostsText(hosts: readonly number[]): string {
+  return [...new Set(hosts)].sort((a, b) => a - b).join(',');
 }
 
 function toBarrier(r: Row): BarrierRow {
@@ -298,9 +310,9 @@ function prepare(db: Database.Database) {
     upsertLock: s(`INSERT INTO locks (${LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET host = excluded.host, thread = excluded.thread, term = excluded.term,
         lease_us = excluded.lease_us, granted_at_us = excluded.granted_at_us, grants = excluded.grants`),
-    releaseLock: s('UPDATE locks SET host = 0, thread = 0, published = ?, lapsed = 0 WHERE id = ?'),
-    // lapsed holds the host whose holding was waited out (0: the last holding was released).
-    expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = host WHERE id = ?'),
+    releaseLock: s("UPDATE locks SET host = 0, thread = 0, published = ?, lapsed = '' WHERE id = ?"),
+    // lapsed lists the hosts whose holdings were waited out since the last release.
+    expireLock: s('UPDATE locks SET host = 0, thread = 0, lapsed = ? WHERE id = ?'),
     hostRecordSeq: s('SELECT seq FROM host_records WHERE host = ? AND incarnation = ?').pluck(),
     upsertHostRecord: s(`INSERT INTO host_records (host, incarnation, company, seq, published) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (host, incarnation) DO UPDATE SET company = excluded.company, seq = excluded.seq, published = excluded.published`),
@@ -528,7 +540,7 @@ export class PageTable {
     }
     const grants = c.token === 0 ? (row?.grants ?? 0) + 1 : c.token;
     // A renewal keeps the thread the holding was asked for by.
-    this.st.upsertLock.run(c.id, c.company, c.host, c.token === 0 ? c.thread : row!.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, row?.lapsedHost ?? 0);
+    this.st.upsertLock.run(c.id, c.company, c.host, c.token === 0 ? c.thread : row!.thread, c.term, c.leaseUs, c.grantedAtUs, grants, row?.published ?? null, hostsText(row?.lapsedHosts ?? []));
     return { ok: true, token: grants };
   }
 
@@ -565,7 +577,7 @@ export class PageTable {
     const row = this.heldBy(c.op, c);
     if ('ok' in row) return row;
     if (row.grantedAtUs !== c.grantedAtUs) return fail('conflict', `lock-expire: lock ${c.id}'s lease was renewed at ${row.grantedAtUs}`);
-    this.st.expireLock.run(c.id);
+    this.st.expireLock.run(hostsText([...row.lapsedHosts, row.host]), c.id);
     return { ok: true, token: c.token };
   }
 

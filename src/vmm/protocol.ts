@@ -82,9 +82,9 @@ export type VmmMessage =
   /**
    * Manager -> host: the lock is the host's (holding `token`), committed at `index`; `published`: the last
    * release's record; `lapsed`: the holding before this one was waited out (its lease ran out), not released;
-   * `lapsedHost`: whose (0: not lapsed).
+   * `lapsedHosts`: whose, every holding waited out since the last release (ascending; empty: not lapsed).
    */
-  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean; lapsedHost: number }
+  | { t: 'lock-granted'; req: number; id: number; thread: number; token: number; leaseUs: number; index: number; published: string | null; lapsed: boolean; lapsedHosts: number[] }
   /** Manager -> host: the lock is held; the thread is queued (it asks again now and then, and is told when granted). */
   | { t: 'lock-queued'; req: number; id: number; thread: number }
   /** Manager -> host: the holding is gone (its lease was waited out): the thread must not go on under it. */

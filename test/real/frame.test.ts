@@ -54,8 +54,8 @@ const EXAMPLES: Envelope[] = [
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: {}, recorded: false } },
   { kind: 'vmm', msg: { t: 'diffed', req: 9, page: 10, version: 4, floor: { 2: 1, 3: 7 }, recorded: true } },
   { kind: 'vmm', msg: { t: 'lock-acquire', req: 10, id: 0xffffffff, thread: 3, token: 0 } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}', lapsed: false, lapsedHost: 0 } },
-  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null, lapsed: true, lapsedHost: 4 } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 7, thread: 3, token: 2, leaseUs: 500000, index: 30, published: '{"vt":{"1":2}}', lapsed: false, lapsedHosts: [] } },
+  { kind: 'vmm', msg: { t: 'lock-granted', req: 10, id: 0, thread: 3, token: 2, leaseUs: 500000, index: 0, published: null, lapsed: true, lapsedHosts: [2, 4, 2 ** 32 - 1] } },
   { kind: 'vmm', msg: { t: 'lock-queued', req: 10, id: 7, thread: 3 } },
   { kind: 'vmm', msg: { t: 'lock-lost', req: 10, id: 7, thread: 3, token: 2 } },
   { kind: 'vmm', msg: { t: 'lock-recall', id: 0xffffffff, token: 1 } },
@@ -121,7 +121,7 @@ const vmmZ = z.discriminatedUnion('t', [
   z.object({ t: z.literal('diff'), req: n0, page: n0, interval: n1, vt: vtZ, diff: z.string(), record: recordZ.nullable(), recordSeq: n0 }),
   z.object({ t: z.literal('diffed'), req: n0, page: n0, version: n0, floor: vtZ, recorded: z.boolean() }),
   z.object({ t: z.literal('lock-acquire'), req: n0, id: u32, thread: n0, token: n0 }),
-  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable(), lapsed: z.boolean(), lapsedHost: n0 }),
+  z.object({ t: z.literal('lock-granted'), req: n0, id: u32, thread: n0, token: n0, leaseUs: n0, index: n0, published: recordZ.nullable(), lapsed: z.boolean(), lapsedHosts: z.array(z.number().int().min(1).max(2 ** 32 - 1)).refine((a) => a.every((h, i) => i === 0 || h > a[i - 1]!)) }),
   z.object({ t: z.literal('lock-queued'), req: n0, id: u32, thread: n0 }),
   z.object({ t: z.literal('lock-lost'), req: n0, id: u32, thread: n0, token: n0 }),
   z.object({ t: z.literal('lock-recall'), id: u32, token: n1 }),
@@ -229,7 +229,7 @@ const vmmArb = fc.oneof(
   fc.record({ t: fc.constant('diff' as const), req: small, page: small, interval: pos, vt: vtArb, diff: pageArb, record: recordArb, recordSeq: small }),
   fc.record({ t: fc.constant('diffed' as const), req: small, page: small, version: small, floor: vtArb, recorded: fc.boolean() }),
   fc.record({ t: fc.constant('lock-acquire' as const), req: small, id: u32Arb, thread: small, token: small }),
-  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb, lapsed: fc.boolean(), lapsedHost: small }),
+  fc.record({ t: fc.constant('lock-granted' as const), req: small, id: u32Arb, thread: small, token: small, leaseUs: small, index: small, published: recordArb, lapsed: fc.boolean(), lapsedHosts: fc.uniqueArray(fc.integer({ min: 1, max: 2 ** 32 - 1 }), { maxLength: 5 }).map((a) => a.sort((x, y) => x - y)) }),
   fc.record({ t: fc.constant('lock-queued' as const), req: small, id: u32Arb, thread: small }),
   fc.record({ t: fc.constant('lock-released' as const), req: small, id: u32Arb, thread: small, committed: fc.boolean() }),
   fc.record({ t: fc.constant('lock-lost' as const), req: small, id: u32Arb, thread: small, token: small }),
@@ -595,6 +595,13 @@ test('locks, barriers and release consistency: u32 ids, the sync-refuse enum, re
   for (const code of [2, 255]) assert.is(decodeEnvelope(patched(lb, lb.length - 1, [code])), null, `bool ${code}`);
   assert.throws(() => encodeEnvelope(vmm({ ...released, committed: 1 })), TypeError);
   assert.throws(() => encodeEnvelope(vmm({ ...exampleOf('lock-granted').msg, lapsed: undefined })), TypeError);
+  // A set of hosts is ids from 1, strictly ascending (lock-granted's lapsedHosts is its last field): a repeat, disorder or host 0 is refused.
+  const granted = { ...exampleOf('lock-granted').msg, lapsed: true, lapsedHosts: [2, 4] };
+  const gb = encodeEnvelope(vmm(granted));
+  const f64 = (x: number): number[] => [...new Uint8Array(new Float64Array([x]).buffer)];
+  assert.equal(decodeEnvelope(gb), vmm(granted));
+  for (const last of [2, 1]) assert.is(decodeEnvelope(patched(gb, gb.length - 8, f64(last))), null, `hosts [2, ${last}]`);
+  assert.is(decodeEnvelope(patched(gb, gb.length - 16, f64(0))), null, 'host 0');
   // Diffs travel as their bytes, as page data does: a 4 KiB diff is 4 KiB on the wire.
   const diff = Buffer.alloc(4096, 0x5a).toString('base64');
   const big = encodeEnvelope(vmm({ ...exampleOf('diff').msg, diff }));

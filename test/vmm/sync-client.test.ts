@@ -82,7 +82,7 @@ class World {
     });
     if (!entered) {
       const ask = this.last('lock-acquire', id);
-      this.reply({ t: 'lock-granted', req: ask.req, id, thread, token, leaseUs: LEASE_US, index: 1, published: null, lapsed: false, lapsedHost: 0 });
+      this.reply({ t: 'lock-granted', req: ask.req, id, thread, token, leaseUs: LEASE_US, index: 1, published: null, lapsed: false, lapsedHosts: [] });
     }
     assert.ok(entered, `thread ${thread} entered lock ${id}`);
     if (!stay) this.client.unlock(thread, id, (e) => assert.is(e, null));
@@ -155,12 +155,15 @@ test('a holder granted a lock after a lapse reads the lapsed host\'s records at 
     assert.is(e, null);
     entered = true;
   });
-  w.reply({ t: 'lock-granted', req: w.last('lock-acquire', 3).req, id: 3, thread: 1, token: 4, leaseUs: LEASE_US, index: 1, published: 'L3', lapsed: true, lapsedHost: 6 });
+  w.reply({ t: 'lock-granted', req: w.last('lock-acquire', 3).req, id: 3, thread: 1, token: 4, leaseUs: LEASE_US, index: 1, published: 'L3', lapsed: true, lapsedHosts: [6, 7] });
   assert.equal(w.take(), ['lock-acquire 3', 'host-records']);
   assert.is(entered, false, 'not before the records are read');
   w.reply({ t: 'host-records-are', req: w.last('host-records').req, host: 6, published: ['H6a', 'H6b'] });
+  assert.equal(w.take(), ['host-records'], 'then the next lapsed host\'s');
+  assert.is(entered, false, 'not before every lapsed host\'s records are read');
+  w.reply({ t: 'host-records-are', req: w.last('host-records').req, host: 7, published: ['H7'] });
   assert.ok(entered);
-  assert.equal(w.acquired, [['L3', 'H6a', 'H6b']], 'the lock\'s record and the host\'s, all applied at the acquire');
+  assert.equal(w.acquired, [['L3', 'H6a', 'H6b', 'H7']], 'the lock\'s record and the hosts\', all applied at the acquire');
   // A grant that did not follow a lapse reads nothing more.
   w.section(2, 5, 1);
   assert.equal(w.acquired[1], []);

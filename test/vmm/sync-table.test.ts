@@ -75,7 +75,7 @@ test('a lock is held by one thread at a time; holdings are numbered and fenced b
   ok(t.apply(release(5, 2, 0, 1, 'record-1')));
   err(t.apply(release(5, 2, 0, 1)), 'not-holder'); // a retry of a release done
   err(t.apply(acquire(5, 2, 0, 1)), 'not-holder'); // a renewal after the release
-  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1', lapsed: false, lapsedHost: 0 });
+  assert.equal(t.lock(5), { id: 5, company: 1, host: 0, thread: 0, term: 1, leaseUs: 1000, grantedAtUs: 99, grants: 1, published: 'record-1', lapsed: false, lapsedHosts: [] });
   assert.is(ok(t.apply(acquire(5, 3, 0))).token, 2);
   assert.is(t.lock(5)?.published, 'record-1', 'the last release\'s record stays with the lock');
   err(t.apply({ ...acquire(6, 1, 0), company: 2 } as PageCommand), 'unknown-company');
@@ -100,15 +100,30 @@ test('expire frees only the lease the manager waited out, not one renewed since;
   assert.equal([t.lock(1)?.lapsed, t.lock(1)?.published], [false, 'record-2']);
 });
 
+test('every lapse since the last release names its host in the lock\'s row, once and ascending; a release clears them', () => {
+  const t = table();
+  ok(t.apply(acquire(1, 3, 0, 0, 10)));
+  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 3, thread: 0, token: 1, grantedAtUs: 10 }));
+  ok(t.apply(acquire(1, 2, 0, 0, 20)));
+  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 2, grantedAtUs: 20 }));
+  ok(t.apply(acquire(1, 3, 0, 0, 30)));
+  ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 3, thread: 0, token: 3, grantedAtUs: 30 }));
+  assert.equal(t.lock(1)?.lapsedHosts, [2, 3]);
+  ok(t.apply(acquire(1, 4, 0)));
+  assert.equal(t.lock(1)?.lapsedHosts, [2, 3], 'the holding granted after them is told of both');
+  ok(t.apply(release(1, 4, 0, 4, 'r')));
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHosts], [false, []]);
+});
+
 test('a lapse names its host in the lock\'s row; a host\'s records keep the newest per incarnation, in snapshots and the company hash', () => {
   const t = table();
   ok(t.apply(acquire(1, 2, 0, 0, 10)));
   ok(t.apply({ op: 'lock-expire', company: 1, id: 1, host: 2, thread: 0, token: 1, grantedAtUs: 10 }));
-  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHost], [true, 2]);
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHosts], [true, [2]]);
   ok(t.apply(acquire(1, 3, 0)));
-  assert.is(t.lock(1)?.lapsedHost, 2, 'the next holding is granted knowing whose holding lapsed');
+  assert.equal(t.lock(1)?.lapsedHosts, [2], 'the next holding is granted knowing whose holding lapsed');
   ok(t.apply(release(1, 3, 0, 2, 'r')));
-  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHost], [false, 0]);
+  assert.equal([t.lock(1)?.lapsed, t.lock(1)?.lapsedHosts], [false, []]);
   const h0 = t.hash(1);
   ok(t.apply(record(2, 1, 2, 'second')));
   ok(t.apply(record(2, 1, 1, 'first, retried late')));

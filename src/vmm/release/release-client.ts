@@ -81,6 +81,8 @@ export class ReleaseClient implements CoherenceHooks {
   private allAsked = new Map<number, number>();
   /** Pages being fetched: the accesses waiting. */
   private fetching = new Map<number, LeaseMode[]>();
+  /** Pages allocated anew while a fetch of them was under way: its answer may hold the old words (see allocated). */
+  private fetchedStale = new Set<number>();
   private log = new IntervalLog();
   private intervals = 0;
   /** This host's last interval that a record it was handed shows published (only those may be named for it). */
@@ -153,6 +155,10 @@ export class ReleaseClient implements CoherenceHooks {
       if (reply.t === 'refuse' && reply.why === 'conflict') return 'again';
       const accesses = this.fetching.get(page) ?? [];
       this.fetching.delete(page);
+      if (this.fetchedStale.delete(page)) {
+        for (const a of accesses) this.fetch(page, a);
+        return 'done';
+      }
       if (reply.t !== 'page') {
         this.env.segfault(page, reply.t === 'refuse' ? reply.why : reply.t);
         return 'done';
@@ -220,6 +226,21 @@ export class ReleaseClient implements CoherenceHooks {
       this.env.memory.fill(page, contents, 'read');
     }
     return true;
+  }
+
+  /**
+   * A run of pages was just allocated to this host: its pages start zero at their companies, but a copy
+   * kept here from an earlier allocation holds the old words, and a new write of a word's old value
+   * would then be in no diff (dsm-release-stall seed 267: a next pointer read back as 0). The copies
+   * go, and a fetch under way is asked again once answered.
+   */
+  allocated(firstPage: number, pages: number): void {
+    for (let page = firstPage; page < firstPage + pages; page++) {
+      this.need.delete(page);
+      this.allAsked.set(page, this.allGen);
+      if (this.fetching.has(page)) this.fetchedStale.add(page);
+      if (this.copies.delete(page)) this.env.memory.setProtection(page, 'none');
+    }
   }
 
   /** A write notice: interval `seq` of `host` wrote the page; a copy without it goes. */
@@ -415,5 +436,6 @@ export class ReleaseClient implements CoherenceHooks {
     this.copies.clear();
     this.pending = [];
     this.fetching.clear();
+    this.fetchedStale.clear();
   }
 }

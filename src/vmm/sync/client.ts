@@ -41,6 +41,9 @@ import type { VmmConfig, VmmEnv } from '../vmm-env.js';
 import type { CoherenceHooks, HomeRecord, SyncObject } from './hooks.js';
 import { companyOfSync } from './placement.js';
 
+/** The release a free makes first (publish): a barrier name no application may use (the end check's is 0xffffffff). */
+const BEFORE_FREE: SyncObject = { kind: 'barrier', name: 0xfffffffe, episode: 0 };
+
 /** What a reply means to the request: finished, keep waiting (asking now and then), or ask again now. */
 type Next = 'done' | 'wait' | 'again';
 
@@ -229,22 +232,27 @@ export class SyncClient {
       const published = reply.published === null ? [] : [reply.published];
       const enter = (records: readonly string[]): void =>
         this.hooks.afterAcquire({ kind: 'lock', id: c.id }, w.thread, [...published, ...records], reply.lapsed, () => w.done(null));
-      if (reply.lapsed && reply.lapsedHost !== 0 && this.cfg.coherence === 'release') this.lapsedRecords(reply.lapsedHost, enter);
+      if (reply.lapsed && this.cfg.coherence === 'release') this.lapsedRecords(reply.lapsedHosts, [], enter);
       else enter([]);
       return 'done';
     });
   }
 
   /**
-   * The records host `host` committed at home before publishing them (see recordElsewhere): read by a
-   * holder granted a lock that host's holding lapsed on, since the lock's own record may not name what
-   * that host published through others.
+   * The records each of `hosts` committed at home before publishing them (see recordElsewhere), read in
+   * turn after `got`: by a holder granted a lock those hosts' holdings lapsed on, since the lock's own
+   * record may not name what they published through others.
    */
-  private lapsedRecords(host: number, then: (records: readonly string[]) => void): void {
+  private lapsedRecords(hosts: readonly number[], got: readonly string[], then: (records: readonly string[]) => void): void {
+    const [host, ...rest] = hosts;
+    if (host === undefined) {
+      then(got);
+      return;
+    }
     this.stats.lapsedRecordsRead++;
     this.ask(companyOfSync(this.cfg.plans, 'host', host), (req) => ({ t: 'host-records', req, host }), (reply) => {
       if (reply.t !== 'host-records-are' || reply.host !== host) return reply.t === 'sync-refuse' ? 'again' : 'wait';
-      if (!this.closed) then(reply.published);
+      if (!this.closed) this.lapsedRecords(rest, [...got, ...reply.published], then);
       return 'done';
     });
   }
@@ -291,6 +299,16 @@ export class SyncClient {
    */
   endThread(obj: SyncObject, thread: number, done: (published: string | null) => void): void {
     this.release(obj, thread, null, done);
+  }
+
+  /**
+   * Publishes what this host's threads wrote so far (under release consistency), as a thread's end
+   * does: before a free, which other hosts observe, so the writes that led to it cannot be lost
+   * with a later lapse of a lock this host keeps. done runs once that is committed; if the host's
+   * threads stopped first it never runs.
+   */
+  publish(done: () => void): void {
+    this.release(BEFORE_FREE, 0, null, () => done());
   }
 
   /**

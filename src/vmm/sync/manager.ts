@@ -103,7 +103,7 @@ export class SyncManager {
     }
     if (this.cfg.bugs?.grantBeforeRelease && row !== null && row.host !== 0) {
       // The deliberate bug: answered at once, as if the holder had already released.
-      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published, lapsed: row.lapsed, lapsedHost: row.lapsedHost });
+      this.reply(from, { t: 'lock-granted', req: msg.req, id: msg.id, thread: msg.thread, token: row.grants + 1, leaseUs: this.cfg.leaseUs, index: 0, published: row.published, lapsed: row.lapsed, lapsedHosts: row.lapsedHosts });
       return;
     }
     let q = this.locks.get(msg.id);
@@ -173,7 +173,7 @@ export class SyncManager {
   private granted(id: number, w: Waiter, token: number, index: number): void {
     const row = this.company.table().lock(id);
     this.reply(w.host, {
-      t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published: row?.published ?? null, lapsed: row?.lapsed ?? false, lapsedHost: row?.lapsedHost ?? 0,
+      t: 'lock-granted', req: w.req, id, thread: w.thread, token, leaseUs: this.cfg.leaseUs, index, published: row?.published ?? null, lapsed: row?.lapsed ?? false, lapsedHosts: row?.lapsedHosts ?? [],
     });
   }
 
