@@ -101,6 +101,8 @@ export class AppThreads {
   private resolveDone: (v: { errors: string[] }) => void = () => {};
   private readonly opts: AppThreadsOptions;
   private readonly slots: ThreadSlot[] = [];
+  /** Threads whose end waits for the host's other threads to end (endWhenLast). */
+  private ending: { slot: ThreadSlot; done: () => void }[] = [];
   /** Running helper workers, with how to fail their promise. */
   private readonly helpers = new Map<Worker, (err: Error) => void>();
   /** Per worker: settles once it may be terminated (see stop()). */
@@ -418,8 +420,7 @@ export class AppThreads {
           // A thread's end (its unlock of END_LOCK) is answered once its record is committed at the
           // host's home: until then what it wrote under the locks the host keeps is published nowhere.
           if (m.id === END_LOCK && sync.endThread !== undefined) {
-            const end = sync.endThread.bind(sync);
-            sync.unlock(thread, m.id, (err) => (err !== null ? done(err) : end({ kind: 'lock', id: END_LOCK }, thread, () => done(null))));
+            sync.unlock(thread, m.id, (err) => (err !== null ? done(err) : this.endWhenLast(channel, thread, () => done(null))));
           } else sync.unlock(thread, m.id, done);
           break;
         case 'barrier': sync.barrier(thread, m.name, m.parties, done); break;
@@ -429,9 +430,41 @@ export class AppThreads {
     }
   }
 
+  /**
+   * Release consistency: a thread's end publishes once no other thread of this host runs, for every
+   * thread waiting to end: intervals are the host's, so the last one's record names what all of them
+   * wrote, with one diff per page instead of one per thread (as the simulator does: SimDsm's exitRelease).
+   */
+  private endWhenLast(channel: CallChannel, thread: number, done: () => void): void {
+    const slot = this.slots.find((s) => s.channel === channel);
+    if (slot === undefined) {
+      // Not a workload thread (the verify, which goes by the first thread's index): it ends on its own.
+      this.opts.sync.endThread?.({ kind: 'lock', id: END_LOCK }, thread, () => done());
+      return;
+    }
+    this.ending.push({ slot, done });
+    this.publishEnds();
+  }
+
+  private publishEnds(): void {
+    this.ending = this.ending.filter((e) => e.slot.state === 'running');
+    const sync = this.opts.sync;
+    if (this.ending.length === 0 || sync.endThread === undefined) return;
+    const waiting = new Set(this.ending.map((e) => e.slot));
+    const notStarted = this.opts.threadsHere - this.slots.length;
+    if (notStarted > 0 || this.slots.some((s) => s.state === 'running' && !waiting.has(s))) return;
+    const ends = this.ending;
+    this.ending = [];
+    sync.endThread({ kind: 'lock', id: END_LOCK }, ends[ends.length - 1]!.slot.index, () => {
+      for (const e of ends) e.done();
+    });
+  }
+
   private end(slot: ThreadSlot, error: string | null, arrived: boolean, stack: string | null = null): void {
     if (slot.state !== 'running') return;
     slot.state = error === null ? 'done' : 'failed';
+    // A thread that stopped running may have been the one the others waited for to end (endWhenLast).
+    this.publishEnds();
     if (error === null) {
       this.safeLog('app thread done', { thread: slot.index });
     } else {

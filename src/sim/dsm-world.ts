@@ -161,21 +161,36 @@ export class DsmPart implements DsmWorld {
    */
   private readonly syncRecords = new Map<string, { order: number; published: string }>();
 
+  /** Release consistency: per host, its threads that ended while others of the host still ran, waiting for the last one's end (exitRelease). */
+  private readonly ending = new Map<number, { index: number; at: number }[]>();
+
   /**
    * Release consistency: a thread's end is a release (what it wrote after its last unlock is
    * published), and the end check starts with an acquire of them all, as if every thread
    * arrived at a barrier that the end check departs from. A record covering locks the host keeps is
    * committed at the host's home first (SyncClient.endThread): otherwise what the thread wrote under
-   * them would be lost with a later lapse of the holding while it counts as done.
+   * them would be lost with a later lapse of the holding while it counts as done. Intervals are the
+   * host's, not a thread's, so the host's last thread to end publishes for all its threads: one diff
+   * per page written, not one per thread (a diff's commit costs its company a Raft round). The
+   * threads that ended before it count as done only then: a lapse meanwhile loses them with the rest.
    */
   private exitRelease(app: SimDsmApp, ctx: ThreadContext): void {
-    const index = ctx.index;
+    const { host, index } = ctx;
     const at = this.scheduler.now;
-    this.releaseChecks!.synced({ kind: 'barrier-arrived', host: ctx.host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at });
+    this.releaseChecks!.synced({ kind: 'barrier-arrived', host, thread: index, name: END_BARRIER.name, episode: 0, parties: 0, at });
+    const waiting = [...(this.ending.get(host) ?? []), { index, at }];
+    const running = this.contexts.some((c) => c.host === host && !this.ended.has(c.index) && !waiting.some((w) => w.index === c.index));
+    if (running) {
+      this.ending.set(host, waiting);
+      return;
+    }
+    this.ending.delete(host);
     app.vmm.sync.endThread(END_BARRIER, index, (published) => {
       if (published !== null) this.endRecords.push(published);
-      this.releaseChecks!.ended(index, at);
-      this.threadDone(index);
+      for (const w of waiting) {
+        this.releaseChecks!.ended(w.index, w.at);
+        this.threadDone(w.index);
+      }
     });
   }
 
