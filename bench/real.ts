@@ -502,6 +502,8 @@ type FaultDisk = Record<Role, { handedOver: number; transactions: number; fsyncs
 interface Series {
   /** Microseconds per access, warm-up dropped. */
   us: number[];
+  /** Who wrote the hosts' Raft stores (src/real/disk-port.ts: a worker thread, or inline where fsyncs are cheap). */
+  writer: string;
   timeline: FaultTimeline;
   costs: FaultCosts;
   disk: FaultDisk;
@@ -571,7 +573,8 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
     const costs = Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, (m1[ro].costs[k] - m0[ro].costs[k]) / n]))])) as FaultCosts;
     const perFault = (ro: Role, k: keyof FaultDisk[Role]): number => (m1[ro].disk[k] - m0[ro].disk[k]) / n;
     const disk = Object.fromEntries(ROLES.map((ro) => [ro, { handedOver: perFault(ro, 'handedOver'), transactions: perFault(ro, 'transactions'), fsyncs: perFault(ro, 'fsyncs'), writeUs: perFault(ro, 'writeUs') }])) as FaultDisk;
-    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), timeline, costs, disk, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
+    const writer = [...new Set(ROLES.map((ro) => m1[ro].disk.writer))].join('/');
+    return { us: (r.get(role(a)) as { us: number[] }).us.slice(WARMUP), writer, timeline, costs, disk, commits: (c1 - c0) / n, cpuUs: ((cpu1 - cpu0) * 1000) / n };
   };
   // Warm-up, untimed: a host's code is compiled as it runs (V8's JIT, on helper threads) over its
   // first thousands of messages; the series then measure hosts that run as a long-lived one does.
@@ -644,7 +647,7 @@ async function runCluster(c: BenchCluster, s: Sizes, withHeld: boolean): Promise
 function pooled(runs: ClusterFigures[]): ClusterFigures {
   const mean = (f: (r: ClusterFigures) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
   const series = (f: (r: ClusterFigures) => Series): Series => ({
-    us: runs.flatMap((r) => f(r).us), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
+    us: runs.flatMap((r) => f(r).us), writer: [...new Set(runs.map((r) => f(r).writer))].join('/'), commits: mean((r) => f(r).commits), cpuUs: mean((r) => f(r).cpuUs),
     timeline: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(STAGES.map((st) => [st, mean((r) => f(r).timeline[ro][st])]))])) as FaultTimeline,
     costs: Object.fromEntries(ROLES.map((ro) => [ro, Object.fromEntries(COSTS.map((k) => [k, mean((r) => f(r).costs[ro][k])]))])) as FaultCosts,
     disk: Object.fromEntries(ROLES.map((ro) => [ro, {
@@ -669,7 +672,7 @@ function printTimeline(name: string, series: Series, floorUs: number): void {
   lines.push(`  ${'busy'.padEnd(10)}${busy.map((b) => b.toFixed(1).padStart(10)).join('')}`);
   // Busy is wall time (a preempted stage counts on); cpu-main is what the main thread actually ran.
   for (const k of COSTS) lines.push(`  ${k.padEnd(10)}${ROLES.map((ro) => series.costs[ro][k].toFixed(1).padStart(10)).join('')}`);
-  lines.push('  off the main thread (the disk worker), per fault:');
+  lines.push(series.writer === 'inline' ? '  the Raft store, written inline on the main thread (fast fsyncs), per fault:' : `  the Raft store, written by ${series.writer === 'worker' ? 'the disk worker thread' : series.writer}, per fault:`);
   lines.push(`  ${'turns'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].handedOver.toFixed(2).padStart(10)).join('')}`);
   lines.push(`  ${'commits'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].transactions.toFixed(2).padStart(10)).join('')}`);
   lines.push(`  ${'fsyncs'.padEnd(10)}${ROLES.map((ro) => series.disk[ro].fsyncs.toFixed(2).padStart(10)).join('')}`);

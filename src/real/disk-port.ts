@@ -14,11 +14,24 @@
 // is read once when the port opens, on the main thread's connection, which
 // it then closes; a group's replica that opens later, on first contact, had
 // nothing on disk.
+//
+// On a medium whose fsync is nearly free (tmpfs, a disk with a power-loss
+// protected cache) the hand-over costs more than the commit: two thread
+// wake-ups and a structured clone each way, on every host a fault's Raft
+// round passes through, against a commit of some tens of microseconds. There
+// the port writes inline instead (writer 'inline'): the same turn, the same
+// transaction, on the main thread, at the end of the turn (after the
+// transport has written the turn's frames, which were queued first), and the
+// syncs run as soon as it commits. Which writer a host gets is decided once,
+// when it opens, by timing fsyncs in its data directory (writerFor).
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { BootState, ConfState, Snapshot } from '../raft/index.js';
 import type { DiskPort, PersistBatch } from '../host/ports.js';
-import { DiskFullError, newGroupBootState } from './raft-store.js';
-import type { RaftStore, StoreWrite } from './raft-store.js';
+import { DiskFullError, newGroupBootState, RaftStore } from './raft-store.js';
+import type { StoreWrite } from './raft-store.js';
 import { noTimeline } from './timeline.js';
 import type { Timeline } from './timeline.js';
 
@@ -55,8 +68,73 @@ export type FromDiskWorker =
 
 /** What the port did since the host started (GET /admin's `disk`). */
 export interface DiskStats extends DiskWorkerStats {
-  /** Turns whose writes were handed to the worker. */
+  /** Turns whose writes were handed to the worker (or, inline, written). */
   handedOver: number;
+  /** Who writes the store: the worker thread, or the main thread at the end of each turn. */
+  writer: DiskWriter;
+}
+
+/** Who commits a port's writes: its worker thread, or the main thread inline (see the top of this file). */
+export type DiskWriter = 'worker' | 'inline';
+
+/** Counts a committed batch in `stats` (the worker's and the inline writer's bookkeeping alike). */
+export function countCommit(stats: DiskWorkerStats, writes: readonly StoreWrite[], sync: boolean): void {
+  stats.transactions++;
+  if (sync) stats.fsyncs++;
+  for (const w of writes) {
+    if (w.kind !== 'persist') continue;
+    stats.entries += w.batch.entries.length;
+    for (const e of w.batch.entries) stats.entryBytes += Buffer.byteLength(e.data);
+  }
+}
+
+/**
+ * Median fsync below which a host writes its store inline: a thread hand-over
+ * and its answer cost some tens of microseconds of wake-ups on each host (more
+ * on a loaded machine), an fsync on tmpfs a few, on a disk hundreds.
+ */
+export const INLINE_BELOW_US = 50;
+
+/** GALLOCY_DISK_WRITER=worker|inline forces a writer (tests, benchmarks); unset or auto: writerFor decides. */
+export const DISK_WRITER_ENV = 'GALLOCY_DISK_WRITER';
+
+/**
+ * The median of a few fdatasyncs of a 4 KiB write in `dir` (a probe file,
+ * removed after), in microseconds: what a commit there waits for.
+ */
+export function probeSyncUs(dir: string, rounds = 5): number {
+  const file = path.join(dir, `.sync-probe-${process.pid}`);
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    const block = Buffer.alloc(4096, 0x5a);
+    const us: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      writeSync(fd, block, 0, block.length, 0);
+      const t0 = performance.now();
+      fdatasyncSync(fd);
+      us.push((performance.now() - t0) * 1000);
+    }
+    us.sort((a, b) => a - b);
+    return us[us.length >> 1]!;
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+}
+
+/** The writer for a store in `dir`: as the environment forces, else inline where fsyncs are cheap (probeSyncUs). */
+export function writerFor(dir: string, env: string | undefined = process.env[DISK_WRITER_ENV]): { writer: DiskWriter; syncUs: number | null } {
+  if (env === 'worker' || env === 'inline') return { writer: env, syncUs: null };
+  if (env !== undefined && env !== '' && env !== 'auto') throw new Error(`${DISK_WRITER_ENV}=${env}: expected worker, inline or auto`);
+  let syncUs: number;
+  try {
+    syncUs = probeSyncUs(dir);
+  } catch {
+    // A directory with no room for the probe (a full disk): the worker, as before there was a choice;
+    // the store's own writes then say what is wrong.
+    return { writer: 'worker', syncUs: null };
+  }
+  return { writer: syncUs < INLINE_BELOW_US ? 'inline' : 'worker', syncUs };
 }
 
 const WORKER = new URL('./disk-worker.js', import.meta.url);
@@ -77,7 +155,11 @@ const LAZY_MS = 20;
  * nothing that depended on them is sent; later appends throw.
  */
 export class WorkerDisk implements DiskPort {
-  private readonly worker: Worker;
+  readonly writer: DiskWriter;
+  /** The worker thread that writes the store (writer 'worker'), or null. */
+  private readonly worker: Worker | null = null;
+  /** The main thread's connection to the store (writer 'inline'), or null. */
+  private readonly store: RaftStore | null = null;
   /** Writes not yet handed over: this turn's, and earlier ones that needed no fsync. */
   private turn: { writes: StoreWrite[]; sync: boolean; done: Array<() => void> } | null = null;
   /** Turns handed over and not yet committed, oldest first. */
@@ -99,25 +181,36 @@ export class WorkerDisk implements DiskPort {
   private readonly exited: Promise<void>;
   private readonly file: string;
 
-  /** Reads everything in `store` and closes it: from here on the worker holds the file. */
+  /**
+   * Reads everything in `store` and closes it: from here on the worker holds
+   * the file (or, writer 'inline', a connection of the port's own, as exclusively).
+   */
   constructor(
     store: RaftStore,
     private readonly failed: (err: Error) => void,
     private readonly timeline: Pick<Timeline, 'time'> = noTimeline,
+    writer: DiskWriter = 'worker',
   ) {
+    this.writer = writer;
     this.file = store.file;
     this.onDisk = store.loadAll({ voters: [], learners: [] });
     this.groupsOnDisk = [...this.onDisk.keys()];
     store.close();
-    this.worker = new Worker(WORKER, { workerData: { file: this.file } });
+    if (writer === 'inline') {
+      this.store = RaftStore.open(this.file, { exclusive: true });
+      this.exited = Promise.resolve();
+      return;
+    }
+    const worker = new Worker(WORKER, { workerData: { file: this.file } });
+    this.worker = worker;
     // The worker keeps the process alive only while it holds writes (and while it closes): a port
     // left open cannot hold a process forever, and one awaiting a commit is not ended early.
-    this.worker.unref();
-    this.worker.on('message', (m: FromDiskWorker) => this.fromWorker(m));
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('messageerror', (err) => this.fail(err));
+    worker.unref();
+    worker.on('message', (m: FromDiskWorker) => this.fromWorker(m));
+    worker.on('error', (err) => this.fail(err));
+    worker.on('messageerror', (err) => this.fail(err));
     this.exited = new Promise((resolve) => {
-      this.worker.once('exit', (code) => {
+      worker.once('exit', (code) => {
         if (!this.closing) this.fail(new Error(`${this.file}: the disk worker thread exited (code ${code})`));
         resolve();
       });
@@ -164,7 +257,7 @@ export class WorkerDisk implements DiskPort {
 
   /** What the port and its worker did so far. */
   stats(): DiskStats {
-    return { handedOver: this.seq, ...this.worked };
+    return { handedOver: this.seq, ...this.worked, writer: this.writer };
   }
 
   /**
@@ -176,6 +269,10 @@ export class WorkerDisk implements DiskPort {
     if (this.closing) return this.exited;
     this.handOver();
     this.closing = true;
+    if (this.worker === null) {
+      this.store?.close();
+      return this.exited;
+    }
     this.worker.ref();
     this.worker.postMessage({ t: 'close' } satisfies ToDiskWorker);
     return this.exited;
@@ -195,7 +292,10 @@ export class WorkerDisk implements DiskPort {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => this.handOver());
+    // Inline, one microtask later: behind the transport's end-of-turn write of the frames this turn
+    // queued (Raft's appends of a leader leave before its own fsync, as they do with the worker).
+    if (this.worker === null) queueMicrotask(() => queueMicrotask(() => this.handOver()));
+    else queueMicrotask(() => this.handOver());
   }
 
   /** Once the turn's synchronous work is done: its writes (and those held back) go to the worker in one message. */
@@ -207,10 +307,32 @@ export class WorkerDisk implements DiskPort {
     this.lazy = null;
     if (turn === null || this.broken !== null || this.closing) return;
     const seq = ++this.seq;
-    if (this.inFlight.length === 0) this.worker.ref();
+    const worker = this.worker;
+    if (worker === null) {
+      this.writeInline(turn);
+      return;
+    }
+    if (this.inFlight.length === 0) worker.ref();
     this.inFlight.push({ seq, done: turn.done });
     const msg: ToDiskWorker = { t: 'write', seq, sync: turn.sync, writes: turn.writes };
-    this.timeline.time('persist', () => this.worker.postMessage(msg));
+    this.timeline.time('persist', () => worker.postMessage(msg));
+  }
+
+  /**
+   * Writer 'inline': the turn's writes committed here and now (the end of
+   * the turn: the frames it sent are on their sockets already), then its syncs.
+   */
+  private writeInline(turn: { writes: StoreWrite[]; sync: boolean; done: Array<() => void> }): void {
+    const store = this.store!;
+    const t0 = performance.now();
+    try {
+      if (this.timeline.time('persist', () => store.write(turn.writes, turn.sync))) countCommit(this.worked, turn.writes, turn.sync);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.worked.writeUs += (performance.now() - t0) * 1000;
+    for (const fn of turn.done) fn();
   }
 
   private fromWorker(m: FromDiskWorker): void {
@@ -225,7 +347,7 @@ export class WorkerDisk implements DiskPort {
     while (this.inFlight.length > 0 && this.inFlight[0]!.seq <= m.upTo && this.broken === null) {
       for (const fn of this.inFlight.shift()!.done) fn();
     }
-    if (this.inFlight.length === 0 && !this.closing) this.worker.unref();
+    if (this.inFlight.length === 0 && !this.closing) this.worker?.unref();
   }
 
   private fail(err: Error): void {
@@ -234,7 +356,7 @@ export class WorkerDisk implements DiskPort {
     this.turn = null;
     if (this.lazy !== null) clearTimeout(this.lazy);
     this.inFlight.length = 0;
-    if (!this.closing) this.worker.unref();
+    if (!this.closing) this.worker?.unref();
     this.failed(err);
   }
 }

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import { countCommit } from './disk-port.js';
 import type { DiskWorkerFailure, DiskWorkerStats, FromDiskWorker, ToDiskWorker } from './disk-port.js';
 import { DiskFullError, RaftStore } from './raft-store.js';
 import type { StoreWrite } from './raft-store.js';
@@ -40,15 +41,7 @@ function run(port: MessagePort, file: string): void {
     if (upTo > 0 && !failed) {
       const t0 = performance.now();
       try {
-        if (store.write(writes, sync)) {
-          stats.transactions++;
-          if (sync) stats.fsyncs++;
-          for (const w of writes) {
-            if (w.kind !== 'persist') continue;
-            stats.entries += w.batch.entries.length;
-            for (const e of w.batch.entries) stats.entryBytes += Buffer.byteLength(e.data);
-          }
-        }
+        if (store.write(writes, sync)) countCommit(stats, writes, sync);
         stats.writeUs += (performance.now() - t0) * 1000;
         reply({ t: 'done', upTo, stats });
       } catch (err) {

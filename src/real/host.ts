@@ -25,7 +25,8 @@ import type { GroupStatus, HostStatus } from './host-status.js';
 import { loadNativeMemory, threadCpuClock } from './native-memory.js';
 import type { NativeMemory } from './native-memory.js';
 import { RaftStore } from './raft-store.js';
-import { WorkerDisk } from './disk-port.js';
+import { WorkerDisk, writerFor } from './disk-port.js';
+import type { DiskWriter } from './disk-port.js';
 import { Timeline, TIMELINE_CLOCK_ENV } from './timeline.js';
 import { Transport } from './transport.js';
 import type { PeerAddress, TransportSecurity } from './transport.js';
@@ -107,6 +108,8 @@ export class RealHost {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly startedAt = new Date();
   private stopped = false;
+  /** Who writes the Raft store, and the data directory's fsync that decided it (null: forced by the environment). */
+  private readonly writer: { writer: DiskWriter; syncUs: number | null };
   /** Memory operations the application reported (the VMM's opSeq: tags write-backs for diagnosis). */
   opCount = 0;
 
@@ -119,6 +122,7 @@ export class RealHost {
     this.plans = planCompanies({ pages: heap.pages, owners, replication: cluster.replication });
     const security = securityOf(cluster, self.id);
     claimDataDir(self.dataDir, cluster.id, self.id);
+    this.writer = writerFor(self.dataDir);
     const store = RaftStore.open(path.join(self.dataDir, 'raft.db'));
     const incarnation = store.nextIncarnation();
     this.memory = loadNativeMemory({ size: heap.pages * heap.pageSize, pageSize: heap.pageSize });
@@ -144,7 +148,7 @@ export class RealHost {
     });
     // Last before the runtime: nothing that may throw in this constructor comes after the worker thread starts.
     // A batch that cannot be committed (a full disk) stops the host, as a failed write in a Ready does.
-    this.disk = new WorkerDisk(store, (err) => events.internalError(err), this.timeline);
+    this.disk = new WorkerDisk(store, (err) => events.internalError(err), this.timeline, this.writer.writer);
     this.runtime = new HostRuntime({
       host: this.id,
       raft: cluster.raft,
@@ -222,7 +226,10 @@ export class RealHost {
     if (this.transport.stats().security === 'plain') {
       this.events.log('warn', 'insecure-transport', { why: 'insecurePlainTcp: true: peers are not authenticated; anyone who reaches this port can forge messages' });
     }
-    this.events.log('info', 'host-started', { groups: this.runtime.replicas.flatMap((r, g) => (r === undefined ? [] : [g])), plans: this.plans.length });
+    this.events.log('info', 'host-started', {
+      groups: this.runtime.replicas.flatMap((r, g) => (r === undefined ? [] : [g])), plans: this.plans.length,
+      diskWriter: this.writer.writer, ...(this.writer.syncUs !== null ? { fsyncUs: Math.round(this.writer.syncUs) } : {}),
+    });
   }
 
   private receive(from: number, e: Envelope): void {

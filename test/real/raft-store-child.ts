@@ -1,7 +1,8 @@
 // Test helper run as a child process (node raft-store-child.js DB_FILE) by
 // raft-store.test.ts, which kills it with SIGKILL mid-run. It persists Raft
 // records in a tight loop through the host's disk port (WorkerDisk: the
-// Readies of one turn handed to a worker thread, which commits them) and
+// Readies of one turn handed to a worker thread, which commits them, or with
+// argument `inline` committed on the main thread at the end of the turn) and
 // writes "ack N" to stdout only after the port said the batch holding index
 // N is durable, so every acknowledged index must survive. Each turn writes
 // two Readies of 1 to 3 entries, each with a hard state committing them;
@@ -10,6 +11,7 @@
 import { writeSync } from 'node:fs';
 import { RaftStore } from '../../src/real/raft-store.js';
 import { WorkerDisk } from '../../src/real/disk-port.js';
+import type { DiskWriter } from '../../src/real/disk-port.js';
 import type { Entry } from '../../src/raft/index.js';
 import type { PersistBatch } from '../../src/host/ports.js';
 
@@ -30,12 +32,12 @@ function ready(next: number): PersistBatch & { last: number } {
   return { hardState: { term: TERM, vote: 1, commit: last }, entries, snapshot: null, mustSync: true, last };
 }
 
-async function main(file: string): Promise<void> {
+async function main(file: string, writer: DiskWriter): Promise<void> {
   const store = RaftStore.open(file);
   const disk = new WorkerDisk(store, (err) => {
     writeSync(2, `${err.stack ?? err.message}\n`);
     process.exit(1);
-  });
+  }, undefined, writer);
   const boot = disk.load(CHILD_GROUP, { voters: [1], learners: [] });
   let next = (boot.entries.at(-1)?.index ?? boot.snapshot?.index ?? 0) + 1;
   writeSync(1, `ready ${next}\n`);
@@ -55,4 +57,4 @@ async function main(file: string): Promise<void> {
 }
 
 // Only when run as a program (imported by a test runner it does nothing).
-if (process.argv[1]?.endsWith('raft-store-child.js') && process.argv[2] !== undefined) void main(process.argv[2]);
+if (process.argv[1]?.endsWith('raft-store-child.js') && process.argv[2] !== undefined) void main(process.argv[2], process.argv[3] === 'inline' ? 'inline' : 'worker');

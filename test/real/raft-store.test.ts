@@ -4,7 +4,7 @@
 // simulator's record file on random histories, and nothing acknowledged is
 // lost when the writing process is killed with SIGKILL.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
 import { RaftStore } from '../../src/real/raft-store.js';
-import { WorkerDisk } from '../../src/real/disk-port.js';
+import { INLINE_BELOW_US, probeSyncUs, WorkerDisk, writerFor } from '../../src/real/disk-port.js';
 import type { PersistBatch } from '../../src/host/ports.js';
 import { loadBootState, type RaftRecord } from '../../src/sim/raft-storage.js';
 import { CHILD_GROUP, childData } from './raft-store-child.js';
@@ -311,9 +311,9 @@ for (const exclusive of [false, true]) test(`on random histories the store (excl
   );
 });
 
-test('SIGKILL mid-run loses nothing the child acknowledged', async () => {
+for (const writer of ['worker', 'inline'] as const) test(`SIGKILL mid-run loses nothing the child acknowledged (writer ${writer})`, async () => {
   const file = newFile();
-  const child = spawn(process.execPath, [path.join(here, 'raft-store-child.js'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(here, 'raft-store-child.js'), file, writer], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -494,6 +494,83 @@ test('closing the disk port writes what the last turn handed over', async () => 
   const back = RaftStore.open(file);
   assert.equal(indexes(back.load(3, GENESIS).entries), [1]);
   back.close();
+});
+
+test('writer inline: a turn\'s Readies of all groups are committed in one transaction at the end of the turn, on this thread, then their syncs run in order', async () => {
+  const file = newFile();
+  const failures: Error[] = [];
+  const disk = new WorkerDisk(RaftStore.open(file), (err) => failures.push(err), undefined, 'inline');
+  const done: string[] = [];
+  disk.append(0, readyOf({ term: 1, vote: 1, commit: 0 }, [ent(1, 1)]));
+  disk.sync(0, () => done.push('0'));
+  disk.append(1, readyOf({ term: 2, vote: 3, commit: 0 }, [ent(1, 2), ent(2, 2)]));
+  let again: Promise<void> | null = null;
+  disk.sync(1, () => {
+    done.push('1');
+    // A sync's callback may write again: the next turn's batch.
+    disk.append(1, readyOf({ term: 2, vote: 3, commit: 2 }, [], false));
+    again = synced(disk, 1);
+  });
+  assert.equal(done, [], 'nothing is durable within the turn');
+  // Two microtasks later (behind the transport's end-of-turn write), before any I/O of the next turn.
+  await Promise.resolve();
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(done, ['0', '1']);
+  await again;
+  const { handedOver, transactions, fsyncs, entries, writer } = disk.stats();
+  assert.equal({ handedOver, transactions, fsyncs, entries, writer }, { handedOver: 2, transactions: 2, fsyncs: 1, entries: 3, writer: 'inline' });
+  // The port's own connection holds the file exclusively, as the worker does.
+  assert.throws(() => count(file, 'SELECT COUNT(*) AS n FROM log_0'), /database is locked/);
+  await disk.close();
+  const back = RaftStore.open(file);
+  assert.equal(back.load(1, GENESIS).hardState, { term: 2, vote: 3, commit: 2 });
+  assert.equal(indexes(back.load(1, GENESIS).entries), [1, 2]);
+  back.close();
+  assert.equal(failures, []);
+});
+
+test('writer inline: a failed write rolls back its batch, reports it once, runs none of its syncs; closing writes what the last turn handed over', async () => {
+  const file = newFile();
+  const failures: Error[] = [];
+  const disk = new WorkerDisk(RaftStore.open(file), (err) => failures.push(err), undefined, 'inline');
+  disk.append(0, readyOf({ term: 1, vote: 0, commit: 0 }, [ent(1, 1)]));
+  await synced(disk, 0);
+  let ran = false;
+  disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
+  disk.append(1, readyOf(null, [ent(5, 1)]));
+  disk.sync(1, () => (ran = true));
+  while (failures.length === 0) await nextTurn();
+  assert.match(failures[0]!.message, /gap in the log: appending 5 after 0/);
+  assert.not.ok(ran, 'the sync of a failed batch never runs');
+  assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
+  await disk.close();
+  assert.is(failures.length, 1);
+  const back = RaftStore.open(file);
+  assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
+  back.close();
+
+  const file2 = newFile();
+  const disk2 = new WorkerDisk(RaftStore.open(file2), (err) => assert.unreachable(err.message), undefined, 'inline');
+  disk2.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
+  await disk2.close();
+  assert.throws(() => disk2.append(3, readyOf(null, [ent(2, 4)])), /closed/);
+  const back2 = RaftStore.open(file2);
+  assert.equal(indexes(back2.load(3, GENESIS).entries), [1]);
+  back2.close();
+});
+
+test('writerFor: the environment forces a writer or is refused; otherwise the data directory\'s fsync decides', () => {
+  const dir = path.dirname(newFile());
+  mkdirSync(dir, { recursive: true });
+  assert.equal(writerFor(dir, 'worker'), { writer: 'worker', syncUs: null });
+  assert.equal(writerFor(dir, 'inline'), { writer: 'inline', syncUs: null });
+  assert.throws(() => writerFor(dir, 'fast'), /GALLOCY_DISK_WRITER=fast: expected worker, inline or auto/);
+  const auto = writerFor(dir, 'auto');
+  assert.ok(auto.syncUs !== null && auto.syncUs >= 0);
+  assert.is(auto.writer, auto.syncUs! < INLINE_BELOW_US ? 'inline' : 'worker');
+  assert.ok(probeSyncUs(dir, 3) >= 0);
+  assert.equal(readdirSync(dir), [], 'the probe file is removed');
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

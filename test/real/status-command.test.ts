@@ -45,7 +45,7 @@ function fakeStatus(host: number, leader: boolean): HostStatus {
       reconnects: 0, connectedPeers: [], queued: 0, handlerErrors: 0,
       refused: zeroRefusals(), inbound: { connections: 0, bufferedBytes: 0 }, security: 'tls',
     },
-    disk: { handedOver: 0, transactions: 0, fsyncs: 0, writeUs: 0, entries: 0, entryBytes: 0 },
+    disk: { handedOver: 0, transactions: 0, fsyncs: 0, writeUs: 0, entries: 0, entryBytes: 0, writer: 'worker' },
     timeline: new Timeline().snapshot(),
     app: leader ? { program: 'counter', state: 'running', threads: 2, threadsDone: 1, ops: 500, verified: null, error: null, waitingFor: null, waitingSince: null } : null,
   };
