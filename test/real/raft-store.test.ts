@@ -443,27 +443,29 @@ test('group commit: turns that arrive while the worker is busy share one transac
   assert.is(boot.hardState.commit, 6);
 });
 
-test('the disk port: a failed write (a gap: a bug) rolls back its whole batch, reports it, runs none of its syncs and ends the port', async () => {
-  const file = newFile();
-  const store = RaftStore.open(file);
-  const failures: Error[] = [];
-  const disk = new WorkerDisk(store, (err) => failures.push(err));
-  disk.append(0, readyOf({ term: 1, vote: 0, commit: 0 }, [ent(1, 1)]));
-  await synced(disk, 0);
-  let ran = false;
-  disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
-  disk.append(1, readyOf(null, [ent(5, 1)]));
-  disk.sync(1, () => (ran = true));
-  while (failures.length === 0) await nextTurn();
-  assert.match(failures[0]!.message, /gap in the log: appending 5 after 0/);
-  assert.not.ok(ran, 'the sync of a failed batch never runs');
-  assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
-  await disk.close();
-  assert.is(failures.length, 1);
-  const back = RaftStore.open(file);
-  assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
-  back.close();
-});
+for (const writer of ['worker', 'inline'] as const) {
+  test(`the disk port, writer ${writer}: a failed write (a gap: a bug) rolls back its whole batch, reports it once, runs none of its syncs and ends the port`, async () => {
+    const file = newFile();
+    const store = RaftStore.open(file);
+    const failures: Error[] = [];
+    const disk = new WorkerDisk(store, (err) => failures.push(err), undefined, writer);
+    disk.append(0, readyOf({ term: 1, vote: 0, commit: 0 }, [ent(1, 1)]));
+    await synced(disk, 0);
+    let ran = false;
+    disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
+    disk.append(1, readyOf(null, [ent(5, 1)]));
+    disk.sync(1, () => (ran = true));
+    while (failures.length === 0) await nextTurn();
+    assert.match(failures[0]!.message, /gap in the log: appending 5 after 0/);
+    assert.not.ok(ran, 'the sync of a failed batch never runs');
+    assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
+    await disk.close();
+    assert.is(failures.length, 1);
+    const back = RaftStore.open(file);
+    assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
+    back.close();
+  });
+}
 
 test('the disk port reads the store once, when it opens: each group on disk loads once, a group with nothing on disk loads empty', async () => {
   const file = newFile();
@@ -484,17 +486,18 @@ test('the disk port reads the store once, when it opens: each group on disk load
   back.close();
 });
 
-test('closing the disk port writes what the last turn handed over', async () => {
-  const file = newFile();
-  const store = RaftStore.open(file);
-  const disk = new WorkerDisk(store, (err) => assert.unreachable(err.message));
-  disk.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
-  await disk.close();
-  assert.throws(() => disk.append(3, readyOf(null, [ent(2, 4)])), /closed/);
-  const back = RaftStore.open(file);
-  assert.equal(indexes(back.load(3, GENESIS).entries), [1]);
-  back.close();
-});
+for (const writer of ['worker', 'inline'] as const) {
+  test(`closing the disk port, writer ${writer}, writes what the last turn handed over, and nothing after`, async () => {
+    const file = newFile();
+    const disk = new WorkerDisk(RaftStore.open(file), (err) => assert.unreachable(err.message), undefined, writer);
+    disk.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
+    await disk.close();
+    assert.throws(() => disk.append(3, readyOf(null, [ent(2, 4)])), /closed/);
+    const back = RaftStore.open(file);
+    assert.equal(indexes(back.load(3, GENESIS).entries), [1]);
+    back.close();
+  });
+}
 
 test('writer inline: a turn\'s Readies of all groups are committed in one transaction at the end of the turn, on this thread, then their syncs run in order', async () => {
   const file = newFile();
@@ -528,36 +531,6 @@ test('writer inline: a turn\'s Readies of all groups are committed in one transa
   assert.equal(indexes(back.load(1, GENESIS).entries), [1, 2]);
   back.close();
   assert.equal(failures, []);
-});
-
-test('writer inline: a failed write rolls back its batch, reports it once, runs none of its syncs; closing writes what the last turn handed over', async () => {
-  const file = newFile();
-  const failures: Error[] = [];
-  const disk = new WorkerDisk(RaftStore.open(file), (err) => failures.push(err), undefined, 'inline');
-  disk.append(0, readyOf({ term: 1, vote: 0, commit: 0 }, [ent(1, 1)]));
-  await synced(disk, 0);
-  let ran = false;
-  disk.append(0, readyOf({ term: 1, vote: 0, commit: 1 }, [], false));
-  disk.append(1, readyOf(null, [ent(5, 1)]));
-  disk.sync(1, () => (ran = true));
-  while (failures.length === 0) await nextTurn();
-  assert.match(failures[0]!.message, /gap in the log: appending 5 after 0/);
-  assert.not.ok(ran, 'the sync of a failed batch never runs');
-  assert.throws(() => disk.append(0, readyOf({ term: 2, vote: 0, commit: 1 }, [])), /gap in the log/);
-  await disk.close();
-  assert.is(failures.length, 1);
-  const back = RaftStore.open(file);
-  assert.equal(back.load(0, GENESIS).hardState, { term: 1, vote: 0, commit: 0 }, 'the commit index of the failed batch is not there');
-  back.close();
-
-  const file2 = newFile();
-  const disk2 = new WorkerDisk(RaftStore.open(file2), (err) => assert.unreachable(err.message), undefined, 'inline');
-  disk2.append(3, readyOf({ term: 4, vote: 2, commit: 0 }, [ent(1, 4)]));
-  await disk2.close();
-  assert.throws(() => disk2.append(3, readyOf(null, [ent(2, 4)])), /closed/);
-  const back2 = RaftStore.open(file2);
-  assert.equal(indexes(back2.load(3, GENESIS).entries), [1]);
-  back2.close();
 });
 
 test('writerFor: the environment forces a writer or is refused; otherwise the data directory\'s fsync decides', () => {
