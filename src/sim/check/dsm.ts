@@ -86,11 +86,18 @@ export class ObservedWrites {
     seqs.splice(0, drop);
   }
 
-  /** `reader` read `value`: the writer's earlier writes must all be durable. */
+  /** `reader` read `value`: the writer's earlier writes must all be durable, and none of them lost. */
   read(reader: number, value: number): void {
     const w = this.writers.get(value);
     if (w === undefined || w[0] === reader) return;
     const [writer, seq] = w;
+    for (const [key, lost] of this.lostFrom) {
+      const [host, page] = key.split(':').map(Number) as [number, number];
+      if (host === writer && lost < seq) {
+        violation('observed-write-durable',
+          `host ${reader} read ${value}, written by host ${writer} (op ${seq}), after its earlier write to page ${page} (op ${lost}) was lost`);
+      }
+    }
     for (const [page, seqs] of this.pending.get(writer) ?? []) {
       if (seqs.length > 0 && seqs[0]! < seq) {
         violation('observed-write-durable',
@@ -202,11 +209,17 @@ export class CommittedTable {
   /** `host(h)`: a view of host h, or null while it is down. */
   constructor(private readonly host: (h: number) => HolderView | null) {}
 
-  applied(a: CompanyApplied): void {
+  /** Judges a command at its first application on any replica (its commit); false for every later one. */
+  applied(a: CompanyApplied): boolean {
     const judged = this.judged.get(a.company);
-    if (judged !== undefined && (judged.index > a.index || (judged.index === a.index && judged.pids.has(a.pid)))) return;
+    if (judged !== undefined && (judged.index > a.index || (judged.index === a.index && judged.pids.has(a.pid)))) return false;
     if (judged?.index === a.index) judged.pids.add(a.pid);
     else this.judged.set(a.company, { index: a.index, pids: new Set([a.pid]) });
+    this.judge(a);
+    return true;
+  }
+
+  private judge(a: CompanyApplied): void {
     if (!a.result.ok) return;
     const c = a.cmd;
     switch (c.op) {
