@@ -86,18 +86,11 @@ export class ObservedWrites {
     seqs.splice(0, drop);
   }
 
-  /** `reader` read `value`: the writer's earlier writes must all be durable, and none of them lost. */
+  /** `reader` read `value`: the writer's earlier writes must all be durable. */
   read(reader: number, value: number): void {
     const w = this.writers.get(value);
     if (w === undefined || w[0] === reader) return;
     const [writer, seq] = w;
-    for (const [key, lost] of this.lostFrom) {
-      const [host, page] = key.split(':').map(Number) as [number, number];
-      if (host === writer && lost < seq) {
-        violation('observed-write-durable',
-          `host ${reader} read ${value}, written by host ${writer} (op ${seq}), after its earlier write to page ${page} (op ${lost}) was lost`);
-      }
-    }
     for (const [page, seqs] of this.pending.get(writer) ?? []) {
       if (seqs.length > 0 && seqs[0]! < seq) {
         violation('observed-write-durable',
