@@ -139,6 +139,28 @@ async function loopbackRtt(samples: number): Promise<number[]> {
   }
 }
 
+/**
+ * bench/bare-round.ts's three processes in `dir` (their databases): a read fault's
+ * six frames and three commits with nothing between them; the faulting one's latencies.
+ */
+async function bareRound(dir: string, samples: number): Promise<number[]> {
+  const script = new URL('./bare-round.js', import.meta.url).pathname;
+  const leader = spawn(process.execPath, [script, 'leader', join(dir, 'bare-leader.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      leader.stdout.setEncoding('utf8').once('data', (s: string) => resolve(Number(s.trim())));
+      leader.once('exit', (code) => reject(new Error(`bare-round leader exited with ${code}`)));
+    });
+    const other = child([script, 'other', join(dir, 'bare-other.db'), String(port)]);
+    const faulting = child([script, 'faulting', join(dir, 'bare-faulting.db'), String(port), String(samples + WARMUP * 20)]);
+    const us = JSON.parse(await faulting) as number[];
+    await other;
+    return us.slice(WARMUP * 20);
+  } finally {
+    leader.kill('SIGKILL');
+  }
+}
+
 /** The floor's database in `dir`: WAL, synchronous=FULL, and its commit: a one-row transaction. */
 function floorDatabase(file: string): { db: Database.Database; commit: () => void } {
   const db = new Database(file);
@@ -809,11 +831,14 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
     const rtt = pct('real.loopback_rtt_{}_us', await loopbackRtt(s.rttSamples));
     // The fsync every Raft persist pays, on the disk the "disk" cluster ran on, and on tmpfs.
     const commitUs = new Map<string, number>();
+    /** bench/bare-round.ts's p50 on each file system: the floor's parts run together by three processes. */
+    const bareUs = new Map<string, number>();
     for (const [parent, sfx] of [[tmpdir(), ''], ['/dev/shm', '.tmpfs']] as const) {
       if (!existsSync(parent)) continue;
       const dir = mkdtempSync(join(parent, 'gallocy-bench-sqlite-'));
       try {
         commitUs.set(sfx, pct(`real.sqlite_commit_{}_us${sfx}`, sqliteCommits(dir, s.sqliteSamples)).p50);
+        bareUs.set(sfx, pct(`real.bare_round_{}_us${sfx}`, await bareRound(dir, s.sqliteSamples)).p50);
         const floorPages = floorWalPages(dir);
         const store = raftStoreCommits(dir, s.sqliteSamples, floorPages.pageSize);
         pct(`real.raft_store_commit_{}_us${sfx}`, store.us);
@@ -849,6 +874,8 @@ export async function benchReal(quick: boolean): Promise<BenchResult[]> {
       const read = pct(`real.remote_read_fault_{}_us${sfx}`, f.read.us);
       out.push(figure(`real.remote_read_fault_p50_over_floor${sfx}`, read.p50 / floor, 'ratio'));
       out.push(figure(`real.remote_read_fault_p99_over_floor${sfx}`, read.p99 / floor, 'ratio'));
+      const bare = bareUs.get(sfx.startsWith('.tmpfs') ? '.tmpfs' : '');
+      if (bare !== undefined) out.push(figure(`real.remote_read_fault_p50_over_bare_round${sfx}`, read.p50 / (handoff.p50Us + bare), 'ratio'));
       out.push(figure(`real.remote_read_fault_host_cpu_us${sfx}`, f.read.cpuUs, 'us'));
       // The same per fault, three hosts summed: their main threads' CPU, and the frames, socket writes and bytes they sent.
       for (const [name, series] of [['remote_read_fault', f.read], ['write_fault_invalidate_2', f.invalidate]] as const) {
