@@ -20,21 +20,13 @@
 // prints its latencies (JSON) and every process exits.
 import { once } from 'node:events';
 import net from 'node:net';
-import Database from 'better-sqlite3';
+import { floorDatabase } from './floor-database.js';
 
 const FRAME = 16;
 const [REQUEST, APPEND, ACK, GRANT, DONE] = [1, 2, 3, 4, 5];
 
-/** A WAL, synchronous=FULL database at `file` and its commit: a one-row transaction (the floor's). */
-function commitTo(file: string): () => void {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-  const value = Buffer.alloc(256, 1);
-  return () => db.transaction(() => insert.run(value))();
-}
+/** The floor's database at `file`; only its commit is used. */
+const commitTo = (file: string): (() => void) => floorDatabase(file).commit;
 
 const frame = (kind: number): Buffer => Buffer.alloc(FRAME, kind);
 

@@ -44,7 +44,7 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
+import { floorDatabase } from './floor-database.js';
 import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
 import { loadCluster } from '../src/real/cluster-file.js';
@@ -159,17 +159,6 @@ async function bareRound(dir: string, samples: number): Promise<number[]> {
   } finally {
     leader.kill('SIGKILL');
   }
-}
-
-/** The floor's database in `dir`: WAL, synchronous=FULL, and its commit: a one-row transaction. */
-function floorDatabase(file: string): { db: Database.Database; commit: () => void } {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)');
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-  const value = Buffer.alloc(256, 1);
-  return { db, commit: () => db.transaction(() => insert.run(value))() };
 }
 
 /** One-row transactions in a WAL, synchronous=FULL database in `dir`: what each Raft persist costs. */
