@@ -43,7 +43,7 @@ import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { floorDatabase } from './floor-database.js';
 import { findRepoRoot } from '../src/cli/repo-root.js';
 import { writeClusterCerts } from '../src/real/certs.js';
@@ -144,7 +144,7 @@ async function loopbackRtt(samples: number): Promise<number[]> {
  * six frames and three commits with nothing between them; the faulting one's latencies.
  */
 async function bareRound(dir: string, samples: number): Promise<number[]> {
-  const script = new URL('./bare-round.js', import.meta.url).pathname;
+  const script = fileURLToPath(new URL('./bare-round.js', import.meta.url));
   const leader = spawn(process.execPath, [script, 'leader', join(dir, 'bare-leader.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
